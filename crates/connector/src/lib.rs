@@ -1,0 +1,121 @@
+//! The connector SDK (SPEC §5, STYLE §2): what a vendor crate implements and what it is given.
+//!
+//! Key types:
+//! - [`Connector`]: a configured instance of a vendor integration; declares its [`StreamSpec`]s
+//!   and reads a stream as a stream of [`ReadItem`]s (records, rejects, deletes, checkpoints).
+//! - [`ConnectorContext`]: what the runtime hands a connector — its instance name and an
+//!   [`HttpClient`] that already retries, backs off and honours `Retry-After`.
+//! - [`ConnectorError`]: every failure with a class, so retry policy lives in one place.
+//!
+//! A connector must not open its own HTTP client, read env vars or files, sleep to back off,
+//! spawn detached tasks, log secrets or panic on vendor data. It knows nothing of the store,
+//! the sync engine or GraphQL; the engine treats stream state as opaque JSON.
+
+mod error;
+mod http;
+
+pub use error::{ConnectorError, ErrorClass};
+pub use http::{Auth, HttpClient, HttpClientConfig};
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+use tributary_model::{EntityKind, ExternalRef, SourceRecord};
+
+/// How a stream is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncMode {
+    /// Read everything from the start.
+    FullRefresh,
+    /// Read what changed since the saved cursor.
+    Incremental,
+}
+
+impl SyncMode {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncMode::FullRefresh => "full_refresh",
+            SyncMode::Incremental => "incremental",
+        }
+    }
+}
+
+/// A stream a connector can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// The stream's name, unique within the connector (e.g. `companies`).
+    pub name: String,
+    /// The entity its records map to.
+    pub entity: EntityKind,
+    /// The vendor field that orders changes, for incremental reads.
+    pub cursor_field: Option<String>,
+    /// The modes this stream supports.
+    pub modes: Vec<SyncMode>,
+}
+
+/// Opaque, connector-owned state of one stream; the engine stores it as JSON and hands it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct StreamState(pub serde_json::Value);
+
+/// A record the connector could not map. It is quarantined with its raw payload and the sync
+/// goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reject {
+    /// The vendor id, when it could be read.
+    pub external_id: Option<String>,
+    /// Why the record was rejected, for a human.
+    pub reason: String,
+    /// The payload as received.
+    pub raw: serde_json::Value,
+}
+
+/// One item a stream yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadItem {
+    /// A mapped record to upsert.
+    Record(Box<SourceRecord>),
+    /// A record that failed mapping.
+    Reject(Reject),
+    /// The source deleted this row.
+    Delete(ExternalRef),
+    /// Everything before this item is safe to commit together with this state. A connector
+    /// emits one after each page; `StreamState(Value::Null)` means "start over next time".
+    Checkpoint(StreamState),
+}
+
+/// What the runtime hands a connector instance.
+#[derive(Clone, Debug)]
+pub struct ConnectorContext {
+    /// The instance name from `tributary.toml` (e.g. `hubspot-prod`); goes into every
+    /// [`ExternalRef`].
+    pub instance: String,
+    /// The shared HTTP client (retries, backoff, timeouts, auth).
+    pub http: HttpClient,
+}
+
+/// A configured instance of a vendor integration.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The vendor kind, e.g. `hubspot`.
+    fn kind(&self) -> &'static str;
+
+    /// The instance name.
+    fn instance(&self) -> &str;
+
+    /// Verifies credentials and reachability with one cheap call.
+    async fn check(&self) -> Result<(), ConnectorError>;
+
+    /// The streams this connector offers, in the order they should be synced.
+    fn streams(&self) -> Vec<StreamSpec>;
+
+    /// Reads one stream from `state` (none: from the start).
+    fn read<'a>(
+        &'a self,
+        stream: &'a StreamSpec,
+        mode: SyncMode,
+        state: Option<StreamState>,
+    ) -> BoxStream<'a, Result<ReadItem, ConnectorError>>;
+}

@@ -1,0 +1,592 @@
+//! The §3 entities as connectors emit them. References to other entities are [`ExternalRef`]s;
+//! the store resolves them to our ids.
+
+use crate::{ExternalRef, ModelError, Money};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Which entity a record holds; also the name of its table family in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    /// [`Account`]
+    Account,
+    /// [`Person`]
+    Person,
+    /// [`Subscription`]
+    Subscription,
+    /// [`RevenueEvent`]
+    RevenueEvent,
+    /// [`Course`]
+    Course,
+    /// [`Enrollment`]
+    Enrollment,
+    /// [`UsageEvent`]
+    UsageEvent,
+    /// [`Ticket`]
+    Ticket,
+}
+
+impl EntityKind {
+    /// Every kind, in dependency order (referenced kinds first).
+    pub const ALL: [EntityKind; 8] = [
+        EntityKind::Account,
+        EntityKind::Person,
+        EntityKind::Subscription,
+        EntityKind::RevenueEvent,
+        EntityKind::Course,
+        EntityKind::Enrollment,
+        EntityKind::UsageEvent,
+        EntityKind::Ticket,
+    ];
+
+    /// The stable snake_case name used in the store and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Account => "account",
+            EntityKind::Person => "person",
+            EntityKind::Subscription => "subscription",
+            EntityKind::RevenueEvent => "revenue_event",
+            EntityKind::Course => "course",
+            EntityKind::Enrollment => "enrollment",
+            EntityKind::UsageEvent => "usage_event",
+            EntityKind::Ticket => "ticket",
+        }
+    }
+
+    /// Parses [`EntityKind::as_str`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A mapped entity of any kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Entity {
+    /// A customer account.
+    Account(Account),
+    /// A person at an account.
+    Person(Person),
+    /// A subscription (contract) of an account.
+    Subscription(Subscription),
+    /// A change of an account's ARR.
+    RevenueEvent(RevenueEvent),
+    /// A course in a learning catalog.
+    Course(Course),
+    /// A person's enrollment in a course.
+    Enrollment(Enrollment),
+    /// One product usage event.
+    UsageEvent(UsageEvent),
+    /// A support ticket.
+    Ticket(Ticket),
+}
+
+impl Entity {
+    /// The kind of this entity.
+    pub fn kind(&self) -> EntityKind {
+        match self {
+            Entity::Account(_) => EntityKind::Account,
+            Entity::Person(_) => EntityKind::Person,
+            Entity::Subscription(_) => EntityKind::Subscription,
+            Entity::RevenueEvent(_) => EntityKind::RevenueEvent,
+            Entity::Course(_) => EntityKind::Course,
+            Entity::Enrollment(_) => EntityKind::Enrollment,
+            Entity::UsageEvent(_) => EntityKind::UsageEvent,
+            Entity::Ticket(_) => EntityKind::Ticket,
+        }
+    }
+
+    /// Checks the invariants a record must meet before it is stored; a failure sends the
+    /// record to quarantine with the error as its reason.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        match self {
+            Entity::Account(a) => non_empty("name", &a.name),
+            Entity::Person(p) => {
+                if p.email.is_none() && p.name.trim().is_empty() {
+                    return Err(ModelError::MissingField("name or email"));
+                }
+                Ok(())
+            }
+            Entity::Subscription(s) => {
+                if s.arr.amount.is_sign_negative() {
+                    return Err(ModelError::InvalidField {
+                        field: "arr",
+                        reason: format!("ARR must not be negative, got {}", s.arr),
+                    });
+                }
+                if let Some(end) = s.end_date
+                    && end < s.start_date
+                {
+                    return Err(ModelError::InvalidField {
+                        field: "end_date",
+                        reason: format!("ends {end} before it starts {}", s.start_date),
+                    });
+                }
+                Ok(())
+            }
+            Entity::RevenueEvent(_) => Ok(()),
+            Entity::Course(c) => non_empty("title", &c.title),
+            Entity::Enrollment(_) => Ok(()),
+            Entity::UsageEvent(u) => non_empty("event", &u.event),
+            Entity::Ticket(_) => Ok(()),
+        }
+    }
+
+    /// The references this entity holds to other entities, with the kind each points at.
+    pub fn links(&self) -> Vec<(EntityKind, &ExternalRef)> {
+        use EntityKind as K;
+        let fields: Vec<(EntityKind, &Option<ExternalRef>)> = match self {
+            Entity::Account(_) | Entity::Course(_) => vec![],
+            Entity::Person(p) => vec![(K::Account, &p.account)],
+            Entity::Subscription(s) => vec![(K::Account, &s.account)],
+            Entity::RevenueEvent(e) => {
+                vec![(K::Account, &e.account), (K::Subscription, &e.subscription)]
+            }
+            Entity::Enrollment(e) => vec![(K::Person, &e.person), (K::Course, &e.course)],
+            Entity::UsageEvent(u) => vec![(K::Person, &u.person), (K::Account, &u.account)],
+            Entity::Ticket(t) => vec![(K::Account, &t.account), (K::Person, &t.requester)],
+        };
+        fields
+            .into_iter()
+            .filter_map(|(kind, r)| r.as_ref().map(|r| (kind, r)))
+            .collect()
+    }
+}
+
+fn non_empty(field: &'static str, value: &str) -> Result<(), ModelError> {
+    if value.trim().is_empty() {
+        Err(ModelError::MissingField(field))
+    } else {
+        Ok(())
+    }
+}
+
+/// An account's size band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Segment {
+    /// Small and medium business.
+    Smb,
+    /// Mid-market.
+    MidMarket,
+    /// Enterprise.
+    Enterprise,
+}
+
+impl Segment {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Segment::Smb => "smb",
+            Segment::MidMarket => "mid_market",
+            Segment::Enterprise => "enterprise",
+        }
+    }
+
+    /// Parses a name leniently: `SMB`, `mid-market`, `Mid Market`, `enterprise` …
+    pub fn parse(s: &str) -> Option<Self> {
+        let norm: String = s
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        match norm.as_str() {
+            "smb" | "small" | "smallbusiness" => Some(Segment::Smb),
+            "midmarket" | "mid" | "mm" => Some(Segment::MidMarket),
+            "enterprise" | "ent" => Some(Segment::Enterprise),
+            _ => None,
+        }
+    }
+}
+
+/// A customer account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    /// Display name.
+    pub name: String,
+    /// Primary web domain, lower-case, without scheme or `www.`.
+    pub domain: Option<String>,
+    /// Size band.
+    pub segment: Option<Segment>,
+    /// Industry as the source names it.
+    pub industry: Option<String>,
+    /// Sales region.
+    pub region: Option<String>,
+    /// Owner (account manager) as the source names it.
+    pub owner: Option<String>,
+    /// Number of licensed seats, where known.
+    pub seats: Option<i64>,
+    /// When the account was created in the source.
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Normalises a web address or domain: `https://www.Acme.com/x` → `acme.com`.
+pub fn normalize_domain(raw: &str) -> Option<String> {
+    let s = raw.trim().to_ascii_lowercase();
+    let s = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(&s);
+    let s = s.split(['/', '?', '#']).next().unwrap_or_default();
+    let s = s.strip_prefix("www.").unwrap_or(s);
+    (!s.is_empty() && s.contains('.')).then(|| s.to_owned())
+}
+
+/// Normalises an email address (trim, lower-case); `None` when it is not an address.
+pub fn normalize_email(raw: &str) -> Option<String> {
+    let s = raw.trim().to_ascii_lowercase();
+    let (local, domain) = s.split_once('@')?;
+    (!local.is_empty() && domain.contains('.') && !domain.contains('@')).then_some(s)
+}
+
+/// A person's role at their account, as far as training and adoption care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonRole {
+    /// Administers the product for the account.
+    Admin,
+    /// Uses the product.
+    EndUser,
+    /// Sponsors or signs.
+    Executive,
+}
+
+impl PersonRole {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PersonRole::Admin => "admin",
+            PersonRole::EndUser => "end_user",
+            PersonRole::Executive => "executive",
+        }
+    }
+
+    /// Parses [`PersonRole::as_str`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(PersonRole::Admin),
+            "end_user" => Some(PersonRole::EndUser),
+            "executive" => Some(PersonRole::Executive),
+            _ => None,
+        }
+    }
+}
+
+/// A person (CRM contact, LMS learner, product user, ticket requester).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    /// Full name.
+    pub name: String,
+    /// Normalised email (see [`normalize_email`]).
+    pub email: Option<String>,
+    /// Job title as the source names it.
+    pub title: Option<String>,
+    /// Role at the account.
+    pub role: Option<PersonRole>,
+    /// The account the source says this person belongs to.
+    pub account: Option<ExternalRef>,
+    /// When the source first saw this person.
+    pub first_seen_at: Option<DateTime<Utc>>,
+}
+
+/// Lifecycle of a subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    /// Signed, not yet started.
+    Pending,
+    /// Running.
+    Active,
+    /// Ended (renewed into another subscription or churned).
+    Ended,
+    /// Cancelled before its end.
+    Cancelled,
+}
+
+impl SubscriptionStatus {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubscriptionStatus::Pending => "pending",
+            SubscriptionStatus::Active => "active",
+            SubscriptionStatus::Ended => "ended",
+            SubscriptionStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses [`SubscriptionStatus::as_str`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(SubscriptionStatus::Pending),
+            "active" => Some(SubscriptionStatus::Active),
+            "ended" => Some(SubscriptionStatus::Ended),
+            "cancelled" => Some(SubscriptionStatus::Cancelled),
+            _ => None,
+        }
+    }
+
+    /// The status of a subscription running from `start` to `end` as seen on `today`.
+    pub fn on(start: NaiveDate, end: Option<NaiveDate>, today: NaiveDate) -> Self {
+        if today < start {
+            SubscriptionStatus::Pending
+        } else if end.is_some_and(|e| today >= e) {
+            SubscriptionStatus::Ended
+        } else {
+            SubscriptionStatus::Active
+        }
+    }
+}
+
+/// A subscription of an account, derived from CRM opportunities or contracts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// The subscribing account.
+    pub account: Option<ExternalRef>,
+    /// Product or plan name.
+    pub plan: String,
+    /// First day of the term.
+    pub start_date: NaiveDate,
+    /// Day after the last day of the term (exclusive), when known.
+    pub end_date: Option<NaiveDate>,
+    /// Annual recurring revenue of the subscription.
+    pub arr: Money,
+    /// Lifecycle status.
+    pub status: SubscriptionStatus,
+}
+
+/// What a revenue event did to an account's ARR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevenueEventKind {
+    /// First subscription of the account.
+    New,
+    /// A subscription renewed at the same ARR.
+    Renewal,
+    /// ARR went up.
+    Expansion,
+    /// ARR went down but stayed above zero.
+    Contraction,
+    /// ARR went to zero.
+    Churn,
+}
+
+/// A change in an account's ARR: the ledger finance reconciles against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RevenueEvent {
+    /// The account.
+    pub account: Option<ExternalRef>,
+    /// The subscription the event belongs to.
+    pub subscription: Option<ExternalRef>,
+    /// Effective date.
+    pub date: NaiveDate,
+    /// What happened.
+    pub kind: RevenueEventKind,
+    /// Change of ARR.
+    pub arr_delta: Money,
+    /// ARR after the event.
+    pub arr_after: Money,
+}
+
+/// A course's delivery format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CourseKind {
+    /// Self-paced online.
+    ELearning,
+    /// Instructor-led training.
+    Ilt,
+    /// Live or recorded webinar.
+    Webinar,
+    /// Certification exam or track.
+    Certification,
+    /// A sequence of courses.
+    LearningPath,
+}
+
+/// A course's level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CourseLevel {
+    /// Getting started.
+    Foundational,
+    /// For power users.
+    Advanced,
+}
+
+/// A course in a learning catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Course {
+    /// Title.
+    pub title: String,
+    /// Delivery format.
+    pub kind: CourseKind,
+    /// Level.
+    pub level: CourseLevel,
+    /// Free tags.
+    pub tags: Vec<String>,
+    /// Product features the course teaches.
+    pub features: Vec<String>,
+}
+
+/// Where an enrollment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrollmentStatus {
+    /// Enrolled, not started.
+    Enrolled,
+    /// Started, not finished.
+    InProgress,
+    /// Finished.
+    Completed,
+    /// Withdrawn or expired.
+    Dropped,
+}
+
+/// A person's enrollment in a course.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Enrollment {
+    /// The learner.
+    pub person: Option<ExternalRef>,
+    /// The course.
+    pub course: Option<ExternalRef>,
+    /// When the learner enrolled.
+    pub enrolled_at: DateTime<Utc>,
+    /// When the learner started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the learner completed.
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Status.
+    pub status: EnrollmentStatus,
+    /// Score in percent, when graded.
+    pub score: Option<Decimal>,
+    /// Whether the learner passed, when graded.
+    pub passed: Option<bool>,
+    /// Whether the enrollment earned a certification.
+    pub certified: bool,
+}
+
+/// One product usage event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageEvent {
+    /// The identified user, when known.
+    pub person: Option<ExternalRef>,
+    /// The anonymous id, when the user is not identified.
+    pub anonymous_id: Option<String>,
+    /// The account (group) the event belongs to.
+    pub account: Option<ExternalRef>,
+    /// Event name.
+    pub event: String,
+    /// Product feature the event exercises.
+    pub feature: Option<String>,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Event properties as sent.
+    pub properties: serde_json::Value,
+}
+
+/// Category of a support ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketCategory {
+    /// "How do I …?" — what training should deflect.
+    HowTo,
+    /// A product defect.
+    Defect,
+    /// Anything else.
+    Other,
+}
+
+/// A support ticket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// The account.
+    pub account: Option<ExternalRef>,
+    /// Who raised it.
+    pub requester: Option<ExternalRef>,
+    /// When it was opened.
+    pub created_at: DateTime<Utc>,
+    /// When it was solved.
+    pub solved_at: Option<DateTime<Utc>>,
+    /// Channel (email, web, chat …).
+    pub channel: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Category.
+    pub category: TicketCategory,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Currency;
+
+    #[test]
+    fn domains_and_emails_normalise() {
+        assert_eq!(
+            normalize_domain("https://www.Acme.com/about").as_deref(),
+            Some("acme.com")
+        );
+        assert_eq!(normalize_domain("acme").as_deref(), None);
+        assert_eq!(
+            normalize_email(" Jo.Doe@Acme.COM ").as_deref(),
+            Some("jo.doe@acme.com")
+        );
+        assert_eq!(normalize_email("nobody"), None);
+        assert_eq!(normalize_email("a@b@c.com"), None);
+    }
+
+    #[test]
+    fn validation_rejects_what_cannot_be_stored() {
+        let acct = Entity::Account(Account {
+            name: " ".into(),
+            domain: None,
+            segment: None,
+            industry: None,
+            region: None,
+            owner: None,
+            seats: None,
+            created_at: None,
+        });
+        assert_eq!(acct.validate(), Err(ModelError::MissingField("name")));
+        let start = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+        let sub = Entity::Subscription(Subscription {
+            account: None,
+            plan: "pro".into(),
+            start_date: start,
+            end_date: Some(start.pred_opt().unwrap()),
+            arr: Money::zero(Currency::usd()),
+            status: SubscriptionStatus::Active,
+        });
+        assert!(matches!(
+            sub.validate(),
+            Err(ModelError::InvalidField {
+                field: "end_date",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn links_name_their_target_kind() {
+        let r = ExternalRef::new("hubspot", "hs", "companies", "1");
+        let p = Entity::Person(Person {
+            name: "A".into(),
+            email: None,
+            title: None,
+            role: None,
+            account: Some(r.clone()),
+            first_seen_at: None,
+        });
+        assert_eq!(p.links(), vec![(EntityKind::Account, &r)]);
+    }
+
+    #[test]
+    fn segment_parses_leniently() {
+        assert_eq!(Segment::parse("Mid-Market"), Some(Segment::MidMarket));
+        assert_eq!(Segment::parse("SMB"), Some(Segment::Smb));
+        assert_eq!(Segment::parse("whale"), None);
+    }
+}

@@ -1,0 +1,134 @@
+//! Storage for Tributary (SPEC §3, §6): sea-orm entities and migrations that run unchanged on
+//! SQLite and PostgreSQL, batched idempotent upserts keyed by [`ExternalRef`], sync state,
+//! sync runs and quarantine, and the read queries the gateway needs.
+//!
+//! Key types:
+//! - [`Store`]: a connection pool plus every operation; cheap to clone.
+//! - [`CommitBatch`]: records, rejects, deletes and a stream's new cursor, written in **one
+//!   transaction** by [`Store::commit_batch`], so a crash never separates data from its cursor.
+//! - [`entities`]: sea-orm models of every table, for reads.
+//!
+//! Identity: every source row gets an entry in `external_refs` mapping its [`ExternalRef`] to
+//! our UUIDv7 id. A reference to a row not seen yet (a contact whose company comes later)
+//! reserves the id, so load order never matters and re-syncs keep ids stable.
+//!
+//! Only this crate knows SQL and sea-orm. It knows nothing of HTTP, vendors or GraphQL.
+//!
+//! [`ExternalRef`]: tributary_model::ExternalRef
+
+pub mod entities;
+pub mod migration;
+pub mod money;
+mod read;
+mod runs;
+pub mod testing;
+mod write;
+
+pub use read::{AccountFilter, AccountPage, Page, StoreCounts};
+pub use runs::{RunFinish, RunStatus};
+pub use write::{CommitBatch, CommitOutcome, QuarantineItem};
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm_migration::MigratorTrait;
+use std::time::Duration;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed an operation.
+    #[error("database error: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    /// The database URL is not one we support.
+    #[error("unsupported database url `{0}`: expected sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    /// A value cannot be stored as given (e.g. an amount with too many decimals).
+    #[error("invalid value: {0}")]
+    Invalid(String),
+    /// A row in the database does not decode (corrupted or written by a newer version).
+    #[error("corrupt row in `{table}`: {message}")]
+    Corrupt {
+        /// The table.
+        table: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A connection pool to SQLite or PostgreSQL with every storage operation.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://file.db`, `sqlite::memory:`, `postgres://…`). A SQLite file
+    /// is created when missing and put in WAL mode.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let (url, sqlite) = if let Some(rest) = url.strip_prefix("sqlite:") {
+            let memory = rest.contains(":memory:") || rest.contains("mode=memory");
+            let url = if memory || rest.contains("mode=") {
+                url.to_owned()
+            } else if rest.contains('?') {
+                format!("{url}&mode=rwc")
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            (url, Some(memory))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (url.to_owned(), None)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let mut opts = ConnectOptions::new(url);
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        match sqlite {
+            // Every connection to `:memory:` would be its own empty database.
+            Some(true) => {
+                opts.max_connections(1).min_connections(1);
+            }
+            Some(false) => {
+                opts.max_connections(8);
+            }
+            None => {
+                opts.max_connections(16);
+            }
+        }
+        let db = Database::connect(opts).await?;
+        if sqlite == Some(false) {
+            // WAL lets readers (the gateway) proceed while a sync writes.
+            db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+                .await?;
+        }
+        Ok(Self { db })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migration::Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Drops every table and re-creates the schema (used by `tributary demo --reset`).
+    pub async fn reset(&self) -> Result<(), StoreError> {
+        migration::Migrator::fresh(&self.db).await?;
+        Ok(())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> Result<(), StoreError> {
+        self.db.close().await?;
+        Ok(())
+    }
+
+    /// The underlying connection, for tests of this crate.
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}

@@ -1,0 +1,241 @@
+//! Schema migrations. The same migrations run on SQLite and PostgreSQL: only portable column
+//! types (text, bigint, uuid, timestamps, json) are used, and money is fixed-point `bigint`
+//! (amount × 10⁴, see [`crate::money`]) because SQLite has no exact decimal type.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+/// All migrations, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(M0001Initial)]
+    }
+}
+
+struct M0001Initial;
+
+impl MigrationName for M0001Initial {
+    fn name(&self) -> &str {
+        "m0001_initial"
+    }
+}
+
+/// Columns every entity table carries: provenance and soft deletion.
+fn entity_table(name: &'static str) -> TableCreateStatement {
+    Table::create()
+        .table(name)
+        .if_not_exists()
+        .col(uuid("id").primary_key())
+        .col(timestamp_with_time_zone_null("source_updated_at"))
+        .col(string("content_hash"))
+        .col(timestamp_with_time_zone("synced_at"))
+        .col(timestamp_with_time_zone_null("deleted_at"))
+        .to_owned()
+}
+
+fn index(table: &'static str, cols: &[&'static str]) -> IndexCreateStatement {
+    let mut idx = Index::create();
+    idx.name(format!("idx_{table}_{}", cols.join("_")))
+        .table(table)
+        .if_not_exists();
+    for c in cols {
+        idx.col(*c);
+    }
+    idx.to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0001Initial {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        let tables = vec![
+            entity_table("accounts")
+                .col(string("name"))
+                .col(string_null("domain"))
+                .col(string_null("segment"))
+                .col(string_null("industry"))
+                .col(string_null("region"))
+                .col(string_null("owner"))
+                .col(big_integer_null("seats"))
+                .col(timestamp_with_time_zone_null("created_at"))
+                .to_owned(),
+            entity_table("people")
+                .col(uuid_null("account_id"))
+                .col(string("name"))
+                .col(string_null("email"))
+                .col(string_null("title"))
+                .col(string_null("role"))
+                .col(timestamp_with_time_zone_null("first_seen_at"))
+                .to_owned(),
+            entity_table("subscriptions")
+                .col(uuid_null("account_id"))
+                .col(string("plan"))
+                .col(date("start_date"))
+                .col(date_null("end_date"))
+                .col(big_integer("arr_e4"))
+                .col(string_len("currency", 3))
+                .col(string("status"))
+                .to_owned(),
+            entity_table("revenue_events")
+                .col(uuid_null("account_id"))
+                .col(uuid_null("subscription_id"))
+                .col(date("event_date"))
+                .col(string("kind"))
+                .col(big_integer("arr_delta_e4"))
+                .col(big_integer("arr_after_e4"))
+                .col(string_len("currency", 3))
+                .to_owned(),
+            entity_table("courses")
+                .col(string("title"))
+                .col(string("kind"))
+                .col(string("level"))
+                .col(json("tags"))
+                .col(json("features"))
+                .to_owned(),
+            entity_table("enrollments")
+                .col(uuid_null("person_id"))
+                .col(uuid_null("course_id"))
+                .col(timestamp_with_time_zone("enrolled_at"))
+                .col(timestamp_with_time_zone_null("started_at"))
+                .col(timestamp_with_time_zone_null("completed_at"))
+                .col(string("status"))
+                .col(string_null("score"))
+                .col(boolean_null("passed"))
+                .col(boolean("certified"))
+                .to_owned(),
+            entity_table("usage_events")
+                .col(uuid_null("person_id"))
+                .col(string_null("anonymous_id"))
+                .col(uuid_null("account_id"))
+                .col(string("event"))
+                .col(string_null("feature"))
+                .col(timestamp_with_time_zone("occurred_at"))
+                .col(json("properties"))
+                .to_owned(),
+            entity_table("tickets")
+                .col(uuid_null("account_id"))
+                .col(uuid_null("requester_id"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone_null("solved_at"))
+                .col(string_null("channel"))
+                .col(json("tags"))
+                .col(string("category"))
+                .to_owned(),
+            Table::create()
+                .table("external_refs")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(string("system"))
+                .col(string("instance"))
+                .col(string("object"))
+                .col(string("external_id"))
+                .col(string("entity_kind"))
+                .col(uuid("entity_id"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+            Table::create()
+                .table("raw_payloads")
+                .if_not_exists()
+                .col(big_integer("ref_id").primary_key())
+                .col(json_binary("payload"))
+                .col(string("content_hash"))
+                .col(timestamp_with_time_zone_null("source_updated_at"))
+                .col(uuid_null("sync_run_id"))
+                .col(timestamp_with_time_zone("fetched_at"))
+                .to_owned(),
+            Table::create()
+                .table("sync_state")
+                .if_not_exists()
+                .col(string("connector"))
+                .col(string("stream"))
+                .col(json("state"))
+                .col(timestamp_with_time_zone("updated_at"))
+                .primary_key(Index::create().col("connector").col("stream"))
+                .to_owned(),
+            Table::create()
+                .table("sync_runs")
+                .if_not_exists()
+                .col(uuid("id").primary_key())
+                .col(string("connector"))
+                .col(string("stream"))
+                .col(string("mode"))
+                .col(string("status"))
+                .col(timestamp_with_time_zone("started_at"))
+                .col(timestamp_with_time_zone_null("finished_at"))
+                .col(big_integer("records_read").default(0))
+                .col(big_integer("records_written").default(0))
+                .col(big_integer("records_quarantined").default(0))
+                .col(big_integer("records_deleted").default(0))
+                .col(json_null("cursor_before"))
+                .col(json_null("cursor_after"))
+                .col(text_null("error"))
+                .to_owned(),
+            Table::create()
+                .table("quarantine")
+                .if_not_exists()
+                .col(big_pk_auto("id"))
+                .col(uuid_null("sync_run_id"))
+                .col(string("connector"))
+                .col(string("stream"))
+                .col(string_null("external_id"))
+                .col(text("reason"))
+                .col(text("payload"))
+                .col(timestamp_with_time_zone("created_at"))
+                .to_owned(),
+        ];
+        for t in tables {
+            m.create_table(t).await?;
+        }
+        m.create_index(
+            index(
+                "external_refs",
+                &["system", "instance", "object", "external_id"],
+            )
+            .unique()
+            .to_owned(),
+        )
+        .await?;
+        for (t, cols) in [
+            ("external_refs", &["entity_kind", "entity_id"][..]),
+            ("accounts", &["name", "id"][..]),
+            ("accounts", &["domain"][..]),
+            ("people", &["account_id"][..]),
+            ("people", &["email"][..]),
+            ("subscriptions", &["account_id"][..]),
+            ("revenue_events", &["account_id", "event_date"][..]),
+            ("enrollments", &["person_id"][..]),
+            ("enrollments", &["course_id"][..]),
+            ("usage_events", &["account_id", "occurred_at"][..]),
+            ("tickets", &["account_id"][..]),
+            ("sync_runs", &["connector", "started_at"][..]),
+            ("quarantine", &["connector", "stream"][..]),
+        ] {
+            m.create_index(index(t, cols)).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in [
+            "quarantine",
+            "sync_runs",
+            "sync_state",
+            "raw_payloads",
+            "external_refs",
+            "tickets",
+            "usage_events",
+            "enrollments",
+            "courses",
+            "revenue_events",
+            "subscriptions",
+            "people",
+            "accounts",
+        ] {
+            m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

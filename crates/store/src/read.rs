@@ -1,0 +1,228 @@
+//! Read queries for the gateway. List paths are single set-based queries (keyset pagination,
+//! one `COUNT(*)` with the same filter), and children of many accounts are fetched in one
+//! `IN (…)` query so a page of accounts never costs one query per row.
+
+use crate::entities::{account, external_ref, person, subscription};
+use crate::{Store, StoreError, write::table_of};
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use std::collections::BTreeMap;
+use tributary_model::EntityKind;
+use uuid::Uuid;
+
+/// Bind parameters per `IN (…)` list.
+const IN_CHUNK: usize = 10_000;
+
+/// A page of rows and the size of the whole filtered set.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// Rows matching the filter, all pages together.
+    pub total: u64,
+    /// Whether a row follows the last one of this page.
+    pub has_next: bool,
+}
+
+/// A page of accounts.
+pub type AccountPage = Page<account::Model>;
+
+/// Filters on the account list; all given conditions must hold.
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    /// Case-insensitive substring of the name.
+    pub name_contains: Option<String>,
+    /// Exact segment (`smb`, `mid_market`, `enterprise`).
+    pub segment: Option<String>,
+    /// Exact industry.
+    pub industry: Option<String>,
+    /// Exact region.
+    pub region: Option<String>,
+    /// Exact domain.
+    pub domain: Option<String>,
+}
+
+/// Live (not deleted) rows per table, for operators and tests.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoreCounts {
+    /// Live rows per entity kind.
+    pub entities: BTreeMap<EntityKind, u64>,
+    /// Rows in `external_refs`.
+    pub external_refs: u64,
+    /// Rows in `raw_payloads`.
+    pub raw_payloads: u64,
+    /// Rows in `quarantine`.
+    pub quarantine: u64,
+}
+
+impl Store {
+    /// Accounts ordered by (name, id), `first` at most, after the `(name, id)` cursor.
+    pub async fn list_accounts(
+        &self,
+        filter: &AccountFilter,
+        first: u64,
+        after: Option<(String, Uuid)>,
+    ) -> Result<AccountPage, StoreError> {
+        let mut cond = Condition::all().add(account::Column::DeletedAt.is_null());
+        if let Some(s) = filter.name_contains.as_deref().filter(|s| !s.is_empty()) {
+            let pattern = format!("%{}%", escape_like(&s.to_lowercase()));
+            cond = cond.add(
+                Expr::expr(Func::lower(Expr::col(account::Column::Name)))
+                    .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+            );
+        }
+        for (col, value) in [
+            (account::Column::Segment, &filter.segment),
+            (account::Column::Industry, &filter.industry),
+            (account::Column::Region, &filter.region),
+            (account::Column::Domain, &filter.domain),
+        ] {
+            if let Some(v) = value {
+                cond = cond.add(col.eq(v.as_str()));
+            }
+        }
+        let total = account::Entity::find()
+            .filter(cond.clone())
+            .count(self.db())
+            .await?;
+        let mut page_cond = cond;
+        if let Some((name, id)) = after {
+            page_cond = page_cond.add(
+                Condition::any()
+                    .add(account::Column::Name.gt(name.clone()))
+                    .add(
+                        Condition::all()
+                            .add(account::Column::Name.eq(name))
+                            .add(account::Column::Id.gt(id)),
+                    ),
+            );
+        }
+        let mut items = account::Entity::find()
+            .filter(page_cond)
+            .order_by_asc(account::Column::Name)
+            .order_by_asc(account::Column::Id)
+            .limit(first + 1)
+            .all(self.db())
+            .await?;
+        let has_next = items.len() as u64 > first;
+        items.truncate(first as usize);
+        Ok(Page {
+            items,
+            total,
+            has_next,
+        })
+    }
+
+    /// One live account by id.
+    pub async fn account(&self, id: Uuid) -> Result<Option<account::Model>, StoreError> {
+        Ok(account::Entity::find_by_id(id)
+            .filter(account::Column::DeletedAt.is_null())
+            .one(self.db())
+            .await?)
+    }
+
+    /// Live people of the given accounts, ordered by name.
+    pub async fn people_of_accounts(
+        &self,
+        account_ids: &[Uuid],
+    ) -> Result<Vec<person::Model>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in account_ids.chunks(IN_CHUNK) {
+            out.extend(
+                person::Entity::find()
+                    .filter(person::Column::AccountId.is_in(chunk.iter().copied()))
+                    .filter(person::Column::DeletedAt.is_null())
+                    .order_by_asc(person::Column::Name)
+                    .order_by_asc(person::Column::Id)
+                    .all(self.db())
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Live subscriptions of the given accounts, ordered by start date.
+    pub async fn subscriptions_of_accounts(
+        &self,
+        account_ids: &[Uuid],
+    ) -> Result<Vec<subscription::Model>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in account_ids.chunks(IN_CHUNK) {
+            out.extend(
+                subscription::Entity::find()
+                    .filter(subscription::Column::AccountId.is_in(chunk.iter().copied()))
+                    .filter(subscription::Column::DeletedAt.is_null())
+                    .order_by_asc(subscription::Column::StartDate)
+                    .order_by_asc(subscription::Column::Id)
+                    .all(self.db())
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// The source references of the given entities (an account merged from two systems has
+    /// two).
+    pub async fn external_refs_of(
+        &self,
+        entity_ids: &[Uuid],
+    ) -> Result<Vec<external_ref::Model>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in entity_ids.chunks(IN_CHUNK) {
+            out.extend(
+                external_ref::Entity::find()
+                    .filter(external_ref::Column::EntityId.is_in(chunk.iter().copied()))
+                    .order_by_asc(external_ref::Column::Id)
+                    .all(self.db())
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Row counts of every table that a sync writes.
+    pub async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        use sea_orm::ConnectionTrait;
+        use sea_orm::sea_query::Query;
+        let mut counts = StoreCounts::default();
+        for kind in EntityKind::ALL {
+            let q = Query::select()
+                .expr_as(Expr::col("id").count(), "n")
+                .from(table_of(kind))
+                .and_where(Expr::col("deleted_at").is_null())
+                .to_owned();
+            counts
+                .entities
+                .insert(kind, count_of(self.db().query_one(&q).await?)?);
+        }
+        for (table, slot) in [
+            ("external_refs", &mut counts.external_refs),
+            ("raw_payloads", &mut counts.raw_payloads),
+            ("quarantine", &mut counts.quarantine),
+        ] {
+            let q = Query::select()
+                .expr_as(Expr::cust("COUNT(*)"), "n")
+                .from(table)
+                .to_owned();
+            *slot = count_of(self.db().query_one(&q).await?)?;
+        }
+        Ok(counts)
+    }
+}
+
+fn count_of(row: Option<sea_orm::QueryResult>) -> Result<u64, StoreError> {
+    let n: i64 = match row {
+        Some(r) => r.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}

@@ -1,0 +1,226 @@
+//! Sync state (one opaque JSON cursor per connector stream) and the `sync_runs` log.
+
+use crate::entities::{quarantine, sync_run, sync_state};
+use crate::{CommitOutcome, Store, StoreError};
+use chrono::{DateTime, Utc};
+use sea_orm::ExprTrait;
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use tributary_model::SyncRunId;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    /// Still running (or its process died; see [`Store::abandon_stale_runs`]).
+    Running,
+    /// Read the stream to its end.
+    Succeeded,
+    /// Stopped on an error; committed checkpoints stay.
+    Failed,
+    /// Its process disappeared before finishing.
+    Abandoned,
+}
+
+impl RunStatus {
+    /// The stable snake_case name stored in `sync_runs.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Abandoned => "abandoned",
+        }
+    }
+}
+
+/// The end of a run.
+#[derive(Debug, Clone)]
+pub struct RunFinish {
+    /// How it ended.
+    pub status: RunStatus,
+    /// The stream state after the run.
+    pub cursor_after: Option<serde_json::Value>,
+    /// The error, when it failed.
+    pub error: Option<String>,
+}
+
+pub(crate) async fn save_state<C: ConnectionTrait>(
+    db: &C,
+    connector: &str,
+    stream: &str,
+    state: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if serde_json::Value::is_null(&state) {
+        let q = Query::delete()
+            .from_table("sync_state")
+            .and_where(Expr::col("connector").eq(connector))
+            .and_where(Expr::col("stream").eq(stream))
+            .to_owned();
+        db.execute(&q).await?;
+        return Ok(());
+    }
+    let q = Query::insert()
+        .into_table("sync_state")
+        .columns(["connector", "stream", "state", "updated_at"])
+        .values_panic([
+            connector.into(),
+            stream.into(),
+            Expr::val(sea_orm::Value::Json(Some(Box::new(state)))),
+            now.into(),
+        ])
+        .on_conflict(
+            OnConflict::columns(["connector", "stream"])
+                .update_columns(["state", "updated_at"])
+                .to_owned(),
+        )
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}
+
+pub(crate) async fn advance_run<C: ConnectionTrait>(
+    db: &C,
+    run: SyncRunId,
+    read: u64,
+    o: &CommitOutcome,
+) -> Result<(), StoreError> {
+    let add = |col: &'static str, n: u64| (col, Expr::col(col).add(n as i64));
+    let q = Query::update()
+        .table("sync_runs")
+        .values([
+            add("records_read", read),
+            add("records_written", o.written),
+            add("records_quarantined", o.quarantined),
+            add("records_deleted", o.deleted),
+        ])
+        .and_where(Expr::col("id").eq(run.0))
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}
+
+impl Store {
+    /// The saved state of a stream, if any.
+    pub async fn load_state(
+        &self,
+        connector: &str,
+        stream: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(sync_state::Entity::find()
+            .filter(sync_state::Column::Connector.eq(connector))
+            .filter(sync_state::Column::Stream.eq(stream))
+            .one(self.db())
+            .await?
+            .map(|m| m.state))
+    }
+
+    /// Records the start of a run and returns its id.
+    pub async fn start_run(
+        &self,
+        connector: &str,
+        stream: &str,
+        mode: &str,
+        cursor_before: Option<serde_json::Value>,
+    ) -> Result<SyncRunId, StoreError> {
+        let id = SyncRunId::new();
+        let q = Query::insert()
+            .into_table("sync_runs")
+            .columns([
+                "id",
+                "connector",
+                "stream",
+                "mode",
+                "status",
+                "started_at",
+                "cursor_before",
+            ])
+            .values_panic([
+                id.0.into(),
+                connector.into(),
+                stream.into(),
+                mode.into(),
+                RunStatus::Running.as_str().into(),
+                Utc::now().into(),
+                Expr::val(sea_orm::Value::Json(cursor_before.map(Box::new))),
+            ])
+            .to_owned();
+        self.db().execute(&q).await?;
+        Ok(id)
+    }
+
+    /// Records the end of a run.
+    pub async fn finish_run(&self, id: SyncRunId, finish: RunFinish) -> Result<(), StoreError> {
+        let q = Query::update()
+            .table("sync_runs")
+            .values([
+                ("status", finish.status.as_str().into()),
+                ("finished_at", Utc::now().into()),
+                (
+                    "cursor_after",
+                    Expr::val(sea_orm::Value::Json(finish.cursor_after.map(Box::new))),
+                ),
+                ("error", finish.error.into()),
+            ])
+            .and_where(Expr::col("id").eq(id.0))
+            .to_owned();
+        self.db().execute(&q).await?;
+        Ok(())
+    }
+
+    /// Marks runs of `connector` still `running` as abandoned: their process died (the caller
+    /// holds the connector, so no live run can exist).
+    pub async fn abandon_stale_runs(&self, connector: &str) -> Result<u64, StoreError> {
+        let q = Query::update()
+            .table("sync_runs")
+            .values([
+                ("status", RunStatus::Abandoned.as_str().into()),
+                ("finished_at", Utc::now().into()),
+            ])
+            .and_where(Expr::col("connector").eq(connector))
+            .and_where(Expr::col("status").eq(RunStatus::Running.as_str()))
+            .to_owned();
+        Ok(self.db().execute(&q).await?.rows_affected())
+    }
+
+    /// Runs, newest first, optionally of one connector; `offset`/`limit` page through them.
+    pub async fn sync_runs(
+        &self,
+        connector: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<sync_run::Model>, u64), StoreError> {
+        let mut q = sync_run::Entity::find();
+        if let Some(c) = connector {
+            q = q.filter(sync_run::Column::Connector.eq(c));
+        }
+        let total = q.clone().count(self.db()).await?;
+        let rows = q
+            .order_by_desc(sync_run::Column::StartedAt)
+            .order_by_desc(sync_run::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(self.db())
+            .await?;
+        Ok((rows, total))
+    }
+
+    /// Quarantined records, newest first.
+    pub async fn quarantine(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<quarantine::Model>, u64), StoreError> {
+        let q = quarantine::Entity::find();
+        let total = q.clone().count(self.db()).await?;
+        let rows = q
+            .order_by_desc(quarantine::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(self.db())
+            .await?;
+        Ok((rows, total))
+    }
+}

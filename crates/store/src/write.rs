@@ -1,0 +1,633 @@
+//! Writes: the one-transaction batch commit that the sync engine calls after every page.
+
+use crate::{Store, StoreError, money::to_e4};
+use chrono::{DateTime, Utc};
+use sea_orm::ExprTrait;
+use sea_orm::sea_query::{Expr, OnConflict, Query};
+use sea_orm::{ConnectionTrait, DbErr, TransactionTrait, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use tributary_model::{Entity, EntityKind, ExternalRef, SourceRecord, SyncRunId};
+use uuid::Uuid;
+
+/// Bind parameters per statement stay under SQLite's 32,766 and PostgreSQL's 65,535 caps
+/// (sea-orm#691): statements are chunked to this many values.
+const MAX_PARAMS: usize = 30_000;
+
+/// A record that could not be stored, kept with its raw payload and the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuarantineItem {
+    /// The vendor id, when known.
+    pub external_id: Option<String>,
+    /// Why it was quarantined.
+    pub reason: String,
+    /// The raw payload as text.
+    pub payload: String,
+}
+
+/// Everything one checkpoint commits, atomically.
+#[derive(Debug, Default)]
+pub struct CommitBatch {
+    /// The connector instance.
+    pub connector: String,
+    /// The stream.
+    pub stream: String,
+    /// The run this batch belongs to; its counters are advanced in the same transaction.
+    pub run_id: Option<SyncRunId>,
+    /// How many items the connector yielded for this batch (for the run's `records_read`).
+    pub records_read: u64,
+    /// Records to upsert.
+    pub records: Vec<SourceRecord>,
+    /// Records the connector rejected.
+    pub rejects: Vec<QuarantineItem>,
+    /// Rows the source deleted.
+    pub deletes: Vec<ExternalRef>,
+    /// The stream's new state: `None` leaves it, `Some(Value::Null)` clears it.
+    pub state: Option<serde_json::Value>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// Rows inserted or changed.
+    pub written: u64,
+    /// Rows that were already stored with identical content.
+    pub unchanged: u64,
+    /// Records sent to quarantine (rejects plus records failing validation).
+    pub quarantined: u64,
+    /// Rows marked deleted.
+    pub deleted: u64,
+}
+
+impl CommitOutcome {
+    /// Adds another outcome to this one.
+    pub fn add(&mut self, other: CommitOutcome) {
+        self.written += other.written;
+        self.unchanged += other.unchanged;
+        self.quarantined += other.quarantined;
+        self.deleted += other.deleted;
+    }
+}
+
+/// A resolved external reference: the row in `external_refs` and the entity id it maps to.
+#[derive(Debug, Clone, Copy)]
+struct Resolved {
+    ref_id: i64,
+    entity_id: Uuid,
+}
+
+type RefMap = HashMap<ExternalRef, Resolved>;
+
+impl Store {
+    /// Writes a batch and the stream's state in one transaction.
+    ///
+    /// Records are validated first; a failure goes to quarantine with the reason and the raw
+    /// payload, and the rest of the batch is written. Upserts are keyed by [`ExternalRef`] and
+    /// only touch rows whose content changed, so re-running a sync changes nothing.
+    pub async fn commit_batch(&self, batch: CommitBatch) -> Result<CommitOutcome, StoreError> {
+        let now = Utc::now();
+        let mut quarantine = batch.rejects;
+        // Last write wins for a row repeated within a batch (vendors repeat rows across
+        // pages), and PostgreSQL refuses to update one row twice in one statement.
+        let mut latest: BTreeMap<ExternalRef, SourceRecord> = BTreeMap::new();
+        for rec in batch.records {
+            match check(&rec.entity) {
+                Ok(()) => {
+                    latest.insert(rec.external_ref.clone(), rec);
+                }
+                Err(reason) => quarantine.push(QuarantineItem {
+                    external_id: Some(rec.external_ref.external_id.clone()),
+                    reason: format!("{} {}: {reason}", rec.kind().as_str(), rec.external_ref),
+                    payload: rec.raw.to_string(),
+                }),
+            }
+        }
+        let records: Vec<SourceRecord> = latest.into_values().collect();
+
+        let txn = self.db().begin().await?;
+        let mut wanted: Vec<(EntityKind, &ExternalRef)> = Vec::new();
+        for r in &records {
+            wanted.push((r.kind(), &r.external_ref));
+            wanted.extend(r.entity.links());
+        }
+        let refs = resolve_refs(&txn, &wanted, true, now).await?;
+
+        let mut outcome = CommitOutcome::default();
+        let mut by_kind: BTreeMap<EntityKind, Vec<Vec<Value>>> = BTreeMap::new();
+        let mut raw_rows = Vec::with_capacity(records.len());
+        for r in &records {
+            let own = refs[&r.external_ref];
+            let hash = hex_sha256(&serde_json::to_vec(&r.entity).map_err(invalid)?);
+            let row = entity_row(r, own.entity_id, &refs, &hash, now)?;
+            by_kind.entry(r.kind()).or_default().push(row);
+            let raw_hash = hex_sha256(r.raw.to_string().as_bytes());
+            raw_rows.push(vec![
+                own.ref_id.into(),
+                Value::Json(Some(Box::new(r.raw.clone()))),
+                raw_hash.into(),
+                r.source_updated_at.into(),
+                batch.run_id.map(|id| id.0).into(),
+                now.into(),
+            ]);
+        }
+        for (kind, rows) in by_kind {
+            let n = rows.len() as u64;
+            let table = table_of(kind);
+            let changed = Expr::col((table, "content_hash"))
+                .ne(Expr::col(("excluded", "content_hash")))
+                .or(Expr::col((table, "deleted_at")).is_not_null());
+            let written =
+                upsert(&txn, table, columns_of(kind), rows, &["id"], Some(changed)).await?;
+            outcome.written += written;
+            outcome.unchanged += n - Ord::min(written, n);
+        }
+        let changed =
+            Expr::col(("raw_payloads", "content_hash")).ne(Expr::col(("excluded", "content_hash")));
+        upsert(
+            &txn,
+            "raw_payloads",
+            &[
+                "ref_id",
+                "payload",
+                "content_hash",
+                "source_updated_at",
+                "sync_run_id",
+                "fetched_at",
+            ],
+            raw_rows,
+            &["ref_id"],
+            Some(changed),
+        )
+        .await?;
+
+        outcome.deleted = mark_deleted(&txn, &batch.deletes, now).await?;
+
+        outcome.quarantined = quarantine.len() as u64;
+        let q_rows = quarantine
+            .into_iter()
+            .map(|q| {
+                vec![
+                    batch.run_id.map(|id| id.0).into(),
+                    batch.connector.clone().into(),
+                    batch.stream.clone().into(),
+                    q.external_id.into(),
+                    q.reason.into(),
+                    q.payload.into(),
+                    now.into(),
+                ]
+            })
+            .collect();
+        insert_all(
+            &txn,
+            "quarantine",
+            &[
+                "sync_run_id",
+                "connector",
+                "stream",
+                "external_id",
+                "reason",
+                "payload",
+                "created_at",
+            ],
+            q_rows,
+        )
+        .await?;
+
+        if let Some(state) = batch.state {
+            crate::runs::save_state(&txn, &batch.connector, &batch.stream, state, now).await?;
+        }
+        if let Some(run) = batch.run_id {
+            crate::runs::advance_run(&txn, run, batch.records_read, &outcome).await?;
+        }
+        txn.commit().await?;
+        Ok(outcome)
+    }
+}
+
+/// Model validation plus what the store itself needs (amounts it can keep exactly).
+fn check(entity: &Entity) -> Result<(), String> {
+    entity.validate().map_err(|e| e.to_string())?;
+    let amounts = match entity {
+        Entity::Subscription(s) => vec![s.arr.amount],
+        Entity::RevenueEvent(e) => vec![e.arr_delta.amount, e.arr_after.amount],
+        _ => vec![],
+    };
+    for a in amounts {
+        to_e4(a).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn invalid(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(e.to_string())
+}
+
+pub(crate) fn hex_sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in digest.iter() {
+        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        s.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
+    }
+    s
+}
+
+pub(crate) fn table_of(kind: EntityKind) -> &'static str {
+    match kind {
+        EntityKind::Account => "accounts",
+        EntityKind::Person => "people",
+        EntityKind::Subscription => "subscriptions",
+        EntityKind::RevenueEvent => "revenue_events",
+        EntityKind::Course => "courses",
+        EntityKind::Enrollment => "enrollments",
+        EntityKind::UsageEvent => "usage_events",
+        EntityKind::Ticket => "tickets",
+    }
+}
+
+const COMMON: [&str; 5] = [
+    "id",
+    "source_updated_at",
+    "content_hash",
+    "synced_at",
+    "deleted_at",
+];
+
+fn columns_of(kind: EntityKind) -> &'static [&'static str] {
+    macro_rules! cols {
+        ($($c:literal),*) => {{
+            const C: &[&str] = &["id", "source_updated_at", "content_hash", "synced_at", "deleted_at", $($c),*];
+            C
+        }};
+    }
+    match kind {
+        EntityKind::Account => cols!(
+            "name",
+            "domain",
+            "segment",
+            "industry",
+            "region",
+            "owner",
+            "seats",
+            "created_at"
+        ),
+        EntityKind::Person => cols!(
+            "account_id",
+            "name",
+            "email",
+            "title",
+            "role",
+            "first_seen_at"
+        ),
+        EntityKind::Subscription => cols!(
+            "account_id",
+            "plan",
+            "start_date",
+            "end_date",
+            "arr_e4",
+            "currency",
+            "status"
+        ),
+        EntityKind::RevenueEvent => cols!(
+            "account_id",
+            "subscription_id",
+            "event_date",
+            "kind",
+            "arr_delta_e4",
+            "arr_after_e4",
+            "currency"
+        ),
+        EntityKind::Course => cols!("title", "kind", "level", "tags", "features"),
+        EntityKind::Enrollment => cols!(
+            "person_id",
+            "course_id",
+            "enrolled_at",
+            "started_at",
+            "completed_at",
+            "status",
+            "score",
+            "passed",
+            "certified"
+        ),
+        EntityKind::UsageEvent => cols!(
+            "person_id",
+            "anonymous_id",
+            "account_id",
+            "event",
+            "feature",
+            "occurred_at",
+            "properties"
+        ),
+        EntityKind::Ticket => cols!(
+            "account_id",
+            "requester_id",
+            "created_at",
+            "solved_at",
+            "channel",
+            "tags",
+            "category"
+        ),
+    }
+}
+
+/// The snake_case name serde gives a unit enum variant.
+fn enum_name<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    match serde_json::to_value(v).map_err(invalid)? {
+        serde_json::Value::String(s) => Ok(s),
+        other => Err(StoreError::Invalid(format!("not a unit enum: {other}"))),
+    }
+}
+
+fn json(v: &impl serde::Serialize) -> Result<Value, StoreError> {
+    Ok(Value::Json(Some(Box::new(
+        serde_json::to_value(v).map_err(invalid)?,
+    ))))
+}
+
+fn entity_row(
+    rec: &SourceRecord,
+    id: Uuid,
+    refs: &RefMap,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Value>, StoreError> {
+    let link = |r: &Option<ExternalRef>| -> Value { r.as_ref().map(|r| refs[r].entity_id).into() };
+    let mut row: Vec<Value> = vec![
+        id.into(),
+        rec.source_updated_at.into(),
+        hash.to_owned().into(),
+        now.into(),
+        Option::<DateTime<Utc>>::None.into(),
+    ];
+    debug_assert_eq!(row.len(), COMMON.len());
+    match &rec.entity {
+        Entity::Account(a) => row.extend([
+            a.name.clone().into(),
+            a.domain.clone().into(),
+            a.segment.map(|s| s.as_str().to_owned()).into(),
+            a.industry.clone().into(),
+            a.region.clone().into(),
+            a.owner.clone().into(),
+            a.seats.into(),
+            a.created_at.into(),
+        ]),
+        Entity::Person(p) => row.extend([
+            link(&p.account),
+            p.name.clone().into(),
+            p.email.clone().into(),
+            p.title.clone().into(),
+            p.role.map(|r| r.as_str().to_owned()).into(),
+            p.first_seen_at.into(),
+        ]),
+        Entity::Subscription(s) => row.extend([
+            link(&s.account),
+            s.plan.clone().into(),
+            s.start_date.into(),
+            s.end_date.into(),
+            to_e4(s.arr.amount)?.into(),
+            s.arr.currency.as_str().to_owned().into(),
+            s.status.as_str().to_owned().into(),
+        ]),
+        Entity::RevenueEvent(e) => {
+            if e.arr_delta.currency != e.arr_after.currency {
+                return Err(StoreError::Invalid(format!(
+                    "revenue event mixes {} and {}",
+                    e.arr_delta.currency, e.arr_after.currency
+                )));
+            }
+            row.extend([
+                link(&e.account),
+                link(&e.subscription),
+                e.date.into(),
+                enum_name(&e.kind)?.into(),
+                to_e4(e.arr_delta.amount)?.into(),
+                to_e4(e.arr_after.amount)?.into(),
+                e.arr_after.currency.as_str().to_owned().into(),
+            ])
+        }
+        Entity::Course(c) => row.extend([
+            c.title.clone().into(),
+            enum_name(&c.kind)?.into(),
+            enum_name(&c.level)?.into(),
+            json(&c.tags)?,
+            json(&c.features)?,
+        ]),
+        Entity::Enrollment(e) => row.extend([
+            link(&e.person),
+            link(&e.course),
+            e.enrolled_at.into(),
+            e.started_at.into(),
+            e.completed_at.into(),
+            enum_name(&e.status)?.into(),
+            e.score.map(|s| s.to_string()).into(),
+            e.passed.into(),
+            e.certified.into(),
+        ]),
+        Entity::UsageEvent(u) => row.extend([
+            link(&u.person),
+            u.anonymous_id.clone().into(),
+            link(&u.account),
+            u.event.clone().into(),
+            u.feature.clone().into(),
+            u.occurred_at.into(),
+            json(&u.properties)?,
+        ]),
+        Entity::Ticket(t) => row.extend([
+            link(&t.account),
+            link(&t.requester),
+            t.created_at.into(),
+            t.solved_at.into(),
+            t.channel.clone().into(),
+            json(&t.tags)?,
+            enum_name(&t.category)?.into(),
+        ]),
+    }
+    debug_assert_eq!(row.len(), columns_of(rec.kind()).len());
+    Ok(row)
+}
+
+/// Looks up (and with `reserve`, creates) the `external_refs` rows of `wanted`.
+async fn resolve_refs<C: ConnectionTrait>(
+    db: &C,
+    wanted: &[(EntityKind, &ExternalRef)],
+    reserve: bool,
+    now: DateTime<Utc>,
+) -> Result<RefMap, StoreError> {
+    let mut kinds: HashMap<&ExternalRef, EntityKind> = HashMap::new();
+    for (k, r) in wanted {
+        kinds.entry(*r).or_insert(*k);
+    }
+    let keys: Vec<&ExternalRef> = kinds.keys().copied().collect();
+    let mut found = lookup_refs(db, &keys).await?;
+    if reserve {
+        let missing: Vec<&ExternalRef> = keys
+            .iter()
+            .copied()
+            .filter(|r| !found.contains_key(*r))
+            .collect();
+        if !missing.is_empty() {
+            let rows = missing
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.system.clone().into(),
+                        r.instance.clone().into(),
+                        r.object.clone().into(),
+                        r.external_id.clone().into(),
+                        kinds[*r].as_str().to_owned().into(),
+                        Uuid::now_v7().into(),
+                        now.into(),
+                    ]
+                })
+                .collect();
+            // A concurrent writer may reserve the same ref first; then its id wins and the
+            // lookup below returns it.
+            upsert(
+                db,
+                "external_refs",
+                &[
+                    "system",
+                    "instance",
+                    "object",
+                    "external_id",
+                    "entity_kind",
+                    "entity_id",
+                    "created_at",
+                ],
+                rows,
+                &["system", "instance", "object", "external_id"],
+                None,
+            )
+            .await?;
+            found.extend(lookup_refs(db, &missing).await?);
+        }
+    }
+    Ok(found)
+}
+
+async fn lookup_refs<C: ConnectionTrait>(
+    db: &C,
+    keys: &[&ExternalRef],
+) -> Result<RefMap, StoreError> {
+    let mut groups: BTreeMap<(&str, &str, &str), Vec<&str>> = BTreeMap::new();
+    for r in keys {
+        groups
+            .entry((&r.system, &r.instance, &r.object))
+            .or_default()
+            .push(&r.external_id);
+    }
+    let mut out = RefMap::new();
+    for ((system, instance, object), ids) in groups {
+        for chunk in ids.chunks(MAX_PARAMS - 3) {
+            let q = Query::select()
+                .columns(["id", "external_id", "entity_id"])
+                .from("external_refs")
+                .and_where(Expr::col("system").eq(system))
+                .and_where(Expr::col("instance").eq(instance))
+                .and_where(Expr::col("object").eq(object))
+                .and_where(Expr::col("external_id").is_in(chunk.iter().copied()))
+                .to_owned();
+            for row in db.query_all(&q).await? {
+                let external_id: String = row.try_get("", "external_id")?;
+                out.insert(
+                    ExternalRef::new(system, instance, object, external_id),
+                    Resolved {
+                        ref_id: row.try_get("", "id")?,
+                        entity_id: row.try_get("", "entity_id")?,
+                    },
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn mark_deleted<C: ConnectionTrait>(
+    db: &C,
+    deletes: &[ExternalRef],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    if deletes.is_empty() {
+        return Ok(0);
+    }
+    let keys: Vec<&ExternalRef> = deletes.iter().collect();
+    let found = lookup_refs(db, &keys).await?;
+    let ids: Vec<Uuid> = found.values().map(|r| r.entity_id).collect();
+    let mut deleted = 0;
+    for kind in EntityKind::ALL {
+        for chunk in ids.chunks(MAX_PARAMS) {
+            let q = Query::update()
+                .table(table_of(kind))
+                .value("deleted_at", now)
+                .and_where(Expr::col("id").is_in(chunk.iter().copied()))
+                .and_where(Expr::col("deleted_at").is_null())
+                .to_owned();
+            deleted += db.execute(&q).await?.rows_affected();
+        }
+    }
+    Ok(deleted)
+}
+
+/// `INSERT … ON CONFLICT (conflict) DO UPDATE SET <every other column> WHERE changed`, or
+/// `DO NOTHING` without `changed`, chunked under the bind-parameter caps. Returns the rows
+/// inserted or updated.
+async fn upsert<C: ConnectionTrait>(
+    db: &C,
+    table: &'static str,
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Value>>,
+    conflict: &[&'static str],
+    changed: Option<Expr>,
+) -> Result<u64, DbErr> {
+    let update: Vec<&str> = columns
+        .iter()
+        .copied()
+        .filter(|c| !conflict.contains(c))
+        .collect();
+    let mut on_conflict = OnConflict::columns(conflict.iter().copied());
+    match changed {
+        Some(cond) => {
+            on_conflict.update_columns(update).action_and_where(cond);
+        }
+        None => {
+            on_conflict.do_nothing();
+        }
+    }
+    let mut affected = 0;
+    let per_chunk = (MAX_PARAMS / columns.len()).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut q = Query::insert();
+        q.into_table(table)
+            .columns(columns.iter().copied())
+            .on_conflict(on_conflict.clone());
+        for row in rows.by_ref().take(per_chunk) {
+            q.values(row.into_iter().map(Expr::val))
+                .map_err(|e| DbErr::Custom(format!("bad row for `{table}`: {e}")))?;
+        }
+        affected += db.execute(&q).await?.rows_affected();
+    }
+    Ok(affected)
+}
+
+/// A plain multi-row insert, chunked like [`upsert`].
+async fn insert_all<C: ConnectionTrait>(
+    db: &C,
+    table: &'static str,
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Value>>,
+) -> Result<u64, DbErr> {
+    let mut affected = 0;
+    let per_chunk = (MAX_PARAMS / columns.len()).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut q = Query::insert();
+        q.into_table(table).columns(columns.iter().copied());
+        for row in rows.by_ref().take(per_chunk) {
+            q.values(row.into_iter().map(Expr::val))
+                .map_err(|e| DbErr::Custom(format!("bad row for `{table}`: {e}")))?;
+        }
+        affected += db.execute(&q).await?.rows_affected();
+    }
+    Ok(affected)
+}

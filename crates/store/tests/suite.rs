@@ -1,0 +1,288 @@
+//! One storage suite, run on SQLite and (when `TRIBUTARY_TEST_POSTGRES_URL` is set) PostgreSQL.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use rust_decimal::Decimal;
+use serde_json::json;
+use std::str::FromStr;
+use tributary_model::*;
+use tributary_store::testing::TestDatabase;
+use tributary_store::{AccountFilter, CommitBatch, QuarantineItem, RunFinish, RunStatus, Store};
+
+fn company(id: &str, name: &str, segment: Segment) -> SourceRecord {
+    SourceRecord {
+        external_ref: ExternalRef::new("hubspot", "hs", "companies", id),
+        source_updated_at: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()),
+        raw: json!({"id": id, "properties": {"name": name}}),
+        entity: Entity::Account(Account {
+            name: name.into(),
+            domain: Some(format!("{}.example", name.to_lowercase())),
+            segment: Some(segment),
+            industry: Some("Software".into()),
+            region: Some("EMEA".into()),
+            owner: None,
+            seats: Some(10),
+            created_at: None,
+        }),
+    }
+}
+
+fn contact(id: &str, company_id: &str) -> SourceRecord {
+    SourceRecord {
+        external_ref: ExternalRef::new("hubspot", "hs", "contacts", id),
+        source_updated_at: None,
+        raw: json!({"id": id}),
+        entity: Entity::Person(Person {
+            name: format!("Person {id}"),
+            email: Some(format!("p{id}@x.example")),
+            title: None,
+            role: Some(PersonRole::Admin),
+            account: Some(ExternalRef::new("hubspot", "hs", "companies", company_id)),
+            first_seen_at: None,
+        }),
+    }
+}
+
+fn deal(id: &str, company_id: &str, amount: &str) -> SourceRecord {
+    let start = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    SourceRecord {
+        external_ref: ExternalRef::new("hubspot", "hs", "deals", id),
+        source_updated_at: None,
+        raw: json!({"id": id, "amount": amount}),
+        entity: Entity::Subscription(Subscription {
+            account: Some(ExternalRef::new("hubspot", "hs", "companies", company_id)),
+            plan: "Pro".into(),
+            start_date: start,
+            end_date: NaiveDate::from_ymd_opt(2027, 1, 1),
+            arr: Money::new(Decimal::from_str(amount).unwrap(), Currency::usd()),
+            status: SubscriptionStatus::Active,
+        }),
+    }
+}
+
+fn batch(records: Vec<SourceRecord>) -> CommitBatch {
+    CommitBatch {
+        connector: "hs".into(),
+        stream: "s".into(),
+        records_read: records.len() as u64,
+        records,
+        ..Default::default()
+    }
+}
+
+async fn for_each_backend<F, Fut>(f: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for db in TestDatabase::all().await.expect("test databases") {
+        eprintln!("backend: {}", db.backend);
+        let store = db.store().await.expect("connect and migrate");
+        f(store.clone()).await;
+        store.close().await.unwrap();
+        db.cleanup().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn upserts_are_idempotent_and_only_count_changes() {
+    for_each_backend(|store| async move {
+        let records = vec![
+            company("1", "Acme", Segment::Enterprise),
+            company("2", "Globex", Segment::Smb),
+            contact("10", "1"),
+            deal("20", "2", "1200.50"),
+        ];
+        let first = store.commit_batch(batch(records.clone())).await.unwrap();
+        assert_eq!(first.written, 4);
+        let counts = store.counts().await.unwrap();
+        let again = store.commit_batch(batch(records.clone())).await.unwrap();
+        assert_eq!(again.written, 0);
+        assert_eq!(again.unchanged, 4);
+        assert_eq!(store.counts().await.unwrap(), counts);
+
+        let mut changed = records.clone();
+        if let Entity::Account(a) = &mut changed[0].entity {
+            a.name = "Acme Corp".into();
+        }
+        let third = store.commit_batch(batch(changed)).await.unwrap();
+        assert_eq!(third.written, 1);
+        assert_eq!(store.counts().await.unwrap(), counts);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn references_resolve_whatever_the_load_order() {
+    for_each_backend(|store| async move {
+        // The contact arrives before its company: the company's id is reserved.
+        store
+            .commit_batch(batch(vec![contact("10", "1")]))
+            .await
+            .unwrap();
+        store
+            .commit_batch(batch(vec![company("1", "Acme", Segment::Smb)]))
+            .await
+            .unwrap();
+        let page = store
+            .list_accounts(&AccountFilter::default(), 10, None)
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        let people = store.people_of_accounts(&[page.items[0].id]).await.unwrap();
+        assert_eq!(people.len(), 1);
+        assert_eq!(people[0].email.as_deref(), Some("p10@x.example"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_records_are_quarantined_and_the_rest_lands() {
+    for_each_backend(|store| async move {
+        let mut b = batch(vec![
+            company("1", "Acme", Segment::Smb),
+            company("2", "  ", Segment::Smb),
+            deal("20", "1", "0.00001"),
+        ]);
+        b.rejects.push(QuarantineItem {
+            external_id: Some("99".into()),
+            reason: "property `amount` is not a decimal".into(),
+            payload: "{\"amount\":\"x\"}".into(),
+        });
+        let out = store.commit_batch(b).await.unwrap();
+        assert_eq!(out.written, 1);
+        assert_eq!(out.quarantined, 3);
+        let (rows, total) = store.quarantine(0, 10).await.unwrap();
+        assert_eq!(total, 3);
+        let reasons: Vec<&str> = rows.iter().map(|r| r.reason.as_str()).collect();
+        assert!(reasons.iter().any(|r| r.contains("`name`")), "{reasons:?}");
+        assert!(
+            reasons.iter().any(|r| r.contains("decimal places")),
+            "{reasons:?}"
+        );
+        assert!(rows.iter().any(|r| r.payload.contains("\"x\"")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn state_and_run_counters_commit_with_the_batch() {
+    for_each_backend(|store| async move {
+        let run = store
+            .start_run("hs", "s", "full_refresh", None)
+            .await
+            .unwrap();
+        let mut b = batch(vec![company("1", "Acme", Segment::Smb)]);
+        b.run_id = Some(run);
+        b.state = Some(json!({"after": "2"}));
+        store.commit_batch(b).await.unwrap();
+        assert_eq!(
+            store.load_state("hs", "s").await.unwrap(),
+            Some(json!({"after": "2"}))
+        );
+        let mut b = batch(vec![]);
+        b.state = Some(serde_json::Value::Null);
+        store.commit_batch(b).await.unwrap();
+        assert_eq!(store.load_state("hs", "s").await.unwrap(), None);
+        store
+            .finish_run(
+                run,
+                RunFinish {
+                    status: RunStatus::Succeeded,
+                    cursor_after: None,
+                    error: None,
+                },
+            )
+            .await
+            .unwrap();
+        let (runs, total) = store.sync_runs(Some("hs"), 0, 10).await.unwrap();
+        assert_eq!(total, 1);
+        assert_eq!(runs[0].records_read, 1);
+        assert_eq!(runs[0].records_written, 1);
+        assert_eq!(runs[0].status, "succeeded");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deletes_hide_rows_and_a_reappearing_row_comes_back() {
+    for_each_backend(|store| async move {
+        store
+            .commit_batch(batch(vec![company("1", "Acme", Segment::Smb)]))
+            .await
+            .unwrap();
+        let mut b = batch(vec![]);
+        b.deletes = vec![ExternalRef::new("hubspot", "hs", "companies", "1")];
+        assert_eq!(store.commit_batch(b).await.unwrap().deleted, 1);
+        let f = AccountFilter::default();
+        assert_eq!(store.list_accounts(&f, 10, None).await.unwrap().total, 0);
+        let out = store
+            .commit_batch(batch(vec![company("1", "Acme", Segment::Smb)]))
+            .await
+            .unwrap();
+        assert_eq!(out.written, 1);
+        assert_eq!(store.list_accounts(&f, 10, None).await.unwrap().total, 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn account_pages_are_keyset_ordered_and_filtered() {
+    for_each_backend(|store| async move {
+        let records: Vec<SourceRecord> = (0..25)
+            .map(|i| {
+                let seg = if i % 2 == 0 {
+                    Segment::Smb
+                } else {
+                    Segment::Enterprise
+                };
+                company(&i.to_string(), &format!("Co {i:02}"), seg)
+            })
+            .collect();
+        store.commit_batch(batch(records)).await.unwrap();
+        let f = AccountFilter::default();
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.list_accounts(&f, 10, after.clone()).await.unwrap();
+            assert_eq!(page.total, 25);
+            seen.extend(page.items.iter().map(|a| a.name.clone()));
+            let Some(last) = page.items.last() else { break };
+            if !page.has_next {
+                break;
+            }
+            after = Some((last.name.clone(), last.id));
+        }
+        let expected: Vec<String> = (0..25).map(|i| format!("Co {i:02}")).collect();
+        assert_eq!(seen, expected);
+        let smb = AccountFilter {
+            segment: Some("smb".into()),
+            name_contains: Some("CO 1".into()),
+            ..Default::default()
+        };
+        let page = store.list_accounts(&smb, 100, None).await.unwrap();
+        let names: Vec<&str> = page.items.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["Co 10", "Co 12", "Co 14", "Co 16", "Co 18"]);
+        // LIKE wildcards in user input are literal.
+        let pct = AccountFilter {
+            name_contains: Some("%".into()),
+            ..Default::default()
+        };
+        assert_eq!(store.list_accounts(&pct, 100, None).await.unwrap().total, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn large_batches_are_chunked_under_the_parameter_caps() {
+    for_each_backend(|store| async move {
+        let records: Vec<SourceRecord> = (0..6000)
+            .map(|i| contact(&i.to_string(), &(i % 50).to_string()))
+            .collect();
+        let out = store.commit_batch(batch(records)).await.unwrap();
+        assert_eq!(out.written, 6000);
+        let counts = store.counts().await.unwrap();
+        assert_eq!(counts.entities[&EntityKind::Person], 6000);
+        assert_eq!(counts.external_refs, 6050);
+    })
+    .await;
+}
