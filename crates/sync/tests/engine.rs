@@ -1,0 +1,155 @@
+//! Engine semantics with an in-memory connector: checkpoints commit with their data, a failed
+//! stream resumes from its last checkpoint without gaps or duplicates, rejects are quarantined.
+
+use async_trait::async_trait;
+use futures::stream::{self, BoxStream, StreamExt};
+use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tributary_connector::*;
+use tributary_model::*;
+use tributary_store::testing::TestDatabase;
+use tributary_sync::{NoProgress, SyncEngine};
+
+/// Serves `pages` pages of `per_page` accounts; the state is the next page number. Fails once
+/// with a transient error when asked for page `fail_at` the first time.
+struct Paged {
+    pages: usize,
+    per_page: usize,
+    fail_at: Option<usize>,
+    failures: AtomicUsize,
+    reads_from: std::sync::Mutex<Vec<usize>>,
+}
+
+#[async_trait]
+impl Connector for Paged {
+    fn kind(&self) -> &'static str {
+        "paged"
+    }
+    fn instance(&self) -> &str {
+        "paged-test"
+    }
+    async fn check(&self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+    fn streams(&self) -> Vec<StreamSpec> {
+        vec![StreamSpec {
+            name: "accounts".into(),
+            entity: EntityKind::Account,
+            cursor_field: None,
+            modes: vec![SyncMode::FullRefresh],
+        }]
+    }
+    fn read<'a>(
+        &'a self,
+        _stream: &'a StreamSpec,
+        _mode: SyncMode,
+        state: Option<StreamState>,
+    ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
+        let start = state
+            .and_then(|s| s.0.get("page").and_then(|p| p.as_u64()))
+            .unwrap_or(0) as usize;
+        self.reads_from.lock().unwrap().push(start);
+        let mut items = Vec::new();
+        for page in start..self.pages {
+            if Some(page) == self.fail_at && self.failures.fetch_add(1, Ordering::SeqCst) == 0 {
+                items.push(Err(ConnectorError::Transient {
+                    url: "mem://".into(),
+                    message: "connection reset".into(),
+                }));
+                break;
+            }
+            for i in 0..self.per_page {
+                let n = page * self.per_page + i;
+                if n == 7 {
+                    items.push(Ok(ReadItem::Reject(Reject {
+                        external_id: Some(n.to_string()),
+                        reason: "field `x` is not a number".into(),
+                        raw: json!({"id": n, "x": "y"}),
+                    })));
+                    continue;
+                }
+                items.push(Ok(ReadItem::Record(Box::new(SourceRecord {
+                    external_ref: ExternalRef::new("paged", "paged-test", "accounts", n.to_string()),
+                    source_updated_at: None,
+                    raw: json!({"id": n}),
+                    entity: Entity::Account(Account {
+                        name: format!("Account {n:04}"),
+                        domain: None,
+                        segment: None,
+                        industry: None,
+                        region: None,
+                        owner: None,
+                        seats: None,
+                        created_at: None,
+                    }),
+                }))));
+            }
+            let next = if page + 1 == self.pages { serde_json::Value::Null } else { json!({"page": page + 1}) };
+            items.push(Ok(ReadItem::Checkpoint(StreamState(next))));
+        }
+        stream::iter(items).boxed()
+    }
+}
+
+fn paged(fail_at: Option<usize>) -> Paged {
+    Paged {
+        pages: 5,
+        per_page: 10,
+        fail_at,
+        failures: AtomicUsize::new(0),
+        reads_from: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_stream_resumes_from_its_last_checkpoint() {
+    for db in TestDatabase::all().await.unwrap() {
+        // Reference: a clean run.
+        let clean_db = TestDatabase::sqlite();
+        let clean = clean_db.store().await.unwrap();
+        SyncEngine::new(clean.clone())
+            .sync(&paged(None), SyncMode::FullRefresh, &[], &NoProgress)
+            .await
+            .unwrap();
+        let expected = clean.counts().await.unwrap();
+
+        let store = db.store().await.unwrap();
+        let engine = SyncEngine::new(store.clone());
+        let conn = paged(Some(3));
+        let first = engine.sync(&conn, SyncMode::FullRefresh, &[], &NoProgress).await.unwrap();
+        assert!(!first.succeeded());
+        assert_eq!(first.streams[0].outcome.written, 29, "pages 0-2 minus the reject");
+        assert_eq!(store.load_state("paged-test", "accounts").await.unwrap(), Some(json!({"page": 3})));
+
+        let second = engine.sync(&conn, SyncMode::FullRefresh, &[], &NoProgress).await.unwrap();
+        assert!(second.succeeded());
+        assert_eq!(*conn.reads_from.lock().unwrap(), vec![0, 3]);
+        assert_eq!(second.streams[0].outcome.written, 20);
+        assert_eq!(store.load_state("paged-test", "accounts").await.unwrap(), None);
+        assert_eq!(store.counts().await.unwrap(), expected, "{}", db.backend);
+
+        let (runs, total) = store.sync_runs(Some("paged-test"), 0, 10).await.unwrap();
+        assert_eq!(total, 2);
+        assert_eq!(runs[0].status, "succeeded");
+        assert_eq!(runs[1].status, "failed");
+        assert!(runs[1].error.as_deref().unwrap().contains("connection reset"));
+        assert_eq!(runs[1].cursor_after, Some(json!({"page": 3})));
+        let (q, _) = store.quarantine(0, 10).await.unwrap();
+        assert_eq!(q.len(), 1);
+        assert!(q[0].reason.contains("not a number"));
+
+        store.close().await.unwrap();
+        db.cleanup().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn unknown_streams_are_refused() {
+    let db = TestDatabase::sqlite();
+    let store = db.store().await.unwrap();
+    let err = SyncEngine::new(store)
+        .sync(&paged(None), SyncMode::FullRefresh, &["nope".into()], &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("has no stream `nope` (it has: accounts)"), "{err}");
+}
