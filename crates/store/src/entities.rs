@@ -210,4 +210,7 @@ entity_module!(quarantine, "quarantine", {
     pub reason: String,
     pub payload: String,
     pub created_at: DateTimeUtc,
+    pub last_seen_at: DateTimeUtc,
+    pub occurrences: i64,
+    pub resolved_at: Option<DateTimeUtc>,
 });

@@ -183,6 +183,9 @@ impl MigrationTrait for M0001Initial {
                 .col(text("reason"))
                 .col(text("payload"))
                 .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone("last_seen_at"))
+                .col(big_integer("occurrences").default(1))
+                .col(timestamp_with_time_zone_null("resolved_at"))
                 .to_owned(),
         ];
         for t in tables {
@@ -195,6 +198,14 @@ impl MigrationTrait for M0001Initial {
             )
             .unique()
             .to_owned(),
+        )
+        .await?;
+        // One row per bad source record: a record that stays bad across runs is counted, not
+        // duplicated (rows without an external id never conflict, as NULLs are distinct).
+        m.create_index(
+            index("quarantine", &["connector", "stream", "external_id"])
+                .unique()
+                .to_owned(),
         )
         .await?;
         for (t, cols) in [
@@ -210,7 +221,6 @@ impl MigrationTrait for M0001Initial {
             ("usage_events", &["account_id", "occurred_at"][..]),
             ("tickets", &["account_id"][..]),
             ("sync_runs", &["connector", "started_at"][..]),
-            ("quarantine", &["connector", "stream"][..]),
         ] {
             m.create_index(index(t, cols)).await?;
         }

@@ -207,13 +207,14 @@ impl Store {
         Ok((rows, total))
     }
 
-    /// Quarantined records, newest first.
+    /// Unresolved quarantined records (a record that later landed is resolved), newest
+    /// first.
     pub async fn quarantine(
         &self,
         offset: u64,
         limit: u64,
     ) -> Result<(Vec<quarantine::Model>, u64), StoreError> {
-        let q = quarantine::Entity::find();
+        let q = quarantine::Entity::find().filter(quarantine::Column::ResolvedAt.is_null());
         let total = q.clone().count(self.db()).await?;
         let rows = q
             .order_by_desc(quarantine::Column::Id)

@@ -11,6 +11,10 @@ use sea_orm::{ConnectionTrait, Database};
 /// The environment variable naming a PostgreSQL server for tests.
 pub const POSTGRES_ENV: &str = "TRIBUTARY_TEST_POSTGRES_URL";
 
+/// When set, names a file to which every PostgreSQL test database created is appended, one
+/// line each, so CI can prove (and count) that the PostgreSQL leg really ran.
+pub const POSTGRES_LOG_ENV: &str = "TRIBUTARY_TEST_POSTGRES_LOG";
+
 /// A database created for one test.
 #[derive(Debug)]
 pub struct TestDatabase {
@@ -60,6 +64,16 @@ impl TestDatabase {
             .execute_unprepared(&format!("CREATE DATABASE {name}"))
             .await?;
         admin.close().await?;
+        if let Ok(log) = std::env::var(POSTGRES_LOG_ENV) {
+            use std::io::Write;
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+            {
+                let _ = writeln!(f, "{name}");
+            }
+        }
         let url = replace_db_name(&admin_url, &name);
         Ok(Some(Self {
             backend: "postgres",

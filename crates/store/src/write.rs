@@ -84,13 +84,13 @@ impl Store {
     /// Records are validated first; a failure goes to quarantine with the reason and the raw
     /// payload, and the rest of the batch is written. Upserts are keyed by [`ExternalRef`] and
     /// only touch rows whose content changed, so re-running a sync changes nothing.
-    pub async fn commit_batch(&self, batch: CommitBatch) -> Result<CommitOutcome, StoreError> {
+    pub async fn commit_batch(&self, mut batch: CommitBatch) -> Result<CommitOutcome, StoreError> {
         let now = Utc::now();
-        let mut quarantine = batch.rejects;
+        let mut quarantine = std::mem::take(&mut batch.rejects);
         // Last write wins for a row repeated within a batch (vendors repeat rows across
         // pages), and PostgreSQL refuses to update one row twice in one statement.
         let mut latest: BTreeMap<ExternalRef, SourceRecord> = BTreeMap::new();
-        for rec in batch.records {
+        for rec in std::mem::take(&mut batch.records) {
             match check(&rec.entity) {
                 Ok(()) => {
                     latest.insert(rec.external_ref.clone(), rec);
@@ -163,35 +163,8 @@ impl Store {
         outcome.deleted = mark_deleted(&txn, &batch.deletes, now).await?;
 
         outcome.quarantined = quarantine.len() as u64;
-        let q_rows = quarantine
-            .into_iter()
-            .map(|q| {
-                vec![
-                    batch.run_id.map(|id| id.0).into(),
-                    batch.connector.clone().into(),
-                    batch.stream.clone().into(),
-                    q.external_id.into(),
-                    q.reason.into(),
-                    q.payload.into(),
-                    now.into(),
-                ]
-            })
-            .collect();
-        insert_all(
-            &txn,
-            "quarantine",
-            &[
-                "sync_run_id",
-                "connector",
-                "stream",
-                "external_id",
-                "reason",
-                "payload",
-                "created_at",
-            ],
-            q_rows,
-        )
-        .await?;
+        record_quarantine(&txn, &batch, quarantine, now).await?;
+        resolve_quarantine(&txn, &batch, &records, now).await?;
 
         if let Some(state) = batch.state {
             crate::runs::save_state(&txn, &batch.connector, &batch.stream, state, now).await?;
@@ -610,24 +583,106 @@ async fn upsert<C: ConnectionTrait>(
     Ok(affected)
 }
 
-/// A plain multi-row insert, chunked like [`upsert`].
-async fn insert_all<C: ConnectionTrait>(
+/// Adds bad records to quarantine. A record already quarantined by an earlier run (same
+/// connector, stream and external id) gets its reason, payload and run refreshed and its
+/// `occurrences` counted up instead of a second row.
+async fn record_quarantine<C: ConnectionTrait>(
     db: &C,
-    table: &'static str,
-    columns: &'static [&'static str],
-    rows: Vec<Vec<Value>>,
-) -> Result<u64, DbErr> {
-    let mut affected = 0;
-    let per_chunk = (MAX_PARAMS / columns.len()).max(1);
+    batch: &CommitBatch,
+    items: Vec<QuarantineItem>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    // PostgreSQL refuses to touch one row twice in a statement: keep the last of duplicates.
+    let mut keyed: BTreeMap<String, QuarantineItem> = BTreeMap::new();
+    let mut anonymous = Vec::new();
+    for item in items {
+        match &item.external_id {
+            Some(id) => {
+                keyed.insert(id.clone(), item);
+            }
+            None => anonymous.push(item),
+        }
+    }
+    let rows = keyed
+        .into_values()
+        .chain(anonymous)
+        .map(|q| {
+            vec![
+                batch.run_id.map(|id| id.0).into(),
+                batch.connector.clone().into(),
+                batch.stream.clone().into(),
+                q.external_id.into(),
+                q.reason.into(),
+                q.payload.into(),
+                now.into(),
+                now.into(),
+                1i64.into(),
+                Option::<DateTime<Utc>>::None.into(),
+            ]
+        })
+        .collect::<Vec<Vec<Value>>>();
+    let columns: &[&str] = &[
+        "sync_run_id",
+        "connector",
+        "stream",
+        "external_id",
+        "reason",
+        "payload",
+        "created_at",
+        "last_seen_at",
+        "occurrences",
+        "resolved_at",
+    ];
+    let mut on_conflict = OnConflict::columns(["connector", "stream", "external_id"]);
+    on_conflict
+        .update_columns([
+            "sync_run_id",
+            "reason",
+            "payload",
+            "last_seen_at",
+            "resolved_at",
+        ])
+        .value(
+            "occurrences",
+            Expr::col(("quarantine", "occurrences")).add(1),
+        );
+    let per_chunk = MAX_PARAMS / columns.len();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let mut q = Query::insert();
-        q.into_table(table).columns(columns.iter().copied());
+        q.into_table("quarantine")
+            .columns(columns.iter().copied())
+            .on_conflict(on_conflict.clone());
         for row in rows.by_ref().take(per_chunk) {
             q.values(row.into_iter().map(Expr::val))
-                .map_err(|e| DbErr::Custom(format!("bad row for `{table}`: {e}")))?;
+                .map_err(|e| DbErr::Custom(format!("bad row for `quarantine`: {e}")))?;
         }
-        affected += db.execute(&q).await?.rows_affected();
+        db.execute(&q).await?;
     }
-    Ok(affected)
+    Ok(())
+}
+
+/// A record that lands after having been quarantined resolves its quarantine entry.
+async fn resolve_quarantine<C: ConnectionTrait>(
+    db: &C,
+    batch: &CommitBatch,
+    landed: &[SourceRecord],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let ids: Vec<&str> = landed
+        .iter()
+        .map(|r| r.external_ref.external_id.as_str())
+        .collect();
+    for chunk in ids.chunks(MAX_PARAMS - 2) {
+        let q = Query::update()
+            .table("quarantine")
+            .value("resolved_at", now)
+            .and_where(Expr::col("connector").eq(batch.connector.as_str()))
+            .and_where(Expr::col("stream").eq(batch.stream.as_str()))
+            .and_where(Expr::col("resolved_at").is_null())
+            .and_where(Expr::col("external_id").is_in(chunk.iter().copied()))
+            .to_owned();
+        db.execute(&q).await?;
+    }
+    Ok(())
 }

@@ -160,6 +160,23 @@ async fn bad_records_are_quarantined_and_the_rest_lands() {
             "{reasons:?}"
         );
         assert!(rows.iter().any(|r| r.payload.contains("\"x\"")));
+
+        // The same bad records in a later run are counted, not duplicated.
+        let again = batch(vec![company("2", "", Segment::Smb)]);
+        assert_eq!(store.commit_batch(again).await.unwrap().quarantined, 1);
+        let (rows, total) = store.quarantine(0, 10).await.unwrap();
+        assert_eq!(total, 3);
+        let row = rows
+            .iter()
+            .find(|r| r.external_id.as_deref() == Some("2"))
+            .unwrap();
+        assert_eq!(row.occurrences, 2);
+
+        // Once the record is fixed at the source and lands, its entry is resolved.
+        let fixed = batch(vec![company("2", "Initech", Segment::Smb)]);
+        assert_eq!(store.commit_batch(fixed).await.unwrap().written, 1);
+        let (_, total) = store.quarantine(0, 10).await.unwrap();
+        assert_eq!(total, 2);
     })
     .await;
 }

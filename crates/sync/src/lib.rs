@@ -17,8 +17,8 @@
 use futures::StreamExt;
 use std::time::{Duration, Instant};
 use tributary_connector::{Connector, ReadItem, StreamSpec, SyncMode};
-use tributary_store::{CommitBatch, CommitOutcome, QuarantineItem, RunFinish, RunStatus, Store};
 use tributary_model::SyncRunId;
+use tributary_store::{CommitBatch, CommitOutcome, QuarantineItem, RunFinish, RunStatus, Store};
 
 /// Errors that stop a whole sync (connector errors only stop their stream).
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +139,11 @@ impl SyncEngine {
                 return Err(SyncError::UnknownStream {
                     connector: instance,
                     stream: name.clone(),
-                    available: all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+                    available: all
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                 });
             }
         }
@@ -153,7 +157,10 @@ impl SyncEngine {
                 source,
             })?;
         let mut streams = Vec::new();
-        for spec in all.iter().filter(|s| only.is_empty() || only.contains(&s.name)) {
+        for spec in all
+            .iter()
+            .filter(|s| only.is_empty() || only.contains(&s.name))
+        {
             let report = self
                 .sync_stream(connector, spec, mode, progress)
                 .await
@@ -178,6 +185,12 @@ impl SyncEngine {
         progress: &dyn Progress,
     ) -> Result<StreamReport, tributary_store::StoreError> {
         let instance = connector.instance().to_owned();
+        // A stream that cannot read incrementally is read in full.
+        let mode = if spec.modes.contains(&mode) {
+            mode
+        } else {
+            spec.modes.first().copied().unwrap_or(SyncMode::FullRefresh)
+        };
         let span = tracing::info_span!("sync_stream", connector = %instance, stream = %spec.name, mode = mode.as_str());
         let _guard = span.enter();
         let started = Instant::now();

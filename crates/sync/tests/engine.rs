@@ -69,7 +69,12 @@ impl Connector for Paged {
                     continue;
                 }
                 items.push(Ok(ReadItem::Record(Box::new(SourceRecord {
-                    external_ref: ExternalRef::new("paged", "paged-test", "accounts", n.to_string()),
+                    external_ref: ExternalRef::new(
+                        "paged",
+                        "paged-test",
+                        "accounts",
+                        n.to_string(),
+                    ),
                     source_updated_at: None,
                     raw: json!({"id": n}),
                     entity: Entity::Account(Account {
@@ -84,7 +89,11 @@ impl Connector for Paged {
                     }),
                 }))));
             }
-            let next = if page + 1 == self.pages { serde_json::Value::Null } else { json!({"page": page + 1}) };
+            let next = if page + 1 == self.pages {
+                serde_json::Value::Null
+            } else {
+                json!({"page": page + 1})
+            };
             items.push(Ok(ReadItem::Checkpoint(StreamState(next))));
         }
         stream::iter(items).boxed()
@@ -116,23 +125,44 @@ async fn a_failed_stream_resumes_from_its_last_checkpoint() {
         let store = db.store().await.unwrap();
         let engine = SyncEngine::new(store.clone());
         let conn = paged(Some(3));
-        let first = engine.sync(&conn, SyncMode::FullRefresh, &[], &NoProgress).await.unwrap();
+        let first = engine
+            .sync(&conn, SyncMode::FullRefresh, &[], &NoProgress)
+            .await
+            .unwrap();
         assert!(!first.succeeded());
-        assert_eq!(first.streams[0].outcome.written, 29, "pages 0-2 minus the reject");
-        assert_eq!(store.load_state("paged-test", "accounts").await.unwrap(), Some(json!({"page": 3})));
+        assert_eq!(
+            first.streams[0].outcome.written, 29,
+            "pages 0-2 minus the reject"
+        );
+        assert_eq!(
+            store.load_state("paged-test", "accounts").await.unwrap(),
+            Some(json!({"page": 3}))
+        );
 
-        let second = engine.sync(&conn, SyncMode::FullRefresh, &[], &NoProgress).await.unwrap();
+        let second = engine
+            .sync(&conn, SyncMode::FullRefresh, &[], &NoProgress)
+            .await
+            .unwrap();
         assert!(second.succeeded());
         assert_eq!(*conn.reads_from.lock().unwrap(), vec![0, 3]);
         assert_eq!(second.streams[0].outcome.written, 20);
-        assert_eq!(store.load_state("paged-test", "accounts").await.unwrap(), None);
+        assert_eq!(
+            store.load_state("paged-test", "accounts").await.unwrap(),
+            None
+        );
         assert_eq!(store.counts().await.unwrap(), expected, "{}", db.backend);
 
         let (runs, total) = store.sync_runs(Some("paged-test"), 0, 10).await.unwrap();
         assert_eq!(total, 2);
         assert_eq!(runs[0].status, "succeeded");
         assert_eq!(runs[1].status, "failed");
-        assert!(runs[1].error.as_deref().unwrap().contains("connection reset"));
+        assert!(
+            runs[1]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("connection reset")
+        );
         assert_eq!(runs[1].cursor_after, Some(json!({"page": 3})));
         let (q, _) = store.quarantine(0, 10).await.unwrap();
         assert_eq!(q.len(), 1);
@@ -148,8 +178,17 @@ async fn unknown_streams_are_refused() {
     let db = TestDatabase::sqlite();
     let store = db.store().await.unwrap();
     let err = SyncEngine::new(store)
-        .sync(&paged(None), SyncMode::FullRefresh, &["nope".into()], &NoProgress)
+        .sync(
+            &paged(None),
+            SyncMode::FullRefresh,
+            &["nope".into()],
+            &NoProgress,
+        )
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("has no stream `nope` (it has: accounts)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("has no stream `nope` (it has: accounts)"),
+        "{err}"
+    );
 }
