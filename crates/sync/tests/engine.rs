@@ -48,7 +48,7 @@ impl Connector for Paged {
         let start = state
             .and_then(|s| s.0.get("page").and_then(|p| p.as_u64()))
             .unwrap_or(0) as usize;
-        self.reads_from.lock().unwrap().push(start);
+        self.reads_from.lock().expect("lock").push(start);
         let mut items = Vec::new();
         for page in start..self.pages {
             if Some(page) == self.fail_at && self.failures.fetch_add(1, Ordering::SeqCst) == 0 {
