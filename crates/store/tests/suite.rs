@@ -1,5 +1,7 @@
 //! One storage suite, run on SQLite and (when `TRIBUTARY_TEST_POSTGRES_URL` is set) PostgreSQL.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
+
 use chrono::{NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde_json::json;

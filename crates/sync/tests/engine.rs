@@ -1,6 +1,8 @@
 //! Engine semantics with an in-memory connector: checkpoints commit with their data, a failed
 //! stream resumes from its last checkpoint without gaps or duplicates, rejects are quarantined.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
+
 use async_trait::async_trait;
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::json;

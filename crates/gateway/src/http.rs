@@ -1,0 +1,620 @@
+//! GraphQL over HTTP (<https://graphql.github.io/graphql-over-http/draft/>), written out here
+//! rather than taken from async-graphql-axum so that status codes, media types and error
+//! shapes follow the spec:
+//!
+//! - `POST /graphql` with `Content-Type: application/json` (anything else: 415) and a JSON
+//!   object `{query, operationName?, variables?, extensions?}` (anything else: 400);
+//! - `GET /graphql?query=…&operationName=…&variables=<json>&extensions=<json>`; a mutation over
+//!   GET is refused with 405;
+//! - the response is `application/graphql-response+json` when the client's `Accept` header
+//!   prefers it, `application/json` when it accepts JSON (`*/*` included) or sends no
+//!   `Accept`, and 406 otherwise;
+//! - a request error (the document does not parse or validate, a limit is exceeded) has no
+//!   `data` entry and status 400 under `application/graphql-response+json`, 200 under
+//!   `application/json`; once execution began the status is 200 and `data` is present.
+
+use crate::checks::ExecutionMarker;
+use crate::error::{code, has_code, server_error, set_code};
+use crate::{AppState, TributarySchema};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{ServerError, Variables};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What the GraphQL handlers share.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) state: AppState,
+    pub(crate) schema: TributarySchema,
+}
+
+/// The media type of a GraphQL response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MediaType {
+    /// `application/graphql-response+json`: status codes describe request errors.
+    GraphqlResponse,
+    /// `application/json`: the legacy type; request errors still answer 200.
+    Json,
+}
+
+pub(crate) const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+impl MediaType {
+    fn content_type(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            MediaType::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            MediaType::Json => "application/json; charset=utf-8",
+        })
+    }
+}
+
+/// One media range of an `Accept` header: its essence (`type/subtype`, lower-case), its
+/// quality, and whether its parameters allow UTF-8.
+fn media_ranges(accept: &str) -> impl Iterator<Item = (String, f32)> + '_ {
+    accept.split(',').filter_map(|range| {
+        let mut parts = range.split(';');
+        let essence = parts.next()?.trim().to_ascii_lowercase();
+        if essence.is_empty() {
+            return None;
+        }
+        let mut q = 1.0_f32;
+        for param in parts {
+            let (name, value) = param.split_once('=')?;
+            let value = value.trim().trim_matches('"');
+            match name.trim().to_ascii_lowercase().as_str() {
+                "q" => {
+                    q = value
+                        .parse()
+                        .ok()
+                        .filter(|q: &f32| (0.0..=1.0).contains(q))?
+                }
+                "charset" if !value.eq_ignore_ascii_case("utf-8") => return None,
+                _ => {}
+            }
+        }
+        Some((essence, q))
+    })
+}
+
+/// The response media type for an `Accept` header; `None` when it admits neither.
+pub(crate) fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
+    let accept: Vec<&str> = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+        .collect();
+    // No preference: the spec asks servers to assume `application/json`.
+    if accept.is_empty() {
+        return Some(MediaType::Json);
+    }
+    let (mut graphql_q, mut json_q) = (0.0_f32, 0.0_f32);
+    for (essence, q) in accept.iter().flat_map(|a| media_ranges(a)) {
+        match essence.as_str() {
+            GRAPHQL_RESPONSE_JSON => graphql_q = graphql_q.max(q),
+            // Wildcards get the legacy type, which every client understands.
+            JSON | "application/*" | "*/*" => json_q = json_q.max(q),
+            _ => {}
+        }
+    }
+    if graphql_q > 0.0 && graphql_q >= json_q {
+        Some(MediaType::GraphqlResponse)
+    } else if json_q > 0.0 {
+        Some(MediaType::Json)
+    } else {
+        None
+    }
+}
+
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(media_ranges)
+        .any(|(essence, q)| essence == "text/html" && q > 0.0)
+}
+
+/// A GraphQL response body. `data` is left out (not `null`) for request errors.
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a async_graphql::Value>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    extensions: &'a BTreeMap<String, async_graphql::Value>,
+}
+
+fn respond(status: StatusCode, media: MediaType, body: &Body<'_>) -> Response {
+    let json = match serde_json::to_vec(body) {
+        Ok(json) => json,
+        Err(e) => {
+            // A GraphQL value always serialises; this guards against a future non-string key.
+            tracing::error!(error = %e, "failed to serialise a GraphQL response");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+    };
+    let mut response = (status, json).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, media.content_type());
+    headers.insert(header::VARY, HeaderValue::from_static("accept"));
+    response
+}
+
+/// A response carrying one error and no `data`.
+pub(crate) fn error_response(
+    status: StatusCode,
+    media: MediaType,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Response {
+    let errors = [server_error(message, code)];
+    respond(
+        status,
+        media,
+        &Body {
+            errors: &errors,
+            data: None,
+            extensions: &BTreeMap::new(),
+        },
+    )
+}
+
+/// The parameters of a GraphQL-over-HTTP request.
+#[derive(Debug, Default)]
+pub(crate) struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<serde_json::Map<String, serde_json::Value>>,
+    extensions: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A map parameter: a JSON object, or null/absent.
+fn map_param(
+    name: &str,
+    value: Option<serde_json::Value>,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, String> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Object(m)) => Ok(Some(m)),
+        Some(other) => Err(format!(
+            "`{name}` must be an object or null, got {}",
+            json_type(&other)
+        )),
+    }
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+impl Params {
+    /// The parameters of a POST body.
+    pub(crate) fn from_json(body: serde_json::Value) -> Result<Params, String> {
+        let serde_json::Value::Object(mut body) = body else {
+            return Err(format!(
+                "the request body must be a JSON object, got {}",
+                json_type(&body)
+            ));
+        };
+        let query = match body.remove("query") {
+            Some(serde_json::Value::String(q)) => q,
+            None | Some(serde_json::Value::Null) => {
+                return Err("the request has no `query`".to_owned());
+            }
+            Some(other) => {
+                return Err(format!(
+                    "`query` must be a string, got {}",
+                    json_type(&other)
+                ));
+            }
+        };
+        let operation_name = match body.remove("operationName") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(other) => {
+                return Err(format!(
+                    "`operationName` must be a string or null, got {}",
+                    json_type(&other)
+                ));
+            }
+        };
+        Ok(Params {
+            query,
+            operation_name,
+            variables: map_param("variables", body.remove("variables"))?,
+            extensions: map_param("extensions", body.remove("extensions"))?,
+        })
+    }
+
+    /// The parameters of a GET query string.
+    pub(crate) fn from_query_string(raw: &str) -> Result<Params, String> {
+        let pairs: Vec<(String, String)> =
+            form_pairs(raw).map_err(|e| format!("malformed query string: {e}"))?;
+        let mut params = Params::default();
+        let mut query = None;
+        let mut seen = Vec::new();
+        for (key, value) in pairs {
+            if !matches!(
+                key.as_str(),
+                "query" | "operationName" | "variables" | "extensions"
+            ) {
+                continue;
+            }
+            if seen.contains(&key) {
+                return Err(format!("`{key}` is given more than once"));
+            }
+            seen.push(key.clone());
+            let json = |name: &str, v: &str| {
+                serde_json::from_str::<serde_json::Value>(v)
+                    .map_err(|e| format!("`{name}` is not JSON: {e}"))
+            };
+            match key.as_str() {
+                "query" => query = Some(value),
+                "operationName" => params.operation_name = Some(value).filter(|v| !v.is_empty()),
+                "variables" => {
+                    params.variables = map_param("variables", Some(json("variables", &value)?))?;
+                }
+                _ => {
+                    params.extensions = map_param("extensions", Some(json("extensions", &value)?))?;
+                }
+            }
+        }
+        params.query = query.ok_or("the request has no `query` parameter")?;
+        Ok(params)
+    }
+}
+
+/// `application/x-www-form-urlencoded` pairs, through axum's own decoder.
+fn form_pairs(raw: &str) -> Result<Vec<(String, String)>, String> {
+    let uri: axum::http::Uri = format!("/?{raw}")
+        .parse()
+        .map_err(|e: axum::http::uri::InvalidUri| e.to_string())?;
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map(|q| q.0)
+        .map_err(|e| e.body_text())
+}
+
+/// Whether the POST body is declared as JSON in UTF-8.
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mut parts = ct.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case(JSON)
+        && parts.all(|p| match p.split_once('=') {
+            Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+                value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            }
+            _ => true,
+        })
+}
+
+fn not_acceptable() -> Response {
+    error_response(
+        StatusCode::NOT_ACCEPTABLE,
+        MediaType::Json,
+        code::NOT_ACCEPTABLE,
+        format!(
+            "this endpoint answers `{GRAPHQL_RESPONSE_JSON}` or `{JSON}`; the `Accept` header admits neither"
+        ),
+    )
+}
+
+/// `POST /graphql`.
+pub(crate) async fn graphql_post(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    if !is_json_content_type(&headers) {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            code::UNSUPPORTED_MEDIA_TYPE,
+            "send the request as `Content-Type: application/json`",
+        );
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            media,
+            code::BAD_REQUEST,
+            "the request body is empty; send {\"query\": \"…\"}",
+        );
+    }
+    let params = serde_json::from_slice::<serde_json::Value>(&body)
+        .map_err(|e| format!("the request body is not JSON: {e}"))
+        .and_then(Params::from_json);
+    match params {
+        Ok(params) => execute(&shared, media, params, Method::POST).await,
+        Err(message) => error_response(StatusCode::BAD_REQUEST, media, code::BAD_REQUEST, message),
+    }
+}
+
+/// `GET /graphql`; GraphiQL for a browser that asks for the bare endpoint.
+pub(crate) async fn graphql_get(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    if raw.is_empty() && accepts_html(&headers) {
+        return graphiql().await.into_response();
+    }
+    let Some(media) = negotiate(&headers) else {
+        return not_acceptable();
+    };
+    match Params::from_query_string(&raw) {
+        Ok(params) => execute(&shared, media, params, Method::GET).await,
+        Err(message) => error_response(StatusCode::BAD_REQUEST, media, code::BAD_REQUEST, message),
+    }
+}
+
+/// `GET /`: GraphiQL pointed at `/graphql`.
+pub(crate) async fn graphiql() -> Html<String> {
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("Tributary")
+            .finish(),
+    )
+}
+
+/// The type of the operation `request` selects, when its document parses and names one.
+fn selected_operation(request: &mut async_graphql::Request) -> Option<OperationType> {
+    let name = request.operation_name.clone();
+    let doc = request.parsed_query().ok()?;
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get(name.as_str()).map(|op| op.node.ty)
+        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+async fn execute(shared: &Shared, media: MediaType, params: Params, method: Method) -> Response {
+    let mut request = async_graphql::Request::new(params.query);
+    request.operation_name = params.operation_name;
+    if let Some(vars) = params.variables {
+        request.variables = Variables::from_json(serde_json::Value::Object(vars));
+    }
+    for (key, value) in params.extensions.into_iter().flatten() {
+        match async_graphql::Value::from_json(value) {
+            Ok(v) => {
+                request.extensions.0.insert(key, v);
+            }
+            Err(e) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    code::BAD_REQUEST,
+                    format!("extension `{key}` is not a GraphQL value: {e}"),
+                );
+            }
+        }
+    }
+    if method == Method::GET && selected_operation(&mut request) == Some(OperationType::Mutation) {
+        let mut response = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            media,
+            code::METHOD_NOT_ALLOWED,
+            "mutations must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+
+    let marker = ExecutionMarker::default();
+    let request = request.data(marker.clone());
+    let timeout: Duration = shared.state.config.query_timeout;
+    let Ok(mut response) = tokio::time::timeout(timeout, shared.schema.execute(request)).await
+    else {
+        tracing::warn!(timeout_ms = timeout.as_millis() as u64, "query timed out");
+        return error_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            media,
+            code::TIMEOUT,
+            format!("the query did not finish within {} ms", timeout.as_millis()),
+        );
+    };
+    let executed = marker.executed();
+    for e in &mut response.errors {
+        if !has_code(e) {
+            // Request errors without a code come from choosing the operation ("operation name
+            // required"); execution errors without one from coercing argument values. Our
+            // resolvers always set a code.
+            set_code(
+                e,
+                if executed {
+                    code::VALIDATION_FAILED
+                } else {
+                    code::GRAPHQL_VALIDATION_FAILED
+                },
+            );
+        }
+    }
+    let status = if !executed && media == MediaType::GraphqlResponse {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut out = respond(
+        status,
+        media,
+        &Body {
+            errors: &response.errors,
+            data: executed.then_some(&response.data),
+            extensions: &response.extensions,
+        },
+    );
+    out.headers_mut().extend(response.http_headers);
+    out
+}
+
+/// `GET /healthz`: the process serves HTTP.
+pub(crate) async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the database answers.
+pub(crate) async fn readyz(State(shared): State<Shared>) -> Response {
+    match shared.state.store.sync_runs(None, 0, 1).await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness check failed: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// Any other path.
+pub(crate) async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
+    error_response(
+        StatusCode::NOT_FOUND,
+        MediaType::Json,
+        code::NOT_FOUND,
+        format!(
+            "no route for {method} {}; GraphQL is served at /graphql",
+            uri.path()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> Option<MediaType> {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).unwrap());
+        negotiate(&h)
+    }
+
+    #[test]
+    fn negotiation_follows_the_spec_and_quality_values() {
+        use MediaType::*;
+        assert_eq!(negotiate(&HeaderMap::new()), Some(Json));
+        for (header, expected) in [
+            ("application/graphql-response+json", Some(GraphqlResponse)),
+            ("application/json", Some(Json)),
+            ("*/*", Some(Json)),
+            ("application/*", Some(Json)),
+            (
+                "application/graphql-response+json, application/json;q=0.9",
+                Some(GraphqlResponse),
+            ),
+            (
+                "application/json, application/graphql-response+json;q=0.5",
+                Some(Json),
+            ),
+            (
+                "application/json;q=0.5, application/graphql-response+json",
+                Some(GraphqlResponse),
+            ),
+            (
+                "Application/GraphQL-Response+JSON; charset=utf-8",
+                Some(GraphqlResponse),
+            ),
+            (
+                "application/graphql-response+json; charset=latin1, */*;q=0.1",
+                Some(Json),
+            ),
+            ("text/html", None),
+            ("application/json;q=0", None),
+            ("text/html,application/xhtml+xml,*/*;q=0.8", Some(Json)),
+            ("", Some(Json)),
+        ] {
+            assert_eq!(accept(header), expected, "{header}");
+        }
+    }
+
+    #[test]
+    fn post_parameters_are_type_checked() {
+        use serde_json::json;
+        let ok = Params::from_json(json!({
+            "query": "{ a }", "operationName": null, "variables": {"x": 1}, "extensions": null
+        }))
+        .unwrap();
+        assert_eq!(ok.query, "{ a }");
+        assert_eq!(ok.variables.unwrap()["x"], 1);
+        for bad in [
+            json!([]),
+            json!("{ a }"),
+            json!({}),
+            json!({"qeury": "{ a }"}),
+            json!({"query": {"obj": "ect"}}),
+            json!({"query": 0}),
+            json!({"query": false}),
+            json!({"query": ["array"]}),
+            json!({"query": "{ a }", "operationName": 1}),
+            json!({"query": "{ a }", "variables": "string"}),
+            json!({"query": "{ a }", "variables": ["array"]}),
+            json!({"query": "{ a }", "extensions": 0}),
+        ] {
+            assert!(Params::from_json(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn get_parameters_decode_json_values() {
+        let p = Params::from_query_string(
+            "query=query%20Q(%24n%3AString!)%7B__type(name%3A%24n)%7Bname%7D%7D&variables=%7B%22n%22%3A%22X%22%7D&operationName=Q&other=1",
+        )
+        .unwrap();
+        assert_eq!(p.query, "query Q($n:String!){__type(name:$n){name}}");
+        assert_eq!(p.operation_name.as_deref(), Some("Q"));
+        assert_eq!(p.variables.unwrap()["n"], "X");
+        for bad in [
+            "",
+            "qeury=%7Ba%7D",
+            "query=%7Ba%7D&variables=nope",
+            "query=%7Ba%7D&variables=%5B%5D",
+            "query=a&query=b",
+        ] {
+            assert!(Params::from_query_string(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn content_type_must_be_json_in_utf8() {
+        let ct = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_str(v).unwrap());
+            is_json_content_type(&h)
+        };
+        assert!(ct("application/json"));
+        assert!(ct("Application/JSON; charset=UTF-8"));
+        assert!(!ct("application/json; charset=latin1"));
+        assert!(!ct("text/plain"));
+        assert!(!ct("application/graphql"));
+        assert!(!is_json_content_type(&HeaderMap::new()));
+    }
+}

@@ -1,0 +1,180 @@
+//! The GraphQL gateway of Tributary (SPEC §10, §11): an async-graphql schema over the unified
+//! model and the axum router that serves it over HTTP.
+//!
+//! Key items:
+//! - [`schema`] / [`TributarySchema`]: the query root ([`QueryRoot`]) over a [`Store`], with
+//!   depth and complexity limits and batched loading of account children (DataLoader), and
+//!   [`sdl`], the schema's SDL built without a database (the source of `schema.graphql`).
+//! - [`app`]: the router: `POST`/`GET /graphql` (GraphQL over HTTP, answering
+//!   `application/graphql-response+json` or `application/json` as the client accepts),
+//!   GraphiQL at `/`, `/healthz`, `/readyz`; with a body size limit, timeouts and request
+//!   tracing. [`serve`] runs it with graceful shutdown.
+//! - [`GatewayError`]: every error a client sees carries a stable `extensions.code`
+//!   (`VALIDATION_FAILED`, `BAD_CURSOR`, `INTERNAL` …; see [`error::code`]); internal errors are
+//!   logged and shown only as "internal error".
+//!
+//! What it must not do: call a vendor, or touch SQL. It reads everything through
+//! `tributary-store`, whose list queries are set-based, so the gateway stays a thin,
+//! stateless layer (SPEC §14: replicas sit behind any load balancer). Store rows never leave
+//! as API types: [`types`] converts them, so a column can change without changing the API.
+
+pub mod error;
+pub mod types;
+
+mod checks;
+mod cursor;
+mod http;
+mod loaders;
+mod query;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::GatewayError;
+pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QueryRoot};
+
+use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tributary_store::Store;
+
+/// The schema served at `/graphql`. Mutations and subscriptions come later.
+pub type TributarySchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// Limits and timeouts of the gateway. [`Default`] gives values fit for production.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayConfig {
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    pub body_limit_bytes: usize,
+    /// Longest a GraphQL operation may run; past it the client gets 504 with code `TIMEOUT`.
+    pub query_timeout: Duration,
+    /// Longest a whole HTTP exchange may take (including a slow upload); past it, 408.
+    /// Should exceed `query_timeout` so that queries time out with a GraphQL error.
+    pub request_timeout: Duration,
+    /// Deepest field nesting allowed (introspection not counted); code `QUERY_TOO_DEEP`.
+    pub max_depth: usize,
+    /// Highest query complexity allowed (a list field counts its selection once per node it
+    /// may return); code `QUERY_TOO_COMPLEX`.
+    pub max_complexity: usize,
+    /// How long the child loaders wait to gather keys into one batch.
+    pub batch_delay: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            body_limit_bytes: 1024 * 1024,
+            query_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
+            max_depth: 12,
+            max_complexity: 10_000,
+            batch_delay: loaders::DEFAULT_BATCH_DELAY,
+        }
+    }
+}
+
+/// What the router serves from.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Limits and timeouts.
+    pub config: GatewayConfig,
+}
+
+impl AppState {
+    /// State over `store` with the default configuration.
+    pub fn new(store: Store) -> Self {
+        AppState {
+            store,
+            config: GatewayConfig::default(),
+        }
+    }
+}
+
+/// The schema builder without data: the types, limits and checks.
+fn builder(config: &GatewayConfig) -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription).extension(checks::RequestChecks {
+        max_depth: config.max_depth,
+        max_complexity: config.max_complexity,
+    })
+}
+
+/// The schema over `store` with the default limits.
+pub fn schema(store: Store) -> TributarySchema {
+    schema_with_config(store, &GatewayConfig::default())
+}
+
+/// The schema over `store` with the limits of `config`.
+pub fn schema_with_config(store: Store, config: &GatewayConfig) -> TributarySchema {
+    build_schema(store, config, Arc::default())
+}
+
+pub(crate) fn build_schema(
+    store: Store,
+    config: &GatewayConfig,
+    stats: Arc<loaders::LoaderStats>,
+) -> TributarySchema {
+    let loaders = loaders::loaders(store.clone(), config.batch_delay, stats);
+    builder(config).data(store).data(loaders).finish()
+}
+
+/// The schema's SDL, built without a database; `schema.graphql` at the repository root is
+/// this text (a test fails when it drifts).
+pub fn sdl() -> String {
+    builder(&GatewayConfig::default()).finish().sdl()
+}
+
+/// The HTTP router: `POST`/`GET /graphql`, GraphiQL at `/`, `/healthz`, `/readyz`.
+pub fn app(state: AppState) -> Router {
+    let schema = schema_with_config(state.store.clone(), &state.config);
+    router(state, schema)
+}
+
+pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
+    let config = state.config.clone();
+    let shared = http::Shared { state, schema };
+    Router::new()
+        .route("/", get(http::graphiql))
+        .route("/graphql", get(http::graphql_get).post(http::graphql_post))
+        .route("/healthz", get(http::healthz))
+        .route("/readyz", get(http::readyz))
+        .fallback(http::not_found)
+        .with_state(shared)
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        // tower-http 0.6 needs the timeout innermost and the body limit outside it (deps.md
+        // §5.5); `ServiceBuilder` lists layers outermost first.
+        .layer(
+            ServiceBuilder::new()
+                .layer(TraceLayer::new_for_http())
+                .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    config.request_timeout,
+                )),
+        )
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in
+/// flight and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "gateway listening");
+    }
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,419 @@
+//! The data served: pagination, filters, account 360, money, batching, the sync log.
+
+use super::*;
+use crate::loaders::LoaderStats;
+use crate::{build_schema, router as raw_router};
+use std::sync::Arc;
+use std::time::Duration;
+
+const PAGE: &str = r#"
+    query Page($first: Int, $after: String, $filter: AccountFilter) {
+      accounts(first: $first, after: $after, filter: $filter) {
+        totalCount
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        edges { cursor node { id name segment } }
+        nodes { name }
+      }
+    }"#;
+
+#[tokio::test]
+async fn cursors_page_through_every_account_once() {
+    with_fixtures(|store| async move {
+        let app = router(&store);
+        let mut names = Vec::new();
+        let mut after = Value::Null;
+        let mut pages = 0;
+        loop {
+            let d = data(&app, PAGE, json!({"first": 10, "after": after})).await;
+            let conn = &d["accounts"];
+            pages += 1;
+            assert_eq!(conn["totalCount"], ACCOUNTS, "{conn}");
+            let edges = conn["edges"].as_array().unwrap();
+            assert!(edges.len() <= 10);
+            let page_names: Vec<String> = edges
+                .iter()
+                .map(|e| e["node"]["name"].as_str().unwrap().to_owned())
+                .collect();
+            let node_names: Vec<&str> = conn["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(page_names, node_names);
+            let info = &conn["pageInfo"];
+            assert_eq!(info["endCursor"], edges.last().unwrap()["cursor"]);
+            assert_eq!(info["startCursor"], edges[0]["cursor"]);
+            names.extend(page_names);
+            if info["hasNextPage"] == false {
+                break;
+            }
+            after = info["endCursor"].clone();
+        }
+        assert_eq!(pages, 3);
+        let mut expected: Vec<String> = (0..25).map(|i| format!("Co {i:02}")).collect();
+        expected.extend(["Acme".to_owned(), "Globex".to_owned()]);
+        expected.sort();
+        assert_eq!(names, expected);
+
+        // `first` defaults to 20; 0 gives the count alone.
+        let d = data(&app, PAGE, json!({})).await;
+        assert_eq!(d["accounts"]["edges"].as_array().unwrap().len(), 20);
+        let d = data(&app, PAGE, json!({"first": 0})).await;
+        assert_eq!(d["accounts"]["edges"], json!([]));
+        assert_eq!(d["accounts"]["totalCount"], ACCOUNTS);
+        assert_eq!(d["accounts"]["pageInfo"]["hasNextPage"], true);
+        assert_eq!(d["accounts"]["pageInfo"]["endCursor"], Value::Null);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn filters_narrow_the_list_and_its_count() {
+    with_fixtures(|store| async move {
+        let app = router(&store);
+        let names = |d: &Value| -> Vec<String> {
+            d["accounts"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let d = data(
+            &app,
+            PAGE,
+            json!({"filter": {"segment": "SMB", "nameContains": "co 1"}}),
+        )
+        .await;
+        assert_eq!(names(&d), ["Co 10", "Co 12", "Co 14", "Co 16", "Co 18"]);
+        assert_eq!(d["accounts"]["totalCount"], 5);
+        assert!(
+            d["accounts"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["node"]["segment"] == "SMB")
+        );
+
+        let d = data(&app, PAGE, json!({"filter": {"segment": "ENTERPRISE"}})).await;
+        assert_eq!(d["accounts"]["totalCount"], 13);
+
+        let d = data(
+            &app,
+            PAGE,
+            json!({"filter": {"domain": "https://www.ACME.example/", "region": "AMER"}}),
+        )
+        .await;
+        assert_eq!(names(&d), ["Acme"]);
+
+        let d = data(&app, PAGE, json!({"filter": {"industry": "Retail"}})).await;
+        assert_eq!(d["accounts"]["totalCount"], 0);
+
+        // A cursor keeps working inside a filtered list.
+        let filter = json!({"nameContains": "CO "});
+        let d = data(&app, PAGE, json!({"first": 24, "filter": filter})).await;
+        let after = d["accounts"]["pageInfo"]["endCursor"].clone();
+        let d = data(
+            &app,
+            PAGE,
+            json!({"first": 24, "after": after, "filter": filter}),
+        )
+        .await;
+        assert_eq!(names(&d), ["Co 24"]);
+        assert_eq!(d["accounts"]["pageInfo"]["hasNextPage"], false);
+    })
+    .await;
+}
+
+const ACCOUNT_360: &str = r#"
+    query One($id: ID!) {
+      account(id: $id) {
+        id name domain segment industry region owner seats createdAt sourceUpdatedAt
+        people { id name email title role firstSeenAt externalRefs { object externalId } }
+        subscriptions { id plan startDate endDate status arr { amount currency } }
+        arr { amount currency }
+        arrByCurrency { amount currency }
+        externalRefs { system instance object externalId }
+      }
+    }"#;
+
+async fn id_of(app: &Router, name: &str) -> String {
+    let d = data(app, PAGE, json!({"filter": {"nameContains": name}})).await;
+    d["accounts"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn account_360_with_people_subscriptions_and_exact_money() {
+    with_fixtures(|store| async move {
+        let app = router(&store);
+        let id = id_of(&app, "acme").await;
+        let d = data(&app, ACCOUNT_360, json!({"id": id})).await;
+        let a = &d["account"];
+        assert_eq!(a["id"], id.as_str());
+        assert_eq!(a["name"], "Acme");
+        assert_eq!(a["domain"], "acme.example");
+        assert_eq!(a["segment"], "MID_MARKET");
+        assert_eq!(a["industry"], "Software");
+        assert_eq!(a["region"], "AMER");
+        assert_eq!(a["owner"], "Dana");
+        assert_eq!(a["seats"], 10);
+        // RFC 3339 in UTC.
+        assert_eq!(a["createdAt"], "2024-05-06T07:08:09Z");
+        assert_eq!(a["sourceUpdatedAt"], "2026-01-02T03:04:05Z");
+
+        let people = a["people"].as_array().unwrap();
+        let names: Vec<&str> = people.iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Ada", "Zoe"]);
+        assert_eq!(people[0]["email"], "ada@acme.example");
+        assert_eq!(people[0]["role"], "ADMIN");
+        assert_eq!(people[1]["role"], "END_USER");
+        assert_eq!(people[0]["title"], "Ops");
+        assert_eq!(people[0]["firstSeenAt"], "2025-01-01T00:00:00Z");
+        assert_eq!(
+            people[0]["externalRefs"],
+            json!([{"object": "contacts", "externalId": "p2"}])
+        );
+
+        let subs = a["subscriptions"].as_array().unwrap();
+        assert_eq!(subs.len(), 2);
+        let current = subs
+            .iter()
+            .find(|s| s["endDate"] == "2999-01-01")
+            .expect("current subscription");
+        // Money is a decimal string, exact, never a float.
+        assert_eq!(current["arr"], json!({"amount": "1200.50", "currency": "USD"}));
+        assert_eq!(current["startDate"], "2020-01-01");
+        assert_eq!(current["status"], "ACTIVE");
+        assert_eq!(current["plan"], "Pro");
+
+        // Only the current subscription counts towards ARR.
+        assert_eq!(a["arr"], json!({"amount": "1200.50", "currency": "USD"}));
+        assert_eq!(a["arrByCurrency"], json!([{"amount": "1200.50", "currency": "USD"}]));
+        assert_eq!(
+            a["externalRefs"],
+            json!([{"system": "hubspot", "instance": "hs", "object": "companies", "externalId": "acme"}])
+        );
+
+        // ARR as of a day in the past counts the subscription that was running then.
+        let d = data(
+            &app,
+            r#"query($id: ID!) { account(id: $id) { arr(asOf: "2020-06-01") { amount currency } } }"#,
+            json!({"id": id}),
+        )
+        .await;
+        assert_eq!(d["account"]["arr"], json!({"amount": "1300.49", "currency": "USD"}));
+        let d = data(
+            &app,
+            r#"query($id: ID!) { account(id: $id) { arr(asOf: "2019-01-01") { amount currency } arrByCurrency(asOf: "2019-01-01") { amount } } }"#,
+            json!({"id": id}),
+        )
+        .await;
+        assert_eq!(d["account"]["arr"], json!({"amount": "0.00", "currency": "USD"}));
+        assert_eq!(d["account"]["arrByCurrency"], json!([]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn arr_in_several_currencies_is_only_given_per_currency() {
+    with_fixtures(|store| async move {
+        let app = router(&store);
+        let id = id_of(&app, "globex").await;
+        let d = data(&app, ACCOUNT_360, json!({"id": id})).await;
+        assert_eq!(d["account"]["arr"], Value::Null);
+        assert_eq!(
+            d["account"]["arrByCurrency"],
+            json!([
+                {"amount": "1000.00", "currency": "EUR"},
+                {"amount": "10.0001", "currency": "USD"}
+            ])
+        );
+        // An account without subscriptions has no ARR to speak of.
+        let id = id_of(&app, "co 00").await;
+        let d = data(&app, ACCOUNT_360, json!({"id": id})).await;
+        assert_eq!(d["account"]["arr"], Value::Null);
+        assert_eq!(d["account"]["people"], json!([]));
+        assert_eq!(d["account"]["subscriptions"], json!([]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unknown_account_is_null() {
+    with_fixtures(|store| async move {
+        let app = router(&store);
+        let d = data(
+            &app,
+            ACCOUNT_360,
+            json!({"id": "0190f5c4-0000-7000-8000-000000000000"}),
+        )
+        .await;
+        assert_eq!(d, json!({"account": null}));
+    })
+    .await;
+}
+
+/// The children of a page of accounts are loaded with one store call per kind, not one per
+/// account. The loader is given a generous batching window so the test cannot flake on a
+/// loaded machine; resolving children per account (or bypassing the loader) fails it.
+#[tokio::test]
+async fn children_of_a_page_are_loaded_in_one_batch_per_kind() {
+    with_fixtures(|store| async move {
+        let stats = Arc::new(LoaderStats::default());
+        let config = GatewayConfig {
+            batch_delay: Duration::from_millis(50),
+            ..GatewayConfig::default()
+        };
+        let schema = build_schema(store.clone(), &config, stats.clone());
+        let app = raw_router(
+            AppState {
+                store: store.clone(),
+                config,
+            },
+            schema,
+        );
+        let d = data(
+            &app,
+            r#"{ accounts(first: 27) { nodes {
+                   name
+                   people { name }
+                   subscriptions { plan }
+                   arr { amount }
+                   arrByCurrency { amount }
+                   externalRefs { externalId }
+                 } } }"#,
+            json!({}),
+        )
+        .await;
+        let nodes = d["accounts"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), ACCOUNTS);
+        let acme = nodes.iter().find(|n| n["name"] == "Acme").unwrap();
+        assert_eq!(acme["people"].as_array().unwrap().len(), 2);
+        assert_eq!(acme["subscriptions"].as_array().unwrap().len(), 2);
+        assert!(
+            nodes
+                .iter()
+                .all(|n| n["externalRefs"].as_array().unwrap().len() == 1)
+        );
+
+        let n = ACCOUNTS as u64;
+        assert_eq!(stats.people(), (1, n), "people: (batches, keys)");
+        // `subscriptions`, `arr` and `arrByCurrency` share one batch.
+        assert_eq!(
+            stats.subscriptions(),
+            (1, n),
+            "subscriptions: (batches, keys)"
+        );
+        assert_eq!(stats.refs(), (1, n), "external refs: (batches, keys)");
+
+        // A second level batches too: the refs of every person of the page in one call.
+        let d = data(
+            &app,
+            "{ accounts(first: 27) { nodes { people { externalRefs { externalId } } } } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(d["accounts"]["nodes"].as_array().unwrap().len(), ACCOUNTS);
+        assert_eq!(stats.people(), (2, 2 * n));
+        assert_eq!(
+            stats.refs(),
+            (2, n + 2),
+            "the second batch holds the two people"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sync_runs_and_quarantine_page_with_offset_cursors() {
+    for_each_backend(|store| async move {
+        load_fixtures(&store).await;
+        for (i, connector) in ["hs", "hs", "sf", "hs", "hs"].into_iter().enumerate() {
+            let run = store
+                .start_run(connector, "companies", "incremental", Some(json!({"after": i})))
+                .await
+                .unwrap();
+            if i < 4 {
+                store
+                    .finish_run(
+                        run,
+                        tributary_store::RunFinish {
+                            status: if i == 1 {
+                                tributary_store::RunStatus::Failed
+                            } else {
+                                tributary_store::RunStatus::Succeeded
+                            },
+                            cursor_after: Some(json!({"after": i + 1})),
+                            error: (i == 1).then(|| "vendor said 500".to_owned()),
+                        },
+                    )
+                    .await
+                    .unwrap();
+            }
+            // Runs are ordered by start time; keep them apart.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let app = router(&store);
+        let q = r#"query($after: String) {
+            syncRuns(connector: "hs", first: 3, after: $after) {
+              totalCount
+              pageInfo { hasNextPage hasPreviousPage endCursor }
+              nodes { id connector stream mode status startedAt finishedAt recordsRead
+                      recordsWritten recordsQuarantined recordsDeleted cursorBefore cursorAfter error }
+            } }"#;
+        let d = data(&app, q, json!({})).await;
+        let runs = &d["syncRuns"];
+        assert_eq!(runs["totalCount"], 4);
+        assert_eq!(runs["pageInfo"]["hasNextPage"], true);
+        assert_eq!(runs["pageInfo"]["hasPreviousPage"], false);
+        let nodes = runs["nodes"].as_array().unwrap();
+        // Newest first: the last run is still running.
+        assert_eq!(nodes[0]["status"], "RUNNING");
+        assert_eq!(nodes[0]["finishedAt"], Value::Null);
+        assert_eq!(nodes[0]["cursorBefore"], json!({"after": 4}));
+        assert_eq!(nodes[1]["status"], "SUCCEEDED");
+        assert_eq!(nodes[1]["cursorAfter"], json!({"after": 4}));
+        assert_eq!(nodes[1]["mode"], "incremental");
+        assert_eq!(nodes[1]["recordsRead"], 0);
+        assert_eq!(nodes[2]["status"], "FAILED");
+        assert_eq!(nodes[2]["error"], "vendor said 500");
+        let after = runs["pageInfo"]["endCursor"].clone();
+        let d = data(&app, q, json!({"after": after})).await;
+        let runs = &d["syncRuns"];
+        assert_eq!(runs["nodes"].as_array().unwrap().len(), 1);
+        assert_eq!(runs["pageInfo"]["hasNextPage"], false);
+        assert_eq!(runs["pageInfo"]["hasPreviousPage"], true);
+        let all = data(&app, "{ syncRuns { totalCount } }", json!({})).await;
+        assert_eq!(all["syncRuns"]["totalCount"], 5);
+
+        // A cursor of one list is refused by another.
+        let reply = query_reply(
+            &app,
+            "query($after: String) { quarantine(after: $after) { totalCount } }",
+            json!({"after": after}),
+        )
+        .await;
+        assert_eq!(reply.codes(), ["BAD_CURSOR"]);
+
+        let d = data(
+            &app,
+            "{ quarantine(first: 5) { totalCount edges { cursor node { id syncRunId connector stream externalId reason payload createdAt } } } }",
+            json!({}),
+        )
+        .await;
+        let q = &d["quarantine"];
+        assert_eq!(q["totalCount"], 1);
+        let node = &q["edges"][0]["node"];
+        assert_eq!(node["connector"], "hs");
+        assert_eq!(node["stream"], "all");
+        assert_eq!(node["externalId"], "bad-1");
+        assert_eq!(node["payload"], "{\"amount\":\"x\"}");
+        assert!(node["reason"].as_str().unwrap().contains("not a decimal"));
+        assert!(node["createdAt"].as_str().is_some());
+    })
+    .await;
+}

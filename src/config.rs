@@ -1,0 +1,162 @@
+//! `tributary.toml`: the one configuration file (SPEC §11, STYLE §4).
+//!
+//! Secrets are never literals: a key whose name says it holds a secret (`*token*`,
+//! `*secret*`, `*password*`, `*key*`) must be an env-var reference, `{ env = "NAME" }`, which
+//! is resolved here, at the binary's edge, before a connector sees its settings.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::{collections::BTreeMap, net::SocketAddr, path::Path};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Database URL: `sqlite://tributary.db` (the default) or `postgres://user@host/db`.
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    /// Address the GraphQL gateway listens on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Connector instances by name; the name goes into every record's external reference.
+    #[serde(default)]
+    pub connectors: BTreeMap<String, ConnectorSection>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: default_database_url(),
+            listen: default_listen(),
+            connectors: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_database_url() -> String {
+    "sqlite://tributary.db".to_owned()
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 4000))
+}
+
+fn default_interval_secs() -> u64 {
+    3600
+}
+
+/// One `[connectors.<name>]` section: engine keys, then the connector's own settings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectorSection {
+    /// The vendor kind: `hubspot`.
+    pub kind: String,
+    /// Seconds between scheduled syncs under `tributary serve`.
+    #[serde(default = "default_interval_secs")]
+    pub interval_secs: u64,
+    /// Every other key: the connector's settings (see its README).
+    #[serde(flatten)]
+    pub settings: toml::Table,
+}
+
+impl Config {
+    /// Reads and parses a file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config file `{}`", path.display()))?;
+        Self::parse(&text).with_context(|| format!("invalid config file `{}`", path.display()))
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Self> {
+        let config: Config = toml::from_str(text)?;
+        for (name, section) in &config.connectors {
+            if section.interval_secs == 0 {
+                bail!("connector `{name}`: interval_secs must be at least 1");
+            }
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                bail!("connector name `{name}` may only use letters, digits, `-` and `_`");
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Replaces every `{ env = "NAME" }` in `settings` with the variable's value, using `lookup`
+/// (the process environment in production), and refuses literal secrets.
+pub fn resolve_secrets(
+    connector: &str,
+    settings: &toml::Table,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<toml::Table> {
+    let mut out = toml::Table::new();
+    for (key, value) in settings {
+        let resolved = match value {
+            toml::Value::Table(t) if t.len() == 1 && t.contains_key("env") => {
+                let Some(toml::Value::String(var)) = t.get("env") else {
+                    bail!("connector `{connector}`: `{key}.env` must be a string");
+                };
+                let v = lookup(var).with_context(|| {
+                    format!("connector `{connector}`: environment variable `{var}` (for `{key}`) is not set")
+                })?;
+                toml::Value::String(v)
+            }
+            toml::Value::String(_) if is_secret_key(key) => bail!(
+                "connector `{connector}`: `{key}` holds a secret; write `{key} = {{ env = \"VAR\" }}` instead of a literal"
+            ),
+            toml::Value::Table(t) => toml::Value::Table(resolve_secrets(connector, t, lookup)?),
+            other => other.clone(),
+        };
+        out.insert(key.clone(), resolved);
+    }
+    Ok(out)
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["token", "secret", "password", "private_key", "api_key"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../tributary.example.toml");
+
+    #[test]
+    fn the_example_config_parses_and_resolves() {
+        let config = Config::parse(EXAMPLE).expect("example parses");
+        assert_eq!(config.database_url, "sqlite://tributary.db");
+        let hs = &config.connectors["hubspot-sim"];
+        assert_eq!(hs.kind, "hubspot");
+        let resolved = resolve_secrets("hubspot-sim", &hs.settings, &|v| {
+            (v == "HUBSPOT_ACCESS_TOKEN").then(|| "pat-123".to_owned())
+        })
+        .unwrap();
+        assert_eq!(resolved["access_token"].as_str(), Some("pat-123"));
+    }
+
+    #[test]
+    fn literal_secrets_and_missing_variables_are_refused() {
+        let c = Config::parse("[connectors.x]\nkind = \"hubspot\"\naccess_token = \"pat-1\"\n")
+            .unwrap();
+        let err = resolve_secrets("x", &c.connectors["x"].settings, &|_| None).unwrap_err();
+        assert!(err.to_string().contains("holds a secret"), "{err}");
+        let c = Config::parse(
+            "[connectors.x]\nkind = \"hubspot\"\naccess_token = { env = \"NOPE\" }\n",
+        )
+        .unwrap();
+        let err = resolve_secrets("x", &c.connectors["x"].settings, &|_| None).unwrap_err();
+        assert!(err.to_string().contains("`NOPE`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_top_level_keys_are_refused() {
+        assert!(Config::parse("databse_url = \"x\"").is_err());
+    }
+}

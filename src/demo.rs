@@ -1,0 +1,183 @@
+//! `tributary demo`: a simulated company behind a HubSpot-faithful mock on loopback, synced
+//! through the real HubSpot connector over HTTP into a database, then served over GraphQL.
+
+use crate::{progress, registry, serve::redact};
+use anyhow::{Context, Result};
+use std::{net::SocketAddr, sync::Arc};
+use tributary_connector::{Connector, SyncMode};
+use tributary_sim::{Company, Faults, MockServer, SimConfig, hubspot};
+use tributary_store::Store;
+use tributary_sync::{NoProgress, Progress, SyncEngine, SyncReport};
+
+/// The instance name the demo gives its HubSpot connector.
+pub const DEMO_CONNECTOR: &str = "hubspot-demo";
+
+/// Options of `tributary demo`.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Seed of the simulated company.
+    pub seed: u64,
+    /// Number of simulated accounts.
+    pub accounts: usize,
+    /// Fault knobs of the mock APIs (`malformed=3,…`).
+    pub faults: Faults,
+    /// Where GraphQL is served.
+    pub listen: SocketAddr,
+    /// Database URL.
+    pub database: String,
+    /// Drop and re-create every table first.
+    pub reset: bool,
+    /// Draw progress bars.
+    pub progress: bool,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            accounts: 2_000,
+            faults: Faults::default(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            database: "sqlite://tributary-demo.db".to_owned(),
+            reset: false,
+            progress: true,
+        }
+    }
+}
+
+/// A synced demo, ready to serve.
+pub struct Demo {
+    /// The store the demo synced into.
+    pub store: Store,
+    /// The running HubSpot mock (kept alive for later syncs).
+    pub hubspot: MockServer,
+    /// The HubSpot connector pointed at the mock.
+    pub connector: Box<dyn Connector>,
+    /// What the initial sync did.
+    pub report: SyncReport,
+}
+
+impl Demo {
+    /// Syncs the mock again (what `tributary sync` does against `tributary sim serve`).
+    pub async fn sync(&self, mode: SyncMode) -> Result<SyncReport> {
+        Ok(SyncEngine::new(self.store.clone())
+            .sync(self.connector.as_ref(), mode, &[], &NoProgress)
+            .await?)
+    }
+}
+
+/// Generates the company, starts the mock, and syncs it into the database.
+pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
+    let sim = SimConfig {
+        seed: opts.seed,
+        accounts: opts.accounts,
+        faults: opts.faults.clone(),
+        ..SimConfig::default()
+    };
+    let company = Arc::new(Company::generate(&sim));
+    let mock_config = hubspot::HubspotMockConfig {
+        faults: opts.faults.clone(),
+        ..Default::default()
+    };
+    let token = mock_config.access_token.clone();
+    let hubspot = MockServer::start(hubspot::router(company, mock_config))
+        .await
+        .context("cannot start the HubSpot mock")?;
+
+    let store = Store::connect(&opts.database)
+        .await
+        .with_context(|| format!("cannot open database `{}`", redact(&opts.database)))?;
+    if opts.reset {
+        store.reset().await?;
+    }
+    store.migrate().await?;
+
+    let section: crate::config::ConnectorSection = toml::from_str(&format!(
+        "kind = \"hubspot\"\nendpoint = \"{}\"\naccess_token = {{ env = \"HUBSPOT_ACCESS_TOKEN\" }}\n",
+        hubspot.base_url
+    ))?;
+    // The demo's token is the mock's, not a secret from the environment.
+    let connector = registry::build(DEMO_CONNECTOR, &section, &|_| Some(token.clone()))?;
+    let engine = SyncEngine::new(store.clone());
+    let bars = progress::Bars::new(DEMO_CONNECTOR);
+    let progress: &dyn Progress = if opts.progress { &bars } else { &NoProgress };
+    let report = engine
+        .sync(connector.as_ref(), SyncMode::FullRefresh, &[], progress)
+        .await?;
+    Ok(Demo {
+        store,
+        hubspot,
+        connector,
+        report,
+    })
+}
+
+/// The query printed for newcomers.
+pub const EXAMPLE_QUERY: &str =
+    "{ accounts(first: 5) { totalCount edges { node { name segment people { name email } } } } }";
+
+/// Runs the whole demo until `shutdown` resolves.
+pub async fn run(
+    opts: DemoOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let started = std::time::Instant::now();
+    let demo = prepare(&opts).await?;
+    if opts.progress {
+        eprint!("{}", progress::summary(&demo.report));
+    }
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another demo running?)",
+                opts.listen
+            )
+        })?;
+    let addr = listener.local_addr()?;
+    println!("ready in {:.1}s", started.elapsed().as_secs_f64());
+    println!("graphql: http://{addr}/graphql");
+    println!("graphiql: http://{addr}/");
+    println!("hubspot mock: {}", demo.hubspot.base_url);
+    println!("try: curl -s http://{addr}/graphql -H 'content-type: application/json' \\");
+    println!("       -d '{{\"query\":\"{EXAMPLE_QUERY}\"}}'");
+    println!("press Ctrl-C to stop");
+    tributary_gateway::serve(
+        listener,
+        tributary_gateway::AppState::new(demo.store.clone()),
+        shutdown,
+    )
+    .await?;
+    demo.hubspot.shutdown().await?;
+    demo.store.close().await?;
+    Ok(())
+}
+
+/// `tributary sim serve`: every vendor mock on its own, until `shutdown` resolves.
+pub async fn serve_mocks(
+    seed: u64,
+    accounts: usize,
+    faults: Faults,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let sim = SimConfig {
+        seed,
+        accounts,
+        faults: faults.clone(),
+        ..SimConfig::default()
+    };
+    let company = Arc::new(Company::generate(&sim));
+    let config = hubspot::HubspotMockConfig {
+        faults,
+        ..Default::default()
+    };
+    let token = config.access_token.clone();
+    let server = MockServer::start_on(listen, hubspot::router(company, config))
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    println!("hubspot {} access_token={token}", server.base_url);
+    shutdown.await;
+    server.shutdown().await?;
+    Ok(())
+}

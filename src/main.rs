@@ -1,0 +1,281 @@
+//! The `tributary` command line. Parsing only: every command is implemented in the library.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use std::{net::SocketAddr, path::PathBuf};
+use tributary::{Config, demo, progress, registry, serve};
+use tributary_connector::SyncMode;
+use tributary_sim::Faults;
+use tributary_store::Store;
+use tributary_sync::SyncEngine;
+
+#[derive(Parser)]
+#[command(
+    name = "tributary",
+    version,
+    about = "Does training move revenue? One honest answer from CRM, LMS, product and support data."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct ConfigArg {
+    /// Configuration file.
+    #[arg(
+        long,
+        short,
+        default_value = "tributary.toml",
+        env = "TRIBUTARY_CONFIG"
+    )]
+    config: PathBuf,
+}
+
+impl ConfigArg {
+    fn load(&self) -> Result<Config> {
+        Config::load(&self.config)
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulated company → real connectors over HTTP → database → GraphQL with GraphiQL.
+    Demo {
+        /// Seed of the simulated company.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Number of simulated accounts.
+        #[arg(long, default_value_t = 2000)]
+        accounts: usize,
+        /// Fault knobs of the mock APIs, e.g. `malformed=3`.
+        #[arg(long, default_value = "")]
+        faults: String,
+        /// Where to serve GraphQL.
+        #[arg(long, default_value = "127.0.0.1:4000")]
+        listen: SocketAddr,
+        /// Database URL.
+        #[arg(long, default_value = "sqlite://tributary-demo.db")]
+        database: String,
+        /// Drop and re-create every table before syncing.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Serve GraphQL and sync every connector on its interval.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Log as JSON lines.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Sync connectors once, with a progress bar per stream and a summary.
+    Sync {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only these connectors (default: all).
+        #[arg(long = "connector")]
+        connectors: Vec<String>,
+        /// Only these streams.
+        #[arg(long = "stream")]
+        streams: Vec<String>,
+        /// Read everything instead of what changed.
+        #[arg(long)]
+        full_refresh: bool,
+    },
+    /// Apply database migrations.
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Validate the configuration and check every connector's credentials.
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// The simulator on its own.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimCommand {
+    /// Serve every vendor mock until stopped, printing `<vendor> <base URL> <credentials>`.
+    Serve {
+        /// Seed of the simulated company.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Number of simulated accounts.
+        #[arg(long, default_value_t = 2000)]
+        accounts: usize,
+        /// Fault knobs, e.g. `malformed=3`.
+        #[arg(long, default_value = "")]
+        faults: String,
+        /// Address of the first mock.
+        #[arg(long, default_value = "127.0.0.1:4100")]
+        listen: SocketAddr,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The cause chain on one line; no backtrace noise for an operator.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo {
+            seed,
+            accounts,
+            faults,
+            listen,
+            database,
+            reset,
+        } => {
+            tributary::init_tracing("warn", false);
+            let opts = demo::DemoOptions {
+                seed,
+                accounts,
+                faults: Faults::parse(&faults)?,
+                listen,
+                database,
+                reset,
+                progress: true,
+            };
+            demo::run(opts, tributary::shutdown_signal()).await
+        }
+        Command::Serve { config, log_json } => {
+            tributary::init_tracing("info", log_json);
+            serve::serve(&config.load()?, tributary::shutdown_signal()).await
+        }
+        Command::Sync {
+            config,
+            connectors,
+            streams,
+            full_refresh,
+        } => {
+            tributary::init_tracing("warn", false);
+            sync(&config.load()?, &connectors, &streams, full_refresh).await
+        }
+        Command::Migrate { config } => {
+            tributary::init_tracing("info", false);
+            let config = config.load()?;
+            let store = Store::connect(&config.database_url).await?;
+            store.migrate().await?;
+            println!("migrated {}", serve::redact(&config.database_url));
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", tributary_gateway::sdl());
+            Ok(())
+        }
+        Command::CheckConfig { config } => {
+            tributary::init_tracing("warn", false);
+            check_config(&config).await
+        }
+        Command::Sim { command } => match command {
+            SimCommand::Serve {
+                seed,
+                accounts,
+                faults,
+                listen,
+            } => {
+                tributary::init_tracing("info", false);
+                tributary::demo::serve_mocks(
+                    seed,
+                    accounts,
+                    Faults::parse(&faults)?,
+                    listen,
+                    tributary::shutdown_signal(),
+                )
+                .await
+            }
+        },
+    }
+}
+
+async fn sync(
+    config: &Config,
+    only: &[String],
+    streams: &[String],
+    full_refresh: bool,
+) -> Result<()> {
+    for name in only {
+        if !config.connectors.contains_key(name) {
+            bail!("no connector `{name}` in the configuration");
+        }
+    }
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let engine = SyncEngine::new(store);
+    let mode = if full_refresh {
+        SyncMode::FullRefresh
+    } else {
+        SyncMode::Incremental
+    };
+    let mut failed = false;
+    for (name, section) in &config.connectors {
+        if !only.is_empty() && !only.contains(name) {
+            continue;
+        }
+        let connector = registry::build(name, section, &|v| std::env::var(v).ok())?;
+        let bars = progress::Bars::new(name);
+        let report = engine
+            .sync(connector.as_ref(), mode, streams, &bars)
+            .await?;
+        print!("{}", progress::summary(&report));
+        failed |= !report.succeeded();
+    }
+    if failed {
+        bail!(
+            "some streams failed; committed checkpoints are kept and the next sync resumes from them"
+        );
+    }
+    Ok(())
+}
+
+async fn check_config(arg: &ConfigArg) -> Result<()> {
+    let config = arg.load()?;
+    println!("{}: valid", arg.config.display());
+    println!("database_url = {}", serve::redact(&config.database_url));
+    println!("listen = {}", config.listen);
+    let mut bad = 0;
+    for (name, section) in &config.connectors {
+        match registry::build(name, section, &|v| std::env::var(v).ok()) {
+            Ok(connector) => match connector.check().await {
+                Ok(()) => println!(
+                    "connector {name} ({}): ok, every {}s",
+                    section.kind, section.interval_secs
+                ),
+                Err(e) => {
+                    bad += 1;
+                    println!("connector {name} ({}): check failed: {e}", section.kind);
+                }
+            },
+            Err(e) => {
+                bad += 1;
+                println!("connector {name}: {e:#}");
+            }
+        }
+    }
+    if bad > 0 {
+        bail!("{bad} connector(s) failed their check");
+    }
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! End to end, exactly as `tributary demo` runs it: simulated company → HubSpot mock on
+//! loopback → the real HubSpot connector over HTTP → the store → GraphQL over a real socket.
+//! Runs on SQLite, and again on PostgreSQL when `TRIBUTARY_TEST_POSTGRES_URL` is set.
+
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
+
+use anyhow::{Context, Result, ensure};
+use serde_json::{Value, json};
+use tributary::demo::{self, DemoOptions};
+use tributary_connector::SyncMode;
+use tributary_sim::{Company, Faults, SimConfig};
+use tributary_store::testing::TestDatabase;
+
+struct Gateway {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Gateway {
+    async fn start(store: tributary_store::Store) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/graphql", listener.local_addr()?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(tributary_gateway::serve(
+            listener,
+            tributary_gateway::AppState::new(store),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Ok(Self {
+            url,
+            stop: Some(tx),
+            task,
+        })
+    }
+
+    async fn query(&self, query: &str, variables: Value) -> Result<Value> {
+        let resp = reqwest::Client::new()
+            .post(&self.url)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await?;
+        ensure!(resp.status().is_success(), "HTTP {}", resp.status());
+        let body: Value = resp.json().await?;
+        ensure!(body.get("errors").is_none(), "GraphQL errors: {body}");
+        body.get("data").cloned().context("no data")
+    }
+
+    async fn stop(mut self) -> Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.task.await??;
+        Ok(())
+    }
+}
+
+const ACCOUNTS_PAGE: &str = r#"
+query($after: String) {
+  accounts(first: 100, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { id name subscriptions { arr { amount currency } } people { email } } }
+  }
+}"#;
+
+#[tokio::test]
+async fn demo_path_serves_the_simulated_company_over_http() -> Result<()> {
+    let faults = Faults::none().with_malformed_records(2);
+    let sim = SimConfig {
+        seed: 7,
+        accounts: 150,
+        faults: faults.clone(),
+        ..SimConfig::default()
+    };
+    let truth = Company::generate(&sim).truth();
+
+    for db in TestDatabase::all().await? {
+        let backend = db.backend;
+        let opts = DemoOptions {
+            seed: sim.seed,
+            accounts: sim.accounts,
+            faults: faults.clone(),
+            database: db.url.clone(),
+            progress: false,
+            ..DemoOptions::default()
+        };
+        let demo = demo::prepare(&opts).await?;
+        assert!(demo.report.succeeded(), "{backend}: {:?}", demo.report);
+        let gateway = Gateway::start(demo.store.clone()).await?;
+
+        // Walk every page of accounts over HTTP.
+        let mut after = Value::Null;
+        let mut names = Vec::new();
+        let mut subscriptions = 0;
+        let mut people = 0;
+        let total = loop {
+            let data = gateway
+                .query(ACCOUNTS_PAGE, json!({"after": after}))
+                .await?;
+            let conn = &data["accounts"];
+            for edge in conn["edges"].as_array().context("edges")? {
+                names.push(edge["node"]["name"].as_str().context("name")?.to_owned());
+                subscriptions += edge["node"]["subscriptions"]
+                    .as_array()
+                    .context("subs")?
+                    .len();
+                people += edge["node"]["people"].as_array().context("people")?.len();
+            }
+            if !conn["pageInfo"]["hasNextPage"]
+                .as_bool()
+                .context("hasNextPage")?
+            {
+                break conn["totalCount"].as_u64().context("totalCount")?;
+            }
+            after = conn["pageInfo"]["endCursor"].clone();
+        };
+        // The malformed companies (empty names) are quarantined; everything else landed.
+        let expected_accounts = truth.accounts - faults.malformed_records;
+        assert_eq!(total as usize, expected_accounts, "{backend}");
+        assert_eq!(names.len(), expected_accounts, "{backend}");
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted, "{backend}: pages come in name order");
+        assert!(subscriptions > 0 && people > 0, "{backend}");
+        assert!(
+            subscriptions <= truth.closed_won_deals - faults.malformed_records,
+            "{backend}: {subscriptions} subscriptions"
+        );
+
+        // Every bad record is in quarantine with its reason.
+        let data = gateway
+            .query(
+                "{ quarantine(first: 50) { totalCount edges { node { stream reason payload } } } }",
+                Value::Null,
+            )
+            .await?;
+        let q = &data["quarantine"];
+        assert_eq!(
+            q["totalCount"],
+            json!(3 * faults.malformed_records),
+            "{backend}: {q}"
+        );
+        let reasons: Vec<String> = q["edges"]
+            .as_array()
+            .context("edges")?
+            .iter()
+            .map(|e| format!("{}: {}", e["node"]["stream"], e["node"]["reason"]))
+            .collect();
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("deals") && r.contains("amount")),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("companies") && r.contains("name")),
+            "{reasons:?}"
+        );
+
+        // A second sync of unchanged data changes nothing.
+        let before = demo.store.counts().await?;
+        let again = demo.sync(SyncMode::FullRefresh).await?;
+        assert!(again.succeeded(), "{backend}");
+        let (_, outcome) = again.totals();
+        assert_eq!(outcome.written, 0, "{backend}: {again:?}");
+        // Bad records seen again are counted on their quarantine entry, not duplicated.
+        assert_eq!(demo.store.counts().await?, before, "{backend}");
+
+        let data = gateway
+            .query("{ syncRuns(first: 10) { totalCount edges { node { stream status recordsWritten } } } }", Value::Null)
+            .await?;
+        assert_eq!(data["syncRuns"]["totalCount"], json!(6), "{backend}");
+
+        gateway.stop().await?;
+        demo.hubspot.shutdown().await?;
+        demo.store.close().await?;
+        db.cleanup().await?;
+    }
+    Ok(())
+}
