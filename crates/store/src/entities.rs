@@ -161,6 +161,8 @@ entity_module!(external_ref, "external_refs", {
     pub entity_kind: String,
     pub entity_id: Uuid,
     pub created_at: DateTimeUtc,
+    pub stream: Option<String>,
+    pub last_seen_at: Option<DateTimeUtc>,
 });
 
 entity_module!(raw_payload, "raw_payloads", {
@@ -180,6 +182,7 @@ entity_module!(sync_state, "sync_state", {
     pub stream: String,
     pub state: Json,
     pub updated_at: DateTimeUtc,
+    pub sweep_started_at: Option<DateTimeUtc>,
 });
 
 entity_module!(sync_run, "sync_runs", {
@@ -198,6 +201,17 @@ entity_module!(sync_run, "sync_runs", {
     pub cursor_before: Option<Json>,
     pub cursor_after: Option<Json>,
     pub error: Option<String>,
+    pub scheduled_for: Option<DateTimeUtc>,
+    pub worker: Option<String>,
+});
+
+entity_module!(sync_lease, "sync_leases", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub connector: String,
+    pub next_run_at: DateTimeUtc,
+    pub holder: Option<String>,
+    pub expires_at: Option<DateTimeUtc>,
+    pub claimed_for: Option<DateTimeUtc>,
 });
 
 entity_module!(quarantine, "quarantine", {

@@ -17,6 +17,7 @@
 //! [`ExternalRef`]: tributary_model::ExternalRef
 
 pub mod entities;
+mod leases;
 pub mod migration;
 pub mod money;
 mod read;
@@ -24,8 +25,9 @@ mod runs;
 pub mod testing;
 mod write;
 
+pub use leases::Lease;
 pub use read::{AccountFilter, AccountPage, Page, StoreCounts};
-pub use runs::{RunFinish, RunStatus};
+pub use runs::{RunFinish, RunOrigin, RunStatus};
 pub use write::{CommitBatch, CommitOutcome, QuarantineItem};
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
@@ -125,6 +127,19 @@ impl Store {
     pub async fn close(self) -> Result<(), StoreError> {
         self.db.close().await?;
         Ok(())
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at `BEGIN IMMEDIATE`: a
+    /// deferred transaction that reads and then writes fails with "database is locked" when
+    /// another writer got in between, whereas an immediate one waits its turn.
+    pub(crate) async fn begin_write(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (self.backend() == DbBackend::Sqlite)
+                .then_some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
     }
 
     /// The underlying connection, for tests of this crate.

@@ -11,7 +11,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial)]
+        vec![Box::new(M0001Initial), Box::new(M0002Scheduling)]
     }
 }
 
@@ -244,6 +244,86 @@ impl MigrationTrait for M0001Initial {
             "accounts",
         ] {
             m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Scheduling and full-refresh sweeps: leases that let several workers share one database
+/// (each scheduled run claimed by exactly one), and the bookkeeping that marks rows a full
+/// refresh did not see as deleted.
+struct M0002Scheduling;
+
+impl MigrationName for M0002Scheduling {
+    fn name(&self) -> &str {
+        "m0002_scheduling"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0002Scheduling {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("sync_leases")
+                .if_not_exists()
+                .col(string("connector").primary_key())
+                .col(timestamp_with_time_zone("next_run_at"))
+                .col(string_null("holder"))
+                .col(timestamp_with_time_zone_null("expires_at"))
+                .col(timestamp_with_time_zone_null("claimed_for"))
+                .to_owned(),
+        )
+        .await?;
+        // SQLite alters one column per statement.
+        for (table, col) in [
+            ("external_refs", string_null("stream")),
+            (
+                "external_refs",
+                timestamp_with_time_zone_null("last_seen_at"),
+            ),
+            (
+                "sync_state",
+                timestamp_with_time_zone_null("sweep_started_at"),
+            ),
+            ("sync_runs", timestamp_with_time_zone_null("scheduled_for")),
+            ("sync_runs", string_null("worker")),
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table(table)
+                    .add_column(col.to_owned())
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.create_index(index(
+            "external_refs",
+            &["instance", "stream", "last_seen_at"],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("sync_leases").if_exists().to_owned())
+            .await?;
+        m.drop_index(
+            Index::drop()
+                .name("idx_external_refs_instance_stream_last_seen_at")
+                .table("external_refs")
+                .to_owned(),
+        )
+        .await?;
+        for (table, col) in [
+            ("external_refs", "stream"),
+            ("external_refs", "last_seen_at"),
+            ("sync_state", "sweep_started_at"),
+            ("sync_runs", "scheduled_for"),
+            ("sync_runs", "worker"),
+        ] {
+            m.alter_table(Table::alter().table(table).drop_column(col).to_owned())
                 .await?;
         }
         Ok(())

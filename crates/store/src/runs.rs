@@ -46,6 +46,8 @@ pub struct RunFinish {
     pub error: Option<String>,
 }
 
+/// Saves a stream's state. `null` means "start over next time"; the row stays because it
+/// also carries the full-refresh sweep marker.
 pub(crate) async fn save_state<C: ConnectionTrait>(
     db: &C,
     connector: &str,
@@ -53,15 +55,6 @@ pub(crate) async fn save_state<C: ConnectionTrait>(
     state: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    if serde_json::Value::is_null(&state) {
-        let q = Query::delete()
-            .from_table("sync_state")
-            .and_where(Expr::col("connector").eq(connector))
-            .and_where(Expr::col("stream").eq(stream))
-            .to_owned();
-        db.execute(&q).await?;
-        return Ok(());
-    }
     let q = Query::insert()
         .into_table("sync_state")
         .columns(["connector", "stream", "state", "updated_at"])
@@ -79,6 +72,15 @@ pub(crate) async fn save_state<C: ConnectionTrait>(
         .to_owned();
     db.execute(&q).await?;
     Ok(())
+}
+
+/// Who started a run and for which scheduled slot.
+#[derive(Debug, Clone, Default)]
+pub struct RunOrigin {
+    /// The worker process (its lease holder id), if a scheduler started the run.
+    pub worker: Option<String>,
+    /// The scheduled time the run was claimed for.
+    pub scheduled_for: Option<DateTime<Utc>>,
 }
 
 pub(crate) async fn advance_run<C: ConnectionTrait>(
@@ -114,7 +116,49 @@ impl Store {
             .filter(sync_state::Column::Stream.eq(stream))
             .one(self.db())
             .await?
-            .map(|m| m.state))
+            .map(|m| m.state)
+            .filter(|s| !s.is_null()))
+    }
+
+    /// Marks the start of a full refresh of a stream, unless one is already under way (a
+    /// resumed full refresh keeps its original start). Rows the refresh does not see by its
+    /// end are marked deleted ([`crate::CommitBatch::complete_full_refresh`]).
+    pub async fn begin_sweep(&self, connector: &str, stream: &str) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let insert = Query::insert()
+            .into_table("sync_state")
+            .columns([
+                "connector",
+                "stream",
+                "state",
+                "updated_at",
+                "sweep_started_at",
+            ])
+            .values_panic([
+                connector.into(),
+                stream.into(),
+                Expr::val(sea_orm::Value::Json(Some(Box::new(
+                    serde_json::Value::Null,
+                )))),
+                now.into(),
+                now.into(),
+            ])
+            .on_conflict(
+                OnConflict::columns(["connector", "stream"])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        self.db().execute(&insert).await?;
+        let update = Query::update()
+            .table("sync_state")
+            .value("sweep_started_at", now)
+            .and_where(Expr::col("connector").eq(connector))
+            .and_where(Expr::col("stream").eq(stream))
+            .and_where(Expr::col("sweep_started_at").is_null())
+            .to_owned();
+        self.db().execute(&update).await?;
+        Ok(())
     }
 
     /// Records the start of a run and returns its id.
@@ -124,6 +168,19 @@ impl Store {
         stream: &str,
         mode: &str,
         cursor_before: Option<serde_json::Value>,
+    ) -> Result<SyncRunId, StoreError> {
+        self.start_run_for(connector, stream, mode, cursor_before, RunOrigin::default())
+            .await
+    }
+
+    /// Records the start of a run with its origin (worker and scheduled slot).
+    pub async fn start_run_for(
+        &self,
+        connector: &str,
+        stream: &str,
+        mode: &str,
+        cursor_before: Option<serde_json::Value>,
+        origin: RunOrigin,
     ) -> Result<SyncRunId, StoreError> {
         let id = SyncRunId::new();
         let q = Query::insert()
@@ -136,6 +193,8 @@ impl Store {
                 "status",
                 "started_at",
                 "cursor_before",
+                "worker",
+                "scheduled_for",
             ])
             .values_panic([
                 id.0.into(),
@@ -145,6 +204,8 @@ impl Store {
                 RunStatus::Running.as_str().into(),
                 Utc::now().into(),
                 Expr::val(sea_orm::Value::Json(cursor_before.map(Box::new))),
+                origin.worker.into(),
+                origin.scheduled_for.into(),
             ])
             .to_owned();
         self.db().execute(&q).await?;

@@ -4,7 +4,7 @@ use crate::{Store, StoreError, money::to_e4};
 use chrono::{DateTime, Utc};
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DbErr, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DbErr, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use tributary_model::{Entity, EntityKind, ExternalRef, SourceRecord, SyncRunId};
@@ -44,6 +44,10 @@ pub struct CommitBatch {
     pub deletes: Vec<ExternalRef>,
     /// The stream's new state: `None` leaves it, `Some(Value::Null)` clears it.
     pub state: Option<serde_json::Value>,
+    /// This batch ends a full refresh that read the stream to its end: rows of the stream not
+    /// seen since the refresh began ([`Store::begin_sweep`]) are marked deleted, in the same
+    /// transaction.
+    pub complete_full_refresh: bool,
 }
 
 /// What a commit did.
@@ -104,7 +108,7 @@ impl Store {
         }
         let records: Vec<SourceRecord> = latest.into_values().collect();
 
-        let txn = self.db().begin().await?;
+        let txn = self.begin_write().await?;
         let mut wanted: Vec<(EntityKind, &ExternalRef)> = Vec::new();
         for r in &records {
             wanted.push((r.kind(), &r.external_ref));
@@ -162,11 +166,25 @@ impl Store {
 
         outcome.deleted = mark_deleted(&txn, &batch.deletes, now).await?;
 
+        // Every row this stream reported, good or bad, counts as seen for the sweep.
+        let ref_ids: Vec<i64> = records
+            .iter()
+            .map(|r| refs[&r.external_ref].ref_id)
+            .collect();
+        let bad_ids: Vec<&str> = quarantine
+            .iter()
+            .filter_map(|q| q.external_id.as_deref())
+            .collect();
+        touch_refs(&txn, &batch, &ref_ids, &bad_ids, now).await?;
+
         outcome.quarantined = quarantine.len() as u64;
         record_quarantine(&txn, &batch, quarantine, now).await?;
         resolve_quarantine(&txn, &batch, &records, now).await?;
 
-        if let Some(state) = batch.state {
+        if batch.complete_full_refresh {
+            outcome.deleted += sweep(&txn, &batch.connector, &batch.stream, now).await?;
+        }
+        if let Some(state) = batch.state.take() {
             crate::runs::save_state(&txn, &batch.connector, &batch.stream, state, now).await?;
         }
         if let Some(run) = batch.run_id {
@@ -581,6 +599,125 @@ async fn upsert<C: ConnectionTrait>(
         affected += db.execute(&q).await?.rows_affected();
     }
     Ok(affected)
+}
+
+/// Records that the stream reported these rows now (landed ones by ref id, bad ones by
+/// external id), so a full refresh can tell which rows vanished at the source.
+async fn touch_refs<C: ConnectionTrait>(
+    db: &C,
+    batch: &CommitBatch,
+    ref_ids: &[i64],
+    bad_external_ids: &[&str],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for chunk in ref_ids.chunks(MAX_PARAMS - 2) {
+        let q = Query::update()
+            .table("external_refs")
+            .values([
+                ("stream", batch.stream.as_str().into()),
+                ("last_seen_at", now.into()),
+            ])
+            .and_where(Expr::col("id").is_in(chunk.iter().copied()))
+            .to_owned();
+        db.execute(&q).await?;
+    }
+    for chunk in bad_external_ids.chunks(MAX_PARAMS - 3) {
+        let q = Query::update()
+            .table("external_refs")
+            .value("last_seen_at", now)
+            .and_where(Expr::col("instance").eq(batch.connector.as_str()))
+            .and_where(Expr::col("stream").eq(batch.stream.as_str()))
+            .and_where(Expr::col("external_id").is_in(chunk.iter().copied()))
+            .to_owned();
+        db.execute(&q).await?;
+    }
+    Ok(())
+}
+
+/// Ends a full refresh: rows the stream wrote before but did not report since the refresh
+/// began are marked deleted, and the marker is cleared. A refresh that saw nothing at all
+/// while rows exist deletes nothing and says so: an empty answer from a vendor is far more
+/// often an outage or a permission change than a real mass deletion.
+async fn sweep<C: ConnectionTrait>(
+    db: &C,
+    connector: &str,
+    stream: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let marker = Query::select()
+        .column("sweep_started_at")
+        .from("sync_state")
+        .and_where(Expr::col("connector").eq(connector))
+        .and_where(Expr::col("stream").eq(stream))
+        .to_owned();
+    let started: Option<DateTime<Utc>> = match db.query_one(&marker).await? {
+        Some(row) => row.try_get("", "sweep_started_at")?,
+        None => None,
+    };
+    let Some(started) = started else {
+        return Ok(0);
+    };
+    let stale = Expr::col("instance")
+        .eq(connector)
+        .and(Expr::col("stream").eq(stream))
+        .and(
+            Expr::col("last_seen_at")
+                .is_null()
+                .or(Expr::col("last_seen_at").lt(started)),
+        );
+    let seen = Query::select()
+        .expr_as(Expr::cust("COUNT(*)"), "n")
+        .from("external_refs")
+        .and_where(Expr::col("instance").eq(connector))
+        .and_where(Expr::col("stream").eq(stream))
+        .and_where(Expr::col("last_seen_at").gte(started))
+        .to_owned();
+    let seen: i64 = match db.query_one(&seen).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    let mut deleted = 0;
+    if seen == 0 {
+        tracing::warn!(
+            connector,
+            stream,
+            "full refresh saw no rows; not marking any row deleted"
+        );
+    } else {
+        for kind in EntityKind::ALL {
+            let q = Query::update()
+                .table(table_of(kind))
+                .value("deleted_at", now)
+                .and_where(Expr::col("deleted_at").is_null())
+                .and_where(
+                    Expr::col("id").in_subquery(
+                        Query::select()
+                            .column("entity_id")
+                            .from("external_refs")
+                            .and_where(stale.clone())
+                            .to_owned(),
+                    ),
+                )
+                .to_owned();
+            deleted += db.execute(&q).await?.rows_affected();
+        }
+    }
+    let clear = Query::update()
+        .table("sync_state")
+        .value("sweep_started_at", Option::<DateTime<Utc>>::None)
+        .and_where(Expr::col("connector").eq(connector))
+        .and_where(Expr::col("stream").eq(stream))
+        .to_owned();
+    db.execute(&clear).await?;
+    if deleted > 0 {
+        tracing::info!(
+            connector,
+            stream,
+            deleted,
+            "full refresh marked rows not seen as deleted"
+        );
+    }
+    Ok(deleted)
 }
 
 /// Adds bad records to quarantine. A record already quarantined by an earlier run (same

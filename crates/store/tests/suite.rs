@@ -305,3 +305,157 @@ async fn large_batches_are_chunked_under_the_parameter_caps() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_completed_full_refresh_marks_rows_it_did_not_see_as_deleted() {
+    for_each_backend(|store| async move {
+        let all = vec![
+            company("1", "Acme", Segment::Smb),
+            company("2", "Globex", Segment::Smb),
+            company("3", "Initech", Segment::Smb),
+        ];
+        store.begin_sweep("hs", "s").await.unwrap();
+        let mut b = batch(all.clone());
+        b.state = Some(serde_json::Value::Null);
+        b.complete_full_refresh = true;
+        assert_eq!(store.commit_batch(b).await.unwrap().deleted, 0);
+
+        // Second full refresh, interrupted after page one ({"after": ...}) and resumed: the
+        // marker of the first attempt survives, and "3" vanished at the source.
+        store.begin_sweep("hs", "s").await.unwrap();
+        let mut b = batch(vec![all[0].clone()]);
+        b.state = Some(json!({"after": "2"}));
+        store.commit_batch(b).await.unwrap();
+        store.begin_sweep("hs", "s").await.unwrap();
+        let mut b = batch(vec![all[1].clone()]);
+        b.state = Some(serde_json::Value::Null);
+        b.complete_full_refresh = true;
+        assert_eq!(store.commit_batch(b).await.unwrap().deleted, 1);
+        let names: Vec<String> = store
+            .list_accounts(&AccountFilter::default(), 10, None)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, ["Acme", "Globex"]);
+
+        // A refresh that sees nothing deletes nothing.
+        store.begin_sweep("hs", "s").await.unwrap();
+        let mut b = batch(vec![]);
+        b.state = Some(serde_json::Value::Null);
+        b.complete_full_refresh = true;
+        assert_eq!(store.commit_batch(b).await.unwrap().deleted, 0);
+        assert_eq!(
+            store
+                .list_accounts(&AccountFilter::default(), 10, None)
+                .await
+                .unwrap()
+                .total,
+            2
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn leases_give_each_due_run_to_exactly_one_worker() {
+    use std::time::Duration;
+    for_each_backend(|store| async move {
+        let past = Utc::now() - chrono::Duration::seconds(5);
+        store.ensure_schedule("hs", past).await.unwrap();
+        store.ensure_schedule("hs", Utc::now()).await.unwrap(); // no-op: already scheduled
+        let ttl = Duration::from_secs(30);
+
+        // Many workers race for one due run: exactly one wins.
+        let mut tasks = Vec::new();
+        for w in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .claim("hs", &format!("w{w}"), ttl, true)
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut winners = Vec::new();
+        for t in tasks {
+            winners.extend(t.await.unwrap());
+        }
+        assert_eq!(winners.len(), 1, "{winners:?}");
+        let lease = winners.pop().unwrap();
+        assert!(store.renew(&lease, ttl).await.unwrap());
+        assert!(
+            store
+                .claim("hs", "other", ttl, false)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // Finishing moves the schedule on; nothing is due until then.
+        let next = Utc::now() + chrono::Duration::seconds(60);
+        assert!(store.release(&lease, Some(next)).await.unwrap());
+        assert!(store.claim("hs", "w1", ttl, true).await.unwrap().is_none());
+        // A manual sync may still take it when nobody holds it.
+        let manual = store.claim("hs", "cli", ttl, false).await.unwrap().unwrap();
+        assert!(store.release(&manual, None).await.unwrap());
+
+        // A dead holder's lease expires and is taken over for the same slot.
+        store.ensure_schedule("zd", past).await.unwrap();
+        let dead = store
+            .claim("zd", "dead", Duration::from_millis(1), true)
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let heir = store.claim("zd", "heir", ttl, true).await.unwrap().unwrap();
+        assert_eq!(heir.scheduled_for, dead.scheduled_for);
+        assert!(
+            !store.renew(&dead, ttl).await.unwrap(),
+            "the dead worker lost its lease"
+        );
+        assert!(!store.release(&dead, Some(next)).await.unwrap());
+        let leases = store.leases().await.unwrap();
+        assert_eq!(
+            leases
+                .iter()
+                .find(|l| l.connector == "zd")
+                .unwrap()
+                .holder
+                .as_deref(),
+            Some("heir")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_content_digest_ignores_ids_and_order_but_not_content() {
+    let a = TestDatabase::sqlite();
+    let b = TestDatabase::sqlite();
+    let (sa, sb) = (a.store().await.unwrap(), b.store().await.unwrap());
+    let recs = vec![
+        company("1", "Acme", Segment::Smb),
+        contact("10", "1"),
+        deal("20", "1", "10.00"),
+    ];
+    sa.commit_batch(batch(recs.clone())).await.unwrap();
+    let mut reversed = recs.clone();
+    reversed.reverse();
+    for r in reversed {
+        sb.commit_batch(batch(vec![r])).await.unwrap();
+    }
+    assert_eq!(
+        sa.content_digest().await.unwrap(),
+        sb.content_digest().await.unwrap()
+    );
+    sb.commit_batch(batch(vec![deal("20", "1", "11.00")]))
+        .await
+        .unwrap();
+    assert_ne!(
+        sa.content_digest().await.unwrap(),
+        sb.content_digest().await.unwrap()
+    );
+}
