@@ -18,7 +18,9 @@ use futures::StreamExt;
 use std::time::{Duration, Instant};
 use tributary_connector::{Connector, ReadItem, StreamSpec, SyncMode};
 use tributary_model::SyncRunId;
-use tributary_store::{CommitBatch, CommitOutcome, QuarantineItem, RunFinish, RunStatus, Store};
+use tributary_store::{
+    CommitBatch, CommitOutcome, QuarantineItem, RunFinish, RunOrigin, RunStatus, Store,
+};
 
 /// Errors that stop a whole sync (connector errors only stop their stream).
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +134,19 @@ impl SyncEngine {
         only: &[String],
         progress: &dyn Progress,
     ) -> Result<SyncReport, SyncError> {
+        self.sync_with(connector, mode, only, RunOrigin::default(), progress)
+            .await
+    }
+
+    /// [`SyncEngine::sync`], recording who runs it and for which scheduled slot.
+    pub async fn sync_with(
+        &self,
+        connector: &dyn Connector,
+        mode: SyncMode,
+        only: &[String],
+        origin: RunOrigin,
+        progress: &dyn Progress,
+    ) -> Result<SyncReport, SyncError> {
         let instance = connector.instance().to_owned();
         let all = connector.streams();
         for name in only {
@@ -162,7 +177,7 @@ impl SyncEngine {
             .filter(|s| only.is_empty() || only.contains(&s.name))
         {
             let report = self
-                .sync_stream(connector, spec, mode, progress)
+                .sync_stream(connector, spec, mode, &origin, progress)
                 .await
                 .map_err(|source| SyncError::Store {
                     connector: instance.clone(),
@@ -182,6 +197,7 @@ impl SyncEngine {
         connector: &dyn Connector,
         spec: &StreamSpec,
         mode: SyncMode,
+        origin: &RunOrigin,
         progress: &dyn Progress,
     ) -> Result<StreamReport, tributary_store::StoreError> {
         let instance = connector.instance().to_owned();
@@ -195,10 +211,21 @@ impl SyncEngine {
         let _guard = span.enter();
         let started = Instant::now();
         progress.stream_started(spec);
+        if mode == SyncMode::FullRefresh {
+            // Rows this refresh does not see by its end are marked deleted; a resumed refresh
+            // keeps the start of the attempt it resumes.
+            self.store.begin_sweep(&instance, &spec.name).await?;
+        }
         let state = self.store.load_state(&instance, &spec.name).await?;
         let run_id = self
             .store
-            .start_run(&instance, &spec.name, mode.as_str(), state.clone())
+            .start_run_for(
+                &instance,
+                &spec.name,
+                mode.as_str(),
+                state.clone(),
+                origin.clone(),
+            )
             .await?;
         let new_batch = || CommitBatch {
             connector: instance.clone(),
@@ -241,6 +268,9 @@ impl SyncEngine {
                 }
                 ReadItem::Checkpoint(s) => {
                     cursor = (!s.0.is_null()).then(|| s.0.clone());
+                    // A full refresh that reached its end (state back to null) sweeps away
+                    // what it did not see, atomically with its last page.
+                    batch.complete_full_refresh = mode == SyncMode::FullRefresh && s.0.is_null();
                     batch.state = Some(s.0);
                     flush = true;
                 }

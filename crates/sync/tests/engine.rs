@@ -16,6 +16,8 @@ use tributary_sync::{NoProgress, SyncEngine};
 /// with a transient error when asked for page `fail_at` the first time.
 struct Paged {
     pages: usize,
+    /// Pages served from the second read on (rows of the others vanished at the source).
+    later_pages: Option<usize>,
     per_page: usize,
     fail_at: Option<usize>,
     failures: AtomicUsize,
@@ -50,9 +52,16 @@ impl Connector for Paged {
         let start = state
             .and_then(|s| s.0.get("page").and_then(|p| p.as_u64()))
             .unwrap_or(0) as usize;
-        self.reads_from.lock().expect("lock").push(start);
+        let pages = {
+            let mut reads = self.reads_from.lock().expect("lock");
+            reads.push(start);
+            match self.later_pages {
+                Some(p) if reads.len() > 1 => p,
+                _ => self.pages,
+            }
+        };
         let mut items = Vec::new();
-        for page in start..self.pages {
+        for page in start..pages {
             if Some(page) == self.fail_at && self.failures.fetch_add(1, Ordering::SeqCst) == 0 {
                 items.push(Err(ConnectorError::Transient {
                     url: "mem://".into(),
@@ -91,7 +100,7 @@ impl Connector for Paged {
                     }),
                 }))));
             }
-            let next = if page + 1 == self.pages {
+            let next = if page + 1 == pages {
                 serde_json::Value::Null
             } else {
                 json!({"page": page + 1})
@@ -105,6 +114,7 @@ impl Connector for Paged {
 fn paged(fail_at: Option<usize>) -> Paged {
     Paged {
         pages: 5,
+        later_pages: None,
         per_page: 10,
         fail_at,
         failures: AtomicUsize::new(0),
@@ -193,4 +203,31 @@ async fn unknown_streams_are_refused() {
             .contains("has no stream `nope` (it has: accounts)"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_full_refresh_marks_rows_that_vanished_as_deleted() {
+    for db in TestDatabase::all().await.unwrap() {
+        let store = db.store().await.unwrap();
+        let engine = SyncEngine::new(store.clone());
+        let conn = Paged {
+            later_pages: Some(4),
+            ..paged(None)
+        };
+        let first = engine
+            .sync(&conn, SyncMode::FullRefresh, &[], &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(first.streams[0].outcome.deleted, 0);
+        let second = engine
+            .sync(&conn, SyncMode::FullRefresh, &[], &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(second.streams[0].outcome.deleted, 10, "{}", db.backend);
+        assert_eq!(second.streams[0].outcome.written, 0);
+        let counts = store.counts().await.unwrap();
+        assert_eq!(counts.entities[&EntityKind::Account], 39, "{}", db.backend);
+        store.close().await.unwrap();
+        db.cleanup().await.unwrap();
+    }
 }
