@@ -208,7 +208,9 @@ entity_module!(sync_run, "sync_runs", {
 entity_module!(sync_lease, "sync_leases", {
     #[sea_orm(primary_key, auto_increment = false)]
     pub connector: String,
+    pub kind: Option<String>,
     pub next_run_at: DateTimeUtc,
+    pub full_refresh_requested: bool,
     pub holder: Option<String>,
     pub expires_at: Option<DateTimeUtc>,
     pub claimed_for: Option<DateTimeUtc>,

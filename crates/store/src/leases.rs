@@ -25,6 +25,8 @@ pub struct Lease {
     pub holder: String,
     /// The scheduled slot the run is for.
     pub scheduled_for: DateTime<Utc>,
+    /// Someone asked for a full refresh ([`Store::request_sync`]).
+    pub full_refresh: bool,
 }
 
 fn ttl_after(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
@@ -32,20 +34,50 @@ fn ttl_after(now: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
 }
 
 impl Store {
-    /// Creates the connector's schedule row if missing, first due at `first_run_at`.
+    /// Creates the connector's schedule row if missing, first due at `first_run_at`, and
+    /// records its kind.
     pub async fn ensure_schedule(
         &self,
         connector: &str,
+        kind: &str,
         first_run_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let q = Query::insert()
             .into_table("sync_leases")
-            .columns(["connector", "next_run_at"])
-            .values_panic([connector.into(), first_run_at.into()])
-            .on_conflict(OnConflict::column("connector").do_nothing().to_owned())
+            .columns(["connector", "kind", "next_run_at", "full_refresh_requested"])
+            .values_panic([
+                connector.into(),
+                kind.into(),
+                first_run_at.into(),
+                false.into(),
+            ])
+            .on_conflict(
+                OnConflict::column("connector")
+                    .update_column("kind")
+                    .to_owned(),
+            )
             .to_owned();
         self.db().execute(&q).await?;
         Ok(())
+    }
+
+    /// Asks the workers to sync `connector` as soon as one is free (the admin `triggerSync`
+    /// mutation): its next run becomes due now, as a full refresh if asked. `false` when no
+    /// worker has ever scheduled that connector.
+    pub async fn request_sync(
+        &self,
+        connector: &str,
+        full_refresh: bool,
+    ) -> Result<bool, StoreError> {
+        let mut q = Query::update()
+            .table("sync_leases")
+            .value("next_run_at", Utc::now())
+            .and_where(Expr::col("connector").eq(connector))
+            .to_owned();
+        if full_refresh {
+            q.value("full_refresh_requested", true);
+        }
+        Ok(self.db().execute(&q).await?.rows_affected() == 1)
     }
 
     /// Claims the connector for `holder` for `ttl`. With `due_only`, only when its next run is
@@ -63,7 +95,7 @@ impl Store {
             .is_null()
             .or(Expr::col("expires_at").lt(now));
         let mut select = Query::select()
-            .columns(["next_run_at"])
+            .columns(["next_run_at", "full_refresh_requested"])
             .from("sync_leases")
             .and_where(Expr::col("connector").eq(connector))
             .and_where(free.clone())
@@ -80,6 +112,7 @@ impl Store {
             return Ok(None);
         };
         let scheduled_for: DateTime<Utc> = row.try_get("", "next_run_at")?;
+        let full_refresh: bool = row.try_get("", "full_refresh_requested")?;
         // The same conditions again: on SQLite this update is what makes the claim atomic.
         let update = Query::update()
             .table("sync_leases")
@@ -98,6 +131,7 @@ impl Store {
             connector: connector.to_owned(),
             holder: holder.to_owned(),
             scheduled_for,
+            full_refresh,
         }))
     }
 
@@ -130,6 +164,10 @@ impl Store {
             .to_owned();
         if let Some(next) = next_run_at {
             q.value("next_run_at", next);
+            // The run that just finished honoured any full-refresh request it was claimed with.
+            if lease.full_refresh {
+                q.value("full_refresh_requested", false);
+            }
         }
         Ok(self.db().execute(&q).await?.rows_affected() == 1)
     }

@@ -364,8 +364,11 @@ async fn leases_give_each_due_run_to_exactly_one_worker() {
     use std::time::Duration;
     for_each_backend(|store| async move {
         let past = Utc::now() - chrono::Duration::seconds(5);
-        store.ensure_schedule("hs", past).await.unwrap();
-        store.ensure_schedule("hs", Utc::now()).await.unwrap(); // no-op: already scheduled
+        store.ensure_schedule("hs", "hubspot", past).await.unwrap();
+        store
+            .ensure_schedule("hs", "hubspot", Utc::now())
+            .await
+            .unwrap(); // no-op: already scheduled
         let ttl = Duration::from_secs(30);
 
         // Many workers race for one due run: exactly one wins.
@@ -401,9 +404,18 @@ async fn leases_give_each_due_run_to_exactly_one_worker() {
         // A manual sync may still take it when nobody holds it.
         let manual = store.claim("hs", "cli", ttl, false).await.unwrap().unwrap();
         assert!(store.release(&manual, None).await.unwrap());
+        // An admin's request makes it due now, as a full refresh, once.
+        assert!(store.request_sync("hs", true).await.unwrap());
+        assert!(!store.request_sync("nope", true).await.unwrap());
+        let asked = store.claim("hs", "w2", ttl, true).await.unwrap().unwrap();
+        assert!(asked.full_refresh);
+        assert!(store.release(&asked, Some(Utc::now())).await.unwrap());
+        let plain = store.claim("hs", "w2", ttl, true).await.unwrap().unwrap();
+        assert!(!plain.full_refresh);
+        assert!(store.release(&plain, Some(next)).await.unwrap());
 
         // A dead holder's lease expires and is taken over for the same slot.
-        store.ensure_schedule("zd", past).await.unwrap();
+        store.ensure_schedule("zd", "zendesk", past).await.unwrap();
         let dead = store
             .claim("zd", "dead", Duration::from_millis(1), true)
             .await
