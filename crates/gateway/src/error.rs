@@ -46,6 +46,9 @@ pub enum GatewayError {
     /// An argument is out of range or malformed; the message says which and why.
     #[error("{0}")]
     Validation(String),
+    /// The object the operation names does not exist.
+    #[error("{0}")]
+    NotFound(String),
     /// A pagination cursor does not decode or belongs to another list.
     #[error("invalid cursor `{0}`: pass an `endCursor` this list returned")]
     BadCursor(String),
@@ -71,6 +74,7 @@ impl GatewayError {
         match self {
             GatewayError::Validation(_) => code::VALIDATION_FAILED,
             GatewayError::BadCursor(_) => code::BAD_CURSOR,
+            GatewayError::NotFound(_) => code::NOT_FOUND,
             GatewayError::Store(_)
             | GatewayError::Corrupt { .. }
             | GatewayError::Misconfigured(_) => code::INTERNAL,

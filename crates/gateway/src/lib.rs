@@ -31,9 +31,9 @@ mod query;
 mod tests;
 
 pub use error::GatewayError;
-pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, QueryRoot};
+pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MutationRoot, QueryRoot};
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -47,8 +47,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tributary_store::Store;
 
-/// The schema served at `/graphql`. Mutations and subscriptions come later.
-pub type TributarySchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+/// The schema served at `/graphql`. Subscriptions come later.
+pub type TributarySchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Limits and timeouts of the gateway. [`Default`] gives values fit for production.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,8 +102,8 @@ impl AppState {
 }
 
 /// The schema builder without data: the types, limits and checks.
-fn builder(config: &GatewayConfig) -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription).extension(checks::RequestChecks {
+fn builder(config: &GatewayConfig) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription).extension(checks::RequestChecks {
         max_depth: config.max_depth,
         max_complexity: config.max_complexity,
     })

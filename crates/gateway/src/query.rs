@@ -3,8 +3,8 @@
 use crate::cursor;
 use crate::error::GatewayError;
 use crate::types::{
-    Account, AccountConnection, AccountEdge, AccountFilter, PageInfo, QuarantineConnection,
-    QuarantineEdge, SyncRunConnection, SyncRunEdge,
+    Account, AccountConnection, AccountEdge, AccountFilter, ConnectorStatus, PageInfo,
+    QuarantineConnection, QuarantineEdge, SyncRunConnection, SyncRunEdge, TriggerSyncPayload,
 };
 use async_graphql::{Context, ID, Object, Result};
 use tributary_store::Store;
@@ -121,6 +121,17 @@ impl QueryRoot {
         Ok(row.map(Account::from))
     }
 
+    /// Every connector the workers schedule, with its next run, lease and latest runs.
+    async fn connectors(&self, ctx: &Context<'_>) -> Result<Vec<ConnectorStatus>, GatewayError> {
+        let store = store(ctx)?;
+        let mut out = Vec::new();
+        for row in store.leases().await? {
+            let last_runs = latest_per_stream(store, &row.connector).await?;
+            out.push(ConnectorStatus::new(row, last_runs));
+        }
+        Ok(out)
+    }
+
     /// Sync runs, newest first, optionally of one connector instance.
     #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn sync_runs(
@@ -214,5 +225,55 @@ mod tests {
             14
         );
         assert_eq!(offset_after("q", p.end_cursor.as_deref()).unwrap(), 15);
+    }
+}
+
+/// The latest run of each stream of `connector` (streams run in turn, so the newest few runs
+/// hold one of each).
+async fn latest_per_stream(
+    store: &Store,
+    connector: &str,
+) -> Result<Vec<tributary_store::entities::sync_run::Model>, GatewayError> {
+    let (runs, _) = store.sync_runs(Some(connector), 0, 100).await?;
+    let mut seen = std::collections::BTreeSet::new();
+    Ok(runs
+        .into_iter()
+        .filter(|r| seen.insert(r.stream.clone()))
+        .collect())
+}
+
+/// The mutation root: admin operations. They only record intent in the database; workers act
+/// on it, so the gateway never calls a vendor.
+pub struct MutationRoot;
+
+#[Object]
+impl MutationRoot {
+    /// Asks the workers to sync `connector` now (as a full refresh when `fullRefresh`). The
+    /// first free worker claims it within its poll interval; follow it with `connectors` or
+    /// `syncRuns`.
+    async fn trigger_sync(
+        &self,
+        ctx: &Context<'_>,
+        connector: String,
+        #[graphql(default = false)] full_refresh: bool,
+    ) -> Result<TriggerSyncPayload, GatewayError> {
+        let store = store(ctx)?;
+        if !store.request_sync(&connector, full_refresh).await? {
+            return Err(GatewayError::NotFound(format!(
+                "no connector `{connector}` is scheduled; is it in tributary.toml and is a worker running?"
+            )));
+        }
+        let row = store
+            .leases()
+            .await?
+            .into_iter()
+            .find(|l| l.connector == connector)
+            .ok_or_else(|| GatewayError::NotFound(format!("connector `{connector}` vanished")))?;
+        let last_runs = latest_per_stream(store, &connector).await?;
+        Ok(TriggerSyncPayload {
+            connector,
+            full_refresh: row.full_refresh_requested,
+            status: ConnectorStatus::new(row, last_runs),
+        })
     }
 }

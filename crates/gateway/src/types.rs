@@ -820,3 +820,69 @@ mod tests {
         assert_eq!(f.segment.as_deref(), Some("mid_market"));
     }
 }
+
+/// A connector instance as the workers schedule it.
+pub struct ConnectorStatus {
+    row: tributary_store::entities::sync_lease::Model,
+    last_runs: Vec<sync_run::Model>,
+}
+
+impl ConnectorStatus {
+    /// Wraps a schedule row and the connector's latest run per stream.
+    pub fn new(
+        row: tributary_store::entities::sync_lease::Model,
+        last_runs: Vec<sync_run::Model>,
+    ) -> Self {
+        ConnectorStatus { row, last_runs }
+    }
+}
+
+/// A connector instance as the workers schedule it.
+#[Object]
+impl ConnectorStatus {
+    /// The instance name from `tributary.toml`.
+    async fn name(&self) -> &str {
+        &self.row.connector
+    }
+
+    /// The vendor kind, e.g. `hubspot`.
+    async fn kind(&self) -> Option<&str> {
+        self.row.kind.as_deref()
+    }
+
+    /// When its next scheduled run is due.
+    async fn next_run_at(&self) -> DateTime {
+        DateTime(self.row.next_run_at)
+    }
+
+    /// The worker running it now, if any (its lease may have expired: see `leaseExpiresAt`).
+    async fn running_on(&self) -> Option<&str> {
+        self.row.holder.as_deref()
+    }
+
+    /// When the current worker's lease expires unless renewed.
+    async fn lease_expires_at(&self) -> Option<DateTime> {
+        instant(self.row.expires_at)
+    }
+
+    /// Whether a full refresh was asked for and has not run yet.
+    async fn full_refresh_requested(&self) -> bool {
+        self.row.full_refresh_requested
+    }
+
+    /// The latest run of each stream.
+    async fn last_runs(&self) -> Vec<SyncRun> {
+        self.last_runs.iter().cloned().map(SyncRun::from).collect()
+    }
+}
+
+/// What `triggerSync` did.
+#[derive(async_graphql::SimpleObject)]
+pub struct TriggerSyncPayload {
+    /// The connector.
+    pub connector: String,
+    /// Whether the run will be a full refresh.
+    pub full_refresh: bool,
+    /// The connector's status after the request.
+    pub status: ConnectorStatus,
+}

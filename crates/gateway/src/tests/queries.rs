@@ -417,3 +417,59 @@ async fn sync_runs_and_quarantine_page_with_offset_cursors() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn connectors_show_their_schedule_and_trigger_sync_makes_them_due() {
+    for_each_backend(|store| async move {
+        let later = Utc::now() + chrono::Duration::hours(1);
+        store.ensure_schedule("hs", "hubspot", later).await.unwrap();
+        let run = store.start_run("hs", "companies", "incremental", None).await.unwrap();
+        store
+            .finish_run(
+                run,
+                tributary_store::RunFinish {
+                    status: tributary_store::RunStatus::Succeeded,
+                    cursor_after: None,
+                    error: None,
+                },
+            )
+            .await
+            .unwrap();
+        let app = router(&store);
+        let d = data(
+            &app,
+            "{ connectors { name kind nextRunAt runningOn fullRefreshRequested lastRuns { stream status } } }",
+            json!({}),
+        )
+        .await;
+        let c = &d["connectors"][0];
+        assert_eq!(c["name"], "hs");
+        assert_eq!(c["kind"], "hubspot");
+        assert_eq!(c["runningOn"], Value::Null);
+        assert_eq!(c["fullRefreshRequested"], false);
+        assert_eq!(c["lastRuns"], json!([{"stream": "companies", "status": "SUCCEEDED"}]));
+        let due_before = c["nextRunAt"].as_str().unwrap().to_owned();
+
+        let d = data(
+            &app,
+            r#"mutation { triggerSync(connector: "hs", fullRefresh: true) { connector fullRefresh status { nextRunAt } } }"#,
+            json!({}),
+        )
+        .await;
+        let t = &d["triggerSync"];
+        assert_eq!(t["connector"], "hs");
+        assert_eq!(t["fullRefresh"], true);
+        assert!(t["status"]["nextRunAt"].as_str().unwrap() < due_before.as_str());
+        // A worker now finds the run due, as a full refresh.
+        let lease = store
+            .claim("hs", "w", std::time::Duration::from_secs(30), true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(lease.full_refresh);
+
+        let reply = query_reply(&app, r#"mutation { triggerSync(connector: "nope") { connector } }"#, json!({})).await;
+        assert_eq!(reply.codes(), ["NOT_FOUND"]);
+    })
+    .await;
+}
