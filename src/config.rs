@@ -18,9 +18,32 @@ pub struct Config {
     /// Address the GraphQL gateway listens on.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// How `tributary serve` workers schedule syncs.
+    #[serde(default)]
+    pub scheduler: SchedulerConfig,
     /// Connector instances by name; the name goes into every record's external reference.
     #[serde(default)]
     pub connectors: BTreeMap<String, ConnectorSection>,
+}
+
+/// The `[scheduler]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// How long a worker's claim on a run lasts without renewal; a worker that dies hands its
+    /// run to another after at most this long. Renewed every third of it while running.
+    pub lease_ttl_secs: u64,
+    /// How often each worker looks for due runs.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            lease_ttl_secs: 60,
+            poll_interval_ms: 2_000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -28,6 +51,7 @@ impl Default for Config {
         Self {
             database_url: default_database_url(),
             listen: default_listen(),
+            scheduler: SchedulerConfig::default(),
             connectors: BTreeMap::new(),
         }
     }
@@ -69,6 +93,9 @@ impl Config {
     /// Parses TOML text.
     pub fn parse(text: &str) -> Result<Self> {
         let config: Config = toml::from_str(text)?;
+        if config.scheduler.lease_ttl_secs == 0 || config.scheduler.poll_interval_ms == 0 {
+            bail!("scheduler: lease_ttl_secs and poll_interval_ms must be at least 1");
+        }
         for (name, section) in &config.connectors {
             if section.interval_secs == 0 {
                 bail!("connector `{name}`: interval_secs must be at least 1");

@@ -172,11 +172,11 @@ pub async fn serve_mocks(
         faults,
         ..Default::default()
     };
-    let token = config.access_token.clone();
+    let hint = config.credential_hint();
     let server = MockServer::start_on(listen, hubspot::router(company, config))
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    println!("hubspot {} access_token={token}", server.base_url);
+    println!("hubspot {} {hint}", server.base_url);
     shutdown.await;
     server.shutdown().await?;
     Ok(())

@@ -65,6 +65,9 @@ enum Command {
     Serve {
         #[command(flatten)]
         config: ConfigArg,
+        /// What this process does: serve GraphQL, run scheduled syncs, or both.
+        #[arg(long, value_enum, default_value = "all")]
+        role: serve::Role,
         /// Log as JSON lines.
         #[arg(long)]
         log_json: bool,
@@ -160,9 +163,13 @@ async fn run(cli: Cli) -> Result<()> {
             };
             demo::run(opts, tributary::shutdown_signal()).await
         }
-        Command::Serve { config, log_json } => {
+        Command::Serve {
+            config,
+            role,
+            log_json,
+        } => {
             tributary::init_tracing("info", log_json);
-            serve::serve(&config.load()?, tributary::shutdown_signal()).await
+            serve::serve(&config.load()?, role, tributary::shutdown_signal()).await
         }
         Command::Sync {
             config,
@@ -223,7 +230,7 @@ async fn sync(
     }
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
-    let engine = SyncEngine::new(store);
+    let engine = SyncEngine::new(store.clone());
     let mode = if full_refresh {
         SyncMode::FullRefresh
     } else {

@@ -1,71 +1,221 @@
-//! `tributary serve`: the GraphQL gateway plus a scheduler that syncs each connector on its
-//! interval.
+//! `tributary serve`: the GraphQL gateway and/or a worker that syncs each connector on its
+//! interval (`--role gateway|worker|all`).
+//!
+//! Workers coordinate only through the database: each connector's next run is a row in
+//! `sync_leases`; a worker claims a due run with a lease, renews it while it runs and moves
+//! the schedule on when it finishes. Several workers (processes) can therefore share one
+//! PostgreSQL database, every scheduled run executes once, and a dead worker's run is taken
+//! over when its lease expires.
 
 use crate::{Config, registry};
 use anyhow::{Context, Result};
-use std::{sync::Arc, time::Duration};
+use chrono::Utc;
+use std::{collections::HashMap, sync::Arc, time::Duration};
 use tokio::sync::watch;
 use tributary_connector::{Connector, SyncMode};
-use tributary_store::Store;
+use tributary_store::{Lease, RunOrigin, Store};
 use tributary_sync::{NoProgress, SyncEngine};
 
-/// Runs `connector` every `interval` until `stop` flips to true. The first run starts at once.
-pub async fn schedule(
+/// What a `serve` process does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Serve GraphQL only (stateless; run as many as you like).
+    Gateway,
+    /// Run scheduled syncs only.
+    Worker,
+    /// Both.
+    All,
+}
+
+/// A worker: the connectors it may run and how it claims them.
+pub struct Worker {
+    /// This worker's id, recorded as lease holder and on its runs.
+    pub id: String,
+    store: Store,
     engine: SyncEngine,
-    connector: Arc<dyn Connector>,
-    interval: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        let name = connector.instance().to_owned();
-        tokio::select! {
-            result = engine.sync(connector.as_ref(), SyncMode::Incremental, &[], &NoProgress) => match result {
-                Ok(report) => {
-                    let (read, o) = report.totals();
-                    tracing::info!(connector = %name, read, written = o.written, quarantined = o.quarantined, succeeded = report.succeeded(), "scheduled sync finished");
-                }
-                Err(e) => tracing::error!(connector = %name, error = %e, "scheduled sync failed"),
-            },
-            _ = stop.changed() => return,
+    connectors: Vec<(Arc<dyn Connector>, Duration)>,
+    lease_ttl: Duration,
+    poll: Duration,
+}
+
+impl Worker {
+    /// A worker over `connectors` (each with its interval).
+    pub fn new(
+        store: Store,
+        connectors: Vec<(Arc<dyn Connector>, Duration)>,
+        lease_ttl: Duration,
+        poll: Duration,
+    ) -> Self {
+        let id = format!(
+            "worker-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::now_v7().simple().to_string()[24..]
+        );
+        Self {
+            id,
+            engine: SyncEngine::new(store.clone()),
+            store,
+            connectors,
+            lease_ttl,
+            poll,
         }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {},
-            _ = stop.changed() => return,
+    }
+
+    /// Polls for due runs until `stop` flips, running each claimed run to its end (or until
+    /// its lease is lost or the worker stops).
+    pub async fn run(self, mut stop: watch::Receiver<bool>) -> Result<()> {
+        let now = Utc::now();
+        for (c, _) in &self.connectors {
+            self.store
+                .ensure_schedule(c.instance(), c.kind(), now)
+                .await?;
+        }
+        let this = Arc::new(self);
+        let mut running: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+        loop {
+            running.retain(|_, task| !task.is_finished());
+            for (connector, interval) in &this.connectors {
+                let name = connector.instance().to_owned();
+                if running.contains_key(&name) {
+                    continue;
+                }
+                match this
+                    .store
+                    .claim(&name, &this.id, this.lease_ttl, true)
+                    .await
+                {
+                    Ok(Some(lease)) => {
+                        let task = tokio::spawn(Arc::clone(&this).run_claimed(
+                            Arc::clone(connector),
+                            *interval,
+                            lease,
+                            stop.clone(),
+                        ));
+                        running.insert(name, task);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(connector = %name, error = %e, "cannot claim run"),
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(this.poll) => {},
+                _ = stop.changed() => break,
+            }
+        }
+        for (_, task) in running {
+            let _ = task.await;
+        }
+        Ok(())
+    }
+
+    async fn run_claimed(
+        self: Arc<Self>,
+        connector: Arc<dyn Connector>,
+        interval: Duration,
+        lease: Lease,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let name = connector.instance().to_owned();
+        tracing::info!(connector = %name, worker = %self.id, scheduled_for = %lease.scheduled_for, "claimed scheduled run");
+        let origin = RunOrigin {
+            worker: Some(self.id.clone()),
+            scheduled_for: Some(lease.scheduled_for),
+        };
+        let heartbeat = async {
+            loop {
+                tokio::time::sleep(self.lease_ttl / 3).await;
+                match self.store.renew(&lease, self.lease_ttl).await {
+                    Ok(true) => {}
+                    Ok(false) => return "lease lost to another worker",
+                    Err(e) => {
+                        tracing::warn!(connector = %name, error = %e, "cannot renew lease");
+                    }
+                }
+            }
+        };
+        let mode = if lease.full_refresh {
+            SyncMode::FullRefresh
+        } else {
+            SyncMode::Incremental
+        };
+        let sync = self
+            .engine
+            .sync_with(connector.as_ref(), mode, &[], origin, &NoProgress);
+        let finished = tokio::select! {
+            result = sync => {
+                match result {
+                    Ok(report) => {
+                        let (read, o) = report.totals();
+                        tracing::info!(connector = %name, read, written = o.written, quarantined = o.quarantined, deleted = o.deleted, succeeded = report.succeeded(), "scheduled sync finished");
+                    }
+                    Err(e) => tracing::error!(connector = %name, error = %e, "scheduled sync failed"),
+                }
+                true
+            }
+            why = heartbeat => {
+                tracing::warn!(connector = %name, why, "scheduled sync abandoned");
+                false
+            }
+            _ = stop.changed() => {
+                tracing::info!(connector = %name, "worker stopping; the run resumes from its last checkpoint");
+                false
+            }
+        };
+        // A finished run moves the schedule on by one interval (never into the past: missed
+        // slots are not replayed); an interrupted one keeps its slot for the next worker.
+        let next = finished.then(|| {
+            let next = lease.scheduled_for
+                + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::hours(1));
+            next.max(Utc::now())
+        });
+        if let Err(e) = self.store.release(&lease, next).await {
+            tracing::error!(connector = %name, error = %e, "cannot release lease");
         }
     }
 }
 
-/// Serves GraphQL on `config.listen` and runs the scheduler until `shutdown` resolves.
+/// Serves GraphQL and/or runs a worker until `shutdown` resolves.
 pub async fn serve(
     config: &Config,
+    role: Role,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let store = Store::connect(&config.database_url)
         .await
         .with_context(|| format!("cannot open database `{}`", redact(&config.database_url)))?;
     store.migrate().await?;
-    let connectors = registry::build_all(config)?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let engine = SyncEngine::new(store.clone());
-    let mut tasks = Vec::new();
-    for (connector, interval_secs) in connectors {
-        tasks.push(tokio::spawn(schedule(
-            engine.clone(),
-            Arc::from(connector),
-            Duration::from_secs(interval_secs),
-            stop_rx.clone(),
-        )));
+    let worker = if role == Role::Gateway {
+        None
+    } else {
+        let connectors = registry::build_all(config)?
+            .into_iter()
+            .map(|(c, secs)| (Arc::from(c), Duration::from_secs(secs)))
+            .collect();
+        let worker = Worker::new(
+            store.clone(),
+            connectors,
+            Duration::from_secs(config.scheduler.lease_ttl_secs),
+            Duration::from_millis(config.scheduler.poll_interval_ms),
+        );
+        println!("worker: {}", worker.id);
+        Some(tokio::spawn(worker.run(stop_rx)))
+    };
+    if role == Role::Worker {
+        shutdown.await;
+    } else {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        println!("graphql: http://{addr}/graphql");
+        println!("graphiql: http://{addr}/");
+        tributary_gateway::serve(listener, tributary_gateway::AppState::new(store), shutdown)
+            .await?;
     }
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
-    println!("graphql: http://{addr}/graphql");
-    println!("graphiql: http://{addr}/");
-    tributary_gateway::serve(listener, tributary_gateway::AppState::new(store), shutdown).await?;
     let _ = stop_tx.send(true);
-    for t in tasks {
-        let _ = t.await;
+    if let Some(worker) = worker {
+        worker.await??;
     }
     Ok(())
 }
