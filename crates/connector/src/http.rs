@@ -1,11 +1,22 @@
 //! The one HTTP client connectors use: timeouts, retries with exponential backoff and jitter on
 //! 429, 5xx, connection errors and truncated bodies, `Retry-After` honoured (seconds or
-//! HTTP-date), auth applied per request, and tracing with secrets redacted.
+//! HTTP-date), a per-instance rate budget and bound on requests in flight, auth applied per
+//! request (with an OAuth2 token refreshed ahead of expiry and once after a 401), quota
+//! observers, and tracing with secrets redacted.
 
-use crate::ConnectorError;
-use reqwest::{Method, StatusCode, header::HeaderMap};
+use crate::{
+    ConnectorError,
+    auth::{Token, TokenManager},
+    quota::{ObservedResponse, QuotaObserver, QuotaVerdict},
+};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::{
+    Method, StatusCode,
+    header::{HeaderMap, HeaderName, HeaderValue},
+};
 use secrecy::{ExposeSecret, SecretString};
-use std::{sync::Arc, time::Duration};
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
+use tokio::sync::Semaphore;
 
 /// Tunables of the [`HttpClient`].
 #[derive(Debug, Clone)]
@@ -18,6 +29,10 @@ pub struct HttpClientConfig {
     pub initial_backoff: Duration,
     /// Upper bound of one backoff delay, `Retry-After` included.
     pub max_backoff: Duration,
+    /// The request budget of the instance (every attempt counts); `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// Most requests of the instance in flight at once (at least 1).
+    pub max_in_flight: usize,
 }
 
 impl Default for HttpClientConfig {
@@ -27,7 +42,43 @@ impl Default for HttpClientConfig {
             max_retries: 6,
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(60),
+            rate_limit: None,
+            max_in_flight: 16,
         }
+    }
+}
+
+/// A request budget: one request every `replenish_every`, with up to `burst` at once after a
+/// quiet spell (a GCRA, as `governor` implements it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// The time one request's allowance takes to come back.
+    pub replenish_every: Duration,
+    /// How many requests may go at once.
+    pub burst: NonZeroU32,
+}
+
+impl RateLimit {
+    /// `requests` per second, all of them allowed at once.
+    pub fn per_second(requests: NonZeroU32) -> Self {
+        Self::per_interval(requests, Duration::from_secs(1))
+    }
+
+    /// `requests` per `interval` (HubSpot: 100 per 10 s), all of them allowed at once.
+    pub fn per_interval(requests: NonZeroU32, interval: Duration) -> Self {
+        Self {
+            replenish_every: interval / requests.get(),
+            burst: requests,
+        }
+    }
+
+    /// The same rate with another burst size.
+    pub fn with_burst(self, burst: NonZeroU32) -> Self {
+        Self { burst, ..self }
+    }
+
+    fn quota(&self) -> Option<Quota> {
+        Quota::with_period(self.replenish_every).map(|q| q.allow_burst(self.burst))
     }
 }
 
@@ -36,8 +87,35 @@ impl Default for HttpClientConfig {
 pub enum Auth {
     /// No credentials.
     None,
-    /// `Authorization: Bearer <token>`.
+    /// `Authorization: Bearer <token>`, a token that does not expire (e.g. a HubSpot private
+    /// app token).
     Bearer(SecretString),
+    /// An API key in a request header, e.g. `X-Api-Key: <key>`.
+    ApiKeyHeader {
+        /// The header.
+        name: HeaderName,
+        /// The key.
+        value: SecretString,
+    },
+    /// An API key in a query parameter, e.g. Moodle's `wstoken`. Its name should look like a
+    /// credential (contain `token`, `key`, `secret`…) so that URL redaction hides it wherever a
+    /// connector builds such a URL itself.
+    ApiKeyQuery {
+        /// The parameter.
+        name: String,
+        /// The key.
+        value: SecretString,
+    },
+    /// HTTP Basic: `Authorization: Basic base64(username:password)`.
+    Basic {
+        /// The user name (e.g. `agent@example.com/token` for Zendesk).
+        username: String,
+        /// The password or API token.
+        password: SecretString,
+    },
+    /// `Authorization: Bearer <token>` from a [`TokenManager`], refreshed ahead of expiry and
+    /// once after a 401, after which the request is retried.
+    OAuth2(TokenManager),
 }
 
 impl std::fmt::Debug for Auth {
@@ -45,6 +123,25 @@ impl std::fmt::Debug for Auth {
         match self {
             Auth::None => f.write_str("Auth::None"),
             Auth::Bearer(_) => f.write_str("Auth::Bearer(<redacted>)"),
+            Auth::ApiKeyHeader { name, .. } => {
+                write!(
+                    f,
+                    "Auth::ApiKeyHeader {{ name: {name:?}, value: <redacted> }}"
+                )
+            }
+            Auth::ApiKeyQuery { name, .. } => {
+                write!(
+                    f,
+                    "Auth::ApiKeyQuery {{ name: {name:?}, value: <redacted> }}"
+                )
+            }
+            Auth::Basic { username, .. } => {
+                write!(
+                    f,
+                    "Auth::Basic {{ username: {username:?}, password: <redacted> }}"
+                )
+            }
+            Auth::OAuth2(manager) => write!(f, "Auth::OAuth2({manager:?})"),
         }
     }
 }
@@ -54,36 +151,123 @@ impl std::fmt::Debug for Auth {
 pub struct HttpResponse {
     /// Status code.
     pub status: StatusCode,
-    /// Response headers.
+    /// Response headers, e.g. `X-HubSpot-RateLimit-Remaining` or `Sforce-Limit-Info` (see
+    /// [`crate::quota_readings`]).
     pub headers: HeaderMap,
     /// The decoded JSON body.
     pub body: serde_json::Value,
 }
 
-/// The shared, cheaply clonable HTTP client.
-#[derive(Clone, Debug)]
+/// The shared, cheaply clonable HTTP client. Clones share the connection pool, the rate budget,
+/// the in-flight bound and the credentials.
+#[derive(Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
     auth: Arc<Auth>,
     config: Arc<HttpClientConfig>,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    in_flight: Arc<Semaphore>,
+    observers: Arc<Vec<Arc<dyn QuotaObserver>>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("auth", &self.auth)
+            .field("config", &self.config)
+            .field("quota_observers", &self.observers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failed attempt, with the OAuth2 token the vendor refused when it answered 401.
+struct Failure {
+    error: ConnectorError,
+    rejected: Option<Token>,
+}
+
+impl From<ConnectorError> for Failure {
+    fn from(error: ConnectorError) -> Self {
+        Self {
+            error,
+            rejected: None,
+        }
+    }
 }
 
 impl HttpClient {
-    /// Builds a client with its own connection pool.
+    /// Builds a client with its own connection pool, rate budget and in-flight bound.
     pub fn new(config: HttpClientConfig, auth: Auth) -> Result<Self, ConnectorError> {
+        let fail = |message: String| ConnectorError::Config {
+            instance: String::new(),
+            message,
+        };
+        if config.max_in_flight == 0 {
+            return Err(fail("max_in_flight must be at least 1".to_owned()));
+        }
+        let limiter = match &config.rate_limit {
+            None => None,
+            Some(limit) => {
+                let quota = limit.quota().ok_or_else(|| {
+                    fail("rate_limit must replenish after a non-zero interval".to_owned())
+                })?;
+                Some(Arc::new(RateLimiter::direct(quota)))
+            }
+        };
+        match &auth {
+            Auth::ApiKeyHeader { name, value } => {
+                HeaderValue::from_str(value.expose_secret()).map_err(|_| {
+                    fail(format!(
+                        "the API key for header `{name}` has characters a header cannot carry"
+                    ))
+                })?;
+            }
+            Auth::ApiKeyQuery { name, .. } if name.is_empty() => {
+                return Err(fail("the API key query parameter needs a name".to_owned()));
+            }
+            _ => {}
+        }
         let inner = reqwest::Client::builder()
             .timeout(config.timeout)
             .user_agent(concat!("tributary/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ConnectorError::Config {
-                instance: String::new(),
-                message: format!("cannot build HTTP client: {e}"),
-            })?;
+            .map_err(|e| fail(format!("cannot build HTTP client: {e}")))?;
         Ok(Self {
             inner,
             auth: Arc::new(auth),
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
             config: Arc::new(config),
+            limiter,
+            observers: Arc::new(Vec::new()),
         })
+    }
+
+    /// This client with one more [`QuotaObserver`], which sees every response of this client
+    /// and of clones made from it afterwards.
+    pub fn with_quota_observer(mut self, observer: impl QuotaObserver + 'static) -> Self {
+        let mut observers = self.observers.as_ref().clone();
+        observers.push(Arc::new(observer));
+        self.observers = Arc::new(observers);
+        self
+    }
+
+    /// The credentials requests carry.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// The token manager, when requests authenticate with OAuth2; a connector reads the token
+    /// response's extra fields through it (e.g. Salesforce's `instance_url`).
+    pub fn token_manager(&self) -> Option<&TokenManager> {
+        match self.auth.as_ref() {
+            Auth::OAuth2(manager) => Some(manager),
+            _ => None,
+        }
+    }
+
+    /// The tunables.
+    pub fn config(&self) -> &HttpClientConfig {
+        &self.config
     }
 
     /// `GET url?query` and decode JSON, retrying what is retryable.
@@ -104,7 +288,9 @@ impl HttpClient {
         self.send_json(Method::POST, url, &[], Some(body)).await
     }
 
-    async fn send_json(
+    /// `method url?query` with an optional JSON body, decoding JSON, retrying what is
+    /// retryable.
+    pub async fn send_json(
         &self,
         method: Method,
         url: &str,
@@ -112,49 +298,116 @@ impl HttpClient {
         body: Option<&serde_json::Value>,
     ) -> Result<HttpResponse, ConnectorError> {
         let shown = redact_url(url);
+        let mut retries = 0u32;
         let mut attempt = 0u32;
+        let mut reauthenticated = false;
         loop {
-            let result = self.attempt(method.clone(), url, &shown, query, body).await;
-            match result {
+            attempt += 1;
+            let mut failure = match self
+                .attempt(&method, url, &shown, query, body, attempt)
+                .await
+            {
                 Ok(resp) => return Ok(resp),
-                Err(e) if e.is_retryable() && attempt < self.config.max_retries => {
-                    let delay = self.backoff(attempt, &e);
-                    tracing::warn!(url = %shown, attempt, delay_ms = delay.as_millis() as u64, error = %e, "retrying request");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
+                Err(failure) => failure,
+            };
+            // A 401 on an OAuth2 token: the token expired early or was revoked. Replace it once
+            // (shared with every request that saw the same token refused) and go again at once;
+            // a second 401 is a real refusal.
+            if let (Some(rejected), Auth::OAuth2(manager)) = (&failure.rejected, self.auth.as_ref())
+                && !reauthenticated
+            {
+                reauthenticated = true;
+                tracing::debug!(url = %shown, attempt, generation = rejected.generation(), "access token refused; refreshing it once");
+                match manager.refresh_after_rejection(rejected).await {
+                    Ok(_) => continue,
+                    Err(e) => failure = e.into(),
                 }
-                Err(e) => return Err(e),
             }
+            let error = failure.error;
+            if error.is_retryable() && retries < self.config.max_retries {
+                let delay = self.backoff(retries, &error);
+                tracing::warn!(url = %shown, attempt, delay_ms = delay.as_millis() as u64, error = %error, "retrying request");
+                tokio::time::sleep(delay).await;
+                retries += 1;
+                continue;
+            }
+            return Err(error);
         }
     }
 
     async fn attempt(
         &self,
-        method: Method,
+        method: &Method,
         url: &str,
         shown: &str,
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
-    ) -> Result<HttpResponse, ConnectorError> {
-        let mut req = self.inner.request(method.clone(), url).query(query);
-        if let Auth::Bearer(token) = self.auth.as_ref() {
-            req = req.bearer_auth(token.expose_secret());
+        attempt: u32,
+    ) -> Result<HttpResponse, Failure> {
+        let token = match self.auth.as_ref() {
+            Auth::OAuth2(manager) => Some(manager.token().await?),
+            _ => None,
+        };
+        let permit = self
+            .in_flight
+            .acquire()
+            .await
+            .expect("the in-flight semaphore is never closed");
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
         }
+        let mut req = self.inner.request(method.clone(), url).query(query);
+        req = match self.auth.as_ref() {
+            // `token` is set exactly when the auth is OAuth2.
+            Auth::None | Auth::OAuth2(_) => match &token {
+                Some(token) => req.bearer_auth(token.secret().expose_secret()),
+                None => req,
+            },
+            Auth::Bearer(secret) => req.bearer_auth(secret.expose_secret()),
+            Auth::ApiKeyHeader { name, value } => {
+                let mut value = HeaderValue::from_str(value.expose_secret())
+                    .expect("checked to be a valid header value in HttpClient::new");
+                value.set_sensitive(true);
+                req.header(name, value)
+            }
+            Auth::ApiKeyQuery { name, value } => {
+                req.query(&[(name.as_str(), value.expose_secret())])
+            }
+            Auth::Basic { username, password } => {
+                req.basic_auth(username, Some(password.expose_secret()))
+            }
+        };
         if let Some(body) = body {
             req = req.json(body);
         }
         let started = std::time::Instant::now();
-        let resp = req.send().await.map_err(|e| ConnectorError::Transient {
-            url: shown.to_owned(),
-            message: without_url(&e),
-        })?;
+        let resp = match req.send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                let message = without_url(&e);
+                tracing::debug!(%method, url = %shown, attempt, elapsed_ms = started.elapsed().as_millis() as u64, error = %message, "http request failed");
+                return Err(ConnectorError::Transient {
+                    url: shown.to_owned(),
+                    message,
+                }
+                .into());
+            }
+        };
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.map_err(|e| ConnectorError::Transient {
             url: shown.to_owned(),
             message: format!("reading body: {}", without_url(&e)),
         })?;
-        tracing::debug!(%method, url = %shown, status = status.as_u16(), bytes = bytes.len(), elapsed_ms = started.elapsed().as_millis() as u64, "http");
+        tracing::debug!(%method, url = %shown, status = status.as_u16(), bytes = bytes.len(), elapsed_ms = started.elapsed().as_millis() as u64, attempt, "http response");
+        drop(permit);
+        let verdict = self.observe(&ObservedResponse {
+            method,
+            url: shown,
+            status,
+            headers: &headers,
+            body: &bytes,
+        });
         if status.is_success() {
             let body = serde_json::from_slice(&bytes).map_err(|e| {
                 // A body cut short is a transport failure worth retrying; anything else is
@@ -177,8 +430,16 @@ impl HttpClient {
                 body,
             });
         }
+        if let QuotaVerdict::Exhausted { message, resume_at } = verdict {
+            return Err(ConnectorError::QuotaExhausted {
+                url: shown.to_owned(),
+                message,
+                resume_at,
+            }
+            .into());
+        }
         let snippet: String = String::from_utf8_lossy(&bytes).chars().take(300).collect();
-        Err(match status.as_u16() {
+        let error = match status.as_u16() {
             429 => ConnectorError::RateLimited {
                 url: shown.to_owned(),
                 retry_after: retry_after(&headers),
@@ -187,6 +448,7 @@ impl HttpClient {
                 url: shown.to_owned(),
                 status: status.as_u16(),
                 body: snippet,
+                token_for: None,
             },
             500..=599 | 408 => ConnectorError::Transient {
                 url: shown.to_owned(),
@@ -197,11 +459,27 @@ impl HttpClient {
                 status: code,
                 body: snippet,
             },
+        };
+        Err(Failure {
+            error,
+            rejected: token.filter(|_| status == StatusCode::UNAUTHORIZED),
         })
     }
 
+    /// Shows a response to every observer; the first `Exhausted` verdict wins.
+    fn observe(&self, response: &ObservedResponse<'_>) -> QuotaVerdict {
+        let mut verdict = QuotaVerdict::Continue;
+        for observer in self.observers.iter() {
+            let v = observer.observe(response);
+            if verdict == QuotaVerdict::Continue {
+                verdict = v;
+            }
+        }
+        verdict
+    }
+
     /// Exponential backoff with jitter; a vendor's `Retry-After` wins when it is given.
-    fn backoff(&self, attempt: u32, err: &ConnectorError) -> Duration {
+    fn backoff(&self, retry: u32, err: &ConnectorError) -> Duration {
         if let ConnectorError::RateLimited {
             retry_after: Some(d),
             ..
@@ -212,7 +490,7 @@ impl HttpClient {
         let base = self
             .config
             .initial_backoff
-            .saturating_mul(1u32 << attempt.min(16));
+            .saturating_mul(1u32 << retry.min(16));
         let capped = base.min(self.config.max_backoff);
         // Full jitter between half and all of the delay keeps retries from many workers apart.
         let nanos = std::time::SystemTime::now()
@@ -239,10 +517,12 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(delta.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// Hides the values of query parameters that look like credentials.
+/// Hides user info (`https://user:pass@host`) and the values of query parameters that look like
+/// credentials.
 pub(crate) fn redact_url(url: &str) -> String {
+    let url = redact_userinfo(url);
     let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
+        return url;
     };
     let parts: Vec<String> = query
         .split('&')
@@ -254,15 +534,34 @@ pub(crate) fn redact_url(url: &str) -> String {
     format!("{base}?{}", parts.join("&"))
 }
 
+fn redact_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://<redacted>@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["token", "key", "secret", "password", "signature"]
-        .iter()
-        .any(|s| n.contains(s))
+    [
+        "token",
+        "key",
+        "secret",
+        "password",
+        "signature",
+        "assertion",
+        "credential",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
 }
 
 /// reqwest errors print the full URL, query included; keep only the cause.
-fn without_url(e: &reqwest::Error) -> String {
+pub(crate) fn without_url(e: &reqwest::Error) -> String {
     let mut msg = e.without_url_ref().to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -318,11 +617,75 @@ mod tests {
             "https://m.example/ws?wstoken=<redacted>&wsfunction=x"
         );
         assert_eq!(redact_url("https://x/y"), "https://x/y");
+        assert_eq!(
+            redact_url("https://bob:hunter2@x.example/y?a=1"),
+            "https://<redacted>@x.example/y?a=1"
+        );
+        assert_eq!(
+            redact_url("https://x.example/y?email=a@b.c"),
+            "https://x.example/y?email=a@b.c"
+        );
     }
 
     #[test]
-    fn bearer_auth_is_not_printed() {
-        let a = Auth::Bearer(SecretString::from("pat-secret".to_owned()));
-        assert!(!format!("{a:?}").contains("pat-secret"));
+    fn credentials_are_not_printed() {
+        let secret = || SecretString::from("pat-secret".to_owned());
+        for a in [
+            Auth::Bearer(secret()),
+            Auth::ApiKeyHeader {
+                name: HeaderName::from_static("x-api-key"),
+                value: secret(),
+            },
+            Auth::ApiKeyQuery {
+                name: "wstoken".to_owned(),
+                value: secret(),
+            },
+            Auth::Basic {
+                username: "agent@example.com/token".to_owned(),
+                password: secret(),
+            },
+        ] {
+            let shown = format!("{a:?}");
+            assert!(!shown.contains("pat-secret"), "{shown}");
+            let client = HttpClient::new(HttpClientConfig::default(), a).unwrap();
+            assert!(!format!("{client:?}").contains("pat-secret"));
+        }
+    }
+
+    #[test]
+    fn invalid_settings_are_config_errors() {
+        let zero = HttpClientConfig {
+            max_in_flight: 0,
+            ..HttpClientConfig::default()
+        };
+        assert!(matches!(
+            HttpClient::new(zero, Auth::None),
+            Err(ConnectorError::Config { .. })
+        ));
+        let bad_key = Auth::ApiKeyHeader {
+            name: HeaderName::from_static("x-api-key"),
+            value: SecretString::from("line\nbreak-SECRET".to_owned()),
+        };
+        let err = HttpClient::new(HttpClientConfig::default(), bad_key).unwrap_err();
+        assert!(!err.to_string().contains("SECRET"), "{err}");
+        let no_rate = HttpClientConfig {
+            rate_limit: Some(RateLimit {
+                replenish_every: Duration::ZERO,
+                burst: NonZeroU32::MIN,
+            }),
+            ..HttpClientConfig::default()
+        };
+        assert!(HttpClient::new(no_rate, Auth::None).is_err());
+    }
+
+    #[test]
+    fn rate_limits_spread_the_interval() {
+        let hubspot =
+            RateLimit::per_interval(NonZeroU32::new(100).unwrap(), Duration::from_secs(10));
+        assert_eq!(hubspot.replenish_every, Duration::from_millis(100));
+        assert_eq!(hubspot.burst.get(), 100);
+        let smooth = RateLimit::per_second(NonZeroU32::new(4).unwrap()).with_burst(NonZeroU32::MIN);
+        assert_eq!(smooth.replenish_every, Duration::from_millis(250));
+        assert_eq!(smooth.burst.get(), 1);
     }
 }

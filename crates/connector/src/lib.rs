@@ -4,18 +4,33 @@
 //! - [`Connector`]: a configured instance of a vendor integration; declares its [`StreamSpec`]s
 //!   and reads a stream as a stream of [`ReadItem`]s (records, rejects, deletes, checkpoints).
 //! - [`ConnectorContext`]: what the runtime hands a connector — its instance name and an
-//!   [`HttpClient`] that already retries, backs off and honours `Retry-After`.
+//!   [`HttpClient`] that already retries, backs off, honours `Retry-After`, keeps to the
+//!   instance's rate budget and in-flight bound, and authenticates every request ([`Auth`]).
+//! - [`TokenManager`] (module [`auth`]): OAuth2 access tokens by the refresh-token,
+//!   client-credentials or JWT bearer grant, refreshed ahead of expiry and once after a 401,
+//!   one refresh shared by all concurrent requests. [`AuthSettings`] is the `auth` table of a
+//!   connector's configuration and builds any [`Auth`].
+//! - [`QuotaObserver`] and [`quota_readings`]: the vendor's quota headers, and a way to end a
+//!   request with [`ConnectorError::QuotaExhausted`] when a daily limit is reached.
 //! - [`ConnectorError`]: every failure with a class, so retry policy lives in one place.
 //!
 //! A connector must not open its own HTTP client, read env vars or files, sleep to back off,
 //! spawn detached tasks, log secrets or panic on vendor data. It knows nothing of the store,
 //! the sync engine or GraphQL; the engine treats stream state as opaque JSON.
 
+pub mod auth;
 mod error;
 mod http;
+mod quota;
 
+pub use auth::{
+    AuthSettings, ClientAuth, Grant, JwtBearer, OAuth2Config, Token, TokenExtras, TokenManager,
+};
 pub use error::{ConnectorError, ErrorClass};
-pub use http::{Auth, HttpClient, HttpClientConfig};
+pub use http::{Auth, HttpClient, HttpClientConfig, HttpResponse, RateLimit};
+pub use quota::{
+    ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow, quota_readings,
+};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
