@@ -48,7 +48,9 @@ enum Command {
         /// Number of simulated accounts.
         #[arg(long, default_value_t = 2000)]
         accounts: usize,
-        /// Fault knobs of the mock APIs, e.g. `malformed=3`.
+        /// Fault knobs of the mock APIs, comma-separated, e.g.
+        /// `rate_limit=3@5/50,retry_after=0,server_errors=2@20,truncate=0.1,slow_ms=200,token_ttl=5,mutate=0.05,duplicates=0.05,malformed=3`
+        /// (see `tributary-sim`'s Faults for every knob).
         #[arg(long, default_value = "")]
         faults: String,
         /// Where to serve GraphQL.
@@ -115,12 +117,24 @@ enum SimCommand {
         /// Number of simulated accounts.
         #[arg(long, default_value_t = 2000)]
         accounts: usize,
-        /// Fault knobs, e.g. `malformed=3`.
+        /// Fault knobs, comma-separated, e.g. `rate_limit=0.1,retry_after=1,truncate=0.05,malformed=3`.
         #[arg(long, default_value = "")]
         faults: String,
         /// Address of the first mock.
         #[arg(long, default_value = "127.0.0.1:4100")]
         listen: SocketAddr,
+    },
+    /// Print the planted causal parameters and the twin ground truth as JSON.
+    Truth {
+        /// Seed of the simulated company.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Number of simulated accounts.
+        #[arg(long, default_value_t = 2000)]
+        accounts: usize,
+        /// Leave out the per-account and per-decision lists (totals only).
+        #[arg(long)]
+        summary: bool,
     },
 }
 
@@ -212,6 +226,22 @@ async fn run(cli: Cli) -> Result<()> {
                     tributary::shutdown_signal(),
                 )
                 .await
+            }
+            SimCommand::Truth {
+                seed,
+                accounts,
+                summary,
+            } => {
+                let mut truth = tributary_sim::truth_json(&tributary_sim::SimConfig {
+                    seed,
+                    accounts,
+                    ..tributary_sim::SimConfig::default()
+                });
+                if summary && let Some(obj) = truth.as_object_mut() {
+                    obj.retain(|k, _| k != "per_account" && k != "per_decision");
+                }
+                println!("{}", serde_json::to_string_pretty(&truth)?);
+                Ok(())
             }
         },
     }

@@ -14,30 +14,35 @@ use tributary_connector::{
 use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
 use tributary_model::{Entity, ExternalRef, SourceRecord};
 use tributary_sim::{
-    Company, Faults, MockServer, SimConfig,
-    hubspot::{self, HubspotMockConfig},
+    Company, FaultStats, Faults, MockServer, Probability, Schedule, SimConfig,
+    hubspot::{self, HubspotMock, HubspotMockConfig},
 };
 
 const INSTANCE: &str = "hubspot-sim";
 
 struct Fixture {
     company: Arc<Company>,
+    mock: HubspotMock,
     server: MockServer,
 }
 
 async fn fixture_with(company: Company, faults: Faults) -> Fixture {
     let company = Arc::new(company);
-    let router = hubspot::router(
+    let mock = HubspotMock::new(
         company.clone(),
         HubspotMockConfig {
             faults,
             ..HubspotMockConfig::default()
         },
     );
-    let server = MockServer::start(router)
+    let server = MockServer::start(mock.router())
         .await
         .expect("mock binds on loopback");
-    Fixture { company, server }
+    Fixture {
+        company,
+        mock,
+        server,
+    }
 }
 
 fn generate(accounts: usize) -> Company {
@@ -49,12 +54,20 @@ fn generate(accounts: usize) -> Company {
 }
 
 fn connector(f: &Fixture, token: &str, page_size: u32) -> HubspotConnector {
+    connector_with(f, token, page_size, HttpClientConfig::default())
+}
+
+fn connector_with(
+    f: &Fixture,
+    token: &str,
+    page_size: u32,
+    http: HttpClientConfig,
+) -> HubspotConnector {
     let config = HubspotConfig {
         page_size,
         ..HubspotConfig::new(f.server.base_url.clone(), SecretString::from(token))
     };
-    let http = HttpClient::new(HttpClientConfig::default(), http_auth(&config))
-        .expect("http client builds");
+    let http = HttpClient::new(http, http_auth(&config)).expect("http client builds");
     let ctx = ConnectorContext {
         instance: INSTANCE.to_owned(),
         http,
@@ -412,5 +425,61 @@ async fn unsupported_modes_and_streams_are_config_errors() {
     assert!(
         matches!(&first, Err(ConnectorError::Config { message, .. }) if message.contains("tickets")),
         "{first:?}"
+    );
+}
+
+#[tokio::test]
+async fn transient_faults_are_retried_and_land_exactly_what_a_clean_run_lands() {
+    // 429 storms (Retry-After 0), 5xx bursts and randomly truncated pages; never more than
+    // a few failures in a row, well inside the client's retry budget.
+    let faults = Faults::none()
+        .with_malformed_records(2)
+        .with_rate_limit(Schedule::burst(3, 4).repeating_every(23))
+        .with_retry_after_secs(0)
+        .with_server_errors(Schedule::burst(2, 13).repeating_every(29))
+        .with_truncate(Schedule::random(Probability::new(0.15)));
+    let clean = fixture_with(generate(60), Faults::none().with_malformed_records(2)).await;
+    let faulty = fixture_with(generate(60), faults).await;
+    // Backoff of a millisecond or so: the test is about outcomes, not waiting.
+    let fast = HttpClientConfig {
+        initial_backoff: std::time::Duration::from_millis(1),
+        max_backoff: std::time::Duration::from_millis(5),
+        ..HttpClientConfig::default()
+    };
+    let c_clean = connector(&clean, hubspot::DEFAULT_ACCESS_TOKEN, 9);
+    let c_faulty = connector_with(&faulty, hubspot::DEFAULT_ACCESS_TOKEN, 9, fast);
+
+    c_faulty.check().await.unwrap();
+    c_clean.check().await.unwrap();
+    for name in ["companies", "contacts", "deals"] {
+        let expected = read_all(&c_clean, name, None).await.unwrap();
+        let got = read_all(&c_faulty, name, None).await.unwrap();
+        assert!(!records(&expected).is_empty(), "{name}");
+        // Records, rejects, deletes and checkpoints: item for item the same.
+        assert_eq!(got, expected, "{name}");
+    }
+
+    let clean_stats = clean.mock.stats();
+    assert_eq!(clean_stats.rate_limited + clean_stats.server_errors, 0);
+    let stats = faulty.mock.stats();
+    assert!(stats.rate_limited >= 6, "{stats:?}");
+    assert!(stats.server_errors >= 4, "{stats:?}");
+    assert!(stats.truncated >= 3, "{stats:?}");
+    // Every fault cost exactly one retried request, and nothing else differed.
+    assert_eq!(
+        stats.requests,
+        clean_stats.requests + stats.rate_limited + stats.server_errors + stats.truncated,
+        "{stats:?}"
+    );
+    assert_eq!(
+        FaultStats {
+            requests: 0,
+            rate_limited: 0,
+            server_errors: 0,
+            truncated: 0,
+            ..stats
+        },
+        FaultStats::default(),
+        "no other knob was on"
     );
 }

@@ -1,18 +1,32 @@
-//! The simulated company: its customer accounts, their contacts and the deals that carry their
-//! contracts, generated from one seed.
+//! The simulated company: its customer accounts, their people, contracts, learning, product
+//! usage and support tickets, generated from one seed.
 //!
 //! Determinism comes from *named random streams*: every concern (account attributes, each
-//! account's contacts, each account's deal history) draws from its own ChaCha8 stream derived
-//! from the seed and a label. Adding a new concern later (courses, usage, tickets, the training
-//! twin) therefore never shifts the data an existing seed already produces for the old ones.
+//! account's people, contract history, enrollments, adoption, usage, tickets) draws from its
+//! own ChaCha8 stream derived from the seed, a label and the account's index. Adding a concern
+//! never shifts the data an existing one produces, and within a stream every record consumes
+//! a fixed number of draws wherever the sequence could depend on `today`.
+//!
+//! Time: the history is anchored at `SimConfig::history_start`, not at `today`. Every record
+//! is planned over its whole life (created, changed, closed) independently of `today`; the
+//! company at a given `today` is those plans seen as of then. Moving `today` forward therefore
+//! gives a superset world: records created before the old today are the same records with the
+//! same ids, changed only where something happened in between (with a later `updated_at`),
+//! and new records appear.
 
+use crate::causal::{self, CausalConfig, ContractPath, PathSummary};
+use crate::learning::{
+    self, Catalog, Completion, EnrollmentPlan, SimCourse, SimEnrollment, SimFeature,
+};
+use crate::support::{self, SimTicket};
+use crate::usage::{self, Adoption, UsageEvents, UsagePlan};
 use crate::{SimConfig, names};
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use tributary_model::{Currency, PersonRole, Segment, SubscriptionStatus};
 
 /// A sales rep who owns accounts (a HubSpot owner).
@@ -90,6 +104,12 @@ pub struct SimContact {
     pub updated_at: DateTime<Utc>,
     /// When the record was archived (deleted) in the CRM.
     pub archived_at: Option<DateTime<Utc>>,
+    /// Index into [`Company::contacts`] of the first record of the same human. Equal to the
+    /// contact's own index except for people who moved companies: their record at the new
+    /// account (new email on the new domain) points at their record at the old one.
+    pub human: usize,
+    /// When the person left the account (moved to another company), if they have.
+    pub left_at: Option<DateTime<Utc>>,
 }
 
 /// What a deal does to its account's contract.
@@ -263,9 +283,28 @@ pub struct Truth {
     pub won_deals_by_motion: BTreeMap<String, usize>,
     /// ARR of subscriptions active on `today`, by currency code.
     pub arr_today: BTreeMap<String, Decimal>,
+    /// People who moved companies (contacts whose `human` points at an earlier record).
+    pub moved_people: usize,
+    /// Features announced.
+    pub features: usize,
+    /// Courses published.
+    pub courses: usize,
+    /// Enrollments.
+    pub enrollments: usize,
+    /// Completed enrollments.
+    pub completions: usize,
+    /// Enrollments that earned a certification.
+    pub certifications: usize,
+    /// Support tickets.
+    pub tickets: usize,
+    /// How-to tickets.
+    pub howto_tickets: usize,
 }
 
-/// A generated company: accounts, contacts and deals, all before [`Company::today`].
+/// A generated company as of [`Company::today`]: accounts, contacts and deals (the CRM),
+/// features, courses and enrollments (the LMS), support tickets, and — streamed, never stored —
+/// product usage events ([`Company::usage_events`]). [`Company::ground_truth`] states what
+/// training really did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Company {
     /// The seed it was generated from.
@@ -280,24 +319,73 @@ pub struct Company {
     pub contacts: Vec<SimContact>,
     /// Deals, in id (creation) order.
     pub deals: Vec<SimDeal>,
+    /// First day of the history.
+    pub history_start: NaiveDate,
+    /// The causal configuration the company was generated with (as configured; a placebo
+    /// world applies neutral effects).
+    pub causal: CausalConfig,
+    /// Product features announced before today, in release order.
+    pub features: Vec<SimFeature>,
+    /// Courses published before today, in id (creation) order.
+    pub courses: Vec<SimCourse>,
+    /// Enrollments, in id (enrollment) order.
+    pub enrollments: Vec<SimEnrollment>,
+    /// Support tickets, in id (creation) order.
+    pub tickets: Vec<SimTicket>,
+    /// Per account: the simulated life behind the records (contract paths factual and twin,
+    /// usage plan, adoption, ticket counts). Not serialised: the records and
+    /// [`Company::ground_truth`] are its public face.
+    #[serde(skip)]
+    pub(crate) lives: Vec<AccountLife>,
 }
 
 /// Derives an independent random stream from the seed and a label (and an index, for
 /// per-account streams). FNV-1a over the label, then SplitMix64 to mix in seed and index.
 pub(crate) fn stream_rng(seed: u64, label: &str, index: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(splitmix(splitmix(seed ^ fnv(label)) ^ index))
+}
+
+fn fnv(label: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in label.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    ChaCha8Rng::seed_from_u64(splitmix(splitmix(seed ^ h) ^ index))
+    h
 }
 
-fn splitmix(x: u64) -> u64 {
+pub(crate) fn splitmix(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// A uniform in `[0, 1)` that is a pure function of the seed, a label and two indices: for
+/// draws that must not depend on how far any stream has been consumed (e.g. a record's
+/// updates, which continue past any `today`).
+pub(crate) fn hash_unit(seed: u64, label: &str, a: u64, b: u64) -> f64 {
+    let x = splitmix(splitmix(splitmix(seed ^ fnv(label)) ^ a) ^ b);
+    (x >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// `N` uniforms in `[0, 1)`, always exactly `N` draws from the stream.
+pub(crate) fn draws<const N: usize, R: Rng>(rng: &mut R) -> [f64; N] {
+    std::array::from_fn(|_| rng.random::<f64>())
+}
+
+/// A standard normal from two uniforms (Box–Muller).
+pub(crate) fn normal(u1: f64, u2: f64) -> f64 {
+    (-2.0 * (1.0 - u1).ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// `floor(u × n)` kept below `n`: picks one of `n` items with exactly one draw.
+pub(crate) fn idx_of(u: f64, n: usize) -> usize {
+    ((u * n as f64) as usize).min(n.saturating_sub(1))
+}
+
+fn pick_u<'a>(u: f64, items: &[&'a str]) -> &'a str {
+    items[idx_of(u, items.len())]
 }
 
 fn pick<'a, R: Rng>(rng: &mut R, items: &[&'a str]) -> &'a str {
@@ -324,18 +412,13 @@ fn ascii_slug(s: &str) -> String {
 }
 
 /// Midnight UTC at the start of `date`.
-fn midnight(date: NaiveDate) -> DateTime<Utc> {
+pub(crate) fn midnight(date: NaiveDate) -> DateTime<Utc> {
     Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN))
 }
 
-/// A random instant on `date` during working hours (UTC), with millisecond precision.
-fn time_on<R: Rng>(rng: &mut R, date: NaiveDate) -> DateTime<Utc> {
-    midnight(date) + Duration::milliseconds(rng.random_range(8 * 3_600_000..20 * 3_600_000))
-}
-
-/// Clamps an instant to strictly before `today` (one second before midnight at the latest).
-fn before(today: NaiveDate, t: DateTime<Utc>) -> DateTime<Utc> {
-    t.min(midnight(today) - Duration::seconds(1))
+/// The instant a fraction `u` into working hours (08:00–20:00 UTC) on `date`, in milliseconds.
+pub(crate) fn time_on_u(date: NaiveDate, u: f64) -> DateTime<Utc> {
+    midnight(date) + Duration::milliseconds(8 * 3_600_000 + (u * 12.0 * 3_600_000.0) as i64)
 }
 
 /// A random instant between `from` and `to` (inclusive), millisecond precision.
@@ -347,52 +430,268 @@ fn between<R: Rng>(rng: &mut R, from: DateTime<Utc>, to: DateTime<Utc>) -> DateT
     from + Duration::milliseconds(rng.random_range(0..=span))
 }
 
-/// Assigns ascending HubSpot-style ids with small random gaps (real portals are not dense).
-fn assign_ids<R: Rng>(rng: &mut R, start: u64, n: usize) -> Vec<String> {
+/// Assigns ascending ids with small random gaps (real portals are not dense). Records are
+/// numbered in creation order, so the records of an earlier `today` keep their ids.
+fn assign_ids<R: Rng>(rng: &mut R, start: u64, n: usize) -> Vec<u64> {
     let mut next = start;
     (0..n)
         .map(|_| {
             next += rng.random_range(1..=17u64);
-            next.to_string()
+            next
         })
         .collect()
 }
 
+/// A person's time at an account: from when they were created there until they left.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Presence {
+    pub from: DateTime<Utc>,
+    pub to: Option<DateTime<Utc>>,
+    pub contact: usize,
+}
+
+/// One of the people at the account over `[from, to]`, chosen by `u` (one draw whatever the
+/// number of candidates).
+pub(crate) fn present_at(
+    people: &[Presence],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    u: f64,
+) -> Option<usize> {
+    let ok = |p: &&Presence| p.from <= from && p.to.is_none_or(|t| t > to);
+    let n = people.iter().filter(ok).count();
+    if n == 0 {
+        return None;
+    }
+    people
+        .iter()
+        .filter(ok)
+        .nth(idx_of(u, n))
+        .map(|p| p.contact)
+}
+
+/// What the generator knows about an account beyond its records.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AccountLife {
+    /// The contract history as it happened (what the CRM shows).
+    pub path: ContractPath,
+    /// The same account without any training, from the same draws, as of today.
+    pub twin: PathSummary,
+    /// Completions by its people, in time order (whatever `today`).
+    pub completions: Vec<Completion>,
+    /// Feature adoption and time-to-value, factual and twin.
+    pub adoption: Adoption,
+    /// How its usage events are generated.
+    pub usage: UsagePlan,
+    /// How-to tickets before today, factual.
+    pub howto_tickets: usize,
+    /// How-to tickets before today without training.
+    pub howto_tickets_twin: usize,
+}
+
+/// Days over which accounts are acquired, from `history_start`.
+const ACQUISITION_DAYS: i64 = 5 * 365 - 150;
+
 impl Company {
-    /// Generates the company described by `config`. Deterministic in `config.seed`.
+    /// Generates the company described by `config`. Deterministic in `config.seed`; see the
+    /// module docs for how `config.today` cuts the world.
     pub fn generate(config: &SimConfig) -> Company {
+        let seed = config.seed;
         let today = config.today;
-        let owners = gen_owners(config.seed);
-        let accounts = gen_accounts(config, owners.len());
-        let mut contacts = Vec::new();
-        let mut emails = HashSet::new();
-        let mut deals = Vec::new();
-        let mut accounts = accounts;
-        for (idx, account) in accounts.iter_mut().enumerate() {
-            gen_contacts(config.seed, today, idx, account, &mut emails, &mut contacts);
-            gen_deals(config.seed, today, idx, account, &mut deals);
+        let cutoff = midnight(today);
+        let effects = config.causal.effective();
+        let owners = gen_owners(seed);
+        let mut accounts = gen_accounts(config, owners.len());
+        let visible = accounts.partition_point(|a| a.created_at < cutoff);
+        accounts.truncate(visible);
+
+        // Contract histories, factual and twin, through the year after today.
+        let horizon = today + Duration::days(400);
+        let paths: Vec<ContractPath> = accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| causal::simulate(seed, i, a, &effects, horizon, false))
+            .collect();
+        let twins: Vec<PathSummary> = accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                causal::simulate(seed, i, a, &effects, horizon, true)
+                    .summary(today, a.seat_price_monthly)
+            })
+            .collect();
+
+        let (contacts, mut presence) = gen_people(seed, today, &accounts, &paths);
+
+        // Learning, adoption, usage plans and tickets, account by account.
+        let catalog = Catalog::build(seed, config.history_start);
+        let key_feature = names::FEATURES
+            .iter()
+            .position(|f| f.key_action)
+            .unwrap_or(0) as u8;
+        let mut enrollments: Vec<(u32, SimEnrollment)> = Vec::new();
+        let mut tickets_of: Vec<(usize, SimTicket)> = Vec::new();
+        let mut lives = Vec::with_capacity(accounts.len());
+        for (i, ((account, path), twin)) in accounts.iter().zip(paths).zip(twins).enumerate() {
+            let plans = learning::plan_enrollments(seed, i, &path, &presence[i], &catalog, today);
+            let completions = learning::completions(&plans);
+            enrollments.extend(
+                plans
+                    .iter()
+                    .filter_map(|p: &EnrollmentPlan| p.as_of(today).map(|e| (p.seq, e))),
+            );
+            let adoption = usage::adoption(
+                seed,
+                i,
+                &path,
+                &completions,
+                &catalog,
+                config.history_start,
+                &effects,
+            );
+            let mut adopted: Vec<(NaiveDate, u8)> = adoption
+                .factual
+                .iter()
+                .enumerate()
+                .filter_map(|(f, d)| d.map(|d| (d, f as u8)))
+                .collect();
+            adopted.sort();
+            let people = std::mem::take(&mut presence[i]);
+            let usage_plan = UsagePlan {
+                stream_seed: usage::usage_stream_seed(seed, i),
+                start: path.start - Duration::days(causal::DGP.trial_days),
+                end: path.churned_on,
+                base_rate: config.usage_scale
+                    * causal::DGP.usage_per_sqrt_employee
+                    * f64::from(account.employees).sqrt(),
+                region: static_region(&account.region),
+                health: path.health_periods(),
+                uplift: usage::uplift_intervals(&completions),
+                usage_uplift: effects.usage_uplift,
+                adopted,
+                key_feature,
+                key_day: path.start + Duration::days(adoption.ttv_days),
+                people,
+            };
+            let ticket_plans = support::plan_tickets(
+                seed,
+                i,
+                account.employees,
+                &path,
+                &usage_plan,
+                &effects,
+                today,
+            );
+            tickets_of.extend(
+                ticket_plans
+                    .plans
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, p)| p.as_of(today).map(|t| (k, t))),
+            );
+            lives.push(AccountLife {
+                path,
+                twin,
+                completions,
+                adoption,
+                usage: usage_plan,
+                howto_tickets: ticket_plans.howto,
+                howto_tickets_twin: ticket_plans.howto_twin,
+            });
         }
 
-        // Ids ascend in creation order, as in a real portal; the list endpoint serves by id.
-        contacts.sort_by_key(|c| (c.created_at, c.account));
-        deals.sort_by_key(|d| (d.created_at, d.account));
-        let mut rng = stream_rng(config.seed, "ids", 0);
-        let contact_ids = assign_ids(&mut rng, 1_000, contacts.len());
-        for (c, id) in contacts.iter_mut().zip(contact_ids) {
-            c.id = id;
+        // Enrollments and tickets as of today, numbered in creation order.
+        enrollments.sort_by_key(|(seq, e)| (e.enrolled_at, e.account, *seq));
+        let mut rng = stream_rng(seed, "enrollment-ids", 0);
+        let ids = assign_ids(&mut rng, 100_000, enrollments.len());
+        let enrollments: Vec<SimEnrollment> = enrollments
+            .into_iter()
+            .zip(ids)
+            .map(|((_, mut e), id)| {
+                e.id = id;
+                e
+            })
+            .collect();
+        let mut tickets = tickets_of;
+        tickets.sort_by_key(|(k, t)| (t.created_at, t.account, *k));
+        let tickets: Vec<SimTicket> = tickets
+            .into_iter()
+            .enumerate()
+            .map(|(n, (_, mut t))| {
+                t.id = n as u64 + 1;
+                t
+            })
+            .collect();
+
+        // Deals as of today, numbered in creation order.
+        let mut deals: Vec<(u32, SimDeal)> = Vec::new();
+        for (i, account) in accounts.iter().enumerate() {
+            for (k, plan) in plan_deals(i, account, &lives[i].path).iter().enumerate() {
+                if let Some(d) = plan.as_of(account, cutoff) {
+                    deals.push((k as u32, d));
+                }
+            }
         }
-        let deal_ids = assign_ids(&mut rng, 12_000_000_000, deals.len());
-        for (d, id) in deals.iter_mut().zip(deal_ids) {
-            d.id = id;
+        deals.sort_by_key(|(k, d)| (d.created_at, d.account, *k));
+        let mut rng = stream_rng(seed, "deal-ids", 0);
+        let ids = assign_ids(&mut rng, 12_000_000_000, deals.len());
+        let deals: Vec<SimDeal> = deals
+            .into_iter()
+            .zip(ids)
+            .map(|((_, mut d), id)| {
+                d.id = id.to_string();
+                d
+            })
+            .collect();
+
+        // Account fields as of today.
+        let mut won_by_account: Vec<Vec<&SimDeal>> = vec![Vec::new(); accounts.len()];
+        let mut touched: Vec<DateTime<Utc>> = accounts.iter().map(|a| a.created_at).collect();
+        for d in &deals {
+            if d.stage.is_closed() {
+                touched[d.account] = touched[d.account].max(d.updated_at);
+            }
+            if d.stage.is_won() {
+                won_by_account[d.account].push(d);
+            }
+        }
+        for (i, account) in accounts.iter_mut().enumerate() {
+            let path = &lives[i].path;
+            let mut won = std::mem::take(&mut won_by_account[i]);
+            won.sort_by_key(|d| (d.close_date, d.motion == DealMotion::AddOn));
+            for d in won {
+                if d.motion == DealMotion::AddOn {
+                    account.seats += d.seats;
+                } else {
+                    account.seats = d.seats;
+                }
+            }
+            account.churned_on = path.churned_on.filter(|c| *c < today);
+            let mut updated = touched[i];
+            if let (Some(_), Some(last)) = (account.churned_on, path.years.last())
+                && last.churn_marked_at < cutoff
+            {
+                updated = updated.max(last.churn_marked_at);
+            }
+            account.updated_at = updated;
         }
 
+        let features = learning::features_as_of(config.history_start, today);
+        let courses = catalog.as_of(seed, today);
         Company {
-            seed: config.seed,
+            seed,
             today,
             owners,
             accounts,
             contacts,
             deals,
+            history_start: config.history_start,
+            causal: config.causal.clone(),
+            features,
+            courses,
+            enrollments,
+            tickets,
+            lives,
         }
     }
 
@@ -412,6 +711,34 @@ impl Company {
             SubscriptionStatus::on(d.start_date(), Some(d.end_date()), day)
                 == SubscriptionStatus::Active
         })
+    }
+
+    /// Every product usage event before today, account by account and in time order within
+    /// an account, generated lazily: memory stays at one week of one account however many
+    /// events there are.
+    pub fn usage_events(&self) -> UsageEvents<'_> {
+        UsageEvents::new(&self.lives, 0..self.accounts.len(), self.today)
+    }
+
+    /// The usage events of one account (empty for an index out of range).
+    pub fn account_usage_events(&self, account: usize) -> UsageEvents<'_> {
+        UsageEvents::new(&self.lives, account..account + 1, self.today)
+    }
+
+    /// Pairs `(earlier, later)` of contact indices that are the same human: people who moved
+    /// from one account to another and got a new record (and email) there.
+    pub fn same_person_pairs(&self) -> Vec<(usize, usize)> {
+        self.contacts
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| c.human != *i)
+            .map(|(i, c)| (c.human, i))
+            .collect()
+    }
+
+    /// The enrollments that earned a certification (the learner, course and completion date).
+    pub fn certifications(&self) -> impl Iterator<Item = &SimEnrollment> + '_ {
+        self.enrollments.iter().filter(|e| e.certified)
     }
 
     /// Counts and totals of the generated data.
@@ -460,8 +787,32 @@ impl Company {
             active_accounts: active.len(),
             won_deals_by_motion,
             arr_today,
+            moved_people: self.same_person_pairs().len(),
+            features: self.features.len(),
+            courses: self.courses.len(),
+            enrollments: self.enrollments.len(),
+            completions: self
+                .enrollments
+                .iter()
+                .filter(|e| e.completed_at.is_some())
+                .count(),
+            certifications: self.certifications().count(),
+            tickets: self.tickets.len(),
+            howto_tickets: self
+                .tickets
+                .iter()
+                .filter(|t| t.category == tributary_model::TicketCategory::HowTo)
+                .count(),
         }
     }
+}
+
+fn static_region(region: &str) -> &'static str {
+    names::GEOGRAPHY
+        .iter()
+        .map(|g| g.region)
+        .find(|r| *r == region)
+        .unwrap_or("NA")
 }
 
 fn gen_owners(seed: u64) -> Vec<SimOwner> {
@@ -492,15 +843,14 @@ fn gen_owners(seed: u64) -> Vec<SimOwner> {
 }
 
 fn gen_accounts(config: &SimConfig, owner_count: usize) -> Vec<SimAccount> {
-    let today = config.today;
     let mut rng = stream_rng(config.seed, "accounts", 0);
     let mut cores = HashSet::new();
     let mut slugs = HashSet::new();
     let total_weight: u32 = names::GEOGRAPHY.iter().map(|g| g.weight).sum();
-    // Accounts were created over five years, the newest at least 150 days ago so that the
-    // first deal has closed before today.
-    let oldest = midnight(today) - Duration::days(5 * 365);
-    let newest = midnight(today) - Duration::days(150);
+    // Accounts are acquired over five years less 150 days from the start of the history, so
+    // that with the default today (five years in) every first deal has closed.
+    let oldest = midnight(config.history_start);
+    let newest = oldest + Duration::days(ACQUISITION_DAYS);
     let mut created: Vec<DateTime<Utc>> = (0..config.accounts)
         .map(|_| between(&mut rng, oldest, newest))
         .collect();
@@ -557,7 +907,7 @@ fn gen_accounts(config: &SimConfig, owner_count: usize) -> Vec<SimAccount> {
         seat_price_monthly.rescale(2);
 
         accounts.push(SimAccount {
-            id,
+            id: id.to_string(),
             name,
             domain: format!("{slug}.{tld}"),
             industry: pick(&mut rng, names::INDUSTRIES).to_owned(),
@@ -631,303 +981,381 @@ fn unique_name<R: Rng>(
     }
 }
 
-fn gen_contacts(
+/// A person's record over its whole life, before the `today` cut.
+struct PersonPlan {
+    account: usize,
+    /// Stable key: `account << 24 | n` for an account's own people; movers get the key of
+    /// their original record with the top bit set.
+    key: u64,
+    /// Key of the first record of the same human, for a mover's new record.
+    origin: Option<u64>,
+    first: String,
+    last: String,
+    job_title: String,
+    role: PersonRole,
+    /// Email as drawn, before making it unique.
+    email: String,
+    created_at: DateTime<Utc>,
+    left_at: Option<DateTime<Utc>>,
+    /// For someone who will move: when they join the next company.
+    joins_at: Option<DateTime<Utc>>,
+}
+
+const MOVER: u64 = 1 << 63;
+
+fn role_title(u_role: f64, u_title: f64, n: usize) -> (PersonRole, &'static str) {
+    let role = match n {
+        0 => PersonRole::Admin,
+        1 => PersonRole::Executive,
+        _ if u_role < 0.1 => PersonRole::Admin,
+        _ if u_role < 0.15 => PersonRole::Executive,
+        _ => PersonRole::EndUser,
+    };
+    let title = match role {
+        PersonRole::Admin => pick_u(u_title, names::ADMIN_TITLES),
+        PersonRole::Executive => pick_u(u_title, names::EXECUTIVE_TITLES),
+        PersonRole::EndUser => pick_u(u_title, names::END_USER_TITLES),
+    };
+    (role, title)
+}
+
+/// The people of one account (stream `contacts`): the admin and an executive when the account
+/// is created, a few more during onboarding, then arrivals at a rate set by the segment until
+/// the account churns. Some leave later for another company.
+fn plan_people(
     seed: u64,
-    today: NaiveDate,
     idx: usize,
     account: &SimAccount,
-    emails: &mut HashSet<String>,
-    out: &mut Vec<SimContact>,
+    end: DateTime<Utc>,
+    out: &mut Vec<PersonPlan>,
 ) {
     let mut rng = stream_rng(seed, "contacts", idx as u64);
-    let n = match account.segment {
-        Segment::Smb => rng.random_range(2..=5),
-        Segment::MidMarket => rng.random_range(4..=10),
-        Segment::Enterprise => rng.random_range(8..=20),
-    };
-    let end = midnight(today) - Duration::seconds(1);
-    for i in 0..n {
-        let first = pick(&mut rng, names::FIRST_NAMES).to_owned();
-        let last = pick(&mut rng, names::LAST_NAMES).to_owned();
-        let role = match i {
-            0 => PersonRole::Admin,
-            1 => PersonRole::Executive,
-            _ if rng.random_bool(0.1) => PersonRole::Admin,
-            _ if rng.random_bool(0.05) => PersonRole::Executive,
-            _ => PersonRole::EndUser,
-        };
-        let job_title = match role {
-            PersonRole::Admin => pick(&mut rng, names::ADMIN_TITLES),
-            PersonRole::Executive => pick(&mut rng, names::EXECUTIVE_TITLES),
-            PersonRole::EndUser => pick(&mut rng, names::END_USER_TITLES),
-        }
-        .to_owned();
+    let tier = causal::tier(account.segment);
+    let head: [f64; 1] = draws(&mut rng);
+    let initial = 2 + [0, 1, 4][tier] + idx_of(head[0], [2, 4, 7][tier]);
+    let rate_per_day = [0.7, 1.8, 3.5][tier] / 365.0;
+    let make = |n: usize, created_at: DateTime<Utc>, u: &[f64; 12]| {
+        let first = pick_u(u[0], names::FIRST_NAMES).to_owned();
+        let last = pick_u(u[1], names::LAST_NAMES).to_owned();
+        let (role, title) = role_title(u[2], u[3], n);
         let (f, l) = (ascii_slug(&first), ascii_slug(&last));
-        let free_mail = rng.random_bool(0.12);
-        let mut email = if free_mail {
+        let email = if u[4] < 0.12 {
             format!(
                 "{f}{l}{}@{}",
-                rng.random_range(1..100u32),
-                pick(&mut rng, names::FREE_MAIL)
+                1 + idx_of(u[5], 99),
+                pick_u(u[6], names::FREE_MAIL)
             )
         } else {
             format!("{f}.{l}@{}", account.domain)
         };
-        let mut n = 2;
-        while emails.contains(&email) {
-            email = match email.split_once('@') {
-                Some((_, domain)) => format!("{f}.{l}{n}@{domain}"),
-                None => format!("{f}.{l}{n}@{}", account.domain),
-            };
-            n += 1;
-        }
-        emails.insert(email.clone());
-
-        // The first two people arrive with the account; the rest over its lifetime.
-        let created_at = if i < 2 {
-            account.created_at + Duration::minutes(rng.random_range(1..=60 * 24 * 7))
+        // The first two people stay; others may move to another company after 6 months to
+        // 4 years, joining it 2 weeks to 4 months later.
+        let (left_at, joins_at) = if n >= 2 && u[7] < 0.07 {
+            let left = created_at + Duration::minutes(((180.0 + u[8] * 1320.0) * 1440.0) as i64);
+            let joins = left + Duration::minutes(((14.0 + u[9] * 106.0) * 1440.0) as i64);
+            (Some(left), Some(joins))
         } else {
-            between(&mut rng, account.created_at, end)
+            (None, None)
         };
-        let created_at = before(today, created_at);
-        let updated_at = between(&mut rng, created_at, end);
-        out.push(SimContact {
-            id: String::new(),
+        PersonPlan {
             account: idx,
-            first_name: first,
-            last_name: last,
-            email,
-            job_title,
+            key: ((idx as u64) << 24) | n as u64,
+            origin: None,
+            first,
+            last,
+            job_title: title.to_owned(),
             role,
+            email,
             created_at,
-            updated_at,
-            archived_at: None,
-        });
+            left_at,
+            joins_at,
+        }
+    };
+    for n in 0..initial {
+        let u: [f64; 12] = draws(&mut rng);
+        let created = if n < 2 {
+            account.created_at + Duration::minutes(1 + (u[11] * (60.0 * 24.0 * 7.0 - 1.0)) as i64)
+        } else {
+            account.created_at + Duration::minutes(((1.0 + u[11] * 59.0) * 1440.0) as i64)
+        };
+        out.push(make(n, created, &u));
+    }
+    let mut t = account.created_at + Duration::days(60);
+    for n in initial.. {
+        let gap: [f64; 1] = draws(&mut rng);
+        t += Duration::milliseconds((-(1.0 - gap[0]).ln() / rate_per_day * 86_400_000.0) as i64);
+        if t >= end {
+            break;
+        }
+        let u: [f64; 12] = draws(&mut rng);
+        out.push(make(n, t, &u));
     }
 }
 
-fn churn_probability(segment: Segment) -> f64 {
-    match segment {
-        Segment::Smb => 0.18,
-        Segment::MidMarket => 0.10,
-        Segment::Enterprise => 0.06,
-    }
-}
-
-/// Builds the deal history of one account: new business, then per contract year an optional
-/// co-terminous add-on, an optional lost upsell, and at each anniversary a renewal (flat,
-/// expansion or contraction) or churn; an open renewal when the next anniversary is near.
-fn gen_deals(
+/// Every contact as of `today`, numbered in creation order, and per account the people
+/// present over time (by contact index) for learning, usage and tickets to draw from.
+fn gen_people(
     seed: u64,
     today: NaiveDate,
-    idx: usize,
-    account: &mut SimAccount,
-    out: &mut Vec<SimDeal>,
-) {
-    let mut rng = stream_rng(seed, "deals", idx as u64);
-    let tier = match account.segment {
-        Segment::Smb => 0,
-        Segment::MidMarket => 1,
-        Segment::Enterprise => 2,
-    };
-    let plan = names::PLANS[tier];
-    let price = account.seat_price_monthly;
-    let currency = account.currency.clone();
-    let end_of_history = midnight(today) - Duration::seconds(1);
-
-    let deal = |rng: &mut ChaCha8Rng,
-                name: String,
-                motion: DealMotion,
-                stage: DealStage,
-                seats: u32,
-                term_months: u32,
-                close_date: DateTime<Utc>,
-                created_at: DateTime<Utc>| {
-        let created_at = before(today, created_at);
-        let updated_at = if stage.is_closed() {
-            before(
-                today,
-                close_date + Duration::minutes(rng.random_range(0..=72 * 60)),
-            )
-        } else {
-            between(rng, created_at, end_of_history)
+    accounts: &[SimAccount],
+    paths: &[ContractPath],
+) -> (Vec<SimContact>, Vec<Vec<Presence>>) {
+    let cutoff = midnight(today);
+    let mut plans = Vec::new();
+    for (i, account) in accounts.iter().enumerate() {
+        let end = paths[i]
+            .churned_on
+            .map_or(cutoff, |c| midnight(c).min(cutoff));
+        plan_people(seed, i, account, end, &mut plans);
+    }
+    // People who moved: a new record at a company that was a customer when they joined.
+    let created: Vec<DateTime<Utc>> = accounts.iter().map(|a| a.created_at).collect();
+    let mut movers = Vec::new();
+    for p in &plans {
+        let Some(joins) = p.joins_at.filter(|j| *j < cutoff) else {
+            continue;
         };
-        let mut amount = price * Decimal::from(seats) * Decimal::from(term_months);
+        let candidates = created.partition_point(|c| *c < joins);
+        let dest = (0..8u64)
+            .map(|k| idx_of(hash_unit(seed, "moves", p.key, k), candidates))
+            .find(|&j| {
+                j != p.account && paths[j].churned_on.is_none_or(|c| c > joins.date_naive())
+            });
+        let Some(dest) = dest else {
+            continue;
+        };
+        let u_role = hash_unit(seed, "moves", p.key, 100);
+        let u_title = hash_unit(seed, "moves", p.key, 101);
+        let (role, title) = role_title(u_role, u_title, 2);
+        movers.push(PersonPlan {
+            account: dest,
+            key: MOVER | p.key,
+            origin: Some(p.key),
+            first: p.first.clone(),
+            last: p.last.clone(),
+            job_title: title.to_owned(),
+            role,
+            email: format!(
+                "{}.{}@{}",
+                ascii_slug(&p.first),
+                ascii_slug(&p.last),
+                accounts[dest].domain
+            ),
+            created_at: joins,
+            left_at: None,
+            joins_at: None,
+        });
+    }
+    plans.extend(movers);
+    plans.retain(|p| p.created_at < cutoff);
+    // Emails are made unique and ids assigned in creation order, so an earlier today's
+    // contacts keep both.
+    plans.sort_by_key(|p| (p.created_at, p.account, p.key));
+    let mut rng = stream_rng(seed, "contact-ids", 0);
+    let ids = assign_ids(&mut rng, 1_000, plans.len());
+    let index_of: HashMap<u64, usize> = plans.iter().enumerate().map(|(i, p)| (p.key, i)).collect();
+    let mut emails = HashSet::new();
+    let mut presence = vec![Vec::new(); accounts.len()];
+    let contacts = plans
+        .into_iter()
+        .zip(ids)
+        .enumerate()
+        .map(|(i, (p, id))| {
+            let (f, l) = (ascii_slug(&p.first), ascii_slug(&p.last));
+            let mut email = p.email.clone();
+            let mut n = 2;
+            while emails.contains(&email) {
+                email = match p.email.split_once('@') {
+                    Some((_, domain)) => format!("{f}.{l}{n}@{domain}"),
+                    None => format!("{f}.{l}{n}@{}", accounts[p.account].domain),
+                };
+                n += 1;
+            }
+            emails.insert(email.clone());
+            presence[p.account].push(Presence {
+                from: p.created_at,
+                to: p.left_at,
+                contact: i,
+            });
+            let left_at = p.left_at.filter(|t| *t < cutoff);
+            // Contacts are edited now and then (every 1–14 months); leaving is an edit too.
+            let mut updated_at = p.created_at;
+            let mut t = p.created_at;
+            for k in 0u64.. {
+                let gap_days = 30.0 + 400.0 * hash_unit(seed, "contact-updates", p.key, k);
+                t += Duration::minutes((gap_days * 1440.0) as i64);
+                if t >= cutoff {
+                    break;
+                }
+                updated_at = t;
+            }
+            if let Some(l) = left_at {
+                updated_at = updated_at.max(l);
+            }
+            SimContact {
+                id: id.to_string(),
+                account: p.account,
+                first_name: p.first,
+                last_name: p.last,
+                email,
+                job_title: p.job_title,
+                role: p.role,
+                created_at: p.created_at,
+                updated_at,
+                archived_at: None,
+                human: p
+                    .origin
+                    .and_then(|k| index_of.get(&k).copied())
+                    .unwrap_or(i),
+                left_at,
+            }
+        })
+        .collect();
+    (contacts, presence)
+}
+
+/// A deal over its whole life: open from creation, closed (won or lost) at `closed_at`.
+struct DealPlan {
+    account: usize,
+    name: String,
+    /// Motion once closed.
+    motion: DealMotion,
+    won: bool,
+    seats: u32,
+    term_months: u32,
+    close: DateTime<Utc>,
+    created: DateTime<Utc>,
+    closed_at: DateTime<Utc>,
+    /// Motion and seats shown while open (a renewal is worked as a flat renewal).
+    open_motion: DealMotion,
+    open_seats: u32,
+}
+
+impl DealPlan {
+    /// The deal as of `cutoff` (midnight of today), id unset. While open, it moves through the
+    /// pipeline's stages in five equal steps between creation and close.
+    fn as_of(&self, account: &SimAccount, cutoff: DateTime<Utc>) -> Option<SimDeal> {
+        if self.created >= cutoff {
+            return None;
+        }
+        let closed = self.closed_at < cutoff;
+        let (stage, motion, seats, updated_at) = if closed {
+            let stage = if self.won {
+                DealStage::ClosedWon
+            } else {
+                DealStage::ClosedLost
+            };
+            (stage, self.motion, self.seats, self.closed_at)
+        } else {
+            let span = (self.closed_at - self.created).num_milliseconds().max(1);
+            let elapsed = (cutoff - self.created).num_milliseconds();
+            let step = ((elapsed * 5 / span) as usize).min(DealStage::OPEN.len() - 1);
+            let changed = self.created + Duration::milliseconds(span * step as i64 / 5);
+            (
+                DealStage::OPEN[step],
+                self.open_motion,
+                self.open_seats,
+                changed,
+            )
+        };
+        let mut amount =
+            account.seat_price_monthly * Decimal::from(seats) * Decimal::from(self.term_months);
         amount.rescale(2);
-        SimDeal {
+        Some(SimDeal {
             id: String::new(),
-            account: idx,
-            name,
+            account: self.account,
+            name: self.name.clone(),
             motion,
             stage,
             amount,
-            currency: currency.clone(),
+            currency: account.currency.clone(),
             seats,
-            close_date,
-            term_months,
-            created_at,
-            updated_at: updated_at.max(created_at),
+            close_date: self.close,
+            term_months: self.term_months,
+            created_at: self.created,
+            updated_at: updated_at.max(self.created),
             archived_at: None,
-        }
-    };
-
-    // New business closes 14–120 days after the company is created, on day 1–28 of a month
-    // so that adding months never clamps and contract years chain exactly.
-    let mut start = account.created_at.date_naive() + Duration::days(rng.random_range(14..=120));
-    if start.day() > 28 {
-        start = start.with_day(28).unwrap_or(start);
+        })
     }
-    let first_close = time_on(&mut rng, start);
-    let first_created = between(&mut rng, account.created_at, first_close);
-    let mut seats = account.seats;
-    out.push(deal(
-        &mut rng,
-        format!("{} – {plan} new business", account.name),
-        DealMotion::NewBusiness,
-        DealStage::ClosedWon,
-        seats,
-        12,
-        first_close,
-        first_created,
-    ));
-    account.updated_at = account.updated_at.max(before(today, first_close));
-
-    for year in 1u32.. {
-        let term_start = start
-            .checked_add_months(Months::new(12 * (year - 1)))
-            .unwrap_or(NaiveDate::MAX);
-        // A mid-term add-on, co-terminous with the running contract.
-        if rng.random_bool(0.12) {
-            let month = rng.random_range(2..=9u32);
-            let add_day = term_start
-                .checked_add_months(Months::new(month))
-                .unwrap_or(NaiveDate::MAX);
-            if add_day < today {
-                let added = ((f64::from(seats) * rng.random_range(0.1..0.4)) as u32).max(1);
-                let close = time_on(&mut rng, add_day);
-                let created = close - Duration::days(rng.random_range(7..=45));
-                out.push(deal(
-                    &mut rng,
-                    format!("{} – {added} additional seats", account.name),
-                    DealMotion::AddOn,
-                    DealStage::ClosedWon,
-                    added,
-                    12 - month,
-                    close,
-                    created,
-                ));
-                seats += added;
-            }
-        }
-        // An upsell attempt that was lost.
-        if rng.random_bool(0.06) {
-            let lost_day = term_start + Duration::days(rng.random_range(30..=330));
-            if lost_day < today {
-                let added = ((f64::from(seats) * rng.random_range(0.2..0.6)) as u32).max(1);
-                let close = time_on(&mut rng, lost_day);
-                let created = close - Duration::days(rng.random_range(14..=60));
-                out.push(deal(
-                    &mut rng,
-                    format!("{} – upsell {added} seats", account.name),
-                    DealMotion::Expansion,
-                    DealStage::ClosedLost,
-                    added,
-                    12,
-                    close,
-                    created,
-                ));
-            }
-        }
-
-        let anniversary = start
-            .checked_add_months(Months::new(12 * year))
-            .unwrap_or(NaiveDate::MAX);
-        let renewal_name = format!("{} – {plan} renewal {}", account.name, anniversary.year());
-        if anniversary >= today {
-            // The renewal is being worked when it is due within 90 days.
-            if (anniversary - today).num_days() <= 90 {
-                let stage = DealStage::OPEN[rng.random_range(0..DealStage::OPEN.len())];
-                let close = time_on(&mut rng, anniversary);
-                let created = midnight(anniversary) - Duration::days(rng.random_range(90..=120));
-                out.push(deal(
-                    &mut rng,
-                    renewal_name,
-                    DealMotion::Renewal,
-                    stage,
-                    seats,
-                    12,
-                    close,
-                    created,
-                ));
-            } else if rng.random_bool(0.05) {
-                // An early expansion conversation.
-                let added = ((f64::from(seats) * rng.random_range(0.1..0.5)) as u32).max(1);
-                let close_day = today + Duration::days(rng.random_range(15..=75));
-                let close = time_on(&mut rng, close_day);
-                let created = midnight(today) - Duration::days(rng.random_range(5..=60));
-                let stage = DealStage::OPEN[rng.random_range(0..3)];
-                out.push(deal(
-                    &mut rng,
-                    format!("{} – expansion {added} seats", account.name),
-                    DealMotion::Expansion,
-                    stage,
-                    added,
-                    12,
-                    close,
-                    created,
-                ));
-            }
-            break;
-        }
-
-        let created = midnight(anniversary) - Duration::days(rng.random_range(30..=90));
-        let close = time_on(&mut rng, anniversary);
-        if rng.random_bool(churn_probability(account.segment)) {
-            account.churned_on = Some(anniversary);
-            // Most churn shows up as a lost renewal; some accounts just lapse.
-            if rng.random_bool(0.6) {
-                let lost_close = close - Duration::days(rng.random_range(0..=30));
-                out.push(deal(
-                    &mut rng,
-                    renewal_name,
-                    DealMotion::Renewal,
-                    DealStage::ClosedLost,
-                    seats,
-                    12,
-                    lost_close,
-                    created.min(lost_close),
-                ));
-            }
-            account.updated_at = account.updated_at.max(before(today, close));
-            break;
-        }
-        let roll: f64 = rng.random();
-        let before_seats = seats;
-        if roll < 0.2 {
-            seats = ((f64::from(seats) * rng.random_range(1.1..1.5)) as u32).max(seats + 1);
-        } else if roll < 0.28 {
-            seats = ((f64::from(seats) * rng.random_range(0.6..0.9)) as u32).max(1);
-        }
-        let motion = match seats.cmp(&before_seats) {
-            std::cmp::Ordering::Greater => DealMotion::Expansion,
-            std::cmp::Ordering::Less => DealMotion::Contraction,
-            std::cmp::Ordering::Equal => DealMotion::Renewal,
-        };
-        out.push(deal(
-            &mut rng,
-            renewal_name,
-            motion,
-            DealStage::ClosedWon,
-            seats,
-            12,
-            close,
-            created,
-        ));
-        account.updated_at = account.updated_at.max(before(today, close));
-    }
-    account.seats = seats;
 }
 
+/// The deals the factual contract path produces: new business; per contract year an
+/// optional co-terminous add-on and an optional lost upsell; at each anniversary a renewal
+/// (flat, expansion or contraction), a lost renewal, or nothing (a lapse).
+fn plan_deals(idx: usize, account: &SimAccount, path: &ContractPath) -> Vec<DealPlan> {
+    let plan = names::PLANS[causal::tier(account.segment)];
+    let mut out = vec![DealPlan {
+        account: idx,
+        name: format!("{} – {plan} new business", account.name),
+        motion: DealMotion::NewBusiness,
+        won: true,
+        seats: path.first_seats,
+        term_months: 12,
+        close: path.first_close,
+        created: path.first_created,
+        closed_at: path.first_closed_at,
+        open_motion: DealMotion::NewBusiness,
+        open_seats: path.first_seats,
+    }];
+    for y in &path.years {
+        if let Some(a) = &y.add_on {
+            out.push(DealPlan {
+                account: idx,
+                name: format!("{} – {} additional seats", account.name, a.seats),
+                motion: DealMotion::AddOn,
+                won: true,
+                seats: a.seats,
+                term_months: a.months_left,
+                close: a.close,
+                created: a.created,
+                closed_at: a.closed_at,
+                open_motion: DealMotion::AddOn,
+                open_seats: a.seats,
+            });
+        }
+        if let Some(l) = &y.lost_upsell {
+            out.push(DealPlan {
+                account: idx,
+                name: format!("{} – upsell {} seats", account.name, l.seats),
+                motion: DealMotion::Expansion,
+                won: false,
+                seats: l.seats,
+                term_months: 12,
+                close: l.close,
+                created: l.created,
+                closed_at: l.closed_at,
+                open_motion: DealMotion::Expansion,
+                open_seats: l.seats,
+            });
+        }
+        if let Some(r) = &y.renewal_deal {
+            let motion = match y.seats_after.cmp(&y.seats_end) {
+                _ if !y.renewed => DealMotion::Renewal,
+                std::cmp::Ordering::Greater => DealMotion::Expansion,
+                std::cmp::Ordering::Less => DealMotion::Contraction,
+                std::cmp::Ordering::Equal => DealMotion::Renewal,
+            };
+            out.push(DealPlan {
+                account: idx,
+                name: format!("{} – {plan} renewal {}", account.name, y.anniversary.year()),
+                motion,
+                won: y.renewed,
+                seats: if y.renewed {
+                    y.seats_after
+                } else {
+                    y.seats_end
+                },
+                term_months: 12,
+                close: r.close,
+                created: r.created,
+                closed_at: r.closed_at,
+                open_motion: DealMotion::Renewal,
+                open_seats: y.seats_end,
+            });
+        }
+    }
+    out
+}
 #[cfg(test)]
 mod tests {
     use super::*;

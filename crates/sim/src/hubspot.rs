@@ -2,10 +2,21 @@
 //!
 //! Served: `GET /crm/v3/objects/{objectType}` for `companies`, `contacts` and `deals` (also
 //! their ids `0-2`, `0-1`, `0-3`) with `limit`, `after`, `properties`, `associations` and
-//! `archived`, private-app Bearer auth, HubSpot's error bodies and `X-HubSpot-RateLimit-*`
-//! headers. Shapes follow <https://developers.hubspot.com/docs/api/crm/understanding-the-crm>
-//! (see `vendor-apis.md` §2): every property value is a string or null, the list is ordered by
-//! id, the paging cursor is opaque, and there is no `paging` on the last page.
+//! `archived`; Bearer auth with the private-app token (never expires) or an OAuth access token
+//! from `POST /oauth/v1/token` (`grant_type=refresh_token`, which expires); HubSpot's error
+//! bodies and `X-HubSpot-RateLimit-*` headers. Shapes follow
+//! <https://developers.hubspot.com/docs/api/crm/understanding-the-crm> and
+//! <https://developers.hubspot.com/docs/api/oauth/tokens> (see `vendor-apis.md` §2): every
+//! property value is a string or null, the list is ordered by id, the paging cursor is opaque,
+//! and there is no `paging` on the last page.
+//!
+//! [`HubspotMock`] is the mock with a handle on its [`FaultInjector`] (knobs and counters);
+//! [`router`] is the shorthand when no handle is needed. Every knob of [`Faults`] applies: the
+//! shared fault layer answers 429s with HubSpot's `RATE_LIMIT` body, 5xx with HubSpot's (500)
+//! or its edge's (502, 503) bodies; an expired OAuth token gets HubSpot's
+//! `EXPIRED_AUTHENTICATION` 401; `mutate` changes [`HubspotObject::mutated_property`] and the
+//! last-modified time of live records; `duplicates` repeats a page's last record on the next
+//! page (live and archived listings alike).
 //!
 //! Quirks reproduced on purpose, because real portals have them:
 //! - an association is listed twice, once with the primary label (`contact_to_company`) and
@@ -13,19 +24,22 @@
 //! - requesting an unknown property is not an error, it is silently left out;
 //! - `createdate`, the last-modified property and `hs_object_id` always come back.
 
-use crate::{Company, Faults, SimContact, SimDeal, company::stream_rng};
+use crate::{
+    Company, Faults, SimContact, SimDeal,
+    faults::{self, FaultInjector, FaultStats, Revision, TokenCheck, VendorFaults, VendorMock},
+};
 use axum::{
     Router,
+    body::Bytes,
     extract::{Path, Query, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
 use chrono::{DateTime, SecondsFormat, Utc};
-use rand::RngExt;
 use serde_json::{Map, Value, json};
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -36,17 +50,33 @@ use std::{
 /// Settings of the HubSpot mock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HubspotMockConfig {
-    /// The private-app token the mock accepts as `Authorization: Bearer <token>`.
+    /// The private-app token the mock accepts as `Authorization: Bearer <token>`; it never
+    /// expires.
     pub access_token: String,
+    /// The OAuth app's client id, which `POST /oauth/v1/token` requires.
+    pub client_id: String,
+    /// The OAuth app's client secret, which `POST /oauth/v1/token` requires.
+    pub client_secret: String,
+    /// The refresh token `POST /oauth/v1/token` exchanges for access tokens; like HubSpot's,
+    /// it stays the same on every refresh.
+    pub refresh_token: String,
     /// Faults to inject.
     pub faults: Faults,
+    /// How many results one search query pages through before paging further is a 400
+    /// ([`SEARCH_RESULT_CAP`], HubSpot's 10,000, unless a test lowers it to reach the cap with
+    /// a small company).
+    pub search_result_cap: usize,
 }
 
 impl Default for HubspotMockConfig {
     fn default() -> Self {
         Self {
             access_token: DEFAULT_ACCESS_TOKEN.to_owned(),
+            client_id: DEFAULT_CLIENT_ID.to_owned(),
+            client_secret: DEFAULT_CLIENT_SECRET.to_owned(),
+            refresh_token: DEFAULT_REFRESH_TOKEN.to_owned(),
             faults: Faults::default(),
+            search_result_cap: SEARCH_RESULT_CAP,
         }
     }
 }
@@ -60,14 +90,30 @@ impl HubspotMockConfig {
         }
     }
 
-    /// What `tributary sim serve` prints after the base URL: how to authenticate.
+    /// What `tributary sim serve` prints after the base URL: how to authenticate, with the
+    /// private-app token or through OAuth (the token path is relative to the base URL).
     pub fn credential_hint(&self) -> String {
-        format!("access_token={}", self.access_token)
+        format!(
+            "access_token={} client_id={} client_secret={} refresh_token={} token_path={TOKEN_PATH}",
+            self.access_token, self.client_id, self.client_secret, self.refresh_token
+        )
     }
 }
 
-/// The token the mock accepts unless configured otherwise.
+/// The private-app token the mock accepts unless configured otherwise.
 pub const DEFAULT_ACCESS_TOKEN: &str = "pat-na1-sim-0000";
+/// The OAuth client id the mock accepts unless configured otherwise.
+pub const DEFAULT_CLIENT_ID: &str = "sim-hubspot-client-0000";
+/// The OAuth client secret the mock accepts unless configured otherwise.
+pub const DEFAULT_CLIENT_SECRET: &str = "sim-hubspot-secret-0000";
+/// The OAuth refresh token the mock accepts unless configured otherwise.
+pub const DEFAULT_REFRESH_TOKEN: &str = "na1-sim-refresh-0000";
+/// Where the token endpoint is served, relative to the base URL.
+pub const TOKEN_PATH: &str = "/oauth/v1/token";
+/// How OAuth access tokens issued by the mock begin (the rest is 32 hex digits).
+pub const OAUTH_TOKEN_PREFIX: &str = "sim-oauth-";
+/// HubSpot's OAuth access-token lifetime in seconds, used unless `token_ttl_secs` is set.
+pub const OAUTH_TOKEN_LIFETIME_SECS: u64 = 1800;
 
 /// Requests allowed per rolling ten-second window (the Professional/Enterprise limit). The mock
 /// reports it in headers; it does not throttle unless a fault knob asks for it.
@@ -76,6 +122,20 @@ pub const RATE_LIMIT_MAX: u32 = 190;
 pub const RATE_LIMIT_INTERVAL_MS: u64 = 10_000;
 /// The daily request allowance reported in headers.
 pub const RATE_LIMIT_DAILY: u64 = 1_000_000;
+
+/// Results one search query can page through: asking for `after` at or beyond it is HTTP 400
+/// (the cause of airbyte#26365 and of NangoHQ integration-templates#647).
+pub const SEARCH_RESULT_CAP: usize = 10_000;
+/// The largest `limit` of a search request; a larger one is HTTP 400.
+pub const SEARCH_MAX_LIMIT: usize = 200;
+/// The most `filterGroups` of a search request.
+pub const SEARCH_MAX_FILTER_GROUPS: usize = 5;
+/// The most filters in one group (HubSpot's 2024 limit; it was 3, then 6).
+pub const SEARCH_MAX_FILTERS_PER_GROUP: usize = 10;
+/// The most filters over all groups of a search request.
+pub const SEARCH_MAX_FILTERS: usize = 25;
+/// The most `inputs` of an associations batch read.
+pub const ASSOCIATIONS_BATCH_MAX: usize = 1_000;
 
 /// A HubSpot CRM object type the mock serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,6 +189,17 @@ impl HubspotObject {
         match self {
             HubspotObject::Contacts => "lastmodifieddate",
             _ => "hs_lastmodifieddate",
+        }
+    }
+
+    /// The property the `mutate` knob changes (besides the last-modified one): a company's
+    /// `numberofemployees` grows by the revision number, a contact's `jobtitle` and a deal's
+    /// `dealname` get ` (rev N)` appended.
+    pub fn mutated_property(self) -> &'static str {
+        match self {
+            HubspotObject::Companies => "numberofemployees",
+            HubspotObject::Contacts => "jobtitle",
+            HubspotObject::Deals => "dealname",
         }
     }
 
@@ -200,21 +271,11 @@ pub fn malformed_ids(company: &Company, faults: &Faults) -> MalformedIds {
 
 fn malformed_indices(company: &Company, faults: &Faults) -> [HashSet<usize>; 3] {
     let n = faults.malformed_records;
-    let choose = |label: &str, candidates: Vec<usize>| -> HashSet<usize> {
-        let mut rng = stream_rng(company.seed, label, 0);
-        let mut c = candidates;
-        let take = n.min(c.len());
-        // A partial Fisher–Yates shuffle: the first `take` slots are a uniform sample.
-        for i in 0..take {
-            let j = rng.random_range(i..c.len());
-            c.swap(i, j);
-        }
-        c.truncate(take);
-        c.into_iter().collect()
-    };
     if n == 0 {
         return [HashSet::new(), HashSet::new(), HashSet::new()];
     }
+    let choose =
+        |label: &str, candidates: Vec<usize>| faults::sample(company.seed, label, candidates, n);
     [
         choose(
             "faults.malformed.companies",
@@ -246,7 +307,8 @@ struct RateWindow {
 
 struct MockState {
     company: Arc<Company>,
-    token: String,
+    config: HubspotMockConfig,
+    faults: FaultInjector,
     malformed: [HashSet<usize>; 3],
     /// Numeric ids per object type, ascending (the generator assigns them so).
     ids: [Vec<u64>; 3],
@@ -264,51 +326,160 @@ fn slot(object: HubspotObject) -> usize {
     }
 }
 
-/// The HubSpot mock's routes, serving `company`.
+/// The HubSpot mock's routes, serving `company`, wrapped in the fault layer of
+/// `config.faults`. Use [`HubspotMock`] to read the fault counters.
 pub fn router(company: Arc<Company>, config: HubspotMockConfig) -> Router {
-    let parse_ids = |ids: Vec<&String>| -> Vec<u64> {
-        ids.into_iter()
-            .map(|id| id.parse().unwrap_or(u64::MAX))
-            .collect()
-    };
-    let ids = [
-        parse_ids(company.accounts.iter().map(|a| &a.id).collect()),
-        parse_ids(company.contacts.iter().map(|c| &c.id).collect()),
-        parse_ids(company.deals.iter().map(|d| &d.id).collect()),
-    ];
-    debug_assert!(
-        ids.iter().all(|v| v.windows(2).all(|w| w[0] < w[1])),
-        "generated ids ascend"
-    );
-    let mut contacts_by_account = vec![Vec::new(); company.accounts.len()];
-    for (i, c) in company.contacts.iter().enumerate() {
-        if let Some(list) = contacts_by_account.get_mut(c.account) {
-            list.push(i);
-        }
+    HubspotMock::new(company, config).router()
+}
+
+/// One HubSpot mock instance: its state, its fault injector and the routes serving them.
+/// Clones share everything.
+#[derive(Clone)]
+pub struct HubspotMock {
+    state: Arc<MockState>,
+}
+
+impl std::fmt::Debug for HubspotMock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubspotMock")
+            .field("config", &self.state.config)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
     }
-    let mut deals_by_account = vec![Vec::new(); company.accounts.len()];
-    for (i, d) in company.deals.iter().enumerate() {
-        if let Some(list) = deals_by_account.get_mut(d.account) {
-            list.push(i);
+}
+
+impl HubspotMock {
+    /// A mock serving `company` as configured; faults draw from the company's seed.
+    pub fn new(company: Arc<Company>, config: HubspotMockConfig) -> Self {
+        let parse_ids = |ids: Vec<&String>| -> Vec<u64> {
+            ids.into_iter()
+                .map(|id| id.parse().unwrap_or(u64::MAX))
+                .collect()
+        };
+        let ids = [
+            parse_ids(company.accounts.iter().map(|a| &a.id).collect()),
+            parse_ids(company.contacts.iter().map(|c| &c.id).collect()),
+            parse_ids(company.deals.iter().map(|d| &d.id).collect()),
+        ];
+        debug_assert!(
+            ids.iter().all(|v| v.windows(2).all(|w| w[0] < w[1])),
+            "generated ids ascend"
+        );
+        let mut contacts_by_account = vec![Vec::new(); company.accounts.len()];
+        for (i, c) in company.contacts.iter().enumerate() {
+            if let Some(list) = contacts_by_account.get_mut(c.account) {
+                list.push(i);
+            }
         }
+        let mut deals_by_account = vec![Vec::new(); company.accounts.len()];
+        for (i, d) in company.deals.iter().enumerate() {
+            if let Some(list) = deals_by_account.get_mut(d.account) {
+                list.push(i);
+            }
+        }
+        let state = Arc::new(MockState {
+            malformed: malformed_indices(&company, &config.faults),
+            faults: FaultInjector::for_company(&company, config.faults.clone()),
+            company,
+            config,
+            ids,
+            contacts_by_account,
+            deals_by_account,
+            window: Mutex::new(RateWindow {
+                started: Instant::now(),
+                used: 0,
+            }),
+            daily_used: AtomicU64::new(0),
+        });
+        HubspotMock { state }
     }
-    let state = Arc::new(MockState {
-        malformed: malformed_indices(&company, &config.faults),
-        company,
-        token: config.access_token,
-        ids,
-        contacts_by_account,
-        deals_by_account,
-        window: Mutex::new(RateWindow {
-            started: Instant::now(),
-            used: 0,
-        }),
-        daily_used: AtomicU64::new(0),
-    });
-    Router::new()
-        .route("/crm/v3/objects/{object_type}", get(list_objects))
-        .fallback(not_found)
-        .with_state(state)
+
+    /// The mock's routes wrapped in its fault layer; every router of one mock shares its
+    /// state, tokens and counters.
+    pub fn router(&self) -> Router {
+        let routes = Router::new()
+            .route("/crm/v3/objects/{object_type}", get(list_objects))
+            .route(TOKEN_PATH, post(issue_token))
+            .fallback(not_found)
+            .with_state(self.state.clone());
+        self.state
+            .faults
+            .wrap(routes, HubspotFaults(self.state.clone()))
+    }
+
+    /// The configuration it serves with.
+    pub fn config(&self) -> &HubspotMockConfig {
+        &self.state.config
+    }
+
+    /// Its fault injector: the knobs, issued tokens and changed records.
+    pub fn faults(&self) -> &FaultInjector {
+        &self.state.faults
+    }
+
+    /// What its faults have done so far.
+    pub fn stats(&self) -> FaultStats {
+        self.state.faults.stats()
+    }
+}
+
+impl VendorMock for HubspotMock {
+    fn vendor(&self) -> &'static str {
+        "hubspot"
+    }
+
+    fn router(&self) -> Router {
+        HubspotMock::router(self)
+    }
+
+    fn credential_hint(&self) -> String {
+        self.state.config.credential_hint()
+    }
+
+    fn faults(&self) -> &FaultInjector {
+        HubspotMock::faults(self)
+    }
+}
+
+/// HubSpot's bodies for the shared fault layer.
+struct HubspotFaults(Arc<MockState>);
+
+impl VendorFaults for HubspotFaults {
+    /// The ten-secondly limit's 429, with the rate-limit headers showing nothing left. See
+    /// <https://developers.hubspot.com/docs/api/usage-details#error-responses>.
+    fn rate_limited(&self) -> Response {
+        let body = json!({
+            "status": "error",
+            "message": "You have reached your ten_secondly_rolling limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": uuid::Uuid::now_v7().to_string(),
+            "policyName": "TEN_SECONDLY_ROLLING",
+            "requestId": uuid::Uuid::now_v7().to_string(),
+        });
+        let mut response = json_response(StatusCode::TOO_MANY_REQUESTS, &body);
+        response.headers_mut().extend(self.0.rate_headers(true));
+        response
+    }
+
+    /// A 500 is HubSpot's own JSON error; 502 and 503 come from the edge in front of it, as
+    /// HTML, which a client must survive without decoding.
+    fn server_error(&self, status: StatusCode) -> Response {
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            return error(status, "INTERNAL_ERROR", "internal error");
+        }
+        let reason = status.canonical_reason().unwrap_or("Server Error");
+        let code = status.as_u16();
+        (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static("text/html"))],
+            format!(
+                "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n\
+                 <center><h1>{code} {reason}</h1></center>\r\n<hr><center>cloudflare</center>\r\n\
+                 </body>\r\n</html>\r\n"
+            ),
+        )
+            .into_response()
+    }
 }
 
 /// HubSpot's error body: `{"status":"error","message","correlationId","category"}`.
@@ -342,22 +513,107 @@ async fn not_found() -> Response {
     )
 }
 
-fn authorized(headers: &HeaderMap, token: &str) -> bool {
-    let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     match value.trim().split_once(' ') {
-        Some((scheme, given)) => scheme.eq_ignore_ascii_case("bearer") && given.trim() == token,
-        None => false,
+        Some((scheme, given)) if scheme.eq_ignore_ascii_case("bearer") => Some(given.trim()),
+        _ => None,
     }
 }
 
+fn invalid_authentication() -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        "INVALID_AUTHENTICATION",
+        "Authentication credentials not found. This API supports OAuth 2.0 authentication \
+         and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+    )
+}
+
+/// HubSpot's 401 for an OAuth token past its time: category `EXPIRED_AUTHENTICATION`, the age
+/// in the message and the expiry in `context`.
+fn expired_authentication(expired_at: DateTime<Utc>) -> Response {
+    let ago = (Utc::now() - expired_at).num_seconds().max(0);
+    let body = json!({
+        "status": "error",
+        "message": format!("The OAuth token used to make this call expired {ago} second(s) ago."),
+        "correlationId": uuid::Uuid::now_v7().to_string(),
+        "category": "EXPIRED_AUTHENTICATION",
+        "context": {"expire time": [timestamp(expired_at)]},
+    });
+    json_response(StatusCode::UNAUTHORIZED, &body)
+}
+
+/// The token endpoint's error body: `{"status":"BAD_REFRESH_TOKEN","message",…}` with a 400.
+fn oauth_error(status: &str, message: &str) -> Response {
+    let body = json!({
+        "status": status,
+        "message": message,
+        "correlationId": uuid::Uuid::now_v7().to_string(),
+    });
+    json_response(StatusCode::BAD_REQUEST, &body)
+}
+
+/// `POST /oauth/v1/token` with a form-encoded `grant_type=refresh_token`, `refresh_token`,
+/// `client_id` and `client_secret` (`redirect_uri` is accepted and ignored): a fresh access
+/// token and the unchanged refresh token. Authorization-code grants need a browser and are
+/// not simulated.
+async fn issue_token(State(state): State<Arc<MockState>>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| form.get(name).map_or("", String::as_str);
+    let config = &state.config;
+    match field("grant_type") {
+        "refresh_token" => {}
+        "" => return oauth_error("BAD_GRANT_TYPE", "missing grant_type"),
+        other => {
+            return oauth_error(
+                "BAD_GRANT_TYPE",
+                &format!("unsupported grant_type: {other}"),
+            );
+        }
+    }
+    if field("client_id") != config.client_id {
+        return oauth_error("BAD_CLIENT_ID", "missing or invalid client_id");
+    }
+    if field("client_secret") != config.client_secret {
+        return oauth_error("BAD_CLIENT_SECRET", "missing or invalid client_secret");
+    }
+    if field("refresh_token") != config.refresh_token {
+        return oauth_error("BAD_REFRESH_TOKEN", "missing or invalid refresh token");
+    }
+    let issued = state
+        .faults
+        .issue_token(OAUTH_TOKEN_PREFIX, OAUTH_TOKEN_LIFETIME_SECS);
+    let body = json!({
+        "token_type": "bearer",
+        "refresh_token": config.refresh_token,
+        "access_token": issued.access_token,
+        "expires_in": issued.expires_in,
+    });
+    json_response(StatusCode::OK, &body)
+}
+
 impl MockState {
-    /// Counts a request and returns the rate-limit headers to send with its response.
-    fn rate_headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+    /// Accepts the private-app token (never expires) or a token the mock issued and that is
+    /// still valid (`None`); otherwise HubSpot's 401.
+    fn refuse(&self, headers: &HeaderMap) -> Option<Response> {
+        let Some(token) = bearer(headers) else {
+            return Some(invalid_authentication());
+        };
+        if token == self.config.access_token {
+            return None;
+        }
+        match self.faults.check_token(token) {
+            TokenCheck::Valid => None,
+            TokenCheck::Expired { expired_at } => Some(expired_authentication(expired_at)),
+            TokenCheck::Unknown => Some(invalid_authentication()),
+        }
+    }
+
+    /// Counts a request and returns the rate-limit headers to send with its response;
+    /// `exhausted` reports nothing left in the window (the headers of a 429).
+    fn rate_headers(&self, exhausted: bool) -> Vec<(HeaderName, HeaderValue)> {
         let remaining = match self.window.lock() {
             Ok(mut w) => {
                 if w.started.elapsed() >= Duration::from_millis(RATE_LIMIT_INTERVAL_MS) {
@@ -369,6 +625,7 @@ impl MockState {
             }
             Err(_) => RATE_LIMIT_MAX,
         };
+        let remaining = if exhausted { 0 } else { remaining };
         let daily_used = self.daily_used.fetch_add(1, Ordering::Relaxed) + 1;
         let h = |name: &'static str, v: String| {
             (
@@ -411,10 +668,23 @@ impl MockState {
         }
     }
 
+    /// The record's latest change by the `mutate` knob, if any.
+    fn revision(&self, object: HubspotObject, i: usize) -> Option<Revision> {
+        self.faults.revision(object.as_str(), i)
+    }
+
     /// Every property of a record, by name, as HubSpot would store it (strings or null).
     fn properties(&self, object: HubspotObject, i: usize) -> Vec<(&'static str, Option<String>)> {
         let co = &self.company;
         let malformed = self.malformed[slot(object)].contains(&i);
+        let revision = self.revision(object, i);
+        let rev = revision.map_or(0, |r| r.number);
+        let (_, updated) = self.created_updated(object, i);
+        // A changed text property keeps its value and says which revision it is.
+        let revised = |text: &str| match rev {
+            0 => text.to_owned(),
+            n => format!("{text} (rev {n})"),
+        };
         match object {
             HubspotObject::Companies => {
                 let a = &co.accounts[i];
@@ -431,7 +701,10 @@ impl MockState {
                     ("industry", Some(a.industry.clone())),
                     ("city", Some(a.city.clone())),
                     ("country", Some(a.country.clone())),
-                    ("numberofemployees", Some(a.employees.to_string())),
+                    (
+                        "numberofemployees",
+                        Some((u64::from(a.employees) + u64::from(rev)).to_string()),
+                    ),
                     (
                         "hubspot_owner_id",
                         co.owners.get(a.owner).map(|o| o.id.clone()),
@@ -441,7 +714,7 @@ impl MockState {
                     ("region", Some(a.region.clone())),
                     ("seats", Some(a.seats.to_string())),
                     ("createdate", Some(timestamp(a.created_at))),
-                    ("hs_lastmodifieddate", Some(timestamp(a.updated_at))),
+                    ("hs_lastmodifieddate", Some(timestamp(updated))),
                     ("hs_object_id", Some(a.id.clone())),
                 ]
             }
@@ -460,7 +733,7 @@ impl MockState {
                     ("firstname", first),
                     ("lastname", last),
                     ("email", Some(email)),
-                    ("jobtitle", Some(c.job_title.clone())),
+                    ("jobtitle", Some(revised(&c.job_title))),
                     ("role", Some(c.role.as_str().to_owned())),
                     ("lifecyclestage", Some("customer".to_owned())),
                     (
@@ -468,7 +741,7 @@ impl MockState {
                         co.accounts.get(c.account).map(|a| a.id.clone()),
                     ),
                     ("createdate", Some(timestamp(c.created_at))),
-                    ("lastmodifieddate", Some(timestamp(c.updated_at))),
+                    ("lastmodifieddate", Some(timestamp(updated))),
                     ("hs_object_id", Some(c.id.clone())),
                 ]
             }
@@ -481,7 +754,7 @@ impl MockState {
                     d.amount.normalize().to_string()
                 };
                 vec![
-                    ("dealname", Some(d.name.clone())),
+                    ("dealname", Some(revised(&d.name))),
                     ("amount", Some(amount)),
                     ("deal_currency_code", Some(d.currency.to_string())),
                     ("dealstage", Some(d.stage.as_str().to_owned())),
@@ -503,14 +776,23 @@ impl MockState {
                     ),
                     ("term_months", Some(d.term_months.to_string())),
                     ("createdate", Some(timestamp(d.created_at))),
-                    ("hs_lastmodifieddate", Some(timestamp(d.updated_at))),
+                    ("hs_lastmodifieddate", Some(timestamp(updated))),
                     ("hs_object_id", Some(d.id.clone())),
                 ]
             }
         }
     }
 
+    /// When the record was created and last modified (by the `mutate` knob, when it was).
     fn created_updated(&self, object: HubspotObject, i: usize) -> (DateTime<Utc>, DateTime<Utc>) {
+        let (created, updated) = self.generated_times(object, i);
+        match self.revision(object, i) {
+            Some(r) => (created, r.updated_at.max(updated)),
+            None => (created, updated),
+        }
+    }
+
+    fn generated_times(&self, object: HubspotObject, i: usize) -> (DateTime<Utc>, DateTime<Utc>) {
         match object {
             HubspotObject::Companies => {
                 let a = &self.company.accounts[i];
@@ -649,15 +931,10 @@ async fn list_objects(
     headers: HeaderMap,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
-    if !authorized(&headers, &state.token) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_AUTHENTICATION",
-            "Authentication credentials not found. This API supports OAuth 2.0 authentication \
-             and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
-        );
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
     }
-    let rate_headers = state.rate_headers();
+    let rate_headers = state.rate_headers(false);
     let mut response = list_page(&state, &object_type, &headers, &query);
     response.headers_mut().extend(rate_headers);
     response
@@ -717,12 +994,35 @@ fn list_page(
     let mut candidates =
         (ids.partition_point(|&id| id < start_id)..state.len(object)).filter(matches);
     let page: Vec<usize> = candidates.by_ref().take(limit).collect();
-    let next = candidates.next();
+    // The page after this one: where the cursor points, and what `mutate` may change.
+    let upcoming: Vec<usize> = candidates.take(limit).collect();
 
     let results: Vec<Value> = page
         .iter()
         .map(|&i| state.render(object, i, &requested, &associations))
         .collect();
+
+    // Faults that act on paging, decided once the page is rendered: `duplicates` points the
+    // cursor back at this page's last record; `mutate` changes live records only (archived
+    // ones are frozen), under the stream name `revision` looks them up by.
+    let stream = match archived {
+        false => object.as_str().to_owned(),
+        true => format!("{}?archived", object.as_str()),
+    };
+    let mut next = upcoming.first().copied();
+    if let Some(&last) = page.last()
+        && state
+            .faults
+            .repeat_last(&stream, state.id(object, last), page.len(), next.is_some())
+    {
+        next = Some(last);
+    }
+    if !archived {
+        state
+            .faults
+            .mutate_around_page(&stream, &start_id.to_string(), &page, &upcoming);
+    }
+
     let mut body = Map::new();
     body.insert("results".into(), Value::Array(results));
     if let Some(n) = next {
@@ -751,22 +1051,103 @@ fn list_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{MockServer, SimConfig};
+    use crate::{MockServer, Probability, Schedule, SimConfig};
 
     async fn serve(accounts: usize, faults: Faults) -> (Arc<Company>, MockServer) {
+        let (company, _, server) = serve_mock(accounts, faults).await;
+        (company, server)
+    }
+
+    /// The mock with a handle on its fault counters.
+    async fn serve_mock(
+        accounts: usize,
+        faults: Faults,
+    ) -> (Arc<Company>, HubspotMock, MockServer) {
         let company = Arc::new(Company::generate(&SimConfig {
             accounts,
             faults: faults.clone(),
             ..SimConfig::default()
         }));
-        let config = HubspotMockConfig {
-            faults,
-            ..HubspotMockConfig::default()
-        };
-        let server = MockServer::start(router(company.clone(), config))
+        let mock = HubspotMock::new(company.clone(), HubspotMockConfig::with_faults(faults));
+        let server = MockServer::start(mock.router()).await.unwrap();
+        (company, mock, server)
+    }
+
+    /// `GET` returning the raw body, for responses that are not JSON.
+    async fn get_raw(
+        server: &MockServer,
+        path_and_query: &str,
+        token: Option<&str>,
+    ) -> (u16, HeaderMap, String) {
+        let client = reqwest::Client::new();
+        let mut req = client.get(format!("{}{path_and_query}", server.base_url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.text().await.unwrap())
+    }
+
+    /// Walks every page of a list with `token`, returning the ids on each page.
+    async fn page_ids(server: &MockServer, object: &str, query: &str) -> Vec<Vec<String>> {
+        let mut pages = Vec::new();
+        for page in walk_pages(server, object, query).await {
+            pages.push(
+                page.iter()
+                    .map(|r| r["id"].as_str().unwrap().to_owned())
+                    .collect(),
+            );
+        }
+        pages
+    }
+
+    /// Walks every page of a list, returning the records of each page.
+    async fn walk_pages(server: &MockServer, object: &str, query: &str) -> Vec<Vec<Value>> {
+        let mut pages = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut q = format!("/crm/v3/objects/{object}?{query}");
+            if let Some(a) = &after {
+                q.push_str(&format!("&after={a}"));
+            }
+            let (status, _, body) = get(server, &q, Some(DEFAULT_ACCESS_TOKEN)).await;
+            assert_eq!(status, 200, "{body}");
+            pages.push(body["results"].as_array().unwrap().clone());
+            match body["paging"]["next"]["after"].as_str() {
+                Some(a) => after = Some(a.to_owned()),
+                None => return pages,
+            }
+            assert!(pages.len() < 10_000, "paging never ends");
+        }
+    }
+
+    async fn post_token(server: &MockServer, form: &[(&str, &str)]) -> (u16, Value) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}{TOKEN_PATH}", server.base_url))
+            .form(form)
+            .send()
             .await
             .unwrap();
-        (company, server)
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap())
+    }
+
+    fn refresh_form(config: &HubspotMockConfig) -> Vec<(&'static str, String)> {
+        vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("client_id", config.client_id.clone()),
+            ("client_secret", config.client_secret.clone()),
+            ("redirect_uri", "http://localhost/callback".to_owned()),
+            ("refresh_token", config.refresh_token.clone()),
+        ]
+    }
+
+    async fn refresh(server: &MockServer, config: &HubspotMockConfig) -> (u16, Value) {
+        let form = refresh_form(config);
+        let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        post_token(server, &pairs).await
     }
 
     async fn get(
@@ -1040,5 +1421,379 @@ mod tests {
         {
             assert_eq!(r["properties"]["hs_is_closed_won"], "true");
         }
+    }
+
+    #[test]
+    fn credential_hint_names_the_private_app_token_and_the_oauth_client() {
+        let mock = HubspotMock::new(
+            Arc::new(Company::generate(&SimConfig {
+                accounts: 1,
+                ..SimConfig::default()
+            })),
+            HubspotMockConfig::default(),
+        );
+        assert_eq!(VendorMock::vendor(&mock), "hubspot");
+        assert_eq!(
+            VendorMock::credential_hint(&mock),
+            "access_token=pat-na1-sim-0000 client_id=sim-hubspot-client-0000 \
+             client_secret=sim-hubspot-secret-0000 refresh_token=na1-sim-refresh-0000 \
+             token_path=/oauth/v1/token"
+        );
+    }
+
+    #[tokio::test]
+    async fn rate_limit_knob_answers_the_scheduled_requests_with_hubspots_429() {
+        let faults = Faults::none()
+            .with_rate_limit(Schedule::requests(3..=5))
+            .with_retry_after_secs(1);
+        let (_company, mock, server) = serve_mock(10, faults).await;
+        let path = "/crm/v3/objects/companies?limit=2";
+        for n in 1..=6u64 {
+            let (status, headers, body) = get(&server, path, Some(DEFAULT_ACCESS_TOKEN)).await;
+            if (3..=5).contains(&n) {
+                assert_eq!(status, 429, "request {n}");
+                assert_eq!(headers["retry-after"], "1");
+                assert_eq!(headers["x-hubspot-ratelimit-remaining"], "0");
+                assert_eq!(headers["x-hubspot-ratelimit-max"], "190");
+                assert_eq!(body["status"], "error");
+                assert_eq!(
+                    body["message"],
+                    "You have reached your ten_secondly_rolling limit."
+                );
+                assert_eq!(body["errorType"], "RATE_LIMIT");
+                assert_eq!(body["policyName"], "TEN_SECONDLY_ROLLING");
+                for id in ["correlationId", "requestId"] {
+                    assert!(uuid::Uuid::parse_str(body[id].as_str().unwrap()).is_ok());
+                }
+            } else {
+                assert_eq!(status, 200, "request {n}: {body}");
+                assert!(headers.get("retry-after").is_none());
+                assert_eq!(body["results"].as_array().unwrap().len(), 2);
+            }
+        }
+        let stats = mock.stats();
+        assert_eq!((stats.requests, stats.rate_limited), (6, 3));
+    }
+
+    #[tokio::test]
+    async fn server_errors_knob_sends_a_burst_of_500_502_503() {
+        let faults = Faults::none().with_server_errors(Schedule::burst(3, 2));
+        let (_company, mock, server) = serve_mock(10, faults).await;
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            got.push(get_raw(&server, "/crm/v3/objects/deals", Some(DEFAULT_ACCESS_TOKEN)).await);
+        }
+        let statuses: Vec<u16> = got.iter().map(|g| g.0).collect();
+        assert_eq!(statuses, [200, 502, 503, 500, 200]);
+        // HubSpot's own 500 is JSON; the 502 and 503 come from its edge as HTML.
+        let body: Value = serde_json::from_str(&got[3].2).unwrap();
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["category"], "INTERNAL_ERROR");
+        for (i, text) in [(1, "502 Bad Gateway"), (2, "503 Service Unavailable")] {
+            assert_eq!(got[i].1[header::CONTENT_TYPE], "text/html");
+            assert!(got[i].2.contains(text), "{}", got[i].2);
+        }
+        assert!(serde_json::from_str::<Value>(&got[4].2).is_ok());
+        assert_eq!(mock.stats().server_errors, 3);
+    }
+
+    #[tokio::test]
+    async fn truncate_knob_cuts_successful_pages_short() {
+        let faults = Faults::none().with_truncate(Schedule::requests(1..=2));
+        let (_company, mock, server) = serve_mock(20, faults).await;
+        let path = "/crm/v3/objects/contacts?limit=10&associations=companies";
+        // Request 1 is scheduled but fails authentication: its 401 stays whole.
+        let (status, _, body) = get_raw(&server, path, None).await;
+        assert_eq!(status, 401);
+        assert!(serde_json::from_str::<Value>(&body).is_ok(), "{body}");
+        let (status, headers, cut) = get_raw(&server, path, Some(DEFAULT_ACCESS_TOKEN)).await;
+        assert_eq!(status, 200);
+        assert!(headers.contains_key("x-hubspot-ratelimit-remaining"));
+        let (status, _, whole) = get_raw(&server, path, Some(DEFAULT_ACCESS_TOKEN)).await;
+        assert_eq!(status, 200);
+        assert!(serde_json::from_str::<Value>(&whole).is_ok());
+        assert!(cut.len() < whole.len() && whole.starts_with(&cut), "{cut}");
+        let err = serde_json::from_str::<Value>(&cut).unwrap_err();
+        assert!(
+            err.is_eof(),
+            "a client sees a body that ends too early: {err}"
+        );
+        assert_eq!(mock.stats().truncated, 1);
+    }
+
+    #[tokio::test]
+    async fn slow_knob_delays_every_page() {
+        let (_company, mock, server) = serve_mock(5, Faults::none().with_slow_ms(200)).await;
+        for _ in 0..2 {
+            let started = Instant::now();
+            let (status, _, _) = get(
+                &server,
+                "/crm/v3/objects/companies",
+                Some(DEFAULT_ACCESS_TOKEN),
+            )
+            .await;
+            assert_eq!(status, 200);
+            assert!(started.elapsed() >= Duration::from_millis(200));
+        }
+        assert_eq!(mock.stats().slowed, 2);
+    }
+
+    #[tokio::test]
+    async fn oauth_tokens_expire_mid_pagination_and_a_refresh_issues_a_working_one() {
+        let (company, mock, server) =
+            serve_mock(30, Faults::none().with_token_ttl_requests(3)).await;
+        let config = mock.config().clone();
+
+        // Bad requests get the token endpoint's 400 bodies.
+        for (field, value, status) in [
+            ("client_id", "nope", "BAD_CLIENT_ID"),
+            ("client_secret", "nope", "BAD_CLIENT_SECRET"),
+            ("refresh_token", "nope", "BAD_REFRESH_TOKEN"),
+            ("grant_type", "authorization_code", "BAD_GRANT_TYPE"),
+        ] {
+            let mut form = refresh_form(&config);
+            for (k, v) in &mut form {
+                if *k == field {
+                    *v = value.to_owned();
+                }
+            }
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (code, body) = post_token(&server, &pairs).await;
+            assert_eq!(
+                (code, body["status"].as_str()),
+                (400, Some(status)),
+                "{body}"
+            );
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(if field == "grant_type" {
+                        "grant_type"
+                    } else {
+                        field.split('_').next_back().unwrap()
+                    })
+            );
+        }
+        assert_eq!(mock.stats().tokens_issued, 0);
+
+        let (code, body) = refresh(&server, &config).await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["token_type"], "bearer");
+        assert_eq!(body["refresh_token"], config.refresh_token.as_str());
+        assert_eq!(body["expires_in"], OAUTH_TOKEN_LIFETIME_SECS);
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        assert!(token.starts_with(OAUTH_TOKEN_PREFIX), "{token}");
+
+        // Three pages with it, then the fourth request, mid-pagination, is refused.
+        let mut ids = Vec::new();
+        let mut after = String::new();
+        let page = |after: &str| format!("/crm/v3/objects/companies?limit=5&after={after}");
+        for _ in 0..3 {
+            let (status, _, body) = get(&server, &page(&after), Some(&token)).await;
+            assert_eq!(status, 200, "{body}");
+            for r in body["results"].as_array().unwrap() {
+                ids.push(r["id"].as_str().unwrap().to_owned());
+            }
+            after = body["paging"]["next"]["after"].as_str().unwrap().to_owned();
+        }
+        let (status, _, body) = get(&server, &page(&after), Some(&token)).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["category"], "EXPIRED_AUTHENTICATION");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("The OAuth token used to make this call expired ")
+                && message.ends_with(" second(s) ago."),
+            "{message}"
+        );
+        let expire_time = body["context"]["expire time"][0].as_str().unwrap();
+        assert!(
+            expire_time.parse::<DateTime<Utc>>().is_ok(),
+            "{expire_time}"
+        );
+        // Still refused, and the private-app token is unaffected.
+        let (status, _, _) = get(&server, &page(&after), Some(&token)).await;
+        assert_eq!(status, 401);
+        let (status, _, _) = get(&server, &page(&after), Some(DEFAULT_ACCESS_TOKEN)).await;
+        assert_eq!(status, 200);
+
+        // A refreshed token resumes where the expired one stopped: 3 more pages, the last.
+        let (code, body) = refresh(&server, &config).await;
+        assert_eq!(code, 200);
+        assert_eq!(body["refresh_token"], config.refresh_token.as_str());
+        let fresh = body["access_token"].as_str().unwrap().to_owned();
+        assert_ne!(fresh, token);
+        loop {
+            let (status, _, body) = get(&server, &page(&after), Some(&fresh)).await;
+            assert_eq!(status, 200, "{body}");
+            for r in body["results"].as_array().unwrap() {
+                ids.push(r["id"].as_str().unwrap().to_owned());
+            }
+            match body["paging"]["next"]["after"].as_str() {
+                Some(a) => after = a.to_owned(),
+                None => break,
+            }
+        }
+        let all: Vec<String> = company.accounts.iter().map(|a| a.id.clone()).collect();
+        assert_eq!(ids, all);
+        let stats = mock.stats();
+        assert_eq!((stats.tokens_issued, stats.expired_tokens), (2, 2));
+
+        // A token the mock never issued is invalid, not expired.
+        let (status, _, body) = get(
+            &server,
+            "/crm/v3/objects/companies",
+            Some(&format!("{OAUTH_TOKEN_PREFIX}0123")),
+        )
+        .await;
+        assert_eq!(
+            (status, body["category"].as_str()),
+            (401, Some("INVALID_AUTHENTICATION"))
+        );
+    }
+
+    #[tokio::test]
+    async fn oauth_tokens_expire_after_token_ttl_secs() {
+        let (_company, mock, server) = serve_mock(5, Faults::none().with_token_ttl_secs(1)).await;
+        let (code, body) = refresh(&server, mock.config()).await;
+        assert_eq!(code, 200);
+        assert_eq!(body["expires_in"], 1);
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        let path = "/crm/v3/objects/deals";
+        let (status, _, _) = get(&server, path, Some(&token)).await;
+        assert_eq!(status, 200);
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        let (status, _, body) = get(&server, path, Some(&token)).await;
+        assert_eq!(
+            (status, body["category"].as_str()),
+            (401, Some("EXPIRED_AUTHENTICATION"))
+        );
+        assert_eq!(mock.stats().expired_tokens, 1);
+    }
+
+    #[tokio::test]
+    async fn duplicates_knob_repeats_records_on_consecutive_pages() {
+        let faults = Faults::none().with_duplicates(Probability::new(0.5));
+        let (company, mock, server) = serve_mock(40, faults.clone()).await;
+        let pages = page_ids(&server, "companies", "limit=6").await;
+        let repeated = pages
+            .windows(2)
+            .filter(|w| w[0].last().is_some() && w[0].last() == w[1].first())
+            .count();
+        assert!(repeated > 0, "{pages:?}");
+        assert_eq!(repeated as u64, mock.stats().duplicated);
+        // Every record is still served, in order; a repeat is the only extra.
+        let mut flat: Vec<String> = pages.concat();
+        assert_eq!(flat.len(), company.accounts.len() + repeated);
+        flat.dedup();
+        let all: Vec<String> = company.accounts.iter().map(|a| a.id.clone()).collect();
+        assert_eq!(flat, all);
+        // The same seed replays the same pages.
+        let (_, _, again) = serve_mock(40, faults).await;
+        assert_eq!(page_ids(&again, "companies", "limit=6").await, pages);
+        // Off, no record repeats.
+        let (_, _, clean) = serve_mock(40, Faults::none()).await;
+        assert_eq!(page_ids(&clean, "companies", "limit=6").await.concat(), all);
+    }
+
+    #[tokio::test]
+    async fn mutate_knob_changes_records_while_a_sync_pages_through_them() {
+        let faults = Faults::none().with_mutate(Probability::new(0.1));
+        let (company, mock, server) = serve_mock(40, faults.clone()).await;
+        let query = "limit=7&properties=numberofemployees";
+        let updated_at = |r: &Value| -> DateTime<Utc> {
+            assert_eq!(r["updatedAt"], r["properties"]["hs_lastmodifieddate"]);
+            r["updatedAt"].as_str().unwrap().parse().unwrap()
+        };
+        let employees = |r: &Value| -> u64 {
+            r["properties"]["numberofemployees"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let newest_generated = company.accounts.iter().map(|a| a.updated_at).max().unwrap();
+
+        let pages = walk_pages(&server, "companies", query).await;
+        let records: Vec<&Value> = pages.iter().flatten().collect();
+        let ids: Vec<&str> = records.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        let all: Vec<&str> = company.accounts.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, all, "still one pass: every record once, in order");
+        for r in &pages[0] {
+            let a = &company.accounts[all.iter().position(|id| *id == r["id"]).unwrap()];
+            assert_eq!(
+                updated_at(r),
+                a.updated_at,
+                "the first page is served as generated"
+            );
+        }
+        let mut changed_mid_sync = 0;
+        for (r, a) in records.iter().zip(&company.accounts) {
+            if updated_at(r) > a.updated_at {
+                changed_mid_sync += 1;
+                assert!(
+                    updated_at(r) > newest_generated,
+                    "newer than anything generated"
+                );
+                assert!(
+                    employees(r) > u64::from(a.employees),
+                    "and a property changed"
+                );
+            } else {
+                assert_eq!(updated_at(r), a.updated_at);
+                assert_eq!(employees(r), u64::from(a.employees));
+            }
+        }
+        assert!(
+            changed_mid_sync > 0,
+            "a later page shows a record changed after the start"
+        );
+        assert!(mock.stats().mutated >= changed_mid_sync as u64);
+
+        // The next pass sees every change made so far, also those made after a record's page
+        // had been served.
+        let before: Vec<Option<Revision>> = (0..company.accounts.len())
+            .map(|i| mock.faults().revision("companies", i))
+            .collect();
+        assert!(before.iter().flatten().count() > changed_mid_sync);
+        let second = walk_pages(&server, "companies", query).await.concat();
+        for ((r, a), rev) in second.iter().zip(&company.accounts).zip(&before) {
+            match rev {
+                Some(rev) => {
+                    assert!(updated_at(r) >= rev.updated_at);
+                    assert!(employees(r) >= u64::from(a.employees) + u64::from(rev.number));
+                }
+                None => assert!(updated_at(r) >= a.updated_at),
+            }
+        }
+
+        // Contacts and deals change their own property; the same seed replays exactly.
+        let contacts = walk_pages(&server, "contacts", "limit=20&properties=jobtitle")
+            .await
+            .concat();
+        let revised: Vec<&Value> = contacts
+            .iter()
+            .filter(|r| {
+                r["properties"]["jobtitle"]
+                    .as_str()
+                    .unwrap()
+                    .contains(" (rev ")
+            })
+            .collect();
+        assert!(!revised.is_empty());
+        for r in revised {
+            assert_eq!(r["updatedAt"], r["properties"]["lastmodifieddate"]);
+            assert!(
+                r["updatedAt"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<DateTime<Utc>>()
+                    .unwrap()
+                    > newest_generated
+            );
+        }
+        let (_, _, again) = serve_mock(40, faults).await;
+        assert_eq!(walk_pages(&again, "companies", query).await, pages);
     }
 }

@@ -396,3 +396,222 @@ pub(crate) const END_USER_TITLES: &[&str] = &[
 
 /// Plan tiers by segment (smb, mid-market, enterprise).
 pub(crate) const PLANS: [&str; 3] = ["Starter", "Professional", "Enterprise"];
+
+/// A product feature of the simulated product, with its place on the release calendar.
+pub(crate) struct FeatureSpec {
+    /// Stable key, snake_case (also the `feature` of usage events).
+    pub key: &'static str,
+    /// Display name.
+    pub name: &'static str,
+    /// Release day relative to `SimConfig::history_start` (negative: before the history).
+    pub release_offset_days: i64,
+    /// Part of the core product: every account uses it from its first day.
+    pub core: bool,
+    /// The "key action" feature whose first use marks time-to-value.
+    pub key_action: bool,
+    /// Probability that an account adopts the feature at all without training.
+    pub adoption: f64,
+    /// Segment-style event names ("Object Action") the feature emits.
+    pub events: &'static [&'static str],
+}
+
+/// The product's features in release order. The last one is released after the default
+/// today, so moving the clock forward makes it (and its courses) appear.
+pub(crate) const FEATURES: &[FeatureSpec] = &[
+    FeatureSpec {
+        key: "dashboards",
+        name: "Dashboards",
+        release_offset_days: -900,
+        core: true,
+        key_action: false,
+        adoption: 1.0,
+        events: &["Dashboard Viewed", "Dashboard Created", "Dashboard Shared"],
+    },
+    FeatureSpec {
+        key: "reports",
+        name: "Reports",
+        release_offset_days: -880,
+        core: true,
+        key_action: false,
+        adoption: 1.0,
+        events: &["Report Run", "Report Created", "Report Exported"],
+    },
+    FeatureSpec {
+        key: "permissions",
+        name: "Roles and Permissions",
+        release_offset_days: -800,
+        core: false,
+        key_action: false,
+        adoption: 0.75,
+        events: &["Role Assigned", "Permission Set Updated"],
+    },
+    FeatureSpec {
+        key: "workflows",
+        name: "Workflows",
+        release_offset_days: -700,
+        core: false,
+        key_action: true,
+        adoption: 1.0,
+        events: &["Workflow Created", "Workflow Run", "Workflow Edited"],
+    },
+    FeatureSpec {
+        key: "integrations",
+        name: "Integrations",
+        release_offset_days: -600,
+        core: false,
+        key_action: false,
+        adoption: 0.7,
+        events: &["Integration Connected", "Integration Synced"],
+    },
+    FeatureSpec {
+        key: "api",
+        name: "REST API",
+        release_offset_days: -500,
+        core: false,
+        key_action: false,
+        adoption: 0.45,
+        events: &["API Key Created", "API Request Made"],
+    },
+    FeatureSpec {
+        key: "alerts",
+        name: "Alerts",
+        release_offset_days: 120,
+        core: false,
+        key_action: false,
+        adoption: 0.65,
+        events: &["Alert Created", "Alert Triggered"],
+    },
+    FeatureSpec {
+        key: "forecasting",
+        name: "Forecasting",
+        release_offset_days: 380,
+        core: false,
+        key_action: false,
+        adoption: 0.5,
+        events: &["Forecast Created", "Forecast Viewed"],
+    },
+    FeatureSpec {
+        key: "data_export",
+        name: "Data Export",
+        release_offset_days: 560,
+        core: false,
+        key_action: false,
+        adoption: 0.55,
+        events: &["Export Scheduled", "Export Downloaded"],
+    },
+    FeatureSpec {
+        key: "mobile_app",
+        name: "Mobile App",
+        release_offset_days: 750,
+        core: false,
+        key_action: false,
+        adoption: 0.5,
+        events: &["Mobile Session Started", "Mobile Dashboard Viewed"],
+    },
+    FeatureSpec {
+        key: "audit_log",
+        name: "Audit Log",
+        release_offset_days: 940,
+        core: false,
+        key_action: false,
+        adoption: 0.35,
+        events: &["Audit Log Viewed", "Audit Log Exported"],
+    },
+    FeatureSpec {
+        key: "sandbox",
+        name: "Sandbox",
+        release_offset_days: 1150,
+        core: false,
+        key_action: false,
+        adoption: 0.3,
+        events: &["Sandbox Created", "Sandbox Promoted"],
+    },
+    FeatureSpec {
+        key: "ai_assistant",
+        name: "AI Assistant",
+        release_offset_days: 1400,
+        core: false,
+        key_action: false,
+        adoption: 0.6,
+        events: &["Assistant Prompted", "Assistant Suggestion Accepted"],
+    },
+    FeatureSpec {
+        key: "custom_objects",
+        name: "Custom Objects",
+        release_offset_days: 1650,
+        core: false,
+        key_action: false,
+        adoption: 0.4,
+        events: &["Custom Object Created", "Custom Record Edited"],
+    },
+    FeatureSpec {
+        key: "embedded_analytics",
+        name: "Embedded Analytics",
+        release_offset_days: 1880,
+        core: false,
+        key_action: false,
+        adoption: 0.45,
+        events: &["Embed Created", "Embed Viewed"],
+    },
+];
+
+/// Certification tracks: title and the features they examine.
+pub(crate) const CERTIFICATIONS: &[(&str, i64, &[&str])] = &[
+    (
+        "Certified Administrator",
+        -300,
+        &["permissions", "workflows", "integrations", "audit_log"],
+    ),
+    (
+        "Certified Analyst",
+        200,
+        &["dashboards", "reports", "forecasting", "data_export"],
+    ),
+    (
+        "Certified Developer",
+        700,
+        &["api", "integrations", "sandbox", "custom_objects"],
+    ),
+];
+
+/// Learning paths: title and the features whose "Getting Started" courses they sequence.
+pub(crate) const LEARNING_PATHS: &[(&str, &[&str])] = &[
+    (
+        "Onboarding Essentials",
+        &["dashboards", "reports", "workflows"],
+    ),
+    (
+        "Administrator Path",
+        &["permissions", "workflows", "integrations"],
+    ),
+    ("Analyst Path", &["reports", "forecasting", "data_export"]),
+];
+
+/// Subjects of how-to tickets; `{f}` is replaced by the feature name.
+pub(crate) const HOWTO_SUBJECTS: &[&str] = &[
+    "How do I set up {f}?",
+    "Question about configuring {f}",
+    "Where can I find the {f} settings?",
+    "How to share {f} with my team",
+    "Best way to get started with {f}",
+];
+
+/// Subjects of defect tickets.
+pub(crate) const DEFECT_SUBJECTS: &[&str] = &[
+    "{f} shows an error",
+    "{f} is very slow today",
+    "Unexpected results in {f}",
+    "{f} stopped working after the update",
+];
+
+/// Subjects of other tickets.
+pub(crate) const OTHER_SUBJECTS: &[&str] = &[
+    "Invoice question",
+    "Please add seats to our plan",
+    "Request for a security questionnaire",
+    "Change of billing contact",
+    "Feature request for {f}",
+];
+
+/// Ticket channels with Zendesk's `via.channel` names.
+pub(crate) const TICKET_CHANNELS: &[&str] = &["email", "web", "web", "chat", "api"];

@@ -1,4 +1,8 @@
 //! [`MockServer`]: an axum router served on a loopback socket for the lifetime of a value.
+//!
+//! It serves any router; a vendor mock hands it routes already wrapped in its fault layer
+//! ([`FaultInjector::wrap`](crate::FaultInjector::wrap), e.g. through
+//! [`VendorMock::router`](crate::VendorMock::router)), so the knobs travel with the router.
 
 use std::{io, net::SocketAddr};
 use tokio::{sync::oneshot, task::JoinHandle};

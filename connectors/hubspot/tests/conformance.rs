@@ -1,0 +1,50 @@
+//! The HubSpot connector against the conformance kit: the definition of done.
+
+use axum::Router;
+use secrecy::SecretString;
+use std::sync::Arc;
+use tributary_connector::{Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig};
+use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
+use tributary_sim::{Company, Faults, hubspot};
+use tributary_testkit::{Kit, VendorUnderTest};
+
+struct HubSpot;
+
+impl VendorUnderTest for HubSpot {
+    fn name(&self) -> &'static str {
+        "hubspot"
+    }
+
+    fn mock(&self, company: Arc<Company>, faults: Faults) -> Router {
+        hubspot::router(company, hubspot::HubspotMockConfig::with_faults(faults))
+    }
+
+    fn connector(&self, base_url: &str) -> Result<Box<dyn Connector>, ConnectorError> {
+        let config = HubspotConfig {
+            // Small pages: many checkpoints per stream, so cut-offs and faults land mid-stream.
+            page_size: 25,
+            ..HubspotConfig::new(
+                base_url.to_owned(),
+                SecretString::from(hubspot::DEFAULT_ACCESS_TOKEN),
+            )
+        };
+        let http = HttpClient::new(HttpClientConfig::default(), http_auth(&config))?;
+        let ctx = ConnectorContext {
+            instance: "hubspot-kit".to_owned(),
+            http,
+        };
+        Ok(Box::new(HubspotConnector::new(ctx, config)?))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hubspot_passes_the_conformance_kit() {
+    let report = Kit::default().run(&HubSpot).await.unwrap_or_else(|e| panic!("{e}"));
+    for check in ["full_read", "idempotent_rerun", "resume", "fault:rate_limit", "fault:server_errors", "fault:truncate", "fault:duplicates"] {
+        assert!(
+            report.passed.iter().any(|p| p.starts_with(check)),
+            "{check} did not run: {:?}",
+            report.passed
+        );
+    }
+}
