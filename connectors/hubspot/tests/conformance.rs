@@ -3,7 +3,9 @@
 use axum::Router;
 use secrecy::SecretString;
 use std::sync::Arc;
-use tributary_connector::{Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig};
+use tributary_connector::{
+    Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig,
+};
 use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
 use tributary_sim::{Company, Faults, hubspot};
 use tributary_testkit::{Kit, VendorUnderTest};
@@ -39,8 +41,19 @@ impl VendorUnderTest for HubSpot {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hubspot_passes_the_conformance_kit() {
-    let report = Kit::default().run(&HubSpot).await.unwrap_or_else(|e| panic!("{e}"));
-    for check in ["full_read", "idempotent_rerun", "resume", "fault:rate_limit", "fault:server_errors", "fault:truncate", "fault:duplicates"] {
+    let report = Kit::default()
+        .run(&HubSpot)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for check in [
+        "full_read",
+        "idempotent_rerun",
+        "resume",
+        "fault:rate_limit",
+        "fault:server_errors",
+        "fault:truncate",
+        "fault:duplicates",
+    ] {
         assert!(
             report.passed.iter().any(|p| p.starts_with(check)),
             "{check} did not run: {:?}",

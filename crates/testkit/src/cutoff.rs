@@ -3,9 +3,7 @@
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use tributary_connector::{
-    Connector, ConnectorError, ReadItem, StreamSpec, StreamState, SyncMode,
-};
+use tributary_connector::{Connector, ConnectorError, ReadItem, StreamSpec, StreamState, SyncMode};
 
 /// Cuts every stream of `inner` off after `after` checkpoints.
 pub(crate) struct CutOff<'a> {

@@ -65,7 +65,10 @@ pub trait VendorUnderTest: Send + Sync {
 
     /// The connector authenticating through the mock's OAuth token endpoint, when the vendor
     /// has one; the kit then checks token expiry mid-pagination.
-    fn oauth_connector(&self, _base_url: &str) -> Option<Result<Box<dyn Connector>, ConnectorError>> {
+    fn oauth_connector(
+        &self,
+        _base_url: &str,
+    ) -> Option<Result<Box<dyn Connector>, ConnectorError>> {
         None
     }
 }
@@ -107,10 +110,19 @@ pub fn transient_faults() -> Vec<(&'static str, Faults)> {
                 .with_rate_limit(Schedule::burst(3, 2).repeating_every(7))
                 .with_retry_after_secs(0),
         ),
-        ("server_errors", Faults::none().with_server_errors(Schedule::burst(2, 3).repeating_every(9))),
-        ("truncate", Faults::none().with_truncate(Schedule::burst(1, 4).repeating_every(5))),
+        (
+            "server_errors",
+            Faults::none().with_server_errors(Schedule::burst(2, 3).repeating_every(9)),
+        ),
+        (
+            "truncate",
+            Faults::none().with_truncate(Schedule::burst(1, 4).repeating_every(5)),
+        ),
         ("slow_pages", Faults::none().with_slow_ms(5)),
-        ("duplicates", Faults::none().with_duplicates(Probability::new(0.3))),
+        (
+            "duplicates",
+            Faults::none().with_duplicates(Probability::new(0.3)),
+        ),
     ]
 }
 
@@ -136,7 +148,12 @@ impl Ctx<'_> {
         }
     }
 
-    async fn sync(&self, store: &Store, connector: &dyn Connector, mode: SyncMode) -> Result<SyncReport, KitError> {
+    async fn sync(
+        &self,
+        store: &Store,
+        connector: &dyn Connector,
+        mode: SyncMode,
+    ) -> Result<SyncReport, KitError> {
         let report = SyncEngine::new(store.clone())
             .sync(connector, mode, &[], &NoProgress)
             .await
@@ -153,7 +170,11 @@ impl Ctx<'_> {
     }
 }
 
-async fn start(vendor: &dyn VendorUnderTest, company: &Arc<Company>, faults: Faults) -> Result<MockServer, String> {
+async fn start(
+    vendor: &dyn VendorUnderTest,
+    company: &Arc<Company>,
+    faults: Faults,
+) -> Result<MockServer, String> {
     MockServer::start(vendor.mock(Arc::clone(company), faults))
         .await
         .map_err(|e| format!("cannot start the mock: {e}"))
@@ -174,8 +195,13 @@ impl Kit {
         })?;
         for db in dbs {
             let started = Instant::now();
-            self.run_on(vendor, &db, &company, &later, &mut report).await?;
-            tracing::info!(backend = db.backend, elapsed_ms = started.elapsed().as_millis() as u64, "conformance kit passed");
+            self.run_on(vendor, &db, &company, &later, &mut report)
+                .await?;
+            tracing::info!(
+                backend = db.backend,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "conformance kit passed"
+            );
             db.cleanup().await.map_err(|e| KitError::Setup {
                 check: "cleanup".into(),
                 message: e.to_string(),
@@ -214,9 +240,13 @@ impl Kit {
         // full_read + idempotent_rerun
         let c = ctx("full_read");
         let store = fresh(&c).await?;
-        let mock = start(vendor, company, Faults::none()).await.map_err(|e| c.setup(e))?;
+        let mock = start(vendor, company, Faults::none())
+            .await
+            .map_err(|e| c.setup(e))?;
         let connector = vendor.connector(&mock.base_url).map_err(|e| c.setup(e))?;
-        let first = c.sync(&store, connector.as_ref(), SyncMode::FullRefresh).await?;
+        let first = c
+            .sync(&store, connector.as_ref(), SyncMode::FullRefresh)
+            .await?;
         let (_, landed) = first.totals();
         if landed.written == 0 {
             return Err(c.fail("a full refresh of the simulated company landed nothing"));
@@ -225,15 +255,22 @@ impl Kit {
         report.passed.push(format!("full_read@{}", db.backend));
 
         let c = ctx("idempotent_rerun");
-        let again = c.sync(&store, connector.as_ref(), SyncMode::FullRefresh).await?;
+        let again = c
+            .sync(&store, connector.as_ref(), SyncMode::FullRefresh)
+            .await?;
         let (_, o) = again.totals();
         if o.written != 0 || o.deleted != 0 {
-            return Err(c.fail(format!("a second full refresh wrote {} and deleted {} rows", o.written, o.deleted)));
+            return Err(c.fail(format!(
+                "a second full refresh wrote {} and deleted {} rows",
+                o.written, o.deleted
+            )));
         }
         if store.content_digest().await.map_err(|e| c.setup(e))? != clean {
             return Err(c.fail("the digest changed on a re-run"));
         }
-        report.passed.push(format!("idempotent_rerun@{}", db.backend));
+        report
+            .passed
+            .push(format!("idempotent_rerun@{}", db.backend));
 
         // resume: cut every stream off after two checkpoints, then finish.
         let c = ctx("resume");
@@ -246,9 +283,12 @@ impl Kit {
         if partial.succeeded() {
             return Err(c.fail("the cut-off run did not fail; the stream has fewer than three pages (use a larger company)"));
         }
-        c.sync(&store, connector.as_ref(), SyncMode::FullRefresh).await?;
+        c.sync(&store, connector.as_ref(), SyncMode::FullRefresh)
+            .await?;
         if store.content_digest().await.map_err(|e| c.setup(e))? != clean {
-            return Err(c.fail("resuming from the last checkpoint did not give the clean run's content"));
+            return Err(
+                c.fail("resuming from the last checkpoint did not give the clean run's content")
+            );
         }
         report.passed.push(format!("resume@{}", db.backend));
         drop(mock);
@@ -256,9 +296,12 @@ impl Kit {
         for (knob, faults) in transient_faults() {
             let c = ctx(&format!("fault:{knob}"));
             let store = fresh(&c).await?;
-            let mock = start(vendor, company, faults).await.map_err(|e| c.setup(e))?;
+            let mock = start(vendor, company, faults)
+                .await
+                .map_err(|e| c.setup(e))?;
             let connector = vendor.connector(&mock.base_url).map_err(|e| c.setup(e))?;
-            c.sync(&store, connector.as_ref(), SyncMode::FullRefresh).await?;
+            c.sync(&store, connector.as_ref(), SyncMode::FullRefresh)
+                .await?;
             if store.content_digest().await.map_err(|e| c.setup(e))? != clean {
                 return Err(c.fail("the content differs from a clean run"));
             }
@@ -272,7 +315,8 @@ impl Kit {
         if let Some(connector) = vendor.oauth_connector(&mock.base_url) {
             let connector = connector.map_err(|e| c.setup(e))?;
             let store = fresh(&c).await?;
-            c.sync(&store, connector.as_ref(), SyncMode::FullRefresh).await?;
+            c.sync(&store, connector.as_ref(), SyncMode::FullRefresh)
+                .await?;
             if store.content_digest().await.map_err(|e| c.setup(e))? != clean {
                 return Err(c.fail("the content differs from a clean run"));
             }
@@ -282,14 +326,21 @@ impl Kit {
 
         // incremental: sync the company at T, then at T + advance_days.
         let c = ctx("incremental");
-        let supports = connector.streams().iter().any(|s| s.modes.contains(&SyncMode::Incremental));
+        let supports = connector
+            .streams()
+            .iter()
+            .any(|s| s.modes.contains(&SyncMode::Incremental));
         if supports {
             let store = fresh(&c).await?;
-            let before = start(vendor, company, Faults::none()).await.map_err(|e| c.setup(e))?;
+            let before = start(vendor, company, Faults::none())
+                .await
+                .map_err(|e| c.setup(e))?;
             let conn = vendor.connector(&before.base_url).map_err(|e| c.setup(e))?;
             let first = c.sync(&store, conn.as_ref(), SyncMode::Incremental).await?;
             drop(before);
-            let after = start(vendor, later, Faults::none()).await.map_err(|e| c.setup(e))?;
+            let after = start(vendor, later, Faults::none())
+                .await
+                .map_err(|e| c.setup(e))?;
             let conn = vendor.connector(&after.base_url).map_err(|e| c.setup(e))?;
             let second = c.sync(&store, conn.as_ref(), SyncMode::Incremental).await?;
             let incremental_digest = store.content_digest().await.map_err(|e| c.setup(e))?;
@@ -297,7 +348,8 @@ impl Kit {
             let (read_second, _) = second.totals();
             // The reference: a clean full refresh of the later source.
             let reference = fresh(&c).await?;
-            c.sync(&reference, conn.as_ref(), SyncMode::FullRefresh).await?;
+            c.sync(&reference, conn.as_ref(), SyncMode::FullRefresh)
+                .await?;
             let expected = reference.content_digest().await.map_err(|e| c.setup(e))?;
             if incremental_digest != expected {
                 return Err(c.fail("after an incremental run the content differs from a full refresh of the same source"));
