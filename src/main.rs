@@ -277,6 +277,18 @@ async fn sync(
             .sync(connector.as_ref(), mode, streams, &bars)
             .await?;
         print!("{}", progress::summary(&report));
+        if let Some(p) = report.paused() {
+            match p.resume_at {
+                Some(t) => println!(
+                    "{name}: paused, the vendor's quota is spent ({}); the next sync after {t} resumes from the checkpoint",
+                    p.message
+                ),
+                None => println!(
+                    "{name}: paused, the vendor's quota is spent ({}); the next sync resumes from the checkpoint",
+                    p.message
+                ),
+            }
+        }
         failed |= !report.succeeded();
     }
     if failed {

@@ -54,7 +54,13 @@ impl Progress for Bars {
 
     fn stream_finished(&self, r: &StreamReport) {
         if let Some(bar) = self.bar(&r.stream) {
-            let status = if r.error.is_some() { "FAILED" } else { "done" };
+            let status = if r.error.is_some() {
+                "FAILED"
+            } else if r.paused.is_some() {
+                "PAUSED (vendor quota spent)"
+            } else {
+                "done"
+            };
             bar.finish_with_message(format!(
                 "{status}: {} read, {} written, {} unchanged, {} quarantined, {} deleted",
                 r.read,

@@ -141,12 +141,14 @@ impl Worker {
         let sync = self
             .engine
             .sync_with(connector.as_ref(), mode, &[], origin, &NoProgress);
+        let mut resume_at = None;
         let finished = tokio::select! {
             result = sync => {
                 match result {
                     Ok(report) => {
                         let (read, o) = report.totals();
                         tracing::info!(connector = %name, read, written = o.written, quarantined = o.quarantined, deleted = o.deleted, succeeded = report.succeeded(), "scheduled sync finished");
+                        resume_at = report.paused().and_then(|p| p.resume_at);
                     }
                     Err(e) => tracing::error!(connector = %name, error = %e, "scheduled sync failed"),
                 }
@@ -166,7 +168,8 @@ impl Worker {
         let next = finished.then(|| {
             let next = lease.scheduled_for
                 + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::hours(1));
-            next.max(Utc::now())
+            // A spent vendor quota pushes the next run past the window's roll-over.
+            next.max(Utc::now()).max(resume_at.unwrap_or(next))
         });
         if let Err(e) = self.store.release(&lease, next).await {
             tracing::error!(connector = %name, error = %e, "cannot release lease");

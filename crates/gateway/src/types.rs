@@ -144,12 +144,15 @@ pub enum SyncRunStatus {
     Failed,
     /// Its process disappeared before finishing.
     Abandoned,
+    /// Stopped cleanly at its checkpoint because the vendor's quota is spent; resumes when the
+    /// quota window rolls over (see `error` for the vendor's message).
+    Paused,
 }
 
 impl SyncRunStatus {
     fn parse(s: &str) -> Option<Self> {
         use tributary_store::RunStatus as R;
-        [R::Running, R::Succeeded, R::Failed, R::Abandoned]
+        [R::Running, R::Succeeded, R::Failed, R::Abandoned, R::Paused]
             .into_iter()
             .find(|r| r.as_str() == s)
             .map(|r| match r {
@@ -157,6 +160,7 @@ impl SyncRunStatus {
                 R::Succeeded => SyncRunStatus::Succeeded,
                 R::Failed => SyncRunStatus::Failed,
                 R::Abandoned => SyncRunStatus::Abandoned,
+                R::Paused => SyncRunStatus::Paused,
             })
     }
 }

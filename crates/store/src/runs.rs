@@ -19,6 +19,9 @@ pub enum RunStatus {
     Succeeded,
     /// Stopped on an error; committed checkpoints stay.
     Failed,
+    /// Stopped cleanly because the vendor's quota (e.g. a daily API limit) is spent; it
+    /// resumes from its checkpoint when the window rolls over.
+    Paused,
     /// Its process disappeared before finishing.
     Abandoned,
 }
@@ -30,6 +33,7 @@ impl RunStatus {
             RunStatus::Running => "running",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
+            RunStatus::Paused => "paused",
             RunStatus::Abandoned => "abandoned",
         }
     }

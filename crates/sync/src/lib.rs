@@ -73,8 +73,20 @@ pub struct StreamReport {
     pub outcome: CommitOutcome,
     /// The error that stopped the stream, if any.
     pub error: Option<String>,
+    /// Why the stream paused cleanly (the vendor's quota is spent), and when it may resume.
+    pub paused: Option<Paused>,
     /// Wall time.
     pub duration: Duration,
+}
+
+/// A stream that stopped because the vendor's quota is spent: not a failure. Its checkpoint
+/// is committed and the next run resumes from it.
+#[derive(Debug, Clone)]
+pub struct Paused {
+    /// The vendor's explanation.
+    pub message: String,
+    /// When the quota window rolls over, when known.
+    pub resume_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What happened to every stream of a connector.
@@ -87,9 +99,14 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
-    /// Whether every stream finished without error.
+    /// Whether every stream finished without error (a pause for quota is not an error).
     pub fn succeeded(&self) -> bool {
         self.streams.iter().all(|s| s.error.is_none())
+    }
+
+    /// The pause, when the vendor's quota stopped the run.
+    pub fn paused(&self) -> Option<&Paused> {
+        self.streams.iter().find_map(|s| s.paused.as_ref())
     }
 
     /// The sum over streams.
@@ -184,7 +201,13 @@ impl SyncEngine {
                     source,
                 })?;
             progress.stream_finished(&report);
+            let paused = report.paused.is_some();
             streams.push(report);
+            if paused {
+                // The quota belongs to the vendor org, shared by every stream of the
+                // connector: the remaining streams would only be refused too.
+                break;
+            }
         }
         Ok(SyncReport {
             connector: instance,
@@ -238,10 +261,20 @@ impl SyncEngine {
         let mut totals = CommitOutcome::default();
         let mut cursor = state.clone();
         let mut error = None;
+        let mut paused = None;
         let mut items = connector.read(spec, mode, state.map(tributary_connector::StreamState));
         while let Some(item) = items.next().await {
             let item = match item {
                 Ok(item) => item,
+                Err(tributary_connector::ConnectorError::QuotaExhausted {
+                    message,
+                    resume_at,
+                    ..
+                }) => {
+                    tracing::warn!(%message, resume_at = ?resume_at, "vendor quota spent: the run pauses at its last checkpoint and resumes when the window rolls over");
+                    paused = Some(Paused { message, resume_at });
+                    break;
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "stream stopped");
                     error = Some(e.to_string());
@@ -296,6 +329,8 @@ impl SyncEngine {
         }
         let status = if error.is_some() {
             RunStatus::Failed
+        } else if paused.is_some() {
+            RunStatus::Paused
         } else {
             RunStatus::Succeeded
         };
@@ -305,7 +340,12 @@ impl SyncEngine {
                 RunFinish {
                     status,
                     cursor_after: cursor,
-                    error: error.clone(),
+                    error: error.clone().or_else(|| {
+                        paused.as_ref().map(|p| match p.resume_at {
+                            Some(t) => format!("paused: {} (resumes after {t})", p.message),
+                            None => format!("paused: {}", p.message),
+                        })
+                    }),
                 },
             )
             .await?;
@@ -324,6 +364,7 @@ impl SyncEngine {
             read,
             outcome: totals,
             error,
+            paused,
             duration: started.elapsed(),
         })
     }

@@ -18,6 +18,8 @@ struct Paged {
     pages: usize,
     /// Pages served from the second read on (rows of the others vanished at the source).
     later_pages: Option<usize>,
+    /// Fail with an exhausted quota instead of a transient error.
+    quota: bool,
     per_page: usize,
     fail_at: Option<usize>,
     failures: AtomicUsize,
@@ -63,9 +65,17 @@ impl Connector for Paged {
         let mut items = Vec::new();
         for page in start..pages {
             if Some(page) == self.fail_at && self.failures.fetch_add(1, Ordering::SeqCst) == 0 {
-                items.push(Err(ConnectorError::Transient {
-                    url: "mem://".into(),
-                    message: "connection reset".into(),
+                items.push(Err(if self.quota {
+                    ConnectorError::QuotaExhausted {
+                        url: "mem://".into(),
+                        message: "daily limit of 1000 requests reached".into(),
+                        resume_at: None,
+                    }
+                } else {
+                    ConnectorError::Transient {
+                        url: "mem://".into(),
+                        message: "connection reset".into(),
+                    }
                 }));
                 break;
             }
@@ -115,6 +125,7 @@ fn paged(fail_at: Option<usize>) -> Paged {
     Paged {
         pages: 5,
         later_pages: None,
+        quota: false,
         per_page: 10,
         fail_at,
         failures: AtomicUsize::new(0),
@@ -230,4 +241,39 @@ async fn a_full_refresh_marks_rows_that_vanished_as_deleted() {
         store.close().await.unwrap();
         db.cleanup().await.unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_spent_quota_pauses_the_run_at_its_checkpoint_without_failing() {
+    let db = TestDatabase::sqlite();
+    let store = db.store().await.unwrap();
+    let engine = SyncEngine::new(store.clone());
+    let conn = Paged {
+        quota: true,
+        ..paged(Some(2))
+    };
+    let first = engine
+        .sync(&conn, SyncMode::FullRefresh, &[], &NoProgress)
+        .await
+        .unwrap();
+    assert!(first.succeeded(), "a pause is not a failure");
+    let paused = first.paused().expect("paused");
+    assert!(paused.message.contains("daily limit"));
+    assert_eq!(
+        store.load_state("paged-test", "accounts").await.unwrap(),
+        Some(json!({"page": 2}))
+    );
+    let (runs, _) = store.sync_runs(Some("paged-test"), 0, 10).await.unwrap();
+    assert_eq!(runs[0].status, "paused");
+    assert!(runs[0].error.as_deref().unwrap().contains("daily limit"));
+    // The next run resumes from the checkpoint and completes.
+    let second = engine
+        .sync(&conn, SyncMode::FullRefresh, &[], &NoProgress)
+        .await
+        .unwrap();
+    assert!(second.succeeded() && second.paused().is_none());
+    assert_eq!(
+        store.counts().await.unwrap().entities[&EntityKind::Account],
+        49
+    );
 }
