@@ -12,7 +12,8 @@
 //! | `idempotent_rerun` | a second full refresh writes nothing and leaves the digest unchanged |
 //! | `resume` | a stream cut off after a few checkpoints resumes from the last one: same digest |
 //! | `fault:<knob>` | under each transient fault (429 storms, 5xx bursts, truncated bodies, slow pages, records repeated across pages) the digest equals the clean run's |
-//! | `token_expiry` | with access tokens expiring mid-pagination the digest equals the clean run's (OAuth connectors) |
+//! | `fault:combined` | the same with all of those at once |
+//! | `token_expiry` | with access tokens expiring every few requests mid-pagination, on top of all the transient faults, the digest equals the clean run's (OAuth connectors) |
 //! | `incremental` | after the source moves on (new and changed records, deletions), an incremental run reads fewer records than a full one and ends with the digest of a clean full refresh of the new source |
 //!
 //! The kit depends on the simulator and the store; connector crates use it only as a
@@ -123,7 +124,18 @@ pub fn transient_faults() -> Vec<(&'static str, Faults)> {
             "duplicates",
             Faults::none().with_duplicates(Probability::new(0.3)),
         ),
+        ("combined", combined()),
     ]
+}
+
+/// 429 storms, 5xx bursts, truncated bodies and repeated records, all at once.
+fn combined() -> Faults {
+    Faults::none()
+        .with_rate_limit(Schedule::burst(2, 3).repeating_every(11))
+        .with_retry_after_secs(0)
+        .with_server_errors(Schedule::burst(2, 6).repeating_every(13))
+        .with_truncate(Schedule::burst(1, 9).repeating_every(7))
+        .with_duplicates(Probability::new(0.2))
 }
 
 struct Ctx<'a> {
@@ -309,7 +321,8 @@ impl Kit {
         }
 
         let c = ctx("token_expiry");
-        let mock = start(vendor, company, Faults::none().with_token_ttl_requests(3))
+        // Tokens expiring every few requests, on top of every transient fault.
+        let mock = start(vendor, company, combined().with_token_ttl_requests(3))
             .await
             .map_err(|e| c.setup(e))?;
         if let Some(connector) = vendor.oauth_connector(&mock.base_url) {
