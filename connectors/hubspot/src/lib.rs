@@ -1,17 +1,28 @@
-//! The HubSpot CRM connector: companies, contacts and deals through the CRM v3 list endpoint
-//! (`GET /crm/v3/objects/{objectType}`), mapped to accounts, people and subscriptions.
+//! The HubSpot CRM connector: companies, contacts and deals, mapped to accounts, people and
+//! subscriptions; full refresh through the CRM v3 list endpoint
+//! (`GET /crm/v3/objects/{objectType}`), incremental through the search endpoint
+//! (`POST /crm/v3/objects/{objectType}/search`) on the last-modified time.
 //!
 //! Key types:
 //! - [`HubspotConfig`]: the `[connectors.<name>]` section of `tributary.toml` for
 //!   `kind = "hubspot"`.
 //! - [`HubspotConnector`]: implements [`tributary_connector::Connector`] with the streams
-//!   `companies`, `contacts` and `deals` (full refresh; incremental search comes later).
+//!   `companies`, `contacts` and `deals`, each incremental (first, so scheduled runs are) or
+//!   full refresh.
 //! - [`mapping`]: the pure functions from HubSpot's JSON to the model, with [`MapError`].
+//! - `search` (private): the search request bodies and the window state machine that reads a
+//!   window of changes without gaps or duplicates and never meets the 10,000-result cap.
 //!
-//! A read pages through the list endpoint with an opaque `after` cursor, emits a checkpoint
-//! after every page, then pages `archived=true` and emits a delete per archived record. Only
-//! closed-won deals become subscriptions; lost and open deals are skipped. A record whose
-//! property does not parse becomes a reject and the stream goes on.
+//! A full refresh pages through the list endpoint with an opaque `after` cursor, emits a
+//! checkpoint after every page, then pages `archived=true` and emits a delete per archived
+//! record, and ends with a null state (the engine then marks rows it did not see deleted).
+//! An incremental run reads every record modified since the saved high-water mark minus
+//! `overlap_secs` through search, then pages `archived=true` for deletes, and saves the new
+//! high-water mark; with no saved mark it does one full read through the list endpoint first.
+//! Only closed-won deals become subscriptions: a full refresh skips the others, an
+//! incremental run deletes them (a won deal that is lost no longer is a subscription, and no
+//! sweep follows an incremental run). A record whose property does not parse becomes a reject
+//! and the stream goes on. See the crate README for the state format.
 //!
 //! What it must not do: open its own HTTP client or read the environment (the token arrives in
 //! the config and is applied by the runtime's [`tributary_connector::HttpClient`], built with
@@ -19,13 +30,17 @@
 //! panic on vendor data. Only this crate knows HubSpot's JSON.
 
 pub mod mapping;
+mod search;
 
 pub use mapping::MapError;
+pub use search::MAX_SEARCH_PAGE_SIZE;
+
+use search::{SearchPage, Window};
 
 use async_stream::try_stream;
 use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
-use futures::stream::BoxStream;
+use futures::{StreamExt, stream::BoxStream};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -44,6 +59,9 @@ pub const DEFAULT_ENDPOINT: &str = "https://api.hubapi.com";
 /// The largest page the list endpoint serves.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
+/// How far an incremental run reads back behind the saved high-water mark unless configured.
+pub const DEFAULT_OVERLAP_SECS: u64 = 300;
+
 /// Configuration of one HubSpot connector instance.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -57,6 +75,13 @@ pub struct HubspotConfig {
     pub access_token: SecretString,
     /// Records per list request, 1 to 100 (HubSpot's maximum).
     pub page_size: u32,
+    /// Records per search request of an incremental run, 1 to 200 (HubSpot's maximum).
+    pub search_page_size: u32,
+    /// Seconds an incremental run reads back behind the saved high-water mark, so that a
+    /// change that reached HubSpot's (eventually consistent) search index after the last run
+    /// had read past its time is still read (airbyte#27146). Re-read records are identical
+    /// upserts.
+    pub overlap_secs: u64,
     /// ISO 4217 currency of deals without `deal_currency_code` (the portal's company currency).
     pub default_currency: String,
 }
@@ -67,6 +92,8 @@ impl Default for HubspotConfig {
             endpoint: DEFAULT_ENDPOINT.to_owned(),
             access_token: SecretString::default(),
             page_size: MAX_PAGE_SIZE,
+            search_page_size: MAX_SEARCH_PAGE_SIZE,
+            overlap_secs: DEFAULT_OVERLAP_SECS,
             default_currency: "USD".to_owned(),
         }
     }
@@ -92,6 +119,12 @@ impl HubspotConfig {
             return Err(fail(format!(
                 "page_size must be between 1 and {MAX_PAGE_SIZE}, got {}",
                 self.page_size
+            )));
+        }
+        if !(1..=MAX_SEARCH_PAGE_SIZE).contains(&self.search_page_size) {
+            return Err(fail(format!(
+                "search_page_size must be between 1 and {MAX_SEARCH_PAGE_SIZE}, got {}",
+                self.search_page_size
             )));
         }
         match url::Url::parse(&self.endpoint) {
@@ -202,6 +235,15 @@ impl Object {
         }
     }
 
+    /// The singular in association type names (`deal_to_company`).
+    fn singular(self) -> &'static str {
+        match self {
+            Object::Companies => "company",
+            Object::Contacts => "contact",
+            Object::Deals => "deal",
+        }
+    }
+
     fn associations(self) -> Option<&'static str> {
         match self {
             Object::Companies => None,
@@ -214,19 +256,49 @@ impl Object {
             name: self.name().to_owned(),
             entity: self.entity(),
             cursor_field: Some(self.cursor_field().to_owned()),
-            modes: vec![SyncMode::FullRefresh],
+            // Incremental first: the engine falls back to a stream's first mode.
+            modes: vec![SyncMode::Incremental, SyncMode::FullRefresh],
         }
     }
 }
 
-/// The connector's stream state: where the next page starts. `archived` marks the second
-/// phase of a read (the `archived=true` listing that yields deletes).
+/// The connector's stream state (the engine stores it as opaque JSON). Which fields are set
+/// says where a read stands:
+///
+/// | state | meaning |
+/// |---|---|
+/// | `{"after": c}`, `{"archived": true, "after": c}` | a full refresh, in the live or the archived listing |
+/// | `{"mark": t, "after": c, …}` | an incremental run's first full read through the list endpoint; `t` becomes the high-water mark when it ends |
+/// | `{"since": t}` | incremental, between runs: every change up to `t` (epoch ms) has been read |
+/// | `{"since": t, "window": {…}, …}` | incremental, part-way through the search window (see [`Window`]) |
+/// | `{"since": t, "archived": true, "after": c}` | incremental, window read, paging archived records for deletes |
+///
+/// `total` and `read` carry the reconciliation of the current phase across a resumed run: how
+/// many records the vendor said it holds, and how many have been read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Cursor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     after: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     archived: bool,
+    /// The high-water mark an incremental first read records when it ends: the newest
+    /// modified time in HubSpot when it began (epoch milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mark: Option<i64>,
+    /// The high-water mark of the last complete window (epoch milliseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    since: Option<i64>,
+    /// The window being read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    window: Option<Window>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    total: Option<u64>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    read: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Cursor {
@@ -234,7 +306,7 @@ impl Cursor {
         match state.map(|s| s.0) {
             None | Some(Value::Null) => Cursor::default(),
             Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
-                // A full refresh that starts over is always correct, only slower.
+                // Starting over is always correct, only slower.
                 tracing::warn!(stream, state = %v, error = %e, "unrecognised stream state; starting over");
                 Cursor::default()
             }),
@@ -243,6 +315,11 @@ impl Cursor {
 
     fn to_state(&self) -> StreamState {
         StreamState(serde_json::to_value(self).unwrap_or(Value::Null))
+    }
+
+    /// A state a full refresh can resume: its own, or none.
+    fn is_full_refresh(&self) -> bool {
+        self.mark.is_none() && self.since.is_none() && self.window.is_none()
     }
 }
 
@@ -319,6 +396,18 @@ impl HubspotConnector {
         format!("{}/crm/v3/objects/{}", self.base, object.name())
     }
 
+    fn search_url(&self, object: Object) -> String {
+        format!("{}/crm/v3/objects/{}/search", self.base, object.name())
+    }
+
+    fn associations_url(&self, object: Object, to: &str) -> String {
+        format!(
+            "{}/crm/v4/associations/{}/{to}/batch/read",
+            self.base,
+            object.name()
+        )
+    }
+
     fn config_error(&self, message: String) -> ConnectorError {
         ConnectorError::Config {
             instance: self.ctx.instance.clone(),
@@ -326,8 +415,20 @@ impl HubspotConnector {
         }
     }
 
-    /// Maps one live record to a record or a reject; `None` for a deal that is not won.
-    fn map_record(&self, object: Object, raw: Value, today: NaiveDate) -> Option<ReadItem> {
+    fn external_ref(&self, object: Object, id: String) -> ExternalRef {
+        ExternalRef::new(KIND, &self.ctx.instance, object.name(), id)
+    }
+
+    /// Maps one live record to a record or a reject. A deal that is not won is `None` in a
+    /// full refresh (the sweep at its end deletes a subscription it no longer sees) and a
+    /// delete in an incremental run (which has no sweep).
+    fn map_record(
+        &self,
+        object: Object,
+        raw: Value,
+        today: NaiveDate,
+        incremental: bool,
+    ) -> Option<ReadItem> {
         let Some(id) = mapping::record_id(&raw) else {
             return Some(ReadItem::Reject(Reject {
                 external_id: None,
@@ -346,9 +447,10 @@ impl HubspotConnector {
             }
         };
         match entity {
+            Ok(None) if incremental => Some(ReadItem::Delete(self.external_ref(object, id))),
             Ok(None) => None,
             Ok(Some(entity)) => Some(ReadItem::Record(Box::new(SourceRecord {
-                external_ref: ExternalRef::new(KIND, &self.ctx.instance, object.name(), id),
+                external_ref: self.external_ref(object, id),
                 source_updated_at: mapping::updated_at(&raw),
                 raw,
                 entity,
@@ -359,6 +461,307 @@ impl HubspotConnector {
                 raw,
             })),
         }
+    }
+
+    /// One page of the list endpoint: live records, or archived ones.
+    async fn list_page(
+        &self,
+        object: Object,
+        archived: bool,
+        after: Option<&str>,
+    ) -> Result<Page, ConnectorError> {
+        let url = self.list_url(object);
+        let mut query = vec![
+            ("limit", self.config.page_size.to_string()),
+            ("properties", object.properties().join(",")),
+        ];
+        if let Some(assoc) = object.associations()
+            && !archived
+        {
+            query.push(("associations", assoc.to_owned()));
+        }
+        if archived {
+            query.push(("archived", "true".to_owned()));
+        }
+        if let Some(after) = after {
+            query.push(("after", after.to_owned()));
+        }
+        let response = self.ctx.http.get_json(&url, &query).await?;
+        let page = parse_page(&url, response.body)?;
+        tracing::debug!(
+            stream = object.name(),
+            records = page.results.len(),
+            archived,
+            "hubspot list page"
+        );
+        if page.next.is_some() && page.next.as_deref() == after {
+            return Err(ConnectorError::Decode {
+                url,
+                message: format!("paging cursor `{}` did not advance", after.unwrap_or("")),
+            });
+        }
+        Ok(page)
+    }
+
+    /// An archived record as a delete (a reject when it has no id).
+    fn archived_item(&self, object: Object, raw: Value) -> ReadItem {
+        match mapping::record_id(&raw) {
+            Some(id) => ReadItem::Delete(self.external_ref(object, id)),
+            None => ReadItem::Reject(Reject {
+                external_id: None,
+                reason: format!("archived {} record without an `id`", object.name()),
+                raw,
+            }),
+        }
+    }
+
+    /// One search request.
+    async fn search(&self, object: Object, body: &Value) -> Result<SearchPage, ConnectorError> {
+        let url = self.search_url(object);
+        let response = self.ctx.http.post_json(&url, body).await?;
+        search::parse_search_page(response.body)
+            .map_err(|message| ConnectorError::Decode { url, message })
+    }
+
+    /// The newest last-modified time of any live record (epoch milliseconds; 0 when there is
+    /// none) and how many live records there are.
+    async fn newest(&self, object: Object) -> Result<(i64, Option<u64>), ConnectorError> {
+        let page = self
+            .search(object, &search::newest_request(object.cursor_field()))
+            .await?;
+        let newest = page
+            .results
+            .first()
+            .and_then(|r| modified_ms(r, object))
+            .unwrap_or(0);
+        Ok((newest, page.total))
+    }
+
+    /// Search returns no associations: reads the companies of `records` through the
+    /// associations v4 batch endpoint and puts them where the list endpoint would.
+    async fn attach_companies(
+        &self,
+        object: Object,
+        records: &mut [Value],
+    ) -> Result<(), ConnectorError> {
+        let Some(to) = object.associations() else {
+            return Ok(());
+        };
+        let ids: Vec<String> = records.iter().filter_map(mapping::record_id).collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let url = self.associations_url(object, to);
+        // A 207 lists the records without any association under `errors`: not a failure.
+        let response = self
+            .ctx
+            .http
+            .post_json(&url, &search::associations_request(&ids))
+            .await?;
+        search::attach_companies(records, &response.body, object.singular());
+        Ok(())
+    }
+
+    /// The state to read from in `mode`, given the saved one.
+    async fn starting_cursor(
+        &self,
+        object: Object,
+        mode: SyncMode,
+        state: Option<StreamState>,
+    ) -> Result<Cursor, ConnectorError> {
+        let cursor = Cursor::from_state(state, object.name());
+        match mode {
+            SyncMode::FullRefresh if cursor.is_full_refresh() => Ok(cursor),
+            SyncMode::FullRefresh => {
+                // Resuming an incremental run's list read as a refresh would let the sweep
+                // delete the rows read before the refresh began.
+                tracing::info!(
+                    stream = object.name(),
+                    "full refresh requested; starting over from incremental state"
+                );
+                Ok(Cursor::default())
+            }
+            SyncMode::Incremental if cursor.since.is_some() || cursor.mark.is_some() => Ok(cursor),
+            SyncMode::Incremental => {
+                if cursor != Cursor::default() {
+                    tracing::info!(
+                        stream = object.name(),
+                        "incremental run after a cut-off full refresh; reading everything first"
+                    );
+                }
+                // The high-water mark is taken before the full read: a record changed while
+                // the read pages past it gets a later time and is read by the next run.
+                let (mark, total) = self.newest(object).await?;
+                Ok(Cursor {
+                    mark: Some(mark),
+                    total,
+                    ..Cursor::default()
+                })
+            }
+        }
+    }
+
+    /// A full read through the list endpoint: a full refresh, or the first incremental run
+    /// (`cursor.mark` set), which ends with the mark as its high-water mark.
+    fn read_listing(
+        &self,
+        object: Object,
+        mut cursor: Cursor,
+    ) -> BoxStream<'_, Result<ReadItem, ConnectorError>> {
+        Box::pin(try_stream! {
+            let incremental = cursor.mark.is_some();
+            let today = Utc::now().date_naive();
+            loop {
+                let page = self.list_page(object, cursor.archived, cursor.after.as_deref()).await?;
+                for raw in page.results {
+                    if cursor.archived {
+                        yield self.archived_item(object, raw);
+                        continue;
+                    }
+                    if cursor.total.is_some() {
+                        cursor.read += 1;
+                    }
+                    if let Some(item) = self.map_record(object, raw, today, incremental) {
+                        yield item;
+                    }
+                }
+                match page.next {
+                    Some(next) => cursor.after = Some(next),
+                    None if !cursor.archived => {
+                        if let Some(total) = cursor.total {
+                            reconcile(object, "full read", total, cursor.read);
+                        }
+                        // Live records done: deletes come from the archived listing next.
+                        cursor = Cursor { archived: true, mark: cursor.mark, ..Cursor::default() };
+                    }
+                    None => {
+                        let end = match cursor.mark {
+                            Some(mark) => Cursor { since: Some(mark), ..Cursor::default() }.to_state(),
+                            None => StreamState(Value::Null),
+                        };
+                        yield ReadItem::Checkpoint(end);
+                        break;
+                    }
+                }
+                yield ReadItem::Checkpoint(cursor.to_state());
+            }
+        })
+    }
+
+    /// An incremental run from a high-water mark: the search window, then the archived
+    /// listing for deletes.
+    fn read_changes(
+        &self,
+        object: Object,
+        mut cursor: Cursor,
+    ) -> BoxStream<'_, Result<ReadItem, ConnectorError>> {
+        Box::pin(try_stream! {
+            let since = cursor.since.unwrap_or(0);
+            let today = Utc::now().date_naive();
+            if !cursor.archived {
+                let overlap_ms = i64::try_from(self.config.overlap_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+                let mut window = cursor
+                    .window
+                    .take()
+                    .unwrap_or_else(|| Window::starting_at(since.saturating_sub(overlap_ms).max(0)));
+                let url = self.search_url(object);
+                loop {
+                    let body = window.request(object.cursor_field(), object.properties(), self.config.search_page_size);
+                    let page = self.search(object, &body).await?;
+                    if cursor.total.is_none() {
+                        // The window's first query: how many records it holds.
+                        cursor.total = page.total;
+                    }
+                    let mut results = page.results;
+                    self.attach_companies(object, &mut results).await?;
+                    let keys: Vec<(String, Option<i64>)> = results
+                        .iter()
+                        .map(|r| (mapping::record_id(r).unwrap_or_default(), modified_ms(r, object)))
+                        .collect();
+                    let step = window
+                        .advance(&keys, page.has_next, object.cursor_field())
+                        .map_err(|e| ConnectorError::Decode { url: url.clone(), message: e.to_string() })?;
+                    tracing::debug!(stream = object.name(), records = results.len(), from = window.from, "hubspot search page");
+                    for (raw, emit) in results.into_iter().zip(step.emit) {
+                        if !emit {
+                            continue;
+                        }
+                        cursor.read += 1;
+                        if let Some(item) = self.map_record(object, raw, today, true) {
+                            yield item;
+                        }
+                    }
+                    match step.done {
+                        None => {
+                            cursor.window = Some(window.clone());
+                            yield ReadItem::Checkpoint(cursor.to_state());
+                        }
+                        Some(high) => {
+                            if let Some(total) = cursor.total {
+                                reconcile(object, "search window", total, cursor.read);
+                            }
+                            let new_since = since.max(high);
+                            tracing::info!(stream = object.name(), since, new_since, read = cursor.read, "hubspot changes read");
+                            // The high-water mark moves only now that the whole window is read.
+                            cursor = Cursor { since: Some(new_since), archived: true, ..Cursor::default() };
+                            yield ReadItem::Checkpoint(cursor.to_state());
+                            break;
+                        }
+                    }
+                }
+            }
+            // Search never returns archived records: their deletes come from the listing.
+            loop {
+                let page = self.list_page(object, true, cursor.after.as_deref()).await?;
+                for raw in page.results {
+                    yield self.archived_item(object, raw);
+                }
+                match page.next {
+                    Some(next) => {
+                        cursor.after = Some(next);
+                        yield ReadItem::Checkpoint(cursor.to_state());
+                    }
+                    None => {
+                        yield ReadItem::Checkpoint(Cursor { since: cursor.since, ..Cursor::default() }.to_state());
+                        break;
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// A record's last-modified time in epoch milliseconds: the object's modified property, else
+/// `updatedAt`.
+fn modified_ms(raw: &Value, object: Object) -> Option<i64> {
+    raw.get("properties")
+        .and_then(|p| p.get(object.cursor_field()))
+        .and_then(Value::as_str)
+        .and_then(mapping::parse_datetime)
+        .or_else(|| mapping::updated_at(raw))
+        .map(|t| t.timestamp_millis())
+}
+
+/// Compares what the vendor said a read holds with what was read; a shortfall is the silent
+/// loss peers shipped (airbyte#23630, #34446), so it is a warning, never quiet.
+fn reconcile(object: Object, phase: &str, total: u64, read: u64) {
+    if read < total {
+        tracing::warn!(
+            stream = object.name(),
+            phase,
+            total,
+            read,
+            missing = total - read,
+            "hubspot reported more records than were read"
+        );
+    } else {
+        tracing::debug!(
+            stream = object.name(),
+            phase,
+            total,
+            read,
+            "hubspot counts reconcile"
+        );
     }
 }
 
@@ -398,68 +801,14 @@ impl Connector for HubspotConnector {
                 Err(self.config_error(format!("hubspot has no stream `{}`", stream.name)))?;
                 return;
             };
-            if mode != SyncMode::FullRefresh {
-                Err(self.config_error(format!(
-                    "stream `{}` supports only full_refresh, not {}",
-                    stream.name,
-                    mode.as_str()
-                )))?;
-            }
-            let url = self.list_url(object);
-            let properties = object.properties().join(",");
-            let today = Utc::now().date_naive();
-            let mut cursor = Cursor::from_state(state, &stream.name);
-            loop {
-                let mut query = vec![
-                    ("limit", self.config.page_size.to_string()),
-                    ("properties", properties.clone()),
-                ];
-                if let Some(assoc) = object.associations() {
-                    query.push(("associations", assoc.to_owned()));
-                }
-                if cursor.archived {
-                    query.push(("archived", "true".to_owned()));
-                }
-                if let Some(after) = &cursor.after {
-                    query.push(("after", after.clone()));
-                }
-                let response = self.ctx.http.get_json(&url, &query).await?;
-                let page = parse_page(&url, response.body)?;
-                tracing::debug!(stream = object.name(), records = page.results.len(), archived = cursor.archived, "hubspot page");
-                for raw in page.results {
-                    if cursor.archived {
-                        match mapping::record_id(&raw) {
-                            Some(id) => yield ReadItem::Delete(ExternalRef::new(KIND, &self.ctx.instance, object.name(), id)),
-                            None => yield ReadItem::Reject(Reject {
-                                external_id: None,
-                                reason: format!("archived {} record without an `id`", object.name()),
-                                raw,
-                            }),
-                        }
-                    } else if let Some(item) = self.map_record(object, raw, today) {
-                        yield item;
-                    }
-                }
-                match page.next {
-                    Some(next) => {
-                        if cursor.after.as_deref() == Some(next.as_str()) {
-                            Err(ConnectorError::Decode {
-                                url: url.clone(),
-                                message: format!("paging cursor `{next}` did not advance"),
-                            })?;
-                        }
-                        cursor.after = Some(next);
-                    }
-                    None if !cursor.archived => {
-                        // Live records done: deletes come from the archived listing next.
-                        cursor = Cursor { after: None, archived: true };
-                    }
-                    None => {
-                        yield ReadItem::Checkpoint(StreamState(Value::Null));
-                        break;
-                    }
-                }
-                yield ReadItem::Checkpoint(cursor.to_state());
+            let cursor = self.starting_cursor(object, mode, state).await?;
+            let mut items = if cursor.since.is_some() {
+                self.read_changes(object, cursor)
+            } else {
+                self.read_listing(object, cursor)
+            };
+            while let Some(item) = items.next().await {
+                yield item?;
             }
         })
     }
@@ -487,6 +836,8 @@ mod tests {
         let c = config(json!({"access_token": "pat-na1-x"})).unwrap();
         assert_eq!(c.endpoint, "https://api.hubapi.com");
         assert_eq!(c.page_size, 100);
+        assert_eq!(c.search_page_size, 200);
+        assert_eq!(c.overlap_secs, 300);
         assert_eq!(c.default_currency, "USD");
         assert_eq!(c.access_token.expose_secret(), "pat-na1-x");
         assert!(!format!("{c:?}").contains("pat-na1-x"), "token is redacted");
@@ -507,6 +858,14 @@ mod tests {
             (
                 json!({"access_token": "x", "page_size": 101}),
                 "page_size must be between 1 and 100, got 101",
+            ),
+            (
+                json!({"access_token": "x", "search_page_size": 201}),
+                "search_page_size must be between 1 and 200, got 201",
+            ),
+            (
+                json!({"access_token": "x", "search_page_size": 0}),
+                "search_page_size must be between 1 and 200, got 0",
             ),
             (
                 json!({"access_token": "x", "endpoint": "api.hubapi.com"}),
@@ -564,28 +923,96 @@ mod tests {
                 ),
             ]
         );
-        assert!(streams.iter().all(|s| s.modes == [SyncMode::FullRefresh]));
+        assert!(
+            streams
+                .iter()
+                .all(|s| s.modes == [SyncMode::Incremental, SyncMode::FullRefresh]),
+            "incremental first: scheduled runs are incremental"
+        );
         assert!(matches!(http_auth(c.config()), Auth::Bearer(_)));
     }
 
     #[test]
     fn cursor_state_round_trips_and_tolerates_garbage() {
+        let check = |cursor: Cursor, expected: Value| {
+            assert_eq!(cursor.to_state().0, expected);
+            assert_eq!(Cursor::from_state(Some(cursor.to_state()), "deals"), cursor);
+        };
         let live = Cursor {
             after: Some("513".into()),
-            archived: false,
+            ..Cursor::default()
         };
-        assert_eq!(live.to_state().0, json!({"after": "513"}));
+        assert!(live.is_full_refresh());
+        check(live, json!({"after": "513"}));
         let archived = Cursor {
-            after: None,
             archived: true,
+            ..Cursor::default()
         };
-        assert_eq!(archived.to_state().0, json!({"archived": true}));
-        assert_eq!(Cursor::from_state(Some(live.to_state()), "deals"), live);
+        check(archived, json!({"archived": true}));
+        let first_read = Cursor {
+            after: Some("9".into()),
+            mark: Some(1_709_251_200_000),
+            total: Some(40),
+            read: 7,
+            ..Cursor::default()
+        };
+        assert!(!first_read.is_full_refresh());
+        check(
+            first_read,
+            json!({"after": "9", "mark": 1_709_251_200_000_i64, "total": 40, "read": 7}),
+        );
+        let windowed = Cursor {
+            since: Some(1_000),
+            window: Some(Window {
+                from: 900,
+                past: false,
+                seen: vec!["5".into()],
+                by_id: None,
+            }),
+            total: Some(3),
+            read: 1,
+            ..Cursor::default()
+        };
+        check(
+            windowed,
+            json!({"since": 1000, "window": {"from": 900, "seen": ["5"]}, "total": 3, "read": 1}),
+        );
+        check(
+            Cursor {
+                since: Some(5),
+                ..Cursor::default()
+            },
+            json!({"since": 5}),
+        );
         assert_eq!(
             Cursor::from_state(Some(StreamState(json!([1]))), "deals"),
             Cursor::default()
         );
+        assert_eq!(
+            Cursor::from_state(Some(StreamState(json!({"since": "yesterday"}))), "deals"),
+            Cursor::default()
+        );
         assert_eq!(Cursor::from_state(None, "deals"), Cursor::default());
+    }
+
+    #[test]
+    fn modified_times_come_from_the_objects_own_property() {
+        let contact = json!({"id": "1", "properties": {"lastmodifieddate": "2024-03-01T00:00:00.001Z",
+            "hs_lastmodifieddate": "2020-01-01T00:00:00Z"}});
+        assert_eq!(
+            modified_ms(&contact, Object::Contacts),
+            Some(1_709_251_200_001)
+        );
+        assert_eq!(
+            modified_ms(&contact, Object::Companies),
+            Some(1_577_836_800_000)
+        );
+        let top_level = json!({"id": "1", "updatedAt": "2024-03-01T00:00:00Z", "properties": {}});
+        assert_eq!(
+            modified_ms(&top_level, Object::Deals),
+            Some(1_709_251_200_000)
+        );
+        assert_eq!(modified_ms(&json!({"id": "1"}), Object::Deals), None);
     }
 
     #[test]

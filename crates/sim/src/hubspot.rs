@@ -1,22 +1,37 @@
-//! A wire-faithful mock of HubSpot's CRM v3 object list endpoints, serving a [`Company`].
+//! A wire-faithful mock of HubSpot's CRM v3 object list and search endpoints, serving a
+//! [`Company`].
 //!
 //! Served: `GET /crm/v3/objects/{objectType}` for `companies`, `contacts` and `deals` (also
 //! their ids `0-2`, `0-1`, `0-3`) with `limit`, `after`, `properties`, `associations` and
-//! `archived`; Bearer auth with the private-app token (never expires) or an OAuth access token
-//! from `POST /oauth/v1/token` (`grant_type=refresh_token`, which expires); HubSpot's error
-//! bodies and `X-HubSpot-RateLimit-*` headers. Shapes follow
-//! <https://developers.hubspot.com/docs/api/crm/understanding-the-crm> and
+//! `archived`; `POST /crm/v3/objects/{objectType}/search` (below);
+//! `POST /crm/v4/associations/{fromType}/{toType}/batch/read`; Bearer auth with the private-app
+//! token (never expires) or an OAuth access token from `POST /oauth/v1/token`
+//! (`grant_type=refresh_token`, which expires); HubSpot's error bodies and
+//! `X-HubSpot-RateLimit-*` headers. Shapes follow
+//! <https://developers.hubspot.com/docs/api/crm/understanding-the-crm>,
+//! <https://developers.hubspot.com/docs/api/crm/search> and
 //! <https://developers.hubspot.com/docs/api/oauth/tokens> (see `vendor-apis.md` §2): every
 //! property value is a string or null, the list is ordered by id, the paging cursor is opaque,
 //! and there is no `paging` on the last page.
+//!
+//! Search takes a JSON body with `filterGroups` (groups ORed, filters ANDed; `EQ`, `NEQ`, `LT`,
+//! `LTE`, `GT`, `GTE`, `BETWEEN` with `value` + `highValue`, `IN`, `NOT_IN`, `HAS_PROPERTY`,
+//! `NOT_HAS_PROPERTY` on any served property; dates as epoch milliseconds, string or number, or
+//! ISO 8601), one `sorts` entry, `properties`, `query`, `limit` (at most 200) and `after` (a
+//! numeric offset). It answers `{"total","results","paging":{"next":{"after":"200"}}}` with no
+//! `link` and no rate-limit headers, never returns archived records or associations, breaks
+//! sort ties in an unspecified (seeded) order, and refuses to page past
+//! [`HubspotMockConfig::search_result_cap`] (10,000, as HubSpot) with a 400
+//! `VALIDATION_ERROR`: the cap behind airbyte#26365.
 //!
 //! [`HubspotMock`] is the mock with a handle on its [`FaultInjector`] (knobs and counters);
 //! [`router`] is the shorthand when no handle is needed. Every knob of [`Faults`] applies: the
 //! shared fault layer answers 429s with HubSpot's `RATE_LIMIT` body, 5xx with HubSpot's (500)
 //! or its edge's (502, 503) bodies; an expired OAuth token gets HubSpot's
 //! `EXPIRED_AUTHENTICATION` 401; `mutate` changes [`HubspotObject::mutated_property`] and the
-//! last-modified time of live records; `duplicates` repeats a page's last record on the next
-//! page (live and archived listings alike).
+//! last-modified time of live records around list and search pages alike (search filters and
+//! sorts see the changes); `duplicates` repeats a page's last record on the next page (live
+//! and archived listings, and search).
 //!
 //! Quirks reproduced on purpose, because real portals have them:
 //! - an association is listed twice, once with the primary label (`contact_to_company`) and
@@ -36,10 +51,12 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
+use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 use std::{
     collections::{HashMap, HashSet},
+    str::FromStr,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -399,6 +416,11 @@ impl HubspotMock {
     pub fn router(&self) -> Router {
         let routes = Router::new()
             .route("/crm/v3/objects/{object_type}", get(list_objects))
+            .route("/crm/v3/objects/{object_type}/search", post(search_objects))
+            .route(
+                "/crm/v4/associations/{from_type}/{to_type}/batch/read",
+                post(batch_read_associations),
+            )
             .route(TOKEN_PATH, post(issue_token))
             .fallback(not_found)
             .with_state(self.state.clone());
@@ -1046,6 +1068,744 @@ fn list_page(
         );
     }
     json_response(StatusCode::OK, &Value::Object(body))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search: `POST /crm/v3/objects/{objectType}/search`
+// ---------------------------------------------------------------------------------------------
+
+/// How a property's values compare in search filters and sorts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PropertyKind {
+    /// Date-times, compared as epoch milliseconds; filter values may be epoch milliseconds (a
+    /// string or a number) or ISO 8601.
+    Date,
+    /// Numbers, compared as decimals.
+    Number,
+    /// Everything else, compared case-insensitively.
+    Text,
+}
+
+fn property_kind(name: &str) -> PropertyKind {
+    match name {
+        "createdate" | "hs_lastmodifieddate" | "lastmodifieddate" | "closedate" => {
+            PropertyKind::Date
+        }
+        "hs_object_id"
+        | "amount"
+        | "numberofemployees"
+        | "seats"
+        | "term_months"
+        | "hs_deal_stage_probability"
+        | "hubspot_owner_id"
+        | "associatedcompanyid" => PropertyKind::Number,
+        _ => PropertyKind::Text,
+    }
+}
+
+/// A property value as search compares it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum SearchKey {
+    /// A number, or a date-time as epoch milliseconds.
+    Number(Decimal),
+    /// Lower-cased text.
+    Text(String),
+}
+
+/// Epoch milliseconds from the forms HubSpot's search accepts for dates: digits (epoch
+/// milliseconds), ISO 8601 with an offset, or a bare `YYYY-MM-DD` (midnight UTC).
+fn parse_epoch_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse().ok();
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .map(|d| d.and_time(NaiveTime::MIN).and_utc().timestamp_millis())
+}
+
+fn ms_key(t: DateTime<Utc>) -> SearchKey {
+    SearchKey::Number(Decimal::from(t.timestamp_millis()))
+}
+
+/// A stored property value (always text) as a key of `kind`; `None` when it is missing or
+/// does not parse as that kind, which search treats alike.
+fn stored_key(kind: PropertyKind, value: &str) -> Option<SearchKey> {
+    match kind {
+        PropertyKind::Date => parse_epoch_ms(value).map(|ms| SearchKey::Number(Decimal::from(ms))),
+        PropertyKind::Number => Decimal::from_str(value.trim()).ok().map(SearchKey::Number),
+        PropertyKind::Text => Some(SearchKey::Text(value.to_lowercase())),
+    }
+}
+
+/// A filter value of the request as a key of `kind`.
+fn operand(kind: PropertyKind, value: &Value) -> Option<SearchKey> {
+    match (kind, value) {
+        (PropertyKind::Date, Value::Number(n)) => n.as_i64().map(|ms| SearchKey::Number(ms.into())),
+        (PropertyKind::Number, Value::Number(n)) => Decimal::from_str(&n.to_string())
+            .or_else(|_| Decimal::from_scientific(&n.to_string()))
+            .ok()
+            .map(SearchKey::Number),
+        (PropertyKind::Text, Value::Number(n)) => Some(SearchKey::Text(n.to_string())),
+        (PropertyKind::Text, Value::Bool(b)) => Some(SearchKey::Text(b.to_string())),
+        (_, Value::String(s)) => stored_key(kind, s),
+        _ => None,
+    }
+}
+
+/// What one filter asks of a property.
+#[derive(Debug, Clone)]
+enum Test {
+    Eq(SearchKey),
+    Neq(SearchKey),
+    Lt(SearchKey),
+    Lte(SearchKey),
+    Gt(SearchKey),
+    Gte(SearchKey),
+    Between(SearchKey, SearchKey),
+    In(Vec<SearchKey>),
+    NotIn(Vec<SearchKey>),
+    Has,
+    NotHas,
+}
+
+#[derive(Debug, Clone)]
+struct Filter {
+    property: String,
+    kind: PropertyKind,
+    test: Test,
+}
+
+impl Filter {
+    /// Whether a record whose property is `value` passes. A missing value passes only the
+    /// negative tests (`NEQ`, `NOT_IN`, `NOT_HAS_PROPERTY`), as in HubSpot's index.
+    fn passes(&self, value: Option<&SearchKey>) -> bool {
+        match (&self.test, value) {
+            (Test::Has, v) => v.is_some(),
+            (Test::NotHas, v) => v.is_none(),
+            (Test::Neq(k), v) => v != Some(k),
+            (Test::NotIn(ks), v) => v.is_none_or(|v| !ks.contains(v)),
+            (_, None) => false,
+            (Test::Eq(k), Some(v)) => v == k,
+            (Test::Lt(k), Some(v)) => v < k,
+            (Test::Lte(k), Some(v)) => v <= k,
+            (Test::Gt(k), Some(v)) => v > k,
+            (Test::Gte(k), Some(v)) => v >= k,
+            (Test::Between(lo, hi), Some(v)) => lo <= v && v <= hi,
+            (Test::In(ks), Some(v)) => ks.contains(v),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Sort {
+    property: String,
+    kind: PropertyKind,
+    descending: bool,
+}
+
+/// A parsed search request body.
+#[derive(Debug, Clone)]
+struct SearchRequest {
+    /// ORed groups of ANDed filters; none matches every record.
+    groups: Vec<Vec<Filter>>,
+    sort: Option<Sort>,
+    properties: Option<Vec<String>>,
+    limit: usize,
+    after: usize,
+    query: Option<String>,
+}
+
+/// HubSpot's 400 for a request it cannot run: category `VALIDATION_ERROR`, with the offending
+/// input named in `errors[].in`.
+fn validation_error(message: &str, input: &str) -> Response {
+    let body = json!({
+        "status": "error",
+        "message": message,
+        "correlationId": uuid::Uuid::now_v7().to_string(),
+        "category": "VALIDATION_ERROR",
+        "errors": [{"message": message, "in": input}],
+    });
+    json_response(StatusCode::BAD_REQUEST, &body)
+}
+
+/// A search request HubSpot would refuse: why, and which input (`errors[].in`).
+#[derive(Debug)]
+struct Invalid {
+    message: String,
+    input: &'static str,
+}
+
+impl Invalid {
+    fn new(message: impl Into<String>, input: &'static str) -> Self {
+        Self {
+            message: message.into(),
+            input,
+        }
+    }
+
+    fn response(&self) -> Response {
+        validation_error(&self.message, self.input)
+    }
+}
+
+/// A whole number given as a JSON number or a string of digits (HubSpot's SDKs send either).
+fn whole_number(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) if s.trim().is_empty() => Some(0),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn parse_filter(raw: &Value) -> Result<Filter, Invalid> {
+    let property = raw
+        .get("propertyName")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Invalid::new("filter is missing `propertyName`", "filterGroups"))?
+        .to_owned();
+    let operator = raw
+        .get("operator")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Invalid::new("filter is missing `operator`", "filterGroups"))?;
+    let kind = property_kind(&property);
+    let one = |field: &str| -> Result<SearchKey, Invalid> {
+        let value = raw.get(field).unwrap_or(&Value::Null);
+        operand(kind, value).ok_or_else(|| {
+            Invalid::new(
+                format!(
+                    "Invalid value `{value}` for `{field}` of the {operator} filter on property `{property}`"
+                ),
+                "filterGroups",
+            )
+        })
+    };
+    let many = || -> Result<Vec<SearchKey>, Invalid> {
+        let Some(values) = raw.get("values").and_then(Value::as_array) else {
+            return Err(Invalid::new(
+                format!("The {operator} filter on property `{property}` needs a `values` array"),
+                "filterGroups",
+            ));
+        };
+        values
+            .iter()
+            .map(|v| {
+                operand(kind, v).ok_or_else(|| {
+                    Invalid::new(
+                        format!("Invalid value `{v}` in `values` of the {operator} filter on property `{property}`"),
+                        "filterGroups",
+                    )
+                })
+            })
+            .collect()
+    };
+    let test = match operator {
+        "EQ" => Test::Eq(one("value")?),
+        "NEQ" => Test::Neq(one("value")?),
+        "LT" => Test::Lt(one("value")?),
+        "LTE" => Test::Lte(one("value")?),
+        "GT" => Test::Gt(one("value")?),
+        "GTE" => Test::Gte(one("value")?),
+        "BETWEEN" => Test::Between(one("value")?, one("highValue")?),
+        "IN" => Test::In(many()?),
+        "NOT_IN" => Test::NotIn(many()?),
+        "HAS_PROPERTY" => Test::Has,
+        "NOT_HAS_PROPERTY" => Test::NotHas,
+        other => {
+            return Err(Invalid::new(
+                format!("Unsupported filter operator `{other}`"),
+                "filterGroups",
+            ));
+        }
+    };
+    Ok(Filter {
+        property,
+        kind,
+        test,
+    })
+}
+
+fn parse_search(body: &[u8]) -> Result<SearchRequest, Invalid> {
+    let body: Value = serde_json::from_slice(body).map_err(|e| {
+        Invalid::new(
+            format!(
+                "Invalid input JSON on line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+            "body",
+        )
+    })?;
+    let Value::Object(body) = body else {
+        return Err(Invalid::new(
+            "Invalid input JSON: the body must be an object",
+            "body",
+        ));
+    };
+    let mut groups = Vec::new();
+    let mut filters = 0;
+    if let Some(raw_groups) = body.get("filterGroups").filter(|v| !v.is_null()) {
+        let Some(raw_groups) = raw_groups.as_array() else {
+            return Err(Invalid::new(
+                "`filterGroups` must be an array",
+                "filterGroups",
+            ));
+        };
+        if raw_groups.len() > SEARCH_MAX_FILTER_GROUPS {
+            return Err(Invalid::new(
+                format!(
+                    "Too many filter groups: {} (at most {SEARCH_MAX_FILTER_GROUPS})",
+                    raw_groups.len()
+                ),
+                "filterGroups",
+            ));
+        }
+        for group in raw_groups {
+            let raw_filters = group
+                .get("filters")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice);
+            if raw_filters.len() > SEARCH_MAX_FILTERS_PER_GROUP {
+                return Err(Invalid::new(
+                    format!(
+                        "Too many filters in a group: {} (at most {SEARCH_MAX_FILTERS_PER_GROUP})",
+                        raw_filters.len()
+                    ),
+                    "filterGroups",
+                ));
+            }
+            filters += raw_filters.len();
+            groups.push(
+                raw_filters
+                    .iter()
+                    .map(parse_filter)
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
+        if filters > SEARCH_MAX_FILTERS {
+            return Err(Invalid::new(
+                format!("Too many filters: {filters} (at most {SEARCH_MAX_FILTERS})"),
+                "filterGroups",
+            ));
+        }
+    }
+    let sort = match body
+        .get("sorts")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        None | Some([]) => None,
+        Some([one]) => {
+            let (property, direction) = match one {
+                // The short form: `"-createdate"` sorts descending.
+                Value::String(s) => match s.strip_prefix('-') {
+                    Some(p) => (p.to_owned(), "DESCENDING".to_owned()),
+                    None => (s.clone(), "ASCENDING".to_owned()),
+                },
+                _ => (
+                    one.get("propertyName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
+                    one.get("direction")
+                        .and_then(Value::as_str)
+                        .unwrap_or("ASCENDING")
+                        .to_ascii_uppercase(),
+                ),
+            };
+            if property.is_empty() {
+                return Err(Invalid::new("sort is missing `propertyName`", "sorts"));
+            }
+            let descending = match direction.as_str() {
+                "ASCENDING" => false,
+                "DESCENDING" => true,
+                other => {
+                    return Err(Invalid::new(
+                        format!("Invalid sort direction `{other}` (ASCENDING or DESCENDING)"),
+                        "sorts",
+                    ));
+                }
+            };
+            Some(Sort {
+                kind: property_kind(&property),
+                property,
+                descending,
+            })
+        }
+        Some(many) => {
+            return Err(Invalid::new(
+                format!("Only one sort is supported, got {}", many.len()),
+                "sorts",
+            ));
+        }
+    };
+    let properties = body
+        .get("properties")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        });
+    let limit = match body.get("limit").filter(|v| !v.is_null()) {
+        None => 10,
+        Some(v) => match whole_number(v) {
+            Some(n) if (1..=SEARCH_MAX_LIMIT as i64).contains(&n) => n as usize,
+            _ => {
+                return Err(Invalid::new(
+                    format!("limit must be between 1 and {SEARCH_MAX_LIMIT}, got {v}"),
+                    "limit",
+                ));
+            }
+        },
+    };
+    let after = match body.get("after").filter(|v| !v.is_null()) {
+        None => 0,
+        Some(v) => match whole_number(v) {
+            Some(n) if n >= 0 => n as usize,
+            _ => {
+                return Err(Invalid::new(
+                    format!("Invalid paging cursor `after`: {v}"),
+                    "after",
+                ));
+            }
+        },
+    };
+    let query = body
+        .get("query")
+        .and_then(Value::as_str)
+        .map(|q| q.trim().to_lowercase())
+        .filter(|q| !q.is_empty());
+    Ok(SearchRequest {
+        groups,
+        sort,
+        properties,
+        limit,
+        after,
+        query,
+    })
+}
+
+impl MockState {
+    /// The record's id as a number (the generator's ids are numeric).
+    fn numeric_id(&self, object: HubspotObject, i: usize) -> u64 {
+        self.ids[slot(object)][i]
+    }
+
+    /// The index of the record with `id`, if the mock serves one.
+    fn index_of(&self, object: HubspotObject, id: &str) -> Option<usize> {
+        let n: u64 = id.trim().parse().ok()?;
+        self.ids[slot(object)].binary_search(&n).ok()
+    }
+
+    /// A property of a live record as search sees it, changes by the `mutate` knob included.
+    fn search_key(
+        &self,
+        object: HubspotObject,
+        i: usize,
+        property: &str,
+        kind: PropertyKind,
+    ) -> Option<SearchKey> {
+        // The properties every incremental reader filters and sorts on, without rendering.
+        if property == object.modified_property() {
+            return Some(ms_key(self.created_updated(object, i).1));
+        }
+        match property {
+            "createdate" => Some(ms_key(self.created_updated(object, i).0)),
+            "hs_object_id" => Some(SearchKey::Number(self.numeric_id(object, i).into())),
+            _ => self
+                .properties(object, i)
+                .into_iter()
+                .find(|(name, _)| *name == property)
+                .and_then(|(_, value)| value)
+                .and_then(|v| stored_key(kind, &v)),
+        }
+    }
+
+    /// Whether the free-text `query` occurs in one of the object's default searchable
+    /// properties.
+    fn matches_query(&self, object: HubspotObject, i: usize, query: &str) -> bool {
+        let searchable: &[&str] = match object {
+            HubspotObject::Companies => &["name", "domain"],
+            HubspotObject::Contacts => &["firstname", "lastname", "email"],
+            HubspotObject::Deals => &["dealname"],
+        };
+        self.properties(object, i)
+            .into_iter()
+            .filter(|(name, _)| searchable.contains(name))
+            .filter_map(|(_, v)| v)
+            .any(|v| v.to_lowercase().contains(query))
+    }
+
+    /// Indices of the live records matching `req`, in the order the search serves them.
+    fn search(&self, object: HubspotObject, req: &SearchRequest) -> Vec<usize> {
+        let mut matches: Vec<usize> = (0..self.len(object))
+            .filter(|&i| self.archived_at(object, i).is_none())
+            .filter(|&i| {
+                req.query
+                    .as_deref()
+                    .is_none_or(|q| self.matches_query(object, i, q))
+            })
+            .filter(|&i| {
+                req.groups.is_empty()
+                    || req.groups.iter().any(|group| {
+                        group.iter().all(|f| {
+                            f.passes(self.search_key(object, i, &f.property, f.kind).as_ref())
+                        })
+                    })
+            })
+            .collect();
+        let Some(sort) = &req.sort else {
+            // Without a sort, results come in id order.
+            return matches;
+        };
+        // Ties come in an order HubSpot does not promise; the mock uses a seeded shuffle, so
+        // that a reader relying on ties being in id order fails here rather than in production.
+        let seed = self.company.seed;
+        let mut keyed: Vec<(Option<SearchKey>, u64, usize)> = matches
+            .drain(..)
+            .map(|i| {
+                (
+                    self.search_key(object, i, &sort.property, sort.kind),
+                    faults::draw(seed, "search-ties", &[self.numeric_id(object, i)]),
+                    i,
+                )
+            })
+            .collect();
+        keyed.sort_by(|a, b| {
+            let by_key = match (&a.0, &b.0) {
+                (Some(x), Some(y)) if sort.descending => y.cmp(x),
+                (Some(x), Some(y)) => x.cmp(y),
+                // Records without the property come last either way.
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            };
+            by_key.then(a.1.cmp(&b.1))
+        });
+        keyed.into_iter().map(|(_, _, i)| i).collect()
+    }
+}
+
+/// `POST /crm/v3/objects/{objectType}/search`. Search responses carry no rate-limit headers.
+async fn search_objects(
+    State(state): State<Arc<MockState>>,
+    Path(object_type): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    search_page(&state, &object_type, &body)
+}
+
+fn search_page(state: &MockState, object_type: &str, body: &[u8]) -> Response {
+    let Some(object) = HubspotObject::parse(object_type) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            &format!("Unable to infer object type from: {object_type}"),
+        );
+    };
+    let req = match parse_search(body) {
+        Ok(req) => req,
+        Err(invalid) => return invalid.response(),
+    };
+    let cap = state.config.search_result_cap;
+    if req.after >= cap {
+        // HubSpot's search index serves at most this many results per query, however it is
+        // paged: a reader must narrow the query instead.
+        return validation_error(
+            &format!(
+                "There was a problem with the request: search results are limited to {cap}; \
+                 `after` must be below {cap}, got {}",
+                req.after
+            ),
+            "after",
+        );
+    }
+    let matches = state.search(object, &req);
+    let total = matches.len();
+    let start = req.after.min(total);
+    let end = (req.after + req.limit).min(total).min(cap);
+    let page = &matches[start..end];
+    let mut next = (end < total).then_some(end);
+    // `duplicates`: the next offset points back at this page's last record.
+    if let (Some(n), Some(&last)) = (next, page.last())
+        && state.faults.repeat_last(
+            &format!("{}?search", object.as_str()),
+            state.id(object, last),
+            page.len(),
+            true,
+        )
+    {
+        next = Some(n - 1);
+    }
+    let results: Vec<Value> = page
+        .iter()
+        .map(|&i| state.render(object, i, &req.properties, &[]))
+        .collect();
+    // `mutate`: records on this page and the next change after it is served, as records do
+    // while an incremental sync pages through them. The key is the request itself, so the
+    // same request replays the same changes.
+    let upcoming: Vec<usize> = next
+        .map(|n| matches[n..(n + req.limit).min(total)].to_vec())
+        .unwrap_or_default();
+    state.faults.mutate_around_page(
+        object.as_str(),
+        &format!("search:{}", String::from_utf8_lossy(body)),
+        page,
+        &upcoming,
+    );
+    let mut response = Map::new();
+    response.insert("total".into(), json!(total));
+    response.insert("results".into(), Value::Array(results));
+    if let Some(n) = next {
+        response.insert("paging".into(), json!({"next": {"after": n.to_string()}}));
+    }
+    json_response(StatusCode::OK, &Value::Object(response))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Associations v4 batch read: `POST /crm/v4/associations/{fromType}/{toType}/batch/read`
+// ---------------------------------------------------------------------------------------------
+
+/// The association types HubSpot defines between two objects: `(typeId, label)`, the primary
+/// (labelled `Primary`) first where one exists. Ids as commonly documented (vendor-apis.md §2).
+fn association_types(
+    from: HubspotObject,
+    to: HubspotObject,
+) -> &'static [(u32, Option<&'static str>)] {
+    use HubspotObject as O;
+    match (from, to) {
+        (O::Contacts, O::Companies) => &[(1, Some("Primary")), (279, None)],
+        (O::Deals, O::Companies) => &[(5, Some("Primary")), (341, None)],
+        (O::Companies, O::Contacts) => &[(280, None)],
+        (O::Companies, O::Deals) => &[(342, None)],
+        (O::Deals, O::Contacts) => &[(3, None)],
+        (O::Contacts, O::Deals) => &[(4, None)],
+        _ => &[],
+    }
+}
+
+/// `POST /crm/v4/associations/{fromType}/{toType}/batch/read` with `{"inputs":[{"id":"512"}]}`:
+/// each input's associated records with their association types. Inputs without any (or
+/// unknown, or archived) are listed under `errors` with HubSpot's `NO_ASSOCIATIONS_FOUND`, and
+/// the status is then 207 Multi-Status.
+async fn batch_read_associations(
+    State(state): State<Arc<MockState>>,
+    Path((from_type, to_type)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    let rate_headers = state.rate_headers(false);
+    let mut response = associations_page(&state, &from_type, &to_type, &body);
+    response.headers_mut().extend(rate_headers);
+    response
+}
+
+fn associations_page(state: &MockState, from_type: &str, to_type: &str, body: &[u8]) -> Response {
+    let (Some(from), Some(to)) = (
+        HubspotObject::parse(from_type),
+        HubspotObject::parse(to_type),
+    ) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            &format!("Unable to infer object types from: {from_type}, {to_type}"),
+        );
+    };
+    let inputs: Vec<String> = match serde_json::from_slice::<Value>(body) {
+        Ok(v) => match v.get("inputs").and_then(Value::as_array) {
+            Some(inputs) => inputs
+                .iter()
+                .filter_map(|i| match i.get("id") {
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(Value::Number(n)) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            None => return validation_error("the body needs an `inputs` array", "inputs"),
+        },
+        Err(e) => {
+            return validation_error(
+                &format!(
+                    "Invalid input JSON on line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
+                "body",
+            );
+        }
+    };
+    if inputs.len() > ASSOCIATIONS_BATCH_MAX {
+        return validation_error(
+            &format!(
+                "Too many inputs: {} (at most {ASSOCIATIONS_BATCH_MAX})",
+                inputs.len()
+            ),
+            "inputs",
+        );
+    }
+    let started = timestamp(Utc::now());
+    let types: Vec<Value> = association_types(from, to)
+        .iter()
+        .map(|(id, label)| json!({"category": "HUBSPOT_DEFINED", "typeId": id, "label": label}))
+        .collect();
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for id in inputs {
+        let associated: Vec<&str> = state
+            .index_of(from, &id)
+            .filter(|&i| state.archived_at(from, i).is_none())
+            .map(|i| state.associated(from, i, to))
+            .unwrap_or_default();
+        if associated.is_empty() || types.is_empty() {
+            errors.push(json!({
+                "status": "error",
+                "category": "OBJECT_NOT_FOUND",
+                "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                "message": format!("No {} is associated with {} {id}.", to.singular(), from.singular()),
+                "context": {"fromObjectId": [id]},
+            }));
+            continue;
+        }
+        let to_list: Vec<Value> = associated
+            .iter()
+            .map(|to_id| {
+                let number: Value = to_id
+                    .parse::<u64>()
+                    .map_or_else(|_| Value::String((*to_id).to_owned()), Value::from);
+                json!({"toObjectId": number, "associationTypes": types})
+            })
+            .collect();
+        results.push(json!({"from": {"id": id}, "to": to_list}));
+    }
+    let mut body = json!({
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": started,
+        "completedAt": timestamp(Utc::now()),
+    });
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        body["numErrors"] = json!(errors.len());
+        body["errors"] = Value::Array(errors);
+        StatusCode::MULTI_STATUS
+    };
+    json_response(status, &body)
 }
 
 #[cfg(test)]
@@ -1795,5 +2555,631 @@ mod tests {
         }
         let (_, _, again) = serve_mock(40, faults).await;
         assert_eq!(walk_pages(&again, "companies", query).await, pages);
+    }
+
+    /// `POST` a search (or any JSON body) with the private-app token.
+    async fn post_json(server: &MockServer, path: &str, body: &Value) -> (u16, HeaderMap, Value) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}{path}", server.base_url))
+            .bearer_auth(DEFAULT_ACCESS_TOKEN)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        (status, headers, resp.json().await.unwrap())
+    }
+
+    async fn search(server: &MockServer, object: &str, body: &Value) -> (u16, HeaderMap, Value) {
+        post_json(server, &format!("/crm/v3/objects/{object}/search"), body).await
+    }
+
+    /// Pages a search to its end with `after`, returning every record and the `total` of each
+    /// page.
+    async fn search_all(server: &MockServer, object: &str, body: &Value) -> (Vec<Value>, Vec<u64>) {
+        let mut records = Vec::new();
+        let mut totals = Vec::new();
+        let mut body = body.clone();
+        loop {
+            let (status, _, page) = search(server, object, &body).await;
+            assert_eq!(status, 200, "{page}");
+            totals.push(page["total"].as_u64().unwrap());
+            records.extend(page["results"].as_array().unwrap().iter().cloned());
+            match page["paging"]["next"]["after"].as_str() {
+                Some(after) => body["after"] = json!(after),
+                None => {
+                    assert!(page.get("paging").is_none());
+                    return (records, totals);
+                }
+            }
+        }
+    }
+
+    fn ms(t: DateTime<Utc>) -> i64 {
+        t.timestamp_millis()
+    }
+
+    fn modified(r: &Value, property: &str) -> i64 {
+        ms(r["properties"][property].as_str().unwrap().parse().unwrap())
+    }
+
+    fn ids_of(records: &[Value]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn search_filters_sorts_pages_and_counts_on_the_modified_date() {
+        let (company, server) = serve(40, Faults::default()).await;
+        let mut times: Vec<i64> = company.accounts.iter().map(|a| ms(a.updated_at)).collect();
+        times.sort_unstable();
+        let median = times[times.len() / 2];
+        let expected = |keep: &dyn Fn(i64) -> bool| -> Vec<String> {
+            let mut v: Vec<(i64, u64)> = company
+                .accounts
+                .iter()
+                .filter(|a| keep(ms(a.updated_at)))
+                .map(|a| (ms(a.updated_at), a.id.parse().unwrap()))
+                .collect();
+            v.sort_unstable();
+            v.into_iter().map(|(_, id)| id.to_string()).collect()
+        };
+        let sorted_set = |mut v: Vec<String>| {
+            v.sort_unstable();
+            v
+        };
+
+        // GTE, as an epoch-millisecond string, sorted ascending, paged by offset.
+        let body = json!({
+            "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": median.to_string()}]}],
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": ["name", "numberofemployees"],
+            "limit": 7,
+        });
+        let (status, headers, first) = search(&server, "companies", &body).await;
+        assert_eq!(status, 200, "{first}");
+        assert!(
+            headers
+                .keys()
+                .all(|k| !k.as_str().starts_with("x-hubspot-ratelimit")),
+            "search responses carry no rate-limit headers: {headers:?}"
+        );
+        assert_eq!(
+            first["paging"],
+            json!({"next": {"after": "7"}}),
+            "a numeric offset, no link"
+        );
+        let props = first["results"][0]["properties"].as_object().unwrap();
+        let mut keys: Vec<&str> = props.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "createdate",
+                "hs_lastmodifieddate",
+                "hs_object_id",
+                "name",
+                "numberofemployees"
+            ]
+        );
+        assert!(first["results"][0].get("associations").is_none());
+        let (records, totals) = search_all(&server, "companies", &body).await;
+        let want = expected(&|t| t >= median);
+        assert!(totals.iter().all(|&t| t == want.len() as u64), "{totals:?}");
+        let got_times: Vec<i64> = records
+            .iter()
+            .map(|r| modified(r, "hs_lastmodifieddate"))
+            .collect();
+        assert!(
+            got_times.windows(2).all(|w| w[0] <= w[1]),
+            "ascending: {got_times:?}"
+        );
+        assert_eq!(sorted_set(ids_of(&records)), sorted_set(want.clone()));
+
+        // The same window in every other spelling: a number, ISO 8601, LT/LTE/GT/BETWEEN/EQ.
+        let iso = |t: i64| timestamp(DateTime::from_timestamp_millis(t).unwrap());
+        type Keep<'a> = Box<dyn Fn(i64) -> bool + 'a>;
+        let cases: Vec<(Value, Keep<'_>)> = vec![
+            (
+                json!({"operator": "GTE", "value": median}),
+                Box::new(move |t| t >= median),
+            ),
+            (
+                json!({"operator": "GT", "value": iso(median)}),
+                Box::new(move |t| t > median),
+            ),
+            (
+                json!({"operator": "LT", "value": median.to_string()}),
+                Box::new(move |t| t < median),
+            ),
+            (
+                json!({"operator": "LTE", "value": iso(median)}),
+                Box::new(move |t| t <= median),
+            ),
+            (
+                json!({"operator": "EQ", "value": median.to_string()}),
+                Box::new(move |t| t == median),
+            ),
+            (
+                json!({"operator": "BETWEEN", "value": times[5].to_string(), "highValue": iso(times[20])}),
+                Box::new(|t| times[5] <= t && t <= times[20]),
+            ),
+        ];
+        for (filter, keep) in cases {
+            let mut f = filter.clone();
+            f["propertyName"] = json!("hs_lastmodifieddate");
+            let body = json!({
+                "filterGroups": [{"filters": [f]}],
+                "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "DESCENDING"}],
+                "limit": 200,
+            });
+            let (status, _, page) = search(&server, "companies", &body).await;
+            assert_eq!(status, 200, "{filter}: {page}");
+            let want = expected(&keep);
+            assert!(!want.is_empty(), "{filter}");
+            assert_eq!(page["total"], json!(want.len()), "{filter}");
+            assert!(page.get("paging").is_none());
+            let results = page["results"].as_array().unwrap();
+            let t: Vec<i64> = results
+                .iter()
+                .map(|r| modified(r, "hs_lastmodifieddate"))
+                .collect();
+            assert!(t.windows(2).all(|w| w[0] >= w[1]), "descending: {filter}");
+            assert_eq!(sorted_set(ids_of(results)), sorted_set(want), "{filter}");
+        }
+
+        // Contacts filter on `lastmodifieddate`; `hs_lastmodifieddate` matches none of them.
+        let contact_median = {
+            let mut t: Vec<i64> = company.contacts.iter().map(|c| ms(c.updated_at)).collect();
+            t.sort_unstable();
+            t[t.len() / 2]
+        };
+        let on = |property: &str| {
+            json!({
+                "filterGroups": [{"filters": [{"propertyName": property, "operator": "GTE", "value": contact_median}]}],
+                "sorts": [{"propertyName": property, "direction": "ASCENDING"}],
+                "limit": 200,
+            })
+        };
+        let (records, _) = search_all(&server, "contacts", &on("lastmodifieddate")).await;
+        let want = company
+            .contacts
+            .iter()
+            .filter(|c| ms(c.updated_at) >= contact_median)
+            .count();
+        assert_eq!(records.len(), want);
+        assert!(
+            records
+                .iter()
+                .all(|r| modified(r, "lastmodifieddate") >= contact_median)
+        );
+        let (_, _, none) = search(&server, "contacts", &on("hs_lastmodifieddate")).await;
+        assert_eq!(none["total"], 0);
+
+        // hs_object_id: EQ, GT + sort by id descending, IN; groups are ORed.
+        let ids: Vec<&str> = company.accounts.iter().map(|a| a.id.as_str()).collect();
+        let body = json!({
+            "filterGroups": [
+                {"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": ids[3]}]},
+                {"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": ids[36]}]},
+                {"filters": [{"propertyName": "hs_object_id", "operator": "IN", "values": [ids[0], ids[1]]}]},
+            ],
+            "sorts": [{"propertyName": "hs_object_id", "direction": "DESCENDING"}],
+            "limit": 10,
+        });
+        let (status, _, page) = search(&server, "companies", &body).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(
+            ids_of(page["results"].as_array().unwrap()),
+            [ids[39], ids[38], ids[37], ids[3], ids[1], ids[0]]
+        );
+        // Filters in a group are ANDed: an id window by GTE + LT.
+        let body = json!({
+            "filterGroups": [{"filters": [
+                {"propertyName": "hs_object_id", "operator": "GTE", "value": ids[10]},
+                {"propertyName": "hs_object_id", "operator": "LT", "value": ids[14]},
+            ]}],
+            "limit": 10,
+        });
+        let (_, _, page) = search(&server, "companies", &body).await;
+        assert_eq!(
+            ids_of(page["results"].as_array().unwrap()),
+            ids[10..14].to_vec()
+        );
+        // No filters: everything, in id order, 10 by default.
+        let (_, _, page) = search(&server, "companies", &json!({})).await;
+        assert_eq!(page["total"], 40);
+        assert_eq!(
+            ids_of(page["results"].as_array().unwrap()),
+            ids[..10].to_vec()
+        );
+        // Free text over the default searchable properties.
+        let name = &company.accounts[7].name;
+        let (_, _, page) = search(
+            &server,
+            "companies",
+            &json!({"query": name.to_uppercase(), "limit": 100}),
+        )
+        .await;
+        assert!(ids_of(page["results"].as_array().unwrap()).contains(&company.accounts[7].id));
+    }
+
+    #[tokio::test]
+    async fn search_never_returns_archived_records_and_breaks_ties_out_of_id_order() {
+        let mut company = Company::generate(&SimConfig {
+            accounts: 60,
+            ..SimConfig::default()
+        });
+        let same = company.accounts[0].updated_at;
+        for a in &mut company.accounts[..50] {
+            a.updated_at = same;
+        }
+        company.accounts[2].archived_at = Some(same);
+        let archived_id = company.accounts[2].id.clone();
+        let company = Arc::new(company);
+        let serve_it = || async {
+            let mock = HubspotMock::new(company.clone(), HubspotMockConfig::default());
+            MockServer::start(mock.router()).await.unwrap()
+        };
+        let server = serve_it().await;
+        let body = json!({
+            "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": ms(same)}]}],
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "limit": 200,
+        });
+        let (_, _, page) = search(&server, "companies", &body).await;
+        let got = ids_of(page["results"].as_array().unwrap());
+        assert_eq!(page["total"], 49);
+        assert!(!got.contains(&archived_id));
+        let mut by_id = got.clone();
+        by_id.sort_by_key(|id| id.parse::<u64>().unwrap());
+        assert_ne!(got, by_id, "ties are not served in id order");
+        let (_, _, again) = search(&serve_it().await, "companies", &body).await;
+        assert_eq!(
+            ids_of(again["results"].as_array().unwrap()),
+            got,
+            "but deterministically"
+        );
+    }
+
+    #[tokio::test]
+    async fn search_refuses_bad_requests_and_paging_past_the_cap() {
+        let company = Arc::new(Company::generate(&SimConfig {
+            accounts: 40,
+            ..SimConfig::default()
+        }));
+        let default = MockServer::start(
+            HubspotMock::new(company.clone(), HubspotMockConfig::default()).router(),
+        )
+        .await
+        .unwrap();
+        let assert_400 = |status: u16, body: &Value, input: &str| {
+            assert_eq!(status, 400, "{body}");
+            assert_eq!(body["status"], "error");
+            assert_eq!(body["category"], "VALIDATION_ERROR", "{body}");
+            assert_eq!(body["errors"][0]["in"], input, "{body}");
+            assert!(uuid::Uuid::parse_str(body["correlationId"].as_str().unwrap()).is_ok());
+        };
+
+        // `limit` is at most 200.
+        let (status, _, body) = search(&default, "deals", &json!({"limit": 201})).await;
+        assert_400(status, &body, "limit");
+        assert!(body["message"].as_str().unwrap().contains("200"), "{body}");
+        for bad in [json!(0), json!("lots")] {
+            let (status, _, body) = search(&default, "deals", &json!({"limit": bad})).await;
+            assert_400(status, &body, "limit");
+        }
+        let (status, _, body) = search(&default, "deals", &json!({"limit": 200})).await;
+        assert_eq!(status, 200, "{body}");
+
+        // HubSpot's real cap: offsets up to 9,999 are served, 10,000 is refused, however few
+        // records match.
+        assert_eq!(SEARCH_RESULT_CAP, 10_000);
+        let (status, _, body) = search(
+            &default,
+            "companies",
+            &json!({"after": "9999", "limit": 100}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            (
+                body["total"].as_u64(),
+                body["results"].as_array().map(Vec::len)
+            ),
+            (Some(40), Some(0))
+        );
+        for after in [json!("10000"), json!(10_000), json!("12000")] {
+            let (status, _, body) = search(&default, "companies", &json!({"after": after})).await;
+            assert_400(status, &body, "after");
+        }
+        let (status, _, body) = search(&default, "companies", &json!({"after": "x"})).await;
+        assert_400(status, &body, "after");
+
+        // A lowered cap: the page that reaches it is cut at the cap, its `next` points at the
+        // cap, and following it is the 400 a reader that only pages gets (airbyte#26365).
+        let capped = MockServer::start(
+            HubspotMock::new(
+                company.clone(),
+                HubspotMockConfig {
+                    search_result_cap: 25,
+                    ..HubspotMockConfig::default()
+                },
+            )
+            .router(),
+        )
+        .await
+        .unwrap();
+        let mut body = json!({
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "limit": 10,
+        });
+        let mut seen = 0;
+        for (after, len, next) in [("0", 10, "10"), ("10", 10, "20"), ("20", 5, "25")] {
+            body["after"] = json!(after);
+            let (status, _, page) = search(&capped, "companies", &body).await;
+            assert_eq!(status, 200, "{page}");
+            assert_eq!(page["total"], 40, "total is the true count, not the cap");
+            assert_eq!(page["results"].as_array().unwrap().len(), len);
+            assert_eq!(page["paging"]["next"]["after"], next);
+            seen += len;
+        }
+        assert_eq!(seen, 25);
+        body["after"] = json!("25");
+        let (status, _, page) = search(&capped, "companies", &body).await;
+        assert_400(status, &page, "after");
+
+        // Malformed requests.
+        let bad_requests = [
+            (
+                json!({"sorts": [{"propertyName": "createdate"}, {"propertyName": "hs_object_id"}]}),
+                "sorts",
+            ),
+            (
+                json!({"sorts": [{"propertyName": "createdate", "direction": "UP"}]}),
+                "sorts",
+            ),
+            (
+                json!({"filterGroups": [{"filters": [{"propertyName": "createdate", "operator": "NEARLY", "value": "1"}]}]}),
+                "filterGroups",
+            ),
+            (
+                json!({"filterGroups": [{"filters": [{"propertyName": "createdate", "operator": "GTE", "value": "last tuesday"}]}]}),
+                "filterGroups",
+            ),
+            (
+                json!({"filterGroups": [{"filters": [{"propertyName": "createdate", "operator": "BETWEEN", "value": "1"}]}]}),
+                "filterGroups",
+            ),
+            (
+                json!({"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "IN", "value": "1"}]}]}),
+                "filterGroups",
+            ),
+            (
+                json!({"filterGroups": vec![json!({"filters": []}); 6]}),
+                "filterGroups",
+            ),
+            (
+                json!({"filterGroups": [{"filters": vec![json!({"propertyName": "hs_object_id", "operator": "HAS_PROPERTY"}); 11]}]}),
+                "filterGroups",
+            ),
+            (
+                json!({"filterGroups": vec![json!({"filters": vec![json!({"propertyName": "hs_object_id", "operator": "HAS_PROPERTY"}); 9]}); 3]}),
+                "filterGroups",
+            ),
+            (json!([1, 2]), "body"),
+        ];
+        for (request, input) in bad_requests {
+            let (status, _, body) = search(&default, "deals", &request).await;
+            assert_400(status, &body, input);
+        }
+        let resp = reqwest::Client::new()
+            .post(format!("{}/crm/v3/objects/deals/search", default.base_url))
+            .bearer_auth(DEFAULT_ACCESS_TOKEN)
+            .body("{\"limit\": ")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400);
+        let body: Value = resp.json().await.unwrap();
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid input JSON"),
+            "{body}"
+        );
+
+        // Auth and unknown objects as on the list endpoint.
+        let resp = reqwest::Client::new()
+            .post(format!("{}/crm/v3/objects/deals/search", default.base_url))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 401);
+        let (status, _, body) = search(&default, "widgets", &json!({})).await;
+        assert_eq!(
+            (status, body["category"].as_str()),
+            (404, Some("OBJECT_NOT_FOUND"))
+        );
+    }
+
+    #[tokio::test]
+    async fn search_sees_records_changed_mid_sync_and_shares_the_fault_layer() {
+        let faults = Faults::none()
+            .with_mutate(Probability::new(0.2))
+            .with_rate_limit(Schedule::requests(2..=2))
+            .with_retry_after_secs(0);
+        let (company, mock, server) = serve_mock(40, faults).await;
+        let newest_generated = company
+            .accounts
+            .iter()
+            .map(|a| ms(a.updated_at))
+            .max()
+            .unwrap();
+        let body = json!({
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "properties": ["numberofemployees"],
+            "limit": 10,
+        });
+        let (status, _, first) = search(&server, "companies", &body).await;
+        assert_eq!(status, 200);
+        let (status, _, throttled) = search(&server, "companies", &body).await;
+        assert_eq!(
+            (status, throttled["errorType"].as_str()),
+            (429, Some("RATE_LIMIT"))
+        );
+        assert!(
+            mock.stats().mutated > 0,
+            "serving a search page changed records"
+        );
+        assert!(
+            first["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|r| modified(r, "hs_lastmodifieddate") <= newest_generated)
+        );
+
+        // Exactly the changed records are newer than anything generated, and search finds them
+        // by their new time, with the changed property.
+        let changed: Vec<String> = (0..company.accounts.len())
+            .filter(|&i| mock.faults().revision("companies", i).is_some())
+            .map(|i| company.accounts[i].id.clone())
+            .collect();
+        let newer = json!({
+            "filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate", "operator": "GT", "value": newest_generated}]}],
+            "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+            "properties": ["numberofemployees"],
+            "limit": 200,
+        });
+        let before = mock.stats().mutated;
+        let (_, _, page) = search(&server, "companies", &newer).await;
+        let results = page["results"].as_array().unwrap();
+        assert_eq!(ids_of(results), changed);
+        for r in results {
+            let i = company
+                .accounts
+                .iter()
+                .position(|a| a.id == r["id"])
+                .unwrap();
+            let employees: u64 = r["properties"]["numberofemployees"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(employees > u64::from(company.accounts[i].employees));
+            assert_eq!(r["updatedAt"], r["properties"]["hs_lastmodifieddate"]);
+        }
+        assert!(mock.stats().mutated >= before);
+        assert_eq!(mock.stats().rate_limited, 1);
+    }
+
+    #[tokio::test]
+    async fn associations_batch_read_lists_primary_and_unlabeled_types() {
+        let mut company = Company::generate(&SimConfig {
+            accounts: 10,
+            ..SimConfig::default()
+        });
+        // A deal whose company was deleted has no associations left.
+        let orphan_account = company.deals[0].account;
+        company.accounts[orphan_account].archived_at =
+            Some(company.accounts[orphan_account].updated_at);
+        let company = Arc::new(company);
+        let server = MockServer::start(
+            HubspotMock::new(company.clone(), HubspotMockConfig::default()).router(),
+        )
+        .await
+        .unwrap();
+        let orphan = company
+            .deals
+            .iter()
+            .find(|d| d.account == orphan_account)
+            .unwrap()
+            .id
+            .clone();
+        let linked = company
+            .deals
+            .iter()
+            .find(|d| d.account != orphan_account)
+            .unwrap();
+        let inputs = json!({"inputs": [{"id": linked.id}, {"id": orphan}, {"id": "1"}]});
+        let (status, headers, body) = post_json(
+            &server,
+            "/crm/v4/associations/deals/companies/batch/read",
+            &inputs,
+        )
+        .await;
+        assert_eq!(status, 207, "{body}");
+        assert!(headers.contains_key("x-hubspot-ratelimit-remaining"));
+        assert_eq!(body["status"], "COMPLETE");
+        let account_id: u64 = company.accounts[linked.account].id.parse().unwrap();
+        assert_eq!(
+            body["results"],
+            json!([{"from": {"id": linked.id}, "to": [{"toObjectId": account_id, "associationTypes": [
+                {"category": "HUBSPOT_DEFINED", "typeId": 5, "label": "Primary"},
+                {"category": "HUBSPOT_DEFINED", "typeId": 341, "label": null},
+            ]}]}])
+        );
+        assert_eq!(body["numErrors"], 2);
+        let missing: Vec<&str> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                assert_eq!(e["subCategory"], "crm.associations.NO_ASSOCIATIONS_FOUND");
+                e["context"]["fromObjectId"][0].as_str().unwrap()
+            })
+            .collect();
+        assert_eq!(missing, [orphan.as_str(), "1"]);
+
+        // Contacts: every input found, a plain 200; companies list their contacts.
+        let contact = company
+            .contacts
+            .iter()
+            .find(|c| c.account != orphan_account)
+            .unwrap();
+        let (status, _, body) = post_json(
+            &server,
+            "/crm/v4/associations/contacts/companies/batch/read",
+            &json!({"inputs": [{"id": contact.id}]}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none());
+        assert_eq!(
+            body["results"][0]["to"][0]["associationTypes"][0]["typeId"],
+            1
+        );
+        let (status, _, body) = post_json(
+            &server,
+            "/crm/v4/associations/companies/contacts/batch/read",
+            &json!({"inputs": [{"id": company.accounts[contact.account].id}]}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let contacts: Vec<u64> = body["results"][0]["to"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["toObjectId"].as_u64().unwrap())
+            .collect();
+        assert!(contacts.contains(&contact.id.parse().unwrap()));
+
+        let too_many = json!({"inputs": vec![json!({"id": "1"}); ASSOCIATIONS_BATCH_MAX + 1]});
+        let (status, _, body) = post_json(
+            &server,
+            "/crm/v4/associations/deals/companies/batch/read",
+            &too_many,
+        )
+        .await;
+        assert_eq!(
+            (status, body["category"].as_str()),
+            (400, Some("VALIDATION_ERROR"))
+        );
     }
 }
