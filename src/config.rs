@@ -166,6 +166,10 @@ mod tests {
         })
         .unwrap();
         assert_eq!(resolved["access_token"].as_str(), Some("pat-123"));
+        // Every documented key is one the connector accepts (its config denies unknown keys).
+        let connector = crate::registry::build("hubspot-sim", hs, &|_| Some("pat-123".into()))
+            .expect("the example's connector settings are valid");
+        assert_eq!(connector.kind(), "hubspot");
     }
 
     #[test]
