@@ -21,7 +21,7 @@ pub fn build(
             let config: HubspotConfig = toml::Value::Table(settings)
                 .try_into()
                 .with_context(|| format!("invalid settings for connector `{name}`"))?;
-            let http = HttpClient::new(HttpClientConfig::default(), http_auth(&config))?;
+            let http = HttpClient::new(HttpClientConfig::default(), http_auth(&config, name)?)?;
             let ctx = ConnectorContext {
                 instance: name.to_owned(),
                 http,

@@ -45,8 +45,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tributary_connector::{
-    Auth, Connector, ConnectorContext, ConnectorError, ReadItem, Reject, StreamSpec, StreamState,
-    SyncMode,
+    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, ReadItem, Reject, StreamSpec,
+    StreamState, SyncMode,
 };
 use tributary_model::{Currency, Entity, EntityKind, ExternalRef, SourceRecord};
 
@@ -84,6 +84,13 @@ pub struct HubspotConfig {
     pub overlap_secs: u64,
     /// ISO 4217 currency of deals without `deal_currency_code` (the portal's company currency).
     pub default_currency: String,
+    /// OAuth2 instead of a private-app token (public apps): a `[connectors.<name>.auth]`
+    /// table, e.g. `kind = "oauth2"`, `grant = "refresh_token"`,
+    /// `token_url = "https://api.hubapi.com/oauth/v1/token"`, `client_id`,
+    /// `client_secret = { env = … }`, `refresh_token = { env = … }`. HubSpot's access tokens
+    /// last 30 minutes; they are refreshed ahead of expiry and once on a 401. Leave
+    /// `access_token` empty when this is set.
+    pub auth: Option<AuthSettings>,
 }
 
 impl Default for HubspotConfig {
@@ -95,6 +102,7 @@ impl Default for HubspotConfig {
             search_page_size: MAX_SEARCH_PAGE_SIZE,
             overlap_secs: DEFAULT_OVERLAP_SECS,
             default_currency: "USD".to_owned(),
+            auth: None,
         }
     }
 }
@@ -144,16 +152,32 @@ impl HubspotConfig {
         }
         Currency::parse(&self.default_currency)
             .map_err(|e| fail(format!("default_currency: {e}")))?;
-        if self.access_token.expose_secret().trim().is_empty() {
-            return Err(fail("access_token is required".to_owned()));
+        let has_token = !self.access_token.expose_secret().trim().is_empty();
+        match (has_token, &self.auth) {
+            (false, None) => {
+                return Err(fail(
+                    "access_token is required (or an `auth` table for OAuth2)".to_owned(),
+                ));
+            }
+            (true, Some(_)) => {
+                return Err(fail(
+                    "give either access_token (private app) or an `auth` table (OAuth2), not both"
+                        .to_owned(),
+                ));
+            }
+            _ => {}
         }
         Ok(())
     }
 }
 
-/// The credentials the runtime's HTTP client applies to every HubSpot request.
-pub fn http_auth(config: &HubspotConfig) -> Auth {
-    Auth::Bearer(config.access_token.clone())
+/// The credentials the runtime's HTTP client applies to every HubSpot request: the private-app
+/// token, or an OAuth2 token manager when `auth` is configured.
+pub fn http_auth(config: &HubspotConfig, instance: &str) -> Result<Auth, ConnectorError> {
+    match &config.auth {
+        Some(settings) => settings.build(instance),
+        None => Ok(Auth::Bearer(config.access_token.clone())),
+    }
 }
 
 /// The object types this connector reads, one stream each.
@@ -929,7 +953,7 @@ mod tests {
                 .all(|s| s.modes == [SyncMode::Incremental, SyncMode::FullRefresh]),
             "incremental first: scheduled runs are incremental"
         );
-        assert!(matches!(http_auth(c.config()), Auth::Bearer(_)));
+        assert!(matches!(http_auth(c.config(), "t"), Ok(Auth::Bearer(_))));
     }
 
     #[test]

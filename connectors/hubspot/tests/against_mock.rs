@@ -67,7 +67,8 @@ fn connector_with(
         page_size,
         ..HubspotConfig::new(f.server.base_url.clone(), SecretString::from(token))
     };
-    let http = HttpClient::new(http, http_auth(&config)).expect("http client builds");
+    let http = HttpClient::new(http, http_auth(&config, "test").expect("auth builds"))
+        .expect("http client builds");
     let ctx = ConnectorContext {
         instance: INSTANCE.to_owned(),
         http,

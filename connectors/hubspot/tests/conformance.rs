@@ -30,12 +30,55 @@ impl VendorUnderTest for HubSpot {
                 SecretString::from(hubspot::DEFAULT_ACCESS_TOKEN),
             )
         };
-        let http = HttpClient::new(HttpClientConfig::default(), http_auth(&config))?;
+        let http = HttpClient::new(
+            HttpClientConfig::default(),
+            http_auth(&config, "hubspot-kit")?,
+        )?;
         let ctx = ConnectorContext {
             instance: "hubspot-kit".to_owned(),
             http,
         };
         Ok(Box::new(HubspotConnector::new(ctx, config)?))
+    }
+
+    fn oauth_connector(
+        &self,
+        base_url: &str,
+    ) -> Option<Result<Box<dyn Connector>, ConnectorError>> {
+        // A public app: refresh-token grant against the mock's OAuth endpoint.
+        let auth = serde_json::from_value(serde_json::json!({
+            "kind": "oauth2",
+            "grant": "refresh_token",
+            "token_url": format!("{base_url}{}", hubspot::TOKEN_PATH),
+            "client_id": hubspot::DEFAULT_CLIENT_ID,
+            "client_secret": hubspot::DEFAULT_CLIENT_SECRET,
+            "refresh_token": hubspot::DEFAULT_REFRESH_TOKEN,
+        }));
+        let auth = match auth {
+            Ok(a) => a,
+            Err(e) => {
+                return Some(Err(ConnectorError::Config {
+                    instance: "hubspot-kit".into(),
+                    message: e.to_string(),
+                }));
+            }
+        };
+        let config = HubspotConfig {
+            page_size: 25,
+            auth: Some(auth),
+            ..HubspotConfig::new(base_url.to_owned(), SecretString::default())
+        };
+        Some((|| {
+            let http = HttpClient::new(
+                HttpClientConfig::default(),
+                http_auth(&config, "hubspot-kit")?,
+            )?;
+            let ctx = ConnectorContext {
+                instance: "hubspot-kit".to_owned(),
+                http,
+            };
+            Ok(Box::new(HubspotConnector::new(ctx, config)?) as Box<dyn Connector>)
+        })())
     }
 }
 
@@ -53,6 +96,8 @@ async fn hubspot_passes_the_conformance_kit() {
         "fault:server_errors",
         "fault:truncate",
         "fault:duplicates",
+        "fault:combined",
+        "token_expiry",
         "incremental",
     ] {
         assert!(

@@ -88,7 +88,8 @@ fn connector_with(base_url: &str, opts: Opts, http: HttpClientConfig) -> Hubspot
             SecretString::from(hubspot::DEFAULT_ACCESS_TOKEN),
         )
     };
-    let http = HttpClient::new(http, http_auth(&config)).expect("http client builds");
+    let http = HttpClient::new(http, http_auth(&config, "test").expect("auth builds"))
+        .expect("http client builds");
     let ctx = ConnectorContext {
         instance: INSTANCE.to_owned(),
         http,
@@ -382,8 +383,11 @@ async fn more_changes_than_the_search_cap_are_all_read_exactly_once() {
         if expected.len() > CAP {
             // The cap is real for this window: a reader that pages it with `after` ends in
             // HubSpot's 400, having read only the first CAP records.
-            let http =
-                HttpClient::new(HttpClientConfig::default(), http_auth(c2.config())).unwrap();
+            let http = HttpClient::new(
+                HttpClientConfig::default(),
+                http_auth(c2.config(), "test").unwrap(),
+            )
+            .unwrap();
             let url = format!("{}/crm/v3/objects/{name}/search", after.server.base_url);
             let mut body = window.clone();
             let mut read_by_offset = 0;
@@ -674,7 +678,11 @@ async fn records_changed_while_a_run_reads_are_never_skipped() {
         HubspotMockConfig::with_faults(Faults::none().with_mutate(Probability::new(0.2))),
     )
     .await;
-    let http = HttpClient::new(HttpClientConfig::default(), http_auth(c2.config())).unwrap();
+    let http = HttpClient::new(
+        HttpClientConfig::default(),
+        http_auth(c2.config(), "test").unwrap(),
+    )
+    .unwrap();
     let url = format!("{}/crm/v3/objects/contacts/search", other.server.base_url);
     let mut body = json!({
         "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
