@@ -150,3 +150,23 @@ mod tests {
         assert_eq!(replace_db_name("postgres://u@h", "t1"), "postgres://u@h/t1");
     }
 }
+
+/// Runs `f` once per test backend (see [`TestDatabase::all`]) with a migrated, empty store,
+/// closing the store and dropping the database afterwards.
+///
+/// # Panics
+/// When a test database cannot be created, connected, migrated or dropped: this is test
+/// support, and a test without its database must fail loudly, not skip.
+pub async fn for_each_backend<F, Fut>(f: F)
+where
+    F: Fn(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for db in TestDatabase::all().await.expect("test databases") {
+        eprintln!("backend: {}", db.backend);
+        let store = db.store().await.expect("connect and migrate");
+        f(store.clone()).await;
+        store.close().await.expect("close the store");
+        db.cleanup().await.expect("drop the test database");
+    }
+}

@@ -8,7 +8,8 @@ use serde_json::json;
 use std::str::FromStr;
 use tributary_model::*;
 use tributary_store::testing::TestDatabase;
-use tributary_store::{AccountFilter, CommitBatch, QuarantineItem, RunFinish, RunStatus, Store};
+use tributary_store::testing::for_each_backend;
+use tributary_store::{AccountFilter, CommitBatch, QuarantineItem, RunFinish, RunStatus};
 
 fn company(id: &str, name: &str, segment: Segment) -> SourceRecord {
     SourceRecord {
@@ -68,20 +69,6 @@ fn batch(records: Vec<SourceRecord>) -> CommitBatch {
         records_read: records.len() as u64,
         records,
         ..Default::default()
-    }
-}
-
-async fn for_each_backend<F, Fut>(f: F)
-where
-    F: Fn(Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for db in TestDatabase::all().await.expect("test databases") {
-        eprintln!("backend: {}", db.backend);
-        let store = db.store().await.expect("connect and migrate");
-        f(store.clone()).await;
-        store.close().await.unwrap();
-        db.cleanup().await.unwrap();
     }
 }
 

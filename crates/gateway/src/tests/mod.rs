@@ -18,25 +18,10 @@ use tributary_model::{
     Account, Currency, Entity, ExternalRef, Money, Person, PersonRole, Segment, SourceRecord,
     Subscription, SubscriptionStatus,
 };
-use tributary_store::testing::TestDatabase;
+pub(crate) use tributary_store::testing::for_each_backend;
 use tributary_store::{CommitBatch, QuarantineItem, Store};
 
 pub(crate) const GQL: &str = "application/graphql-response+json";
-
-/// Runs `f` once per test backend with a migrated, empty store.
-pub(crate) async fn for_each_backend<F, Fut>(f: F)
-where
-    F: Fn(Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for db in TestDatabase::all().await.expect("test databases") {
-        eprintln!("backend: {}", db.backend);
-        let store = db.store().await.expect("connect and migrate");
-        f(store.clone()).await;
-        store.close().await.expect("close");
-        db.cleanup().await.expect("cleanup");
-    }
-}
 
 /// Runs `f` once per test backend with the fixture data loaded.
 pub(crate) async fn with_fixtures<F, Fut>(f: F)
