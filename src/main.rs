@@ -38,16 +38,33 @@ impl ConfigArg {
     }
 }
 
+/// Which simulated company.
+#[derive(Args)]
+struct CompanyArgs {
+    /// Seed of the simulated company; the same seed gives the same company.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Number of simulated accounts.
+    #[arg(long, default_value_t = 2000)]
+    accounts: usize,
+}
+
+impl CompanyArgs {
+    fn sim_config(&self) -> tributary_sim::SimConfig {
+        tributary_sim::SimConfig {
+            seed: self.seed,
+            accounts: self.accounts,
+            ..tributary_sim::SimConfig::default()
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Simulated company → real connectors over HTTP → database → GraphQL with GraphiQL.
     Demo {
-        /// Seed of the simulated company.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Number of simulated accounts.
-        #[arg(long, default_value_t = 2000)]
-        accounts: usize,
+        #[command(flatten)]
+        company: CompanyArgs,
         /// Fault knobs of the mock APIs, comma-separated, e.g.
         /// `rate_limit=3@5/50,retry_after=0,server_errors=2@20,truncate=0.1,slow_ms=200,token_ttl=5,mutate=0.05,duplicates=0.05,malformed=3`
         /// (see `tributary-sim`'s Faults for every knob).
@@ -111,12 +128,8 @@ enum Command {
 enum SimCommand {
     /// Serve every vendor mock until stopped, printing `<vendor> <base URL> <credentials>`.
     Serve {
-        /// Seed of the simulated company.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Number of simulated accounts.
-        #[arg(long, default_value_t = 2000)]
-        accounts: usize,
+        #[command(flatten)]
+        company: CompanyArgs,
         /// Fault knobs, comma-separated, e.g. `rate_limit=0.1,retry_after=1,truncate=0.05,malformed=3`.
         #[arg(long, default_value = "")]
         faults: String,
@@ -126,12 +139,8 @@ enum SimCommand {
     },
     /// Print the planted causal parameters and the twin ground truth as JSON.
     Truth {
-        /// Seed of the simulated company.
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Number of simulated accounts.
-        #[arg(long, default_value_t = 2000)]
-        accounts: usize,
+        #[command(flatten)]
+        company: CompanyArgs,
         /// Leave out the per-account and per-decision lists (totals only).
         #[arg(long)]
         summary: bool,
@@ -158,8 +167,7 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo {
-            seed,
-            accounts,
+            company,
             faults,
             listen,
             database,
@@ -167,8 +175,8 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             tributary::init_tracing("warn", false);
             let opts = demo::DemoOptions {
-                seed,
-                accounts,
+                seed: company.seed,
+                accounts: company.accounts,
                 faults: Faults::parse(&faults)?,
                 listen,
                 database,
@@ -212,31 +220,22 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Sim { command } => match command {
             SimCommand::Serve {
-                seed,
-                accounts,
+                company,
                 faults,
                 listen,
             } => {
                 tributary::init_tracing("info", false);
                 tributary::demo::serve_mocks(
-                    seed,
-                    accounts,
+                    company.seed,
+                    company.accounts,
                     Faults::parse(&faults)?,
                     listen,
                     tributary::shutdown_signal(),
                 )
                 .await
             }
-            SimCommand::Truth {
-                seed,
-                accounts,
-                summary,
-            } => {
-                let mut truth = tributary_sim::truth_json(&tributary_sim::SimConfig {
-                    seed,
-                    accounts,
-                    ..tributary_sim::SimConfig::default()
-                });
+            SimCommand::Truth { company, summary } => {
+                let mut truth = tributary_sim::truth_json(&company.sim_config());
                 if summary && let Some(obj) = truth.as_object_mut() {
                     obj.retain(|k, _| k != "per_account" && k != "per_decision");
                 }
