@@ -210,10 +210,7 @@ async fn run(cli: Cli) -> Result<()> {
             println!("migrated {}", serve::redact(&config.database_url));
             Ok(())
         }
-        Command::Schema => {
-            print!("{}", tributary_gateway::sdl());
-            Ok(())
-        }
+        Command::Schema => print_out(tributary_gateway::sdl().trim_end()),
         Command::CheckConfig { config } => {
             tributary::init_tracing("warn", false);
             check_config(&config).await
@@ -239,10 +236,18 @@ async fn run(cli: Cli) -> Result<()> {
                 if summary && let Some(obj) = truth.as_object_mut() {
                     obj.retain(|k, _| k != "per_account" && k != "per_decision");
                 }
-                println!("{}", serde_json::to_string_pretty(&truth)?);
-                Ok(())
+                print_out(&serde_json::to_string_pretty(&truth)?)
             }
         },
+    }
+}
+
+/// Writes a command's output; a reader that went away (`| head`) is not an error.
+fn print_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 
