@@ -142,11 +142,18 @@ pub fn resolve_secrets(
     Ok(out)
 }
 
+/// Whether a key names a secret: `token`, `access_token`, `refresh_token`, `client_secret`,
+/// `password`, `private_key_pem`, `api_key` … but not `token_url` or `token_path`, which are
+/// addresses.
 fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["token", "secret", "password", "private_key", "api_key"]
-        .iter()
-        .any(|s| k.contains(s))
+    k == "token"
+        || k == "key"
+        || k.ends_with("_token")
+        || k.ends_with("_key")
+        || ["secret", "password", "private_key", "api_key"]
+            .iter()
+            .any(|s| k.contains(s))
 }
 
 #[cfg(test)]
@@ -184,6 +191,33 @@ mod tests {
         .unwrap();
         let err = resolve_secrets("x", &c.connectors["x"].settings, &|_| None).unwrap_err();
         assert!(err.to_string().contains("`NOPE`"), "{err}");
+    }
+
+    #[test]
+    fn secret_keys_are_told_from_addresses() {
+        for k in [
+            "token",
+            "access_token",
+            "refresh_token",
+            "client_secret",
+            "password",
+            "private_key_pem",
+            "api_key",
+            "key",
+            "write_key",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "token_url",
+            "endpoint",
+            "client_id",
+            "username",
+            "audience",
+            "token_path",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
     }
 
     #[test]
