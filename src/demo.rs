@@ -168,16 +168,44 @@ pub async fn serve_mocks(
         ..SimConfig::default()
     };
     let company = Arc::new(Company::generate(&sim));
-    let config = hubspot::HubspotMockConfig {
-        faults,
-        ..Default::default()
-    };
-    let hint = config.credential_hint();
-    let server = MockServer::start_on(listen, hubspot::router(company, config))
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    println!("hubspot {} {hint}", server.base_url);
+    // One mock per vendor on consecutive ports from `listen`.
+    let mocks: Vec<(&str, axum::Router, String)> = vec![
+        {
+            let config = hubspot::HubspotMockConfig::with_faults(faults.clone());
+            let hint = config.credential_hint();
+            (
+                "hubspot",
+                hubspot::router(Arc::clone(&company), config),
+                hint,
+            )
+        },
+        {
+            let config = tributary_sim::salesforce::SalesforceMockConfig::with_faults(faults);
+            let hint = config.credential_hint();
+            (
+                "salesforce",
+                tributary_sim::salesforce::router(Arc::clone(&company), config),
+                hint,
+            )
+        },
+    ];
+    let mut servers = Vec::new();
+    for (i, (vendor, router, hint)) in mocks.into_iter().enumerate() {
+        let port = if listen.port() == 0 {
+            0
+        } else {
+            listen.port() + i as u16
+        };
+        let addr = SocketAddr::new(listen.ip(), port);
+        let server = MockServer::start_on(addr, router)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for the {vendor} mock"))?;
+        println!("{vendor} {} {hint}", server.base_url);
+        servers.push(server);
+    }
     shutdown.await;
-    server.shutdown().await?;
+    for server in servers {
+        server.shutdown().await?;
+    }
     Ok(())
 }

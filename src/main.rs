@@ -232,10 +232,12 @@ async fn run(cli: Cli) -> Result<()> {
                 .await
             }
             SimCommand::Truth { company, summary } => {
-                let mut truth = tributary_sim::truth_json(&company.sim_config());
-                if summary && let Some(obj) = truth.as_object_mut() {
-                    obj.retain(|k, _| k != "per_account" && k != "per_decision");
-                }
+                let truth = if summary {
+                    let company = tributary_sim::Company::generate(&company.sim_config());
+                    serde_json::to_value(company.ground_truth_summary())?
+                } else {
+                    tributary_sim::truth_json(&company.sim_config())
+                };
                 print_out(&serde_json::to_string_pretty(&truth)?)
             }
         },

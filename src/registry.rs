@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use tributary_connector::{Connector, ConnectorContext, HttpClient, HttpClientConfig};
 
 /// Connector kinds this build knows.
-pub const KINDS: &[&str] = &["hubspot"];
+pub const KINDS: &[&str] = &["hubspot", "salesforce"];
 
 /// Builds the connector `name` from its section, resolving secrets with `lookup`.
 pub fn build(
@@ -27,6 +27,20 @@ pub fn build(
                 http,
             };
             Ok(Box::new(HubspotConnector::new(ctx, config)?))
+        }
+        "salesforce" => {
+            use tributary_connector_salesforce::{
+                SalesforceConfig, SalesforceConnector, http_auth,
+            };
+            let config: SalesforceConfig = toml::Value::Table(settings)
+                .try_into()
+                .with_context(|| format!("invalid settings for connector `{name}`"))?;
+            let http = HttpClient::new(HttpClientConfig::default(), http_auth(&config, name)?)?;
+            let ctx = ConnectorContext {
+                instance: name.to_owned(),
+                http,
+            };
+            Ok(Box::new(SalesforceConnector::new(ctx, config)?))
         }
         other => bail!(
             "connector `{name}` has unknown kind `{other}` (known: {})",

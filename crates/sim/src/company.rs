@@ -14,18 +14,17 @@
 //! same ids, changed only where something happened in between (with a later `updated_at`),
 //! and new records appear.
 
-use crate::causal::{self, CausalConfig, ContractPath, PathSummary};
-use crate::learning::{
-    self, Catalog, Completion, EnrollmentPlan, SimCourse, SimEnrollment, SimFeature,
-};
+use crate::causal::{self, CausalConfig, ContractPath, Origin};
+use crate::learning::{self, Catalog, EnrollmentPlan, SimCourse, SimEnrollment, SimFeature};
 use crate::support::{self, SimTicket};
-use crate::usage::{self, Adoption, UsageEvents, UsagePlan};
+use crate::usage::{self, UsageEvents, UsagePlan};
 use crate::{SimConfig, names};
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use serde::Serialize;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tributary_model::{Currency, PersonRole, Segment, SubscriptionStatus};
 
@@ -332,11 +331,11 @@ pub struct Company {
     pub enrollments: Vec<SimEnrollment>,
     /// Support tickets, in id (creation) order.
     pub tickets: Vec<SimTicket>,
-    /// Per account: the simulated life behind the records (contract paths factual and twin,
-    /// usage plan, adoption, ticket counts). Not serialised: the records and
+    /// Per account: the simulated life behind the records (what its usage events and the
+    /// ground truth are generated from), compactly. Not serialised: the records and
     /// [`Company::ground_truth`] are its public face.
     #[serde(skip)]
-    pub(crate) lives: Vec<AccountLife>,
+    pub(crate) lives: Lives,
 }
 
 /// Derives an independent random stream from the seed and a label (and an index, for
@@ -433,21 +432,41 @@ fn between<R: Rng>(rng: &mut R, from: DateTime<Utc>, to: DateTime<Utc>) -> DateT
 /// Assigns ascending ids with small random gaps (real portals are not dense). Records are
 /// numbered in creation order, so the records of an earlier `today` keep their ids.
 fn assign_ids<R: Rng>(rng: &mut R, start: u64, n: usize) -> Vec<u64> {
-    let mut next = start;
-    (0..n)
-        .map(|_| {
-            next += rng.random_range(1..=17u64);
-            next
-        })
-        .collect()
+    let mut ids = IdSequence::new(rng, start);
+    (0..n).map(|_| ids.next_id()).collect()
+}
+
+/// The ids [`assign_ids`] gives, one at a time (no vector of ids for millions of records).
+struct IdSequence<R> {
+    rng: R,
+    next: u64,
+}
+
+impl<R: Rng> IdSequence<R> {
+    fn new(rng: R, start: u64) -> Self {
+        Self { rng, next: start }
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next += self.rng.random_range(1..=17u64);
+        self.next
+    }
+}
+
+/// `s` without spare capacity: records keep their strings for the company's lifetime.
+fn compact(mut s: String) -> String {
+    s.shrink_to_fit();
+    s
 }
 
 /// A person's time at an account: from when they were created there until they left.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Presence {
     pub from: DateTime<Utc>,
-    pub to: Option<DateTime<Utc>>,
-    pub contact: usize,
+    /// When they left (whatever `today`); [`DateTime::MAX_UTC`] for people who stay.
+    pub to: DateTime<Utc>,
+    /// Index into [`Company::contacts`].
+    pub contact: u32,
 }
 
 /// One of the people at the account over `[from, to]`, chosen by `u` (one draw whatever the
@@ -458,7 +477,7 @@ pub(crate) fn present_at(
     to: DateTime<Utc>,
     u: f64,
 ) -> Option<usize> {
-    let ok = |p: &&Presence| p.from <= from && p.to.is_none_or(|t| t > to);
+    let ok = |p: &&Presence| p.from <= from && p.to > to;
     let n = people.iter().filter(ok).count();
     if n == 0 {
         return None;
@@ -467,26 +486,177 @@ pub(crate) fn present_at(
         .iter()
         .filter(ok)
         .nth(idx_of(u, n))
-        .map(|p| p.contact)
+        .map(|p| p.contact as usize)
 }
 
-/// What the generator knows about an account beyond its records.
+/// Variable-length lists of items, one list per account, stored back to back in one vector
+/// (a few bytes of overhead per account instead of a heap allocation per list).
 #[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pool<T> {
+    items: Vec<T>,
+    /// Per list: where it ends in `items` (exclusive).
+    ends: Vec<u32>,
+}
+
+impl<T> Pool<T> {
+    pub(crate) fn with_capacity(lists: usize) -> Self {
+        Self {
+            items: Vec::new(),
+            ends: Vec::with_capacity(lists),
+        }
+    }
+
+    /// Appends the next list.
+    pub(crate) fn push(&mut self, list: impl IntoIterator<Item = T>) {
+        self.items.extend(list);
+        self.ends
+            .push(u32::try_from(self.items.len()).expect("fewer than 2^32 pooled items"));
+    }
+
+    /// List `i` (empty when out of range).
+    pub(crate) fn get(&self, i: usize) -> &[T] {
+        let start = match i {
+            0 => 0,
+            _ => self
+                .ends
+                .get(i - 1)
+                .map_or(self.items.len(), |&e| e as usize),
+        };
+        let end = self.ends.get(i).map_or(start, |&e| e as usize);
+        &self.items[start..end]
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.items.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+}
+
+/// What the generator keeps about one account beyond its records, in a few dozen bytes; its
+/// lists are in [`Lives`]' pools. The contract history is not kept: it is simulated again
+/// from [`AccountLife::origin`] when the ground truth needs it (microseconds per account).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct AccountLife {
-    /// The contract history as it happened (what the CRM shows).
-    pub path: ContractPath,
-    /// The same account without any training, from the same draws, as of today.
-    pub twin: PathSummary,
-    /// Completions by its people, in time order (whatever `today`).
-    pub completions: Vec<Completion>,
-    /// Feature adoption and time-to-value, factual and twin.
-    pub adoption: Adoption,
-    /// How its usage events are generated.
-    pub usage: UsagePlan,
-    /// How-to tickets before today, factual.
-    pub howto_tickets: usize,
-    /// How-to tickets before today without training.
-    pub howto_tickets_twin: usize,
+    /// The account as created: what its contract history is simulated from.
+    pub origin: Origin,
+    /// Seed of the account's usage event stream.
+    pub stream_seed: u64,
+    /// Expected usage events on an ordinary weekday at average health, without training.
+    pub base_rate: f64,
+    /// Sales region (sets business hours and holidays).
+    pub region: &'static str,
+    /// First day of usage (the trial, before the first contract).
+    pub usage_start: NaiveDate,
+    /// Day usage stops (churn, whatever `today`), exclusive.
+    pub usage_end: Option<NaiveDate>,
+    /// The first use of the key-action feature.
+    pub key_day: NaiveDate,
+    /// Days from the first contract's start to the first key action, factual and twin.
+    pub ttv_days: i64,
+    pub ttv_days_twin: i64,
+    /// Features adopted before today (and before churn), factual and twin.
+    pub adopted_features: u8,
+    pub adopted_features_twin: u8,
+    /// Whether any of its people completed a course before today.
+    pub completed_before_today: bool,
+    /// Whether it had onboarding training (a completion in the first days of the first
+    /// contract, whatever `today`).
+    pub onboarded: bool,
+    /// How-to tickets before today, factual and had the account never trained.
+    pub howto_tickets: u32,
+    pub howto_tickets_twin: u32,
+}
+
+/// The simulated lives behind the records of every account: what the usage event stream
+/// and the ground truth need, and nothing that can cheaply be derived again.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Lives {
+    pub accounts: Vec<AccountLife>,
+    /// Per account: `(from, health)` periods sorted by `from`.
+    pub health: Pool<(NaiveDate, f64)>,
+    /// Per account: the days `[from, to)` during which training lifts usage.
+    pub uplift: Pool<(NaiveDate, NaiveDate)>,
+    /// Per account: `(day, feature index)` of the features it adopted (factual), by day.
+    pub adopted: Pool<(NaiveDate, u8)>,
+    /// Per account: its people (contact indices, in contact order); when each was there
+    /// is on their contact record, except a leaving day after today ([`Lives::leaves`]).
+    pub people: Pool<u32>,
+    /// `(contact, left_at)` of the people who leave their account after today (their
+    /// records do not show it yet), by contact.
+    pub leaves: Vec<(u32, DateTime<Utc>)>,
+    /// What the paths were simulated with.
+    pub seed: u64,
+    pub effects: CausalConfig,
+    pub horizon: NaiveDate,
+    /// Index of the key-action feature in [`names::FEATURES`].
+    pub key_feature: u8,
+}
+
+impl Lives {
+    pub(crate) fn len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    /// The people of account `i` over time (whatever `today`), in contact order, into `out`.
+    pub(crate) fn presence(&self, i: usize, contacts: &[SimContact], out: &mut Vec<Presence>) {
+        out.clear();
+        out.extend(self.people.get(i).iter().filter_map(|&c| {
+            let contact = contacts.get(c as usize)?;
+            let left = contact.left_at.or_else(|| {
+                self.leaves
+                    .binary_search_by_key(&c, |(k, _)| *k)
+                    .ok()
+                    .map(|k| self.leaves[k].1)
+            });
+            Some(Presence {
+                from: contact.created_at,
+                to: left.unwrap_or(DateTime::<Utc>::MAX_UTC),
+                contact: c,
+            })
+        }));
+    }
+
+    /// The contract history of account `i` as it happened (what the CRM shows).
+    pub(crate) fn path(&self, i: usize) -> ContractPath {
+        causal::simulate(
+            self.seed,
+            i,
+            &self.accounts[i].origin,
+            &self.effects,
+            self.horizon,
+            false,
+        )
+    }
+
+    /// The contract history of account `i` had it never trained (the twin).
+    pub(crate) fn twin(&self, i: usize) -> ContractPath {
+        causal::simulate(
+            self.seed,
+            i,
+            &self.accounts[i].origin,
+            &self.effects,
+            self.horizon,
+            true,
+        )
+    }
+
+    /// How the usage events of account `i` are generated.
+    pub(crate) fn usage_plan(&self, i: usize) -> UsagePlan<'_> {
+        let life = &self.accounts[i];
+        UsagePlan {
+            stream_seed: life.stream_seed,
+            start: life.usage_start,
+            end: life.usage_end,
+            base_rate: life.base_rate,
+            region: life.region,
+            health: self.health.get(i),
+            uplift: self.uplift.get(i),
+            usage_uplift: self.effects.usage_uplift,
+            adopted: self.adopted.get(i),
+            key_feature: self.key_feature,
+            key_day: life.key_day,
+        }
+    }
 }
 
 /// Days over which accounts are acquired, from `history_start`.
@@ -495,6 +665,11 @@ const ACQUISITION_DAYS: i64 = 5 * 365 - 150;
 impl Company {
     /// Generates the company described by `config`. Deterministic in `config.seed`; see the
     /// module docs for how `config.today` cuts the world.
+    ///
+    /// Memory: the records plus a few hundred bytes per account. Accounts are simulated one
+    /// at a time (contract history, learning, adoption, usage plan, tickets, deals) and only
+    /// their records and a compact summary of their life are kept; nothing is materialised
+    /// for all accounts at once beyond that.
     pub fn generate(config: &SimConfig) -> Company {
         let seed = config.seed;
         let today = config.today;
@@ -504,42 +679,64 @@ impl Company {
         let mut accounts = gen_accounts(config, owners.len());
         let visible = accounts.partition_point(|a| a.created_at < cutoff);
         accounts.truncate(visible);
+        accounts.shrink_to_fit();
+        let origins: Vec<Origin> = accounts.iter().map(Origin::of).collect();
 
-        // Contract histories, factual and twin, through the year after today.
+        // Contract histories, factual and twin, run through the year after today. People
+        // only need each account's churn day (arrivals stop, movers join live customers);
+        // the histories themselves are simulated again account by account below.
         let horizon = today + Duration::days(400);
-        let paths: Vec<ContractPath> = accounts
+        let churned: Vec<Option<NaiveDate>> = origins
             .iter()
             .enumerate()
-            .map(|(i, a)| causal::simulate(seed, i, a, &effects, horizon, false))
+            .map(|(i, o)| causal::simulate(seed, i, o, &effects, horizon, false).churned_on)
             .collect();
-        let twins: Vec<PathSummary> = accounts
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                causal::simulate(seed, i, a, &effects, horizon, true)
-                    .summary(today, a.seat_price_monthly)
-            })
-            .collect();
+        let People {
+            contacts,
+            people,
+            leaves,
+        } = gen_people(seed, today, &accounts, &churned);
+        drop(churned);
 
-        let (contacts, mut presence) = gen_people(seed, today, &accounts, &paths);
-
-        // Learning, adoption, usage plans and tickets, account by account.
+        // Learning, adoption, usage plans, tickets and deals, account by account.
         let catalog = Catalog::build(seed, config.history_start);
         let key_feature = names::FEATURES
             .iter()
             .position(|f| f.key_action)
             .unwrap_or(0) as u8;
-        let mut enrollments: Vec<(u32, SimEnrollment)> = Vec::new();
-        let mut tickets_of: Vec<(usize, SimTicket)> = Vec::new();
-        let mut lives = Vec::with_capacity(accounts.len());
-        for (i, ((account, path), twin)) in accounts.iter().zip(paths).zip(twins).enumerate() {
-            let plans = learning::plan_enrollments(seed, i, &path, &presence[i], &catalog, today);
+        let n = accounts.len();
+        let mut lives = Lives {
+            accounts: Vec::with_capacity(n),
+            health: Pool::with_capacity(n),
+            uplift: Pool::with_capacity(n),
+            adopted: Pool::with_capacity(n),
+            people,
+            leaves,
+            seed,
+            effects: effects.clone(),
+            horizon,
+            key_feature,
+        };
+        // Until they are numbered, an enrollment's and a ticket's id holds its index within
+        // its account (which breaks ties in creation order).
+        let mut enrollments: Vec<SimEnrollment> = Vec::new();
+        let mut tickets: Vec<SimTicket> = Vec::new();
+        let mut deals: Vec<(u32, SimDeal)> = Vec::new();
+        let mut presence = Vec::new();
+        for (i, (account, origin)) in accounts.iter_mut().zip(&origins).enumerate() {
+            let path = causal::simulate(seed, i, origin, &effects, horizon, false);
+            let twin = causal::simulate(seed, i, origin, &effects, horizon, true);
+            lives.presence(i, &contacts, &mut presence);
+            let people = &presence[..];
+            let plans = learning::plan_enrollments(seed, i, &path, people, &catalog, today);
             let completions = learning::completions(&plans);
-            enrollments.extend(
-                plans
-                    .iter()
-                    .filter_map(|p: &EnrollmentPlan| p.as_of(today).map(|e| (p.seq, e))),
-            );
+            enrollments.extend(plans.iter().filter_map(|p: &EnrollmentPlan| {
+                p.as_of(today).map(|e| SimEnrollment {
+                    id: u64::from(p.seq),
+                    ..e
+                })
+            }));
+            drop(plans);
             let adoption = usage::adoption(
                 seed,
                 i,
@@ -556,128 +753,120 @@ impl Company {
                 .filter_map(|(f, d)| d.map(|d| (d, f as u8)))
                 .collect();
             adopted.sort();
-            let people = std::mem::take(&mut presence[i]);
-            let usage_plan = UsagePlan {
+            let health = path.health_periods();
+            let uplift = usage::uplift_intervals(&completions);
+            let life = AccountLife {
+                origin: *origin,
                 stream_seed: usage::usage_stream_seed(seed, i),
-                start: path.start - Duration::days(causal::DGP.trial_days),
-                end: path.churned_on,
                 base_rate: config.usage_scale
                     * causal::DGP.usage_per_sqrt_employee
                     * f64::from(account.employees).sqrt(),
                 region: static_region(&account.region),
-                health: path.health_periods(),
-                uplift: usage::uplift_intervals(&completions),
-                usage_uplift: effects.usage_uplift,
-                adopted,
-                key_feature,
+                usage_start: path.start - Duration::days(causal::DGP.trial_days),
+                usage_end: path.churned_on,
                 key_day: path.start + Duration::days(adoption.ttv_days),
-                people,
+                ttv_days: adoption.ttv_days,
+                ttv_days_twin: adoption.ttv_days_twin,
+                adopted_features: 0,
+                adopted_features_twin: 0,
+                completed_before_today: completions.iter().any(|c| c.at < cutoff),
+                onboarded: {
+                    let start = midnight(path.start);
+                    let end = start + Duration::days(causal::DGP.onboarding_days);
+                    completions.iter().any(|c| c.at >= start && c.at < end)
+                },
+                howto_tickets: 0,
+                howto_tickets_twin: 0,
             };
-            let ticket_plans = support::plan_tickets(
+            let usage_plan = UsagePlan {
+                stream_seed: life.stream_seed,
+                start: life.usage_start,
+                end: life.usage_end,
+                base_rate: life.base_rate,
+                region: life.region,
+                health: &health,
+                uplift: &uplift,
+                usage_uplift: effects.usage_uplift,
+                adopted: &adopted,
+                key_feature,
+                key_day: life.key_day,
+            };
+            let account_tickets = support::plan_tickets(
                 seed,
                 i,
                 account.employees,
-                &path,
                 &usage_plan,
+                people,
                 &effects,
                 today,
             );
-            tickets_of.extend(
-                ticket_plans
+            tickets.extend(
+                account_tickets
                     .plans
-                    .iter()
+                    .into_iter()
                     .enumerate()
-                    .filter_map(|(k, p)| p.as_of(today).map(|t| (k, t))),
+                    .filter_map(|(k, p)| {
+                        p.into_as_of(today).map(|t| SimTicket { id: k as u64, ..t })
+                    }),
             );
-            lives.push(AccountLife {
-                path,
-                twin,
-                completions,
-                adoption,
-                usage: usage_plan,
-                howto_tickets: ticket_plans.howto,
-                howto_tickets_twin: ticket_plans.howto_twin,
-            });
-        }
 
-        // Enrollments and tickets as of today, numbered in creation order.
-        enrollments.sort_by_key(|(seq, e)| (e.enrolled_at, e.account, *seq));
-        let mut rng = stream_rng(seed, "enrollment-ids", 0);
-        let ids = assign_ids(&mut rng, 100_000, enrollments.len());
-        let enrollments: Vec<SimEnrollment> = enrollments
-            .into_iter()
-            .zip(ids)
-            .map(|((_, mut e), id)| {
-                e.id = id;
-                e
-            })
-            .collect();
-        let mut tickets = tickets_of;
-        tickets.sort_by_key(|(k, t)| (t.created_at, t.account, *k));
-        let tickets: Vec<SimTicket> = tickets
-            .into_iter()
-            .enumerate()
-            .map(|(n, (_, mut t))| {
-                t.id = n as u64 + 1;
-                t
-            })
-            .collect();
-
-        // Deals as of today, numbered in creation order.
-        let mut deals: Vec<(u32, SimDeal)> = Vec::new();
-        for (i, account) in accounts.iter().enumerate() {
-            for (k, plan) in plan_deals(i, account, &lives[i].path).iter().enumerate() {
-                if let Some(d) = plan.as_of(account, cutoff) {
+            // Deals as of today, and the account's fields they determine.
+            let first_deal = deals.len();
+            for (k, plan) in plan_deals(i, account, &path).into_iter().enumerate() {
+                if let Some(d) = plan.into_as_of(account, cutoff) {
                     deals.push((k as u32, d));
                 }
             }
+            as_of_deals(account, &deals[first_deal..], &path, today);
+
+            // What the ground truth needs as of today.
+            let active_end = path.churned_on.filter(|c| *c < today).unwrap_or(today);
+            let active_end_twin = twin.churned_on.filter(|c| *c < today).unwrap_or(today);
+            let count_before = |days: &[Option<NaiveDate>], end: NaiveDate| {
+                days.iter().filter(|d| d.is_some_and(|d| d < end)).count() as u8
+            };
+            lives.accounts.push(AccountLife {
+                adopted_features: count_before(&adoption.factual, active_end),
+                adopted_features_twin: count_before(&adoption.twin, active_end_twin),
+                howto_tickets: u32::try_from(account_tickets.howto).expect("fewer than 2^32"),
+                howto_tickets_twin: u32::try_from(account_tickets.howto_twin)
+                    .expect("fewer than 2^32"),
+                ..life
+            });
+            lives.health.push(health);
+            lives.uplift.push(uplift);
+            lives.adopted.push(adopted);
         }
-        deals.sort_by_key(|(k, d)| (d.created_at, d.account, *k));
-        let mut rng = stream_rng(seed, "deal-ids", 0);
-        let ids = assign_ids(&mut rng, 12_000_000_000, deals.len());
-        let deals: Vec<SimDeal> = deals
+        drop(origins);
+        lives.health.shrink_to_fit();
+        lives.uplift.shrink_to_fit();
+        lives.adopted.shrink_to_fit();
+
+        // Enrollments, tickets and deals as of today, numbered in creation order. Their sort
+        // keys are unique, so an unstable sort (which needs no scratch memory) gives the
+        // order a stable one would.
+        enrollments.sort_unstable_by_key(|e| (e.enrolled_at, e.account, e.id));
+        let mut ids = IdSequence::new(stream_rng(seed, "enrollment-ids", 0), 100_000);
+        for e in &mut enrollments {
+            e.id = ids.next_id();
+        }
+        enrollments.shrink_to_fit();
+        tickets.sort_unstable_by_key(|t| (t.created_at, t.account, t.id));
+        for (n, t) in tickets.iter_mut().enumerate() {
+            t.id = n as u64 + 1;
+        }
+        tickets.shrink_to_fit();
+        deals.sort_unstable_by_key(|(k, d)| (d.created_at, d.account, *k));
+        let mut ids = IdSequence::new(stream_rng(seed, "deal-ids", 0), 12_000_000_000);
+        let mut deals: Vec<SimDeal> = deals
             .into_iter()
-            .zip(ids)
-            .map(|((_, mut d), id)| {
-                d.id = id.to_string();
+            .map(|(_, mut d)| {
+                d.id = compact(ids.next_id().to_string());
                 d
             })
             .collect();
+        deals.shrink_to_fit();
 
-        // Account fields as of today.
-        let mut won_by_account: Vec<Vec<&SimDeal>> = vec![Vec::new(); accounts.len()];
-        let mut touched: Vec<DateTime<Utc>> = accounts.iter().map(|a| a.created_at).collect();
-        for d in &deals {
-            if d.stage.is_closed() {
-                touched[d.account] = touched[d.account].max(d.updated_at);
-            }
-            if d.stage.is_won() {
-                won_by_account[d.account].push(d);
-            }
-        }
-        for (i, account) in accounts.iter_mut().enumerate() {
-            let path = &lives[i].path;
-            let mut won = std::mem::take(&mut won_by_account[i]);
-            won.sort_by_key(|d| (d.close_date, d.motion == DealMotion::AddOn));
-            for d in won {
-                if d.motion == DealMotion::AddOn {
-                    account.seats += d.seats;
-                } else {
-                    account.seats = d.seats;
-                }
-            }
-            account.churned_on = path.churned_on.filter(|c| *c < today);
-            let mut updated = touched[i];
-            if let (Some(_), Some(last)) = (account.churned_on, path.years.last())
-                && last.churn_marked_at < cutoff
-            {
-                updated = updated.max(last.churn_marked_at);
-            }
-            account.updated_at = updated;
-        }
-
-        let features = learning::features_as_of(config.history_start, today);
-        let courses = catalog.as_of(seed, today);
         Company {
             seed,
             today,
@@ -687,8 +876,8 @@ impl Company {
             deals,
             history_start: config.history_start,
             causal: config.causal.clone(),
-            features,
-            courses,
+            features: learning::features_as_of(config.history_start, today),
+            courses: catalog.as_of(seed, today),
             enrollments,
             tickets,
             lives,
@@ -717,12 +906,22 @@ impl Company {
     /// an account, generated lazily: memory stays at one week of one account however many
     /// events there are.
     pub fn usage_events(&self) -> UsageEvents<'_> {
-        UsageEvents::new(&self.lives, 0..self.accounts.len(), self.today)
+        UsageEvents::new(
+            &self.lives,
+            &self.contacts,
+            0..self.accounts.len(),
+            self.today,
+        )
     }
 
     /// The usage events of one account (empty for an index out of range).
     pub fn account_usage_events(&self, account: usize) -> UsageEvents<'_> {
-        UsageEvents::new(&self.lives, account..account + 1, self.today)
+        UsageEvents::new(
+            &self.lives,
+            &self.contacts,
+            account..account + 1,
+            self.today,
+        )
     }
 
     /// Pairs `(earlier, later)` of contact indices that are the same human: people who moved
@@ -805,6 +1004,54 @@ impl Company {
                 .count(),
         }
     }
+}
+
+/// Sets the fields of `account` that follow from its deals as of today (`deals`: the
+/// account's deals with their index in its plan, in plan order) and from its contract path:
+/// today's seats, the churn day and the last modification.
+fn as_of_deals(
+    account: &mut SimAccount,
+    deals: &[(u32, SimDeal)],
+    path: &ContractPath,
+    today: NaiveDate,
+) {
+    let cutoff = midnight(today);
+    let mut touched = account.created_at;
+    let mut won: Vec<&(u32, SimDeal)> = Vec::new();
+    for kd in deals {
+        let d = &kd.1;
+        if d.stage.is_closed() {
+            touched = touched.max(d.updated_at);
+        }
+        if d.stage.is_won() {
+            won.push(kd);
+        }
+    }
+    // Won deals in close order, a renewal before an add-on closing the same moment, ties in
+    // creation order (the order of the deals' ids).
+    won.sort_unstable_by_key(|(k, d)| {
+        (
+            d.close_date,
+            d.motion == DealMotion::AddOn,
+            d.created_at,
+            *k,
+        )
+    });
+    for (_, d) in won {
+        if d.motion == DealMotion::AddOn {
+            account.seats += d.seats;
+        } else {
+            account.seats = d.seats;
+        }
+    }
+    account.churned_on = path.churned_on.filter(|c| *c < today);
+    let mut updated = touched;
+    if let (Some(_), Some(last)) = (account.churned_on, path.years.last())
+        && last.churn_marked_at < cutoff
+    {
+        updated = updated.max(last.churn_marked_at);
+    }
+    account.updated_at = updated;
 }
 
 fn static_region(region: &str) -> &'static str {
@@ -907,9 +1154,9 @@ fn gen_accounts(config: &SimConfig, owner_count: usize) -> Vec<SimAccount> {
         seat_price_monthly.rescale(2);
 
         accounts.push(SimAccount {
-            id: id.to_string(),
-            name,
-            domain: format!("{slug}.{tld}"),
+            id: compact(id.to_string()),
+            name: compact(name),
+            domain: compact(format!("{slug}.{tld}")),
             industry: pick(&mut rng, names::INDUSTRIES).to_owned(),
             region: region.to_owned(),
             country: country.to_owned(),
@@ -989,9 +1236,9 @@ struct PersonPlan {
     key: u64,
     /// Key of the first record of the same human, for a mover's new record.
     origin: Option<u64>,
-    first: String,
-    last: String,
-    job_title: String,
+    first: &'static str,
+    last: &'static str,
+    job_title: &'static str,
     role: PersonRole,
     /// Email as drawn, before making it unique.
     email: String,
@@ -1035,10 +1282,10 @@ fn plan_people(
     let initial = 2 + [0, 1, 4][tier] + idx_of(head[0], [2, 4, 7][tier]);
     let rate_per_day = [0.7, 1.8, 3.5][tier] / 365.0;
     let make = |n: usize, created_at: DateTime<Utc>, u: &[f64; 12]| {
-        let first = pick_u(u[0], names::FIRST_NAMES).to_owned();
-        let last = pick_u(u[1], names::LAST_NAMES).to_owned();
+        let first = pick_u(u[0], names::FIRST_NAMES);
+        let last = pick_u(u[1], names::LAST_NAMES);
         let (role, title) = role_title(u[2], u[3], n);
-        let (f, l) = (ascii_slug(&first), ascii_slug(&last));
+        let (f, l) = (ascii_slug(first), ascii_slug(last));
         let email = if u[4] < 0.12 {
             format!(
                 "{f}{l}{}@{}",
@@ -1063,7 +1310,7 @@ fn plan_people(
             origin: None,
             first,
             last,
-            job_title: title.to_owned(),
+            job_title: title,
             role,
             email,
             created_at,
@@ -1092,20 +1339,29 @@ fn plan_people(
     }
 }
 
+/// The people of the company: what [`gen_people`] makes.
+struct People {
+    /// Every contact as of `today`, in creation order.
+    contacts: Vec<SimContact>,
+    /// Per account, its contacts (by index, in contact order).
+    people: Pool<u32>,
+    /// `(contact, left_at)` of those who leave their account after `today`.
+    leaves: Vec<(u32, DateTime<Utc>)>,
+}
+
 /// Every contact as of `today`, numbered in creation order, and per account the people
-/// present over time (by contact index) for learning, usage and tickets to draw from.
+/// present over time for learning, usage and tickets to draw from. `churned[i]`: the day
+/// account `i` churns, whatever `today`.
 fn gen_people(
     seed: u64,
     today: NaiveDate,
     accounts: &[SimAccount],
-    paths: &[ContractPath],
-) -> (Vec<SimContact>, Vec<Vec<Presence>>) {
+    churned: &[Option<NaiveDate>],
+) -> People {
     let cutoff = midnight(today);
     let mut plans = Vec::new();
     for (i, account) in accounts.iter().enumerate() {
-        let end = paths[i]
-            .churned_on
-            .map_or(cutoff, |c| midnight(c).min(cutoff));
+        let end = churned[i].map_or(cutoff, |c| midnight(c).min(cutoff));
         plan_people(seed, i, account, end, &mut plans);
     }
     // People who moved: a new record at a company that was a customer when they joined.
@@ -1118,9 +1374,7 @@ fn gen_people(
         let candidates = created.partition_point(|c| *c < joins);
         let dest = (0..8u64)
             .map(|k| idx_of(hash_unit(seed, "moves", p.key, k), candidates))
-            .find(|&j| {
-                j != p.account && paths[j].churned_on.is_none_or(|c| c > joins.date_naive())
-            });
+            .find(|&j| j != p.account && churned[j].is_none_or(|c| c > joins.date_naive()));
         let Some(dest) = dest else {
             continue;
         };
@@ -1131,14 +1385,14 @@ fn gen_people(
             account: dest,
             key: MOVER | p.key,
             origin: Some(p.key),
-            first: p.first.clone(),
-            last: p.last.clone(),
-            job_title: title.to_owned(),
+            first: p.first,
+            last: p.last,
+            job_title: title,
             role,
             email: format!(
                 "{}.{}@{}",
-                ascii_slug(&p.first),
-                ascii_slug(&p.last),
+                ascii_slug(p.first),
+                ascii_slug(p.last),
                 accounts[dest].domain
             ),
             created_at: joins,
@@ -1146,72 +1400,134 @@ fn gen_people(
             joins_at: None,
         });
     }
+    drop(created);
     plans.extend(movers);
     plans.retain(|p| p.created_at < cutoff);
     // Emails are made unique and ids assigned in creation order, so an earlier today's
-    // contacts keep both.
-    plans.sort_by_key(|p| (p.created_at, p.account, p.key));
-    let mut rng = stream_rng(seed, "contact-ids", 0);
-    let ids = assign_ids(&mut rng, 1_000, plans.len());
-    let index_of: HashMap<u64, usize> = plans.iter().enumerate().map(|(i, p)| (p.key, i)).collect();
-    let mut emails = HashSet::new();
-    let mut presence = vec![Vec::new(); accounts.len()];
-    let contacts = plans
-        .into_iter()
-        .zip(ids)
+    // contacts keep both. Keys are unique, so an unstable sort gives the stable order.
+    plans.sort_unstable_by_key(|p| (p.created_at, p.account, p.key));
+    let mut ids = IdSequence::new(stream_rng(seed, "contact-ids", 0), 1_000);
+    // Only the first records of people who moved are looked up by key.
+    let origins: HashSet<u64> = plans.iter().filter_map(|p| p.origin).collect();
+    let index_of: HashMap<u64, usize> = plans
+        .iter()
         .enumerate()
-        .map(|(i, (p, id))| {
-            let (f, l) = (ascii_slug(&p.first), ascii_slug(&p.last));
-            let mut email = p.email.clone();
-            let mut n = 2;
-            while emails.contains(&email) {
-                email = match p.email.split_once('@') {
-                    Some((_, domain)) => format!("{f}.{l}{n}@{domain}"),
-                    None => format!("{f}.{l}{n}@{}", accounts[p.account].domain),
-                };
-                n += 1;
-            }
-            emails.insert(email.clone());
-            presence[p.account].push(Presence {
-                from: p.created_at,
-                to: p.left_at,
-                contact: i,
-            });
-            let left_at = p.left_at.filter(|t| *t < cutoff);
-            // Contacts are edited now and then (every 1–14 months); leaving is an edit too.
-            let mut updated_at = p.created_at;
-            let mut t = p.created_at;
-            for k in 0u64.. {
-                let gap_days = 30.0 + 400.0 * hash_unit(seed, "contact-updates", p.key, k);
-                t += Duration::minutes((gap_days * 1440.0) as i64);
-                if t >= cutoff {
-                    break;
-                }
-                updated_at = t;
-            }
-            if let Some(l) = left_at {
-                updated_at = updated_at.max(l);
-            }
-            SimContact {
-                id: id.to_string(),
-                account: p.account,
-                first_name: p.first,
-                last_name: p.last,
-                email,
-                job_title: p.job_title,
-                role: p.role,
-                created_at: p.created_at,
-                updated_at,
-                archived_at: None,
-                human: p
-                    .origin
-                    .and_then(|k| index_of.get(&k).copied())
-                    .unwrap_or(i),
-                left_at,
-            }
-        })
+        .filter(|(_, p)| origins.contains(&p.key))
+        .map(|(i, p)| (p.key, i))
         .collect();
-    (contacts, presence)
+    drop(origins);
+    // The people of each account, in contact order: counted first, so that each account's
+    // list can be filled in place.
+    let mut ends = vec![0u32; accounts.len()];
+    for p in &plans {
+        ends[p.account] += 1;
+    }
+    let mut total = 0u32;
+    for e in &mut ends {
+        total += *e;
+        *e = total;
+    }
+    let mut next: Vec<u32> = std::iter::once(0)
+        .chain(ends.iter().copied())
+        .take(accounts.len())
+        .collect();
+    let mut people = vec![0u32; plans.len()];
+    let mut leaves = Vec::new();
+    let mut emails = EmailSet::default();
+    let mut contacts: Vec<SimContact> = Vec::with_capacity(plans.len());
+    for (i, p) in plans.into_iter().enumerate() {
+        let mut email = p.email;
+        let mut n = 2;
+        while emails.contains(&email, &contacts) {
+            let (f, l) = (ascii_slug(p.first), ascii_slug(p.last));
+            email = match email.split_once('@') {
+                Some((_, domain)) => format!("{f}.{l}{n}@{domain}"),
+                None => format!("{f}.{l}{n}@{}", accounts[p.account].domain),
+            };
+            n += 1;
+        }
+        let contact = u32::try_from(i).expect("fewer than 2^32 contacts");
+        emails.insert(&email, contact, &contacts);
+        let slot = &mut next[p.account];
+        people[*slot as usize] = contact;
+        *slot += 1;
+        let left_at = p.left_at.filter(|t| *t < cutoff);
+        if let (Some(left), None) = (p.left_at, left_at) {
+            leaves.push((contact, left));
+        }
+        // Contacts are edited now and then (every 1–14 months); leaving is an edit too.
+        let mut updated_at = p.created_at;
+        let mut t = p.created_at;
+        for k in 0u64.. {
+            let gap_days = 30.0 + 400.0 * hash_unit(seed, "contact-updates", p.key, k);
+            t += Duration::minutes((gap_days * 1440.0) as i64);
+            if t >= cutoff {
+                break;
+            }
+            updated_at = t;
+        }
+        if let Some(l) = left_at {
+            updated_at = updated_at.max(l);
+        }
+        contacts.push(SimContact {
+            id: compact(ids.next_id().to_string()),
+            account: p.account,
+            first_name: p.first.to_owned(),
+            last_name: p.last.to_owned(),
+            email: compact(email),
+            job_title: p.job_title.to_owned(),
+            role: p.role,
+            created_at: p.created_at,
+            updated_at,
+            archived_at: None,
+            human: p
+                .origin
+                .and_then(|k| index_of.get(&k).copied())
+                .unwrap_or(i),
+            left_at,
+        });
+    }
+    leaves.shrink_to_fit();
+    People {
+        contacts,
+        people: Pool {
+            items: people,
+            ends,
+        },
+        leaves,
+    }
+}
+
+/// The emails given to contacts so far, without a second copy of each: by hash, each hash
+/// confirmed against the contact holding the email (exact: an email whose hash another one
+/// already has is kept apart, in full).
+#[derive(Default)]
+struct EmailSet {
+    by_hash: HashMap<u64, u32>,
+    collided: HashSet<String>,
+}
+
+impl EmailSet {
+    fn contains(&self, email: &str, contacts: &[SimContact]) -> bool {
+        match self.by_hash.get(&fnv(email)) {
+            None => false,
+            Some(&i) => contacts[i as usize].email == email || self.collided.contains(email),
+        }
+    }
+
+    /// Adds the email of contact `index` (about to be pushed onto `contacts`).
+    fn insert(&mut self, email: &str, index: u32, contacts: &[SimContact]) {
+        match self.by_hash.entry(fnv(email)) {
+            Entry::Vacant(v) => {
+                v.insert(index);
+            }
+            Entry::Occupied(o) => {
+                if contacts[*o.get() as usize].email != email {
+                    self.collided.insert(email.to_owned());
+                }
+            }
+        }
+    }
 }
 
 /// A deal over its whole life: open from creation, closed (won or lost) at `closed_at`.
@@ -1234,7 +1550,7 @@ struct DealPlan {
 impl DealPlan {
     /// The deal as of `cutoff` (midnight of today), id unset. While open, it moves through the
     /// pipeline's stages in five equal steps between creation and close.
-    fn as_of(&self, account: &SimAccount, cutoff: DateTime<Utc>) -> Option<SimDeal> {
+    fn into_as_of(self, account: &SimAccount, cutoff: DateTime<Utc>) -> Option<SimDeal> {
         if self.created >= cutoff {
             return None;
         }
@@ -1264,7 +1580,7 @@ impl DealPlan {
         Some(SimDeal {
             id: String::new(),
             account: self.account,
-            name: self.name.clone(),
+            name: compact(self.name),
             motion,
             stage,
             amount,
@@ -1356,6 +1672,25 @@ fn plan_deals(idx: usize, account: &SimAccount, path: &ContractPath) -> Vec<Deal
     }
     out
 }
+
+#[cfg(test)]
+impl Company {
+    /// The enrollment plans of account `i`, planned again as generation planned them.
+    pub(crate) fn enrollment_plans(&self, i: usize) -> Vec<EnrollmentPlan> {
+        let catalog = Catalog::build(self.seed, self.history_start);
+        let mut people = Vec::new();
+        self.lives.presence(i, &self.contacts, &mut people);
+        learning::plan_enrollments(
+            self.seed,
+            i,
+            &self.lives.path(i),
+            &people,
+            &catalog,
+            self.today,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1474,6 +1809,57 @@ mod tests {
         assert!(t.arr_today.contains_key("EUR") && t.arr_today.contains_key("GBP"));
         let segs: HashSet<Segment> = co.accounts.iter().map(|a| a.segment).collect();
         assert_eq!(segs.len(), 3);
+    }
+
+    #[test]
+    fn what_is_kept_of_each_life_replays_its_records() {
+        // Nothing per account is stored beyond a compact summary: planning an account's
+        // enrollments again, from its contract path simulated again and its people as the
+        // contact records (and the leaving days after today) state them, gives exactly the
+        // records generation made, and its usage plan matches its records.
+        let co = small(5);
+        for i in 0..co.accounts.len() {
+            let mut again: Vec<(u32, SimEnrollment)> = co
+                .enrollment_plans(i)
+                .iter()
+                .filter_map(|p| p.as_of(co.today).map(|e| (p.seq, e)))
+                .collect();
+            again.sort_by_key(|(seq, e)| (e.enrolled_at, *seq));
+            let kept: Vec<&SimEnrollment> =
+                co.enrollments.iter().filter(|e| e.account == i).collect();
+            assert_eq!(again.len(), kept.len());
+            for ((_, a), k) in again.iter().zip(kept) {
+                assert_eq!(
+                    &SimEnrollment {
+                        id: k.id,
+                        ..a.clone()
+                    },
+                    k
+                );
+            }
+            let path = co.lives.path(i);
+            let plan = co.lives.usage_plan(i);
+            assert_eq!(plan.end, path.churned_on);
+            assert_eq!(plan.health, &path.health_periods()[..]);
+            assert_eq!(plan.region, co.accounts[i].region);
+            let mut people = Vec::new();
+            co.lives.presence(i, &co.contacts, &mut people);
+            assert!(
+                people
+                    .iter()
+                    .all(|p| co.contacts[p.contact as usize].account == i)
+            );
+            assert_eq!(
+                people.len(),
+                co.contacts.iter().filter(|c| c.account == i).count()
+            );
+        }
+        // Some people leave after today: their contact does not show it, the life does.
+        assert!(!co.lives.leaves.is_empty());
+        for (c, left) in &co.lives.leaves {
+            assert!(*left >= midnight(co.today));
+            assert_eq!(co.contacts[*c as usize].left_at, None);
+        }
     }
 
     #[test]

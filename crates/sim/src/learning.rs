@@ -793,10 +793,17 @@ mod tests {
             ..SimConfig::default()
         });
         let mut trained = 0;
-        for life in &co.lives {
-            for y in life.path.years.iter().filter(|y| y.term_start < co.today) {
+        for i in 0..co.accounts.len() {
+            let completions = completions(&co.enrollment_plans(i));
+            for y in co
+                .lives
+                .path(i)
+                .years
+                .iter()
+                .filter(|y| y.term_start < co.today)
+            {
                 assert_eq!(
-                    observed_treatment(&life.completions, y.term_start, y.anniversary),
+                    observed_treatment(&completions, y.term_start, y.anniversary),
                     y.treatment,
                     "{y:?}"
                 );
@@ -812,17 +819,10 @@ mod tests {
             accounts: 100,
             ..SimConfig::default()
         });
-        let catalog = Catalog::build(co.seed, co.history_start);
-        let life = co.lives.iter().find(|l| !l.completions.is_empty()).unwrap();
-        let account = co.lives.iter().position(|l| std::ptr::eq(l, life)).unwrap();
-        let plans = plan_enrollments(
-            co.seed,
-            account,
-            &life.path,
-            &life.usage.people,
-            &catalog,
-            co.today,
-        );
+        let plans = (0..co.accounts.len())
+            .map(|i| co.enrollment_plans(i))
+            .find(|plans| plans.iter().any(|p| p.completion().is_some()))
+            .unwrap();
         let done = plans.iter().find(|p| p.completion().is_some()).unwrap();
         let (at, _) = done.completion().unwrap();
         let before = done.as_of(at.date_naive()).unwrap();

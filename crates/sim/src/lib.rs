@@ -13,12 +13,15 @@
 //!   [`Company::truth`] summarises what a correct sync must land ([`Truth`]).
 //! - [`GroundTruth`] ([`Company::ground_truth`], [`truth_json`]): the planted causal
 //!   parameters and the true effect of training, per renewal decision, per account and in
-//!   total, from simulating every account a second time without its training.
+//!   total, from simulating every account a second time without its training;
+//!   [`GroundTruthSummary`] ([`Company::ground_truth_summary`]) is the same without the rows.
 //! - [`MockServer`]: any axum router served on a loopback port until dropped.
 //! - [`FaultInjector`]: the fault knobs of one mock instance, applied by one shared axum
 //!   middleware ([`FaultInjector::wrap`]) plus the hooks a mock calls for record-level faults;
 //!   its counters are [`FaultStats`]. [`VendorMock`] is what every vendor mock provides.
 //! - [`hubspot`]: the HubSpot CRM v3 mock ([`hubspot::HubspotMock`], [`hubspot::router`]).
+//! - [`salesforce`]: the Salesforce REST query mock ([`salesforce::SalesforceMock`],
+//!   [`salesforce::router`]).
 //!
 //! # Fault knobs
 //!
@@ -81,6 +84,7 @@ pub mod faults;
 pub mod hubspot;
 mod learning;
 mod names;
+pub mod salesforce;
 mod server;
 mod support;
 mod truth;
@@ -96,7 +100,7 @@ pub use learning::{SimCourse, SimEnrollment, SimFeature};
 pub use server::MockServer;
 pub use support::{SimTicket, TicketStatus};
 pub use truth::{
-    AccountTruth, DecisionSummary, DecisionTruth, FxTable, GroundTruth, PlantedParameters,
-    TwinTotals, truth_json,
+    AccountTruth, DecisionSummary, DecisionTruth, FxTable, GroundTruth, GroundTruthSummary,
+    PlantedParameters, TwinTotals, truth_json,
 };
 pub use usage::{SimUsageEvent, UsageEvents};

@@ -3,12 +3,13 @@
 //! training deflects a planted share of how-to tickets for a year after each completion; the
 //! twin keeps every how-to ticket, so the deflection is known exactly.
 
-use crate::causal::{CausalConfig, ContractPath};
-use crate::company::{draws, midnight, present_at, stream_rng};
+use crate::causal::CausalConfig;
+use crate::company::{Presence, draws, midnight, present_at, stream_rng};
 use crate::names;
 use crate::usage::{UsagePlan, health_on, in_intervals};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
+use std::sync::OnceLock;
 use tributary_model::TicketCategory;
 
 /// Where a ticket stands (Zendesk's statuses, without `pending` and `hold`).
@@ -46,8 +47,8 @@ pub struct SimTicket {
     pub account: usize,
     /// Index into [`crate::Company::contacts`] of the requester.
     pub requester: usize,
-    /// Subject line.
-    pub subject: String,
+    /// Subject line: one of a fixed set (most of them name the feature), shared by tickets.
+    pub subject: &'static str,
     /// How-to, defect or other.
     pub category: TicketCategory,
     /// Key of the feature it is about.
@@ -58,8 +59,9 @@ pub struct SimTicket {
     pub priority: &'static str,
     /// Status as of today.
     pub status: TicketStatus,
-    /// Tags: the category (`how_to`, `defect`, `other`) and the feature key.
-    pub tags: Vec<&'static str>,
+    /// Tags: the category (`how_to`, `defect`, `other`) and the feature key (a fixed pair: no
+    /// allocation per ticket).
+    pub tags: [&'static str; 2],
     /// When it was raised.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -81,9 +83,9 @@ pub(crate) struct TicketPlan {
 
 impl TicketPlan {
     /// The ticket as of `today` (id unset), if raised by then.
-    pub(crate) fn as_of(&self, today: NaiveDate) -> Option<SimTicket> {
+    pub(crate) fn into_as_of(self, today: NaiveDate) -> Option<SimTicket> {
         let cutoff = midnight(today);
-        let mut t = self.ticket.clone();
+        let mut t = self.ticket;
         if t.created_at >= cutoff {
             return None;
         }
@@ -114,8 +116,28 @@ pub(crate) struct AccountTickets {
     pub howto_twin: usize,
 }
 
-fn subject(template: &str, feature: &str) -> String {
-    template.replace("{f}", feature)
+/// Every subject line a ticket can have: per category, per template, per feature, the
+/// template with the feature's name in it. Built once, so that tickets share them.
+fn subjects() -> &'static [Vec<Vec<String>>; 3] {
+    static SUBJECTS: OnceLock<[Vec<Vec<String>>; 3]> = OnceLock::new();
+    SUBJECTS.get_or_init(|| {
+        [
+            names::HOWTO_SUBJECTS,
+            names::DEFECT_SUBJECTS,
+            names::OTHER_SUBJECTS,
+        ]
+        .map(|templates| {
+            templates
+                .iter()
+                .map(|t| {
+                    names::FEATURES
+                        .iter()
+                        .map(|f| t.replace("{f}", f.name))
+                        .collect()
+                })
+                .collect()
+        })
+    })
 }
 
 /// Generates the tickets of account `idx` from its first usage until churn or `today`
@@ -125,15 +147,15 @@ pub(crate) fn plan_tickets(
     seed: u64,
     idx: usize,
     employees: u32,
-    path: &ContractPath,
-    usage: &UsagePlan,
+    usage: &UsagePlan<'_>,
+    people: &[Presence],
     cfg: &CausalConfig,
     today: NaiveDate,
 ) -> AccountTickets {
     let mut rng = stream_rng(seed, "support", idx as u64);
     let per_day = (1.0 + 0.1 * f64::from(employees).sqrt()) / 365.0;
     let max_rate = per_day * 3.0;
-    let stop = midnight(path.churned_on.map_or(today, |c| c.min(today)));
+    let stop = midnight(usage.end.map_or(today, |c| c.min(today)));
     let mut t = midnight(usage.start) + Duration::days(7);
     let mut out = AccountTickets {
         plans: Vec::new(),
@@ -147,7 +169,7 @@ pub(crate) fn plan_tickets(
             break;
         }
         let day = t.date_naive();
-        let health = health_on(&usage.health, day);
+        let health = health_on(usage.health, day);
         if u[1] >= ((-0.25 * health).exp() / 3.0).min(1.0) {
             continue;
         }
@@ -159,12 +181,12 @@ pub(crate) fn plan_tickets(
         } else {
             TicketCategory::Other
         };
-        let Some(requester) = present_at(&usage.people, t, t, u[4]) else {
+        let Some(requester) = present_at(people, t, t, u[4]) else {
             continue;
         };
         if category == TicketCategory::HowTo {
             out.howto_twin += 1;
-            if in_intervals(&usage.uplift, day) && u[3] < cfg.howto_ticket_reduction {
+            if in_intervals(usage.uplift, day) && u[3] < cfg.howto_ticket_reduction {
                 continue;
             }
             out.howto += 1;
@@ -178,12 +200,13 @@ pub(crate) fn plan_tickets(
             .get((u[5] * adopted as f64) as usize)
             .map_or(0, |a| usize::from(a.1));
         let spec = &names::FEATURES[f];
-        let (templates, tag) = match category {
-            TicketCategory::HowTo => (names::HOWTO_SUBJECTS, "how_to"),
-            TicketCategory::Defect => (names::DEFECT_SUBJECTS, "defect"),
-            TicketCategory::Other => (names::OTHER_SUBJECTS, "other"),
+        let (c, tag) = match category {
+            TicketCategory::HowTo => (0, "how_to"),
+            TicketCategory::Defect => (1, "defect"),
+            TicketCategory::Other => (2, "other"),
         };
-        let template = templates[(u[6] * templates.len() as f64) as usize % templates.len()];
+        let templates = &subjects()[c];
+        let by_feature = &templates[(u[6] * templates.len() as f64) as usize % templates.len()];
         let priority = match (category, u[7]) {
             (TicketCategory::Defect, p) if p < 0.1 => "urgent",
             (TicketCategory::Defect, p) if p < 0.45 => "high",
@@ -202,7 +225,7 @@ pub(crate) fn plan_tickets(
                 id: 0,
                 account: idx,
                 requester,
-                subject: subject(template, spec.name),
+                subject: &by_feature[f],
                 category,
                 feature: spec.key,
                 channel: names::TICKET_CHANNELS[(u[10] * names::TICKET_CHANNELS.len() as f64)
@@ -210,7 +233,7 @@ pub(crate) fn plan_tickets(
                     % names::TICKET_CHANNELS.len()],
                 priority,
                 status: TicketStatus::New,
-                tags: vec![tag, spec.key],
+                tags: [tag, spec.key],
                 created_at: t,
                 updated_at: t,
                 first_replied_at: None,

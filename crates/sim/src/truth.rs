@@ -12,7 +12,6 @@
 
 use crate::Company;
 use crate::causal::{CausalConfig, DGP, Dgp, Treatment};
-use crate::company::midnight;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -269,16 +268,123 @@ fn rate(hits: usize, n: usize) -> f64 {
     if n == 0 { 0.0 } else { hits as f64 / n as f64 }
 }
 
+/// The ground truth without its rows ([`GroundTruth`] less `per_account` and `per_decision`),
+/// for when the headline figures are all that is needed: it takes no memory per account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroundTruthSummary {
+    /// Seed.
+    pub seed: u64,
+    /// Today.
+    pub today: NaiveDate,
+    /// First day of the history.
+    pub history_start: NaiveDate,
+    /// Accounts.
+    pub accounts: usize,
+    /// What generated the data.
+    pub parameters: PlantedParameters,
+    /// Exchange rates used for reporting-currency figures.
+    pub fx: FxTable,
+    /// Renewal decisions: naive gap versus ATT.
+    pub decisions: DecisionSummary,
+    /// Accounts: factual versus twin.
+    pub totals: TwinTotals,
+}
+
+/// Running sums over renewal decisions, in decision order.
+#[derive(Default)]
+struct DecisionSums {
+    decisions: usize,
+    trained: usize,
+    certified: usize,
+    renewed_trained: usize,
+    renewed_untrained: usize,
+    incremental: i64,
+    expected: f64,
+    incremental_arr_reporting: Decimal,
+}
+
+impl DecisionSums {
+    fn add(&mut self, d: &DecisionTruth, fx: &FxTable) {
+        self.decisions += 1;
+        if d.treatment.is_trained() {
+            self.trained += 1;
+            self.certified += usize::from(d.treatment == Treatment::Certified);
+            self.renewed_trained += usize::from(d.renewed);
+            self.incremental += i64::from(d.renewed) - i64::from(d.renewed_if_untrained);
+            self.expected += d.p_renew - d.p_renew_untrained;
+            self.incremental_arr_reporting +=
+                fx.to_reporting(&d.currency, d.arr_after - d.arr_after_if_untrained);
+        } else {
+            self.renewed_untrained += usize::from(d.renewed);
+        }
+    }
+
+    fn summary(&self) -> DecisionSummary {
+        let untrained = self.decisions - self.trained;
+        let per_trained = |x: f64| {
+            if self.trained == 0 {
+                0.0
+            } else {
+                x / self.trained as f64
+            }
+        };
+        DecisionSummary {
+            decisions: self.decisions,
+            trained: self.trained,
+            certified: self.certified,
+            renewal_rate_trained: rate(self.renewed_trained, self.trained),
+            renewal_rate_untrained: rate(self.renewed_untrained, untrained),
+            naive_renewal_gap: rate(self.renewed_trained, self.trained)
+                - rate(self.renewed_untrained, untrained),
+            att_renewal: per_trained(self.incremental as f64),
+            att_renewal_expected: per_trained(self.expected),
+            incremental_renewals: self.incremental,
+            incremental_arr_reporting: self.incremental_arr_reporting,
+        }
+    }
+}
+
 impl Company {
     /// The planted parameters and the true effects of training, per decision, per account
     /// and in total.
     pub fn ground_truth(&self) -> GroundTruth {
+        let mut per_account = Vec::with_capacity(self.accounts.len());
+        let mut per_decision = Vec::new();
+        let s = self.truth_pass(&mut |a| per_account.push(a), &mut |d| per_decision.push(d));
+        GroundTruth {
+            seed: s.seed,
+            today: s.today,
+            history_start: s.history_start,
+            accounts: s.accounts,
+            parameters: s.parameters,
+            fx: s.fx,
+            decisions: s.decisions,
+            totals: s.totals,
+            per_account,
+            per_decision,
+        }
+    }
+
+    /// The same as [`Company::ground_truth`] without the rows per account and per decision
+    /// (which take a few hundred bytes per account).
+    pub fn ground_truth_summary(&self) -> GroundTruthSummary {
+        self.truth_pass(&mut |_| {}, &mut |_| {})
+    }
+
+    /// Computes the ground truth account by account, handing each row over as it is made.
+    fn truth_pass(
+        &self,
+        on_account: &mut dyn FnMut(AccountTruth),
+        on_decision: &mut dyn FnMut(DecisionTruth),
+    ) -> GroundTruthSummary {
         let today = self.today;
-        let cutoff = midnight(today);
         let fx = FxTable::simulator();
         let arr_of = |price: Decimal, seats: u32| price * Decimal::from(seats) * Decimal::from(12);
-        let mut per_decision = Vec::new();
-        let mut per_account = Vec::with_capacity(self.accounts.len());
+        // Like `Iterator::sum` of floats, which starts from -0.0.
+        let mut sums = DecisionSums {
+            expected: -0.0,
+            ..DecisionSums::default()
+        };
         let mut totals = TwinTotals {
             trained_accounts: 0,
             accounts_with_completions: 0,
@@ -302,17 +408,19 @@ impl Company {
             mean_ttv_days_onboarded_twin: 0.0,
         };
         let (mut ttv_sum, mut ttv_twin_sum, mut onboarded) = (0i64, 0i64, 0usize);
-        for (i, (account, life)) in self.accounts.iter().zip(&self.lives).enumerate() {
+        for (i, (account, life)) in self.accounts.iter().zip(&self.lives.accounts).enumerate() {
             let price = account.seat_price_monthly;
             let currency = account.currency.to_string();
-            let path = &life.path;
+            // The histories are not stored: simulated again from the same draws.
+            let path = &self.lives.path(i);
+            let twin = self.lives.twin(i).summary(today, price);
             let mut previous_trained = false;
             let (mut trained, mut certified, mut decisions) = (0, 0, 0);
             for y in path.decisions_before(today) {
                 decisions += 1;
                 trained += usize::from(y.treatment.is_trained());
                 certified += usize::from(y.treatment == Treatment::Certified);
-                per_decision.push(DecisionTruth {
+                let row = DecisionTruth {
                     account: i,
                     account_id: account.id.clone(),
                     year: y.year,
@@ -323,7 +431,7 @@ impl Company {
                     arr: arr_of(price, y.state.seats),
                     currency: currency.clone(),
                     tenure_years: y.state.tenure_years,
-                    pre_period_usage_rate: life.usage.base_rate
+                    pre_period_usage_rate: life.base_rate
                         * (DGP.usage_health * y.state.health).exp(),
                     trained_previous_year: previous_trained,
                     health: y.state.health,
@@ -336,36 +444,29 @@ impl Company {
                     renewed_if_untrained: y.renewed_if_untrained,
                     arr_after: arr_of(price, y.seats_after),
                     arr_after_if_untrained: arr_of(price, y.seats_after_if_untrained),
-                });
+                };
+                sums.add(&row, &fx);
+                on_decision(row);
                 previous_trained = y.treatment.is_trained();
             }
             let renewals = path.decisions_before(today).filter(|y| y.renewed).count();
-            let renewals_twin = life.twin.renewals;
+            let renewals_twin = twin.renewals;
             let churned_on = path.churned_on.filter(|c| *c < today);
-            let churned_on_twin = life.twin.churned_on;
+            let churned_on_twin = twin.churned_on;
             let arr_today = path.arr_on(today, price);
-            let arr_today_twin = life.twin.arr_today;
+            let arr_today_twin = twin.arr_today;
             let bookings = path.bookings_before(today, price);
-            let bookings_twin = life.twin.bookings;
-            let active_end = churned_on.unwrap_or(today).min(today);
-            let active_end_twin = churned_on_twin.unwrap_or(today).min(today);
-            let adopted = life
-                .adoption
-                .factual
-                .iter()
-                .filter(|d| d.is_some_and(|d| d < active_end))
-                .count();
-            let adopted_twin = life
-                .adoption
-                .twin
-                .iter()
-                .filter(|d| d.is_some_and(|d| d < active_end_twin))
-                .count();
+            let bookings_twin = twin.bookings;
+            let adopted = usize::from(life.adopted_features);
+            let adopted_twin = usize::from(life.adopted_features_twin);
+            let (howto, howto_twin) = (
+                life.howto_tickets as usize,
+                life.howto_tickets_twin as usize,
+            );
             let incremental_reporting = fx.to_reporting(&currency, arr_today - arr_today_twin);
 
             totals.trained_accounts += usize::from(trained > 0);
-            totals.accounts_with_completions +=
-                usize::from(life.completions.iter().any(|c| c.at < cutoff));
+            totals.accounts_with_completions += usize::from(life.completed_before_today);
             totals.renewals += renewals;
             totals.renewals_twin += renewals_twin;
             totals.churned_accounts += usize::from(churned_on.is_some());
@@ -385,24 +486,20 @@ impl Company {
                 fx.to_reporting(&currency, bookings - bookings_twin);
             totals.adopted_features += adopted;
             totals.adopted_features_twin += adopted_twin;
-            totals.howto_tickets += life.howto_tickets;
-            totals.howto_tickets_twin += life.howto_tickets_twin;
+            totals.howto_tickets += howto;
+            totals.howto_tickets_twin += howto_twin;
             let reached =
                 |days: i64| (path.start + chrono::Duration::days(days) < today).then_some(days);
-            let ttv_days = reached(life.adoption.ttv_days);
-            let ttv_days_twin = reached(life.adoption.ttv_days_twin);
-            let onboarding_end = midnight(path.start) + chrono::Duration::days(DGP.onboarding_days);
+            let ttv_days = reached(life.ttv_days);
+            let ttv_days_twin = reached(life.ttv_days_twin);
             if let (Some(f), Some(t)) = (ttv_days, ttv_days_twin)
-                && life
-                    .completions
-                    .iter()
-                    .any(|c| c.at >= midnight(path.start) && c.at < onboarding_end)
+                && life.onboarded
             {
                 onboarded += 1;
                 ttv_sum += f;
                 ttv_twin_sum += t;
             }
-            per_account.push(AccountTruth {
+            on_account(AccountTruth {
                 account: i,
                 account_id: account.id.clone(),
                 segment: account.segment,
@@ -425,8 +522,8 @@ impl Company {
                 ttv_days_twin,
                 adopted_features: adopted,
                 adopted_features_twin: adopted_twin,
-                howto_tickets: life.howto_tickets,
-                howto_tickets_twin: life.howto_tickets_twin,
+                howto_tickets: howto,
+                howto_tickets_twin: howto_twin,
             });
         }
         totals.incremental_renewals = totals.renewals as i64 - totals.renewals_twin as i64;
@@ -440,52 +537,8 @@ impl Company {
             totals.mean_ttv_days_onboarded_twin = ttv_twin_sum as f64 / onboarded as f64;
         }
 
-        let trained: Vec<&DecisionTruth> = per_decision
-            .iter()
-            .filter(|d| d.treatment.is_trained())
-            .collect();
-        let untrained = per_decision.len() - trained.len();
-        let renewed_trained = trained.iter().filter(|d| d.renewed).count();
-        let renewed_untrained = per_decision
-            .iter()
-            .filter(|d| !d.treatment.is_trained() && d.renewed)
-            .count();
-        let incremental: i64 = trained
-            .iter()
-            .map(|d| i64::from(d.renewed) - i64::from(d.renewed_if_untrained))
-            .sum();
-        let expected: f64 = trained
-            .iter()
-            .map(|d| d.p_renew - d.p_renew_untrained)
-            .sum();
-        let decisions = DecisionSummary {
-            decisions: per_decision.len(),
-            trained: trained.len(),
-            certified: trained
-                .iter()
-                .filter(|d| d.treatment == Treatment::Certified)
-                .count(),
-            renewal_rate_trained: rate(renewed_trained, trained.len()),
-            renewal_rate_untrained: rate(renewed_untrained, untrained),
-            naive_renewal_gap: rate(renewed_trained, trained.len())
-                - rate(renewed_untrained, untrained),
-            att_renewal: if trained.is_empty() {
-                0.0
-            } else {
-                incremental as f64 / trained.len() as f64
-            },
-            att_renewal_expected: if trained.is_empty() {
-                0.0
-            } else {
-                expected / trained.len() as f64
-            },
-            incremental_renewals: incremental,
-            incremental_arr_reporting: trained
-                .iter()
-                .map(|d| fx.to_reporting(&d.currency, d.arr_after - d.arr_after_if_untrained))
-                .sum(),
-        };
-        GroundTruth {
+        let decisions = sums.summary();
+        GroundTruthSummary {
             seed: self.seed,
             today,
             history_start: self.history_start,
@@ -512,8 +565,6 @@ impl Company {
             fx,
             decisions,
             totals,
-            per_account,
-            per_decision,
         }
     }
 }

@@ -8,8 +8,9 @@
 //! rhythm and holidays) with cumulative rounding, so that usage over any stretch of weeks
 //! tracks health closely: usage is the observable proxy of health the causal model promises.
 
+use crate::SimContact;
 use crate::causal::{CausalConfig, ContractPath, DGP};
-use crate::company::{AccountLife, Presence, draws, midnight, normal, splitmix, stream_rng};
+use crate::company::{Lives, Presence, draws, midnight, normal, splitmix, stream_rng};
 use crate::learning::{Catalog, Completion};
 use crate::names;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
@@ -206,9 +207,10 @@ const HOLIDAY_FACTOR: f64 = 0.15;
 /// Share of events by users who are not identified.
 const ANONYMOUS_SHARE: f64 = 0.08;
 
-/// Everything needed to stream one account's usage events.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct UsagePlan {
+/// Everything needed to stream one account's usage events but its people (its lists borrowed
+/// from the company's pools).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct UsagePlan<'a> {
     pub stream_seed: u64,
     /// First day of usage (the trial, 30 days before the first contract).
     pub start: NaiveDate,
@@ -217,26 +219,25 @@ pub(crate) struct UsagePlan {
     /// Expected events on an ordinary weekday at average health, without training.
     pub base_rate: f64,
     pub region: &'static str,
-    pub health: Vec<(NaiveDate, f64)>,
-    pub uplift: Vec<(NaiveDate, NaiveDate)>,
+    pub health: &'a [(NaiveDate, f64)],
+    pub uplift: &'a [(NaiveDate, NaiveDate)],
     pub usage_uplift: f64,
     /// `(day, feature index)` sorted by day: the features adopted (factual).
-    pub adopted: Vec<(NaiveDate, u8)>,
+    pub adopted: &'a [(NaiveDate, u8)],
     pub key_feature: u8,
     pub key_day: NaiveDate,
-    pub people: Vec<Presence>,
 }
 
-impl UsagePlan {
+impl UsagePlan<'_> {
     /// Expected events on `day`.
     pub(crate) fn rate(&self, day: NaiveDate) -> f64 {
         if day < self.start || self.end.is_some_and(|e| day >= e) {
             return 0.0;
         }
         let mut r = self.base_rate
-            * (DGP.usage_health * health_on(&self.health, day)).exp()
+            * (DGP.usage_health * health_on(self.health, day)).exp()
             * WEEKDAY_WEIGHTS[day.weekday().num_days_from_monday() as usize];
-        if in_intervals(&self.uplift, day) {
+        if in_intervals(self.uplift, day) {
             r *= 1.0 + self.usage_uplift;
         }
         if is_holiday(day, self.region) {
@@ -262,8 +263,9 @@ pub(crate) fn usage_stream_seed(seed: u64, idx: usize) -> u64 {
 }
 
 /// Where one account's stream stands.
-struct Cursor {
+struct Cursor<'a> {
     account: usize,
+    plan: UsagePlan<'a>,
     rng: FastRng,
     monday: NaiveDate,
     week: u64,
@@ -274,27 +276,33 @@ struct Cursor {
 /// The usage events of a company, account by account and in time order within an account,
 /// generated lazily a week at a time (memory: one week of one account).
 pub struct UsageEvents<'a> {
-    lives: &'a [AccountLife],
+    lives: &'a Lives,
+    contacts: &'a [SimContact],
     next_account: usize,
     end_account: usize,
     today: NaiveDate,
-    cursor: Option<Cursor>,
+    cursor: Option<Cursor<'a>>,
+    /// The people of the current account over time.
+    people: Vec<Presence>,
     /// The rest of the current week, latest first.
     buf: Vec<SimUsageEvent>,
 }
 
 impl<'a> UsageEvents<'a> {
     pub(crate) fn new(
-        lives: &'a [AccountLife],
+        lives: &'a Lives,
+        contacts: &'a [SimContact],
         accounts: std::ops::Range<usize>,
         today: NaiveDate,
     ) -> Self {
         Self {
             lives,
+            contacts,
             next_account: accounts.start,
             end_account: accounts.end.min(lives.len()),
             today,
             cursor: None,
+            people: Vec::new(),
             buf: Vec::new(),
         }
     }
@@ -307,7 +315,7 @@ impl<'a> UsageEvents<'a> {
         if c.monday >= c.stop {
             return false;
         }
-        let plan = &self.lives[c.account].usage;
+        let plan = c.plan;
         let mut weights = [0.0f64; 7];
         for (d, w) in weights.iter_mut().enumerate() {
             *w = plan.rate(c.monday + Duration::days(d as i64));
@@ -340,7 +348,7 @@ impl<'a> UsageEvents<'a> {
                 (None, Some((u[3] / ANONYMOUS_SHARE * 16.0) as u32))
             } else {
                 let v = (u[3] - ANONYMOUS_SHARE) / (1.0 - ANONYMOUS_SHARE);
-                match crate::company::present_at(&plan.people, at, at, v) {
+                match crate::company::present_at(&self.people, at, at, v) {
                     Some(p) => (Some(p), None),
                     None => (None, Some((v * 16.0) as u32)),
                 }
@@ -366,7 +374,7 @@ impl<'a> UsageEvents<'a> {
         if plan.key_day >= c.monday && plan.key_day < c.monday + Duration::days(7) {
             let u: [f64; 3] = std::array::from_fn(|_| c.rng.unit());
             let at = event_at(plan.key_day, u[0], u[1]);
-            let person = crate::company::present_at(&plan.people, at, at, u[2]);
+            let person = crate::company::present_at(&self.people, at, at, u[2]);
             let spec = &names::FEATURES[usize::from(plan.key_feature)];
             self.buf.push(SimUsageEvent {
                 id: base_id | 65_535,
@@ -404,12 +412,15 @@ impl Iterator for UsageEvents<'_> {
             }
             let account = self.next_account;
             self.next_account += 1;
-            let plan = &self.lives[account].usage;
+            let plan = self.lives.usage_plan(account);
+            self.lives
+                .presence(account, self.contacts, &mut self.people);
             let stop = plan.end.map_or(self.today, |e| e.min(self.today));
             let monday =
                 plan.start - Duration::days(i64::from(plan.start.weekday().num_days_from_monday()));
             self.cursor = Some(Cursor {
                 account,
+                plan,
                 rng: FastRng(plan.stream_seed),
                 monday,
                 week: 0,

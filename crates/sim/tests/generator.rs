@@ -68,6 +68,75 @@ fn same_seed_gives_byte_identical_data_and_other_seeds_differ() {
     assert_ne!(a.2.0, c.2.0);
 }
 
+/// FNV-1a (64-bit) of everything written to it: the same on every platform and Rust release.
+struct Fnv(u64);
+
+impl std::io::Write for Fnv {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for &b in buf {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn fnv_json<T: serde::Serialize>(value: &T) -> u64 {
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    serde_json::to_writer(&mut h, value).unwrap();
+    h.0
+}
+
+/// The data a seed gives is pinned: a change to the generator meant to leave the data alone
+/// (a refactoring, a speed or memory optimisation) must leave these hashes alone; a change
+/// meant to change the data updates them (the failure prints the new values).
+#[test]
+fn the_data_of_a_seed_is_pinned() {
+    let co = Company::generate(&config(42, 300));
+    let mut events = Fnv(0xcbf2_9ce4_8422_2325);
+    let mut n = 0;
+    for e in co.usage_events() {
+        serde_json::to_writer(&mut events, &e).unwrap();
+        std::io::Write::write_all(&mut events, e.message_id().as_bytes()).unwrap();
+        n += 1;
+    }
+    let got = (fnv_json(&co), fnv_json(&co.ground_truth()), events.0, n);
+    assert_eq!(
+        got,
+        (
+            0x3be6_e61b_d8f4_222b,
+            0xf4f6_85f9_f1a3_42fb,
+            0x7916_c46f_5977_b236,
+            136_745
+        ),
+        "the data of seed 42 changed: (company, ground truth, usage events, events) = {got:#x?}"
+    );
+}
+
+#[test]
+fn the_ground_truth_summary_is_the_ground_truth_without_its_rows() {
+    let co = Company::generate(&config(11, 800));
+    let full = co.ground_truth();
+    let summary = co.ground_truth_summary();
+    assert_eq!(
+        serde_json::to_value(&summary).unwrap(),
+        serde_json::json!({
+            "seed": full.seed,
+            "today": full.today,
+            "history_start": full.history_start,
+            "accounts": full.accounts,
+            "parameters": full.parameters,
+            "fx": full.fx,
+            "decisions": full.decisions,
+            "totals": full.totals,
+        })
+    );
+    assert!(full.decisions.trained > 0 && !full.per_decision.is_empty());
+}
+
 /// Standard error of a difference of two proportions.
 fn se_gap(p1: f64, n1: usize, p0: f64, n0: usize) -> f64 {
     (p1 * (1.0 - p1) / n1 as f64 + p0 * (1.0 - p0) / n0 as f64).sqrt()

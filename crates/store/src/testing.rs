@@ -133,24 +133,6 @@ fn replace_db_name(url: &str, name: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::replace_db_name;
-
-    #[test]
-    fn database_name_is_replaced() {
-        assert_eq!(
-            replace_db_name("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1"
-        );
-        assert_eq!(
-            replace_db_name("postgres://u@h/db?sslmode=disable", "t1"),
-            "postgres://u@h/t1?sslmode=disable"
-        );
-        assert_eq!(replace_db_name("postgres://u@h", "t1"), "postgres://u@h/t1");
-    }
-}
-
 /// Runs `f` once per test backend (see [`TestDatabase::all`]) with a migrated, empty store,
 /// closing the store and dropping the database afterwards.
 ///
@@ -168,5 +150,23 @@ where
         f(store.clone()).await;
         store.close().await.expect("close the store");
         db.cleanup().await.expect("drop the test database");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_db_name;
+
+    #[test]
+    fn database_name_is_replaced() {
+        assert_eq!(
+            replace_db_name("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            replace_db_name("postgres://u@h/db?sslmode=disable", "t1"),
+            "postgres://u@h/t1?sslmode=disable"
+        );
+        assert_eq!(replace_db_name("postgres://u@h", "t1"), "postgres://u@h/t1");
     }
 }

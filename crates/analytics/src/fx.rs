@@ -1,0 +1,267 @@
+//! Dated exchange rates into one reporting currency.
+//!
+//! A rate is "units of reporting currency per unit of the currency", effective from its date
+//! until the currency's next dated rate: a lookup takes the latest rate on or before the day
+//! asked for, and fails when there is none (an amount is never converted at a guessed rate).
+//! The reporting currency itself always converts at exactly 1.
+//!
+//! Rounding: [`FxTable::convert`] rounds the converted amount to 4 decimal places, half away
+//! from zero ("half-up", `RoundingStrategy::MidpointAwayFromZero`). Totals reconcile because
+//! callers convert each amount once (per subscription, per event) and then add the converted
+//! amounts exactly; a total is never converted again. Amounts with at most two decimals
+//! converted at rates with at most two decimals are exact at 4 places, so no rounding happens
+//! at all for typical rates such as `1.08`.
+
+use crate::AnalyticsError;
+use chrono::NaiveDate;
+use rust_decimal::{Decimal, RoundingStrategy};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use tributary_model::{Currency, Money};
+
+/// Decimal places of converted amounts.
+pub const CONVERTED_DP: u32 = 4;
+
+/// Dated rates per currency into a reporting currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FxTable {
+    reporting: Currency,
+    rates: BTreeMap<Currency, BTreeMap<NaiveDate, Decimal>>,
+}
+
+impl FxTable {
+    /// An empty table reporting in `reporting`: only that currency converts until rates are added.
+    pub fn new(reporting: Currency) -> Self {
+        Self {
+            reporting,
+            rates: BTreeMap::new(),
+        }
+    }
+
+    /// The reporting currency.
+    pub fn reporting(&self) -> &Currency {
+        &self.reporting
+    }
+
+    /// Adds the rate of `currency` effective from `date`. Refuses non-positive rates, a rate
+    /// for the reporting currency other than 1, and a second, different rate for the same
+    /// currency and date (giving the same rate again is a no-op).
+    pub fn insert(
+        &mut self,
+        currency: Currency,
+        date: NaiveDate,
+        rate: Decimal,
+    ) -> Result<(), AnalyticsError> {
+        if rate <= Decimal::ZERO {
+            return Err(AnalyticsError::InvalidRate {
+                currency,
+                rate: rate.to_string(),
+                reason: "rates must be positive",
+            });
+        }
+        if currency == self.reporting && rate != Decimal::ONE {
+            return Err(AnalyticsError::InvalidRate {
+                currency,
+                rate: rate.to_string(),
+                reason: "the reporting currency converts at 1",
+            });
+        }
+        let dated = self.rates.entry(currency.clone()).or_default();
+        match dated.get(&date) {
+            Some(existing) if *existing != rate => {
+                Err(AnalyticsError::DuplicateRate { currency, date })
+            }
+            _ => {
+                dated.insert(date, rate);
+                Ok(())
+            }
+        }
+    }
+
+    /// [`FxTable::insert`] in builder form.
+    pub fn with_rate(
+        mut self,
+        currency: Currency,
+        date: NaiveDate,
+        rate: Decimal,
+    ) -> Result<Self, AnalyticsError> {
+        self.insert(currency, date, rate)?;
+        Ok(self)
+    }
+
+    /// Parses CSV text with the header `date,currency,rate` and one rate per line
+    /// (`2025-01-01,EUR,1.08`). Strict: the header must be exactly that, every line has three
+    /// fields, dates are ISO `YYYY-MM-DD`, currencies three letters, rates positive decimals;
+    /// a final newline and `\r\n` endings are accepted, blank lines are not. Errors name the
+    /// 1-based line (the header is line 1).
+    pub fn from_csv(reporting: Currency, text: &str) -> Result<Self, AnalyticsError> {
+        let mut table = Self::new(reporting);
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+        let err = |line: usize, reason: String| AnalyticsError::FxCsv { line, reason };
+        match lines.next() {
+            Some(h) if h.trim() == "date,currency,rate" => {}
+            Some(h) => {
+                return Err(err(
+                    1,
+                    format!("expected the header `date,currency,rate`, found `{h}`"),
+                ));
+            }
+            None => return Err(err(1, "missing header".to_owned())),
+        }
+        for (i, line) in lines.enumerate() {
+            let n = i + 2;
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            let [date, currency, rate] = fields.as_slice() else {
+                return Err(err(
+                    n,
+                    format!("expected 3 fields, found {}: `{line}`", fields.len()),
+                ));
+            };
+            let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .map_err(|e| err(n, format!("invalid date `{date}`: {e}")))?;
+            let currency = Currency::parse(currency).map_err(|e| err(n, e.to_string()))?;
+            let rate = Decimal::from_str(rate)
+                .map_err(|e| err(n, format!("invalid rate `{rate}`: {e}")))?;
+            table
+                .insert(currency, date, rate)
+                .map_err(|e| err(n, e.to_string()))?;
+        }
+        Ok(table)
+    }
+
+    /// The rate of `currency` on `date`: the latest one effective on or before it.
+    pub fn rate(&self, currency: &Currency, date: NaiveDate) -> Result<Decimal, AnalyticsError> {
+        if *currency == self.reporting {
+            return Ok(Decimal::ONE);
+        }
+        self.rates
+            .get(currency)
+            .and_then(|dated| dated.range(..=date).next_back())
+            .map(|(_, rate)| *rate)
+            .ok_or_else(|| AnalyticsError::MissingRate {
+                currency: currency.clone(),
+                date,
+            })
+    }
+
+    /// `money` in the reporting currency at the rate of `date`, rounded to
+    /// [`CONVERTED_DP`] places half away from zero.
+    pub fn convert(&self, money: &Money, date: NaiveDate) -> Result<Money, AnalyticsError> {
+        let rate = self.rate(&money.currency, date)?;
+        let amount = (money.amount * rate)
+            .round_dp_with_strategy(CONVERTED_DP, RoundingStrategy::MidpointAwayFromZero);
+        Ok(Money::new(amount, self.reporting.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::from_str(s).unwrap()
+    }
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+    fn cur(s: &str) -> Currency {
+        Currency::parse(s).unwrap()
+    }
+
+    #[test]
+    fn lookup_takes_the_latest_rate_on_or_before_the_date() {
+        let fx = FxTable::from_csv(
+            Currency::usd(),
+            "date,currency,rate\n2025-01-01,EUR,1.08\n2025-07-01,EUR,1.10\r\n2025-03-01,GBP,1.27\n",
+        )
+        .unwrap();
+        let eur = cur("EUR");
+        assert_eq!(fx.rate(&eur, d("2025-01-01")).unwrap(), dec("1.08"));
+        assert_eq!(fx.rate(&eur, d("2025-06-30")).unwrap(), dec("1.08"));
+        assert_eq!(fx.rate(&eur, d("2025-07-01")).unwrap(), dec("1.10"));
+        assert_eq!(fx.rate(&eur, d("2030-01-01")).unwrap(), dec("1.10"));
+        assert_eq!(
+            fx.rate(&eur, d("2024-12-31")),
+            Err(AnalyticsError::MissingRate {
+                currency: eur,
+                date: d("2024-12-31")
+            })
+        );
+        assert!(fx.rate(&cur("GBP"), d("2025-02-28")).is_err());
+        assert!(fx.rate(&cur("JPY"), d("2025-08-01")).is_err());
+        assert_eq!(
+            fx.rate(&Currency::usd(), d("1900-01-01")).unwrap(),
+            Decimal::ONE
+        );
+    }
+
+    #[test]
+    fn csv_errors_name_the_line() {
+        let check = |text: &str, line: usize, needle: &str| {
+            let e = FxTable::from_csv(Currency::usd(), text).unwrap_err();
+            match &e {
+                AnalyticsError::FxCsv { line: l, reason } => {
+                    assert_eq!(*l, line, "{e}");
+                    assert!(reason.contains(needle), "{e}");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        check("", 1, "header");
+        check("day,currency,rate\n", 1, "header");
+        check("date,currency,rate\n2025-01-01,EUR\n", 2, "found 2");
+        check("date,currency,rate\n2025-01-01,EUR,1.08,x\n", 2, "found 4");
+        check(
+            "date,currency,rate\n2025-01-01,EUR,1.08\n\n2025-02-01,EUR,1.1",
+            3,
+            "found 1",
+        );
+        check(
+            "date,currency,rate\n2025-01-01,EUR,1.08\n2025-13-01,EUR,1.1\n",
+            3,
+            "date",
+        );
+        check("date,currency,rate\n2025-01-01,EURO,1.08\n", 2, "currency");
+        check("date,currency,rate\n2025-01-01,EUR,abc\n", 2, "rate");
+        check("date,currency,rate\n2025-01-01,EUR,0\n", 2, "positive");
+        check("date,currency,rate\n2025-01-01,EUR,-1.2\n", 2, "positive");
+        check("date,currency,rate\n2025-01-01,USD,1.2\n", 2, "reporting");
+        check(
+            "date,currency,rate\n2025-01-01,EUR,1.08\n2025-01-01,EUR,1.09\n",
+            3,
+            "duplicate",
+        );
+        // The same rate twice is harmless; an explicit USD rate of 1 too.
+        assert!(
+            FxTable::from_csv(
+                Currency::usd(),
+                "date,currency,rate\n2025-01-01,EUR,1.08\n2025-01-01,eur,1.080\n2025-01-01,USD,1\n"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn conversion_rounds_half_away_from_zero_to_four_places() {
+        let fx = FxTable::new(Currency::usd())
+            .with_rate(cur("EUR"), d("2025-01-01"), dec("1.08"))
+            .unwrap()
+            .with_rate(cur("JPY"), d("2025-01-01"), dec("0.00665"))
+            .unwrap()
+            .with_rate(cur("CHF"), d("2025-01-01"), dec("0.5"))
+            .unwrap();
+        let on = d("2025-05-05");
+        let conv = |amount: &str, c: &str| fx.convert(&Money::new(dec(amount), cur(c)), on);
+        assert_eq!(conv("1234.56", "EUR").unwrap().amount, dec("1333.3248"));
+        assert_eq!(conv("1234.56", "EUR").unwrap().currency, Currency::usd());
+        // Ordinary rounding at the fifth place: 1.5 × 0.00665 = 0.009975, 0.5 × 0.00665 = 0.003325.
+        assert_eq!(conv("1.5", "JPY").unwrap().amount, dec("0.0100"));
+        assert_eq!(conv("0.5", "JPY").unwrap().amount, dec("0.0033"));
+        // True midpoints: 0.0005 × 0.5 = 0.00025 → 0.0003 (half-up; banker's would give 0.0002).
+        assert_eq!(conv("0.0005", "CHF").unwrap().amount, dec("0.0003"));
+        assert_eq!(conv("-0.0005", "CHF").unwrap().amount, dec("-0.0003"));
+        assert_eq!(conv("10.00", "USD").unwrap().amount, dec("10.00"));
+        assert!(conv("1", "GBP").is_err());
+    }
+}

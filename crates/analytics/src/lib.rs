@@ -1,0 +1,74 @@
+//! Revenue analytics for Tributary (SPEC §3, §8): the core math behind the revenue ledger
+//! finance reconciles against.
+//!
+//! Key items:
+//! - [`fx::FxTable`]: dated exchange rates into one reporting currency (latest rate on or
+//!   before a date), built in code or parsed from CSV text; [`fx::FxTable::convert`] rounds to
+//!   4 decimal places, half away from zero.
+//! - [`ledger::Ledger`]: from subscriptions ([`ledger::SubscriptionInput`]) the ordered
+//!   [`tributary_model::RevenueEvent`]-shaped events per account (new, renewal, expansion,
+//!   contraction, churn) with ARR delta and ARR after in the reporting currency, plus
+//!   [`ledger::arr_on`] and a reconciliation check ([`ledger::Ledger::reconcile`]).
+//! - [`metrics`]: NRR and GRR over a period (SPEC §8) as exact [`rust_decimal::Decimal`]s.
+//!
+//! Money is always [`rust_decimal::Decimal`], never a float, so ledger totals reconcile to
+//! the last digit.
+//!
+//! What this crate must not do: any I/O. It reads no files (CSV comes in as text), opens no
+//! connection and touches no database; the store and gateway feed it and present its results
+//! (SPEC §2: analytics core math does no I/O). That keeps every number here reproducible in a
+//! unit test.
+
+pub mod fx;
+pub mod ledger;
+pub mod metrics;
+
+use chrono::NaiveDate;
+use tributary_model::Currency;
+
+/// Errors of the analytics core.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnalyticsError {
+    /// A line of an FX CSV that does not parse (line numbers are 1-based, the header is line 1).
+    #[error("invalid fx csv at line {line}: {reason}")]
+    FxCsv {
+        /// The offending line.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The same currency and effective date given twice with different rates.
+    #[error("duplicate fx rate for `{currency}` on {date}")]
+    DuplicateRate {
+        /// The currency.
+        currency: Currency,
+        /// The effective date.
+        date: NaiveDate,
+    },
+    /// A rate that is zero or negative, or one for the reporting currency other than 1.
+    #[error("invalid fx rate {rate} for `{currency}`: {reason}")]
+    InvalidRate {
+        /// The currency.
+        currency: Currency,
+        /// The rate as given.
+        rate: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// No rate for the currency on or before the date.
+    #[error("no fx rate for `{currency}` on or before {date}")]
+    MissingRate {
+        /// The currency.
+        currency: Currency,
+        /// The date asked for.
+        date: NaiveDate,
+    },
+    /// A subscription that cannot be put in a ledger.
+    #[error("invalid subscription `{id}`: {reason}")]
+    InvalidSubscription {
+        /// The subscription's id.
+        id: String,
+        /// Why it is refused.
+        reason: String,
+    },
+}
