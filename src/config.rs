@@ -21,6 +21,9 @@ pub struct Config {
     /// How `tributary serve` workers schedule syncs.
     #[serde(default)]
     pub scheduler: SchedulerConfig,
+    /// How the revenue ledger is derived after each sync.
+    #[serde(default)]
+    pub ledger: crate::ledger::LedgerSettings,
     /// Connector instances by name; the name goes into every record's external reference.
     #[serde(default)]
     pub connectors: BTreeMap<String, ConnectorSection>,
@@ -52,6 +55,7 @@ impl Default for Config {
             database_url: default_database_url(),
             listen: default_listen(),
             scheduler: SchedulerConfig::default(),
+            ledger: crate::ledger::LedgerSettings::default(),
             connectors: BTreeMap::new(),
         }
     }

@@ -58,11 +58,14 @@ pub struct Demo {
 }
 
 impl Demo {
-    /// Syncs the mock again (what `tributary sync` does against `tributary sim serve`).
+    /// Syncs the mock again and re-derives the revenue ledger (what `tributary sync` does
+    /// against `tributary sim serve`).
     pub async fn sync(&self, mode: SyncMode) -> Result<SyncReport> {
-        Ok(SyncEngine::new(self.store.clone())
+        let report = SyncEngine::new(self.store.clone())
             .sync(self.connector.as_ref(), mode, &[], &NoProgress)
-            .await?)
+            .await?;
+        crate::ledger::refresh(&self.store, &crate::ledger::simulator_fx()?, 30).await?;
+        Ok(report)
     }
 }
 
@@ -104,6 +107,7 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
     let report = engine
         .sync(connector.as_ref(), SyncMode::FullRefresh, &[], progress)
         .await?;
+    crate::ledger::refresh(&store, &crate::ledger::simulator_fx()?, 30).await?;
     Ok(Demo {
         store,
         hubspot,

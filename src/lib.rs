@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod ledger;
 pub mod progress;
 pub mod registry;
 pub mod serve;

@@ -297,6 +297,11 @@ async fn sync(
         }
         failed |= !report.succeeded();
     }
+    let ledger = config.ledger.refresh(&store).await?;
+    println!(
+        "revenue ledger: {} events, {} written, {} removed",
+        ledger.events, ledger.written, ledger.removed
+    );
     if failed {
         bail!(
             "some streams failed; committed checkpoints are kept and the next sync resumes from them"

@@ -36,6 +36,7 @@ pub struct Worker {
     connectors: Vec<(Arc<dyn Connector>, Duration)>,
     lease_ttl: Duration,
     poll: Duration,
+    ledger: crate::ledger::LedgerSettings,
 }
 
 impl Worker {
@@ -58,7 +59,14 @@ impl Worker {
             connectors,
             lease_ttl,
             poll,
+            ledger: crate::ledger::LedgerSettings::default(),
         }
+    }
+
+    /// Sets how the revenue ledger is derived after each run.
+    pub fn with_ledger(mut self, ledger: crate::ledger::LedgerSettings) -> Self {
+        self.ledger = ledger;
+        self
     }
 
     /// Polls for due runs until `stop` flips, running each claimed run to its end (or until
@@ -149,6 +157,10 @@ impl Worker {
                         let (read, o) = report.totals();
                         tracing::info!(connector = %name, read, written = o.written, quarantined = o.quarantined, deleted = o.deleted, succeeded = report.succeeded(), "scheduled sync finished");
                         resume_at = report.paused().and_then(|p| p.resume_at);
+                        match self.ledger.refresh(&self.store).await {
+                            Ok(l) => tracing::info!(events = l.events, written = l.written, removed = l.removed, "revenue ledger refreshed"),
+                            Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot refresh the revenue ledger"),
+                        }
                     }
                     Err(e) => tracing::error!(connector = %name, error = %e, "scheduled sync failed"),
                 }
@@ -200,7 +212,8 @@ pub async fn serve(
             connectors,
             Duration::from_secs(config.scheduler.lease_ttl_secs),
             Duration::from_millis(config.scheduler.poll_interval_ms),
-        );
+        )
+        .with_ledger(config.ledger.clone());
         println!("worker: {}", worker.id);
         Some(tokio::spawn(worker.run(stop_rx)))
     };

@@ -183,3 +183,160 @@ async fn demo_path_serves_the_simulated_company_over_http() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn the_revenue_ledger_over_http_reconciles_to_the_generators_arr() -> Result<()> {
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+    let sim = SimConfig {
+        seed: 11,
+        accounts: 120,
+        ..SimConfig::default()
+    };
+    let truth = Company::generate(&sim).truth();
+    let fx = tributary::ledger::simulator_fx()?;
+    let mut expected = Decimal::ZERO;
+    for (currency, amount) in &truth.arr_today {
+        let money =
+            tributary_model::Money::new(*amount, tributary_model::Currency::parse(currency)?);
+        expected += fx.convert(&money, truth.today)?.amount;
+    }
+    assert!(expected > Decimal::ZERO);
+
+    for db in TestDatabase::all().await? {
+        let backend = db.backend;
+        let opts = DemoOptions {
+            seed: sim.seed,
+            accounts: sim.accounts,
+            database: db.url.clone(),
+            progress: false,
+            ..DemoOptions::default()
+        };
+        let demo = demo::prepare(&opts).await?;
+        let gateway = Gateway::start(demo.store.clone()).await?;
+        let mut after = Value::Null;
+        let mut arr_today = Decimal::ZERO;
+        let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+        loop {
+            let data = gateway
+                .query(
+                    "query($after: String) { revenueLedger(first: 500, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { date kind arrDelta { amount currency } } } }",
+                    json!({"after": after}),
+                )
+                .await?;
+            let l = &data["revenueLedger"];
+            for n in l["nodes"].as_array().context("nodes")? {
+                assert_eq!(n["arrDelta"]["currency"], "USD", "{backend}");
+                *kinds
+                    .entry(n["kind"].as_str().context("kind")?.to_owned())
+                    .or_default() += 1;
+                let date = chrono::NaiveDate::from_str(n["date"].as_str().context("date")?)?;
+                if date <= truth.today {
+                    arr_today +=
+                        Decimal::from_str(n["arrDelta"]["amount"].as_str().context("amount")?)?;
+                }
+            }
+            if !l["pageInfo"]["hasNextPage"]
+                .as_bool()
+                .context("hasNextPage")?
+            {
+                break;
+            }
+            after = l["pageInfo"]["endCursor"].clone();
+        }
+        // Σ ledger deltas up to today = ARR today, to the cent and beyond, in USD.
+        assert_eq!(arr_today, expected, "{backend}: {kinds:?}");
+        assert_eq!(
+            kinds.get("NEW"),
+            Some(&sim.accounts),
+            "{backend}: {kinds:?}"
+        );
+        assert!(
+            kinds.contains_key("RENEWAL") && kinds.contains_key("CHURN"),
+            "{backend}: {kinds:?}"
+        );
+
+        // A second sync of unchanged contracts changes no ledger line.
+        let before = demo.store.content_digest().await?;
+        demo.sync(SyncMode::FullRefresh).await?;
+        assert_eq!(demo.store.content_digest().await?, before, "{backend}");
+
+        gateway.stop().await?;
+        demo.hubspot.shutdown().await?;
+        demo.store.close().await?;
+        db.cleanup().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_deleted_opportunity_leaves_the_ledger() -> Result<()> {
+    for db in TestDatabase::all().await? {
+        let backend = db.backend;
+        let opts = DemoOptions {
+            seed: 3,
+            accounts: 40,
+            database: db.url.clone(),
+            progress: false,
+            ..DemoOptions::default()
+        };
+        let demo = demo::prepare(&opts).await?;
+        let (before, total_before) = demo.store.revenue_events(None, 0, 10_000).await?;
+        // The CRM deletes the deal behind one account's first subscription.
+        let subs = demo.store.live_subscriptions().await?;
+        let first = subs
+            .iter()
+            .min_by_key(|s| (s.start_date, s.id))
+            .context("a subscription")?;
+        let account = first.account_id.context("account")?;
+        let deal = demo
+            .store
+            .external_refs_of(&[first.id])
+            .await?
+            .into_iter()
+            .next()
+            .context("deal ref")?;
+        let deleted = demo
+            .store
+            .commit_batch(tributary_store::CommitBatch {
+                connector: tributary::demo::DEMO_CONNECTOR.into(),
+                stream: "deals".into(),
+                deletes: vec![tributary_model::ExternalRef::new(
+                    deal.system,
+                    deal.instance,
+                    deal.object,
+                    deal.external_id,
+                )],
+                ..Default::default()
+            })
+            .await?;
+        assert_eq!(deleted.deleted, 1, "{backend}");
+        let outcome =
+            tributary::ledger::refresh(&demo.store, &tributary::ledger::simulator_fx()?, 30)
+                .await?;
+        assert!(
+            outcome.written + outcome.removed > 0,
+            "{backend}: {outcome:?}"
+        );
+        let (after, _) = demo.store.revenue_events(Some(account), 0, 10_000).await?;
+        let old: Vec<_> = before
+            .iter()
+            .filter(|e| e.account_id == Some(account))
+            .collect();
+        assert_ne!(
+            after
+                .iter()
+                .map(|e| (e.event_date, e.arr_delta_e4))
+                .collect::<Vec<_>>(),
+            old.iter()
+                .map(|e| (e.event_date, e.arr_delta_e4))
+                .collect::<Vec<_>>(),
+            "{backend}: the account's ledger still shows the deleted deal"
+        );
+        assert!(total_before > 0);
+        demo.hubspot.shutdown().await?;
+        demo.store.close().await?;
+        db.cleanup().await?;
+    }
+    Ok(())
+}

@@ -4,7 +4,8 @@ use crate::cursor;
 use crate::error::GatewayError;
 use crate::types::{
     Account, AccountConnection, AccountEdge, AccountFilter, ConnectorStatus, PageInfo,
-    QuarantineConnection, QuarantineEdge, SyncRunConnection, SyncRunEdge, TriggerSyncPayload,
+    QuarantineConnection, QuarantineEdge, RevenueEventConnection, RevenueEventEdge,
+    SyncRunConnection, SyncRunEdge, TriggerSyncPayload,
 };
 use async_graphql::{Context, ID, Object, Result};
 use tributary_store::Store;
@@ -63,6 +64,7 @@ fn offset_page_info(list: &str, offset: u64, len: usize, total: u64) -> PageInfo
 
 const SYNC_RUNS: &str = "syncRuns";
 const QUARANTINE: &str = "quarantine";
+const REVENUE_LEDGER: &str = "revenueLedger";
 
 /// Reads of the unified model and of the sync log.
 #[derive(Default, Debug, Clone, Copy)]
@@ -156,6 +158,47 @@ impl QueryRoot {
             })
             .collect();
         Ok(SyncRunConnection {
+            edges,
+            page_info,
+            total_count: total,
+        })
+    }
+
+    /// The revenue ledger finance reconciles against: every change of ARR (new, renewal,
+    /// expansion, contraction, churn) in the reporting currency, by date, optionally of one
+    /// account. Derived from subscriptions after every sync; an account's deltas sum to its
+    /// ARR.
+    async fn revenue_ledger(
+        &self,
+        ctx: &Context<'_>,
+        account_id: Option<ID>,
+        #[graphql(default_with = "Some(DEFAULT_PAGE_SIZE)")] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<RevenueEventConnection> {
+        let first = page_size(first)?;
+        let offset = offset_after(REVENUE_LEDGER, after.as_deref())?;
+        let account = match account_id {
+            Some(id) => Some(Uuid::parse_str(id.as_str()).map_err(|_| {
+                GatewayError::Validation(format!(
+                    "`accountId` is not an account id: `{}`",
+                    id.as_str()
+                ))
+            })?),
+            None => None,
+        };
+        let (rows, total) = store(ctx)?
+            .revenue_events(account, offset, first)
+            .await
+            .map_err(GatewayError::from)?;
+        let page_info = offset_page_info(REVENUE_LEDGER, offset, rows.len(), total);
+        let edges = (offset..)
+            .zip(rows)
+            .map(|(i, row)| RevenueEventEdge {
+                cursor: cursor::encode_offset(REVENUE_LEDGER, i),
+                node: row.into(),
+            })
+            .collect();
+        Ok(RevenueEventConnection {
             edges,
             page_info,
             total_count: total,

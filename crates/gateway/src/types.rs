@@ -11,7 +11,7 @@ use chrono::{NaiveDate, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 use tributary_store::entities::{
-    account, external_ref, person, quarantine, subscription, sync_run,
+    account, external_ref, person, quarantine, revenue_event, subscription, sync_run,
 };
 use tributary_store::money::from_e4;
 use uuid::Uuid;
@@ -389,6 +389,81 @@ fn arr_by_currency(
         .collect())
 }
 
+/// What a revenue event did to an account's ARR.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum RevenueEventKind {
+    /// The account's first ARR (or its return after churning).
+    New,
+    /// Contracts replaced at the same ARR.
+    Renewal,
+    /// ARR went up.
+    Expansion,
+    /// ARR went down but stayed above zero.
+    Contraction,
+    /// ARR went to zero.
+    Churn,
+}
+
+/// One line of the revenue ledger: a change of an account's ARR, in the reporting currency.
+/// Derived from the account's subscriptions after every sync; the deltas of an account sum to
+/// its ARR.
+pub struct RevenueEvent {
+    row: revenue_event::Model,
+}
+
+impl From<revenue_event::Model> for RevenueEvent {
+    fn from(row: revenue_event::Model) -> Self {
+        RevenueEvent { row }
+    }
+}
+
+/// One line of the revenue ledger: a change of an account's ARR, in the reporting currency.
+#[Object]
+impl RevenueEvent {
+    /// Our id of the event.
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+
+    /// The account.
+    async fn account_id(&self) -> Option<ID> {
+        self.row.account_id.map(|id| ID(id.to_string()))
+    }
+
+    /// The day the change takes effect.
+    async fn date(&self) -> Date {
+        Date(self.row.event_date)
+    }
+
+    /// What happened.
+    async fn kind(&self) -> Result<RevenueEventKind> {
+        Ok(match self.row.kind.as_str() {
+            "new" => RevenueEventKind::New,
+            "renewal" => RevenueEventKind::Renewal,
+            "expansion" => RevenueEventKind::Expansion,
+            "contraction" => RevenueEventKind::Contraction,
+            "churn" => RevenueEventKind::Churn,
+            other => return Err(corrupt("revenue_events", "kind", other).into()),
+        })
+    }
+
+    /// Change of the account's ARR.
+    async fn arr_delta(&self) -> Money {
+        Money {
+            amount: from_e4(self.row.arr_delta_e4),
+            currency: self.row.currency.clone(),
+        }
+    }
+
+    /// The account's ARR from this day on.
+    async fn arr_after(&self) -> Money {
+        Money {
+            amount: from_e4(self.row.arr_after_e4),
+            currency: self.row.currency.clone(),
+        }
+    }
+}
+
 /// A person: CRM contact, LMS learner, product user or ticket requester.
 pub struct Person {
     row: person::Model,
@@ -721,6 +796,12 @@ connection!(
     SyncRunConnection,
     SyncRunEdge,
     SyncRun
+);
+connection!(
+    /// A page of the revenue ledger, by date.
+    RevenueEventConnection,
+    RevenueEventEdge,
+    RevenueEvent
 );
 connection!(
     /// A page of quarantined records, newest first.

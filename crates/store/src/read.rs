@@ -2,7 +2,7 @@
 //! one `COUNT(*)` with the same filter), and children of many accounts are fetched in one
 //! `IN (…)` query so a page of accounts never costs one query per row.
 
-use crate::entities::{account, external_ref, person, subscription};
+use crate::entities::{account, external_ref, person, revenue_event, subscription};
 use crate::{Store, StoreError, write::table_of};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
@@ -162,6 +162,41 @@ impl Store {
             );
         }
         Ok(out)
+    }
+
+    /// Every live subscription that belongs to an account (the revenue ledger's input).
+    pub async fn live_subscriptions(&self) -> Result<Vec<subscription::Model>, StoreError> {
+        Ok(subscription::Entity::find()
+            .filter(subscription::Column::DeletedAt.is_null())
+            .filter(subscription::Column::AccountId.is_not_null())
+            .order_by_asc(subscription::Column::Id)
+            .all(self.db())
+            .await?)
+    }
+
+    /// Live revenue events, optionally of one account, by date then id; `offset`/`limit`
+    /// page through them.
+    pub async fn revenue_events(
+        &self,
+        account: Option<Uuid>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<revenue_event::Model>, u64), StoreError> {
+        let mut q =
+            revenue_event::Entity::find().filter(revenue_event::Column::DeletedAt.is_null());
+        if let Some(a) = account {
+            q = q.filter(revenue_event::Column::AccountId.eq(a));
+        }
+        let total = q.clone().count(self.db()).await?;
+        let rows = q
+            .order_by_asc(revenue_event::Column::EventDate)
+            .order_by_asc(revenue_event::Column::AccountId)
+            .order_by_asc(revenue_event::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(self.db())
+            .await?;
+        Ok((rows, total))
     }
 
     /// The source references of the given entities (an account merged from two systems has

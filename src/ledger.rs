@@ -1,0 +1,162 @@
+//! The revenue ledger step: after a sync, derive every account's RevenueEvents from its
+//! subscriptions (`tributary-analytics`) and store them as a derived stream, so finance reads a
+//! ledger that always matches the synced contracts.
+//!
+//! The events are written through the same `commit_batch` as synced records, keyed by
+//! `tributary:ledger/revenue_events/<account>:<date>`, as a full refresh: unchanged events
+//! write nothing, and an event whose contract vanished (a deleted opportunity) is swept away.
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use std::collections::HashMap;
+use tributary_analytics::fx::FxTable;
+use tributary_analytics::ledger::{Ledger, LedgerConfig, SubscriptionInput};
+use tributary_model::{Currency, Entity, EntityKind, ExternalRef, Money, SourceRecord};
+use tributary_store::{CommitBatch, Store, money::from_e4};
+
+/// The instance name the ledger's derived rows carry.
+pub const LEDGER_INSTANCE: &str = "ledger";
+const STREAM: &str = "revenue_events";
+
+/// The `[ledger]` section of `tributary.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LedgerSettings {
+    /// Currency every ledger amount is converted into.
+    pub reporting_currency: String,
+    /// Days after a contract ends within which a new one still counts as its renewal rather
+    /// than churn followed by new business.
+    pub grace_days: u32,
+    /// A CSV of dated FX rates into the reporting currency (`date,currency,rate`); empty: only
+    /// the reporting currency is known, and contracts in others are reported, not converted.
+    pub fx_rates_csv: String,
+}
+
+impl Default for LedgerSettings {
+    fn default() -> Self {
+        Self {
+            reporting_currency: "USD".to_owned(),
+            grace_days: 30,
+            fx_rates_csv: String::new(),
+        }
+    }
+}
+
+impl LedgerSettings {
+    /// The FX table these settings name (reads the CSV file).
+    pub fn fx_table(&self) -> Result<FxTable> {
+        let reporting = Currency::parse(&self.reporting_currency)?;
+        if self.fx_rates_csv.is_empty() {
+            return Ok(FxTable::new(reporting));
+        }
+        let text = std::fs::read_to_string(&self.fx_rates_csv)
+            .with_context(|| format!("cannot read fx_rates_csv `{}`", self.fx_rates_csv))?;
+        FxTable::from_csv(reporting, &text)
+            .with_context(|| format!("invalid fx_rates_csv `{}`", self.fx_rates_csv))
+    }
+}
+
+impl LedgerSettings {
+    /// Re-derives the ledger in `store` with these settings.
+    pub async fn refresh(&self, store: &Store) -> Result<LedgerOutcome> {
+        refresh(store, &self.fx_table()?, self.grace_days).await
+    }
+}
+
+/// What a refresh did.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LedgerOutcome {
+    /// Events in the ledger.
+    pub events: usize,
+    /// Events written or changed.
+    pub written: u64,
+    /// Events removed because their contracts vanished.
+    pub removed: u64,
+}
+
+/// Re-derives the ledger from the stored subscriptions and stores it.
+pub async fn refresh(store: &Store, fx: &FxTable, grace_days: u32) -> Result<LedgerOutcome> {
+    let subs = store.live_subscriptions().await?;
+    let mut ids: Vec<uuid::Uuid> = subs.iter().filter_map(|s| s.account_id).collect();
+    ids.extend(subs.iter().map(|s| s.id));
+    ids.sort();
+    ids.dedup();
+    // Each account and subscription by one of its source references (the first seen).
+    let mut refs: HashMap<uuid::Uuid, ExternalRef> = HashMap::new();
+    for r in store.external_refs_of(&ids).await? {
+        refs.entry(r.entity_id)
+            .or_insert_with(|| ExternalRef::new(r.system, r.instance, r.object, r.external_id));
+    }
+    let mut inputs = Vec::with_capacity(subs.len());
+    for s in &subs {
+        let Some(account) = s.account_id else {
+            continue;
+        };
+        inputs.push(SubscriptionInput {
+            id: s.id.to_string(),
+            account: account.to_string(),
+            start: s.start_date,
+            end: s.end_date,
+            arr: Money::new(from_e4(s.arr_e4), Currency::parse(&s.currency)?),
+            source: refs.get(&s.id).cloned(),
+            kind_hint: None,
+        });
+    }
+    let ledger = Ledger::derive(&inputs, fx, &LedgerConfig { grace_days })
+        .context("cannot derive the revenue ledger")?;
+    let records: Vec<SourceRecord> = ledger
+        .events()
+        .iter()
+        .map(|e| {
+            let account_ref = uuid::Uuid::parse_str(&e.account)
+                .ok()
+                .and_then(|id| refs.get(&id).cloned());
+            let event = e.to_revenue_event(account_ref);
+            SourceRecord {
+                external_ref: ExternalRef::new(
+                    "tributary",
+                    LEDGER_INSTANCE,
+                    STREAM,
+                    format!("{}:{}", e.account, e.date),
+                ),
+                source_updated_at: None,
+                raw: serde_json::to_value(&event).unwrap_or(serde_json::Value::Null),
+                entity: Entity::RevenueEvent(event),
+            }
+        })
+        .collect();
+    debug_assert!(records.iter().all(|r| r.kind() == EntityKind::RevenueEvent));
+    let events = records.len();
+    store.begin_sweep(LEDGER_INSTANCE, STREAM).await?;
+    let outcome = store
+        .commit_batch(CommitBatch {
+            connector: LEDGER_INSTANCE.to_owned(),
+            stream: STREAM.to_owned(),
+            records_read: events as u64,
+            records,
+            state: Some(serde_json::Value::Null),
+            complete_full_refresh: true,
+            ..Default::default()
+        })
+        .await?;
+    Ok(LedgerOutcome {
+        events,
+        written: outcome.written,
+        removed: outcome.deleted,
+    })
+}
+
+/// The simulator's fixed FX rates as a dated table (valid since 2000), for the demo.
+pub fn simulator_fx() -> Result<FxTable> {
+    let since = NaiveDate::from_ymd_opt(2000, 1, 1).context("valid date")?;
+    let sim = tributary_sim::FxTable::simulator();
+    let mut table = FxTable::new(Currency::parse(&sim.reporting_currency)?);
+    for (code, rate) in sim.rates {
+        let currency = Currency::parse(&code)?;
+        if currency.as_str() != sim.reporting_currency {
+            table.insert(currency, since, rate)?;
+        }
+    }
+    Ok(table)
+}
