@@ -180,6 +180,17 @@ mod tests {
         // Every documented key is one the connector accepts (its config denies unknown keys).
         let connector = crate::registry::build("hubspot-sim", hs, &|_| Some("pat-123".into()))
             .expect("the example's connector settings are valid");
+        // The example's FX file loads (paths are relative to the working directory).
+        let fx = config.ledger.fx_table().expect("fx/simulator.csv loads");
+        let eur = tributary_model::Money::new(
+            rust_decimal::Decimal::ONE,
+            tributary_model::Currency::parse("EUR").unwrap(),
+        );
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        assert_eq!(
+            fx.convert(&eur, day).unwrap().amount,
+            rust_decimal::Decimal::new(108, 2)
+        );
         assert_eq!(connector.kind(), "hubspot");
     }
 

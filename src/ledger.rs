@@ -3,7 +3,7 @@
 //! ledger that always matches the synced contracts.
 //!
 //! The events are written through the same `commit_batch` as synced records, keyed by
-//! `tributary:ledger/revenue_events/<account>:<date>`, as a full refresh: unchanged events
+//! `tributary:ledger/revenue_events/<account's source ref>@<date>`, as a full refresh: unchanged events
 //! write nothing, and an event whose contract vanished (a deleted opportunity) is swept away.
 
 use anyhow::{Context, Result};
@@ -28,8 +28,9 @@ pub struct LedgerSettings {
     /// Days after a contract ends within which a new one still counts as its renewal rather
     /// than churn followed by new business.
     pub grace_days: u32,
-    /// A CSV of dated FX rates into the reporting currency (`date,currency,rate`); empty: only
-    /// the reporting currency is known, and contracts in others are reported, not converted.
+    /// A CSV file of dated FX rates into the reporting currency (`date,currency,rate`), relative
+    /// to the working directory; empty: only the reporting currency is known, and a contract in
+    /// another currency stops the ledger refresh with an error naming it.
     pub fx_rates_csv: String,
 }
 
@@ -88,37 +89,47 @@ pub async fn refresh(store: &Store, fx: &FxTable, grace_days: u32) -> Result<Led
         refs.entry(r.entity_id)
             .or_insert_with(|| ExternalRef::new(r.system, r.instance, r.object, r.external_id));
     }
+    // Accounts and subscriptions are keyed by their source references, not our ids, so the
+    // ledger (and its rows) is the same in every store that synced the same source, whatever
+    // order the rows arrived in.
     let mut inputs = Vec::with_capacity(subs.len());
+    let mut account_refs: HashMap<String, ExternalRef> = HashMap::new();
     for s in &subs {
         let Some(account) = s.account_id else {
             continue;
         };
+        let account_ref = refs.get(&account).cloned().unwrap_or_else(|| {
+            ExternalRef::new("tributary", "store", "accounts", account.to_string())
+        });
+        let key = account_ref.to_string();
+        account_refs.insert(key.clone(), account_ref);
+        let source = refs.get(&s.id).cloned();
         inputs.push(SubscriptionInput {
-            id: s.id.to_string(),
-            account: account.to_string(),
+            id: source
+                .as_ref()
+                .map_or_else(|| s.id.to_string(), ToString::to_string),
+            account: key,
             start: s.start_date,
             end: s.end_date,
             arr: Money::new(from_e4(s.arr_e4), Currency::parse(&s.currency)?),
-            source: refs.get(&s.id).cloned(),
+            source,
             kind_hint: None,
         });
     }
+    inputs.sort_by(|a, b| (&a.account, a.start, &a.id).cmp(&(&b.account, b.start, &b.id)));
     let ledger = Ledger::derive(&inputs, fx, &LedgerConfig { grace_days })
         .context("cannot derive the revenue ledger")?;
     let records: Vec<SourceRecord> = ledger
         .events()
         .iter()
         .map(|e| {
-            let account_ref = uuid::Uuid::parse_str(&e.account)
-                .ok()
-                .and_then(|id| refs.get(&id).cloned());
-            let event = e.to_revenue_event(account_ref);
+            let event = e.to_revenue_event(account_refs.get(&e.account).cloned());
             SourceRecord {
                 external_ref: ExternalRef::new(
                     "tributary",
                     LEDGER_INSTANCE,
                     STREAM,
-                    format!("{}:{}", e.account, e.date),
+                    format!("{}@{}", e.account, e.date),
                 ),
                 source_updated_at: None,
                 raw: serde_json::to_value(&event).unwrap_or(serde_json::Value::Null),
