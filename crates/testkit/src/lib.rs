@@ -102,6 +102,50 @@ pub struct KitReport {
     pub passed: Vec<String>,
 }
 
+/// Every check the kit has. `token_expiry` runs only for connectors with an OAuth variant and
+/// `incremental` only for streams that read incrementally; a connector that has both must
+/// see all of these pass ([`KitReport::assert_ran`]).
+pub const ALL_CHECKS: &[&str] = &[
+    "full_read",
+    "idempotent_rerun",
+    "resume",
+    "fault:rate_limit",
+    "fault:server_errors",
+    "fault:truncate",
+    "fault:slow_pages",
+    "fault:duplicates",
+    "fault:combined",
+    "token_expiry",
+    "incremental",
+];
+
+impl KitReport {
+    /// Panics unless each of `checks` passed on every backend the kit ran on, so a check
+    /// that was skipped (no OAuth variant, no incremental stream) cannot pass unnoticed.
+    pub fn assert_ran(&self, checks: &[&str]) {
+        let backends: Vec<&str> = self
+            .passed
+            .iter()
+            .filter_map(|p| p.strip_prefix("full_read@"))
+            .collect();
+        assert!(
+            !backends.is_empty(),
+            "the kit ran on no backend: {:?}",
+            self.passed
+        );
+        for check in checks {
+            for backend in &backends {
+                let want = format!("{check}@{backend}");
+                assert!(
+                    self.passed.contains(&want),
+                    "conformance check `{check}` did not run on {backend}: {:?}",
+                    self.passed
+                );
+            }
+        }
+    }
+}
+
 /// The transient faults every connector must survive with identical content.
 pub fn transient_faults() -> Vec<(&'static str, Faults)> {
     vec![
@@ -379,5 +423,28 @@ impl Kit {
             message: e.to_string(),
         })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(passed: &[&str]) -> KitReport {
+        KitReport {
+            passed: passed.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn every_check_must_pass_on_every_backend() {
+        report(&["full_read@sqlite", "resume@sqlite"]).assert_ran(&["full_read", "resume"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "`resume` did not run on postgres")]
+    fn a_check_missing_on_one_backend_fails() {
+        report(&["full_read@sqlite", "resume@sqlite", "full_read@postgres"])
+            .assert_ran(&["resume"]);
     }
 }
