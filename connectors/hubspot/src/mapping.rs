@@ -309,6 +309,7 @@ pub fn map_deal(
         end_date: Some(end),
         arr: Money::new(arr, currency),
         status: SubscriptionStatus::on(start, Some(end), today),
+        motion: None,
     }))
 }
 

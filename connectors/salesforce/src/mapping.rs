@@ -298,6 +298,7 @@ pub fn map_opportunity(
         end_date: Some(end),
         arr: Money::new(arr, currency),
         status: SubscriptionStatus::on(start, Some(end), today),
+        motion: None,
     }))
 }
 

@@ -158,6 +158,75 @@ pub struct HttpResponse {
     pub body: serde_json::Value,
 }
 
+/// A response whose status was a success, with its body as bytes ([`HttpClient::send_bytes`]).
+#[derive(Debug)]
+pub struct BytesResponse {
+    /// Status code.
+    pub status: StatusCode,
+    /// Response headers (e.g. Salesforce Bulk API's `Sforce-Locator`).
+    pub headers: HeaderMap,
+    /// The body as received.
+    pub body: Vec<u8>,
+}
+
+/// One request for [`HttpClient::send`] / [`HttpClient::send_bytes`]: method, URL, query
+/// parameters, extra headers (e.g. `Sforce-Query-Options: batchSize=200`) and an optional JSON
+/// body. Auth headers are added by the client; never put credentials here.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    method: Method,
+    url: String,
+    query: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: Option<serde_json::Value>,
+}
+
+impl HttpRequest {
+    /// A request without query, extra headers or body.
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        Self {
+            method,
+            url: url.into(),
+            query: Vec::new(),
+            headers: HeaderMap::new(),
+            body: None,
+        }
+    }
+
+    /// `GET url`.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self::new(Method::GET, url)
+    }
+
+    /// `POST url`.
+    pub fn post(url: impl Into<String>) -> Self {
+        Self::new(Method::POST, url)
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Sets a JSON body.
+    pub fn json(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// The URL (as given, before query parameters).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
 /// The shared, cheaply clonable HTTP client. Clones share the connection pool, the rate budget,
 /// the in-flight bound and the credentials.
 #[derive(Clone)]
@@ -297,17 +366,75 @@ impl HttpClient {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
     ) -> Result<HttpResponse, ConnectorError> {
-        let shown = redact_url(url);
+        let mut request = HttpRequest::new(method, url);
+        for (name, value) in query {
+            request = request.query(*name, value.clone());
+        }
+        if let Some(body) = body {
+            request = request.json(body.clone());
+        }
+        self.send(&request).await
+    }
+
+    /// Sends `request` and decodes the body as JSON, retrying what is retryable (a body cut
+    /// short included).
+    pub async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, ConnectorError> {
+        self.execute(request, |shown, bytes| {
+            serde_json::from_slice(bytes).map_err(|e| {
+                // A body cut short is a transport failure worth retrying; anything else is
+                // a vendor sending something we do not understand.
+                if e.is_eof() {
+                    ConnectorError::Transient {
+                        url: shown.to_owned(),
+                        message: format!("truncated body ({} bytes): {e}", bytes.len()),
+                    }
+                } else {
+                    ConnectorError::Decode {
+                        url: shown.to_owned(),
+                        message: e.to_string(),
+                    }
+                }
+            })
+        })
+        .await
+        .map(|(status, headers, body)| HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Sends `request` and returns the body as bytes (CSV results, exports), with the same
+    /// retries, auth, budget and observers as [`HttpClient::send`]. A body shorter than its
+    /// `Content-Length` is retried as a transient failure.
+    pub async fn send_bytes(&self, request: &HttpRequest) -> Result<BytesResponse, ConnectorError> {
+        self.execute(request, |_, bytes| Ok(bytes.to_vec()))
+            .await
+            .map(|(status, headers, body)| BytesResponse {
+                status,
+                headers,
+                body,
+            })
+    }
+
+    /// The retry loop around [`HttpClient::attempt`]; `decode` turns a success body into `T`
+    /// and may fail retryably.
+    async fn execute<T>(
+        &self,
+        request: &HttpRequest,
+        decode: impl Fn(&str, &[u8]) -> Result<T, ConnectorError>,
+    ) -> Result<(StatusCode, HeaderMap, T), ConnectorError> {
+        let shown = redact_url(&request.url);
         let mut retries = 0u32;
         let mut attempt = 0u32;
         let mut reauthenticated = false;
         loop {
             attempt += 1;
-            let mut failure = match self
-                .attempt(&method, url, &shown, query, body, attempt)
-                .await
-            {
-                Ok(resp) => return Ok(resp),
+            let mut failure = match self.attempt(request, &shown, attempt).await {
+                Ok((status, headers, bytes)) => match decode(&shown, &bytes) {
+                    Ok(body) => return Ok((status, headers, body)),
+                    Err(error) => Failure::from(error),
+                },
                 Err(failure) => failure,
             };
             // A 401 on an OAuth2 token: the token expired early or was revoked. Replace it once
@@ -337,13 +464,11 @@ impl HttpClient {
 
     async fn attempt(
         &self,
-        method: &Method,
-        url: &str,
+        request: &HttpRequest,
         shown: &str,
-        query: &[(&str, String)],
-        body: Option<&serde_json::Value>,
         attempt: u32,
-    ) -> Result<HttpResponse, Failure> {
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), Failure> {
+        let method = &request.method;
         let token = match self.auth.as_ref() {
             Auth::OAuth2(manager) => Some(manager.token().await?),
             _ => None,
@@ -356,7 +481,11 @@ impl HttpClient {
         if let Some(limiter) = &self.limiter {
             limiter.until_ready().await;
         }
-        let mut req = self.inner.request(method.clone(), url).query(query);
+        let mut req = self
+            .inner
+            .request(method.clone(), &request.url)
+            .query(&request.query)
+            .headers(request.headers.clone());
         req = match self.auth.as_ref() {
             // `token` is set exactly when the auth is OAuth2.
             Auth::None | Auth::OAuth2(_) => match &token {
@@ -377,7 +506,7 @@ impl HttpClient {
                 req.basic_auth(username, Some(password.expose_secret()))
             }
         };
-        if let Some(body) = body {
+        if let Some(body) = &request.body {
             req = req.json(body);
         }
         let started = std::time::Instant::now();
@@ -409,26 +538,7 @@ impl HttpClient {
             body: &bytes,
         });
         if status.is_success() {
-            let body = serde_json::from_slice(&bytes).map_err(|e| {
-                // A body cut short is a transport failure worth retrying; anything else is
-                // a vendor sending something we do not understand.
-                if e.is_eof() {
-                    ConnectorError::Transient {
-                        url: shown.to_owned(),
-                        message: format!("truncated body ({} bytes): {e}", bytes.len()),
-                    }
-                } else {
-                    ConnectorError::Decode {
-                        url: shown.to_owned(),
-                        message: e.to_string(),
-                    }
-                }
-            })?;
-            return Ok(HttpResponse {
-                status,
-                headers,
-                body,
-            });
+            return Ok((status, headers, bytes.to_vec()));
         }
         if let QuotaVerdict::Exhausted { message, resume_at } = verdict {
             return Err(ConnectorError::QuotaExhausted {

@@ -22,15 +22,23 @@ pub mod auth;
 mod error;
 mod http;
 mod quota;
+pub mod revenue;
 
 pub use auth::{
     AuthSettings, ClientAuth, Grant, JwtBearer, OAuth2Config, Token, TokenExtras, TokenManager,
 };
 pub use error::{ConnectorError, ErrorClass};
-pub use http::{Auth, HttpClient, HttpClientConfig, HttpResponse, RateLimit};
+pub use http::{
+    Auth, BytesResponse, HttpClient, HttpClientConfig, HttpRequest, HttpResponse, RateLimit,
+};
 pub use quota::{
     ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow, quota_readings,
 };
+pub use reqwest::{
+    Method,
+    header::{HeaderName, HeaderValue},
+};
+pub use revenue::{ArrProblem, MappingError, MappingSettings, RevenueMapping};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;

@@ -835,6 +835,7 @@ mod tests {
             arr_e4,
             currency: currency.into(),
             status: status.into(),
+            motion: None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The §3 entities as connectors emit them. References to other entities are [`ExternalRef`]s;
 //! the store resolves them to our ids.
 
-use crate::{ExternalRef, ModelError, Money};
+use crate::{Currency, ExternalRef, ModelError, Money};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -26,11 +26,15 @@ pub enum EntityKind {
     UsageEvent,
     /// [`Ticket`]
     Ticket,
+    /// [`DealContact`]
+    DealContact,
+    /// [`FxRate`]
+    FxRate,
 }
 
 impl EntityKind {
     /// Every kind, in dependency order (referenced kinds first).
-    pub const ALL: [EntityKind; 8] = [
+    pub const ALL: [EntityKind; 10] = [
         EntityKind::Account,
         EntityKind::Person,
         EntityKind::Subscription,
@@ -39,6 +43,8 @@ impl EntityKind {
         EntityKind::Enrollment,
         EntityKind::UsageEvent,
         EntityKind::Ticket,
+        EntityKind::DealContact,
+        EntityKind::FxRate,
     ];
 
     /// The stable snake_case name used in the store and the API.
@@ -52,6 +58,8 @@ impl EntityKind {
             EntityKind::Enrollment => "enrollment",
             EntityKind::UsageEvent => "usage_event",
             EntityKind::Ticket => "ticket",
+            EntityKind::DealContact => "deal_contact",
+            EntityKind::FxRate => "fx_rate",
         }
     }
 
@@ -81,6 +89,10 @@ pub enum Entity {
     UsageEvent(UsageEvent),
     /// A support ticket.
     Ticket(Ticket),
+    /// A person's role on a deal.
+    DealContact(DealContact),
+    /// A dated exchange rate.
+    FxRate(FxRate),
 }
 
 impl Entity {
@@ -95,6 +107,8 @@ impl Entity {
             Entity::Enrollment(_) => EntityKind::Enrollment,
             Entity::UsageEvent(_) => EntityKind::UsageEvent,
             Entity::Ticket(_) => EntityKind::Ticket,
+            Entity::DealContact(_) => EntityKind::DealContact,
+            Entity::FxRate(_) => EntityKind::FxRate,
         }
     }
 
@@ -131,6 +145,19 @@ impl Entity {
             Entity::Enrollment(_) => Ok(()),
             Entity::UsageEvent(u) => non_empty("event", &u.event),
             Entity::Ticket(_) => Ok(()),
+            Entity::DealContact(_) => Ok(()),
+            Entity::FxRate(r) => {
+                if r.rate <= Decimal::ZERO {
+                    return Err(ModelError::InvalidField {
+                        field: "rate",
+                        reason: format!(
+                            "an exchange rate must be positive, got {} for {}",
+                            r.rate, r.currency
+                        ),
+                    });
+                }
+                Ok(())
+            }
         }
     }
 
@@ -138,7 +165,7 @@ impl Entity {
     pub fn links(&self) -> Vec<(EntityKind, &ExternalRef)> {
         use EntityKind as K;
         let fields: Vec<(EntityKind, &Option<ExternalRef>)> = match self {
-            Entity::Account(_) | Entity::Course(_) => vec![],
+            Entity::Account(_) | Entity::Course(_) | Entity::FxRate(_) => vec![],
             Entity::Person(p) => vec![(K::Account, &p.account)],
             Entity::Subscription(s) => vec![(K::Account, &s.account)],
             Entity::RevenueEvent(e) => {
@@ -147,6 +174,9 @@ impl Entity {
             Entity::Enrollment(e) => vec![(K::Person, &e.person), (K::Course, &e.course)],
             Entity::UsageEvent(u) => vec![(K::Person, &u.person), (K::Account, &u.account)],
             Entity::Ticket(t) => vec![(K::Account, &t.account), (K::Person, &t.requester)],
+            Entity::DealContact(d) => {
+                vec![(K::Subscription, &d.subscription), (K::Person, &d.person)]
+            }
         };
         fields
             .into_iter()
@@ -355,6 +385,11 @@ pub struct Subscription {
     pub arr: Money,
     /// Lifecycle status.
     pub status: SubscriptionStatus,
+    /// What the source says this subscription's start is (new business, renewal,
+    /// expansion…), read from the field the instance's mapping names (opportunity `Type`, deal
+    /// `dealtype`); `None` when the source does not say. The ledger derives event kinds from
+    /// ARR and reports where they disagree with this.
+    pub motion: Option<RevenueEventKind>,
 }
 
 /// What a revenue event did to an account's ARR.
@@ -388,6 +423,35 @@ pub struct RevenueEvent {
     pub arr_delta: Money,
     /// ARR after the event.
     pub arr_after: Money,
+}
+
+/// A person's part in a deal: Salesforce `OpportunityContactRole`, HubSpot deal→contact
+/// associations. Links the people who bought (or renewed) to the subscription it became.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DealContact {
+    /// The deal's subscription (a reference is kept even before the deal is won).
+    pub subscription: Option<ExternalRef>,
+    /// The person.
+    pub person: Option<ExternalRef>,
+    /// The role as the source names it (`Decision Maker`, `Economic Buyer`…).
+    pub role: Option<String>,
+    /// Whether the source marks this person as the deal's primary contact.
+    pub primary: bool,
+}
+
+/// A dated exchange rate as a source keeps it (Salesforce `DatedConversionRate`): from
+/// `start_date` on, one unit of `base` is worth `rate` units of `currency`, until the next
+/// rate of the same pair starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FxRate {
+    /// The currency rates are quoted against (the org's corporate currency).
+    pub base: Currency,
+    /// The currency quoted.
+    pub currency: Currency,
+    /// First day the rate applies.
+    pub start_date: NaiveDate,
+    /// Units of `currency` per unit of `base`; positive, kept exactly.
+    pub rate: Decimal,
 }
 
 /// A course's delivery format.
@@ -521,7 +585,6 @@ pub struct Ticket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Currency;
 
     #[test]
     fn domains_and_emails_normalise() {
@@ -559,6 +622,7 @@ mod tests {
             end_date: Some(start.pred_opt().unwrap()),
             arr: Money::zero(Currency::usd()),
             status: SubscriptionStatus::Active,
+            motion: None,
         });
         assert!(matches!(
             sub.validate(),

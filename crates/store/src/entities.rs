@@ -69,6 +69,33 @@ entity_module!(subscription, "subscriptions", {
     pub arr_e4: i64,
     pub currency: String,
     pub status: String,
+    pub motion: Option<String>,
+});
+
+entity_module!(deal_contact, "deal_contacts", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub source_updated_at: Option<DateTimeUtc>,
+    pub content_hash: String,
+    pub synced_at: DateTimeUtc,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub subscription_id: Option<Uuid>,
+    pub person_id: Option<Uuid>,
+    pub role: Option<String>,
+    pub is_primary: bool,
+});
+
+entity_module!(fx_rate, "fx_rates", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub source_updated_at: Option<DateTimeUtc>,
+    pub content_hash: String,
+    pub synced_at: DateTimeUtc,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub base: String,
+    pub currency: String,
+    pub start_date: Date,
+    pub rate: String,
 });
 
 entity_module!(revenue_event, "revenue_events", {

@@ -11,7 +11,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial), Box::new(M0002Scheduling)]
+        vec![
+            Box::new(M0001Initial),
+            Box::new(M0002Scheduling),
+            Box::new(M0003Revenue),
+        ]
     }
 }
 
@@ -328,6 +332,70 @@ impl MigrationTrait for M0002Scheduling {
             m.alter_table(Table::alter().table(table).drop_column(col).to_owned())
                 .await?;
         }
+        Ok(())
+    }
+}
+
+/// The CRM's revenue detail: the source's own classification of a subscription (`motion`),
+/// people's roles on deals, and dated exchange rates synced from a source.
+struct M0003Revenue;
+
+impl MigrationName for M0003Revenue {
+    fn name(&self) -> &str {
+        "m0003_revenue"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0003Revenue {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("subscriptions")
+                .add_column(string_null("motion"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            entity_table("deal_contacts")
+                .col(uuid_null("subscription_id"))
+                .col(uuid_null("person_id"))
+                .col(string_null("role"))
+                .col(boolean("is_primary"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            entity_table("fx_rates")
+                .col(string_len("base", 3))
+                .col(string_len("currency", 3))
+                .col(date("start_date"))
+                .col(string("rate"))
+                .to_owned(),
+        )
+        .await?;
+        for (t, cols) in [
+            ("deal_contacts", &["subscription_id"][..]),
+            ("deal_contacts", &["person_id"][..]),
+            ("fx_rates", &["base", "currency", "start_date"][..]),
+        ] {
+            m.create_index(index(t, cols)).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in ["fx_rates", "deal_contacts"] {
+            m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
+        }
+        m.alter_table(
+            Table::alter()
+                .table("subscriptions")
+                .drop_column("motion")
+                .to_owned(),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -233,6 +233,8 @@ pub(crate) fn table_of(kind: EntityKind) -> &'static str {
         EntityKind::Enrollment => "enrollments",
         EntityKind::UsageEvent => "usage_events",
         EntityKind::Ticket => "tickets",
+        EntityKind::DealContact => "deal_contacts",
+        EntityKind::FxRate => "fx_rates",
     }
 }
 
@@ -277,7 +279,8 @@ fn columns_of(kind: EntityKind) -> &'static [&'static str] {
             "end_date",
             "arr_e4",
             "currency",
-            "status"
+            "status",
+            "motion"
         ),
         EntityKind::RevenueEvent => cols!(
             "account_id",
@@ -318,6 +321,8 @@ fn columns_of(kind: EntityKind) -> &'static [&'static str] {
             "tags",
             "category"
         ),
+        EntityKind::DealContact => cols!("subscription_id", "person_id", "role", "is_primary"),
+        EntityKind::FxRate => cols!("base", "currency", "start_date", "rate"),
     }
 }
 
@@ -378,6 +383,7 @@ fn entity_row(
             to_e4(s.arr.amount)?.into(),
             s.arr.currency.as_str().to_owned().into(),
             s.status.as_str().to_owned().into(),
+            s.motion.as_ref().map(enum_name).transpose()?.into(),
         ]),
         Entity::RevenueEvent(e) => {
             if e.arr_delta.currency != e.arr_after.currency {
@@ -431,6 +437,19 @@ fn entity_row(
             t.channel.clone().into(),
             json(&t.tags)?,
             enum_name(&t.category)?.into(),
+        ]),
+        Entity::DealContact(d) => row.extend([
+            link(&d.subscription),
+            link(&d.person),
+            d.role.clone().into(),
+            d.primary.into(),
+        ]),
+        Entity::FxRate(r) => row.extend([
+            r.base.as_str().to_owned().into(),
+            r.currency.as_str().to_owned().into(),
+            r.start_date.into(),
+            // Text keeps every digit a source sends (rates carry up to 9 decimals).
+            r.rate.normalize().to_string().into(),
         ]),
     }
     debug_assert_eq!(row.len(), columns_of(rec.kind()).len());

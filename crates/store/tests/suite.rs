@@ -58,6 +58,7 @@ fn deal(id: &str, company_id: &str, amount: &str) -> SourceRecord {
             end_date: NaiveDate::from_ymd_opt(2027, 1, 1),
             arr: Money::new(Decimal::from_str(amount).unwrap(), Currency::usd()),
             status: SubscriptionStatus::Active,
+            motion: None,
         }),
     }
 }

@@ -102,6 +102,7 @@ fn deal(
                 Currency::parse(currency).unwrap(),
             ),
             status: SubscriptionStatus::Active,
+            motion: None,
         }),
     }
 }

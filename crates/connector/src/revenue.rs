@@ -1,0 +1,304 @@
+//! How a CRM instance's won deals become subscriptions: the per-instance field mapping of
+//! `tributary.toml` (`[connectors.<name>.mapping]`), shared by every CRM connector so that ARR,
+//! term and motion mean the same everywhere.
+//!
+//! A connector starts from its vendor's standard fields ([`RevenueMapping`] built by the
+//! connector), overlays what the instance configures ([`MappingSettings::resolve`]), requests
+//! exactly the fields the result names ([`RevenueMapping::fields`], so a custom field that an
+//! org does not have is never selected unless configured), reads their values with its own
+//! vendor-aware accessors and hands them to [`RevenueMapping::arr`] and
+//! [`RevenueMapping::motion`].
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use tributary_model::RevenueEventKind;
+
+/// Longest term a contract may have, in months.
+pub const MAX_TERM_MONTHS: u32 = 120;
+
+/// The resolved mapping of one CRM instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevenueMapping {
+    /// A field holding ARR directly (`ARR__c`, `hs_arr`); when set and non-empty on a record it
+    /// wins over the amount.
+    pub arr_field: Option<String>,
+    /// The field holding the contract value of the whole term (`Amount`, `amount`).
+    pub amount_field: String,
+    /// A field holding the term in months (`Term_Months__c`); when unset or empty on a record,
+    /// [`RevenueMapping::default_term_months`].
+    pub term_field: Option<String>,
+    /// The term of records without one.
+    pub default_term_months: u32,
+    /// The field whose value says what the deal is (`Type`, `dealtype`, `pipeline`).
+    pub motion_field: Option<String>,
+    /// Values of [`RevenueMapping::motion_field`] and the kind each means; values not listed
+    /// leave the motion unknown.
+    pub motions: BTreeMap<String, RevenueEventKind>,
+}
+
+/// The `[connectors.<name>.mapping]` table: every key optional, overlaying the connector's
+/// defaults. `arr_field = ""` / `term_field = ""` / `motion_field = ""` switch a default off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MappingSettings {
+    /// Field holding ARR (custom fields welcome: `ARR__c`).
+    pub arr_field: Option<String>,
+    /// Field holding the term's contract value.
+    pub amount_field: Option<String>,
+    /// Field holding the term in months.
+    pub term_field: Option<String>,
+    /// Term of records without one, in months.
+    pub default_term_months: Option<u32>,
+    /// Field naming the deal's motion.
+    pub motion_field: Option<String>,
+    /// Motion values and their kinds (`new`, `renewal`, `expansion`, `contraction`,
+    /// `churn`); replaces the default table when given.
+    pub motions: Option<BTreeMap<String, RevenueEventKind>>,
+}
+
+/// A mapping that cannot work; the message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("mapping.{key}: {message}")]
+pub struct MappingError {
+    /// The offending key.
+    pub key: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Why a record's ARR could not be derived; the connector names its record and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArrProblem {
+    /// The term is outside 1..=[`MAX_TERM_MONTHS`].
+    Term(i64),
+    /// Neither an ARR nor an amount.
+    NoValue,
+    /// A negative value.
+    Negative(Decimal),
+}
+
+impl MappingSettings {
+    /// `defaults` with these settings laid over them, checked.
+    pub fn resolve(&self, defaults: RevenueMapping) -> Result<RevenueMapping, MappingError> {
+        let optional = |set: &Option<String>, default: Option<String>| match set {
+            None => default,
+            Some(s) if s.trim().is_empty() => None,
+            Some(s) => Some(s.trim().to_owned()),
+        };
+        let mapping = RevenueMapping {
+            arr_field: optional(&self.arr_field, defaults.arr_field),
+            amount_field: match &self.amount_field {
+                None => defaults.amount_field,
+                Some(s) if s.trim().is_empty() => {
+                    return Err(MappingError {
+                        key: "amount_field",
+                        message: "must name a field".to_owned(),
+                    });
+                }
+                Some(s) => s.trim().to_owned(),
+            },
+            term_field: optional(&self.term_field, defaults.term_field),
+            default_term_months: self
+                .default_term_months
+                .unwrap_or(defaults.default_term_months),
+            motion_field: optional(&self.motion_field, defaults.motion_field),
+            motions: self.motions.clone().unwrap_or(defaults.motions),
+        };
+        if !(1..=MAX_TERM_MONTHS).contains(&mapping.default_term_months) {
+            return Err(MappingError {
+                key: "default_term_months",
+                message: format!(
+                    "must be between 1 and {MAX_TERM_MONTHS}, got {}",
+                    mapping.default_term_months
+                ),
+            });
+        }
+        for (key, field) in [
+            ("arr_field", mapping.arr_field.as_deref()),
+            ("amount_field", Some(mapping.amount_field.as_str())),
+            ("term_field", mapping.term_field.as_deref()),
+            ("motion_field", mapping.motion_field.as_deref()),
+        ] {
+            if let Some(f) = field
+                && !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return Err(MappingError {
+                    key,
+                    message: format!("`{f}` is not a field name (letters, digits and `_`)"),
+                });
+            }
+        }
+        Ok(mapping)
+    }
+}
+
+impl RevenueMapping {
+    /// The fields a read must request for this mapping, without duplicates, in a stable order.
+    pub fn fields(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for f in [
+            self.arr_field.as_deref(),
+            Some(self.amount_field.as_str()),
+            self.term_field.as_deref(),
+            self.motion_field.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        out
+    }
+
+    /// The term in months and the ARR of a record with these values of
+    /// [`RevenueMapping::arr_field`], [`RevenueMapping::amount_field`] and
+    /// [`RevenueMapping::term_field`]: the ARR field when present, else `amount × 12 / term`
+    /// rounded half-up to cents.
+    pub fn arr(
+        &self,
+        arr: Option<Decimal>,
+        amount: Option<Decimal>,
+        term: Option<i64>,
+    ) -> Result<(u32, Decimal), ArrProblem> {
+        let term = match term {
+            None => self.default_term_months,
+            Some(n) if (1..=i64::from(MAX_TERM_MONTHS)).contains(&n) => n as u32,
+            Some(n) => return Err(ArrProblem::Term(n)),
+        };
+        let value = match (arr, amount) {
+            (Some(arr), _) => arr,
+            (None, Some(amount)) => (amount * Decimal::from(12) / Decimal::from(term))
+                .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
+            (None, None) => return Err(ArrProblem::NoValue),
+        };
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err(ArrProblem::Negative(value));
+        }
+        Ok((term, value))
+    }
+
+    /// The kind the motion field's `value` means, when the mapping lists it.
+    pub fn motion(&self, value: Option<&str>) -> Option<RevenueEventKind> {
+        let v = value?.trim();
+        self.motions.get(v).copied().or_else(|| {
+            self.motions
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(v))
+                .map(|(_, kind)| *kind)
+        })
+    }
+}
+
+impl ArrProblem {
+    /// A sentence for a quarantine reason.
+    pub fn describe(&self) -> String {
+        match self {
+            ArrProblem::Term(n) => {
+                format!("expected a term between 1 and {MAX_TERM_MONTHS} months, got {n}")
+            }
+            ArrProblem::NoValue => "a won deal needs an ARR or an amount to derive ARR".to_owned(),
+            ArrProblem::Negative(d) => format!("ARR must not be negative, got {d}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn sf() -> RevenueMapping {
+        RevenueMapping {
+            arr_field: None,
+            amount_field: "Amount".into(),
+            term_field: None,
+            default_term_months: 12,
+            motion_field: Some("Type".into()),
+            motions: BTreeMap::from([("New Customer".to_owned(), RevenueEventKind::New)]),
+        }
+    }
+
+    #[test]
+    fn settings_overlay_defaults_and_switch_them_off() {
+        let m = MappingSettings::default().resolve(sf()).unwrap();
+        assert_eq!(m, sf());
+        assert_eq!(m.fields(), vec!["Amount", "Type"]);
+        let s: MappingSettings = serde_json::from_value(serde_json::json!({
+            "arr_field": "ARR__c", "term_field": "Term_Months__c", "motion_field": "",
+        }))
+        .unwrap();
+        let m = s.resolve(sf()).unwrap();
+        assert_eq!(m.fields(), vec!["ARR__c", "Amount", "Term_Months__c"]);
+        assert_eq!(m.motion(Some("New Customer")), Some(RevenueEventKind::New));
+        let s: MappingSettings = serde_json::from_value(serde_json::json!({
+            "motions": {"Renewal": "renewal", "New Business": "new"}
+        }))
+        .unwrap();
+        let m = s.resolve(sf()).unwrap();
+        assert_eq!(m.motion(Some("renewal ")), Some(RevenueEventKind::Renewal));
+        assert_eq!(m.motion(Some("New Customer")), None);
+        assert_eq!(m.motion(None), None);
+        for (v, key) in [
+            (
+                serde_json::json!({"default_term_months": 0}),
+                "default_term_months",
+            ),
+            (
+                serde_json::json!({"arr_field": "ARR__c; DROP"}),
+                "arr_field",
+            ),
+            (serde_json::json!({"amount_field": " "}), "amount_field"),
+        ] {
+            let s: MappingSettings = serde_json::from_value(v).unwrap();
+            assert_eq!(s.resolve(sf()).unwrap_err().key, key);
+        }
+        let err =
+            serde_json::from_value::<MappingSettings>(serde_json::json!({"arr": "x"})).unwrap_err();
+        assert!(err.to_string().contains("unknown field `arr`"), "{err}");
+        let err = serde_json::from_value::<MappingSettings>(
+            serde_json::json!({"motions": {"Upsell": "upsell"}}),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown variant `upsell`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn arr_comes_from_the_arr_field_or_the_amount_over_the_term() {
+        let m = sf();
+        assert_eq!(m.arr(None, Some(d("6000.5")), None), Ok((12, d("6000.50"))));
+        assert_eq!(
+            m.arr(None, Some(d("24000")), Some(24)),
+            Ok((24, d("12000")))
+        );
+        assert_eq!(
+            m.arr(None, Some(d("6000.5")), Some(6)),
+            Ok((6, d("12001.00")))
+        );
+        assert_eq!(m.arr(None, Some(d("1000")), Some(7)), Ok((7, d("1714.29"))));
+        assert_eq!(
+            m.arr(Some(d("9000")), Some(d("1")), Some(36)),
+            Ok((36, d("9000")))
+        );
+        assert_eq!(m.arr(None, None, None), Err(ArrProblem::NoValue));
+        assert_eq!(m.arr(None, Some(d("1")), Some(0)), Err(ArrProblem::Term(0)));
+        assert_eq!(
+            m.arr(None, Some(d("1")), Some(121)),
+            Err(ArrProblem::Term(121))
+        );
+        assert_eq!(
+            m.arr(Some(d("-5")), None, None),
+            Err(ArrProblem::Negative(d("-5")))
+        );
+        assert!(ArrProblem::Term(0).describe().contains("got 0"));
+    }
+}
