@@ -181,7 +181,10 @@ mod tests {
         let connector = crate::registry::build("hubspot-sim", hs, &|_| Some("pat-123".into()))
             .expect("the example's connector settings are valid");
         // The example's FX file loads (paths are relative to the working directory).
-        let fx = config.ledger.fx_table().expect("fx/simulator.csv loads");
+        let fx = config
+            .ledger
+            .csv_fx_table()
+            .expect("fx/simulator.csv loads");
         let eur = tributary_model::Money::new(
             rust_decimal::Decimal::ONE,
             tributary_model::Currency::parse("EUR").unwrap(),

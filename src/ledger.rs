@@ -8,11 +8,15 @@
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::HashMap;
-use tributary_analytics::fx::FxTable;
+use std::str::FromStr;
+use tributary_analytics::fx::{FxTable, Quote};
 use tributary_analytics::ledger::{Ledger, LedgerConfig, SubscriptionInput};
-use tributary_model::{Currency, Entity, EntityKind, ExternalRef, Money, SourceRecord};
+use tributary_model::{
+    Currency, Entity, EntityKind, ExternalRef, Money, RevenueEventKind, SourceRecord,
+};
 use tributary_store::{CommitBatch, Store, money::from_e4};
 
 /// The instance name the ledger's derived rows carry.
@@ -28,10 +32,27 @@ pub struct LedgerSettings {
     /// Days after a contract ends within which a new one still counts as its renewal rather
     /// than churn followed by new business.
     pub grace_days: u32,
+    /// Where exchange rates come from: `csv` (the file `fx_rates_csv`) or `synced` (the dated
+    /// rates a CRM connector synced, e.g. Salesforce `DatedConversionRate`, quoted against the
+    /// reporting currency as the org's corporate currency).
+    pub fx_source: FxSource,
     /// A CSV file of dated FX rates into the reporting currency (`date,currency,rate`), relative
     /// to the working directory; empty: only the reporting currency is known, and a contract in
-    /// another currency stops the ledger refresh with an error naming it.
+    /// another currency stops the ledger refresh with an error naming it. Used when
+    /// `fx_source = "csv"`.
     pub fx_rates_csv: String,
+}
+
+/// Where the ledger's exchange rates come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FxSource {
+    /// The CSV file named by `fx_rates_csv`.
+    #[default]
+    Csv,
+    /// Rates synced from a source into the store (`fx_rates`), quoted against the reporting
+    /// currency; amounts are divided by them, as the CRM itself converts.
+    Synced,
 }
 
 impl Default for LedgerSettings {
@@ -39,14 +60,15 @@ impl Default for LedgerSettings {
         Self {
             reporting_currency: "USD".to_owned(),
             grace_days: 30,
+            fx_source: FxSource::Csv,
             fx_rates_csv: String::new(),
         }
     }
 }
 
 impl LedgerSettings {
-    /// The FX table these settings name (reads the CSV file).
-    pub fn fx_table(&self) -> Result<FxTable> {
+    /// The FX table of the CSV file these settings name.
+    pub fn csv_fx_table(&self) -> Result<FxTable> {
         let reporting = Currency::parse(&self.reporting_currency)?;
         if self.fx_rates_csv.is_empty() {
             return Ok(FxTable::new(reporting));
@@ -56,13 +78,38 @@ impl LedgerSettings {
         FxTable::from_csv(reporting, &text)
             .with_context(|| format!("invalid fx_rates_csv `{}`", self.fx_rates_csv))
     }
-}
 
-impl LedgerSettings {
+    /// The FX table these settings name: the CSV file, or the rates synced into `store`.
+    pub async fn fx_table(&self, store: &Store) -> Result<FxTable> {
+        match self.fx_source {
+            FxSource::Csv => self.csv_fx_table(),
+            FxSource::Synced => synced_fx(store, Currency::parse(&self.reporting_currency)?).await,
+        }
+    }
+
     /// Re-derives the ledger in `store` with these settings.
     pub async fn refresh(&self, store: &Store) -> Result<LedgerOutcome> {
-        refresh(store, &self.fx_table()?, self.grace_days).await
+        refresh(store, &self.fx_table(store).await?, self.grace_days).await
     }
+}
+
+/// The dated rates synced into `store` that are quoted against `reporting`, as inverse quotes
+/// (units of the currency per unit of `reporting`).
+pub async fn synced_fx(store: &Store, reporting: Currency) -> Result<FxTable> {
+    let mut table = FxTable::new(reporting.clone());
+    for row in store.fx_rates(reporting.as_str()).await? {
+        let currency = Currency::parse(&row.currency)?;
+        if currency == reporting {
+            continue;
+        }
+        let rate = Decimal::from_str(&row.rate).with_context(|| {
+            format!("stored rate `{}` of {currency} is not a decimal", row.rate)
+        })?;
+        table
+            .insert_quote(currency, row.start_date, Quote::Inverse(rate))
+            .context("conflicting synced exchange rates")?;
+    }
+    Ok(table)
 }
 
 /// What a refresh did.
@@ -74,6 +121,9 @@ pub struct LedgerOutcome {
     pub written: u64,
     /// Events removed because their contracts vanished.
     pub removed: u64,
+    /// Subscriptions whose source classification (`motion`: the opportunity type or deal type
+    /// the field mapping reads) differs from the kind the ledger derived from ARR.
+    pub kind_mismatches: usize,
 }
 
 /// Re-derives the ledger from the stored subscriptions and stores it.
@@ -113,12 +163,20 @@ pub async fn refresh(store: &Store, fx: &FxTable, grace_days: u32) -> Result<Led
             end: s.end_date,
             arr: Money::new(from_e4(s.arr_e4), Currency::parse(&s.currency)?),
             source,
-            kind_hint: None,
+            kind_hint: s.motion.as_deref().and_then(parse_kind),
         });
     }
     inputs.sort_by(|a, b| (&a.account, a.start, &a.id).cmp(&(&b.account, b.start, &b.id)));
     let ledger = Ledger::derive(&inputs, fx, &LedgerConfig { grace_days })
         .context("cannot derive the revenue ledger")?;
+    let mismatches = ledger.kind_mismatches();
+    if let Some(first) = mismatches.first() {
+        tracing::info!(
+            count = mismatches.len(),
+            example = ?first,
+            "subscriptions whose CRM type disagrees with the ARR movement the ledger derived"
+        );
+    }
     let records: Vec<SourceRecord> = ledger
         .events()
         .iter()
@@ -155,7 +213,12 @@ pub async fn refresh(store: &Store, fx: &FxTable, grace_days: u32) -> Result<Led
         events,
         written: outcome.written,
         removed: outcome.deleted,
+        kind_mismatches: mismatches.len(),
     })
+}
+
+fn parse_kind(s: &str) -> Option<RevenueEventKind> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
 }
 
 /// The simulator's fixed FX rates as a dated table (valid since 2000), for the demo.

@@ -281,7 +281,10 @@ async fn a_deleted_opportunity_leaves_the_ledger() -> Result<()> {
             ..DemoOptions::default()
         };
         let demo = demo::prepare(&opts).await?;
-        let (before, total_before) = demo.store.revenue_events(None, 0, 10_000).await?;
+        let (before, total_before) = demo
+            .store
+            .revenue_events(&Default::default(), 0, 10_000)
+            .await?;
         // The CRM deletes the deal behind one account's first subscription.
         let subs = demo.store.live_subscriptions().await?;
         let first = subs
@@ -318,7 +321,17 @@ async fn a_deleted_opportunity_leaves_the_ledger() -> Result<()> {
             outcome.written + outcome.removed > 0,
             "{backend}: {outcome:?}"
         );
-        let (after, _) = demo.store.revenue_events(Some(account), 0, 10_000).await?;
+        let (after, _) = demo
+            .store
+            .revenue_events(
+                &tributary_store::RevenueEventFilter {
+                    account: Some(account),
+                    ..Default::default()
+                },
+                0,
+                10_000,
+            )
+            .await?;
         let old: Vec<_> = before
             .iter()
             .filter(|e| e.account_id == Some(account))

@@ -5,6 +5,12 @@
 //! asked for, and fails when there is none (an amount is never converted at a guessed rate).
 //! The reporting currency itself always converts at exactly 1.
 //!
+//! A rate can also be held the other way round, as "units of the currency per unit of the
+//! reporting currency" ([`Quote::Inverse`]) — how Salesforce's `DatedConversionRate` quotes
+//! against the corporate currency. Such an amount is *divided* by the rate, exactly as
+//! Salesforce converts it, rather than multiplied by a rounded reciprocal, so the ledger
+//! agrees with the CRM's own converted figures.
+//!
 //! Rounding: [`FxTable::convert`] rounds the converted amount to 4 decimal places, half away
 //! from zero ("half-up", `RoundingStrategy::MidpointAwayFromZero`). Totals reconcile because
 //! callers convert each amount once (per subscription, per event) and then add the converted
@@ -22,11 +28,36 @@ use tributary_model::{Currency, Money};
 /// Decimal places of converted amounts.
 pub const CONVERTED_DP: u32 = 4;
 
+/// How one dated rate is quoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quote {
+    /// Units of the reporting currency per unit of the currency: amounts are multiplied.
+    Direct(Decimal),
+    /// Units of the currency per unit of the reporting currency: amounts are divided.
+    Inverse(Decimal),
+}
+
+impl Quote {
+    fn value(self) -> Decimal {
+        match self {
+            Quote::Direct(r) | Quote::Inverse(r) => r,
+        }
+    }
+
+    /// `amount` in the reporting currency, unrounded (division keeps 28 significant digits).
+    fn apply(self, amount: Decimal) -> Decimal {
+        match self {
+            Quote::Direct(r) => amount * r,
+            Quote::Inverse(r) => amount / r,
+        }
+    }
+}
+
 /// Dated rates per currency into a reporting currency.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FxTable {
     reporting: Currency,
-    rates: BTreeMap<Currency, BTreeMap<NaiveDate, Decimal>>,
+    rates: BTreeMap<Currency, BTreeMap<NaiveDate, Quote>>,
 }
 
 impl FxTable {
@@ -52,6 +83,17 @@ impl FxTable {
         date: NaiveDate,
         rate: Decimal,
     ) -> Result<(), AnalyticsError> {
+        self.insert_quote(currency, date, Quote::Direct(rate))
+    }
+
+    /// Adds `quote` for `currency` from `date`, with the checks of [`FxTable::insert`].
+    pub fn insert_quote(
+        &mut self,
+        currency: Currency,
+        date: NaiveDate,
+        quote: Quote,
+    ) -> Result<(), AnalyticsError> {
+        let rate = quote.value();
         if rate <= Decimal::ZERO {
             return Err(AnalyticsError::InvalidRate {
                 currency,
@@ -68,11 +110,11 @@ impl FxTable {
         }
         let dated = self.rates.entry(currency.clone()).or_default();
         match dated.get(&date) {
-            Some(existing) if *existing != rate => {
+            Some(existing) if *existing != quote => {
                 Err(AnalyticsError::DuplicateRate { currency, date })
             }
             _ => {
-                dated.insert(date, rate);
+                dated.insert(date, quote);
                 Ok(())
             }
         }
@@ -131,9 +173,9 @@ impl FxTable {
     }
 
     /// The rate of `currency` on `date`: the latest one effective on or before it.
-    pub fn rate(&self, currency: &Currency, date: NaiveDate) -> Result<Decimal, AnalyticsError> {
+    pub fn rate(&self, currency: &Currency, date: NaiveDate) -> Result<Quote, AnalyticsError> {
         if *currency == self.reporting {
-            return Ok(Decimal::ONE);
+            return Ok(Quote::Direct(Decimal::ONE));
         }
         self.rates
             .get(currency)
@@ -149,7 +191,8 @@ impl FxTable {
     /// [`CONVERTED_DP`] places half away from zero.
     pub fn convert(&self, money: &Money, date: NaiveDate) -> Result<Money, AnalyticsError> {
         let rate = self.rate(&money.currency, date)?;
-        let amount = (money.amount * rate)
+        let amount = rate
+            .apply(money.amount)
             .round_dp_with_strategy(CONVERTED_DP, RoundingStrategy::MidpointAwayFromZero);
         Ok(Money::new(amount, self.reporting.clone()))
     }
@@ -177,10 +220,22 @@ mod tests {
         )
         .unwrap();
         let eur = cur("EUR");
-        assert_eq!(fx.rate(&eur, d("2025-01-01")).unwrap(), dec("1.08"));
-        assert_eq!(fx.rate(&eur, d("2025-06-30")).unwrap(), dec("1.08"));
-        assert_eq!(fx.rate(&eur, d("2025-07-01")).unwrap(), dec("1.10"));
-        assert_eq!(fx.rate(&eur, d("2030-01-01")).unwrap(), dec("1.10"));
+        assert_eq!(
+            fx.rate(&eur, d("2025-01-01")).unwrap(),
+            Quote::Direct(dec("1.08"))
+        );
+        assert_eq!(
+            fx.rate(&eur, d("2025-06-30")).unwrap(),
+            Quote::Direct(dec("1.08"))
+        );
+        assert_eq!(
+            fx.rate(&eur, d("2025-07-01")).unwrap(),
+            Quote::Direct(dec("1.10"))
+        );
+        assert_eq!(
+            fx.rate(&eur, d("2030-01-01")).unwrap(),
+            Quote::Direct(dec("1.10"))
+        );
         assert_eq!(
             fx.rate(&eur, d("2024-12-31")),
             Err(AnalyticsError::MissingRate {
@@ -192,7 +247,29 @@ mod tests {
         assert!(fx.rate(&cur("JPY"), d("2025-08-01")).is_err());
         assert_eq!(
             fx.rate(&Currency::usd(), d("1900-01-01")).unwrap(),
-            Decimal::ONE
+            Quote::Direct(Decimal::ONE)
+        );
+    }
+
+    #[test]
+    fn inverse_quotes_divide_like_the_crm_does() {
+        // Salesforce: 1 USD = 0.925926 EUR; 1000 EUR is 1000 / 0.925926 USD.
+        let mut fx = FxTable::new(Currency::usd());
+        fx.insert_quote(cur("EUR"), d("2000-01-01"), Quote::Inverse(dec("0.925926")))
+            .unwrap();
+        let m = fx
+            .convert(&Money::new(dec("1000"), cur("EUR")), d("2025-01-01"))
+            .unwrap();
+        assert_eq!(m.amount, dec("1079.9999"));
+        assert_eq!(m.currency, Currency::usd());
+        // The same date may not carry two different quotes.
+        assert!(
+            fx.insert_quote(cur("EUR"), d("2000-01-01"), Quote::Direct(dec("1.08")))
+                .is_err()
+        );
+        assert!(
+            fx.insert_quote(cur("EUR"), d("2001-01-01"), Quote::Inverse(dec("0")))
+                .is_err()
         );
     }
 

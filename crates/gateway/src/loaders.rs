@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tributary_store::entities::{external_ref, person, subscription};
+use tributary_store::entities::{deal_contact, external_ref, person, revenue_event, subscription};
 use tributary_store::{Store, StoreError};
 use uuid::Uuid;
 
@@ -33,12 +33,29 @@ pub(crate) struct SubscriptionsOf(pub Uuid);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct RefsOf(pub Uuid);
 
+/// The revenue events of an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct RevenueEventsOf(pub Uuid);
+
+/// The people on the deal behind a subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ContactsOf(pub Uuid);
+
+/// A person's part in a deal, with the person when known.
+#[derive(Clone, Debug)]
+pub(crate) struct DealContactRow {
+    pub contact: deal_contact::Model,
+    pub person: Option<person::Model>,
+}
+
 /// Counts of store calls made by the loader, per child kind; tests use them to prove batching.
 #[derive(Debug, Default)]
 pub(crate) struct LoaderStats {
     people: BatchCount,
     subscriptions: BatchCount,
     refs: BatchCount,
+    revenue_events: BatchCount,
+    contacts: BatchCount,
 }
 
 /// Batches run and keys asked for.
@@ -74,6 +91,12 @@ impl LoaderStats {
     }
     pub(crate) fn refs(&self) -> (u64, u64) {
         self.refs.get()
+    }
+    pub(crate) fn revenue_events(&self) -> (u64, u64) {
+        self.revenue_events.get()
+    }
+    pub(crate) fn contacts(&self) -> (u64, u64) {
+        self.contacts.get()
     }
 }
 
@@ -163,6 +186,65 @@ impl Loader<RefsOf> for StoreLoader {
             .into_iter()
             .map(|(k, v)| (k, v.into()))
             .collect())
+    }
+}
+
+impl Loader<RevenueEventsOf> for StoreLoader {
+    type Value = Arc<[revenue_event::Model]>;
+    type Error = Arc<StoreError>;
+
+    async fn load(
+        &self,
+        keys: &[RevenueEventsOf],
+    ) -> Result<HashMap<RevenueEventsOf, Self::Value>, Self::Error> {
+        self.stats.revenue_events.record(keys.len());
+        let rows = self
+            .store
+            .revenue_events_of_accounts(&ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        Ok(group(rows, |e| e.account_id.map(RevenueEventsOf))
+            .into_iter()
+            .map(|(k, v)| (k, v.into()))
+            .collect())
+    }
+}
+
+impl Loader<ContactsOf> for StoreLoader {
+    type Value = Arc<[DealContactRow]>;
+    type Error = Arc<StoreError>;
+
+    async fn load(
+        &self,
+        keys: &[ContactsOf],
+    ) -> Result<HashMap<ContactsOf, Self::Value>, Self::Error> {
+        self.stats.contacts.record(keys.len());
+        let contacts = self
+            .store
+            .deal_contacts_of_subscriptions(&ids(keys, |k| k.0))
+            .await
+            .map_err(Arc::new)?;
+        let mut person_ids: Vec<Uuid> = contacts.iter().filter_map(|c| c.person_id).collect();
+        person_ids.sort();
+        person_ids.dedup();
+        let people: HashMap<Uuid, person::Model> = self
+            .store
+            .people_by_id(&person_ids)
+            .await
+            .map_err(Arc::new)?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        let rows = contacts.into_iter().map(|contact| DealContactRow {
+            person: contact.person_id.and_then(|id| people.get(&id).cloned()),
+            contact,
+        });
+        Ok(group(rows.collect(), |r| {
+            r.contact.subscription_id.map(ContactsOf)
+        })
+        .into_iter()
+        .map(|(k, v)| (k, v.into()))
+        .collect())
     }
 }
 

@@ -5,7 +5,7 @@ use crate::error::GatewayError;
 use crate::types::{
     Account, AccountConnection, AccountEdge, AccountFilter, ConnectorStatus, PageInfo,
     QuarantineConnection, QuarantineEdge, RevenueEventConnection, RevenueEventEdge,
-    SyncRunConnection, SyncRunEdge, TriggerSyncPayload,
+    RevenueLedgerFilter, SyncRunConnection, SyncRunEdge, TriggerSyncPayload,
 };
 use async_graphql::{Context, ID, Object, Result};
 use tributary_store::Store;
@@ -165,29 +165,23 @@ impl QueryRoot {
     }
 
     /// The revenue ledger finance reconciles against: every change of ARR (new, renewal,
-    /// expansion, contraction, churn) in the reporting currency, by date, optionally of one
-    /// account. Derived from subscriptions after every sync; an account's deltas sum to its
-    /// ARR.
+    /// expansion, contraction, churn) in the reporting currency, by date then account,
+    /// filtered by account, kinds and dates. Derived from subscriptions after every sync; an
+    /// account's deltas sum to its ARR. Scheduled future changes are included (a contract
+    /// ending without a renewal yet is a churn on its end date); filter `to` for history.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
     async fn revenue_ledger(
         &self,
         ctx: &Context<'_>,
-        account_id: Option<ID>,
+        filter: Option<RevenueLedgerFilter>,
         #[graphql(default_with = "Some(DEFAULT_PAGE_SIZE)")] first: Option<i32>,
         after: Option<String>,
     ) -> Result<RevenueEventConnection> {
         let first = page_size(first)?;
         let offset = offset_after(REVENUE_LEDGER, after.as_deref())?;
-        let account = match account_id {
-            Some(id) => Some(Uuid::parse_str(id.as_str()).map_err(|_| {
-                GatewayError::Validation(format!(
-                    "`accountId` is not an account id: `{}`",
-                    id.as_str()
-                ))
-            })?),
-            None => None,
-        };
+        let filter: tributary_store::RevenueEventFilter = filter.unwrap_or_default().try_into()?;
         let (rows, total) = store(ctx)?
-            .revenue_events(account, offset, first)
+            .revenue_events(&filter, offset, first)
             .await
             .map_err(GatewayError::from)?;
         let page_info = offset_page_info(REVENUE_LEDGER, offset, rows.len(), total);

@@ -2,7 +2,9 @@
 //! converted here, never exposed, so a column can change without changing the API.
 
 use crate::error::GatewayError;
-use crate::loaders::{self, Loaders, PeopleOf, RefsOf, SubscriptionsOf};
+use crate::loaders::{
+    self, ContactsOf, Loaders, PeopleOf, RefsOf, RevenueEventsOf, SubscriptionsOf,
+};
 use async_graphql::{
     Context, Enum, ID, InputObject, InputValueError, InputValueResult, Json, Object, Result,
     Scalar, ScalarType, SimpleObject, Value,
@@ -343,6 +345,42 @@ impl Account {
         Ok(arr_by_currency(&rows, day(as_of))?)
     }
 
+    /// The account's lines of the revenue ledger, by date, optionally between `from` and `to`
+    /// (inclusive). The ledger also holds scheduled future changes (a contract ending without
+    /// a renewal yet is a churn on its end date); pass `to` to see history only.
+    async fn revenue_events(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> Result<Vec<RevenueEvent>> {
+        let rows = loaders::children(loaders(ctx)?, RevenueEventsOf(self.row.id)).await?;
+        Ok(rows
+            .iter()
+            .filter(|e| from.is_none_or(|f| e.event_date >= f.0))
+            .filter(|e| to.is_none_or(|t| e.event_date <= t.0))
+            .cloned()
+            .map(RevenueEvent::from)
+            .collect())
+    }
+
+    /// ARR on `asOf` (default: today, UTC) according to the revenue ledger, in the reporting
+    /// currency: the `arrAfter` of the account's last ledger line on or before that day, zero
+    /// before its first. Null when the account has no ledger lines. Unlike `arr`, which adds
+    /// the contracts' own currencies, this is what finance reconciles.
+    async fn ledger_arr(&self, ctx: &Context<'_>, as_of: Option<Date>) -> Result<Option<Money>> {
+        let rows = loaders::children(loaders(ctx)?, RevenueEventsOf(self.row.id)).await?;
+        let day = day(as_of);
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let last = rows.iter().rev().find(|e| e.event_date <= day);
+        Ok(Some(Money {
+            amount: from_e4(last.map_or(0, |e| e.arr_after_e4)),
+            currency: last.unwrap_or(first).currency.clone(),
+        }))
+    }
+
     /// The source rows merged into this account.
     async fn external_refs(&self, ctx: &Context<'_>) -> Result<Vec<ExternalRef>> {
         external_refs(ctx, self.row.id).await
@@ -391,6 +429,7 @@ fn arr_by_currency(
 
 /// What a revenue event did to an account's ARR.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "tributary_model::RevenueEventKind")]
 pub enum RevenueEventKind {
     /// The account's first ARR (or its return after churning).
     New,
@@ -437,14 +476,7 @@ impl RevenueEvent {
 
     /// What happened.
     async fn kind(&self) -> Result<RevenueEventKind> {
-        Ok(match self.row.kind.as_str() {
-            "new" => RevenueEventKind::New,
-            "renewal" => RevenueEventKind::Renewal,
-            "expansion" => RevenueEventKind::Expansion,
-            "contraction" => RevenueEventKind::Contraction,
-            "churn" => RevenueEventKind::Churn,
-            other => return Err(corrupt("revenue_events", "kind", other).into()),
-        })
+        Ok(parse_kind("revenue_events", &self.row.kind)?)
     }
 
     /// Change of the account's ARR.
@@ -461,6 +493,106 @@ impl RevenueEvent {
             amount: from_e4(self.row.arr_after_e4),
             currency: self.row.currency.clone(),
         }
+    }
+}
+
+/// A stored revenue-event kind (`new`, `renewal`…) as the API enum.
+fn parse_kind(table: &'static str, s: &str) -> Result<RevenueEventKind, GatewayError> {
+    Ok(match s {
+        "new" => RevenueEventKind::New,
+        "renewal" => RevenueEventKind::Renewal,
+        "expansion" => RevenueEventKind::Expansion,
+        "contraction" => RevenueEventKind::Contraction,
+        "churn" => RevenueEventKind::Churn,
+        other => return Err(corrupt(table, "kind", other)),
+    })
+}
+
+/// The stored name of a revenue-event kind.
+pub(crate) fn kind_name(kind: RevenueEventKind) -> &'static str {
+    match kind {
+        RevenueEventKind::New => "new",
+        RevenueEventKind::Renewal => "renewal",
+        RevenueEventKind::Expansion => "expansion",
+        RevenueEventKind::Contraction => "contraction",
+        RevenueEventKind::Churn => "churn",
+    }
+}
+
+/// Which lines of the revenue ledger to return; all given conditions must hold.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct RevenueLedgerFilter {
+    /// Events of this account only.
+    pub account_id: Option<ID>,
+    /// Events of these kinds only; empty or absent: every kind.
+    pub kinds: Option<Vec<RevenueEventKind>>,
+    /// Events on or after this day.
+    pub from: Option<Date>,
+    /// Events on or before this day.
+    pub to: Option<Date>,
+}
+
+impl TryFrom<RevenueLedgerFilter> for tributary_store::RevenueEventFilter {
+    type Error = GatewayError;
+
+    fn try_from(f: RevenueLedgerFilter) -> Result<Self, GatewayError> {
+        let account = match f.account_id {
+            Some(id) => Some(Uuid::parse_str(id.as_str()).map_err(|_| {
+                GatewayError::Validation(format!(
+                    "`filter.accountId` is not an account id: `{}`",
+                    id.as_str()
+                ))
+            })?),
+            None => None,
+        };
+        if let (Some(from), Some(to)) = (f.from, f.to)
+            && from.0 > to.0
+        {
+            return Err(GatewayError::Validation(format!(
+                "`filter.from` ({}) is after `filter.to` ({})",
+                from.0, to.0
+            )));
+        }
+        Ok(tributary_store::RevenueEventFilter {
+            account,
+            kinds: f
+                .kinds
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| kind_name(k).to_owned())
+                .collect(),
+            from: f.from.map(|d| d.0),
+            to: f.to.map(|d| d.0),
+        })
+    }
+}
+
+/// A person's part in the deal behind a subscription (Salesforce OpportunityContactRole,
+/// HubSpot deal–contact association).
+pub struct DealContact {
+    row: crate::loaders::DealContactRow,
+}
+
+/// A person's part in the deal behind a subscription.
+#[Object]
+impl DealContact {
+    /// The role as the CRM names it (`Decision Maker`, `Economic Buyer`…).
+    async fn role(&self) -> Option<&str> {
+        self.row.contact.role.as_deref()
+    }
+
+    /// Whether the CRM marks this person as the deal's primary contact.
+    async fn primary(&self) -> bool {
+        self.row.contact.is_primary
+    }
+
+    /// The person; null when the CRM's contact has not been synced (or was deleted).
+    async fn person(&self) -> Option<Person> {
+        self.row
+            .person
+            .clone()
+            .filter(|p| p.deleted_at.is_none())
+            .map(Person::from)
     }
 }
 
@@ -566,6 +698,28 @@ impl Subscription {
         tributary_model::SubscriptionStatus::parse(&self.row.status)
             .map(Into::into)
             .ok_or_else(|| corrupt("subscriptions", "status", &self.row.status).into())
+    }
+
+    /// What the CRM calls this deal (new business, renewal, expansion…), read through the
+    /// instance's field mapping from the opportunity type or deal type; null when the source
+    /// does not say. The ledger's kinds come from ARR movements and may differ.
+    async fn motion(&self) -> Result<Option<RevenueEventKind>> {
+        Ok(self
+            .row
+            .motion
+            .as_deref()
+            .map(|m| parse_kind("subscriptions", m))
+            .transpose()?)
+    }
+
+    /// The people on the deal behind this subscription, primary contact first.
+    async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<DealContact>> {
+        let rows = loaders::children(loaders(ctx)?, ContactsOf(self.row.id)).await?;
+        Ok(rows
+            .iter()
+            .cloned()
+            .map(|row| DealContact { row })
+            .collect())
     }
 
     /// The source rows this subscription was derived from.

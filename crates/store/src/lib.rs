@@ -26,7 +26,7 @@ pub mod testing;
 mod write;
 
 pub use leases::Lease;
-pub use read::{AccountFilter, AccountPage, Page, StoreCounts};
+pub use read::{AccountFilter, AccountPage, Page, RevenueEventFilter, StoreCounts};
 pub use runs::{RunFinish, RunOrigin, RunStatus};
 pub use write::{CommitBatch, CommitOutcome, QuarantineItem};
 

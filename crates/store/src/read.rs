@@ -2,7 +2,9 @@
 //! one `COUNT(*)` with the same filter), and children of many accounts are fetched in one
 //! `IN (…)` query so a page of accounts never costs one query per row.
 
-use crate::entities::{account, external_ref, person, revenue_event, subscription};
+use crate::entities::{
+    account, deal_contact, external_ref, fx_rate, person, revenue_event, subscription,
+};
 use crate::{Store, StoreError, write::table_of};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
@@ -43,6 +45,19 @@ pub struct AccountFilter {
     pub region: Option<String>,
     /// Exact domain.
     pub domain: Option<String>,
+}
+
+/// Filters on the revenue ledger; all given conditions must hold.
+#[derive(Debug, Clone, Default)]
+pub struct RevenueEventFilter {
+    /// Events of this account only.
+    pub account: Option<Uuid>,
+    /// Events of these kinds only (`new`, `renewal`, …); empty: every kind.
+    pub kinds: Vec<String>,
+    /// Events on or after this day.
+    pub from: Option<chrono::NaiveDate>,
+    /// Events on or before this day.
+    pub to: Option<chrono::NaiveDate>,
 }
 
 /// Live (not deleted) rows per table, for operators and tests.
@@ -174,18 +189,27 @@ impl Store {
             .await?)
     }
 
-    /// Live revenue events, optionally of one account, by date then id; `offset`/`limit`
-    /// page through them.
+    /// Live revenue events matching `filter`, by date, account and id; `offset`/`limit` page
+    /// through them. Also returns how many match in all.
     pub async fn revenue_events(
         &self,
-        account: Option<Uuid>,
+        filter: &RevenueEventFilter,
         offset: u64,
         limit: u64,
     ) -> Result<(Vec<revenue_event::Model>, u64), StoreError> {
         let mut q =
             revenue_event::Entity::find().filter(revenue_event::Column::DeletedAt.is_null());
-        if let Some(a) = account {
+        if let Some(a) = filter.account {
             q = q.filter(revenue_event::Column::AccountId.eq(a));
+        }
+        if !filter.kinds.is_empty() {
+            q = q.filter(revenue_event::Column::Kind.is_in(filter.kinds.iter().cloned()));
+        }
+        if let Some(from) = filter.from {
+            q = q.filter(revenue_event::Column::EventDate.gte(from));
+        }
+        if let Some(to) = filter.to {
+            q = q.filter(revenue_event::Column::EventDate.lte(to));
         }
         let total = q.clone().count(self.db()).await?;
         let rows = q
@@ -197,6 +221,72 @@ impl Store {
             .all(self.db())
             .await?;
         Ok((rows, total))
+    }
+
+    /// Live revenue events of the given accounts, by date.
+    pub async fn revenue_events_of_accounts(
+        &self,
+        account_ids: &[Uuid],
+    ) -> Result<Vec<revenue_event::Model>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in account_ids.chunks(IN_CHUNK) {
+            out.extend(
+                revenue_event::Entity::find()
+                    .filter(revenue_event::Column::AccountId.is_in(chunk.iter().copied()))
+                    .filter(revenue_event::Column::DeletedAt.is_null())
+                    .order_by_asc(revenue_event::Column::EventDate)
+                    .order_by_asc(revenue_event::Column::Id)
+                    .all(self.db())
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Live people-on-deal rows of the given subscriptions, primary contact first.
+    pub async fn deal_contacts_of_subscriptions(
+        &self,
+        subscription_ids: &[Uuid],
+    ) -> Result<Vec<deal_contact::Model>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in subscription_ids.chunks(IN_CHUNK) {
+            out.extend(
+                deal_contact::Entity::find()
+                    .filter(deal_contact::Column::SubscriptionId.is_in(chunk.iter().copied()))
+                    .filter(deal_contact::Column::DeletedAt.is_null())
+                    .order_by_desc(deal_contact::Column::IsPrimary)
+                    .order_by_asc(deal_contact::Column::Id)
+                    .all(self.db())
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// People by id (live or not: a deal keeps its history).
+    pub async fn people_by_id(&self, ids: &[Uuid]) -> Result<Vec<person::Model>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            out.extend(
+                person::Entity::find()
+                    .filter(person::Column::Id.is_in(chunk.iter().copied()))
+                    .all(self.db())
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Live synced exchange rates quoted against `base`, by currency and start date.
+    pub async fn fx_rates(&self, base: &str) -> Result<Vec<fx_rate::Model>, StoreError> {
+        Ok(fx_rate::Entity::find()
+            .filter(fx_rate::Column::DeletedAt.is_null())
+            .filter(fx_rate::Column::Base.eq(base))
+            .order_by_asc(fx_rate::Column::Currency)
+            .order_by_asc(fx_rate::Column::StartDate)
+            .order_by_asc(fx_rate::Column::Id)
+            .all(self.db())
+            .await?)
     }
 
     /// The source references of the given entities (an account merged from two systems has

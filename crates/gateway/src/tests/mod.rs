@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use std::str::FromStr;
 use tower::ServiceExt;
 use tributary_model::{
-    Account, Currency, Entity, ExternalRef, Money, Person, PersonRole, Segment, SourceRecord,
-    Subscription, SubscriptionStatus,
+    Account, Currency, DealContact, Entity, ExternalRef, Money, Person, PersonRole, RevenueEvent,
+    RevenueEventKind, Segment, SourceRecord, Subscription, SubscriptionStatus,
 };
 pub(crate) use tributary_store::testing::for_each_backend;
 use tributary_store::{CommitBatch, QuarantineItem, Store};
@@ -102,7 +102,36 @@ fn deal(
                 Currency::parse(currency).unwrap(),
             ),
             status: SubscriptionStatus::Active,
-            motion: None,
+            motion: (id == "d1").then_some(RevenueEventKind::Renewal),
+        }),
+    }
+}
+
+/// A ledger line of `company_id` in USD.
+fn ledger_line(
+    company_id: &str,
+    date: &str,
+    kind: RevenueEventKind,
+    delta: &str,
+    after: &str,
+) -> SourceRecord {
+    let usd = |s: &str| Money::new(Decimal::from_str(s).unwrap(), Currency::usd());
+    SourceRecord {
+        external_ref: ExternalRef::new(
+            "tributary",
+            "ledger",
+            "revenue_events",
+            format!("{company_id}@{date}"),
+        ),
+        source_updated_at: None,
+        raw: json!({}),
+        entity: Entity::RevenueEvent(RevenueEvent {
+            account: Some(ExternalRef::new("hubspot", "hs", "companies", company_id)),
+            subscription: None,
+            date: NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap(),
+            kind,
+            arr_delta: usd(delta),
+            arr_after: usd(after),
         }),
     }
 }
@@ -135,6 +164,38 @@ pub(crate) async fn load_fixtures(store: &Store) {
         deal("d2", "acme", "99.99", "USD", ("2020-01-01", "2021-01-01")),
         deal("d3", "globex", "1000", "EUR", CURRENT),
         deal("d4", "globex", "10.0001", "USD", CURRENT),
+        SourceRecord {
+            external_ref: ExternalRef::new("hubspot", "hs", "deal_contacts", "d1-p2"),
+            source_updated_at: None,
+            raw: json!({}),
+            entity: Entity::DealContact(DealContact {
+                subscription: Some(ExternalRef::new("hubspot", "hs", "deals", "d1")),
+                person: Some(ExternalRef::new("hubspot", "hs", "contacts", "p2")),
+                role: Some("Economic Buyer".into()),
+                primary: true,
+            }),
+        },
+        ledger_line(
+            "acme",
+            "2020-01-01",
+            RevenueEventKind::New,
+            "1300.49",
+            "1300.49",
+        ),
+        ledger_line(
+            "acme",
+            "2021-01-01",
+            RevenueEventKind::Contraction,
+            "-99.99",
+            "1200.50",
+        ),
+        ledger_line(
+            "globex",
+            "2020-01-01",
+            RevenueEventKind::New,
+            "1090.0001",
+            "1090.0001",
+        ),
     ]);
     let out = store
         .commit_batch(CommitBatch {
@@ -150,7 +211,7 @@ pub(crate) async fn load_fixtures(store: &Store) {
         })
         .await
         .expect("fixtures commit");
-    assert_eq!(out.written, ACCOUNTS as u64 + 6);
+    assert_eq!(out.written, ACCOUNTS as u64 + 10);
 }
 
 /// A router over `store` with the default configuration.

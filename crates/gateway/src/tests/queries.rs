@@ -285,6 +285,8 @@ async fn children_of_a_page_are_loaded_in_one_batch_per_kind() {
                    arr { amount }
                    arrByCurrency { amount }
                    externalRefs { externalId }
+                   revenueEvents { kind }
+                   ledgerArr { amount }
                  } } }"#,
             json!({}),
         )
@@ -309,6 +311,18 @@ async fn children_of_a_page_are_loaded_in_one_batch_per_kind() {
             "subscriptions: (batches, keys)"
         );
         assert_eq!(stats.refs(), (1, n), "external refs: (batches, keys)");
+        // `revenueEvents` and `ledgerArr` share one batch.
+        assert_eq!(stats.revenue_events(), (1, n), "revenue events: (batches, keys)");
+
+        // The people on the deals of every subscription of the page: one batch.
+        let d = data(
+            &app,
+            "{ accounts(first: 27) { nodes { subscriptions { contacts { role person { name } } } } } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(d["accounts"]["nodes"].as_array().unwrap().len(), ACCOUNTS);
+        assert_eq!(stats.contacts(), (1, 4), "deal contacts: (batches, keys)");
 
         // A second level batches too: the refs of every person of the page in one call.
         let d = data(
@@ -470,6 +484,97 @@ async fn connectors_show_their_schedule_and_trigger_sync_makes_them_due() {
 
         let reply = query_reply(&app, r#"mutation { triggerSync(connector: "nope") { connector } }"#, json!({})).await;
         assert_eq!(reply.codes(), ["NOT_FOUND"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_revenue_ledger_filters_by_account_kind_and_date() {
+    with_fixtures(|store| async move {
+        let app = router(&store);
+        let acme = id_of(&app, "Acme").await;
+        let q = r#"query($f: RevenueLedgerFilter) { revenueLedger(filter: $f, first: 10) {
+                       totalCount nodes { date kind arrDelta { amount currency } arrAfter { amount } } } }"#;
+        let all = data(&app, q, json!({})).await;
+        assert_eq!(all["revenueLedger"]["totalCount"], 3);
+        let of_acme = data(&app, q, json!({"f": {"accountId": acme}})).await;
+        assert_eq!(of_acme["revenueLedger"]["totalCount"], 2);
+        let new = data(&app, q, json!({"f": {"kinds": ["NEW"]}})).await;
+        assert_eq!(new["revenueLedger"]["totalCount"], 2);
+        let later = data(&app, q, json!({"f": {"from": "2020-06-01", "to": "2021-01-01"}})).await;
+        let nodes = later["revenueLedger"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), 1);
+        assert_eq!(nodes[0]["kind"], "CONTRACTION");
+        assert_eq!(nodes[0]["arrDelta"], json!({"amount": "-99.99", "currency": "USD"}));
+        assert_eq!(nodes[0]["arrAfter"]["amount"], "1200.50");
+        let none = data(&app, q, json!({"f": {"kinds": ["CHURN", "RENEWAL"]}})).await;
+        assert_eq!(none["revenueLedger"]["totalCount"], 0);
+        // Bad filters are validation errors, not empty results.
+        for f in [
+            json!({"accountId": "nope"}),
+            json!({"from": "2021-01-02", "to": "2021-01-01"}),
+        ] {
+            let reply = query_reply(&app, q, json!({"f": f})).await;
+            assert_eq!(reply.codes(), vec!["VALIDATION_FAILED"], "{f}: {}", reply.text());
+        }
+        let reply = query_reply(&app, q, json!({"f": {"kinds": ["UPSELL"]}})).await;
+        assert!(!reply.codes().is_empty(), "{}", reply.text());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn accounts_carry_their_ledger_and_subscriptions_their_deal_people() {
+    with_fixtures(|store| async move {
+        let app = router(&store);
+        let acme = id_of(&app, "Acme").await;
+        let d = data(
+            &app,
+            r#"query($id: ID!) { account(id: $id) {
+                 revenueEvents { date kind }
+                 history: revenueEvents(to: "2020-12-31") { kind }
+                 ledgerArr { amount currency }
+                 before: ledgerArr(asOf: "2019-12-31") { amount currency }
+                 middle: ledgerArr(asOf: "2020-07-01") { amount }
+                 subscriptions { plan motion contacts { role primary person { name email } } }
+               } }"#,
+            json!({"id": acme}),
+        )
+        .await;
+        let a = &d["account"];
+        assert_eq!(a["revenueEvents"].as_array().unwrap().len(), 2);
+        assert_eq!(a["history"], json!([{"kind": "NEW"}]));
+        assert_eq!(
+            a["ledgerArr"],
+            json!({"amount": "1200.50", "currency": "USD"})
+        );
+        assert_eq!(a["before"], json!({"amount": "0.00", "currency": "USD"}));
+        assert_eq!(a["middle"]["amount"], "1300.49");
+        let subs = a["subscriptions"].as_array().unwrap();
+        let with_people: Vec<&Value> = subs
+            .iter()
+            .filter(|s| !s["contacts"].as_array().unwrap().is_empty())
+            .collect();
+        assert_eq!(with_people.len(), 1);
+        assert_eq!(with_people[0]["motion"], "RENEWAL");
+        assert_eq!(
+            with_people[0]["contacts"],
+            json!([{"role": "Economic Buyer", "primary": true,
+                    "person": {"name": "Ada", "email": "ada@acme.example"}}])
+        );
+        assert!(subs.iter().any(|s| s["motion"].is_null()));
+        // An account without ledger lines has no ledger ARR.
+        let co = id_of(&app, "Co 00").await;
+        let d = data(
+            &app,
+            "query($id: ID!) { account(id: $id) { ledgerArr { amount } revenueEvents { kind } } }",
+            json!({"id": co}),
+        )
+        .await;
+        assert_eq!(
+            d["account"],
+            json!({"ledgerArr": null, "revenueEvents": []})
+        );
     })
     .await;
 }
