@@ -234,3 +234,130 @@ pub fn simulator_fx() -> Result<FxTable> {
     }
     Ok(table)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tributary_model::{FxRate, Money, Subscription, SubscriptionStatus};
+    use tributary_store::testing::for_each_backend;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    fn record(object: &str, id: &str, entity: Entity) -> SourceRecord {
+        SourceRecord {
+            external_ref: ExternalRef::new("salesforce", "sf", object, id),
+            source_updated_at: None,
+            raw: serde_json::json!({"Id": id}),
+            entity,
+        }
+    }
+
+    fn rate(id: &str, currency: &str, start: &str, rate: &str) -> SourceRecord {
+        record(
+            "DatedConversionRate",
+            id,
+            Entity::FxRate(FxRate {
+                base: Currency::usd(),
+                currency: Currency::parse(currency).expect("currency"),
+                start_date: d(start),
+                rate: Decimal::from_str(rate).expect("rate"),
+            }),
+        )
+    }
+
+    /// The ledger converts through rates synced from the CRM when `fx_source = "synced"`:
+    /// dated, divided exactly as Salesforce converts, and refusing a currency it has no rate for.
+    #[tokio::test]
+    async fn synced_rates_convert_the_ledger_as_the_crm_does() {
+        for_each_backend(|store| async move {
+            let account = Entity::Account(tributary_model::Account {
+                name: "Acme".into(),
+                domain: None,
+                segment: None,
+                industry: None,
+                region: None,
+                owner: None,
+                seats: None,
+                created_at: None,
+            });
+            let sub = |start: &str, amount: &str| {
+                Entity::Subscription(Subscription {
+                    account: Some(ExternalRef::new("salesforce", "sf", "Account", "001A")),
+                    plan: "Pro".into(),
+                    start_date: d(start),
+                    end_date: Some(d(start) + chrono::Months::new(12)),
+                    arr: Money::new(
+                        Decimal::from_str(amount).expect("amount"),
+                        Currency::parse("EUR").expect("EUR"),
+                    ),
+                    status: SubscriptionStatus::Active,
+                    motion: Some(RevenueEventKind::New),
+                })
+            };
+            store
+                .commit_batch(CommitBatch {
+                    connector: "sf".into(),
+                    stream: "all".into(),
+                    records: vec![
+                        record("Account", "001A", account),
+                        record("Opportunity", "006A", sub("2024-01-01", "1000")),
+                        record("Opportunity", "006B", sub("2025-01-01", "1000")),
+                        rate("04w1", "EUR", "2000-01-01", "0.925926"),
+                        rate("04w2", "EUR", "2024-07-01", "0.8"),
+                        // Quoted against another base: ignored for a USD ledger.
+                        record(
+                            "DatedConversionRate",
+                            "04w3",
+                            Entity::FxRate(FxRate {
+                                base: Currency::parse("GBP").expect("GBP"),
+                                currency: Currency::parse("EUR").expect("EUR"),
+                                start_date: d("2000-01-01"),
+                                rate: Decimal::ONE,
+                            }),
+                        ),
+                    ],
+                    ..Default::default()
+                })
+                .await
+                .expect("commit");
+            let settings = LedgerSettings {
+                fx_source: FxSource::Synced,
+                ..LedgerSettings::default()
+            };
+            let outcome = settings.refresh(&store).await.expect("ledger");
+            // 2024-01-01 new at 1000/0.925926; 2025-01-01 renewal at 1000/0.8.
+            assert_eq!(outcome.events, 3, "{outcome:?}");
+            assert_eq!(
+                outcome.kind_mismatches, 1,
+                "the renewal is typed New in the CRM"
+            );
+            let (events, _) = store
+                .revenue_events(&Default::default(), 0, 10)
+                .await
+                .expect("events");
+            let deltas: Vec<(NaiveDate, i64)> = events
+                .iter()
+                .map(|e| (e.event_date, e.arr_delta_e4))
+                .collect();
+            assert_eq!(
+                deltas,
+                vec![
+                    (d("2024-01-01"), 10_799_999),
+                    (d("2025-01-01"), 12_500_000 - 10_799_999),
+                    (d("2026-01-01"), -12_500_000),
+                ]
+            );
+            // Without synced rates for GBP, a GBP contract is refused with its currency named.
+            let table = synced_fx(&store, Currency::parse("GBP").expect("GBP"))
+                .await
+                .expect("table");
+            let err = table
+                .convert(&Money::new(Decimal::ONE, Currency::usd()), d("2025-01-01"))
+                .unwrap_err();
+            assert!(err.to_string().contains("USD"), "{err}");
+        })
+        .await;
+    }
+}
