@@ -169,6 +169,18 @@ pub async fn refresh(store: &Store, fx: &FxTable, grace_days: u32) -> Result<Led
     inputs.sort_by(|a, b| (&a.account, a.start, &a.id).cmp(&(&b.account, b.start, &b.id)));
     let ledger = Ledger::derive(&inputs, fx, &LedgerConfig { grace_days })
         .context("cannot derive the revenue ledger")?;
+    // The ledger must explain every account's ARR from before its first line to after its
+    // last; a ledger that does not is a bug, and storing it would mislead finance.
+    if let (Some(first), Some(last)) = (
+        ledger.events().iter().map(|e| e.date).min(),
+        ledger.events().iter().map(|e| e.date).max(),
+    ) {
+        let report = ledger.reconcile(first.pred_opt().unwrap_or(first), last);
+        anyhow::ensure!(
+            report.is_reconciled(),
+            "the derived revenue ledger does not reconcile: {report:?}"
+        );
+    }
     let mismatches = ledger.kind_mismatches();
     if let Some(first) = mismatches.first() {
         tracing::info!(

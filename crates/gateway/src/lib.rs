@@ -21,6 +21,7 @@
 pub mod error;
 pub mod types;
 
+mod bridge;
 mod checks;
 mod cursor;
 mod http;

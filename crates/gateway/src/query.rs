@@ -1,9 +1,10 @@
 //! The query root.
 
+use crate::bridge::RevenueBridge;
 use crate::cursor;
 use crate::error::GatewayError;
 use crate::types::{
-    Account, AccountConnection, AccountEdge, AccountFilter, ConnectorStatus, PageInfo,
+    Account, AccountConnection, AccountEdge, AccountFilter, ConnectorStatus, Date, PageInfo,
     QuarantineConnection, QuarantineEdge, RevenueEventConnection, RevenueEventEdge,
     RevenueLedgerFilter, SyncRunConnection, SyncRunEdge, TriggerSyncPayload,
 };
@@ -197,6 +198,31 @@ impl QueryRoot {
             page_info,
             total_count: total,
         })
+    }
+
+    /// The ARR bridge finance reconciles with, from the stored ledger: ARR at the end of
+    /// `from`, every movement (new, renewal, expansion, contraction, churn) dated after it up
+    /// to `to`, and ARR at the end of `to`, in the reporting currency, with the accounts whose
+    /// movements do not explain their ARR change. Optionally of one account. Null when the
+    /// ledger has no lines up to `to`.
+    async fn revenue_bridge(
+        &self,
+        ctx: &Context<'_>,
+        from: Date,
+        to: Date,
+        account_id: Option<ID>,
+    ) -> Result<Option<RevenueBridge>> {
+        let filter: tributary_store::RevenueEventFilter = RevenueLedgerFilter {
+            account_id,
+            to: Some(to),
+            ..RevenueLedgerFilter::default()
+        }
+        .try_into()?;
+        let rows = store(ctx)?
+            .all_revenue_events(&filter)
+            .await
+            .map_err(GatewayError::from)?;
+        Ok(crate::bridge::bridge(&rows, from.0, to.0)?)
     }
 
     /// Records set aside because they could not be mapped, newest first.

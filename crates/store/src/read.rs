@@ -197,30 +197,18 @@ impl Store {
         offset: u64,
         limit: u64,
     ) -> Result<(Vec<revenue_event::Model>, u64), StoreError> {
-        let mut q =
-            revenue_event::Entity::find().filter(revenue_event::Column::DeletedAt.is_null());
-        if let Some(a) = filter.account {
-            q = q.filter(revenue_event::Column::AccountId.eq(a));
-        }
-        if !filter.kinds.is_empty() {
-            q = q.filter(revenue_event::Column::Kind.is_in(filter.kinds.iter().cloned()));
-        }
-        if let Some(from) = filter.from {
-            q = q.filter(revenue_event::Column::EventDate.gte(from));
-        }
-        if let Some(to) = filter.to {
-            q = q.filter(revenue_event::Column::EventDate.lte(to));
-        }
+        let q = revenue_event_query(filter);
         let total = q.clone().count(self.db()).await?;
-        let rows = q
-            .order_by_asc(revenue_event::Column::EventDate)
-            .order_by_asc(revenue_event::Column::AccountId)
-            .order_by_asc(revenue_event::Column::Id)
-            .offset(offset)
-            .limit(limit)
-            .all(self.db())
-            .await?;
+        let rows = q.offset(offset).limit(limit).all(self.db()).await?;
         Ok((rows, total))
+    }
+
+    /// Every live revenue event matching `filter`, by date, account and id.
+    pub async fn all_revenue_events(
+        &self,
+        filter: &RevenueEventFilter,
+    ) -> Result<Vec<revenue_event::Model>, StoreError> {
+        Ok(revenue_event_query(filter).all(self.db()).await?)
     }
 
     /// Live revenue events of the given accounts, by date.
@@ -395,6 +383,26 @@ impl Store {
         lines.sort();
         Ok(crate::write::hex_sha256(lines.join("\n").as_bytes()))
     }
+}
+
+/// The ordered query of the live revenue events matching `filter`.
+fn revenue_event_query(filter: &RevenueEventFilter) -> sea_orm::Select<revenue_event::Entity> {
+    let mut q = revenue_event::Entity::find().filter(revenue_event::Column::DeletedAt.is_null());
+    if let Some(a) = filter.account {
+        q = q.filter(revenue_event::Column::AccountId.eq(a));
+    }
+    if !filter.kinds.is_empty() {
+        q = q.filter(revenue_event::Column::Kind.is_in(filter.kinds.iter().cloned()));
+    }
+    if let Some(from) = filter.from {
+        q = q.filter(revenue_event::Column::EventDate.gte(from));
+    }
+    if let Some(to) = filter.to {
+        q = q.filter(revenue_event::Column::EventDate.lte(to));
+    }
+    q.order_by_asc(revenue_event::Column::EventDate)
+        .order_by_asc(revenue_event::Column::AccountId)
+        .order_by_asc(revenue_event::Column::Id)
 }
 
 fn count_of(row: Option<sea_orm::QueryResult>) -> Result<u64, StoreError> {

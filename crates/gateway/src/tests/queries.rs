@@ -578,3 +578,39 @@ async fn accounts_carry_their_ledger_and_subscriptions_their_deal_people() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_arr_bridge_reconciles_the_stored_ledger() {
+    with_fixtures(|store| async move {
+        let app = router(&store);
+        let q = r#"query($from: Date!, $to: Date!, $a: ID) { revenueBridge(from: $from, to: $to, accountId: $a) {
+                     openingArr { amount currency } closingArr { amount }
+                     movements { kind events arrDelta { amount } }
+                     difference { amount } reconciled differences { accountId } } }"#;
+        let d = data(&app, q, json!({"from": "2020-06-01", "to": "2021-06-01"})).await;
+        let b = &d["revenueBridge"];
+        assert_eq!(b["openingArr"], json!({"amount": "2390.4901", "currency": "USD"}));
+        assert_eq!(b["closingArr"]["amount"], "2290.5001");
+        assert_eq!(b["difference"]["amount"], "0.00");
+        assert_eq!(b["reconciled"], true);
+        assert_eq!(b["differences"], json!([]));
+        let contraction = b["movements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["kind"] == "CONTRACTION")
+            .unwrap();
+        assert_eq!(contraction["events"], 1);
+        assert_eq!(contraction["arrDelta"]["amount"], "-99.99");
+        // One account; and before any line, there is no bridge.
+        let acme = id_of(&app, "Acme").await;
+        let d = data(&app, q, json!({"from": "2019-01-01", "to": "2030-01-01", "a": acme})).await;
+        assert_eq!(d["revenueBridge"]["openingArr"]["amount"], "0.00");
+        assert_eq!(d["revenueBridge"]["closingArr"]["amount"], "1200.50");
+        let d = data(&app, q, json!({"from": "2010-01-01", "to": "2011-01-01"})).await;
+        assert_eq!(d["revenueBridge"], Value::Null);
+        let reply = query_reply(&app, q, json!({"from": "2021-01-01", "to": "2020-01-01"})).await;
+        assert_eq!(reply.codes(), vec!["VALIDATION_FAILED"], "{}", reply.text());
+    })
+    .await;
+}
