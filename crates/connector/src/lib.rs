@@ -105,8 +105,14 @@ pub enum ReadItem {
     /// The source deleted this row.
     Delete(ExternalRef),
     /// Everything before this item is safe to commit together with this state. A connector
-    /// emits one after each page; `StreamState(Value::Null)` means "start over next time".
+    /// emits one after each page; `StreamState(Value::Null)` means "start over next time"
+    /// (and, in a full refresh, that the read reached its end, as [`ReadItem::Complete`]).
     Checkpoint(StreamState),
+    /// The read reached the end of the stream: everything before is committed with this
+    /// state, and a full refresh marks the rows it did not see as deleted, in the same
+    /// transaction. Unlike a null checkpoint, the state survives, so a full refresh can hand
+    /// the next incremental run its high-water mark instead of making it read everything.
+    Complete(StreamState),
 }
 
 /// What the runtime hands a connector instance.

@@ -307,6 +307,12 @@ impl SyncEngine {
                     batch.state = Some(s.0);
                     flush = true;
                 }
+                ReadItem::Complete(s) => {
+                    cursor = (!s.0.is_null()).then(|| s.0.clone());
+                    batch.complete_full_refresh = mode == SyncMode::FullRefresh;
+                    batch.state = Some(s.0);
+                    flush = true;
+                }
             }
             let held = batch.records.len() + batch.rejects.len() + batch.deletes.len();
             if flush || held >= self.batch_size {

@@ -24,6 +24,8 @@ struct Paged {
     fail_at: Option<usize>,
     failures: AtomicUsize,
     reads_from: std::sync::Mutex<Vec<usize>>,
+    /// End the read with `ReadItem::Complete(this)` instead of a null checkpoint.
+    complete_with: Option<serde_json::Value>,
 }
 
 #[async_trait]
@@ -115,7 +117,10 @@ impl Connector for Paged {
             } else {
                 json!({"page": page + 1})
             };
-            items.push(Ok(ReadItem::Checkpoint(StreamState(next))));
+            match (&self.complete_with, next.is_null()) {
+                (Some(end), true) => items.push(Ok(ReadItem::Complete(StreamState(end.clone())))),
+                _ => items.push(Ok(ReadItem::Checkpoint(StreamState(next)))),
+            }
         }
         stream::iter(items).boxed()
     }
@@ -130,6 +135,7 @@ fn paged(fail_at: Option<usize>) -> Paged {
         fail_at,
         failures: AtomicUsize::new(0),
         reads_from: Default::default(),
+        complete_with: None,
     }
 }
 
@@ -236,6 +242,41 @@ async fn a_full_refresh_marks_rows_that_vanished_as_deleted() {
             .unwrap();
         assert_eq!(second.streams[0].outcome.deleted, 10, "{}", db.backend);
         assert_eq!(second.streams[0].outcome.written, 0);
+        let counts = store.counts().await.unwrap();
+        assert_eq!(counts.entities[&EntityKind::Account], 39, "{}", db.backend);
+        store.close().await.unwrap();
+        db.cleanup().await.unwrap();
+    }
+}
+
+/// A full refresh that ends with `ReadItem::Complete` sweeps like one ending with a null
+/// checkpoint, and keeps the state it hands over (the next incremental run's mark).
+#[tokio::test]
+async fn a_full_refresh_can_complete_with_a_state() {
+    for db in TestDatabase::all().await.unwrap() {
+        let store = db.store().await.unwrap();
+        let engine = SyncEngine::new(store.clone());
+        let mark = json!({"since": "2026-11-01T00:00:00Z"});
+        let conn = Paged {
+            later_pages: Some(4),
+            complete_with: Some(mark.clone()),
+            ..paged(None)
+        };
+        engine
+            .sync(&conn, SyncMode::FullRefresh, &[], &NoProgress)
+            .await
+            .unwrap();
+        let second = engine
+            .sync(&conn, SyncMode::FullRefresh, &[], &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(second.streams[0].outcome.deleted, 10, "{}", db.backend);
+        assert_eq!(
+            store.load_state("paged-test", "accounts").await.unwrap(),
+            Some(mark.clone()),
+            "{}",
+            db.backend
+        );
         let counts = store.counts().await.unwrap();
         assert_eq!(counts.entities[&EntityKind::Account], 39, "{}", db.backend);
         store.close().await.unwrap();

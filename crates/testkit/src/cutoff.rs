@@ -49,7 +49,7 @@ impl Connector for CutOff<'_> {
                 if *stopped {
                     return futures::future::ready(None);
                 }
-                if matches!(item, Ok(ReadItem::Checkpoint(_))) {
+                if matches!(item, Ok(ReadItem::Checkpoint(_) | ReadItem::Complete(_))) {
                     seen += 1;
                     if seen > after {
                         *stopped = true;
