@@ -69,6 +69,88 @@ impl Demo {
     }
 }
 
+/// A CRM the simulator mocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimulatedCrm {
+    /// The HubSpot mock (CRM v3 objects, search, associations, pipelines).
+    Hubspot,
+    /// The Salesforce mock (REST query/queryAll, Bulk API 2.0).
+    Salesforce,
+}
+
+impl SimulatedCrm {
+    /// The `kind` of its connector.
+    pub fn kind(self) -> &'static str {
+        match self {
+            SimulatedCrm::Hubspot => "hubspot",
+            SimulatedCrm::Salesforce => "salesforce",
+        }
+    }
+
+    /// The `[connectors.<name>]` section that points its connector at the mock on
+    /// `base_url`, as a `tributary.toml` user would write it — credentials by env-var
+    /// reference, and the field mapping that matches the simulated org (the connector's
+    /// `simulator_mapping`: custom ARR and term fields, the org's own deal types) — plus the
+    /// values of those env vars.
+    pub fn connector_toml(self, base_url: &str) -> Result<(String, Vec<(String, String)>)> {
+        let env = |var: &str| {
+            let mut t = toml::Table::new();
+            t.insert("env".to_owned(), toml::Value::String(var.to_owned()));
+            toml::Value::Table(t)
+        };
+        let mut section = toml::Table::new();
+        section.insert("kind".to_owned(), self.kind().into());
+        section.insert("endpoint".to_owned(), base_url.into());
+        let (mapping, secrets) = match self {
+            SimulatedCrm::Hubspot => {
+                let mock = hubspot::HubspotMockConfig::default();
+                section.insert("access_token".to_owned(), env("HUBSPOT_ACCESS_TOKEN"));
+                (
+                    tributary_connector_hubspot::simulator_mapping(),
+                    vec![("HUBSPOT_ACCESS_TOKEN".to_owned(), mock.access_token)],
+                )
+            }
+            SimulatedCrm::Salesforce => {
+                let mock = tributary_sim::salesforce::SalesforceMockConfig::default();
+                let mut auth = toml::Table::new();
+                auth.insert("kind".to_owned(), "oauth2".into());
+                auth.insert("grant".to_owned(), "refresh_token".into());
+                auth.insert(
+                    "token_url".to_owned(),
+                    format!("{base_url}/services/oauth2/token").into(),
+                );
+                auth.insert("client_id".to_owned(), mock.client_id.clone().into());
+                auth.insert("client_secret".to_owned(), env("SFDC_CLIENT_SECRET"));
+                auth.insert("refresh_token".to_owned(), env("SFDC_REFRESH_TOKEN"));
+                section.insert("auth".to_owned(), toml::Value::Table(auth));
+                (
+                    tributary_connector_salesforce::simulator_mapping(),
+                    vec![
+                        ("SFDC_CLIENT_SECRET".to_owned(), mock.client_secret),
+                        ("SFDC_REFRESH_TOKEN".to_owned(), mock.refresh_token),
+                    ],
+                )
+            }
+        };
+        section.insert("mapping".to_owned(), toml::Value::try_from(&mapping)?);
+        Ok((toml::to_string(&section)?, secrets))
+    }
+
+    /// Its connector, named `name`, configured by [`SimulatedCrm::connector_toml`] through
+    /// the same registry `tributary.toml` goes through.
+    pub fn connector(self, name: &str, base_url: &str) -> Result<Box<dyn Connector>> {
+        let (text, secrets) = self.connector_toml(base_url)?;
+        let section: crate::config::ConnectorSection = toml::from_str(&text)
+            .with_context(|| format!("the simulator's {} section", self.kind()))?;
+        registry::build(name, &section, &|var| {
+            secrets
+                .iter()
+                .find(|(k, _)| k == var)
+                .map(|(_, v)| v.clone())
+        })
+    }
+}
+
 /// Generates the company, starts the mock, and syncs it into the database.
 pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
     let sim = SimConfig {
@@ -82,7 +164,6 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
         faults: opts.faults.clone(),
         ..Default::default()
     };
-    let token = mock_config.access_token.clone();
     let hubspot = MockServer::start(hubspot::router(company, mock_config))
         .await
         .context("cannot start the HubSpot mock")?;
@@ -95,12 +176,8 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
     }
     store.migrate().await?;
 
-    let section: crate::config::ConnectorSection = toml::from_str(&format!(
-        "kind = \"hubspot\"\nendpoint = \"{}\"\naccess_token = {{ env = \"HUBSPOT_ACCESS_TOKEN\" }}\n",
-        hubspot.base_url
-    ))?;
     // The demo's token is the mock's, not a secret from the environment.
-    let connector = registry::build(DEMO_CONNECTOR, &section, &|_| Some(token.clone()))?;
+    let connector = SimulatedCrm::Hubspot.connector(DEMO_CONNECTOR, &hubspot.base_url)?;
     let engine = SyncEngine::new(store.clone());
     let bars = progress::Bars::new(DEMO_CONNECTOR);
     let progress: &dyn Progress = if opts.progress { &bars } else { &NoProgress };

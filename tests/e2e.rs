@@ -174,7 +174,7 @@ async fn demo_path_serves_the_simulated_company_over_http() -> Result<()> {
         let data = gateway
             .query("{ syncRuns(first: 10) { totalCount edges { node { stream status recordsWritten } } } }", Value::Null)
             .await?;
-        assert_eq!(data["syncRuns"]["totalCount"], json!(6), "{backend}");
+        assert_eq!(data["syncRuns"]["totalCount"], json!(8), "{backend}");
 
         gateway.stop().await?;
         demo.hubspot.shutdown().await?;

@@ -187,7 +187,7 @@ async fn two_workers_run_every_scheduled_run_exactly_once() -> Result<()> {
                 streams.sort();
                 assert_eq!(
                     streams,
-                    ["companies", "contacts", "deals"],
+                    ["companies", "contacts", "deal_contacts", "deals"],
                     "{}: slot {slot}",
                     db.backend
                 );

@@ -1,15 +1,19 @@
-//! The HubSpot CRM connector: companies, contacts and deals, mapped to accounts, people and
-//! subscriptions; full refresh through the CRM v3 list endpoint
-//! (`GET /crm/v3/objects/{objectType}`), incremental through the search endpoint
+//! The HubSpot CRM connector: companies, contacts, deals and the deals' contacts, mapped to
+//! accounts, people, subscriptions and deal contacts; full refresh through the CRM v3 list
+//! endpoint (`GET /crm/v3/objects/{objectType}`), incremental through the search endpoint
 //! (`POST /crm/v3/objects/{objectType}/search`) on the last-modified time.
 //!
 //! Key types:
 //! - [`HubspotConfig`]: the `[connectors.<name>]` section of `tributary.toml` for
-//!   `kind = "hubspot"`.
+//!   `kind = "hubspot"`, with its revenue field mapping (`mapping`, over [`default_mapping`];
+//!   [`simulator_mapping`] is the simulated portal's).
 //! - [`HubspotConnector`]: implements [`tributary_connector::Connector`] with the streams
-//!   `companies`, `contacts` and `deals`, each incremental (first, so scheduled runs are) or
-//!   full refresh.
+//!   `companies`, `contacts`, `deals` and `deal_contacts`, each incremental (first, so
+//!   scheduled runs are) or full refresh.
 //! - [`mapping`]: the pure functions from HubSpot's JSON to the model, with [`MapError`].
+//! - [`Pipelines`]: the portal's deal pipelines (`GET /crm/v3/pipelines/deals`), which say
+//!   which stage of which pipeline is won: closed with probability 1.0. Custom pipelines have
+//!   numeric stage ids, so `dealstage == "closedwon"` would miss their won deals.
 //! - `search` (private): the search request bodies and the window state machine that reads a
 //!   window of changes without gaps or duplicates and never meets the 10,000-result cap.
 //!
@@ -19,6 +23,13 @@
 //! An incremental run reads every record modified since the saved high-water mark minus
 //! `overlap_secs` through search, then pages `archived=true` for deletes, and saves the new
 //! high-water mark; with no saved mark it does one full read through the list endpoint first.
+//! Each run of the `deals` stream first reads the portal's deal property definitions
+//! (`GET /crm/v3/properties/deals`: a mapped property that does not exist is a
+//! [`ConnectorError::Config`] naming it, before anything is read; `deal_currency_code` is
+//! requested only where multi-currency is on) and its pipelines, once, through the same
+//! client. A deal in a stage the pipelines do not list is decided by `hs_is_closed_won`, with
+//! one warning per pipeline and stage. The `deal_contacts` stream pages (or searches) deals
+//! and batch-reads their contacts (`POST /crm/v4/associations/deals/contacts/batch/read`).
 //! Only closed-won deals become subscriptions: a full refresh skips the others, an
 //! incremental run deletes them (a won deal that is lost no longer is a subscription, and no
 //! sweep follows an incremental run). A record whose property does not parse becomes a reject
@@ -30,12 +41,15 @@
 //! panic on vendor data. Only this crate knows HubSpot's JSON.
 
 pub mod mapping;
+mod pipelines;
 mod search;
 
-pub use mapping::MapError;
+pub use mapping::{MapError, default_mapping, simulator_mapping};
+pub use pipelines::{Pipelines, Stage};
 pub use search::MAX_SEARCH_PAGE_SIZE;
 
 use search::{SearchPage, Window};
+use std::collections::{BTreeSet, HashSet};
 
 use async_stream::try_stream;
 use async_trait::async_trait;
@@ -45,8 +59,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tributary_connector::{
-    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, ReadItem, Reject, StreamSpec,
-    StreamState, SyncMode,
+    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, MappingSettings, ReadItem,
+    Reject, RevenueMapping, StreamSpec, StreamState, SyncMode,
 };
 use tributary_model::{Currency, Entity, EntityKind, ExternalRef, SourceRecord};
 
@@ -82,8 +96,17 @@ pub struct HubspotConfig {
     /// had read past its time is still read (airbyte#27146). Re-read records are identical
     /// upserts.
     pub overlap_secs: u64,
-    /// ISO 4217 currency of deals without `deal_currency_code` (the portal's company currency).
+    /// ISO 4217 currency of deals without `deal_currency_code`: the portal's company
+    /// currency, which every amount is in when multi-currency is off.
     pub default_currency: String,
+    /// How won deals become subscriptions: a `[connectors.<name>.mapping]` table overlaying
+    /// [`default_mapping`] (`amount_field = "amount"`, no `arr_field`, no `term_field` so 12
+    /// months, `motion_field = "dealtype"` with `newbusiness` → new). Keys: `arr_field`,
+    /// `amount_field`, `term_field`, `default_term_months`, `motion_field` and `motions`
+    /// (`{ "<value>" = "new" | "renewal" | "expansion" | "contraction" | "churn" }`, replacing
+    /// the default table). Every named property must exist in the portal: each run of the
+    /// `deals` stream checks them against `GET /crm/v3/properties/deals` before reading.
+    pub mapping: MappingSettings,
     /// OAuth2 instead of a private-app token (public apps): a `[connectors.<name>.auth]`
     /// table, e.g. `kind = "oauth2"`, `grant = "refresh_token"`,
     /// `token_url = "https://api.hubapi.com/oauth/v1/token"`, `client_id`,
@@ -102,6 +125,7 @@ impl Default for HubspotConfig {
             search_page_size: MAX_SEARCH_PAGE_SIZE,
             overlap_secs: DEFAULT_OVERLAP_SECS,
             default_currency: "USD".to_owned(),
+            mapping: MappingSettings::default(),
             auth: None,
         }
     }
@@ -180,22 +204,53 @@ pub fn http_auth(config: &HubspotConfig, instance: &str) -> Result<Auth, Connect
     }
 }
 
-/// The object types this connector reads, one stream each.
+/// The streams this connector reads: one per object type, and the deals' contacts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Object {
     Companies,
     Contacts,
     Deals,
+    /// Deal→contact associations: read by paging (or searching) deals and batch-reading
+    /// their contacts through the associations v4 API.
+    DealContacts,
 }
 
+/// Every deal property the connector reads besides the mapping's.
+const DEAL_PROPERTIES: [&str; 7] = [
+    "dealname",
+    "pipeline",
+    "dealstage",
+    "hs_is_closed_won",
+    "closedate",
+    "createdate",
+    "hs_lastmodifieddate",
+];
+
+/// Set in portals with multi-currency on; requested only when the portal has it.
+const CURRENCY_PROPERTY: &str = "deal_currency_code";
+
 impl Object {
-    const ALL: [Object; 3] = [Object::Companies, Object::Contacts, Object::Deals];
+    const ALL: [Object; 4] = [
+        Object::Companies,
+        Object::Contacts,
+        Object::Deals,
+        Object::DealContacts,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Object::Companies => "companies",
             Object::Contacts => "contacts",
             Object::Deals => "deals",
+            Object::DealContacts => "deal_contacts",
+        }
+    }
+
+    /// The HubSpot object type the stream pages through.
+    fn path(self) -> &'static str {
+        match self {
+            Object::DealContacts => "deals",
+            other => other.name(),
         }
     }
 
@@ -208,6 +263,7 @@ impl Object {
             Object::Companies => EntityKind::Account,
             Object::Contacts => EntityKind::Person,
             Object::Deals => EntityKind::Subscription,
+            Object::DealContacts => EntityKind::DealContact,
         }
     }
 
@@ -219,7 +275,8 @@ impl Object {
         }
     }
 
-    /// Exactly the properties the mapping reads.
+    /// Exactly the properties the mapping reads; for deals, those besides the revenue
+    /// mapping's (see [`HubspotConnector::deal_properties`]).
     fn properties(self) -> &'static [&'static str] {
         match self {
             Object::Companies => &[
@@ -244,18 +301,9 @@ impl Object {
                 "createdate",
                 "lastmodifieddate",
             ],
-            Object::Deals => &[
-                "dealname",
-                "pipeline",
-                "amount",
-                "deal_currency_code",
-                "dealstage",
-                "hs_is_closed_won",
-                "closedate",
-                "term_months",
-                "createdate",
-                "hs_lastmodifieddate",
-            ],
+            Object::Deals => &DEAL_PROPERTIES,
+            // Only what paging and the change window need.
+            Object::DealContacts => &["hs_lastmodifieddate"],
         }
     }
 
@@ -264,15 +312,22 @@ impl Object {
         match self {
             Object::Companies => "company",
             Object::Contacts => "contact",
-            Object::Deals => "deal",
+            Object::Deals | Object::DealContacts => "deal",
         }
     }
 
     fn associations(self) -> Option<&'static str> {
         match self {
-            Object::Companies => None,
+            Object::Companies | Object::DealContacts => None,
             Object::Contacts | Object::Deals => Some("companies"),
         }
+    }
+
+    /// Whether the stream pages the archived listing for deletes. Deal contacts do not: an
+    /// archived deal lists no associations, so there is nothing to name; a full refresh's
+    /// sweep removes them.
+    fn reads_archived(self) -> bool {
+        self != Object::DealContacts
     }
 
     fn spec(self) -> StreamSpec {
@@ -283,6 +338,22 @@ impl Object {
             // Incremental first: the engine falls back to a stream's first mode.
             modes: vec![SyncMode::Incremental, SyncMode::FullRefresh],
         }
+    }
+}
+
+/// What one read of a stream knows about the portal, fetched once when the read starts: the
+/// properties to request and, for deals, the pipelines that say which stages are won.
+struct RunContext {
+    properties: Vec<String>,
+    pipelines: Option<Pipelines>,
+    today: NaiveDate,
+    /// `(pipeline, stage)` combinations the pipelines did not list, logged once each.
+    unknown_stages: std::sync::Mutex<HashSet<(String, String)>>,
+}
+
+impl RunContext {
+    fn property_refs(&self) -> Vec<&str> {
+        self.properties.iter().map(String::as_str).collect()
     }
 }
 
@@ -392,22 +463,43 @@ pub struct HubspotConnector {
     config: HubspotConfig,
     base: String,
     default_currency: Currency,
+    mapping: RevenueMapping,
+}
+
+/// The `mapping.*` key that names `field`, for messages.
+fn mapping_key(mapping: &RevenueMapping, field: &str) -> &'static str {
+    if mapping.arr_field.as_deref() == Some(field) {
+        "arr_field"
+    } else if mapping.amount_field == field {
+        "amount_field"
+    } else if mapping.term_field.as_deref() == Some(field) {
+        "term_field"
+    } else {
+        "motion_field"
+    }
 }
 
 impl HubspotConnector {
-    /// Validates `config` and builds the connector. `ctx.http` must carry [`http_auth`].
+    /// Validates `config`, resolves its field mapping over [`default_mapping`] and builds the
+    /// connector. `ctx.http` must carry [`http_auth`].
     pub fn new(ctx: ConnectorContext, config: HubspotConfig) -> Result<Self, ConnectorError> {
         config.validate(&ctx.instance)?;
-        let default_currency =
-            Currency::parse(&config.default_currency).map_err(|e| ConnectorError::Config {
-                instance: ctx.instance.clone(),
-                message: format!("default_currency: {e}"),
-            })?;
+        let fail = |message: String| ConnectorError::Config {
+            instance: ctx.instance.clone(),
+            message,
+        };
+        let default_currency = Currency::parse(&config.default_currency)
+            .map_err(|e| fail(format!("default_currency: {e}")))?;
+        let mapping = config
+            .mapping
+            .resolve(default_mapping())
+            .map_err(|e| fail(e.to_string()))?;
         Ok(Self {
             base: config.endpoint.trim_end_matches('/').to_owned(),
             ctx,
             config,
             default_currency,
+            mapping,
         })
     }
 
@@ -416,19 +508,24 @@ impl HubspotConnector {
         &self.config
     }
 
+    /// The resolved field mapping deals are read with.
+    pub fn mapping(&self) -> &RevenueMapping {
+        &self.mapping
+    }
+
     fn list_url(&self, object: Object) -> String {
-        format!("{}/crm/v3/objects/{}", self.base, object.name())
+        format!("{}/crm/v3/objects/{}", self.base, object.path())
     }
 
     fn search_url(&self, object: Object) -> String {
-        format!("{}/crm/v3/objects/{}/search", self.base, object.name())
+        format!("{}/crm/v3/objects/{}/search", self.base, object.path())
     }
 
     fn associations_url(&self, object: Object, to: &str) -> String {
         format!(
             "{}/crm/v4/associations/{}/{to}/batch/read",
             self.base,
-            object.name()
+            object.path()
         )
     }
 
@@ -443,6 +540,117 @@ impl HubspotConnector {
         ExternalRef::new(KIND, &self.ctx.instance, object.name(), id)
     }
 
+    /// The deal properties to request: the connector's own, the mapping's, and
+    /// `deal_currency_code` when the portal has it (`existing`: every deal property the
+    /// portal has).
+    fn deal_properties(&self, existing: &BTreeSet<String>) -> Vec<String> {
+        let mut out: Vec<String> = DEAL_PROPERTIES.iter().map(|p| (*p).to_owned()).collect();
+        let mut add = |p: &str| {
+            if !out.iter().any(|q| q == p) {
+                out.push(p.to_owned());
+            }
+        };
+        for f in self.mapping.fields() {
+            add(f);
+        }
+        if existing.contains(CURRENCY_PROPERTY) {
+            add(CURRENCY_PROPERTY);
+        }
+        out
+    }
+
+    /// What a read of `object` needs to know before its first page. For deals: the portal's
+    /// property definitions (every mapped property must exist; a missing one is a config
+    /// error naming it, before anything is read) and its pipelines. Two requests per run of
+    /// the stream, through the same client (auth, retries, budget) as every other.
+    async fn run_context(&self, object: Object) -> Result<RunContext, ConnectorError> {
+        let today = Utc::now().date_naive();
+        let plain = |properties: &[&str]| RunContext {
+            properties: properties.iter().map(|p| (*p).to_owned()).collect(),
+            pipelines: None,
+            today,
+            unknown_stages: std::sync::Mutex::new(HashSet::new()),
+        };
+        if object != Object::Deals {
+            return Ok(plain(object.properties()));
+        }
+        let url = format!("{}/crm/v3/properties/deals", self.base);
+        let response = self.ctx.http.get_json(&url, &[]).await?;
+        let existing: BTreeSet<String> = response
+            .body
+            .get("results")
+            .and_then(Value::as_array)
+            .ok_or_else(|| ConnectorError::Decode {
+                url: url.clone(),
+                message: "property definitions have no `results` array".to_owned(),
+            })?
+            .iter()
+            .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        for field in self.mapping.fields() {
+            if !existing.contains(field) {
+                return Err(self.config_error(format!(
+                    "mapping.{}: HubSpot has no deal property `{field}` (it is not among the \
+                     {} listed by GET /crm/v3/properties/deals); name an existing property's \
+                     internal name",
+                    mapping_key(&self.mapping, field),
+                    existing.len()
+                )));
+            }
+        }
+        let url = format!("{}/crm/v3/pipelines/deals", self.base);
+        let response = self.ctx.http.get_json(&url, &[]).await?;
+        let pipelines = Pipelines::parse(&response.body)
+            .map_err(|message| ConnectorError::Decode { url, message })?;
+        tracing::debug!(
+            stages = pipelines.stage_count(),
+            multi_currency = existing.contains(CURRENCY_PROPERTY),
+            "hubspot deal pipelines and properties read"
+        );
+        Ok(RunContext {
+            properties: self.deal_properties(&existing),
+            pipelines: Some(pipelines),
+            ..plain(&[])
+        })
+    }
+
+    /// Whether a deal is won: its stage in its pipeline is closed with probability 1.0; for a
+    /// stage the pipelines do not list (a pipeline created since the run began, a proxy that
+    /// strips it), the calculated `hs_is_closed_won`, with a warning once per combination.
+    fn deal_is_won(&self, raw: &Value, run: &RunContext) -> (bool, Option<String>) {
+        let (pipeline, stage) = mapping::deal_stage(raw);
+        let known = match (&run.pipelines, &stage) {
+            (Some(p), Some(stage)) => p.stage(pipeline.as_deref(), stage),
+            _ => None,
+        };
+        if let Some(known) = known {
+            return (known.is_won(), Some(known.pipeline_label.clone()));
+        }
+        let won = mapping::is_closed_won(raw);
+        let key = (
+            pipeline.clone().unwrap_or_default(),
+            stage.clone().unwrap_or_default(),
+        );
+        let first = run
+            .unknown_stages
+            .lock()
+            .map(|mut seen| seen.insert(key))
+            .unwrap_or(false);
+        if first {
+            tracing::warn!(
+                pipeline = pipeline.as_deref().unwrap_or(""),
+                stage = stage.as_deref().unwrap_or(""),
+                won,
+                "hubspot deal stage not in the portal's pipelines; deciding won by hs_is_closed_won"
+            );
+        }
+        let label = pipeline
+            .as_deref()
+            .and_then(|p| run.pipelines.as_ref()?.pipeline_label(p))
+            .map(str::to_owned);
+        (won, label)
+    }
+
     /// Maps one live record to a record or a reject. A deal that is not won is `None` in a
     /// full refresh (the sweep at its end deletes a subscription it no longer sees) and a
     /// delete in an incremental run (which has no sweep).
@@ -450,7 +658,7 @@ impl HubspotConnector {
         &self,
         object: Object,
         raw: Value,
-        today: NaiveDate,
+        run: &RunContext,
         incremental: bool,
     ) -> Option<ReadItem> {
         let Some(id) = mapping::record_id(&raw) else {
@@ -466,12 +674,23 @@ impl HubspotConnector {
                 mapping::map_contact(&raw, &self.ctx.instance).map(|p| Some(Entity::Person(p)))
             }
             Object::Deals => {
-                mapping::map_deal(&raw, &self.ctx.instance, &self.default_currency, today)
+                let (won, pipeline_label) = self.deal_is_won(&raw, run);
+                let m = mapping::DealMapping {
+                    instance: &self.ctx.instance,
+                    mapping: &self.mapping,
+                    default_currency: &self.default_currency,
+                    today: run.today,
+                };
+                mapping::map_deal(&raw, won, pipeline_label.as_deref(), &m)
                     .map(|s| s.map(Entity::Subscription))
             }
+            // Mapped a page at a time ([`HubspotConnector::deal_contact_items`]).
+            Object::DealContacts => Ok(None),
         };
         match entity {
-            Ok(None) if incremental => Some(ReadItem::Delete(self.external_ref(object, id))),
+            Ok(None) if incremental && object == Object::Deals => {
+                Some(ReadItem::Delete(self.external_ref(object, id)))
+            }
             Ok(None) => None,
             Ok(Some(entity)) => Some(ReadItem::Record(Box::new(SourceRecord {
                 external_ref: self.external_ref(object, id),
@@ -487,17 +706,78 @@ impl HubspotConnector {
         }
     }
 
+    /// The items of one page of live records: each mapped on its own, or, for deal contacts,
+    /// the contacts of the page's deals, batch-read through associations v4.
+    async fn map_page(
+        &self,
+        object: Object,
+        records: Vec<Value>,
+        run: &RunContext,
+        incremental: bool,
+    ) -> Result<Vec<ReadItem>, ConnectorError> {
+        if object == Object::DealContacts {
+            return self.deal_contact_items(&records).await;
+        }
+        Ok(records
+            .into_iter()
+            .filter_map(|raw| self.map_record(object, raw, run, incremental))
+            .collect())
+    }
+
+    /// The deal→contact associations of `deals` (`POST /crm/v4/associations/deals/contacts/
+    /// batch/read`), one record per edge keyed `<deal id>-<contact id>`, modified when its
+    /// deal was. A deal without contacts (a 207 listing it under `errors`) has none.
+    async fn deal_contact_items(&self, deals: &[Value]) -> Result<Vec<ReadItem>, ConnectorError> {
+        let ids: Vec<String> = deals.iter().filter_map(mapping::record_id).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let url = self.associations_url(Object::DealContacts, "contacts");
+        let response = self
+            .ctx
+            .http
+            .post_json(&url, &search::associations_request(&ids))
+            .await?;
+        let modified: std::collections::HashMap<String, Option<chrono::DateTime<Utc>>> = deals
+            .iter()
+            .filter_map(|d| Some((mapping::record_id(d)?, mapping::updated_at(d))))
+            .collect();
+        Ok(
+            mapping::deal_contact_edges(&response.body, &self.ctx.instance)
+                .into_iter()
+                .map(|edge| match edge {
+                    Ok(edge) => ReadItem::Record(Box::new(SourceRecord {
+                        external_ref: self.external_ref(
+                            Object::DealContacts,
+                            format!("{}-{}", edge.deal, edge.contact),
+                        ),
+                        source_updated_at: modified.get(&edge.deal).copied().flatten(),
+                        raw: edge.raw,
+                        entity: Entity::DealContact(edge.entity),
+                    })),
+                    Err(raw) => ReadItem::Reject(Reject {
+                        external_id: None,
+                        reason: "deal_contacts: association without a deal or contact id"
+                            .to_owned(),
+                        raw,
+                    }),
+                })
+                .collect(),
+        )
+    }
+
     /// One page of the list endpoint: live records, or archived ones.
     async fn list_page(
         &self,
         object: Object,
+        run: &RunContext,
         archived: bool,
         after: Option<&str>,
     ) -> Result<Page, ConnectorError> {
         let url = self.list_url(object);
         let mut query = vec![
             ("limit", self.config.page_size.to_string()),
-            ("properties", object.properties().join(",")),
+            ("properties", run.properties.join(",")),
         ];
         if let Some(assoc) = object.associations()
             && !archived
@@ -627,43 +907,47 @@ impl HubspotConnector {
 
     /// A full read through the list endpoint: a full refresh, or the first incremental run
     /// (`cursor.mark` set), which ends with the mark as its high-water mark.
-    fn read_listing(
-        &self,
+    fn read_listing<'a>(
+        &'a self,
         object: Object,
+        run: &'a RunContext,
         mut cursor: Cursor,
-    ) -> BoxStream<'_, Result<ReadItem, ConnectorError>> {
+    ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
         Box::pin(try_stream! {
             let incremental = cursor.mark.is_some();
-            let today = Utc::now().date_naive();
             loop {
-                let page = self.list_page(object, cursor.archived, cursor.after.as_deref()).await?;
-                for raw in page.results {
-                    if cursor.archived {
+                let page = self.list_page(object, run, cursor.archived, cursor.after.as_deref()).await?;
+                if cursor.archived {
+                    for raw in page.results {
                         yield self.archived_item(object, raw);
-                        continue;
                     }
+                } else {
                     if cursor.total.is_some() {
-                        cursor.read += 1;
+                        cursor.read += page.results.len() as u64;
                     }
-                    if let Some(item) = self.map_record(object, raw, today, incremental) {
+                    for item in self.map_page(object, page.results, run, incremental).await? {
                         yield item;
                     }
                 }
+                let end = || match cursor.mark {
+                    Some(mark) => Cursor { since: Some(mark), ..Cursor::default() }.to_state(),
+                    None => StreamState(Value::Null),
+                };
                 match page.next {
                     Some(next) => cursor.after = Some(next),
                     None if !cursor.archived => {
                         if let Some(total) = cursor.total {
                             reconcile(object, "full read", total, cursor.read);
                         }
+                        if !object.reads_archived() {
+                            yield ReadItem::Checkpoint(end());
+                            break;
+                        }
                         // Live records done: deletes come from the archived listing next.
                         cursor = Cursor { archived: true, mark: cursor.mark, ..Cursor::default() };
                     }
                     None => {
-                        let end = match cursor.mark {
-                            Some(mark) => Cursor { since: Some(mark), ..Cursor::default() }.to_state(),
-                            None => StreamState(Value::Null),
-                        };
-                        yield ReadItem::Checkpoint(end);
+                        yield ReadItem::Checkpoint(end());
                         break;
                     }
                 }
@@ -674,14 +958,14 @@ impl HubspotConnector {
 
     /// An incremental run from a high-water mark: the search window, then the archived
     /// listing for deletes.
-    fn read_changes(
-        &self,
+    fn read_changes<'a>(
+        &'a self,
         object: Object,
+        run: &'a RunContext,
         mut cursor: Cursor,
-    ) -> BoxStream<'_, Result<ReadItem, ConnectorError>> {
+    ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
         Box::pin(try_stream! {
             let since = cursor.since.unwrap_or(0);
-            let today = Utc::now().date_naive();
             if !cursor.archived {
                 let overlap_ms = i64::try_from(self.config.overlap_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
                 let mut window = cursor
@@ -689,8 +973,9 @@ impl HubspotConnector {
                     .take()
                     .unwrap_or_else(|| Window::starting_at(since.saturating_sub(overlap_ms).max(0)));
                 let url = self.search_url(object);
+                let properties = run.property_refs();
                 loop {
-                    let body = window.request(object.cursor_field(), object.properties(), self.config.search_page_size);
+                    let body = window.request(object.cursor_field(), &properties, self.config.search_page_size);
                     let page = self.search(object, &body).await?;
                     if cursor.total.is_none() {
                         // The window's first query: how many records it holds.
@@ -706,14 +991,14 @@ impl HubspotConnector {
                         .advance(&keys, page.has_next, object.cursor_field())
                         .map_err(|e| ConnectorError::Decode { url: url.clone(), message: e.to_string() })?;
                     tracing::debug!(stream = object.name(), records = results.len(), from = window.from, "hubspot search page");
-                    for (raw, emit) in results.into_iter().zip(step.emit) {
-                        if !emit {
-                            continue;
-                        }
-                        cursor.read += 1;
-                        if let Some(item) = self.map_record(object, raw, today, true) {
-                            yield item;
-                        }
+                    let fresh: Vec<Value> = results
+                        .into_iter()
+                        .zip(step.emit)
+                        .filter_map(|(raw, emit)| emit.then_some(raw))
+                        .collect();
+                    cursor.read += fresh.len() as u64;
+                    for item in self.map_page(object, fresh, run, true).await? {
+                        yield item;
                     }
                     match step.done {
                         None => {
@@ -728,6 +1013,10 @@ impl HubspotConnector {
                             tracing::info!(stream = object.name(), since, new_since, read = cursor.read, "hubspot changes read");
                             // The high-water mark moves only now that the whole window is read.
                             cursor = Cursor { since: Some(new_since), archived: true, ..Cursor::default() };
+                            if !object.reads_archived() {
+                                yield ReadItem::Checkpoint(Cursor { since: Some(new_since), ..Cursor::default() }.to_state());
+                                return;
+                            }
                             yield ReadItem::Checkpoint(cursor.to_state());
                             break;
                         }
@@ -736,7 +1025,7 @@ impl HubspotConnector {
             }
             // Search never returns archived records: their deletes come from the listing.
             loop {
-                let page = self.list_page(object, true, cursor.after.as_deref()).await?;
+                let page = self.list_page(object, run, true, cursor.after.as_deref()).await?;
                 for raw in page.results {
                     yield self.archived_item(object, raw);
                 }
@@ -825,11 +1114,14 @@ impl Connector for HubspotConnector {
                 Err(self.config_error(format!("hubspot has no stream `{}`", stream.name)))?;
                 return;
             };
+            // Before anything is read: a mapping naming a property the portal lacks fails
+            // here, and the pipelines are read once for the whole run of the stream.
+            let run = self.run_context(object).await?;
             let cursor = self.starting_cursor(object, mode, state).await?;
             let mut items = if cursor.since.is_some() {
-                self.read_changes(object, cursor)
+                self.read_changes(object, &run, cursor)
             } else {
-                self.read_listing(object, cursor)
+                self.read_listing(object, &run, cursor)
             };
             while let Some(item) = items.next().await {
                 yield item?;
@@ -863,7 +1155,10 @@ mod tests {
         assert_eq!(c.search_page_size, 200);
         assert_eq!(c.overlap_secs, 300);
         assert_eq!(c.default_currency, "USD");
+        assert_eq!(c.mapping, MappingSettings::default());
         assert_eq!(c.access_token.expose_secret(), "pat-na1-x");
+        let err = config(json!({"access_token": "x", "mapping": {"arr": "hs_arr"}})).unwrap_err();
+        assert!(err.to_string().contains("unknown field `arr`"), "{err}");
         assert!(!format!("{c:?}").contains("pat-na1-x"), "token is redacted");
         let err = config(json!({"access_token": "x", "pagesize": 5})).unwrap_err();
         assert!(
@@ -904,6 +1199,14 @@ mod tests {
                 "default_currency: invalid currency code `dollars`",
             ),
             (json!({}), "access_token is required"),
+            (
+                json!({"access_token": "x", "mapping": {"default_term_months": 0}}),
+                "mapping.default_term_months: must be between 1 and 120, got 0",
+            ),
+            (
+                json!({"access_token": "x", "mapping": {"term_field": "term months"}}),
+                "mapping.term_field: `term months` is not a field name",
+            ),
         ];
         for (v, expected) in cases {
             let err = HubspotConnector::new(ctx(), config(v.clone()).unwrap()).unwrap_err();
@@ -945,6 +1248,11 @@ mod tests {
                     EntityKind::Subscription,
                     Some("hs_lastmodifieddate")
                 ),
+                (
+                    "deal_contacts",
+                    EntityKind::DealContact,
+                    Some("hs_lastmodifieddate")
+                ),
             ]
         );
         assert!(
@@ -954,6 +1262,39 @@ mod tests {
             "incremental first: scheduled runs are incremental"
         );
         assert!(matches!(http_auth(c.config(), "t"), Ok(Auth::Bearer(_))));
+        assert_eq!(c.mapping(), &default_mapping());
+    }
+
+    #[test]
+    fn the_mapping_decides_which_deal_properties_are_requested() {
+        let config = HubspotConfig {
+            mapping: simulator_mapping(),
+            ..HubspotConfig::new("http://127.0.0.1:1/", SecretString::from("t"))
+        };
+        let c = HubspotConnector::new(ctx(), config).unwrap();
+        let existing: BTreeSet<String> = ["deal_currency_code".to_owned()].into();
+        let props = c.deal_properties(&existing);
+        for p in [
+            "amount",
+            "term_months",
+            "deal_motion",
+            "deal_currency_code",
+            "dealstage",
+            "pipeline",
+        ] {
+            assert!(props.iter().any(|q| q == p), "{p}: {props:?}");
+        }
+        assert!(!props.iter().any(|q| q == "dealtype"), "{props:?}");
+        // No multi-currency: the property is not requested.
+        let props = c.deal_properties(&BTreeSet::new());
+        assert!(
+            !props.iter().any(|q| q == "deal_currency_code"),
+            "{props:?}"
+        );
+        let m = c.mapping();
+        assert_eq!(mapping_key(m, "term_months"), "term_field");
+        assert_eq!(mapping_key(m, "amount"), "amount_field");
+        assert_eq!(mapping_key(m, "deal_motion"), "motion_field");
     }
 
     #[test]

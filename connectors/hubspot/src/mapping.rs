@@ -9,10 +9,12 @@
 use chrono::{DateTime, Months, NaiveDate, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::str::FromStr;
+use tributary_connector::{ArrProblem, MappingSettings, RevenueMapping};
 use tributary_model::{
-    Account, Currency, ExternalRef, Money, Person, PersonRole, Segment, Subscription,
-    SubscriptionStatus, normalize_domain, normalize_email,
+    Account, Currency, DealContact, ExternalRef, Money, Person, PersonRole, RevenueEventKind,
+    Segment, Subscription, SubscriptionStatus, normalize_domain, normalize_email,
 };
 
 /// The `system` of every [`ExternalRef`] this connector emits.
@@ -26,8 +28,8 @@ pub struct MapError {
     pub object: &'static str,
     /// The record id, or `?` when the record has none.
     pub id: String,
-    /// The offending property.
-    pub property: &'static str,
+    /// The offending property (a configured one, for the mapped fields).
+    pub property: String,
     /// The value as received; `None` when it was missing or null.
     pub value: Option<String>,
     /// What was expected.
@@ -110,18 +112,18 @@ impl<'a> Props<'a> {
         prop(self.raw, name)
     }
 
-    fn error(&self, property: &'static str, value: Option<&str>, problem: &str) -> MapError {
+    fn error(&self, property: &str, value: Option<&str>, problem: &str) -> MapError {
         MapError {
             object: self.object,
             id: self.id.clone(),
-            property,
+            property: property.to_owned(),
             value: value.map(str::to_owned),
             problem: problem.to_owned(),
         }
     }
 
     /// A whole number; `250.0` is accepted, `12.5` and `abc` are not.
-    fn int(&self, name: &'static str) -> Result<Option<i64>, MapError> {
+    fn int(&self, name: &str) -> Result<Option<i64>, MapError> {
         let Some(s) = self.text(name) else {
             return Ok(None);
         };
@@ -136,7 +138,18 @@ impl<'a> Props<'a> {
             .ok_or_else(|| self.error(name, Some(&s), "expected a whole number"))
     }
 
-    fn datetime(&self, name: &'static str) -> Result<Option<DateTime<Utc>>, MapError> {
+    /// A decimal number.
+    fn decimal(&self, name: &str) -> Result<Option<Decimal>, MapError> {
+        let Some(s) = self.text(name) else {
+            return Ok(None);
+        };
+        Decimal::from_str(&s)
+            .or_else(|_| Decimal::from_scientific(&s))
+            .map(Some)
+            .map_err(|_| self.error(name, Some(&s), "expected a decimal number"))
+    }
+
+    fn datetime(&self, name: &str) -> Result<Option<DateTime<Utc>>, MapError> {
         let Some(s) = self.text(name) else {
             return Ok(None);
         };
@@ -222,52 +235,121 @@ pub fn map_contact(raw: &Value, instance: &str) -> Result<Person, MapError> {
     })
 }
 
-/// Whether a deal is closed-won: `hs_is_closed_won` is `"true"` (which also covers custom
-/// pipelines with numeric stage ids) or the stage is the default pipeline's `closedwon`.
-pub fn is_closed_won(raw: &Value) -> bool {
-    prop(raw, "hs_is_closed_won").is_some_and(|v| v.eq_ignore_ascii_case("true"))
-        || prop(raw, "dealstage").is_some_and(|s| s == "closedwon")
+/// HubSpot's standard revenue mapping, the base `[connectors.<name>.mapping]` overlays: the
+/// contract value in `amount`, no ARR property (`hs_arr` exists only with line items or
+/// recurring revenue), no term property (12 months), and the motion from `dealtype`, where
+/// only `newbusiness` has a meaning of its own. `existingbusiness` is left unmapped: it is a
+/// renewal, an expansion or a contraction, and only the portal knows which, through a custom
+/// property (map that with `motion_field` and `motions`) or its pipelines.
+pub fn default_mapping() -> RevenueMapping {
+    RevenueMapping {
+        arr_field: None,
+        amount_field: "amount".to_owned(),
+        term_field: None,
+        default_term_months: 12,
+        motion_field: Some("dealtype".to_owned()),
+        motions: BTreeMap::from([("newbusiness".to_owned(), RevenueEventKind::New)]),
+    }
 }
 
-/// Maps a closed-won deal to a [`Subscription`]; any other deal is `Ok(None)` (skipped).
+/// The mapping of the simulated portal (`tributary_sim::hubspot`): the term in its custom
+/// `term_months` property, and the motion in its custom `deal_motion` property, whose options
+/// name every motion the generator has (a mid-term `add_on` adds ARR: an expansion). With it,
+/// every subscription's ARR, term and motion equal the generator's truth. HubSpot's own
+/// `dealtype` (`newbusiness`/`existingbusiness`) could not tell renewals from expansions.
+pub fn simulator_mapping() -> MappingSettings {
+    MappingSettings {
+        term_field: Some("term_months".to_owned()),
+        motion_field: Some("deal_motion".to_owned()),
+        motions: Some(BTreeMap::from([
+            ("new_business".to_owned(), RevenueEventKind::New),
+            ("renewal".to_owned(), RevenueEventKind::Renewal),
+            ("expansion".to_owned(), RevenueEventKind::Expansion),
+            ("contraction".to_owned(), RevenueEventKind::Contraction),
+            ("add_on".to_owned(), RevenueEventKind::Expansion),
+        ])),
+        ..MappingSettings::default()
+    }
+}
+
+/// Whether a deal is closed-won by its calculated `hs_is_closed_won` (`"true"`), or, when a
+/// proxy dropped that, by the default pipeline's `closedwon` stage. Only a fallback: the
+/// connector decides from the deal's stage in its pipeline (`GET /crm/v3/pipelines/deals`),
+/// which also covers custom pipelines with numeric stage ids.
+pub fn is_closed_won(raw: &Value) -> bool {
+    match prop(raw, "hs_is_closed_won") {
+        Some(v) => v.eq_ignore_ascii_case("true"),
+        None => prop(raw, "dealstage").is_some_and(|s| s == "closedwon"),
+    }
+}
+
+/// The deal's `pipeline` and `dealstage` ids, when it has them.
+pub fn deal_stage(raw: &Value) -> (Option<String>, Option<String>) {
+    (prop(raw, "pipeline"), prop(raw, "dealstage"))
+}
+
+/// How a deal maps: the instance, the resolved field mapping and the portal's currency.
+#[derive(Debug, Clone)]
+pub struct DealMapping<'a> {
+    /// The connector instance, for references.
+    pub instance: &'a str,
+    /// The resolved field mapping.
+    pub mapping: &'a RevenueMapping,
+    /// The currency of deals without `deal_currency_code`.
+    pub default_currency: &'a Currency,
+    /// The subscription status is as seen on this day.
+    pub today: NaiveDate,
+}
+
+/// Maps a deal to a [`Subscription`] when `won` (the connector decides it from the deal's
+/// pipeline stage); any other deal is `Ok(None)` (skipped) without parsing.
 ///
-/// The term starts on `closedate`'s (UTC) date and lasts the custom `term_months` (12 when
-/// absent); ARR is `amount × 12 / term_months` (rounded to cents when the term is not a whole
-/// year) in `deal_currency_code`, else `default_currency`; the status is as seen on `today`.
+/// The term starts on `closedate`'s (UTC) date and lasts the mapping's term property (its
+/// default when unset or empty); ARR is the mapping's ARR property when set, else
+/// `amount × 12 / term` rounded half-up to cents ([`RevenueMapping::arr`]), in
+/// `deal_currency_code`, else `default_currency` (a portal without multi-currency); the
+/// motion is the mapping's reading of its motion property; the plan is the deal name (the
+/// pipeline's label or id when the deal has none); the status is as seen on `today`.
 pub fn map_deal(
     raw: &Value,
-    instance: &str,
-    default_currency: &Currency,
-    today: NaiveDate,
+    won: bool,
+    pipeline_label: Option<&str>,
+    m: &DealMapping<'_>,
 ) -> Result<Option<Subscription>, MapError> {
-    if !is_closed_won(raw) {
+    if !won {
         return Ok(None);
     }
     let p = Props::new(raw, "deals");
-    let amount = match p.text("amount") {
-        None => {
-            return Err(p.error(
-                "amount",
-                None,
-                "a closed-won deal needs an amount to derive ARR",
-            ));
-        }
-        Some(s) => Decimal::from_str(&s)
-            .map_err(|_| p.error("amount", Some(&s), "expected a decimal number"))?,
+    let mapping = m.mapping;
+    let arr_value = match &mapping.arr_field {
+        Some(f) => p.decimal(f)?,
+        None => None,
     };
-    let term = match p.int("term_months")? {
-        None => 12,
-        Some(n) if (1..=120).contains(&n) => n as u32,
-        Some(n) => {
-            return Err(p.error(
-                "term_months",
-                Some(&n.to_string()),
-                "expected a term between 1 and 120 months",
-            ));
-        }
+    let amount = p.decimal(&mapping.amount_field)?;
+    let term = match &mapping.term_field {
+        Some(f) => p.int(f)?,
+        None => None,
     };
+    let (term, arr) = mapping.arr(arr_value, amount, term).map_err(|problem| {
+        let (field, value) = match &problem {
+            ArrProblem::Term(n) => (
+                mapping.term_field.as_deref().unwrap_or("term"),
+                Some(n.to_string()),
+            ),
+            ArrProblem::NoValue => (mapping.amount_field.as_str(), None),
+            ArrProblem::Negative(d) => (
+                if arr_value.is_some() {
+                    mapping.arr_field.as_deref().unwrap_or("arr")
+                } else {
+                    mapping.amount_field.as_str()
+                },
+                Some(d.to_string()),
+            ),
+        };
+        p.error(field, value.as_deref(), &problem.describe())
+    })?;
     let currency = match p.text("deal_currency_code") {
-        None => default_currency.clone(),
+        None => m.default_currency.clone(),
         Some(code) => Currency::parse(&code).map_err(|_| {
             p.error(
                 "deal_currency_code",
@@ -293,24 +375,108 @@ pub fn map_deal(
             "term ends out of range",
         )
     })?;
-    let arr = if term == 12 {
-        amount
-    } else {
-        (amount * Decimal::from(12) / Decimal::from(term)).round_dp(2)
-    };
+    let motion = mapping
+        .motion_field
+        .as_deref()
+        .and_then(|f| mapping.motion(p.text(f).as_deref()));
     let plan = p
         .text("dealname")
+        .or_else(|| pipeline_label.map(str::to_owned))
         .or_else(|| p.text("pipeline"))
         .unwrap_or_else(|| "default".to_owned());
     Ok(Some(Subscription {
-        account: p.company(instance, "deal"),
+        account: p.company(m.instance, "deal"),
         plan,
         start_date: start,
         end_date: Some(end),
         arr: Money::new(arr, currency),
-        status: SubscriptionStatus::on(start, Some(end), today),
-        motion: None,
+        status: SubscriptionStatus::on(start, Some(end), m.today),
+        motion,
     }))
+}
+
+/// One deal→contact association of an associations v4 batch-read response, mapped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DealContactEdge {
+    /// The deal's id.
+    pub deal: String,
+    /// The contact's id.
+    pub contact: String,
+    /// The edge as received: `{"from":{"id"},"to":{"toObjectId","associationTypes"}}`.
+    pub raw: Value,
+    /// The mapped entity.
+    pub entity: DealContact,
+}
+
+/// Whether an association label marks the primary record (`Primary`, `Primary Contact`,
+/// `Deal with Primary Company`: HubSpot renamed its primary labels in 2024, and portals name
+/// their own).
+fn is_primary_label(label: &str) -> bool {
+    label.to_ascii_lowercase().contains("primary")
+}
+
+/// The deal→contact edges of an associations v4 batch-read response
+/// (`POST /crm/v4/associations/deals/contacts/batch/read`), in the order served. The role is
+/// the first association label that does not mark the primary (HubSpot's own deal→contact
+/// type, 3, is unlabeled; labels such as `Decision Maker` are the portal's), and `primary`
+/// says whether any label marks the primary contact. An edge without an id is an `Err` with
+/// the raw edge, for a reject; inputs listed under `errors` (no contacts) have no edges.
+pub fn deal_contact_edges(response: &Value, instance: &str) -> Vec<Result<DealContactEdge, Value>> {
+    let mut out = Vec::new();
+    let Some(results) = response.get("results").and_then(Value::as_array) else {
+        return out;
+    };
+    for result in results {
+        let from = result.pointer("/from/id").and_then(id_text);
+        let to = result
+            .get("to")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        for edge in to {
+            let raw = serde_json::json!({"from": result.get("from").cloned().unwrap_or(Value::Null), "to": edge});
+            let (Some(deal), Some(contact)) =
+                (from.clone(), edge.get("toObjectId").and_then(id_text))
+            else {
+                out.push(Err(raw));
+                continue;
+            };
+            let labels: Vec<&str> = edge
+                .get("associationTypes")
+                .and_then(Value::as_array)
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .filter_map(|t| t.get("label").and_then(Value::as_str))
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            let primary = labels.iter().any(|l| is_primary_label(l));
+            let role = labels
+                .iter()
+                .find(|l| !is_primary_label(l))
+                .map(|l| (*l).to_owned());
+            out.push(Ok(DealContactEdge {
+                entity: DealContact {
+                    subscription: Some(ExternalRef::new(SYSTEM, instance, "deals", &deal)),
+                    person: Some(ExternalRef::new(SYSTEM, instance, "contacts", &contact)),
+                    role,
+                    primary,
+                },
+                deal,
+                contact,
+                raw,
+            }));
+        }
+    }
+    out
+}
+
+/// An id as text: a non-empty string or a number.
+fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -456,45 +622,123 @@ mod tests {
         assert_eq!(map_contact(&only_last, "hs").unwrap().name, "Curie");
     }
 
+    fn sim_mapping() -> RevenueMapping {
+        simulator_mapping().resolve(default_mapping()).unwrap()
+    }
+
+    /// Maps `raw` as won, with the simulator's mapping, in `currency` by default.
+    fn won(
+        raw: &Value,
+        currency: &Currency,
+        today: &str,
+    ) -> Result<Option<Subscription>, MapError> {
+        let mapping = sim_mapping();
+        map_deal(
+            raw,
+            is_closed_won(raw),
+            Some("Sales Pipeline"),
+            &DealMapping {
+                instance: "hs",
+                mapping: &mapping,
+                default_currency: currency,
+                today: day(today),
+            },
+        )
+    }
+
     #[test]
     fn won_deal_becomes_a_subscription() {
         let raw = deal(json!({
             "dealname": "Bluepeak – renewal 2024", "amount": "12000", "deal_currency_code": "eur",
             "dealstage": "closedwon", "hs_is_closed_won": "true", "closedate": "2024-03-01T17:00:00.000Z",
-            "term_months": null, "pipeline": "default"
+            "term_months": null, "pipeline": "default", "deal_motion": "renewal"
         }));
-        let s = map_deal(&raw, "hs", &usd(), day("2024-06-01"))
-            .unwrap()
-            .unwrap();
+        let s = won(&raw, &usd(), "2024-06-01").unwrap().unwrap();
         assert_eq!(s.plan, "Bluepeak – renewal 2024");
         assert_eq!(s.start_date, day("2024-03-01"));
         assert_eq!(s.end_date, Some(day("2025-03-01")));
-        assert_eq!(s.arr.to_string(), "12000 EUR");
+        assert_eq!(s.arr.amount, Decimal::from(12000));
+        assert_eq!(s.arr.currency.to_string(), "EUR");
         assert_eq!(s.status, SubscriptionStatus::Active);
+        assert_eq!(s.motion, Some(RevenueEventKind::Renewal));
         assert_eq!(
             s.account,
             Some(ExternalRef::new("hubspot", "hs", "companies", "901")),
             "the labeled association is the primary"
         );
-        let ended = map_deal(&raw, "hs", &usd(), day("2025-03-01"))
-            .unwrap()
-            .unwrap();
+        let ended = won(&raw, &usd(), "2025-03-01").unwrap().unwrap();
         assert_eq!(ended.status, SubscriptionStatus::Ended);
     }
 
     #[test]
     fn short_terms_annualise_and_currency_defaults() {
         let raw = deal(json!({
-            "dealname": null, "pipeline": "default", "amount": "1750.00", "dealstage": "123456",
-            "hs_is_closed_won": "true", "closedate": "2024-05-15T00:00:00Z", "term_months": "7"
+            "dealname": null, "pipeline": "1487", "amount": "1750.00", "dealstage": "123456",
+            "hs_is_closed_won": "true", "closedate": "2024-05-15T00:00:00Z", "term_months": "7",
+            "deal_motion": "add_on"
         }));
         let gbp = Currency::parse("GBP").unwrap();
-        let s = map_deal(&raw, "hs", &gbp, day("2024-06-01"))
-            .unwrap()
-            .unwrap();
-        assert_eq!(s.plan, "default");
+        let s = won(&raw, &gbp, "2024-06-01").unwrap().unwrap();
+        assert_eq!(s.plan, "Sales Pipeline", "no name: the pipeline's label");
         assert_eq!(s.arr.to_string(), "3000.00 GBP");
         assert_eq!(s.end_date, Some(day("2024-12-15")));
+        assert_eq!(s.motion, Some(RevenueEventKind::Expansion));
+    }
+
+    #[test]
+    fn the_mapping_names_the_fields_for_arr_term_and_motion() {
+        // HubSpot's defaults: amount over 12 months, `dealtype` for the motion.
+        let defaults = default_mapping();
+        assert_eq!(defaults.fields(), ["amount", "dealtype"]);
+        let raw = deal(json!({
+            "dealname": "X", "amount": "6000", "closedate": "2024-01-01T00:00:00Z",
+            "term_months": "6", "dealtype": "newbusiness", "hs_arr": "9000"
+        }));
+        let m = DealMapping {
+            instance: "hs",
+            mapping: &defaults,
+            default_currency: &usd(),
+            today: day("2024-02-01"),
+        };
+        let s = map_deal(&raw, true, None, &m).unwrap().unwrap();
+        assert_eq!(
+            (s.arr.amount, s.end_date),
+            (Decimal::from(6000), Some(day("2025-01-01")))
+        );
+        assert_eq!(s.motion, Some(RevenueEventKind::New));
+        let existing =
+            deal(json!({"amount": "1", "closedate": "2024-01-01", "dealtype": "existingbusiness"}));
+        assert_eq!(
+            map_deal(&existing, true, None, &m).unwrap().unwrap().motion,
+            None
+        );
+        // An ARR property wins over the amount; the term still sets the end.
+        let settings: MappingSettings = serde_json::from_value(json!({
+            "arr_field": "hs_arr", "term_field": "term_months", "motion_field": ""
+        }))
+        .unwrap();
+        let custom = settings.resolve(default_mapping()).unwrap();
+        assert_eq!(custom.fields(), ["hs_arr", "amount", "term_months"]);
+        let m = DealMapping {
+            mapping: &custom,
+            ..m
+        };
+        let s = map_deal(&raw, true, None, &m).unwrap().unwrap();
+        assert_eq!(
+            (s.arr.amount, s.end_date),
+            (Decimal::from(9000), Some(day("2024-07-01")))
+        );
+        assert_eq!(s.motion, None);
+        // Without an ARR value, the amount over the configured term.
+        let no_arr = deal(json!({"amount": "6000", "closedate": "2024-01-01", "term_months": "6"}));
+        assert_eq!(
+            map_deal(&no_arr, true, None, &m)
+                .unwrap()
+                .unwrap()
+                .arr
+                .amount,
+            Decimal::from(12000)
+        );
     }
 
     #[test]
@@ -503,15 +747,19 @@ mod tests {
             json!({"dealstage": "closedlost", "hs_is_closed_won": "false", "amount": "garbage"}),
             json!({"dealstage": "contractsent", "amount": null}),
             json!({}),
+            // The calculated property wins over the stage id.
+            json!({"dealstage": "closedwon", "hs_is_closed_won": "false"}),
         ] {
-            assert_eq!(
-                map_deal(&deal(props), "hs", &usd(), day("2024-01-01")),
-                Ok(None)
-            );
+            assert_eq!(won(&deal(props), &usd(), "2024-01-01"), Ok(None));
         }
+        assert_eq!(won(&json!(null), &usd(), "2024-01-01"), Ok(None));
+        assert!(is_closed_won(&deal(json!({"dealstage": "closedwon"}))));
+        assert!(is_closed_won(&deal(
+            json!({"dealstage": "4811304", "hs_is_closed_won": "TRUE"})
+        )));
         assert_eq!(
-            map_deal(&json!(null), "hs", &usd(), day("2024-01-01")),
-            Ok(None)
+            deal_stage(&deal(json!({"pipeline": "1487", "dealstage": "4811304"}))),
+            (Some("1487".into()), Some("4811304".into()))
         );
     }
 
@@ -522,7 +770,7 @@ mod tests {
             for (k, v) in props.as_object().unwrap() {
                 p[k] = v.clone();
             }
-            let e = map_deal(&deal(p), "hs", &usd(), day("2024-06-01")).unwrap_err();
+            let e = won(&deal(p), &usd(), "2024-06-01").unwrap_err();
             assert_eq!(e.property, property);
             assert_eq!(e.to_string(), message);
         };
@@ -534,7 +782,12 @@ mod tests {
         check(
             json!({"amount": null}),
             "amount",
-            "deals `512`: property `amount` is missing: a closed-won deal needs an amount to derive ARR",
+            "deals `512`: property `amount` is missing: a won deal needs an ARR or an amount to derive ARR",
+        );
+        check(
+            json!({"amount": "-5"}),
+            "amount",
+            "deals `512`: property `amount` has invalid value `-5`: ARR must not be negative, got -5",
         );
         check(
             json!({"closedate": "soon"}),
@@ -554,13 +807,92 @@ mod tests {
         check(
             json!({"term_months": "0"}),
             "term_months",
-            "deals `512`: property `term_months` has invalid value `0`: expected a term between 1 and 120 months",
+            "deals `512`: property `term_months` has invalid value `0`: expected a term between 1 and 120 months, got 0",
         );
         check(
             json!({"term_months": "twelve"}),
             "term_months",
             "deals `512`: property `term_months` has invalid value `twelve`: expected a whole number",
         );
+    }
+
+    #[test]
+    fn amounts_keep_their_deals_currency_or_take_the_portals() {
+        let cases = [
+            (json!("EUR"), "EUR"),
+            (json!("GBP"), "GBP"),
+            (json!("usd"), "USD"),
+            (json!(null), "CHF"),
+            (json!(""), "CHF"),
+        ];
+        let chf = Currency::parse("CHF").unwrap();
+        for (code, expected) in cases {
+            let raw = deal(json!({"dealstage": "closedwon", "amount": "1234.56",
+                "closedate": "2024-01-01", "deal_currency_code": code}));
+            let s = won(&raw, &chf, "2024-02-01").unwrap().unwrap();
+            assert_eq!(s.arr.currency.to_string(), expected, "{code}");
+            assert_eq!(s.arr.amount.to_string(), "1234.56");
+        }
+        // A portal without multi-currency sends no such property at all.
+        let raw =
+            deal(json!({"dealstage": "closedwon", "amount": "10", "closedate": "2024-01-01"}));
+        assert_eq!(
+            won(&raw, &chf, "2024-02-01").unwrap().unwrap().arr.currency,
+            chf
+        );
+    }
+
+    #[test]
+    fn deal_contact_edges_carry_labels_and_the_primary() {
+        let response = json!({"status": "COMPLETE", "results": [{
+            "from": {"id": "512"},
+            "to": [
+                {"toObjectId": 101, "associationTypes": [
+                    {"category": "HUBSPOT_DEFINED", "typeId": 3, "label": null},
+                    {"category": "USER_DEFINED", "typeId": 16, "label": "Primary Contact"},
+                    {"category": "USER_DEFINED", "typeId": 18, "label": "Decision Maker"},
+                ]},
+                {"toObjectId": "102", "associationTypes": [
+                    {"category": "USER_DEFINED", "typeId": 20, "label": "Champion"},
+                ]},
+                {"toObjectId": 103, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 3, "label": null}]},
+                {"associationTypes": []},
+            ],
+        }], "errors": [{"context": {"fromObjectId": ["513"]}}]});
+        let edges = deal_contact_edges(&response, "hs");
+        assert_eq!(edges.len(), 4);
+        let ok: Vec<&DealContactEdge> = edges.iter().filter_map(|e| e.as_ref().ok()).collect();
+        let summary: Vec<(&str, &str, Option<&str>, bool)> = ok
+            .iter()
+            .map(|e| {
+                (
+                    e.deal.as_str(),
+                    e.contact.as_str(),
+                    e.entity.role.as_deref(),
+                    e.entity.primary,
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("512", "101", Some("Decision Maker"), true),
+                ("512", "102", Some("Champion"), false),
+                ("512", "103", None, false),
+            ]
+        );
+        assert_eq!(
+            ok[0].entity.subscription,
+            Some(ExternalRef::new("hubspot", "hs", "deals", "512"))
+        );
+        assert_eq!(
+            ok[0].entity.person,
+            Some(ExternalRef::new("hubspot", "hs", "contacts", "101"))
+        );
+        assert_eq!(ok[1].raw["to"]["toObjectId"], "102");
+        assert_eq!(ok[1].raw["from"]["id"], "512");
+        assert!(edges[3].is_err());
+        assert!(deal_contact_edges(&json!({"status": "error"}), "hs").is_empty());
     }
 
     #[test]
@@ -594,7 +926,8 @@ mod tests {
         ] {
             let _ = map_company(&raw);
             let _ = map_contact(&raw, "hs");
-            let _ = map_deal(&raw, "hs", &usd(), day("2024-01-01"));
+            let _ = won(&raw, &usd(), "2024-01-01");
+            let _ = deal_contact_edges(&raw, "hs");
         }
         assert_eq!(record_id(&json!({"id": 5})).as_deref(), Some("5"));
         assert_eq!(record_id(&json!({"id": " "})), None);

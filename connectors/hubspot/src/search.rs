@@ -260,14 +260,27 @@ pub(crate) fn attach_companies(records: &mut [Value], response: &Value, singular
             let Some(id) = to.get("toObjectId").and_then(as_id) else {
                 continue;
             };
+            // HubSpot's primary company types are contact→company 1 and deal→company 5; their
+            // labels changed in 2024 (`Primary` became `Deal with Primary Company`) and HubSpot
+            // says to rely on type ids, so either marks the primary.
             let is_primary = to
                 .get("associationTypes")
                 .and_then(Value::as_array)
                 .is_some_and(|types| {
                     types.iter().any(|t| {
-                        t.get("label")
-                            .and_then(Value::as_str)
-                            .is_some_and(|l| l.eq_ignore_ascii_case("primary"))
+                        let defined =
+                            t.get("category").and_then(Value::as_str) == Some("HUBSPOT_DEFINED");
+                        let primary_id = matches!(
+                            t.get("typeId").and_then(Value::as_u64),
+                            Some(1) if singular == "contact"
+                        ) || matches!(
+                            t.get("typeId").and_then(Value::as_u64),
+                            Some(5) if singular == "deal"
+                        );
+                        (defined && primary_id)
+                            || t.get("label")
+                                .and_then(Value::as_str)
+                                .is_some_and(|l| l.to_ascii_lowercase().contains("primary"))
                     })
                 });
             if is_primary {

@@ -11,7 +11,7 @@ use tributary_connector::{
     Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig, ReadItem, Reject,
     StreamSpec, StreamState, SyncMode,
 };
-use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
+use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth, simulator_mapping};
 use tributary_model::{Entity, ExternalRef, SourceRecord};
 use tributary_sim::{
     Company, FaultStats, Faults, MockServer, Probability, Schedule, SimConfig,
@@ -65,6 +65,7 @@ fn connector_with(
 ) -> HubspotConnector {
     let config = HubspotConfig {
         page_size,
+        mapping: simulator_mapping(),
         ..HubspotConfig::new(f.server.base_url.clone(), SecretString::from(token))
     };
     let http = HttpClient::new(http, http_auth(&config, "test").expect("auth builds"))
@@ -208,6 +209,7 @@ async fn full_read_lands_every_company_contact_and_won_deal_once() {
         assert_eq!(s.start_date, d.start_date());
         assert_eq!(s.end_date, Some(d.end_date()));
         assert_eq!(s.plan, d.name);
+        assert_eq!(s.motion, Some(motion_of(d.motion)), "{d:?}");
         assert_eq!(s.account, Some(company_ref(&co.accounts[d.account].id)));
         assert_eq!(
             s.status,
@@ -230,13 +232,276 @@ async fn full_read_lands_every_company_contact_and_won_deal_once() {
         co.truth().arr_today,
         "ARR on the sim's today reconciles"
     );
+    // Won deals in the custom pipeline (numeric stage ids) are among them.
+    let renewals: Vec<&&SourceRecord> = recs
+        .iter()
+        .filter(|r| r.raw["properties"]["pipeline"] == hubspot::RENEWALS_PIPELINE.id)
+        .collect();
+    assert!(!renewals.is_empty());
+    assert!(
+        renewals
+            .iter()
+            .all(|r| r.raw["properties"]["dealstage"] == "4811304")
+    );
+    let currencies: BTreeSet<String> = recs
+        .iter()
+        .filter_map(|r| match &r.entity {
+            Entity::Subscription(s) => Some(s.arr.currency.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        currencies.contains("EUR") && currencies.contains("GBP") && currencies.contains("USD"),
+        "amounts keep their deal's currency: {currencies:?}"
+    );
+
+    // Deal contacts: every association of every deal, labels mapped.
+    let items = read_all(&c, "deal_contacts", None).await.unwrap();
+    assert!(rejects(&items).is_empty());
+    let recs = records(&items);
+    let chosen = hubspot::deal_contacts(co);
+    let expected: Vec<(String, String, bool, Option<&str>)> = co
+        .deals
+        .iter()
+        .zip(&chosen)
+        .flat_map(|(d, list)| {
+            list.iter().enumerate().map(move |(rank, &j)| {
+                let role = match rank {
+                    0 => Some(hubspot::CONTACT_ROLE_LABELS[0]),
+                    1 => Some(hubspot::CONTACT_ROLE_LABELS[1]),
+                    _ => None,
+                };
+                (d.id.clone(), co.contacts[j].id.clone(), rank == 0, role)
+            })
+        })
+        .collect();
+    assert!(
+        expected.len() > co.deals.len(),
+        "deals have several contacts"
+    );
+    let got: Vec<(String, String, bool, Option<&str>)> = recs
+        .iter()
+        .map(|r| {
+            let Entity::DealContact(dc) = &r.entity else {
+                panic!("not a deal contact: {r:?}")
+            };
+            let deal = dc.subscription.as_ref().unwrap();
+            let person = dc.person.as_ref().unwrap();
+            assert_eq!(
+                (deal.object.as_str(), person.object.as_str()),
+                ("deals", "contacts")
+            );
+            assert_eq!(
+                r.external_ref,
+                ExternalRef::new(
+                    "hubspot",
+                    INSTANCE,
+                    "deal_contacts",
+                    format!("{}-{}", deal.external_id, person.external_id)
+                )
+            );
+            assert!(r.source_updated_at.is_some());
+            assert!(r.entity.validate().is_ok());
+            (
+                deal.external_id.clone(),
+                person.external_id.clone(),
+                dc.primary,
+                dc.role.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(matches!(items.last(), Some(ReadItem::Checkpoint(s)) if s.0.is_null()));
+    assert!(
+        !items.iter().any(|i| matches!(i, ReadItem::Delete(_))),
+        "no archived phase"
+    );
+}
+
+fn motion_of(m: tributary_sim::DealMotion) -> tributary_model::RevenueEventKind {
+    use tributary_model::RevenueEventKind as K;
+    use tributary_sim::DealMotion as M;
+    match m {
+        M::NewBusiness => K::New,
+        M::Renewal => K::Renewal,
+        M::Expansion | M::AddOn => K::Expansion,
+        M::Contraction => K::Contraction,
+    }
+}
+
+/// The mock behind a router that answers `GET /crm/v3/pipelines/deals` with `pipelines`.
+async fn with_pipelines(company: Company, pipelines: Value) -> Fixture {
+    let f = fixture_with(company, Faults::default()).await;
+    let router = axum::Router::new()
+        .route(
+            "/crm/v3/pipelines/deals",
+            axum::routing::get(move || {
+                let body = pipelines.clone();
+                async move { axum::Json(body) }
+            }),
+        )
+        .fallback_service(f.mock.router());
+    let server = MockServer::start(router).await.expect("mock binds");
+    Fixture { server, ..f }
+}
+
+fn won_ids(items: &[ReadItem]) -> BTreeSet<String> {
+    ids(&records(items)).into_iter().collect()
+}
+
+#[tokio::test]
+async fn won_is_decided_by_the_pipeline_stage_and_unknown_stages_fall_back() {
+    let company = generate(40);
+    let all_won: BTreeSet<String> = company
+        .expected_closed_won_deals()
+        .map(|d| d.id.clone())
+        .collect();
+    let in_renewals: BTreeSet<String> = company
+        .expected_closed_won_deals()
+        .filter(|d| hubspot::deal_pipeline(d).id == hubspot::RENEWALS_PIPELINE.id)
+        .map(|d| d.id.clone())
+        .collect();
+    assert!(!in_renewals.is_empty());
+    let stage = |id: &str, closed: bool, probability: &str| {
+        json!({"id": id, "label": id, "displayOrder": 0, "archived": false,
+            "metadata": {"isClosed": closed.to_string(), "probability": probability}})
+    };
+    let default = json!({"id": "default", "label": "Sales Pipeline", "displayOrder": 0, "archived": false,
+        "stages": [stage("closedwon", true, "1.0"), stage("closedlost", true, "0.0"),
+                   stage("appointmentscheduled", false, "0.2"), stage("qualifiedtobuy", false, "0.4"),
+                   stage("presentationscheduled", false, "0.6"), stage("decisionmakerboughtin", false, "0.8"),
+                   stage("contractsent", false, "0.9")]});
+
+    // The custom pipeline is unknown (created after the run read the pipelines): its deals
+    // are decided by hs_is_closed_won; nothing fails.
+    let f = with_pipelines(generate(40), json!({"results": [default.clone()]})).await;
+    let c = connector(&f, hubspot::DEFAULT_ACCESS_TOKEN, 50);
+    let items = read_all(&c, "deals", None).await.unwrap();
+    assert!(rejects(&items).is_empty());
+    assert_eq!(won_ids(&items), all_won);
+
+    // The stage metadata wins over `hs_is_closed_won`: a portal whose `Renewed` stage has
+    // a probability below 1.0 does not count it as won.
+    let mut renewals = json!({"id": "1487", "label": "Renewals", "displayOrder": 1, "archived": false,
+        "stages": [stage("4811301", false, "0.3"), stage("4811302", false, "0.6"),
+                   stage("4811303", false, "0.9"), stage("4811304", true, "0.99"),
+                   stage("4811305", true, "0.0")]});
+    let f = with_pipelines(
+        generate(40),
+        json!({"results": [default.clone(), renewals.clone()]}),
+    )
+    .await;
+    let c = connector(&f, hubspot::DEFAULT_ACCESS_TOKEN, 50);
+    let items = read_all(&c, "deals", None).await.unwrap();
+    let expected: BTreeSet<String> = all_won.difference(&in_renewals).cloned().collect();
+    assert_eq!(won_ids(&items), expected);
+
+    // And the other way: a won stage in a custom pipeline is won without the `closedwon` id.
+    renewals["stages"][3]["metadata"]["probability"] = json!("1.0");
+    let f = with_pipelines(generate(40), json!({"results": [default, renewals]})).await;
+    let c = connector(&f, hubspot::DEFAULT_ACCESS_TOKEN, 50);
+    assert_eq!(
+        won_ids(&read_all(&c, "deals", None).await.unwrap()),
+        all_won
+    );
+
+    // A pipelines body that is not one fails the stream loudly.
+    let f = with_pipelines(generate(5), json!({"status": "error"})).await;
+    let c = connector(&f, hubspot::DEFAULT_ACCESS_TOKEN, 50);
+    let err = read_all(&c, "deals", None).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Decode { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_mapped_property_the_portal_lacks_fails_before_anything_is_read() {
+    let f = fixture_with(generate(10), Faults::default()).await;
+    let mut mapping = tributary_connector_hubspot::simulator_mapping();
+    mapping.term_field = Some("contract_term".to_owned());
+    let config = HubspotConfig {
+        mapping,
+        ..HubspotConfig::new(
+            f.server.base_url.clone(),
+            SecretString::from(hubspot::DEFAULT_ACCESS_TOKEN),
+        )
+    };
+    let http = HttpClient::new(
+        HttpClientConfig::default(),
+        http_auth(&config, "t").unwrap(),
+    )
+    .unwrap();
+    let c = HubspotConnector::new(
+        ConnectorContext {
+            instance: INSTANCE.to_owned(),
+            http,
+        },
+        config,
+    )
+    .unwrap();
+    for mode in [SyncMode::FullRefresh, SyncMode::Incremental] {
+        let spec = stream(&c, "deals");
+        let first = c.read(&spec, mode, None).next().await.unwrap();
+        match first {
+            Err(ConnectorError::Config { instance, message }) => {
+                assert_eq!(instance, INSTANCE);
+                assert!(message.contains("mapping.term_field"), "{message}");
+                assert!(message.contains("`contract_term`"), "{message}");
+            }
+            other => panic!("expected a config error first, got {other:?}"),
+        }
+    }
+    // Other streams do not depend on the deal mapping.
+    assert!(!records(&read_all(&c, "companies", None).await.unwrap()).is_empty());
+}
+
+#[tokio::test]
+async fn a_portal_without_multi_currency_books_every_deal_in_its_currency() {
+    let company = Arc::new(generate(30));
+    let mock = HubspotMock::new(
+        company.clone(),
+        HubspotMockConfig {
+            multi_currency: false,
+            ..HubspotMockConfig::default()
+        },
+    );
+    let server = MockServer::start(mock.router()).await.unwrap();
+    let config = HubspotConfig {
+        mapping: tributary_connector_hubspot::simulator_mapping(),
+        default_currency: "CHF".to_owned(),
+        ..HubspotConfig::new(
+            server.base_url.clone(),
+            SecretString::from(hubspot::DEFAULT_ACCESS_TOKEN),
+        )
+    };
+    let http = HttpClient::new(
+        HttpClientConfig::default(),
+        http_auth(&config, "t").unwrap(),
+    )
+    .unwrap();
+    let c = HubspotConnector::new(
+        ConnectorContext {
+            instance: INSTANCE.to_owned(),
+            http,
+        },
+        config,
+    )
+    .unwrap();
+    let items = read_all(&c, "deals", None).await.unwrap();
+    let recs = records(&items);
+    assert_eq!(recs.len(), company.expected_closed_won_deals().count());
+    for r in &recs {
+        let Entity::Subscription(s) = &r.entity else {
+            panic!("{r:?}")
+        };
+        assert_eq!(s.arr.currency.to_string(), "CHF");
+        assert!(r.raw["properties"].get("deal_currency_code").is_none());
+    }
 }
 
 #[tokio::test]
 async fn resuming_from_a_mid_stream_checkpoint_has_no_gap_or_duplicate() {
     let f = fixture_with(generate(30), Faults::default()).await;
     let c = connector(&f, hubspot::DEFAULT_ACCESS_TOKEN, 7);
-    for name in ["companies", "contacts", "deals"] {
+    for name in ["companies", "contacts", "deals", "deal_contacts"] {
         let full = read_all(&c, name, None).await.unwrap();
         let all_ids = ids(&records(&full));
 
@@ -443,7 +708,7 @@ async fn transient_faults_are_retried_and_land_exactly_what_a_clean_run_lands() 
 
     c_faulty.check().await.unwrap();
     c_clean.check().await.unwrap();
-    for name in ["companies", "contacts", "deals"] {
+    for name in ["companies", "contacts", "deals", "deal_contacts"] {
         let expected = read_all(&c_clean, name, None).await.unwrap();
         let got = read_all(&c_faulty, name, None).await.unwrap();
         assert!(!records(&expected).is_empty(), "{name}");

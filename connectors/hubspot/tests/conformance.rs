@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tributary_connector::{
     Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig,
 };
-use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
+use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth, simulator_mapping};
 use tributary_sim::{Company, Faults, hubspot};
 use tributary_testkit::{Kit, VendorUnderTest};
 
@@ -25,6 +25,7 @@ impl VendorUnderTest for HubSpot {
         let config = HubspotConfig {
             // Small pages: many checkpoints per stream, so cut-offs and faults land mid-stream.
             page_size: 25,
+            mapping: simulator_mapping(),
             ..HubspotConfig::new(
                 base_url.to_owned(),
                 SecretString::from(hubspot::DEFAULT_ACCESS_TOKEN),
@@ -65,6 +66,7 @@ impl VendorUnderTest for HubSpot {
         };
         let config = HubspotConfig {
             page_size: 25,
+            mapping: simulator_mapping(),
             auth: Some(auth),
             ..HubspotConfig::new(base_url.to_owned(), SecretString::default())
         };

@@ -20,7 +20,7 @@ use tributary_connector::{
     Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig, ReadItem,
     StreamSpec, StreamState, SyncMode,
 };
-use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
+use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth, simulator_mapping};
 use tributary_model::Entity;
 use tributary_sim::{
     Company, Faults, MockServer, Probability, Schedule, SimConfig,
@@ -81,6 +81,7 @@ const OPTS: Opts = Opts {
 fn connector_with(base_url: &str, opts: Opts, http: HttpClientConfig) -> HubspotConnector {
     let config = HubspotConfig {
         page_size: 50,
+        mapping: simulator_mapping(),
         search_page_size: opts.search_page_size,
         overlap_secs: opts.overlap_secs,
         ..HubspotConfig::new(
@@ -158,7 +159,7 @@ fn emitted(items: &[ReadItem]) -> Vec<String> {
             ReadItem::Record(r) => Some(r.external_ref.external_id.clone()),
             ReadItem::Reject(r) => r.external_id.clone(),
             ReadItem::Delete(r) => Some(r.external_id.clone()),
-            ReadItem::Checkpoint(_) => None,
+            ReadItem::Checkpoint(_) | ReadItem::Complete(_) => None,
         })
         .collect()
 }
@@ -870,4 +871,90 @@ async fn a_window_reading_fewer_records_than_search_counted_is_a_warning() {
             );
         }
     }
+}
+
+/// The external ids of the live subscriptions in `store`.
+async fn live_deal_ids(store: &tributary_store::Store) -> BTreeSet<String> {
+    let subs = store
+        .live_subscriptions()
+        .await
+        .expect("subscriptions load");
+    let ids: Vec<_> = subs.iter().map(|s| s.id).collect();
+    store
+        .external_refs_of(&ids)
+        .await
+        .expect("references load")
+        .into_iter()
+        .filter(|r| r.object == "deals")
+        .map(|r| r.external_id)
+        .collect()
+}
+
+#[tokio::test]
+async fn records_archived_in_the_portal_leave_the_store_on_the_next_incremental_run() {
+    let db = TestDatabase::sqlite();
+    let store = db.store().await.unwrap();
+    let engine = SyncEngine::new(store.clone());
+    let before = serve_clean(generate(30, 0)).await;
+    let first = engine
+        .sync(
+            &connector(&before, OPTS),
+            SyncMode::Incremental,
+            &[],
+            &NoProgress,
+        )
+        .await
+        .unwrap();
+    assert!(first.succeeded(), "{first:?}");
+
+    // A won deal (its subscription landed), a contact and a company are deleted in HubSpot.
+    let mut company = generate(30, 0);
+    let at = Utc::now() - Duration::hours(1);
+    let deal = company
+        .deals
+        .iter()
+        .position(|d| d.stage.is_won())
+        .expect("a won deal");
+    let deal_id = company.deals[deal].id.clone();
+    assert!(live_deal_ids(&store).await.contains(&deal_id));
+    company.deals[deal].archived_at = Some(at);
+    company.contacts[3].archived_at = Some(at);
+    let last = company.accounts.len() - 1;
+    company.accounts[last].archived_at = Some(at);
+    let after = serve_clean(company).await;
+    let c = connector(&after, OPTS);
+    let second = engine
+        .sync(&c, SyncMode::Incremental, &[], &NoProgress)
+        .await
+        .unwrap();
+    assert!(second.succeeded(), "{second:?}");
+    let deleted: BTreeMap<&str, u64> = second
+        .streams
+        .iter()
+        .map(|s| (s.stream.as_str(), s.outcome.deleted))
+        .collect();
+    assert_eq!(deleted["deals"], 1, "{deleted:?}");
+    assert_eq!(deleted["contacts"], 1, "{deleted:?}");
+    assert_eq!(deleted["companies"], 1, "{deleted:?}");
+    assert!(
+        !live_deal_ids(&store).await.contains(&deal_id),
+        "the archived deal's subscription is gone"
+    );
+    // Deal contacts of an archived deal go with the next full refresh's sweep (an archived
+    // deal lists no associations); everything else already equals a full refresh.
+    let reference_db = TestDatabase::sqlite();
+    let reference = reference_db.store().await.unwrap();
+    SyncEngine::new(reference.clone())
+        .sync(&c, SyncMode::FullRefresh, &[], &NoProgress)
+        .await
+        .unwrap();
+    let refreshed = engine
+        .sync(&c, SyncMode::FullRefresh, &[], &NoProgress)
+        .await
+        .unwrap();
+    assert!(refreshed.succeeded(), "{refreshed:?}");
+    assert_eq!(
+        store.content_digest().await.unwrap(),
+        reference.content_digest().await.unwrap()
+    );
 }

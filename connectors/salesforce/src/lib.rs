@@ -1,12 +1,17 @@
-//! The Salesforce connector: `Account`, `Contact` and `Opportunity` over the REST query API
-//! (`GET /services/data/<version>/query` and `/queryAll`), mapped to accounts, people and
-//! subscriptions.
+//! The Salesforce connector: `Account`, `Contact`, `Opportunity` or `Contract`,
+//! `OpportunityContactRole` and `DatedConversionRate` over the REST query API (`GET
+//! /services/data/<version>/query` and `/queryAll`), mapped to accounts, people,
+//! subscriptions, deal contacts and FX rates.
 //!
 //! Key types:
 //! - [`SalesforceConfig`]: the `[connectors.<name>]` section of `tributary.toml` for
-//!   `kind = "salesforce"`.
-//! - [`SalesforceConnector`]: implements [`tributary_connector::Connector`] with the streams
-//!   `Account`, `Contact` and `Opportunity`, each incremental (first) or full refresh.
+//!   `kind = "salesforce"`, with the revenue field mapping (`[connectors.<name>.mapping]`,
+//!   over [`default_mapping`]; [`simulator_mapping`] is the simulator org's).
+//! - [`SalesforceConnector`]: implements [`tributary_connector::Connector`]. Streams:
+//!   `Account`, `Contact`, then `Opportunity` and `OpportunityContactRole` (subscriptions from
+//!   opportunities, the default) or `Contract` (`subscriptions_from = "contract"`), then
+//!   `DatedConversionRate` (`fx_rates`, full refresh only); the others incremental (first) or
+//!   full refresh.
 //! - [`mapping`]: the pure functions from Salesforce's JSON to the model, with [`MapError`].
 //! - [`quota_observer`]: turns the daily `REQUEST_LIMIT_EXCEEDED` into
 //!   [`ConnectorError::QuotaExhausted`]; `reserve_api_requests` stops a read earlier, from
@@ -19,8 +24,22 @@
 //! engine's sweep deletes the rest) and ends with a null state. An incremental run uses
 //! `queryAll` from the saved high-water mark minus `overlap_secs`, so soft-deleted rows arrive
 //! with `IsDeleted = true` and become deletes, and saves the newest stamp read as the next
-//! mark; with no mark it reads everything first. Only closed-won opportunities are
-//! subscriptions: a full refresh skips the others, an incremental run deletes them.
+//! mark; with no mark it reads everything first. Only closed-won opportunities (activated or
+//! expired contracts) are subscriptions: a full refresh skips the others, an incremental run
+//! deletes them. The first request of every read asks for `batch_size` records per batch
+//! (`Sforce-Query-Options`).
+//!
+//! Before the first query of `Account`, `Opportunity` or `Contract` the object's `describe` is
+//! read (cached for [`DESCRIBE_MAX_AGE`], so once per run): `CurrencyIsoCode` is selected only
+//! where it exists (single-currency orgs refuse it), the mapping's fields only when the
+//! mapping names them, and a configured field the object lacks fails the read with a config
+//! error before any record. An `Account` read first loads the org's users (one query) and
+//! maps `OwnerId` to the owner's email; a `DatedConversionRate` read first finds the corporate
+//! currency, and reads nothing in a single-currency org.
+//!
+//! A full refresh from scratch of more than `bulk_threshold` rows runs the same SOQL as a Bulk
+//! API 2.0 query job instead (`bulk.rs`), checkpointing the same position after every results
+//! page, so that a cut-off bulk read resumes through REST.
 //!
 //! After the token request every call goes to the token response's `instance_url`
 //! ([`tributary_connector::TokenExtras::instance_url`]); with a static bearer session id, to
@@ -30,7 +49,13 @@
 //! own (the runtime's [`tributary_connector::HttpClient`] retries and refreshes tokens on
 //! `INVALID_SESSION_ID`), log tokens, or panic on vendor data.
 
+mod bulk;
 pub mod mapping;
+
+pub use bulk::{
+    DEFAULT_BULK_MAX_RECORDS, DEFAULT_BULK_POLL_INTERVAL_MS, DEFAULT_BULK_THRESHOLD,
+    DEFAULT_BULK_TIMEOUT_SECS,
+};
 
 pub use mapping::MapError;
 
@@ -40,12 +65,15 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
 use futures::{StreamExt, stream::BoxStream};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use tributary_connector::{
-    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, HttpResponse,
-    ObservedResponse, QuotaVerdict, ReadItem, Reject, StreamSpec, StreamState, SyncMode,
-    quota_readings,
+    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, HeaderName, HeaderValue,
+    HttpRequest, HttpResponse, MappingSettings, ObservedResponse, QuotaVerdict, ReadItem, Reject,
+    RevenueMapping, StreamSpec, StreamState, SyncMode, quota_readings,
 };
-use tributary_model::{Currency, Entity, EntityKind, ExternalRef, SourceRecord};
+use tributary_model::{Currency, Entity, EntityKind, ExternalRef, RevenueEventKind, SourceRecord};
 
 /// The connector kind in `tributary.toml`.
 pub const KIND: &str = "salesforce";
@@ -58,6 +86,81 @@ pub const DEFAULT_API_VERSION: &str = "v62.0";
 
 /// How far an incremental run reads back behind the saved high-water mark unless configured.
 pub const DEFAULT_OVERLAP_SECS: u64 = 300;
+
+/// Records per query batch asked for through `Sforce-Query-Options` unless configured (the
+/// most Salesforce serves).
+pub const DEFAULT_BATCH_SIZE: u32 = 2000;
+
+/// The smallest `batch_size` Salesforce accepts.
+pub const MIN_BATCH_SIZE: u32 = 200;
+
+/// How long an object's `describe` is trusted: a sync run describes each object once, and a
+/// field dropped or added in the org is seen by the next run after this.
+pub const DESCRIBE_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// Where subscriptions come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionSource {
+    /// Closed-won opportunities (the `Opportunity` stream): term from `CloseDate`.
+    #[default]
+    Opportunity,
+    /// Activated and expired contracts (the `Contract` stream): `StartDate` to `EndDate`.
+    Contract,
+}
+
+/// Salesforce's standard revenue mapping: ARR from `Amount` over a 12-month term, no custom
+/// fields, motion from the standard opportunity `Type` picklist (`New Customer`, `Existing
+/// Customer - Upgrade` / `- Replacement` / `- Downgrade`). `[connectors.<name>.mapping]`
+/// overlays it.
+pub fn default_mapping() -> RevenueMapping {
+    RevenueMapping {
+        arr_field: None,
+        amount_field: "Amount".to_owned(),
+        term_field: None,
+        default_term_months: 12,
+        motion_field: Some("Type".to_owned()),
+        motions: BTreeMap::from([
+            ("New Customer".to_owned(), RevenueEventKind::New),
+            (
+                "Existing Customer - Upgrade".to_owned(),
+                RevenueEventKind::Expansion,
+            ),
+            (
+                "Existing Customer - Replacement".to_owned(),
+                RevenueEventKind::Renewal,
+            ),
+            (
+                "Existing Customer - Downgrade".to_owned(),
+                RevenueEventKind::Contraction,
+            ),
+        ]),
+    }
+}
+
+/// The mapping of the simulator's org (`tributary-sim`'s Salesforce mock): ARR in the custom
+/// field `ARR__c`, the term in `Term_Months__c`, and its customised `Type` picklist (`New
+/// Business`, `Renewal`, `Existing Customer - Upgrade`, `Existing Customer - Downgrade`). The
+/// demo and end-to-end tests configure it so that synced subscriptions match the generator's.
+pub fn simulator_mapping() -> MappingSettings {
+    MappingSettings {
+        arr_field: Some("ARR__c".to_owned()),
+        term_field: Some("Term_Months__c".to_owned()),
+        motions: Some(BTreeMap::from([
+            ("New Business".to_owned(), RevenueEventKind::New),
+            ("Renewal".to_owned(), RevenueEventKind::Renewal),
+            (
+                "Existing Customer - Upgrade".to_owned(),
+                RevenueEventKind::Expansion,
+            ),
+            (
+                "Existing Customer - Downgrade".to_owned(),
+                RevenueEventKind::Contraction,
+            ),
+        ])),
+        ..MappingSettings::default()
+    }
+}
 
 /// Configuration of one Salesforce connector instance.
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +186,31 @@ pub struct SalesforceConfig {
     /// shows this many or fewer left, the run stops at its checkpoint with
     /// `QuotaExhausted` instead of spending them. 0 reads until Salesforce refuses.
     pub reserve_api_requests: u64,
+    /// Records (the first REST batch's `totalSize`) above which a full refresh that starts from
+    /// scratch reads through a Bulk API 2.0 query job instead of paging the REST query. 0 never
+    /// uses Bulk. Incremental runs and resumed reads always use REST.
+    pub bulk_threshold: u64,
+    /// Milliseconds before the first poll of a Bulk query job's state; the wait doubles per
+    /// poll up to eight times this.
+    pub bulk_poll_interval_ms: u64,
+    /// Records per Bulk results page (`maxRecords`); a checkpoint follows every page.
+    pub bulk_max_records: u64,
+    /// Seconds a Bulk query job may take to complete before it is aborted and the stream fails.
+    pub bulk_timeout_secs: u64,
+    /// How won deals become subscriptions: a `[connectors.<name>.mapping]` table overlaying
+    /// [`default_mapping`] (`arr_field`, `amount_field`, `term_field`, `default_term_months`,
+    /// `motion_field`, `motions`). Every field it names must exist on the object read
+    /// (checked through `describe` before any record is loaded).
+    pub mapping: MappingSettings,
+    /// Records per query batch, 200 to 2000, asked for with `Sforce-Query-Options:
+    /// batchSize=N` on the first request of every read (a hint Salesforce may undercut).
+    pub batch_size: u32,
+    /// `opportunity` (closed-won opportunities are subscriptions, the default) or `contract`
+    /// (activated and expired contracts are; the mapping then names `Contract` fields).
+    pub subscriptions_from: SubscriptionSource,
+    /// Whether to sync the org's dated exchange rates (`DatedConversionRate`) as FX rates. A
+    /// single-currency org has none: the stream then reads nothing.
+    pub fx_rates: bool,
 }
 
 impl Default for SalesforceConfig {
@@ -94,6 +222,14 @@ impl Default for SalesforceConfig {
             overlap_secs: DEFAULT_OVERLAP_SECS,
             default_currency: "USD".to_owned(),
             reserve_api_requests: 0,
+            bulk_threshold: bulk::DEFAULT_BULK_THRESHOLD,
+            bulk_poll_interval_ms: bulk::DEFAULT_BULK_POLL_INTERVAL_MS,
+            bulk_max_records: bulk::DEFAULT_BULK_MAX_RECORDS,
+            bulk_timeout_secs: bulk::DEFAULT_BULK_TIMEOUT_SECS,
+            mapping: MappingSettings::default(),
+            batch_size: DEFAULT_BATCH_SIZE,
+            subscriptions_from: SubscriptionSource::Opportunity,
+            fx_rates: true,
         }
     }
 }
@@ -138,6 +274,16 @@ impl SalesforceConfig {
         }
         Currency::parse(&self.default_currency)
             .map_err(|e| fail(format!("default_currency: {e}")))?;
+        bulk::validate(self).map_err(fail)?;
+        if !(MIN_BATCH_SIZE..=DEFAULT_BATCH_SIZE).contains(&self.batch_size) {
+            return Err(fail(format!(
+                "batch_size must be between {MIN_BATCH_SIZE} and {DEFAULT_BATCH_SIZE}, got {}",
+                self.batch_size
+            )));
+        }
+        self.mapping
+            .resolve(default_mapping())
+            .map_err(|e| fail(e.to_string()))?;
         match self.auth {
             AuthSettings::Oauth2(_) | AuthSettings::Bearer { .. } => Ok(()),
             _ => Err(fail(
@@ -191,21 +337,34 @@ fn daily_remaining(response: &HttpResponse) -> Option<u64> {
 }
 
 /// The sObjects this connector reads, one stream each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Object {
     Account,
     Contact,
     Opportunity,
+    Contract,
+    OpportunityContactRole,
+    DatedConversionRate,
 }
 
 impl Object {
-    const ALL: [Object; 3] = [Object::Account, Object::Contact, Object::Opportunity];
+    const ALL: [Object; 6] = [
+        Object::Account,
+        Object::Contact,
+        Object::Opportunity,
+        Object::Contract,
+        Object::OpportunityContactRole,
+        Object::DatedConversionRate,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Object::Account => "Account",
             Object::Contact => "Contact",
             Object::Opportunity => "Opportunity",
+            Object::Contract => "Contract",
+            Object::OpportunityContactRole => "OpportunityContactRole",
+            Object::DatedConversionRate => "DatedConversionRate",
         }
     }
 
@@ -217,11 +376,15 @@ impl Object {
         match self {
             Object::Account => EntityKind::Account,
             Object::Contact => EntityKind::Person,
-            Object::Opportunity => EntityKind::Subscription,
+            Object::Opportunity | Object::Contract => EntityKind::Subscription,
+            Object::OpportunityContactRole => EntityKind::DealContact,
+            Object::DatedConversionRate => EntityKind::FxRate,
         }
     }
 
-    fn fields(self) -> &'static [&'static str] {
+    /// The fields every read of the object selects; `CurrencyIsoCode` (when the org has it)
+    /// and the mapping's fields come on top ([`SalesforceConnector::select_list`]).
+    fn base_fields(self) -> &'static [&'static str] {
         match self {
             Object::Account => &[
                 "Id",
@@ -231,7 +394,6 @@ impl Object {
                 "Website",
                 "NumberOfEmployees",
                 "OwnerId",
-                "CurrencyIsoCode",
                 "CreatedDate",
                 "SystemModstamp",
                 "IsDeleted",
@@ -252,27 +414,98 @@ impl Object {
                 "AccountId",
                 "Name",
                 "StageName",
-                "Amount",
                 "CloseDate",
-                "Type",
                 "IsWon",
                 "IsClosed",
-                "CurrencyIsoCode",
-                "ARR__c",
-                "Term_Months__c",
                 "SystemModstamp",
                 "IsDeleted",
+            ],
+            Object::Contract => &[
+                "Id",
+                "AccountId",
+                "ContractNumber",
+                "Status",
+                "StatusCode",
+                "StartDate",
+                "EndDate",
+                "ContractTerm",
+                "SystemModstamp",
+                "IsDeleted",
+            ],
+            Object::OpportunityContactRole => &[
+                "Id",
+                "OpportunityId",
+                "ContactId",
+                "Role",
+                "IsPrimary",
+                "SystemModstamp",
+                "IsDeleted",
+            ],
+            // No `IsDeleted`: rates are edited, never soft-deleted.
+            Object::DatedConversionRate => &[
+                "Id",
+                "IsoCode",
+                "ConversionRate",
+                "StartDate",
+                "NextStartDate",
+                "SystemModstamp",
             ],
         }
     }
 
+    /// Whether the object may carry `CurrencyIsoCode` in a multi-currency org.
+    fn has_currency(self) -> bool {
+        matches!(
+            self,
+            Object::Account | Object::Opportunity | Object::Contract
+        )
+    }
+
     fn spec(self) -> StreamSpec {
-        StreamSpec {
-            name: self.name().to_owned(),
-            entity: self.entity(),
-            cursor_field: Some("SystemModstamp".to_owned()),
-            modes: vec![SyncMode::Incremental, SyncMode::FullRefresh],
+        match self {
+            // A small table read whole every time: no incremental mode.
+            Object::DatedConversionRate => StreamSpec {
+                name: self.name().to_owned(),
+                entity: self.entity(),
+                cursor_field: None,
+                modes: vec![SyncMode::FullRefresh],
+            },
+            _ => StreamSpec {
+                name: self.name().to_owned(),
+                entity: self.entity(),
+                cursor_field: Some("SystemModstamp".to_owned()),
+                modes: vec![SyncMode::Incremental, SyncMode::FullRefresh],
+            },
         }
+    }
+}
+
+/// A `describe` result and when it was fetched; `None` when the org has no such object.
+type CachedDescribe = (Instant, Option<Arc<Describe>>);
+
+/// What `describe` says about an sObject: its fields, by lowercased API name.
+#[derive(Debug, Clone, Default)]
+struct Describe {
+    fields: HashMap<String, String>,
+}
+
+impl Describe {
+    fn from_body(body: &Value) -> Option<Self> {
+        let fields = body.get("fields")?.as_array()?;
+        Some(Self {
+            fields: fields
+                .iter()
+                .filter_map(|f| f.get("name")?.as_str())
+                .map(|n| (n.to_ascii_lowercase(), n.to_owned()))
+                .collect(),
+        })
+    }
+
+    /// The field's API name as the org spells it, when the object has it.
+    fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 }
 
@@ -375,6 +608,14 @@ pub struct SalesforceConnector {
     ctx: ConnectorContext,
     config: SalesforceConfig,
     default_currency: Currency,
+    /// `config.mapping` over [`default_mapping`].
+    mapping: RevenueMapping,
+    /// `describe` results by object, with when they were fetched (`None`: no such object).
+    describes: Mutex<HashMap<Object, CachedDescribe>>,
+    /// User id → email (else name), loaded at the start of every `Account` read.
+    owners: Mutex<Arc<HashMap<String, String>>>,
+    /// The org's corporate currency, loaded at the start of every `DatedConversionRate` read.
+    corporate: Mutex<Option<Currency>>,
 }
 
 impl SalesforceConnector {
@@ -390,12 +631,264 @@ impl SalesforceConnector {
                 instance: ctx.instance.clone(),
                 message: format!("default_currency: {e}"),
             })?;
+        let mapping =
+            config
+                .mapping
+                .resolve(default_mapping())
+                .map_err(|e| ConnectorError::Config {
+                    instance: ctx.instance.clone(),
+                    message: e.to_string(),
+                })?;
         ctx.http = ctx.http.with_quota_observer(quota_observer);
         Ok(Self {
             ctx,
             config,
             default_currency,
+            mapping,
+            describes: Mutex::new(HashMap::new()),
+            owners: Mutex::new(Arc::new(HashMap::new())),
+            corporate: Mutex::new(None),
         })
+    }
+
+    /// The resolved revenue mapping.
+    pub fn mapping(&self) -> &RevenueMapping {
+        &self.mapping
+    }
+
+    /// The object subscriptions come from.
+    fn subscription_object(&self) -> Object {
+        match self.config.subscriptions_from {
+            SubscriptionSource::Opportunity => Object::Opportunity,
+            SubscriptionSource::Contract => Object::Contract,
+        }
+    }
+
+    /// The streams this instance declares, in sync order.
+    fn objects(&self) -> Vec<Object> {
+        let mut objects = vec![Object::Account, Object::Contact];
+        match self.config.subscriptions_from {
+            // Contact roles point at opportunities, which are subscriptions only here.
+            SubscriptionSource::Opportunity => {
+                objects.extend([Object::Opportunity, Object::OpportunityContactRole]);
+            }
+            SubscriptionSource::Contract => objects.push(Object::Contract),
+        }
+        if self.config.fx_rates {
+            objects.push(Object::DatedConversionRate);
+        }
+        objects
+    }
+
+    /// `GET …/sobjects/{object}/describe`, at most once per [`DESCRIBE_MAX_AGE`]; `None` when
+    /// the org has no such object (404).
+    async fn describe(&self, object: Object) -> Result<Option<Arc<Describe>>, ConnectorError> {
+        let cached = self
+            .describes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&object)
+            .filter(|(at, _)| at.elapsed() < DESCRIBE_MAX_AGE)
+            .map(|(_, d)| d.clone());
+        if let Some(describe) = cached {
+            return Ok(describe);
+        }
+        let base = self.instance_url().await?;
+        let url = format!(
+            "{base}/services/data/{}/sobjects/{}/describe",
+            self.config.api_version,
+            object.name()
+        );
+        let describe = match self.ctx.http.send(&HttpRequest::get(&url)).await {
+            Ok(response) => Some(Arc::new(Describe::from_body(&response.body).ok_or_else(
+                || ConnectorError::Decode {
+                    url: url.clone(),
+                    message: "the describe result has no `fields` array".to_owned(),
+                },
+            )?)),
+            Err(ConnectorError::Http { status: 404, .. }) => None,
+            Err(e) => return Err(e),
+        };
+        self.describes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(object, (Instant::now(), describe.clone()));
+        Ok(describe)
+    }
+
+    /// Whether the org has multi-currency enabled: `Opportunity` has `CurrencyIsoCode`.
+    async fn multi_currency(&self) -> Result<bool, ConnectorError> {
+        Ok(self
+            .describe(Object::Opportunity)
+            .await?
+            .is_some_and(|d| d.field("CurrencyIsoCode").is_some()))
+    }
+
+    /// The fields a REST read of `object` selects: its base fields, `CurrencyIsoCode` when the
+    /// org has it (a single-currency org answers `INVALID_FIELD` otherwise), and for the
+    /// subscription object the mapping's fields. A field the instance configured must exist
+    /// (else a config error naming object and field, before any record is read); a default
+    /// field the object lacks is left out (`Type` on `Contract`), except the amount when there
+    /// is no ARR field, which ARR cannot do without.
+    async fn select_list(&self, object: Object) -> Result<Vec<String>, ConnectorError> {
+        let mut fields: Vec<String> = object
+            .base_fields()
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect();
+        let mapped = object == self.subscription_object();
+        if !object.has_currency() && !mapped {
+            return Ok(fields);
+        }
+        let Some(describe) = self.describe(object).await? else {
+            return Err(self.config_error(format!(
+                "the org has no sObject `{}` (describe answered 404)",
+                object.name()
+            )));
+        };
+        if object.has_currency()
+            && let Some(f) = describe.field("CurrencyIsoCode")
+        {
+            fields.push(f.to_owned());
+        }
+        if mapped {
+            let settings = &self.config.mapping;
+            let m = &self.mapping;
+            let configured =
+                |s: &Option<String>| s.as_deref().is_some_and(|v| !v.trim().is_empty());
+            let wanted = [
+                (
+                    "arr_field",
+                    m.arr_field.as_deref(),
+                    configured(&settings.arr_field),
+                ),
+                (
+                    "amount_field",
+                    Some(m.amount_field.as_str()),
+                    configured(&settings.amount_field) || m.arr_field.is_none(),
+                ),
+                (
+                    "term_field",
+                    m.term_field.as_deref(),
+                    configured(&settings.term_field),
+                ),
+                (
+                    "motion_field",
+                    m.motion_field.as_deref(),
+                    configured(&settings.motion_field),
+                ),
+            ];
+            for (key, field, required) in wanted {
+                let Some(field) = field else { continue };
+                match describe.field(field) {
+                    Some(name) => {
+                        if !fields.iter().any(|f| f.eq_ignore_ascii_case(name)) {
+                            fields.push(name.to_owned());
+                        }
+                    }
+                    None if required => {
+                        return Err(self.config_error(format!(
+                            "`{}` has no field `{field}` (mapping.{key}); name a field of `{}` that exists in this org",
+                            object.name(),
+                            object.name()
+                        )));
+                    }
+                    None => tracing::debug!(
+                        object = object.name(),
+                        field,
+                        key,
+                        "default mapping field absent on the object; not selected"
+                    ),
+                }
+            }
+        }
+        Ok(fields)
+    }
+
+    /// Every row of a small query, all batches.
+    async fn query_all_rows(&self, soql: String) -> Result<Vec<Value>, ConnectorError> {
+        let mut batch = self.first_batch(soql, false).await?;
+        let mut rows = std::mem::take(&mut batch.records);
+        while let Some(next) = batch.next.take() {
+            batch = self.next_batch(&next).await?;
+            rows.append(&mut batch.records);
+        }
+        Ok(rows)
+    }
+
+    /// Loads user id → email (else name) for resolving account owners: one query per read.
+    async fn load_owners(&self) -> Result<(), ConnectorError> {
+        let rows = self
+            .query_all_rows("SELECT Id, Email, Name FROM User".to_owned())
+            .await?;
+        let owners: HashMap<String, String> = rows
+            .iter()
+            .filter_map(|u| {
+                let id = mapping::record_id(u)?;
+                let text = |f: &str| {
+                    u.get(f)
+                        .and_then(Value::as_str)
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                };
+                let shown = text("Email")
+                    .map(|e| e.to_ascii_lowercase())
+                    .or_else(|| text("Name"))?;
+                Some((id, shown))
+            })
+            .collect();
+        tracing::debug!(
+            users = owners.len(),
+            "salesforce users loaded for account owners"
+        );
+        *self.owners.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(owners);
+        Ok(())
+    }
+
+    /// Loads the org's corporate currency, which dated rates are quoted against.
+    async fn load_corporate(&self) -> Result<Currency, ConnectorError> {
+        let rows = self
+            .query_all_rows("SELECT IsoCode FROM CurrencyType WHERE IsCorporate = true".to_owned())
+            .await?;
+        let code = rows
+            .first()
+            .and_then(|r| r.get("IsoCode"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| ConnectorError::Decode {
+                url: self.config.endpoint.clone(),
+                message: "the org has no corporate currency (CurrencyType with IsCorporate = true)"
+                    .to_owned(),
+            })?;
+        let currency = Currency::parse(code).map_err(|e| ConnectorError::Decode {
+            url: self.config.endpoint.clone(),
+            message: format!("corporate currency `{code}`: {e}"),
+        })?;
+        *self
+            .corporate
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(currency.clone());
+        Ok(currency)
+    }
+
+    /// Everything a read of `object` needs before its first query: the describe checks and
+    /// select list, the owners (`Account`), the corporate currency (`DatedConversionRate`).
+    /// `None` when there is nothing to read (rates of a single-currency org).
+    async fn prepare(&self, object: Object) -> Result<Option<Vec<String>>, ConnectorError> {
+        match object {
+            Object::DatedConversionRate => {
+                if !self.multi_currency().await? {
+                    tracing::info!(
+                        "single-currency salesforce org: no dated conversion rates to read"
+                    );
+                    return Ok(None);
+                }
+                self.load_corporate().await?;
+            }
+            Object::Account => self.load_owners().await?,
+            _ => {}
+        }
+        self.select_list(object).await.map(Some)
     }
 
     /// The validated configuration.
@@ -434,19 +927,20 @@ impl SalesforceConnector {
         }
     }
 
-    /// The SOQL of a read from `from` (inclusive) on.
-    fn soql(object: Object, from: Option<DateTime<Utc>>) -> String {
+    /// The SOQL of a read of `fields` from `from` (inclusive) on.
+    fn soql_for(object: Object, fields: &[String], from: Option<DateTime<Utc>>) -> String {
         let filter = from
             .map(|t| format!(" WHERE SystemModstamp >= {}", soql_datetime(t)))
             .unwrap_or_default();
         format!(
             "SELECT {} FROM {}{filter} ORDER BY SystemModstamp ASC, Id ASC",
-            object.fields().join(", "),
+            fields.join(", "),
             object.name()
         )
     }
 
-    /// The first batch of `soql` through `query` or `queryAll`.
+    /// The first batch of `soql` through `query` or `queryAll`, asking for `batch_size`
+    /// records per batch (`Sforce-Query-Options`; later batches keep the query's size).
     async fn first_batch(&self, soql: String, all: bool) -> Result<Batch, ConnectorError> {
         let base = self.instance_url().await?;
         let resource = if all { "queryAll" } else { "query" };
@@ -454,7 +948,12 @@ impl SalesforceConnector {
             "{base}/services/data/{}/{resource}",
             self.config.api_version
         );
-        let response = self.ctx.http.get_json(&url, &[("q", soql)]).await?;
+        let options = HeaderValue::from_str(&format!("batchSize={}", self.config.batch_size))
+            .map_err(|e| self.config_error(format!("batch_size: {e}")))?;
+        let request = HttpRequest::get(&url)
+            .query("q", soql)
+            .header(HeaderName::from_static("sforce-query-options"), options);
+        let response = self.ctx.http.send(&request).await?;
         let api_remaining = daily_remaining(&response);
         Ok(Batch {
             api_remaining,
@@ -505,14 +1004,54 @@ impl SalesforceConnector {
         if mapping::is_deleted(&raw) {
             return incremental.then(|| ReadItem::Delete(self.external_ref(object, id)));
         }
+        let instance = &self.ctx.instance;
         let entity = match object {
-            Object::Account => mapping::map_account(&raw).map(|a| Some(Entity::Account(a))),
+            Object::Account => mapping::map_account(&raw).map(|mut a| {
+                // The owner as people know them; an unknown user stays an id.
+                let owners = self
+                    .owners
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                a.owner = a.owner.map(|id| owners.get(&id).cloned().unwrap_or(id));
+                Some(Entity::Account(a))
+            }),
             Object::Contact => {
-                mapping::map_contact(&raw, &self.ctx.instance).map(|p| Some(Entity::Person(p)))
+                mapping::map_contact(&raw, instance).map(|p| Some(Entity::Person(p)))
             }
-            Object::Opportunity => {
-                mapping::map_opportunity(&raw, &self.ctx.instance, &self.default_currency, today)
+            Object::Opportunity => mapping::map_opportunity(
+                &raw,
+                instance,
+                &self.mapping,
+                &self.default_currency,
+                today,
+            )
+            .map(|s| s.map(Entity::Subscription)),
+            Object::Contract => {
+                mapping::map_contract(&raw, instance, &self.mapping, &self.default_currency, today)
                     .map(|s| s.map(Entity::Subscription))
+            }
+            Object::OpportunityContactRole => {
+                mapping::map_contact_role(&raw, instance).map(|d| Some(Entity::DealContact(d)))
+            }
+            Object::DatedConversionRate => {
+                let corporate = self
+                    .corporate
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                match corporate {
+                    Some(base) => {
+                        mapping::map_dated_rate(&raw, &base).map(|r| r.map(Entity::FxRate))
+                    }
+                    None => Err(MapError {
+                        object: "DatedConversionRate",
+                        id: id.clone(),
+                        field: "IsoCode".to_owned(),
+                        value: None,
+                        problem: "the org's corporate currency is not known".to_owned(),
+                    }),
+                }
             }
         };
         match entity {
@@ -580,9 +1119,22 @@ impl SalesforceConnector {
                 (None, Some(since)) => Some(since.checked_sub_signed(overlap).unwrap_or(since)),
                 (None, None) => None,
             };
-            let mut batch = self.first_batch(Self::soql(object, from), incremental).await?;
+            let Some(fields) = self.prepare(object).await? else {
+                yield ReadItem::Checkpoint(StreamState(Value::Null));
+                return;
+            };
+            let mut batch = self.first_batch(Self::soql_for(object, &fields, from), incremental).await?;
             if let Some(total) = batch.total {
                 tracing::debug!(stream = object.name(), total, incremental, "salesforce query");
+            }
+            // A large full refresh from scratch goes through a Bulk API 2.0 query job instead
+            // (bulk.rs); its checkpoints resume here, through REST.
+            if self.wants_bulk(&cursor, batch.total) {
+                let mut items = self.read_bulk(object, fields.clone(), today);
+                while let Some(item) = items.next().await {
+                    yield item?;
+                }
+                return;
             }
             loop {
                 for raw in std::mem::take(&mut batch.records) {
@@ -649,7 +1201,7 @@ impl Connector for SalesforceConnector {
     }
 
     fn streams(&self) -> Vec<StreamSpec> {
-        Object::ALL.into_iter().map(Object::spec).collect()
+        self.objects().into_iter().map(Object::spec).collect()
     }
 
     fn read<'a>(
@@ -659,10 +1211,20 @@ impl Connector for SalesforceConnector {
         state: Option<StreamState>,
     ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
         Box::pin(try_stream! {
-            let Some(object) = Object::from_name(&stream.name) else {
-                Err(self.config_error(format!("salesforce has no stream `{}`", stream.name)))?;
+            let Some(object) = Object::from_name(&stream.name).filter(|o| self.objects().contains(o)) else {
+                Err(self.config_error(format!(
+                    "salesforce has no stream `{}` (with subscriptions_from = `{}` and fx_rates = {})",
+                    stream.name,
+                    match self.config.subscriptions_from {
+                        SubscriptionSource::Opportunity => "opportunity",
+                        SubscriptionSource::Contract => "contract",
+                    },
+                    self.config.fx_rates
+                )))?;
                 return;
             };
+            // Rates have no incremental mode: every read is whole.
+            let mode = if object.spec().modes.contains(&mode) { mode } else { SyncMode::FullRefresh };
             let cursor = Self::starting_cursor(object, mode, state);
             let mut items = self.read_object(object, cursor);
             while let Some(item) = items.next().await {
@@ -717,12 +1279,19 @@ mod tests {
 
     #[test]
     fn soql_orders_by_stamp_and_id_with_an_unquoted_literal() {
+        let base = |o: Object| -> Vec<String> {
+            o.base_fields().iter().map(|f| (*f).to_owned()).collect()
+        };
         assert_eq!(
-            SalesforceConnector::soql(Object::Contact, None),
+            SalesforceConnector::soql_for(Object::Contact, &base(Object::Contact), None),
             "SELECT Id, AccountId, FirstName, LastName, Email, Title, CreatedDate, SystemModstamp, \
              IsDeleted FROM Contact ORDER BY SystemModstamp ASC, Id ASC"
         );
-        let q = SalesforceConnector::soql(Object::Account, Some(t("2024-04-25T15:50:37.900+0000")));
+        let q = SalesforceConnector::soql_for(
+            Object::Account,
+            &base(Object::Account),
+            Some(t("2024-04-25T15:50:37.900+0000")),
+        );
         assert!(
             q.ends_with("FROM Account WHERE SystemModstamp >= 2024-04-25T15:50:37Z ORDER BY SystemModstamp ASC, Id ASC"),
             "{q}"

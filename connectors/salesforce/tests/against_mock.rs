@@ -1,20 +1,33 @@
 //! The Salesforce connector against the simulator's Salesforce mock: paging, instance_url,
-//! resumable state, incremental reads with deletes, the daily limit, expiring sessions and the
-//! JWT bearer grant.
+//! resumable state, incremental reads with deletes, the daily limit, expiring sessions, the
+//! JWT bearer grant, `Sforce-Query-Options`, the field mapping and its describe check,
+//! single-currency orgs, contracts, contact roles, account owners and dated rates.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
 
+use chrono::NaiveDate;
 use futures::StreamExt;
+use rust_decimal::Decimal;
+use serde_json::Map;
 use serde_json::{Value, json};
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
+    sync::Arc,
+};
 use tributary_connector::{
     Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig, ReadItem,
     StreamState, SyncMode,
 };
-use tributary_connector_salesforce::{SalesforceConfig, SalesforceConnector, http_auth};
+use tributary_connector_salesforce::{
+    SalesforceConfig, SalesforceConnector, http_auth, simulator_mapping,
+};
+use tributary_model::{Entity, RevenueEventKind};
 use tributary_sim::{
-    Company, DealStage, Faults, MockServer, SimConfig,
-    salesforce::{SObject, SalesforceMock, SalesforceMockConfig, TOKEN_PATH, salesforce_id},
+    Company, DealMotion, DealStage, Faults, MockServer, SimConfig,
+    salesforce::{
+        CORPORATE_CURRENCY, SObject, SalesforceMock, SalesforceMockConfig, TOKEN_PATH,
+        dated_conversion_rates, salesforce_id,
+    },
 };
 
 fn company() -> Arc<Company> {
@@ -58,6 +71,51 @@ fn connector(token_url: &str, auth: Value) -> Result<SalesforceConnector, Connec
         },
         config,
     )
+}
+
+/// A refresh-token connector with `extra` settings laid over the defaults, then `edit`ed.
+fn build(
+    server: &MockServer,
+    extra: Value,
+    edit: impl FnOnce(&mut SalesforceConfig),
+) -> Result<SalesforceConnector, ConnectorError> {
+    let m = SalesforceMockConfig::default();
+    let mut settings = json!({
+        "endpoint": "http://login.invalid",
+        "auth": {"kind": "oauth2", "grant": "refresh_token", "client_id": m.client_id,
+                 "client_secret": m.client_secret, "refresh_token": m.refresh_token,
+                 "token_url": format!("{}{TOKEN_PATH}", server.base_url)},
+    });
+    if let (Some(base), Value::Object(extra)) = (settings.as_object_mut(), extra) {
+        base.extend(extra);
+    }
+    let mut config: SalesforceConfig = serde_json::from_value(settings).unwrap();
+    edit(&mut config);
+    let http = HttpClient::new(HttpClientConfig::default(), http_auth(&config, "sf-test")?)?;
+    SalesforceConnector::new(
+        ConnectorContext {
+            instance: "sf-test".into(),
+            http,
+        },
+        config,
+    )
+}
+
+fn configured(server: &MockServer, extra: Value) -> SalesforceConnector {
+    build(server, extra, |_| {}).unwrap()
+}
+
+/// Configured with the simulator org's mapping (ARR__c, Term_Months__c, its Type picklist).
+fn simulated(server: &MockServer, extra: Value) -> SalesforceConnector {
+    build(server, extra, |c| c.mapping = simulator_mapping()).unwrap()
+}
+
+/// The mock's records of `object` that `query` serves (not deleted).
+fn live(mock: &SalesforceMock, object: SObject) -> Vec<Map<String, Value>> {
+    mock.records(object)
+        .into_iter()
+        .filter(|r| r.get("IsDeleted") != Some(&Value::Bool(true)))
+        .collect()
 }
 
 fn refresh_connector(server: &MockServer) -> SalesforceConnector {
@@ -409,7 +467,7 @@ async fn a_reserve_of_api_requests_stops_the_run_at_a_checkpoint_before_the_limi
 #[tokio::test]
 async fn malformed_records_become_rejects_naming_the_field_and_the_stream_goes_on() {
     let co = company();
-    let (_mock, server) = serve(
+    let (mock, server) = serve(
         &co,
         SalesforceMockConfig {
             faults: Faults::none().with_malformed_records(2),
@@ -418,19 +476,37 @@ async fn malformed_records_become_rejects_naming_the_field_and_the_stream_goes_o
     )
     .await;
     let c = refresh_connector(&server);
-    for (stream, field, value, records) in [
-        ("Account", "NumberOfEmployees", "lots", co.accounts.len()),
+    let won = co
+        .deals
+        .iter()
+        .filter(|d| d.stage == DealStage::ClosedWon)
+        .count();
+    let contracts = configured(
+        &server,
+        json!({"subscriptions_from": "contract", "mapping": {"arr_field": "ARR__c"}}),
+    );
+    let simulated = simulated(&server, json!({}));
+    for (c, stream, field, value, records) in [
         (
-            "Opportunity",
-            "ARR__c",
-            "n/a",
-            co.deals
-                .iter()
-                .filter(|d| d.stage == DealStage::ClosedWon)
-                .count(),
+            &c,
+            "Account",
+            "NumberOfEmployees",
+            "lots",
+            co.accounts.len(),
+        ),
+        // The standard mapping derives ARR from Amount; the simulator's reads ARR__c.
+        (&c, "Opportunity", "Amount", "n/a", won),
+        (&simulated, "Opportunity", "ARR__c", "n/a", won),
+        (&contracts, "Contract", "ContractTerm", "twelve", won),
+        (
+            &c,
+            "OpportunityContactRole",
+            "IsPrimary",
+            "sometimes",
+            live(&mock, SObject::OpportunityContactRole).len(),
         ),
     ] {
-        let items = read(&c, stream, SyncMode::FullRefresh, None).await.unwrap();
+        let items = read(c, stream, SyncMode::FullRefresh, None).await.unwrap();
         let rejects: Vec<&str> = items
             .iter()
             .filter_map(|i| match i {
@@ -448,4 +524,477 @@ async fn malformed_records_become_rejects_naming_the_field_and_the_stream_goes_o
         }
         assert_eq!(record_ids(&items).len(), records - 2, "{stream}");
     }
+}
+
+fn entities(items: &[ReadItem]) -> Vec<(&str, &Entity, &Value)> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            ReadItem::Record(r) => Some((r.external_ref.external_id.as_str(), &r.entity, &r.raw)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn batch_size_is_asked_for_with_sforce_query_options_and_kept_by_later_batches() {
+    let co = company();
+    // The org would serve 2000 per batch; the connector asks for 200.
+    let (_mock, server) = serve(&co, SalesforceMockConfig::default()).await;
+    assert!(co.contacts.len() > 400, "{}", co.contacts.len());
+    let c = configured(&server, json!({"batch_size": 200}));
+    let items = read(&c, "Contact", SyncMode::FullRefresh, None)
+        .await
+        .unwrap();
+    assert_eq!(record_ids(&items).len(), co.contacts.len());
+    assert_eq!(
+        checkpoints(&items).len(),
+        co.contacts.len().div_ceil(200),
+        "one checkpoint per batch of 200"
+    );
+    // The default asks for 2000: one batch.
+    let items = read(
+        &refresh_connector(&server),
+        "Contact",
+        SyncMode::FullRefresh,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(checkpoints(&items).len(), 1);
+    for bad in [199, 2001] {
+        let err = build(&server, json!({"batch_size": bad}), |_| {}).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("batch_size must be between 200 and 2000"),
+            "{err}"
+        );
+    }
+}
+
+/// `(account, start, end, ARR, currency)` of every subscription read.
+fn subscription_set(
+    items: &[ReadItem],
+) -> BTreeSet<(String, NaiveDate, NaiveDate, Decimal, String)> {
+    entities(items)
+        .into_iter()
+        .filter_map(|(_, e, _)| match e {
+            Entity::Subscription(s) => Some((
+                s.account.as_ref().unwrap().external_id.clone(),
+                s.start_date,
+                s.end_date.unwrap(),
+                s.arr.amount.normalize(),
+                s.arr.currency.as_str().to_owned(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_mapping_selects_only_configured_fields_and_matches_the_generator() {
+    let co = company();
+    let (_mock, server) = serve(&co, SalesforceMockConfig::default()).await;
+    // The standard mapping selects neither custom field: a real org without them would
+    // answer INVALID_FIELD.
+    let standard = refresh_connector(&server);
+    let items = read(&standard, "Opportunity", SyncMode::FullRefresh, None)
+        .await
+        .unwrap();
+    for (_, _, raw) in entities(&items) {
+        assert!(
+            raw.get("ARR__c").is_none() && raw.get("Term_Months__c").is_none(),
+            "{raw}"
+        );
+        assert!(
+            raw.get("Amount").is_some() && raw.get("Type").is_some(),
+            "{raw}"
+        );
+    }
+    // The simulator's mapping lands exactly the generator's contracts and motions.
+    let sim = simulated(&server, json!({}));
+    let items = read(&sim, "Opportunity", SyncMode::FullRefresh, None)
+        .await
+        .unwrap();
+    let by_id: HashMap<&str, &Entity> = entities(&items)
+        .into_iter()
+        .map(|(id, e, _)| (id, e))
+        .collect();
+    let won: Vec<_> = co
+        .deals
+        .iter()
+        .filter(|d| d.stage == DealStage::ClosedWon)
+        .collect();
+    assert_eq!(by_id.len(), won.len());
+    for d in won {
+        let Entity::Subscription(s) = by_id[sf_id(SObject::Opportunity, &d.id).as_str()] else {
+            panic!("a subscription")
+        };
+        assert_eq!(s.start_date, d.start_date());
+        assert_eq!(s.end_date, Some(d.end_date()));
+        assert_eq!(s.arr.amount, d.arr().round_dp(2), "{}", d.id);
+        assert_eq!(s.arr.currency, d.currency);
+        let motion = match d.motion {
+            DealMotion::NewBusiness => RevenueEventKind::New,
+            DealMotion::Renewal => RevenueEventKind::Renewal,
+            DealMotion::Expansion | DealMotion::AddOn => RevenueEventKind::Expansion,
+            DealMotion::Contraction => RevenueEventKind::Contraction,
+        };
+        assert_eq!(s.motion, Some(motion), "{}", d.id);
+    }
+}
+
+#[tokio::test]
+async fn a_mapping_field_the_org_lacks_fails_the_read_before_any_record() {
+    let co = company();
+    let (mock, server) = serve(&co, SalesforceMockConfig::default()).await;
+    for (extra, object, field, key) in [
+        (
+            json!({"mapping": {"arr_field": "Annual_Value__c"}}),
+            "Opportunity",
+            "Annual_Value__c",
+            "arr_field",
+        ),
+        (
+            json!({"mapping": {"motion_field": "Motion__c"}}),
+            "Opportunity",
+            "Motion__c",
+            "motion_field",
+        ),
+        // Contracts have no Amount: without an ARR field the default amount is required.
+        (
+            json!({"subscriptions_from": "contract"}),
+            "Contract",
+            "Amount",
+            "amount_field",
+        ),
+    ] {
+        let c = configured(&server, extra.clone());
+        let spec = c.streams().into_iter().find(|s| s.name == object).unwrap();
+        let mut s = c.read(&spec, SyncMode::FullRefresh, None);
+        let Some(Err(err)) = s.next().await else {
+            panic!("{extra}: the first item must be the error")
+        };
+        assert!(matches!(err, ConnectorError::Config { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!(
+                "`{object}` has no field `{field}` (mapping.{key})"
+            )),
+            "{err}"
+        );
+    }
+    // A default field the object lacks (Type on Contract) is simply not selected.
+    let c = configured(
+        &server,
+        json!({"subscriptions_from": "contract", "mapping": {"arr_field": "ARR__c"}}),
+    );
+    let before = mock.api_usage();
+    let items = read(&c, "Contract", SyncMode::FullRefresh, None)
+        .await
+        .unwrap();
+    assert!(!record_ids(&items).is_empty());
+    let _ = read(&c, "Contract", SyncMode::FullRefresh, None)
+        .await
+        .unwrap();
+    // The second read reuses the cached describe: one query request (+ token) only.
+    assert!(
+        mock.api_usage() - before <= 4,
+        "{}",
+        mock.api_usage() - before
+    );
+}
+
+#[tokio::test]
+async fn a_single_currency_org_is_read_without_currency_iso_code() {
+    let co = company();
+    let (_mock, server) = serve(
+        &co,
+        SalesforceMockConfig {
+            multi_currency: false,
+            ..SalesforceMockConfig::default()
+        },
+    )
+    .await;
+    let c = build(&server, json!({"default_currency": "EUR"}), |c| {
+        c.mapping = simulator_mapping();
+    })
+    .unwrap();
+    for stream in ["Account", "Opportunity", "OpportunityContactRole"] {
+        let items = read(&c, stream, SyncMode::FullRefresh, None).await.unwrap();
+        assert!(!record_ids(&items).is_empty(), "{stream}");
+        for (_, e, raw) in entities(&items) {
+            assert!(raw.get("CurrencyIsoCode").is_none(), "{raw}");
+            if let Entity::Subscription(s) = e {
+                assert_eq!(s.arr.currency.as_str(), "EUR");
+            }
+        }
+    }
+    // No rates in a single-currency org: the stream completes empty.
+    let items = read(&c, "DatedConversionRate", SyncMode::FullRefresh, None)
+        .await
+        .unwrap();
+    assert_eq!(items, vec![ReadItem::Checkpoint(StreamState(Value::Null))]);
+}
+
+#[tokio::test]
+async fn contracts_give_the_same_subscriptions_as_opportunities() {
+    let co = company();
+    let (_mock, server) = serve(&co, small_batches()).await;
+    let from_opportunities = simulated(&server, json!({}));
+    let from_contracts = configured(
+        &server,
+        json!({"subscriptions_from": "contract", "fx_rates": false, "mapping": {"arr_field": "ARR__c"}}),
+    );
+    let names = |c: &SalesforceConnector| -> Vec<String> {
+        c.streams().into_iter().map(|s| s.name).collect()
+    };
+    assert_eq!(
+        names(&from_opportunities),
+        [
+            "Account",
+            "Contact",
+            "Opportunity",
+            "OpportunityContactRole",
+            "DatedConversionRate"
+        ]
+    );
+    assert_eq!(names(&from_contracts), ["Account", "Contact", "Contract"]);
+    let opportunities = read(
+        &from_opportunities,
+        "Opportunity",
+        SyncMode::FullRefresh,
+        None,
+    )
+    .await
+    .unwrap();
+    let contracts = read(&from_contracts, "Contract", SyncMode::FullRefresh, None)
+        .await
+        .unwrap();
+    let expected = subscription_set(&opportunities);
+    assert!(!expected.is_empty());
+    assert_eq!(subscription_set(&contracts), expected);
+    // Contract ids are the 800 key prefix; an undeclared stream is refused.
+    assert!(
+        record_ids(&contracts)
+            .iter()
+            .all(|id| id.starts_with("800"))
+    );
+    let spec = from_opportunities
+        .streams()
+        .into_iter()
+        .find(|s| s.name == "Opportunity")
+        .unwrap();
+    let mut s = from_contracts.read(&spec, SyncMode::FullRefresh, None);
+    let Some(Err(err)) = s.next().await else {
+        panic!("refused")
+    };
+    assert!(err.to_string().contains("no stream `Opportunity`"), "{err}");
+
+    // Incremental: the deleted deal's contract becomes a delete.
+    drop(server);
+    let won = co
+        .deals
+        .iter()
+        .find(|d| d.stage == DealStage::ClosedWon)
+        .unwrap();
+    let (_mock, server) = serve(
+        &co,
+        SalesforceMockConfig {
+            deleted: vec![(SObject::Opportunity, won.id.clone())],
+            ..small_batches()
+        },
+    )
+    .await;
+    let c = configured(
+        &server,
+        json!({"subscriptions_from": "contract", "mapping": {"arr_field": "ARR__c"}}),
+    );
+    let items = read(&c, "Contract", SyncMode::Incremental, None)
+        .await
+        .unwrap();
+    let deletes: Vec<&str> = items
+        .iter()
+        .filter_map(|i| match i {
+            ReadItem::Delete(r) => Some(r.external_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deletes, [sf_id(SObject::Contract, &won.id)]);
+}
+
+#[tokio::test]
+async fn contact_roles_link_won_deals_to_their_accounts_contacts() {
+    let co = company();
+    let (mock, server) = serve(&co, small_batches()).await;
+    let c = refresh_connector(&server);
+    let items = read(&c, "OpportunityContactRole", SyncMode::FullRefresh, None)
+        .await
+        .unwrap();
+    let deal_account: HashMap<String, usize> = co
+        .deals
+        .iter()
+        .map(|d| (sf_id(SObject::Opportunity, &d.id), d.account))
+        .collect();
+    let contact_account: HashMap<String, usize> = co
+        .contacts
+        .iter()
+        .map(|x| (sf_id(SObject::Contact, &x.id), x.account))
+        .collect();
+    let mut per_deal: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let roles = entities(&items);
+    assert_eq!(
+        roles.len(),
+        live(&mock, SObject::OpportunityContactRole).len()
+    );
+    assert!(!roles.is_empty());
+    for (id, e, _) in roles {
+        assert!(id.starts_with("00K"), "{id}");
+        let Entity::DealContact(d) = e else {
+            panic!("a deal contact")
+        };
+        let deal = d.subscription.as_ref().unwrap();
+        let person = d.person.as_ref().unwrap();
+        assert_eq!(
+            (deal.object.as_str(), person.object.as_str()),
+            ("Opportunity", "Contact")
+        );
+        assert_eq!(
+            deal_account[&deal.external_id], contact_account[&person.external_id],
+            "a contact of the deal's account"
+        );
+        assert!(tributary_sim::salesforce::CONTACT_ROLES.contains(&d.role.as_deref().unwrap()));
+        let entry = per_deal.entry(deal.external_id.clone()).or_default();
+        entry.0 += 1;
+        entry.1 += usize::from(d.primary);
+    }
+    for (deal, (roles, primaries)) in per_deal {
+        assert!((1..=3).contains(&roles), "{deal}: {roles}");
+        assert_eq!(primaries, 1, "{deal}: exactly one primary");
+    }
+    // Incremental: a deleted deal takes its roles with it.
+    let first = read(&c, "OpportunityContactRole", SyncMode::Incremental, None)
+        .await
+        .unwrap();
+    let ReadItem::Checkpoint(state) = first.last().unwrap().clone() else {
+        panic!()
+    };
+    let with_roles = mock
+        .records(SObject::OpportunityContactRole)
+        .into_iter()
+        .find(|r| r["IsDeleted"] == json!(false))
+        .unwrap();
+    let deal_sf_id = with_roles["OpportunityId"].as_str().unwrap().to_owned();
+    let deal = co
+        .deals
+        .iter()
+        .find(|d| sf_id(SObject::Opportunity, &d.id) == deal_sf_id)
+        .unwrap();
+    drop(server);
+    let (mock, server) = serve(
+        &co,
+        SalesforceMockConfig {
+            deleted: vec![(SObject::Opportunity, deal.id.clone())],
+            ..small_batches()
+        },
+    )
+    .await;
+    let c = refresh_connector(&server);
+    let second = read(
+        &c,
+        "OpportunityContactRole",
+        SyncMode::Incremental,
+        Some(state),
+    )
+    .await
+    .unwrap();
+    let deletes: BTreeSet<String> = second
+        .iter()
+        .filter_map(|i| match i {
+            ReadItem::Delete(r) => Some(r.external_id.clone()),
+            _ => None,
+        })
+        .collect();
+    let expected: BTreeSet<String> = mock
+        .records(SObject::OpportunityContactRole)
+        .into_iter()
+        .filter(|r| r["OpportunityId"] == json!(deal_sf_id))
+        .map(|r| r["Id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(deletes, expected);
+}
+
+#[tokio::test]
+async fn account_owners_are_their_users_emails() {
+    let co = company();
+    let (mock, server) = serve(&co, small_batches()).await;
+    let c = refresh_connector(&server);
+    let items = read(&c, "Account", SyncMode::FullRefresh, None)
+        .await
+        .unwrap();
+    let emails: HashSet<String> = co.owners.iter().map(|o| o.email.to_lowercase()).collect();
+    let accounts = entities(&items);
+    assert_eq!(accounts.len(), live(&mock, SObject::Account).len());
+    for (id, e, raw) in accounts {
+        let Entity::Account(a) = e else {
+            panic!("an account")
+        };
+        let owner = a.owner.as_deref().unwrap();
+        assert!(
+            emails.contains(owner),
+            "{id}: {owner} (OwnerId {})",
+            raw["OwnerId"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn dated_rates_are_synced_exactly_against_the_corporate_currency() {
+    let co = company();
+    let (_mock, server) = serve(&co, SalesforceMockConfig::default()).await;
+    let c = refresh_connector(&server);
+    let spec = c
+        .streams()
+        .into_iter()
+        .find(|s| s.name == "DatedConversionRate")
+        .unwrap();
+    assert_eq!(spec.modes, [SyncMode::FullRefresh]);
+    // Asked incrementally, the stream still reads everything.
+    let items = read(&c, "DatedConversionRate", SyncMode::Incremental, None)
+        .await
+        .unwrap();
+    let got: BTreeSet<(String, String, NaiveDate, Decimal)> = entities(&items)
+        .into_iter()
+        .map(|(_, e, _)| match e {
+            Entity::FxRate(r) => (
+                r.base.as_str().to_owned(),
+                r.currency.as_str().to_owned(),
+                r.start_date,
+                r.rate,
+            ),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let expected: BTreeSet<(String, String, NaiveDate, Decimal)> = dated_conversion_rates()
+        .into_iter()
+        .filter(|r| r.iso_code != CORPORATE_CURRENCY)
+        .map(|r| {
+            (
+                CORPORATE_CURRENCY.to_owned(),
+                r.iso_code.to_owned(),
+                r.start_date,
+                r.rate,
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        got.iter()
+            .any(|(_, c, _, r)| c == "EUR" && r.to_string() == "0.925926")
+    );
+    assert_eq!(
+        checkpoints(&items).last().copied(),
+        Some(&Value::Null),
+        "a whole read"
+    );
 }

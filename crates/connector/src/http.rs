@@ -169,6 +169,26 @@ pub struct BytesResponse {
     pub body: Vec<u8>,
 }
 
+/// Why [`HttpClient::send_decoded`]'s decoder refused a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// The body arrived cut short; the request is tried again.
+    Incomplete(String),
+    /// The body is complete but not what was expected.
+    Invalid(String),
+}
+
+/// A successful response with its body decoded by [`HttpClient::send_decoded`].
+#[derive(Debug)]
+pub struct Decoded<T> {
+    /// Status code.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The decoded body.
+    pub body: T,
+}
+
 /// One request for [`HttpClient::send`] / [`HttpClient::send_bytes`]: method, URL, query
 /// parameters, extra headers (e.g. `Sforce-Query-Options: batchSize=200`) and an optional JSON
 /// body. Auth headers are added by the client; never put credentials here.
@@ -379,7 +399,7 @@ impl HttpClient {
     /// Sends `request` and decodes the body as JSON, retrying what is retryable (a body cut
     /// short included).
     pub async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, ConnectorError> {
-        self.execute(request, |shown, bytes| {
+        self.execute(request, |shown, _, bytes| {
             serde_json::from_slice(bytes).map_err(|e| {
                 // A body cut short is a transport failure worth retrying; anything else is
                 // a vendor sending something we do not understand.
@@ -408,13 +428,42 @@ impl HttpClient {
     /// retries, auth, budget and observers as [`HttpClient::send`]. A body shorter than its
     /// `Content-Length` is retried as a transient failure.
     pub async fn send_bytes(&self, request: &HttpRequest) -> Result<BytesResponse, ConnectorError> {
-        self.execute(request, |_, bytes| Ok(bytes.to_vec()))
+        self.send_decoded(request, |_, bytes| Ok(bytes.to_vec()))
             .await
-            .map(|(status, headers, body)| BytesResponse {
-                status,
-                headers,
-                body,
+            .map(|r| BytesResponse {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
             })
+    }
+
+    /// Sends `request` and decodes a successful body with `decode`, which sees the headers
+    /// too. [`BodyError::Incomplete`] (a CSV page shorter than its declared record count, a
+    /// missing final line break) is retried like a transport failure, within the client's
+    /// retry budget; [`BodyError::Invalid`] fails at once as a decode error.
+    pub async fn send_decoded<T>(
+        &self,
+        request: &HttpRequest,
+        decode: impl Fn(&HeaderMap, &[u8]) -> Result<T, BodyError>,
+    ) -> Result<Decoded<T>, ConnectorError> {
+        self.execute(request, |shown, headers, bytes| {
+            decode(headers, bytes).map_err(|e| match e {
+                BodyError::Incomplete(message) => ConnectorError::Transient {
+                    url: shown.to_owned(),
+                    message: format!("incomplete body ({} bytes): {message}", bytes.len()),
+                },
+                BodyError::Invalid(message) => ConnectorError::Decode {
+                    url: shown.to_owned(),
+                    message,
+                },
+            })
+        })
+        .await
+        .map(|(status, headers, body)| Decoded {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// The retry loop around [`HttpClient::attempt`]; `decode` turns a success body into `T`
@@ -422,7 +471,7 @@ impl HttpClient {
     async fn execute<T>(
         &self,
         request: &HttpRequest,
-        decode: impl Fn(&str, &[u8]) -> Result<T, ConnectorError>,
+        decode: impl Fn(&str, &HeaderMap, &[u8]) -> Result<T, ConnectorError>,
     ) -> Result<(StatusCode, HeaderMap, T), ConnectorError> {
         let shown = redact_url(&request.url);
         let mut retries = 0u32;
@@ -431,7 +480,7 @@ impl HttpClient {
         loop {
             attempt += 1;
             let mut failure = match self.attempt(request, &shown, attempt).await {
-                Ok((status, headers, bytes)) => match decode(&shown, &bytes) {
+                Ok((status, headers, bytes)) => match decode(&shown, &headers, &bytes) {
                     Ok(body) => return Ok((status, headers, body)),
                     Err(error) => Failure::from(error),
                 },

@@ -29,14 +29,15 @@ pub use auth::{
 };
 pub use error::{ConnectorError, ErrorClass};
 pub use http::{
-    Auth, BytesResponse, HttpClient, HttpClientConfig, HttpRequest, HttpResponse, RateLimit,
+    Auth, BodyError, BytesResponse, Decoded, HttpClient, HttpClientConfig, HttpRequest,
+    HttpResponse, RateLimit,
 };
 pub use quota::{
     ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow, quota_readings,
 };
 pub use reqwest::{
     Method,
-    header::{HeaderName, HeaderValue},
+    header::{HeaderMap, HeaderName, HeaderValue},
 };
 pub use revenue::{ArrProblem, MappingError, MappingSettings, RevenueMapping};
 

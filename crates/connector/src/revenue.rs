@@ -10,7 +10,7 @@
 //! [`RevenueMapping::motion`].
 
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tributary_model::RevenueEventKind;
 
@@ -39,7 +39,7 @@ pub struct RevenueMapping {
 
 /// The `[connectors.<name>.mapping]` table: every key optional, overlaying the connector's
 /// defaults. `arr_field = ""` / `term_field = ""` / `motion_field = ""` switch a default off.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MappingSettings {
     /// Field holding ARR (custom fields welcome: `ARR__c`).

@@ -395,6 +395,20 @@ async fn a_failing_token_endpoint_is_retried_with_backoff() {
 }
 
 #[tokio::test]
+async fn a_token_response_cut_short_is_retried() {
+    let mock = Mock::start().await;
+    mock.lock()
+        .token_faults
+        .extend([TokenFault::Truncated, TokenFault::Truncated]);
+    let resp = client(refresh_config(&mock))
+        .get_json(&mock.resource_url(), &[])
+        .await
+        .unwrap();
+    assert_eq!(resp.body["ok"], true);
+    assert_eq!(mock.lock().token_calls, 3);
+}
+
+#[tokio::test]
 async fn the_manager_hands_out_tokens_directly() {
     let mock = Mock::start().await;
     let manager = TokenManager::new(refresh_config(&mock)).unwrap();

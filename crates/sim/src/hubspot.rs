@@ -4,7 +4,10 @@
 //! Served: `GET /crm/v3/objects/{objectType}` for `companies`, `contacts` and `deals` (also
 //! their ids `0-2`, `0-1`, `0-3`) with `limit`, `after`, `properties`, `associations` and
 //! `archived`; `POST /crm/v3/objects/{objectType}/search` (below);
-//! `POST /crm/v4/associations/{fromType}/{toType}/batch/read`; Bearer auth with the private-app
+//! `POST /crm/v4/associations/{fromType}/{toType}/batch/read`; `GET /crm/v3/pipelines/deals`
+//! (the default pipeline and a custom [`RENEWALS_PIPELINE`] with numeric ids, see below);
+//! `GET /crm/v3/properties/{objectType}` (property definitions, custom ones included); Bearer
+//! auth with the private-app
 //! token (never expires) or an OAuth access token from `POST /oauth/v1/token`
 //! (`grant_type=refresh_token`, which expires); HubSpot's error bodies and
 //! `X-HubSpot-RateLimit-*` headers. Shapes follow
@@ -33,6 +36,19 @@
 //! sorts see the changes); `duplicates` repeats a page's last record on the next page (live
 //! and archived listings, and search).
 //!
+//! The simulated portal, as a real one is set up:
+//! - renewal deals (renewals, expansions, contractions) are worked in the custom `Renewals`
+//!   pipeline (id `1487`), whose stage ids are numbers: its won stage is `4811304`, not
+//!   `closedwon` ([`deal_pipeline`], [`deal_stage`]);
+//! - deals carry the custom properties `term_months` and [`DEAL_MOTION_PROPERTY`]
+//!   (`new_business`, `renewal`, `expansion`, `contraction`, `add_on`), besides HubSpot's
+//!   `dealtype` (`newbusiness` / `existingbusiness` only);
+//! - with [`HubspotMockConfig::multi_currency`] (the default) deals carry `deal_currency_code`
+//!   in the account's billing currency; without it the property does not exist;
+//! - each deal has one to three contacts of its company ([`deal_contacts`]); through the
+//!   associations v4 batch read the first carries the user-defined labels
+//!   [`PRIMARY_CONTACT_LABEL`] and `Decision Maker`, the second `Champion`.
+//!
 //! Quirks reproduced on purpose, because real portals have them:
 //! - an association is listed twice, once with the primary label (`contact_to_company`) and
 //!   once unlabeled (`contact_to_company_unlabeled`);
@@ -40,7 +56,7 @@
 //! - `createdate`, the last-modified property and `hs_object_id` always come back.
 
 use crate::{
-    Company, Faults, SimContact, SimDeal,
+    Company, DealMotion, DealStage, Faults, SimContact, SimDeal,
     faults::{self, FaultInjector, FaultStats, Revision, TokenCheck, VendorFaults, VendorMock},
 };
 use axum::{
@@ -83,6 +99,10 @@ pub struct HubspotMockConfig {
     /// ([`SEARCH_RESULT_CAP`], HubSpot's 10,000, unless a test lowers it to reach the cap with
     /// a small company).
     pub search_result_cap: usize,
+    /// Whether the portal has multi-currency on: deals then carry `deal_currency_code` (and
+    /// the property exists in `GET /crm/v3/properties/deals`). Off, every amount is in the
+    /// portal's company currency and the property does not exist.
+    pub multi_currency: bool,
 }
 
 impl Default for HubspotMockConfig {
@@ -94,6 +114,7 @@ impl Default for HubspotMockConfig {
             refresh_token: DEFAULT_REFRESH_TOKEN.to_owned(),
             faults: Faults::default(),
             search_result_cap: SEARCH_RESULT_CAP,
+            multi_currency: true,
         }
     }
 }
@@ -317,6 +338,51 @@ fn malformed_indices(company: &Company, faults: &Faults) -> [HashSet<usize>; 3] 
     ]
 }
 
+/// The contacts associated with each deal (indices into [`Company::contacts`], the primary
+/// first): one to three of the people of the deal's company, chosen deterministically from the
+/// seed among those who existed when the deal was last changed, so a deal's contacts change
+/// only when the deal does (as the `num_associated_contacts` rollup moves its modified time in
+/// HubSpot). A deal whose company had no contacts yet has none.
+pub fn deal_contacts(company: &Company) -> Vec<Vec<usize>> {
+    let mut contacts_by_account = vec![Vec::new(); company.accounts.len()];
+    for (i, c) in company.contacts.iter().enumerate() {
+        if let Some(list) = contacts_by_account.get_mut(c.account) {
+            list.push(i);
+        }
+    }
+    let numeric = |id: &str| id.parse::<u64>().unwrap_or(u64::MAX);
+    company
+        .deals
+        .iter()
+        .map(|d| {
+            let deal_id = numeric(&d.id);
+            let mut eligible: Vec<(u64, usize)> = contacts_by_account
+                .get(d.account)
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .copied()
+                .filter(|&j| company.contacts[j].created_at <= d.updated_at)
+                .map(|j| {
+                    let contact_id = numeric(&company.contacts[j].id);
+                    (
+                        faults::draw(company.seed, "deal-contacts", &[deal_id, contact_id]),
+                        j,
+                    )
+                })
+                .collect();
+            eligible.sort_unstable();
+            let n = 1 + (faults::draw(company.seed, "deal-contacts-n", &[deal_id]) % 3) as usize;
+            eligible.into_iter().take(n).map(|(_, j)| j).collect()
+        })
+        .collect()
+}
+
+/// The user-defined deal→contact association label the mock puts on a deal's first contact:
+/// the portal marks its primary contact with a label, as HubSpot has no built-in one.
+pub const PRIMARY_CONTACT_LABEL: &str = "Primary Contact";
+/// The role label (user-defined) of a deal's first and second contact; the third has none.
+pub const CONTACT_ROLE_LABELS: [&str; 2] = ["Decision Maker", "Champion"];
+
 struct RateWindow {
     started: Instant,
     used: u32,
@@ -331,6 +397,10 @@ struct MockState {
     ids: [Vec<u64>; 3],
     contacts_by_account: Vec<Vec<usize>>,
     deals_by_account: Vec<Vec<usize>>,
+    /// Per deal, its contacts (indices), the primary first ([`deal_contacts`]).
+    deal_contacts: Vec<Vec<usize>>,
+    /// Per contact, the deals it is associated with, in id order.
+    contact_deals: Vec<Vec<usize>>,
     window: Mutex<RateWindow>,
     daily_used: AtomicU64,
 }
@@ -394,7 +464,16 @@ impl HubspotMock {
                 list.push(i);
             }
         }
+        let deal_contacts = deal_contacts(&company);
+        let mut contact_deals = vec![Vec::new(); company.contacts.len()];
+        for (i, list) in deal_contacts.iter().enumerate() {
+            for &j in list {
+                contact_deals[j].push(i);
+            }
+        }
         let state = Arc::new(MockState {
+            deal_contacts,
+            contact_deals,
             malformed: malformed_indices(&company, &config.faults),
             faults: FaultInjector::for_company(&company, config.faults.clone()),
             company,
@@ -417,6 +496,8 @@ impl HubspotMock {
         let routes = Router::new()
             .route("/crm/v3/objects/{object_type}", get(list_objects))
             .route("/crm/v3/objects/{object_type}/search", post(search_objects))
+            .route("/crm/v3/pipelines/{object_type}", get(list_pipelines))
+            .route("/crm/v3/properties/{object_type}", get(list_properties))
             .route(
                 "/crm/v4/associations/{from_type}/{to_type}/batch/read",
                 post(batch_read_associations),
@@ -775,19 +856,25 @@ impl MockState {
                     // HubSpot echoes numbers as entered: `4200`, not `4200.00`.
                     d.amount.normalize().to_string()
                 };
-                vec![
+                let stage = deal_stage(d);
+                let mut props = vec![
                     ("dealname", Some(revised(&d.name))),
                     ("amount", Some(amount)),
-                    ("deal_currency_code", Some(d.currency.to_string())),
-                    ("dealstage", Some(d.stage.as_str().to_owned())),
-                    ("pipeline", Some("default".to_owned())),
+                ];
+                if self.config.multi_currency {
+                    props.push(("deal_currency_code", Some(d.currency.to_string())));
+                }
+                props.extend([
+                    ("dealstage", Some(stage.id.to_owned())),
+                    ("pipeline", Some(deal_pipeline(d).id.to_owned())),
                     ("closedate", Some(timestamp(d.close_date))),
                     ("dealtype", Some(d.dealtype().to_owned())),
+                    (DEAL_MOTION_PROPERTY, Some(deal_motion(d.motion).to_owned())),
                     ("hs_is_closed_won", Some(d.stage.is_won().to_string())),
                     ("hs_is_closed", Some(d.stage.is_closed().to_string())),
                     (
                         "hs_deal_stage_probability",
-                        Some(d.stage.probability().to_owned()),
+                        Some(stage.probability.to_owned()),
                     ),
                     (
                         "hubspot_owner_id",
@@ -800,7 +887,8 @@ impl MockState {
                     ("createdate", Some(timestamp(d.created_at))),
                     ("hs_lastmodifieddate", Some(timestamp(updated))),
                     ("hs_object_id", Some(d.id.clone())),
-                ]
+                ]);
+                props
             }
         }
     }
@@ -852,6 +940,16 @@ impl MockState {
                 .map(|&j| co.contacts[j].id.as_str())
                 .collect(),
             (O::Companies, O::Deals) => self.deals_by_account[i]
+                .iter()
+                .filter(|&&j| live(O::Deals, j))
+                .map(|&j| co.deals[j].id.as_str())
+                .collect(),
+            (O::Deals, O::Contacts) => self.deal_contacts[i]
+                .iter()
+                .filter(|&&j| live(O::Contacts, j))
+                .map(|&j| co.contacts[j].id.as_str())
+                .collect(),
+            (O::Contacts, O::Deals) => self.contact_deals[i]
                 .iter()
                 .filter(|&&j| live(O::Deals, j))
                 .map(|&j| co.deals[j].id.as_str())
@@ -1696,6 +1794,71 @@ fn association_types(
     }
 }
 
+/// User-defined deal→contact labels: `(deal→contact typeId, contact→deal typeId, label)`.
+/// HubSpot gives each direction of a paired label its own type id.
+const DEAL_CONTACT_LABELS: [(u32, u32, &str); 3] = [
+    (16, 17, PRIMARY_CONTACT_LABEL),
+    (18, 19, CONTACT_ROLE_LABELS[0]),
+    (20, 21, CONTACT_ROLE_LABELS[1]),
+];
+
+impl MockState {
+    /// The live records of `to` associated with record `i` of `from`, each with its
+    /// association types as the v4 API lists them. A deal's contacts carry the portal's
+    /// labels by rank: the first is labelled [`PRIMARY_CONTACT_LABEL`] and
+    /// `CONTACT_ROLE_LABELS[0]`, the second `CONTACT_ROLE_LABELS[1]`, the third nothing but
+    /// HubSpot's unlabeled type.
+    fn edges(&self, from: HubspotObject, i: usize, to: HubspotObject) -> Vec<(&str, Vec<Value>)> {
+        use HubspotObject as O;
+        let defined = |types: &[(u32, Option<&str>)]| -> Vec<Value> {
+            types
+                .iter()
+                .map(|(id, label)| json!({"category": "HUBSPOT_DEFINED", "typeId": id, "label": label}))
+                .collect()
+        };
+        let labelled = |rank: usize, forward: bool| -> Vec<Value> {
+            let mut types = defined(association_types(from, to));
+            let user = |(there, back, label): (u32, u32, &str)| json!({"category": "USER_DEFINED", "typeId": if forward { there } else { back }, "label": label});
+            match rank {
+                0 => types.extend([user(DEAL_CONTACT_LABELS[0]), user(DEAL_CONTACT_LABELS[1])]),
+                1 => types.push(user(DEAL_CONTACT_LABELS[2])),
+                _ => {}
+            }
+            types
+        };
+        let co = &self.company;
+        match (from, to) {
+            (O::Deals, O::Contacts) => self.deal_contacts[i]
+                .iter()
+                .enumerate()
+                .filter(|&(_, &j)| self.archived_at(O::Contacts, j).is_none())
+                .map(|(rank, &j)| (co.contacts[j].id.as_str(), labelled(rank, true)))
+                .collect(),
+            (O::Contacts, O::Deals) => self.contact_deals[i]
+                .iter()
+                .filter(|&&d| self.archived_at(O::Deals, d).is_none())
+                .map(|&d| {
+                    let rank = self.deal_contacts[d]
+                        .iter()
+                        .position(|&j| j == i)
+                        .unwrap_or(usize::MAX);
+                    (co.deals[d].id.as_str(), labelled(rank, false))
+                })
+                .collect(),
+            _ => {
+                let types = defined(association_types(from, to));
+                if types.is_empty() {
+                    return Vec::new();
+                }
+                self.associated(from, i, to)
+                    .into_iter()
+                    .map(|id| (id, types.clone()))
+                    .collect()
+            }
+        }
+    }
+}
+
 /// `POST /crm/v4/associations/{fromType}/{toType}/batch/read` with `{"inputs":[{"id":"512"}]}`:
 /// each input's associated records with their association types. Inputs without any (or
 /// unknown, or archived) are listed under `errors` with HubSpot's `NO_ASSOCIATIONS_FOUND`, and
@@ -1759,19 +1922,15 @@ fn associations_page(state: &MockState, from_type: &str, to_type: &str, body: &[
         );
     }
     let started = timestamp(Utc::now());
-    let types: Vec<Value> = association_types(from, to)
-        .iter()
-        .map(|(id, label)| json!({"category": "HUBSPOT_DEFINED", "typeId": id, "label": label}))
-        .collect();
     let mut results = Vec::new();
     let mut errors = Vec::new();
     for id in inputs {
-        let associated: Vec<&str> = state
+        let associated: Vec<(&str, Vec<Value>)> = state
             .index_of(from, &id)
             .filter(|&i| state.archived_at(from, i).is_none())
-            .map(|i| state.associated(from, i, to))
+            .map(|i| state.edges(from, i, to))
             .unwrap_or_default();
-        if associated.is_empty() || types.is_empty() {
+        if associated.is_empty() {
             errors.push(json!({
                 "status": "error",
                 "category": "OBJECT_NOT_FOUND",
@@ -1782,11 +1941,11 @@ fn associations_page(state: &MockState, from_type: &str, to_type: &str, body: &[
             continue;
         }
         let to_list: Vec<Value> = associated
-            .iter()
-            .map(|to_id| {
+            .into_iter()
+            .map(|(to_id, types)| {
                 let number: Value = to_id
                     .parse::<u64>()
-                    .map_or_else(|_| Value::String((*to_id).to_owned()), Value::from);
+                    .map_or_else(|_| Value::String(to_id.to_owned()), Value::from);
                 json!({"toObjectId": number, "associationTypes": types})
             })
             .collect();
@@ -1808,10 +1967,470 @@ fn associations_page(state: &MockState, from_type: &str, to_type: &str, body: &[
     json_response(status, &body)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Pipelines (`GET /crm/v3/pipelines/deals`) and property definitions
+// (`GET /crm/v3/properties/{objectType}`)
+// ---------------------------------------------------------------------------------------------
+
+/// One stage of a deal pipeline as the mock serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineStage {
+    /// The stage id deals carry in `dealstage`: a name in the default pipeline, a number in
+    /// custom ones.
+    pub id: &'static str,
+    /// The label shown in HubSpot.
+    pub label: &'static str,
+    /// `metadata.isClosed`.
+    pub closed: bool,
+    /// `metadata.probability`, `"0.0"` to `"1.0"`.
+    pub probability: &'static str,
+}
+
+/// One deal pipeline as the mock serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pipeline {
+    /// `default`, or a number for a custom pipeline.
+    pub id: &'static str,
+    /// The label shown in HubSpot.
+    pub label: &'static str,
+    /// Its stages, in display order.
+    pub stages: &'static [PipelineStage],
+}
+
+/// HubSpot's default sales pipeline, with its standard stage ids and probabilities.
+pub const DEFAULT_PIPELINE: Pipeline = Pipeline {
+    id: "default",
+    label: "Sales Pipeline",
+    stages: &[
+        PipelineStage {
+            id: "appointmentscheduled",
+            label: "Appointment Scheduled",
+            closed: false,
+            probability: "0.2",
+        },
+        PipelineStage {
+            id: "qualifiedtobuy",
+            label: "Qualified To Buy",
+            closed: false,
+            probability: "0.4",
+        },
+        PipelineStage {
+            id: "presentationscheduled",
+            label: "Presentation Scheduled",
+            closed: false,
+            probability: "0.6",
+        },
+        PipelineStage {
+            id: "decisionmakerboughtin",
+            label: "Decision Maker Bought-In",
+            closed: false,
+            probability: "0.8",
+        },
+        PipelineStage {
+            id: "contractsent",
+            label: "Contract Sent",
+            closed: false,
+            probability: "0.9",
+        },
+        PipelineStage {
+            id: "closedwon",
+            label: "Closed Won",
+            closed: true,
+            probability: "1.0",
+        },
+        PipelineStage {
+            id: "closedlost",
+            label: "Closed Lost",
+            closed: true,
+            probability: "0.0",
+        },
+    ],
+};
+
+/// The portal's custom renewals pipeline. Like every custom pipeline its id and stage ids are
+/// numbers, so `dealstage == "closedwon"` does not find its won deals: only the pipeline's
+/// stage metadata (closed, probability 1.0) or the calculated `hs_is_closed_won` does.
+pub const RENEWALS_PIPELINE: Pipeline = Pipeline {
+    id: "1487",
+    label: "Renewals",
+    stages: &[
+        PipelineStage {
+            id: "4811301",
+            label: "Renewal Due",
+            closed: false,
+            probability: "0.3",
+        },
+        PipelineStage {
+            id: "4811302",
+            label: "Quote Sent",
+            closed: false,
+            probability: "0.6",
+        },
+        PipelineStage {
+            id: "4811303",
+            label: "Contract Out",
+            closed: false,
+            probability: "0.9",
+        },
+        PipelineStage {
+            id: "4811304",
+            label: "Renewed",
+            closed: true,
+            probability: "1.0",
+        },
+        PipelineStage {
+            id: "4811305",
+            label: "Not Renewed",
+            closed: true,
+            probability: "0.0",
+        },
+    ],
+};
+
+/// Every pipeline of the simulated portal, in display order.
+pub const PIPELINES: [Pipeline; 2] = [DEFAULT_PIPELINE, RENEWALS_PIPELINE];
+
+/// The pipeline a deal is in: renewals (at the same, more or fewer seats) are worked in the
+/// custom [`RENEWALS_PIPELINE`], new business and mid-term add-ons in the default one.
+pub fn deal_pipeline(d: &SimDeal) -> &'static Pipeline {
+    match d.motion {
+        DealMotion::Renewal | DealMotion::Expansion | DealMotion::Contraction => &RENEWALS_PIPELINE,
+        DealMotion::NewBusiness | DealMotion::AddOn => &DEFAULT_PIPELINE,
+    }
+}
+
+/// The stage a deal is in, in its pipeline ([`deal_pipeline`]).
+pub fn deal_stage(d: &SimDeal) -> &'static PipelineStage {
+    let pipeline = deal_pipeline(d);
+    let index = if pipeline.id == DEFAULT_PIPELINE.id {
+        match d.stage {
+            DealStage::AppointmentScheduled => 0,
+            DealStage::QualifiedToBuy => 1,
+            DealStage::PresentationScheduled => 2,
+            DealStage::DecisionMakerBoughtIn => 3,
+            DealStage::ContractSent => 4,
+            DealStage::ClosedWon => 5,
+            DealStage::ClosedLost => 6,
+        }
+    } else {
+        match d.stage {
+            DealStage::AppointmentScheduled | DealStage::QualifiedToBuy => 0,
+            DealStage::PresentationScheduled | DealStage::DecisionMakerBoughtIn => 1,
+            DealStage::ContractSent => 2,
+            DealStage::ClosedWon => 3,
+            DealStage::ClosedLost => 4,
+        }
+    };
+    &pipeline.stages[index]
+}
+
+/// The portal's custom deal property saying what a deal does to the contract (HubSpot's own
+/// `dealtype` only knows `newbusiness` and `existingbusiness`, which cannot tell a renewal from
+/// an expansion).
+pub const DEAL_MOTION_PROPERTY: &str = "deal_motion";
+
+/// The [`DEAL_MOTION_PROPERTY`] value of a motion (the property's enumeration options).
+pub fn deal_motion(motion: DealMotion) -> &'static str {
+    match motion {
+        DealMotion::NewBusiness => "new_business",
+        DealMotion::Renewal => "renewal",
+        DealMotion::Expansion => "expansion",
+        DealMotion::Contraction => "contraction",
+        DealMotion::AddOn => "add_on",
+    }
+}
+
+/// When the simulated portal's pipelines and custom properties were set up.
+const SCHEMA_CREATED_AT: &str = "2019-01-07T09:00:00.000Z";
+
+fn pipeline_json(p: &Pipeline, display_order: usize) -> Value {
+    let stages: Vec<Value> = p
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            json!({
+                "id": s.id,
+                "label": s.label,
+                "displayOrder": k,
+                "metadata": {"isClosed": s.closed.to_string(), "probability": s.probability},
+                "createdAt": SCHEMA_CREATED_AT,
+                "updatedAt": SCHEMA_CREATED_AT,
+                "archived": false,
+                "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+            })
+        })
+        .collect();
+    json!({
+        "id": p.id,
+        "label": p.label,
+        "displayOrder": display_order,
+        "stages": stages,
+        "createdAt": SCHEMA_CREATED_AT,
+        "updatedAt": SCHEMA_CREATED_AT,
+        "archived": false,
+    })
+}
+
+/// `GET /crm/v3/pipelines/{objectType}`: the deal pipelines with their stages (`metadata`
+/// values are strings, as HubSpot sends them). Other objects have none here.
+async fn list_pipelines(
+    State(state): State<Arc<MockState>>,
+    Path(object_type): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    let rate_headers = state.rate_headers(false);
+    let mut response = match HubspotObject::parse(&object_type) {
+        Some(HubspotObject::Deals) => {
+            let results: Vec<Value> = PIPELINES
+                .iter()
+                .enumerate()
+                .map(|(k, p)| pipeline_json(p, k))
+                .collect();
+            json_response(StatusCode::OK, &json!({ "results": results }))
+        }
+        Some(_) => json_response(StatusCode::OK, &json!({"results": []})),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            &format!("Unable to infer object type from: {object_type}"),
+        ),
+    };
+    response.headers_mut().extend(rate_headers);
+    response
+}
+
+/// `(name, label, type, fieldType, options, hubspot_defined)` of every property the mock
+/// serves for `object`.
+type PropertyDef = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<(String, String)>,
+    bool,
+);
+
+fn property_definitions(object: HubspotObject, multi_currency: bool) -> Vec<PropertyDef> {
+    let opts = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(v, l)| ((*v).to_owned(), (*l).to_owned()))
+            .collect()
+    };
+    let boolean = || opts(&[("true", "Yes"), ("false", "No")]);
+    let text = |name, label| (name, label, "string", "text", Vec::new(), true);
+    let number = |name, label| (name, label, "number", "number", Vec::new(), true);
+    let datetime = |name, label| (name, label, "datetime", "date", Vec::new(), true);
+    let common = |modified: &'static str| {
+        vec![
+            datetime("createdate", "Create Date"),
+            datetime(modified, "Last Modified Date"),
+            number("hs_object_id", "Record ID"),
+            (
+                "hubspot_owner_id",
+                "Owner",
+                "enumeration",
+                "select",
+                Vec::new(),
+                true,
+            ),
+        ]
+    };
+    let mut defs = match object {
+        HubspotObject::Companies => vec![
+            text("name", "Company name"),
+            text("domain", "Company Domain Name"),
+            text("industry", "Industry"),
+            text("city", "City"),
+            text("country", "Country/Region"),
+            number("numberofemployees", "Number of Employees"),
+            text("lifecyclestage", "Lifecycle Stage"),
+            ("segment", "Segment", "string", "text", Vec::new(), false),
+            ("region", "Region", "string", "text", Vec::new(), false),
+            ("seats", "Seats", "number", "number", Vec::new(), false),
+        ],
+        HubspotObject::Contacts => vec![
+            text("firstname", "First Name"),
+            text("lastname", "Last Name"),
+            text("email", "Email"),
+            text("jobtitle", "Job Title"),
+            ("role", "Role", "string", "text", Vec::new(), false),
+            text("lifecyclestage", "Lifecycle Stage"),
+            number("associatedcompanyid", "Primary Associated Company ID"),
+        ],
+        HubspotObject::Deals => {
+            let stages: Vec<(String, String)> = PIPELINES
+                .iter()
+                .flat_map(|p| p.stages.iter())
+                .map(|s| (s.id.to_owned(), s.label.to_owned()))
+                .collect();
+            let pipelines: Vec<(String, String)> = PIPELINES
+                .iter()
+                .map(|p| (p.id.to_owned(), p.label.to_owned()))
+                .collect();
+            let mut deals = vec![
+                text("dealname", "Deal Name"),
+                number("amount", "Amount"),
+                (
+                    "dealstage",
+                    "Deal Stage",
+                    "enumeration",
+                    "radio",
+                    stages,
+                    true,
+                ),
+                (
+                    "pipeline",
+                    "Pipeline",
+                    "enumeration",
+                    "select",
+                    pipelines,
+                    true,
+                ),
+                datetime("closedate", "Close Date"),
+                (
+                    "dealtype",
+                    "Deal Type",
+                    "enumeration",
+                    "radio",
+                    opts(&[
+                        ("newbusiness", "New Business"),
+                        ("existingbusiness", "Existing Business"),
+                    ]),
+                    true,
+                ),
+                (
+                    DEAL_MOTION_PROPERTY,
+                    "Deal Motion",
+                    "enumeration",
+                    "select",
+                    opts(&[
+                        ("new_business", "New business"),
+                        ("renewal", "Renewal"),
+                        ("expansion", "Expansion"),
+                        ("contraction", "Contraction"),
+                        ("add_on", "Add-on"),
+                    ]),
+                    false,
+                ),
+                (
+                    "hs_is_closed_won",
+                    "Is Closed Won",
+                    "bool",
+                    "booleancheckbox",
+                    boolean(),
+                    true,
+                ),
+                (
+                    "hs_is_closed",
+                    "Is Deal Closed?",
+                    "bool",
+                    "booleancheckbox",
+                    boolean(),
+                    true,
+                ),
+                number("hs_deal_stage_probability", "Deal Stage Probability"),
+                (
+                    "term_months",
+                    "Term (months)",
+                    "number",
+                    "number",
+                    Vec::new(),
+                    false,
+                ),
+            ];
+            if multi_currency {
+                deals.push((
+                    "deal_currency_code",
+                    "Currency",
+                    "enumeration",
+                    "select",
+                    opts(&[
+                        ("EUR", "Euro"),
+                        ("GBP", "British Pound"),
+                        ("USD", "US Dollar"),
+                    ]),
+                    true,
+                ));
+            }
+            deals
+        }
+    };
+    defs.extend(common(object.modified_property()));
+    defs
+}
+
+/// `GET /crm/v3/properties/{objectType}`: the definitions of every property the object has,
+/// HubSpot's and the portal's custom ones (`name`, `label`, `type`, `fieldType`, `options`,
+/// `groupName`, `hubspotDefined`…).
+async fn list_properties(
+    State(state): State<Arc<MockState>>,
+    Path(object_type): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    let rate_headers = state.rate_headers(false);
+    let Some(object) = HubspotObject::parse(&object_type) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            &format!("Unable to infer object type from: {object_type}"),
+        );
+    };
+    let group = format!("{}information", object.singular());
+    let results: Vec<Value> = property_definitions(object, state.config.multi_currency)
+        .into_iter()
+        .enumerate()
+        .map(
+            |(k, (name, label, kind, field_type, options, hubspot_defined))| {
+                let options: Vec<Value> = options
+                .into_iter()
+                .enumerate()
+                .map(|(n, (value, label))| {
+                    json!({"label": label, "value": value, "displayOrder": n, "hidden": false})
+                })
+                .collect();
+                let mut p = json!({
+                    "name": name,
+                    "label": label,
+                    "type": kind,
+                    "fieldType": field_type,
+                    "description": "",
+                    "groupName": group,
+                    "options": options,
+                    "displayOrder": k,
+                    "calculated": name.starts_with("hs_is_"),
+                    "externalOptions": false,
+                    "hasUniqueValue": name == "hs_object_id",
+                    "hidden": false,
+                    "formField": !hubspot_defined,
+                    "createdAt": SCHEMA_CREATED_AT,
+                    "updatedAt": SCHEMA_CREATED_AT,
+                    "archived": false,
+                });
+                if hubspot_defined {
+                    p["hubspotDefined"] = Value::Bool(true);
+                }
+                p
+            },
+        )
+        .collect();
+    let mut response = json_response(StatusCode::OK, &json!({ "results": results }));
+    response.headers_mut().extend(rate_headers);
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::{MockServer, Probability, Schedule, SimConfig};
+    use std::collections::BTreeSet;
 
     async fn serve(accounts: usize, faults: Faults) -> (Arc<Company>, MockServer) {
         let (company, _, server) = serve_mock(accounts, faults).await;
@@ -3180,6 +3799,232 @@ mod tests {
         assert_eq!(
             (status, body["category"].as_str()),
             (400, Some("VALIDATION_ERROR"))
+        );
+    }
+
+    #[tokio::test]
+    async fn pipelines_and_property_definitions_describe_the_portal() {
+        let (company, server) = serve(40, Faults::default()).await;
+        let (status, headers, body) = get(
+            &server,
+            "/crm/v3/pipelines/deals",
+            Some(DEFAULT_ACCESS_TOKEN),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(headers.contains_key("x-hubspot-ratelimit-remaining"));
+        let pipelines = body["results"].as_array().unwrap();
+        assert_eq!(pipelines.len(), 2);
+        assert_eq!(pipelines[0]["id"], "default");
+        assert_eq!(pipelines[0]["stages"][5]["id"], "closedwon");
+        assert_eq!(
+            pipelines[0]["stages"][5]["metadata"],
+            json!({"isClosed": "true", "probability": "1.0"})
+        );
+        assert_eq!(pipelines[1]["id"], RENEWALS_PIPELINE.id);
+        assert_eq!(pipelines[1]["label"], "Renewals");
+        let won: Vec<&str> = pipelines[1]["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| {
+                s["metadata"]["isClosed"] == "true" && s["metadata"]["probability"] == "1.0"
+            })
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(won, ["4811304"]);
+        let (status, _, _) = get(&server, "/crm/v3/pipelines/deals", Some("nope")).await;
+        assert_eq!(status, 401);
+
+        // Renewal deals are in the custom pipeline, with numeric stage ids.
+        let (_, _, deals) = get(
+            &server,
+            "/crm/v3/objects/deals?limit=100&properties=dealstage,pipeline,hs_is_closed_won,deal_motion,dealtype",
+            Some(DEFAULT_ACCESS_TOKEN),
+        )
+        .await;
+        let mut renewals_won = 0;
+        for (d, raw) in company
+            .deals
+            .iter()
+            .zip(deals["results"].as_array().unwrap())
+        {
+            let p = &raw["properties"];
+            assert_eq!(p["pipeline"], deal_pipeline(d).id);
+            assert_eq!(p["dealstage"], deal_stage(d).id);
+            assert_eq!(p["deal_motion"], deal_motion(d.motion));
+            assert_eq!(p["hs_is_closed_won"], d.stage.is_won().to_string());
+            if d.stage.is_won() && p["pipeline"] == "1487" {
+                renewals_won += 1;
+                assert_eq!(p["dealstage"], "4811304");
+            }
+        }
+        assert!(renewals_won > 0, "won deals in the custom pipeline");
+
+        // Property definitions, custom ones included; no currency without multi-currency.
+        let (status, _, body) = get(
+            &server,
+            "/crm/v3/properties/deals",
+            Some(DEFAULT_ACCESS_TOKEN),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let names: Vec<&str> = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        for name in [
+            "amount",
+            "term_months",
+            "deal_motion",
+            "dealtype",
+            "deal_currency_code",
+        ] {
+            assert!(names.contains(&name), "{name}: {names:?}");
+        }
+        let motion = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "deal_motion")
+            .unwrap();
+        assert_eq!(motion["type"], "enumeration");
+        assert_eq!(motion["options"][1]["value"], "renewal");
+        let single = MockServer::start(
+            HubspotMock::new(
+                company.clone(),
+                HubspotMockConfig {
+                    multi_currency: false,
+                    ..HubspotMockConfig::default()
+                },
+            )
+            .router(),
+        )
+        .await
+        .unwrap();
+        let (_, _, body) = get(
+            &single,
+            "/crm/v3/properties/deals",
+            Some(DEFAULT_ACCESS_TOKEN),
+        )
+        .await;
+        assert!(
+            body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["name"] != "deal_currency_code")
+        );
+        let (_, _, deals) = get(
+            &single,
+            "/crm/v3/objects/deals?limit=5&properties=amount,deal_currency_code",
+            Some(DEFAULT_ACCESS_TOKEN),
+        )
+        .await;
+        assert!(
+            deals["results"][0]["properties"]
+                .get("deal_currency_code")
+                .is_none()
+        );
+        let (status, _, _) = get(
+            &server,
+            "/crm/v3/properties/widgets",
+            Some(DEFAULT_ACCESS_TOKEN),
+        )
+        .await;
+        assert_eq!(status, 404);
+    }
+
+    #[tokio::test]
+    async fn deals_have_one_to_three_labelled_contacts_of_their_company() {
+        let (company, server) = serve(40, Faults::default()).await;
+        let mock_state = HubspotMock::new(company.clone(), HubspotMockConfig::default());
+        let chosen = &mock_state.state.deal_contacts;
+        assert_eq!(chosen, &deal_contacts(&company), "deterministic");
+        let mut sizes = BTreeSet::new();
+        for (d, list) in company.deals.iter().zip(chosen) {
+            sizes.insert(list.len());
+            for &j in list {
+                assert_eq!(company.contacts[j].account, d.account);
+                assert!(company.contacts[j].created_at <= d.updated_at);
+            }
+        }
+        assert!(sizes.contains(&1) && sizes.contains(&3), "{sizes:?}");
+        assert!(sizes.iter().all(|&n| n <= 3));
+        let (i, deal) = company
+            .deals
+            .iter()
+            .enumerate()
+            .find(|(i, _)| chosen[*i].len() >= 3)
+            .unwrap();
+        let (status, _, body) = post_json(
+            &server,
+            "/crm/v4/associations/deals/contacts/batch/read",
+            &json!({"inputs": [{"id": deal.id}]}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let to = body["results"][0]["to"].as_array().unwrap();
+        let ids: Vec<u64> = to
+            .iter()
+            .map(|t| t["toObjectId"].as_u64().unwrap())
+            .collect();
+        let expected: Vec<u64> = chosen[i]
+            .iter()
+            .map(|&j| company.contacts[j].id.parse().unwrap())
+            .collect();
+        assert_eq!(ids, expected);
+        let labels = |k: usize| -> Vec<Value> {
+            to[k]["associationTypes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["label"].clone())
+                .collect()
+        };
+        assert_eq!(
+            labels(0),
+            [
+                json!(null),
+                json!("Primary Contact"),
+                json!("Decision Maker")
+            ]
+        );
+        assert_eq!(labels(1), [json!(null), json!("Champion")]);
+        assert_eq!(labels(2), [json!(null)]);
+        assert_eq!(to[0]["associationTypes"][0]["typeId"], 3);
+        assert_eq!(to[0]["associationTypes"][1]["category"], "USER_DEFINED");
+        // And back: the contact lists the deal, with the paired label's own id.
+        let first = &company.contacts[chosen[i][0]];
+        let (_, _, body) = post_json(
+            &server,
+            "/crm/v4/associations/contacts/deals/batch/read",
+            &json!({"inputs": [{"id": first.id}]}),
+        )
+        .await;
+        let back = body["results"][0]["to"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["toObjectId"].as_u64() == Some(deal.id.parse().unwrap()))
+            .unwrap();
+        assert_eq!(back["associationTypes"][0]["typeId"], 4);
+        assert_eq!(back["associationTypes"][1]["typeId"], 17);
+        // The list endpoint names them too.
+        let (_, _, list) = get(
+            &server,
+            &format!(
+                "/crm/v3/objects/deals?limit=1&after={}&associations=contacts",
+                deal.id
+            ),
+            Some(DEFAULT_ACCESS_TOKEN),
+        )
+        .await;
+        assert_eq!(
+            list["results"][0]["associations"]["contacts"]["results"][0],
+            json!({"id": first.id, "type": "deal_to_contact"})
         );
     }
 }

@@ -1,5 +1,7 @@
 //! A mock of the Salesforce REST API (`vendor-apis.md` §1), serving the simulated company:
-//! accounts as `Account`, contacts as `Contact`, deals as `Opportunity` and owners as `User`.
+//! accounts as `Account`, contacts as `Contact`, deals as `Opportunity`, owners as `User`,
+//! one `Contract` per closed-won deal, one to three `OpportunityContactRole`s per closed-won
+//! deal, and the org's currencies as `CurrencyType` and `DatedConversionRate`.
 //!
 //! - `POST /services/oauth2/token`, form-encoded: `grant_type=refresh_token` (with the
 //!   configured `client_id`, `client_secret` and `refresh_token`) or
@@ -10,24 +12,53 @@
 //!   `issued_at` (epoch milliseconds as a string), `signature`, `scope` and no `expires_in`.
 //!   Refusals are 400 `{"error":"invalid_grant","error_description":"authentication failure"}`.
 //! - `GET /services/data/<version>/query?q=<SOQL>` and `/queryAll?q=<SOQL>`: the SOQL subset
-//!   `SELECT <fields> FROM Account|Contact|Opportunity|User [WHERE <field> <op> <literal>
-//!   [AND …]] [ORDER BY <field> [ASC|DESC][, …]] [LIMIT n]`; `query` leaves out deleted rows,
-//!   `queryAll` includes them with `IsDeleted = true`. Batches of 2000 records (the
-//!   configured `batch_size`), smaller on `Sforce-Query-Options: batchSize=N` (200 to 2000);
-//!   further batches at `nextRecordsUrl` (`/services/data/<version>/query/<locator>-<offset>`).
-//!   Anything outside the subset is 400 `MALFORMED_QUERY`; an unknown field `INVALID_FIELD`.
+//!   `SELECT <fields> FROM <sObject> [WHERE <field> <op> <literal> [AND …]] [ORDER BY <field>
+//!   [ASC|DESC][, …]] [LIMIT n]`; `query` leaves out deleted rows, `queryAll` includes them
+//!   with `IsDeleted = true`. Batches of 2000 records (the configured `batch_size`), smaller
+//!   when the query request asks through `Sforce-Query-Options: batchSize=N` (200 to 2000,
+//!   kept by the query's further batches); further batches at `nextRecordsUrl`
+//!   (`/services/data/<version>/query/<locator>-<offset>`). Anything outside the subset is 400
+//!   `MALFORMED_QUERY`; an unknown field `INVALID_FIELD`, an unknown sObject `INVALID_TYPE`.
+//! - `GET /services/data/<version>/sobjects/<sObject>/describe`: `{name, label, queryable,
+//!   fields: [{name, label, type, nillable, picklistValues: [{value, label, active,
+//!   defaultValue}]}]}` for every sObject served; 404 `NOT_FOUND` for any other.
+//! - `multi_currency = false` serves a single-currency org: no object has `CurrencyIsoCode`
+//!   (describe leaves it out, a query selecting it is 400 `INVALID_FIELD`) and `CurrencyType`
+//!   and `DatedConversionRate` do not exist. Otherwise the corporate currency is USD, with EUR
+//!   and GBP dated rates ([`dated_conversion_rates`]).
 //! - Every API response carries `Sforce-Limit-Info: api-usage=N/LIMIT`; past `daily_limit`
 //!   requests the answer is 403 `REQUEST_LIMIT_EXCEEDED` (`TotalRequests Limit exceeded.`). A
 //!   missing, unknown or expired access token gets 401 `INVALID_SESSION_ID`.
 //!
 //! The `malformed` knob serves that many live accounts with `NumberOfEmployees: "lots"`,
-//! contacts with `CreatedDate: "yesterday"` and won opportunities with `Amount`/`ARR__c`
-//! `"n/a"`.
+//! contacts with `CreatedDate: "yesterday"`, won opportunities with `Amount`/`ARR__c`
+//! `"n/a"`, contracts with `ContractTerm: "twelve"` and contact roles with `IsPrimary:
+//! "sometimes"`.
 //!
-//! Opportunities carry two custom fields: `ARR__c` (annual value) and `Term_Months__c`.
+//! Opportunities carry two custom fields: `ARR__c` (annual value) and `Term_Months__c`;
+//! contracts carry `ARR__c`. The org's opportunity `Type` picklist is customised (`New
+//! Business`, `Renewal`, `Existing Customer - Upgrade`, `Existing Customer - Downgrade`; see
+//! [`opportunity_type`]).
+//!
+//! A contract (id prefix `800`) exists for every closed-won deal: it starts on the close date,
+//! runs `ContractTerm` months and ends on `EndDate`, the inclusive last day (start + term − 1
+//! day, as Salesforce derives it); its `StatusCode` is `Activated` until the company's today
+//! passes `EndDate`, then `Expired` (the expiry touches `SystemModstamp`, as Salesforce's
+//! system job does). It is deleted with its deal.
+//!
+//! Contact roles (id prefix `00K`) name contacts of the deal's account that existed when it
+//! closed, drawn deterministically from the deal's id, with roles from the standard picklist
+//! and exactly one `IsPrimary` per deal; a deal whose account had no contact then has none.
+//! They are created when the deal closes and deleted with the deal or the contact.
 //!
 //! Every response is wrapped in the shared fault layer ([`FaultInjector`]): token expiry, the
 //! `mutate` and `duplicates` knobs are honoured by the query paging.
+//!
+//! Bulk API 2.0 query jobs (`/services/data/<version>/jobs/query…`) are served by [`bulk`],
+//! behind the same session check, limit accounting and fault layer.
+
+#[path = "salesforce_bulk.rs"]
+pub mod bulk;
 
 use crate::{
     Company, DealMotion, DealStage, Faults,
@@ -43,7 +74,8 @@ use axum::{
     routing::{get, post},
 };
 use base64::Engine as _;
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value, json};
 use std::{
     collections::{HashMap, HashSet},
@@ -83,8 +115,9 @@ pub struct SalesforceMockConfig {
     /// API requests allowed per rolling day; past it every API request gets 403
     /// `REQUEST_LIMIT_EXCEEDED`.
     pub daily_limit: u64,
-    /// Records per batch when the request does not ask for fewer. Salesforce serves 2000; a
-    /// smaller value lets tests page a small company (any value from 1 is accepted).
+    /// Records per batch at most, whatever the request asks for (`Sforce-Query-Options` is a
+    /// hint). Salesforce serves 2000; a smaller value lets tests page a small company (any
+    /// value from 1 is accepted).
     pub batch_size: usize,
     /// Records soft-deleted in the org (in its Recycle Bin) besides those the generator
     /// archived: the sObject and the generator's id (`SimAccount::id` etc.). They are deleted
@@ -93,6 +126,13 @@ pub struct SalesforceMockConfig {
     pub deleted: Vec<(SObject, String)>,
     /// The fault knobs.
     pub faults: Faults,
+    /// How Bulk API 2.0 query jobs behave.
+    pub bulk: bulk::BulkMockConfig,
+    /// Whether the org has multi-currency enabled (the default): then records carry
+    /// `CurrencyIsoCode` and `CurrencyType`/`DatedConversionRate` exist. When false, every
+    /// amount is in the corporate currency (USD) and selecting `CurrencyIsoCode` is 400
+    /// `INVALID_FIELD`, as in a real single-currency org.
+    pub multi_currency: bool,
 }
 
 impl Default for SalesforceMockConfig {
@@ -107,6 +147,8 @@ impl Default for SalesforceMockConfig {
             batch_size: MAX_BATCH_SIZE,
             deleted: Vec::new(),
             faults: Faults::default(),
+            bulk: bulk::BulkMockConfig::default(),
+            multi_currency: true,
         }
     }
 }
@@ -140,13 +182,38 @@ pub enum SObject {
     Opportunity,
     /// Users (account owners).
     User,
+    /// Contracts, one per closed-won deal.
+    Contract,
+    /// Contacts' roles on closed-won deals.
+    OpportunityContactRole,
+    /// The org's currencies (multi-currency orgs only).
+    CurrencyType,
+    /// Dated exchange rates against the corporate currency (multi-currency orgs only).
+    DatedConversionRate,
 }
 
 impl SObject {
+    /// Every sObject the mock serves.
+    pub const ALL: [SObject; 8] = [
+        Self::Account,
+        Self::Contact,
+        Self::Opportunity,
+        Self::User,
+        Self::Contract,
+        Self::OpportunityContactRole,
+        Self::CurrencyType,
+        Self::DatedConversionRate,
+    ];
+
     fn parse(name: &str) -> Option<Self> {
-        [Self::Account, Self::Contact, Self::Opportunity, Self::User]
+        Self::ALL
             .into_iter()
             .find(|o| o.as_str().eq_ignore_ascii_case(name))
+    }
+
+    /// Whether the object exists only in multi-currency orgs.
+    fn multi_currency_only(self) -> bool {
+        matches!(self, Self::CurrencyType | Self::DatedConversionRate)
     }
 
     /// The API name.
@@ -156,6 +223,10 @@ impl SObject {
             Self::Contact => "Contact",
             Self::Opportunity => "Opportunity",
             Self::User => "User",
+            Self::Contract => "Contract",
+            Self::OpportunityContactRole => "OpportunityContactRole",
+            Self::CurrencyType => "CurrencyType",
+            Self::DatedConversionRate => "DatedConversionRate",
         }
     }
 
@@ -166,6 +237,10 @@ impl SObject {
             Self::Contact => "003",
             Self::Opportunity => "006",
             Self::User => "005",
+            Self::Contract => "800",
+            Self::OpportunityContactRole => "00K",
+            Self::CurrencyType => "02N",
+            Self::DatedConversionRate => "04w",
         }
     }
 
@@ -235,6 +310,87 @@ impl SObject {
                 "SystemModstamp",
                 "IsDeleted",
             ],
+            Self::Contract => &[
+                "Id",
+                "AccountId",
+                "ContractNumber",
+                "Status",
+                "StatusCode",
+                "StartDate",
+                "EndDate",
+                "ContractTerm",
+                "ActivatedDate",
+                "ARR__c",
+                "CurrencyIsoCode",
+                "OwnerId",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+                "IsDeleted",
+            ],
+            Self::OpportunityContactRole => &[
+                "Id",
+                "OpportunityId",
+                "ContactId",
+                "Role",
+                "IsPrimary",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+                "IsDeleted",
+            ],
+            // Neither currency object has `IsDeleted`: rows are edited, never soft-deleted.
+            Self::CurrencyType => &[
+                "Id",
+                "IsoCode",
+                "ConversionRate",
+                "DecimalPlaces",
+                "IsActive",
+                "IsCorporate",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+            ],
+            Self::DatedConversionRate => &[
+                "Id",
+                "IsoCode",
+                "ConversionRate",
+                "StartDate",
+                "NextStartDate",
+                "CreatedDate",
+                "LastModifiedDate",
+                "SystemModstamp",
+            ],
+        }
+    }
+
+    /// The describe `type` of a field (the same on every object that has it).
+    fn field_type(field: &str) -> &'static str {
+        match field {
+            "Id" => "id",
+            "AccountId" | "OwnerId" | "OpportunityId" | "ContactId" => "reference",
+            "Amount" | "ARR__c" | "AnnualRevenue" => "currency",
+            "CloseDate" | "StartDate" | "EndDate" | "NextStartDate" => "date",
+            "CreatedDate" | "LastModifiedDate" | "SystemModstamp" | "ActivatedDate" => "datetime",
+            "IsDeleted" | "IsWon" | "IsClosed" | "IsActive" | "IsPrimary" | "IsCorporate" => {
+                "boolean"
+            }
+            "NumberOfEmployees" | "ContractTerm" | "DecimalPlaces" => "int",
+            "Term_Months__c" | "ConversionRate" => "double",
+            "Probability" => "percent",
+            "Website" => "url",
+            "Email" => "email",
+            "Username" => "string",
+            "StageName"
+            | "Type"
+            | "Industry"
+            | "Status"
+            | "StatusCode"
+            | "Role"
+            | "CurrencyIsoCode"
+            | "ForecastCategoryName"
+            | "IsoCode" => "picklist",
+            _ => "string",
         }
     }
 
@@ -288,6 +444,9 @@ struct QueryCursor {
     fields: Vec<&'static str>,
     /// Matching record indices in order.
     rows: Vec<usize>,
+    /// Records per batch, as the query request asked (`Sforce-Query-Options`) or the org's
+    /// default; further batches keep it unless they ask again.
+    batch: usize,
 }
 
 struct MockState {
@@ -301,6 +460,14 @@ struct MockState {
     malformed: HashSet<(SObject, usize)>,
     cursors: Mutex<HashMap<String, Arc<QueryCursor>>>,
     next_cursor: AtomicU64,
+    /// Bulk API 2.0 query jobs.
+    bulk: bulk::Jobs,
+    /// The deal (index into `company.deals`) of each contract: the closed-won ones.
+    contracts: Vec<usize>,
+    /// The contact roles on closed-won deals.
+    contact_roles: Vec<ContactRole>,
+    /// The dated rates, in the order served.
+    rates: Vec<DatedRate>,
 }
 
 /// The Salesforce mock's routes serving `company`, wrapped in the fault layer of
@@ -327,12 +494,24 @@ impl std::fmt::Debug for SalesforceMock {
 impl SalesforceMock {
     /// A mock serving `company` as configured.
     pub fn new(company: Arc<Company>, config: SalesforceMockConfig) -> Self {
+        let contracts: Vec<usize> = (0..company.deals.len())
+            .filter(|&i| company.deals[i].stage == DealStage::ClosedWon)
+            .collect();
+        let contact_roles = contact_roles(&company, &contracts);
         let ids = |object: SObject| -> Vec<&str> {
             match object {
                 SObject::Account => company.accounts.iter().map(|a| a.id.as_str()).collect(),
                 SObject::Contact => company.contacts.iter().map(|c| c.id.as_str()).collect(),
                 SObject::Opportunity => company.deals.iter().map(|d| d.id.as_str()).collect(),
                 SObject::User => company.owners.iter().map(|o| o.id.as_str()).collect(),
+                // A contract goes by its deal's id.
+                SObject::Contract => contracts
+                    .iter()
+                    .map(|&d| company.deals[d].id.as_str())
+                    .collect(),
+                SObject::OpportunityContactRole
+                | SObject::CurrencyType
+                | SObject::DatedConversionRate => Vec::new(),
             }
         };
         let deleted = config
@@ -377,6 +556,24 @@ impl SalesforceMock {
                     "faults.malformed.sf.opportunities",
                     won_deals,
                 ),
+                (
+                    SObject::Contract,
+                    "faults.malformed.sf.contracts",
+                    (0..contracts.len())
+                        .filter(|&i| company.deals[contracts[i]].archived_at.is_none())
+                        .collect(),
+                ),
+                (
+                    SObject::OpportunityContactRole,
+                    "faults.malformed.sf.contact_roles",
+                    (0..contact_roles.len())
+                        .filter(|&i| {
+                            let role = &contact_roles[i];
+                            company.deals[role.deal].archived_at.is_none()
+                                && company.contacts[role.contact].archived_at.is_none()
+                        })
+                        .collect(),
+                ),
             ] {
                 malformed.extend(
                     faults::sample(seed, label, candidates, n)
@@ -394,6 +591,10 @@ impl SalesforceMock {
             api_used: AtomicU64::new(0),
             cursors: Mutex::new(HashMap::new()),
             next_cursor: AtomicU64::new(1),
+            bulk: bulk::Jobs::default(),
+            contracts,
+            contact_roles,
+            rates: dated_conversion_rates(),
         });
         Self { state }
     }
@@ -404,6 +605,11 @@ impl SalesforceMock {
             .route("/services/data/{version}/query", get(query))
             .route("/services/data/{version}/queryAll", get(query_all))
             .route("/services/data/{version}/query/{locator}", get(next_batch))
+            .route(
+                "/services/data/{version}/sobjects/{object}/describe",
+                get(describe),
+            )
+            .merge(bulk::routes())
             .fallback(not_found)
             .layer(axum::middleware::from_fn_with_state(
                 self.state.clone(),
@@ -434,6 +640,14 @@ impl SalesforceMock {
     /// API requests counted against the daily limit so far.
     pub fn api_usage(&self) -> u64 {
         self.state.api_used.load(Ordering::Relaxed)
+    }
+
+    /// Every record of `object` as the mock serves it (all fields, deleted ones included with
+    /// `IsDeleted = true`), in storage order: what tests compare a connector's reads against.
+    pub fn records(&self, object: SObject) -> Vec<Map<String, Value>> {
+        (0..self.state.len(object))
+            .map(|i| self.state.record(object, i))
+            .collect()
     }
 }
 
@@ -641,6 +855,106 @@ async fn issue_token(
 }
 
 impl MockState {
+    /// Parses `q` against this org: [`parse_soql`], then what a single-currency org lacks
+    /// (`CurrencyIsoCode` is `INVALID_FIELD`, the currency objects `INVALID_TYPE`).
+    fn parse(&self, q: &str) -> Result<Soql, SoqlError> {
+        let soql = parse_soql(q)?;
+        if self.config.multi_currency {
+            return Ok(soql);
+        }
+        let object = soql.object.as_str();
+        if soql.object.multi_currency_only() {
+            return Err((
+                "INVALID_TYPE",
+                format!("sObject type '{object}' is not supported."),
+            ));
+        }
+        let uses_currency = soql
+            .fields
+            .iter()
+            .chain(soql.conditions.iter().map(|c| &c.field))
+            .chain(soql.order.iter().map(|(f, _)| f))
+            .any(|f| *f == "CurrencyIsoCode");
+        if uses_currency {
+            return Err((
+                "INVALID_FIELD",
+                format!(
+                    "No such column 'CurrencyIsoCode' on entity '{object}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names."
+                ),
+            ));
+        }
+        Ok(soql)
+    }
+
+    /// The describe result of `object` in this org, or `None` when the org has no such object.
+    fn describe(&self, object: SObject) -> Option<Value> {
+        if object.multi_currency_only() && !self.config.multi_currency {
+            return None;
+        }
+        let picklist = |values: &[(&str, bool)]| -> Value {
+            values
+                .iter()
+                .enumerate()
+                .map(|(n, (v, active))| {
+                    json!({"value": v, "label": v, "active": active, "defaultValue": n == 0 && *active, "validFor": null})
+                })
+                .collect()
+        };
+        let active = |values: &[&str]| -> Vec<(String, bool)> {
+            values.iter().map(|v| ((*v).to_owned(), true)).collect()
+        };
+        let fields: Vec<Value> = object
+            .fields()
+            .iter()
+            .filter(|f| self.config.multi_currency || **f != "CurrencyIsoCode")
+            .map(|f| {
+                let values: Vec<(String, bool)> = match (object, *f) {
+                    (SObject::Opportunity, "Type") => OPPORTUNITY_TYPES
+                        .iter()
+                        .map(|(v, a)| ((*v).to_owned(), *a))
+                        .collect(),
+                    (SObject::Opportunity, "StageName") => active(
+                        &[
+                            DealStage::AppointmentScheduled,
+                            DealStage::QualifiedToBuy,
+                            DealStage::PresentationScheduled,
+                            DealStage::DecisionMakerBoughtIn,
+                            DealStage::ContractSent,
+                            DealStage::ClosedWon,
+                            DealStage::ClosedLost,
+                        ]
+                        .map(stage_name),
+                    ),
+                    (SObject::Contract, "Status" | "StatusCode") => {
+                        active(&["Draft", "InApproval", "Activated", "Terminated", "Expired"])
+                    }
+                    (SObject::OpportunityContactRole, "Role") => active(&CONTACT_ROLES),
+                    (SObject::Account, "Type") => active(&["Prospect", "Customer", "Partner"]),
+                    (_, "CurrencyIsoCode" | "IsoCode") => active(&CURRENCIES),
+                    _ => Vec::new(),
+                };
+                let borrowed: Vec<(&str, bool)> =
+                    values.iter().map(|(v, a)| (v.as_str(), *a)).collect();
+                json!({
+                    "name": f,
+                    "label": f.trim_end_matches("__c").replace('_', " "),
+                    "type": SObject::field_type(f),
+                    "nillable": !matches!(*f, "Id" | "IsDeleted" | "CreatedDate" | "LastModifiedDate" | "SystemModstamp"),
+                    "custom": f.ends_with("__c"),
+                    "picklistValues": picklist(&borrowed),
+                })
+            })
+            .collect();
+        Some(json!({
+            "name": object.as_str(),
+            "label": object.as_str(),
+            "keyPrefix": object.key_prefix(),
+            "queryable": true,
+            "custom": false,
+            "fields": fields,
+        }))
+    }
+
     /// `None` when the request carries a valid session, else the 401.
     fn refuse(&self, headers: &HeaderMap) -> Option<Response> {
         let invalid = || {
@@ -672,6 +986,46 @@ impl MockState {
             SObject::Contact => co.contacts.len(),
             SObject::Opportunity => co.deals.len(),
             SObject::User => co.owners.len(),
+            SObject::Contract => self.contracts.len(),
+            SObject::OpportunityContactRole => self.contact_roles.len(),
+            SObject::CurrencyType if self.config.multi_currency => CURRENCIES.len(),
+            SObject::DatedConversionRate if self.config.multi_currency => self.rates.len(),
+            SObject::CurrencyType | SObject::DatedConversionRate => 0,
+        }
+    }
+
+    /// Whether record `i` of `object` was deleted through `config.deleted`.
+    fn deleted_by_config(&self, object: SObject, i: usize) -> bool {
+        self.deleted.contains(&(object, i))
+    }
+
+    /// When a deal was deleted: archived by the generator or through `config.deleted`.
+    fn deal_deleted_at(&self, d: usize) -> Option<DateTime<Utc>> {
+        let co = &self.company;
+        co.deals[d].archived_at.or_else(|| {
+            self.deleted_by_config(SObject::Opportunity, d)
+                .then(|| co.today.and_time(NaiveTime::MIN).and_utc())
+        })
+    }
+
+    /// When a contact was deleted: archived by the generator or through `config.deleted`.
+    fn contact_deleted_at(&self, c: usize) -> Option<DateTime<Utc>> {
+        let co = &self.company;
+        co.contacts[c].archived_at.or_else(|| {
+            self.deleted_by_config(SObject::Contact, c)
+                .then(|| co.today.and_time(NaiveTime::MIN).and_utc())
+        })
+    }
+
+    /// A deal's `ARR__c`: the annual value of its term, rounded to cents.
+    fn deal_arr(&self, d: usize) -> Value {
+        let d = &self.company.deals[d];
+        if d.term_months == 0 {
+            Value::Null
+        } else {
+            decimal_number(
+                (d.amount * Decimal::from(12) / Decimal::from(d.term_months)).round_dp(2),
+            )
         }
     }
 
@@ -753,16 +1107,7 @@ impl MockState {
                 put("IsClosed", json!(closed));
                 put("Probability", json!(probability(d.stage)));
                 put("CurrencyIsoCode", json!(d.currency.as_str()));
-                let arr = if d.term_months == 0 {
-                    Value::Null
-                } else {
-                    decimal_number(
-                        (d.amount * rust_decimal::Decimal::from(12)
-                            / rust_decimal::Decimal::from(d.term_months))
-                        .round_dp(2),
-                    )
-                };
-                put("ARR__c", arr);
+                put("ARR__c", self.deal_arr(i));
                 put("Term_Months__c", json!(d.term_months));
                 let owner = co.accounts.get(d.account).map_or(usize::MAX, |a| a.owner);
                 put("OwnerId", self.owner_id(owner));
@@ -783,6 +1128,110 @@ impl MockState {
                 let start = co.history_start.and_time(NaiveTime::MIN).and_utc();
                 (start, start, None)
             }
+            SObject::Contract => {
+                let di = self.contracts[i];
+                let d = &co.deals[di];
+                let n = numeric_id(&d.id, di);
+                put("Id", Value::String(salesforce_id(object, n)));
+                put("AccountId", self.account_id(d.account));
+                put("ContractNumber", json!(format!("{:08}", n % 100_000_000)));
+                // Salesforce derives EndDate as the last day of the term, inclusive.
+                let end = d.end_date();
+                let last_day = end.checked_sub_days(Days::new(1)).unwrap_or(end);
+                let expired = co.today > last_day;
+                let status = if expired { "Expired" } else { "Activated" };
+                put("Status", json!(status));
+                put("StatusCode", json!(status));
+                put(
+                    "StartDate",
+                    json!(d.start_date().format("%Y-%m-%d").to_string()),
+                );
+                put("EndDate", json!(last_day.format("%Y-%m-%d").to_string()));
+                put("ContractTerm", json!(d.term_months));
+                put("ActivatedDate", json!(sf_datetime(d.close_date)));
+                put("ARR__c", self.deal_arr(di));
+                put("CurrencyIsoCode", json!(d.currency.as_str()));
+                let owner = co.accounts.get(d.account).map_or(usize::MAX, |a| a.owner);
+                put("OwnerId", self.owner_id(owner));
+                let created = d.close_date.max(d.created_at);
+                let mut updated = created.max(d.updated_at);
+                if expired {
+                    // The nightly job that expires contracts touches them.
+                    updated = updated.max(end.and_time(NaiveTime::MIN).and_utc());
+                }
+                (created, updated, self.deal_deleted_at(di))
+            }
+            SObject::OpportunityContactRole => {
+                let role = &self.contact_roles[i];
+                let d = &co.deals[role.deal];
+                let c = &co.contacts[role.contact];
+                put("Id", Value::String(salesforce_id(object, role.n)));
+                put(
+                    "OpportunityId",
+                    Value::String(salesforce_id(
+                        SObject::Opportunity,
+                        numeric_id(&d.id, role.deal),
+                    )),
+                );
+                put(
+                    "ContactId",
+                    Value::String(salesforce_id(
+                        SObject::Contact,
+                        numeric_id(&c.id, role.contact),
+                    )),
+                );
+                put("Role", json!(role.role));
+                put("IsPrimary", json!(role.primary));
+                let created = d.close_date.max(c.created_at);
+                let deleted = match (
+                    self.deal_deleted_at(role.deal),
+                    self.contact_deleted_at(role.contact),
+                ) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                (created, created, deleted)
+            }
+            SObject::CurrencyType => {
+                let code = CURRENCIES[i];
+                put("Id", Value::String(salesforce_id(object, i as u64 + 1)));
+                put("IsoCode", json!(code));
+                let latest = self
+                    .rates
+                    .iter()
+                    .filter(|r| r.iso_code == code)
+                    .max_by_key(|r| r.start_date)
+                    .map_or(Decimal::ONE, |r| r.rate);
+                put("ConversionRate", decimal_number(latest));
+                put("DecimalPlaces", json!(2));
+                put("IsActive", json!(true));
+                put("IsCorporate", json!(code == CORPORATE_CURRENCY));
+                let start = co.history_start.and_time(NaiveTime::MIN).and_utc();
+                (start, start, None)
+            }
+            SObject::DatedConversionRate => {
+                let rate = &self.rates[i];
+                put("Id", Value::String(salesforce_id(object, i as u64 + 1)));
+                put("IsoCode", json!(rate.iso_code));
+                put("ConversionRate", decimal_number(rate.rate));
+                put(
+                    "StartDate",
+                    json!(rate.start_date.format("%Y-%m-%d").to_string()),
+                );
+                // Salesforce keeps each rate's end as the next rate's start.
+                let next = self
+                    .rates
+                    .iter()
+                    .filter(|r| r.iso_code == rate.iso_code && r.start_date > rate.start_date)
+                    .map(|r| r.start_date)
+                    .min();
+                put(
+                    "NextStartDate",
+                    next.map_or(Value::Null, |n| json!(n.format("%Y-%m-%d").to_string())),
+                );
+                let start = co.history_start.and_time(NaiveTime::MIN).and_utc();
+                (start, start, None)
+            }
         };
         let deleted_at = deleted_at.or_else(|| {
             self.deleted
@@ -794,7 +1243,9 @@ impl MockState {
         put("CreatedDate", json!(sf_datetime(created)));
         put("LastModifiedDate", json!(sf_datetime(updated)));
         put("SystemModstamp", json!(sf_datetime(modstamp)));
-        put("IsDeleted", json!(deleted_at.is_some()));
+        if object.fields().contains(&"IsDeleted") {
+            put("IsDeleted", json!(deleted_at.is_some()));
+        }
         if self.malformed.contains(&(object, i)) {
             // What a broken integration or a lenient proxy leaves behind.
             match object {
@@ -808,7 +1259,13 @@ impl MockState {
                     r.insert("Amount".into(), json!("n/a"));
                     r.insert("ARR__c".into(), json!("n/a"));
                 }
-                SObject::User => {}
+                SObject::Contract => {
+                    r.insert("ContractTerm".into(), json!("twelve"));
+                }
+                SObject::OpportunityContactRole => {
+                    r.insert("IsPrimary".into(), json!("sometimes"));
+                }
+                SObject::User | SObject::CurrencyType | SObject::DatedConversionRate => {}
             }
         }
         r
@@ -863,6 +1320,147 @@ pub fn opportunity_type(motion: DealMotion) -> &'static str {
         DealMotion::Contraction => "Existing Customer - Downgrade",
     }
 }
+
+/// The org's opportunity `Type` picklist: its customised values first, then Salesforce's
+/// defaults it keeps inactive.
+const OPPORTUNITY_TYPES: [(&str, bool); 6] = [
+    ("New Business", true),
+    ("Renewal", true),
+    ("Existing Customer - Upgrade", true),
+    ("Existing Customer - Downgrade", true),
+    ("New Customer", false),
+    ("Existing Customer - Replacement", false),
+];
+
+/// The standard `OpportunityContactRole.Role` picklist.
+pub const CONTACT_ROLES: [&str; 8] = [
+    "Decision Maker",
+    "Economic Buyer",
+    "Evaluator",
+    "Executive Sponsor",
+    "Influencer",
+    "Technical Buyer",
+    "Business User",
+    "Other",
+];
+
+/// The org's corporate currency: every dated rate is quoted against it.
+pub const CORPORATE_CURRENCY: &str = "USD";
+
+/// A contact's role on a closed-won deal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ContactRole {
+    /// Index into `company.deals`.
+    deal: usize,
+    /// Index into `company.contacts`.
+    contact: usize,
+    role: &'static str,
+    primary: bool,
+    /// The number its id is made from (stable as the company moves on).
+    n: u64,
+}
+
+/// A mixing hash (splitmix64's finaliser): a deterministic draw from a number.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// One to three roles per closed-won deal, on contacts of its account created before it
+/// closed (in id order, so the draw does not change as the company moves on), drawn from the
+/// deal's id; the first is primary.
+fn contact_roles(company: &Company, won: &[usize]) -> Vec<ContactRole> {
+    let mut by_account: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, c) in company.contacts.iter().enumerate() {
+        by_account.entry(c.account).or_default().push(i);
+    }
+    for contacts in by_account.values_mut() {
+        contacts.sort_by_key(|&i| (numeric_id(&company.contacts[i].id, i), i));
+    }
+    let mut out = Vec::new();
+    for &d in won {
+        let deal = &company.deals[d];
+        let candidates: Vec<usize> = by_account
+            .get(&deal.account)
+            .map(|cs| {
+                cs.iter()
+                    .copied()
+                    .filter(|&c| company.contacts[c].created_at <= deal.close_date)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if candidates.is_empty() {
+            continue;
+        }
+        let deal_n = numeric_id(&deal.id, d);
+        let h = mix(deal_n);
+        let count = (1 + (h % 3) as usize).min(candidates.len());
+        let start = ((h >> 8) % candidates.len() as u64) as usize;
+        let first_role = ((h >> 24) % CONTACT_ROLES.len() as u64) as usize;
+        for k in 0..count {
+            out.push(ContactRole {
+                deal: d,
+                contact: candidates[(start + k) % candidates.len()],
+                role: CONTACT_ROLES[(first_role + 3 * k) % CONTACT_ROLES.len()],
+                primary: k == 0,
+                n: deal_n * 4 + k as u64,
+            });
+        }
+    }
+    out
+}
+
+/// One `DatedConversionRate` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatedRate {
+    /// The currency quoted.
+    pub iso_code: &'static str,
+    /// First day the rate applies.
+    pub start_date: NaiveDate,
+    /// Units of `iso_code` per unit of [`CORPORATE_CURRENCY`], exactly as served.
+    pub rate: Decimal,
+}
+
+/// The dated rates the mock serves (besides the corporate currency's own rows at 1): EUR at
+/// 1/1.08 and GBP at 1/1.27 (rounded to six decimals, as Salesforce keeps them) from
+/// 2000-01-01, then EUR at 1/1.10 and GBP at 1/1.25 from 2025-01-01 — so a conversion must
+/// pick the rate of its date.
+pub fn dated_conversion_rates() -> Vec<DatedRate> {
+    let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("a valid calendar date");
+    let inverse = |per_unit: Decimal| (Decimal::ONE / per_unit).round_dp(6);
+    vec![
+        DatedRate {
+            iso_code: CORPORATE_CURRENCY,
+            start_date: day(2000, 1, 1),
+            rate: Decimal::ONE,
+        },
+        DatedRate {
+            iso_code: "EUR",
+            start_date: day(2000, 1, 1),
+            rate: inverse(Decimal::new(108, 2)),
+        },
+        DatedRate {
+            iso_code: "GBP",
+            start_date: day(2000, 1, 1),
+            rate: inverse(Decimal::new(127, 2)),
+        },
+        DatedRate {
+            iso_code: "EUR",
+            start_date: day(2025, 1, 1),
+            rate: inverse(Decimal::new(110, 2)),
+        },
+        DatedRate {
+            iso_code: "GBP",
+            start_date: day(2025, 1, 1),
+            rate: inverse(Decimal::new(125, 2)),
+        },
+    ]
+}
+
+/// The currencies of the org (`CurrencyType.IsoCode`), the corporate one first.
+const CURRENCIES: [&str; 3] = [CORPORATE_CURRENCY, "EUR", "GBP"];
 
 // ---------------------------------------------------------------------------------------------
 // SOQL
@@ -1221,7 +1819,7 @@ fn run_query(
             "A query string has to be specified",
         );
     };
-    let soql = match parse_soql(q) {
+    let soql = match state.parse(q) {
         Ok(s) => s,
         Err((code, message)) => return api_error(StatusCode::BAD_REQUEST, code, &message),
     };
@@ -1249,10 +1847,14 @@ fn run_query(
     if let Some(limit) = soql.limit {
         rows.truncate(limit);
     }
+    // The header is a hint: the org never serves more than its own batch size.
+    let org_batch = state.config.batch_size.max(1);
+    let batch = requested_batch(headers).map_or(org_batch, |n| n.min(org_batch));
     let cursor = Arc::new(QueryCursor {
         object: soql.object,
         fields: soql.fields,
         rows: rows.into_iter().map(|(i, _)| i).collect(),
+        batch,
     });
     let locator = format!(
         "01gSIM{:012}",
@@ -1263,8 +1865,26 @@ fn run_query(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .insert(locator.clone(), cursor.clone());
-    let batch = requested_batch(headers).unwrap_or(state.config.batch_size.max(1));
     serve_batch(state, version, &locator, &cursor, 0, batch)
+}
+
+/// `GET /services/data/<version>/sobjects/<sObject>/describe`.
+async fn describe(
+    State(state): State<Arc<MockState>>,
+    Path((_version, object)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = state.refuse(&headers) {
+        return refused;
+    }
+    match SObject::parse(&object).and_then(|o| state.describe(o)) {
+        Some(body) => json_response(StatusCode::OK, &body),
+        None => api_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        ),
+    }
 }
 
 async fn next_batch(
@@ -1300,7 +1920,8 @@ async fn next_batch(
     if offset > cursor.rows.len() {
         return invalid();
     }
-    let batch = requested_batch(&headers).unwrap_or(state.config.batch_size.max(1));
+    let batch =
+        requested_batch(&headers).map_or(cursor.batch, |n| n.min(state.config.batch_size.max(1)));
     serve_batch(&state, &version, id, &cursor, offset, batch)
 }
 

@@ -466,3 +466,316 @@ async fn fault_layer_speaks_salesforce() {
     assert_eq!(body[0]["errorCode"], expected);
     assert_eq!(f.mock.stats().server_errors, 1);
 }
+
+fn describe_path(object: &str) -> String {
+    format!("/services/data/v62.0/sobjects/{object}/describe")
+}
+
+#[tokio::test]
+async fn describe_serves_every_sobject_with_its_fields_and_picklists() {
+    let f = fixture(SalesforceMockConfig::default()).await;
+    let token = f.token().await;
+    for object in SObject::ALL {
+        let (status, _, body) = f
+            .get(&describe_path(object.as_str()), &[], &token, None)
+            .await;
+        assert_eq!(status, 200, "{object:?}: {body}");
+        assert_eq!(body["name"], object.as_str());
+        let names: Vec<&str> = body["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, object.fields(), "{object:?}");
+        for field in body["fields"].as_array().unwrap() {
+            assert!(
+                field["type"].is_string() && field["picklistValues"].is_array(),
+                "{field}"
+            );
+        }
+    }
+    let (_, _, body) = f
+        .get(&describe_path("Opportunity"), &[], &token, None)
+        .await;
+    let type_field = body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "Type")
+        .unwrap();
+    assert_eq!(type_field["type"], "picklist");
+    let active: Vec<&str> = type_field["picklistValues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["active"] == json!(true))
+        .map(|v| v["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        active,
+        [
+            "New Business",
+            "Renewal",
+            "Existing Customer - Upgrade",
+            "Existing Customer - Downgrade"
+        ]
+    );
+    let (status, _, body) = f.get(&describe_path("Invoice__c"), &[], &token, None).await;
+    assert_eq!(status, 404);
+    assert_eq!(body[0]["errorCode"], "NOT_FOUND");
+    let (status, _, _) = f.get(&describe_path("Account"), &[], "bogus", None).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_single_currency_org_has_no_currency_iso_code_and_no_currency_objects() {
+    let f = fixture(SalesforceMockConfig {
+        multi_currency: false,
+        ..SalesforceMockConfig::default()
+    })
+    .await;
+    let token = f.token().await;
+    for object in ["Account", "Opportunity", "Contract"] {
+        let (_, _, body) = f.get(&describe_path(object), &[], &token, None).await;
+        assert!(
+            body["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|f| f["name"] != "CurrencyIsoCode"),
+            "{object}"
+        );
+        let (status, _, body) = f
+            .get(
+                Q,
+                &[("q", &format!("SELECT Id, CurrencyIsoCode FROM {object}"))],
+                &token,
+                None,
+            )
+            .await;
+        assert_eq!(status, 400, "{object}");
+        assert_eq!(body[0]["errorCode"], "INVALID_FIELD", "{body}");
+        assert!(
+            body[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("CurrencyIsoCode")
+        );
+    }
+    for object in ["CurrencyType", "DatedConversionRate"] {
+        let (status, _, body) = f
+            .get(
+                Q,
+                &[("q", &format!("SELECT Id FROM {object}"))],
+                &token,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, body[0]["errorCode"].clone()),
+            (400, json!("INVALID_TYPE"))
+        );
+        let (status, _, _) = f.get(&describe_path(object), &[], &token, None).await;
+        assert_eq!(status, 404, "{object}");
+    }
+    let (status, _, body) = f
+        .get(
+            Q,
+            &[("q", "SELECT Id, Amount FROM Opportunity")],
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn the_batch_size_a_query_asks_for_is_kept_by_its_later_batches() {
+    let f = fixture(SalesforceMockConfig::default()).await;
+    let token = f.token().await;
+    let (_, _, body) = f
+        .get(Q, &[("q", "SELECT Id FROM Contact")], &token, Some(200))
+        .await;
+    assert_eq!(body["records"].as_array().unwrap().len(), 200);
+    let next = body["nextRecordsUrl"].as_str().unwrap().to_owned();
+    let (_, _, body) = f.get(&next, &[], &token, None).await;
+    assert_eq!(
+        body["records"].as_array().unwrap().len(),
+        200,
+        "kept without the header"
+    );
+    // The org's own batch size caps what a request asks for.
+    let f = fixture(SalesforceMockConfig {
+        batch_size: 50,
+        ..SalesforceMockConfig::default()
+    })
+    .await;
+    let token = f.token().await;
+    let (_, _, body) = f
+        .get(Q, &[("q", "SELECT Id FROM Contact")], &token, Some(500))
+        .await;
+    assert_eq!(body["records"].as_array().unwrap().len(), 50);
+}
+
+async fn all_records(f: &Fixture, token: &str, soql: &str) -> Vec<Value> {
+    let (status, _, mut body) = f.get(Q, &[("q", soql)], token, None).await;
+    assert_eq!(status, 200, "{body}");
+    let mut out = Vec::new();
+    loop {
+        out.extend(body["records"].as_array().unwrap().iter().cloned());
+        match body["nextRecordsUrl"].as_str() {
+            Some(next) => body = f.get(next, &[], token, None).await.2,
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn contracts_mirror_closed_won_deals_with_inclusive_end_dates() {
+    let f = fixture(SalesforceMockConfig::default()).await;
+    let token = f.token().await;
+    let contracts = all_records(
+        &f,
+        &token,
+        "SELECT Id, AccountId, ContractNumber, Status, StatusCode, StartDate, EndDate, ContractTerm, ARR__c, CurrencyIsoCode, OwnerId, CreatedDate, SystemModstamp, IsDeleted FROM Contract",
+    )
+    .await;
+    let opportunities = all_records(
+        &f,
+        &token,
+        "SELECT Id, AccountId, ARR__c, CurrencyIsoCode FROM Opportunity WHERE IsWon = true",
+    )
+    .await;
+    let won: Vec<_> = f
+        .company
+        .deals
+        .iter()
+        .filter(|d| d.archived_at.is_none() && d.stage == DealStage::ClosedWon)
+        .collect();
+    assert_eq!(contracts.len(), won.len());
+    assert_eq!(opportunities.len(), won.len());
+    let today = f.company.today;
+    let mut expired = 0;
+    for d in won {
+        let n: u64 = d.id.parse().unwrap();
+        let id = salesforce_id(SObject::Contract, n);
+        assert!(id.starts_with("800"));
+        let c = contracts.iter().find(|c| c["Id"] == json!(id)).unwrap();
+        let o = opportunities
+            .iter()
+            .find(|o| o["Id"] == json!(salesforce_id(SObject::Opportunity, n)))
+            .unwrap();
+        assert_eq!(c["StartDate"], json!(d.start_date().to_string()));
+        let last = d.end_date().pred_opt().unwrap();
+        assert_eq!(c["EndDate"], json!(last.to_string()), "inclusive last day");
+        assert_eq!(c["ContractTerm"], json!(d.term_months));
+        assert_eq!(
+            (&c["AccountId"], &c["ARR__c"]),
+            (&o["AccountId"], &o["ARR__c"])
+        );
+        assert_eq!(c["CurrencyIsoCode"], o["CurrencyIsoCode"]);
+        let status = if today > last { "Expired" } else { "Activated" };
+        expired += usize::from(status == "Expired");
+        assert_eq!(
+            (&c["Status"], &c["StatusCode"]),
+            (&json!(status), &json!(status))
+        );
+        assert!(c["ContractNumber"].as_str().unwrap().len() == 8);
+    }
+    assert!(expired > 0 && expired < contracts.len(), "{expired}");
+}
+
+#[tokio::test]
+async fn contact_roles_name_one_to_three_contacts_of_the_deals_account_one_primary() {
+    let f = fixture(SalesforceMockConfig::default()).await;
+    let token = f.token().await;
+    let roles = all_records(
+        &f,
+        &token,
+        "SELECT Id, OpportunityId, ContactId, Role, IsPrimary, SystemModstamp FROM OpportunityContactRole ORDER BY SystemModstamp ASC",
+    )
+    .await;
+    assert!(!roles.is_empty());
+    let co = &f.company;
+    let deal_of = |id: &str| {
+        co.deals
+            .iter()
+            .find(|d| salesforce_id(SObject::Opportunity, d.id.parse().unwrap()) == id)
+            .unwrap()
+    };
+    let contact_of = |id: &str| {
+        co.contacts
+            .iter()
+            .find(|c| salesforce_id(SObject::Contact, c.id.parse().unwrap()) == id)
+            .unwrap()
+    };
+    let mut per_deal: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for r in &roles {
+        assert!(r["Id"].as_str().unwrap().starts_with("00K"));
+        let deal = deal_of(r["OpportunityId"].as_str().unwrap());
+        let contact = contact_of(r["ContactId"].as_str().unwrap());
+        assert_eq!(deal.stage, DealStage::ClosedWon);
+        assert_eq!(deal.account, contact.account);
+        assert!(contact.created_at <= deal.close_date);
+        assert!(tributary_sim::salesforce::CONTACT_ROLES.contains(&r["Role"].as_str().unwrap()));
+        let e = per_deal.entry(deal.id.clone()).or_default();
+        e.0 += 1;
+        e.1 += usize::from(r["IsPrimary"] == json!(true));
+    }
+    for (deal, (n, primary)) in per_deal {
+        assert!((1..=3).contains(&n), "{deal}: {n}");
+        assert_eq!(primary, 1, "{deal}");
+    }
+}
+
+#[tokio::test]
+async fn currency_objects_serve_the_exposed_dated_rates() {
+    let f = fixture(SalesforceMockConfig::default()).await;
+    let token = f.token().await;
+    let corporate = all_records(
+        &f,
+        &token,
+        "SELECT IsoCode FROM CurrencyType WHERE IsCorporate = true",
+    )
+    .await;
+    assert_eq!(corporate.len(), 1);
+    assert_eq!(
+        corporate[0]["IsoCode"],
+        tributary_sim::salesforce::CORPORATE_CURRENCY
+    );
+    let rows = all_records(
+        &f,
+        &token,
+        "SELECT Id, IsoCode, ConversionRate, StartDate, NextStartDate FROM DatedConversionRate ORDER BY StartDate ASC",
+    )
+    .await;
+    let expected = tributary_sim::salesforce::dated_conversion_rates();
+    assert_eq!(rows.len(), expected.len());
+    for rate in &expected {
+        let row = rows
+            .iter()
+            .find(|r| {
+                r["IsoCode"] == json!(rate.iso_code)
+                    && r["StartDate"] == json!(rate.start_date.to_string())
+            })
+            .unwrap();
+        assert_eq!(
+            rust_decimal::Decimal::from_str(&row["ConversionRate"].to_string()).unwrap(),
+            rate.rate
+        );
+        let next = expected
+            .iter()
+            .filter(|r| r.iso_code == rate.iso_code && r.start_date > rate.start_date)
+            .map(|r| json!(r.start_date.to_string()))
+            .next()
+            .unwrap_or(Value::Null);
+        assert_eq!(row["NextStartDate"], next);
+    }
+    let eur: Vec<String> = expected
+        .iter()
+        .filter(|r| r.iso_code == "EUR")
+        .map(|r| r.rate.to_string())
+        .collect();
+    assert_eq!(eur, ["0.925926", "0.909091"]);
+}

@@ -637,6 +637,13 @@ impl Inner {
                 self.refused(status.unwrap_or(400), describe_refusal(&refusal))
             }
             RequestTokenError::Request(e) => self.transport_error(e),
+            // A body cut short is a transport failure: the request is retried.
+            RequestTokenError::Parse(e, _body) if ok && e.inner().is_eof() => {
+                ConnectorError::Transient {
+                    url: self.shown_token_url.clone(),
+                    message: format!("token response cut short at `{}`", e.path()),
+                }
+            }
             RequestTokenError::Parse(e, _body) if ok => ConnectorError::Decode {
                 url: self.shown_token_url.clone(),
                 message: format!("token response does not decode at `{}`", e.path()),
@@ -681,6 +688,17 @@ impl Inner {
     }
 
     fn undecodable(&self, e: &serde_json::Error) -> ConnectorError {
+        if e.is_eof() {
+            // A body cut short is a transport failure: the request is retried.
+            return ConnectorError::Transient {
+                url: self.shown_token_url.clone(),
+                message: format!(
+                    "token response cut short (line {} column {})",
+                    e.line(),
+                    e.column()
+                ),
+            };
+        }
         // serde_json's message can quote the offending value, which may be the token itself.
         ConnectorError::Decode {
             url: self.shown_token_url.clone(),

@@ -34,6 +34,8 @@ pub enum TokenFault {
     InvalidGrant(String),
     /// This status with a non-JSON body.
     Status(u16),
+    /// 200 with a token response cut off mid-JSON.
+    Truncated,
 }
 
 /// A canned answer of the resource server, used before the normal behaviour.
@@ -165,6 +167,14 @@ async fn token(
         Some(TokenFault::InvalidGrant(description)) => return invalid_grant(&description),
         Some(TokenFault::Status(code)) => {
             return (StatusCode::from_u16(code).unwrap(), "upstream trouble").into_response();
+        }
+        Some(TokenFault::Truncated) => {
+            return (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                "{\"access_token\":\"abc",
+            )
+                .into_response();
         }
         None => {}
     }

@@ -1,0 +1,500 @@
+//! Large initial loads through Bulk API 2.0 query jobs (`vendor-apis.md` §1, "Bulk API 2.0
+//! query jobs").
+//!
+//! Paging a REST query costs one API request per 2000 rows; a Bulk query job serves the same
+//! SOQL as CSV in pages of `bulk_max_records`. [`SalesforceConnector::read_object`] switches
+//! here when a full refresh starts from scratch and the first REST batch's `totalSize` is
+//! above `bulk_threshold` (that batch is the count: it costs one request and is not read). The
+//! read then:
+//!
+//! 1. creates a job (`POST …/jobs/query`, `operation: "query"`, the same SOQL as the REST path:
+//!    the same select list, `ORDER BY SystemModstamp ASC, Id ASC`);
+//! 2. polls it (`GET …/jobs/query/<id>`) until `JobComplete`, waiting `bulk_poll_interval_ms`
+//!    first and doubling the wait up to eight times that; `Failed` or `Aborted` ends the stream
+//!    with the job's `errorMessage`, and a job still open after `bulk_timeout_secs` is aborted;
+//! 3. pages the results (`GET …/results?maxRecords=N&locator=L`) until `Sforce-Locator` is
+//!    `null`, turning every CSV row into the JSON record the REST path maps (every value a
+//!    string, an empty value null) and yielding it through the same `item()`; after every
+//!    page but the last it checkpoints the same `Cursor { after: (SystemModstamp, Id) }` the
+//!    REST path does, so that a read cut off mid-bulk resumes through REST from that row, with
+//!    no duplicates or gaps (the rows come in the same order);
+//! 4. deletes the job (best effort) and checkpoints `null`.
+//!
+//! Two things a connector otherwise leaves to the runtime happen here, and why:
+//! - Waiting between polls. A Bulk job runs asynchronously on Salesforce's side; there is
+//!   nothing to retry, only a job to wait for, and the runtime has no notion of it.
+//! - Checking a results page is whole. A CSV body that ended early looks whole to HTTP when
+//!   the length header agrees with it, so each page is decoded through
+//!   [`tributary_connector::HttpClient::send_decoded`] and checked against
+//!   `Sforce-NumberOfRecords` and its final line break; a short page is a
+//!   [`BodyError::Incomplete`], which the client fetches again (locators are stable) within
+//!   its retry budget.
+
+use crate::{Cursor, Object, Position, SalesforceConfig, SalesforceConnector, mapping};
+use async_stream::try_stream;
+use chrono::NaiveDate;
+use futures::stream::BoxStream;
+use serde_json::{Map, Value, json};
+use std::time::{Duration, Instant};
+use tributary_connector::{
+    BodyError, ConnectorError, HeaderMap, HttpRequest, Method, ReadItem, Reject, StreamState,
+    quota_readings,
+};
+
+/// Rows above which a full refresh from scratch goes through Bulk unless configured.
+pub const DEFAULT_BULK_THRESHOLD: u64 = 100_000;
+/// Milliseconds before the first poll of a Bulk job unless configured.
+pub const DEFAULT_BULK_POLL_INTERVAL_MS: u64 = 2_000;
+/// Rows per Bulk results page unless configured.
+pub const DEFAULT_BULK_MAX_RECORDS: u64 = 50_000;
+/// Seconds a Bulk job may take to complete unless configured.
+pub const DEFAULT_BULK_TIMEOUT_SECS: u64 = 3_600;
+
+/// The wait between polls grows to at most this multiple of `bulk_poll_interval_ms`.
+const MAX_POLL_FACTOR: u32 = 8;
+
+/// `columnDelimiter` names and their bytes.
+const DELIMITERS: [(&str, u8); 6] = [
+    ("COMMA", b','),
+    ("BACKQUOTE", b'`'),
+    ("CARET", b'^'),
+    ("PIPE", b'|'),
+    ("SEMICOLON", b';'),
+    ("TAB", b'\t'),
+];
+
+/// Checks the Bulk keys of `config`; the message names the field.
+pub(crate) fn validate(config: &SalesforceConfig) -> Result<(), String> {
+    if config.bulk_max_records == 0 {
+        return Err("bulk_max_records must be at least 1".to_owned());
+    }
+    if config.bulk_timeout_secs == 0 {
+        return Err("bulk_timeout_secs must be at least 1".to_owned());
+    }
+    Ok(())
+}
+
+/// A created job: where it lives and how its CSV is delimited.
+#[derive(Debug)]
+struct Job {
+    id: String,
+    url: String,
+    delimiter: u8,
+    /// The SELECT list: the CSV columns, in order.
+    columns: Vec<String>,
+}
+
+/// One results page, decoded.
+#[derive(Debug)]
+struct Page {
+    records: Vec<Value>,
+    /// The locator of the next page; `None` on the last.
+    next: Option<String>,
+    /// Daily API requests left, from `Sforce-Limit-Info`.
+    api_remaining: Option<u64>,
+}
+
+/// Daily API requests left, from a results page's `Sforce-Limit-Info`.
+fn page_remaining(headers: &HeaderMap) -> Option<u64> {
+    quota_readings(headers)
+        .into_iter()
+        .find(|r| r.header == "Sforce-Limit-Info")
+        .map(|r| r.remaining as u64)
+}
+
+/// A response header as text.
+fn header<'r>(headers: &'r HeaderMap, name: &str) -> Option<&'r str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// Decodes one results page of a job whose SELECT list is `fields` (the record keys, spelt as
+/// the query spells them), given its
+/// `Sforce-NumberOfRecords` and `Sforce-Locator` headers.
+fn parse_page(
+    number_of_records: Option<&str>,
+    locator: Option<&str>,
+    body: &[u8],
+    fields: &[String],
+    delimiter: u8,
+) -> Result<Page, BodyError> {
+    let promised = match number_of_records {
+        None => None,
+        Some(n) => Some(n.parse::<usize>().map_err(|_| {
+            BodyError::Invalid(format!("`Sforce-NumberOfRecords` is not a number: `{n}`"))
+        })?),
+    };
+    let next = match locator {
+        None => return Err(BodyError::Invalid("no `Sforce-Locator` header".to_owned())),
+        Some("null") => None,
+        Some("") => {
+            return Err(BodyError::Invalid(
+                "an empty `Sforce-Locator` header".to_owned(),
+            ));
+        }
+        Some(locator) => Some(locator.to_owned()),
+    };
+    // Every page has a header row and ends with a line break (LF or CRLF).
+    if body.last() != Some(&b'\n') {
+        return Err(BodyError::Incomplete(format!(
+            "the CSV body ({} bytes) does not end with a line break",
+            body.len()
+        )));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .delimiter(delimiter)
+        .from_reader(body);
+    let columns = reader
+        .headers()
+        .map_err(|e| BodyError::Invalid(format!("unreadable CSV header row: {e}")))?
+        .clone();
+    let same = columns.len() == fields.len()
+        && columns
+            .iter()
+            .zip(fields)
+            .all(|(c, f)| c.trim().eq_ignore_ascii_case(f));
+    if !same {
+        return Err(BodyError::Invalid(format!(
+            "CSV columns `{}` are not the query's `{}`",
+            columns.iter().collect::<Vec<_>>().join(","),
+            fields.join(",")
+        )));
+    }
+    let mut records = Vec::new();
+    for (line, row) in reader.records().enumerate() {
+        let row = row.map_err(|e| BodyError::Invalid(format!("CSV row {}: {e}", line + 1)))?;
+        let mut record = Map::new();
+        for (field, value) in fields.iter().zip(row.iter()) {
+            let value = if value.is_empty() {
+                Value::Null
+            } else {
+                Value::String(value.to_owned())
+            };
+            record.insert(field.clone(), value);
+        }
+        records.push(Value::Object(record));
+    }
+    match promised {
+        Some(n) if records.len() < n => Err(BodyError::Incomplete(format!(
+            "{} of the {n} rows `Sforce-NumberOfRecords` announced",
+            records.len()
+        ))),
+        Some(n) if records.len() > n => Err(BodyError::Invalid(format!(
+            "{} rows where `Sforce-NumberOfRecords` announced {n}",
+            records.len()
+        ))),
+        _ => Ok(Page {
+            records,
+            next,
+            api_remaining: None,
+        }),
+    }
+}
+
+impl SalesforceConnector {
+    /// Whether a read from `cursor` of a query with `total` rows goes through Bulk: a full
+    /// refresh from scratch above the threshold.
+    pub(crate) fn wants_bulk(&self, cursor: &Cursor, total: Option<u64>) -> bool {
+        let threshold = self.config.bulk_threshold;
+        threshold > 0
+            && !cursor.incremental
+            && *cursor == Cursor::default()
+            && total.is_some_and(|t| t > threshold)
+    }
+
+    /// A full refresh of `object` from scratch through a Bulk API 2.0 query job selecting
+    /// `fields` (the REST read's select list).
+    pub(crate) fn read_bulk(
+        &self,
+        object: Object,
+        fields: Vec<String>,
+        today: NaiveDate,
+    ) -> BoxStream<'_, Result<ReadItem, ConnectorError>> {
+        Box::pin(try_stream! {
+            let job = self.create_job(object, fields).await?;
+            tracing::info!(stream = object.name(), job = %job.id, "salesforce bulk query job created");
+            if let Err(e) = self.wait_for(object, &job).await {
+                self.delete_job(&job).await;
+                Err(e)?;
+            }
+            let mut cursor = Cursor::default();
+            let mut locator: Option<String> = None;
+            let mut pages = 0u64;
+            loop {
+                let page = self.results_page(object, &job, locator.as_deref()).await?;
+                pages += 1;
+                for raw in page.records {
+                    let (Some(id), Some(stamp)) = (mapping::record_id(&raw), mapping::modstamp(&raw)) else {
+                        yield ReadItem::Reject(Reject {
+                            external_id: mapping::record_id(&raw),
+                            reason: format!("{} record without an `Id` or a valid `SystemModstamp`", object.name()),
+                            raw,
+                        });
+                        continue;
+                    };
+                    if cursor.already_read(stamp, &id) {
+                        continue;
+                    }
+                    cursor.after = Some(Position { modstamp: stamp, id: id.clone() });
+                    if let Some(item) = self.item(object, raw, id, today, false) {
+                        yield item;
+                    }
+                }
+                match page.next {
+                    Some(next) => {
+                        yield ReadItem::Checkpoint(cursor.to_state());
+                        self.keep_reserve(page.api_remaining)?;
+                        locator = Some(next);
+                    }
+                    None => break,
+                }
+            }
+            tracing::info!(stream = object.name(), job = %job.id, pages, "salesforce bulk query read");
+            self.delete_job(&job).await;
+            yield ReadItem::Checkpoint(StreamState(Value::Null));
+        })
+    }
+
+    /// `POST …/jobs/query` with the REST path's SOQL.
+    async fn create_job(&self, object: Object, fields: Vec<String>) -> Result<Job, ConnectorError> {
+        let base = self.instance_url().await?;
+        let url = format!(
+            "{base}/services/data/{}/jobs/query",
+            self.config.api_version
+        );
+        let soql = Self::soql_for(object, &fields, None);
+        let request = HttpRequest::post(&url).json(json!({
+            "operation": "query",
+            "query": soql,
+            "contentType": "CSV",
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+        }));
+        let response = self.ctx.http.send(&request).await?;
+        let decode = |message: String| ConnectorError::Decode {
+            url: url.clone(),
+            message,
+        };
+        let id = response
+            .body
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .ok_or_else(|| {
+                decode(format!(
+                    "the created job has no usable `id`: {}",
+                    response.body
+                ))
+            })?
+            .to_owned();
+        let delimiter = match response.body.get("columnDelimiter").and_then(Value::as_str) {
+            None => b',',
+            Some(name) => DELIMITERS
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, b)| *b)
+                .ok_or_else(|| decode(format!("unknown `columnDelimiter` `{name}`")))?,
+        };
+        Ok(Job {
+            url: format!("{url}/{id}"),
+            id,
+            delimiter,
+            columns: fields,
+        })
+    }
+
+    /// Polls `job` until it is `JobComplete`.
+    async fn wait_for(&self, object: Object, job: &Job) -> Result<(), ConnectorError> {
+        let interval = Duration::from_millis(self.config.bulk_poll_interval_ms);
+        let deadline = Duration::from_secs(self.config.bulk_timeout_secs);
+        let started = Instant::now();
+        let mut polls = 0u32;
+        loop {
+            let factor = 1u32 << polls.min(MAX_POLL_FACTOR.trailing_zeros());
+            tokio::time::sleep(interval.saturating_mul(factor)).await;
+            polls = polls.saturating_add(1);
+            let response = self.ctx.http.send(&HttpRequest::get(&job.url)).await?;
+            let state = response
+                .body
+                .get("state")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            tracing::debug!(stream = object.name(), job = %job.id, state, polls, "salesforce bulk query job");
+            match state {
+                "JobComplete" => return Ok(()),
+                "Failed" | "Aborted" => {
+                    let reason = response
+                        .body
+                        .get("errorMessage")
+                        .and_then(Value::as_str)
+                        .filter(|m| !m.is_empty())
+                        .unwrap_or("no errorMessage given");
+                    return Err(ConnectorError::Transient {
+                        url: job.url.clone(),
+                        message: format!(
+                            "salesforce bulk query job `{}` for `{}` ended {state}: {reason}",
+                            job.id,
+                            object.name()
+                        ),
+                    });
+                }
+                "UploadComplete" | "InProgress" => {}
+                other => {
+                    return Err(ConnectorError::Decode {
+                        url: job.url.clone(),
+                        message: format!("unknown bulk job state `{other}`"),
+                    });
+                }
+            }
+            self.keep_reserve(crate::daily_remaining(&response))?;
+            if started.elapsed() >= deadline {
+                self.abort_job(job).await;
+                return Err(ConnectorError::Transient {
+                    url: job.url.clone(),
+                    message: format!(
+                        "salesforce bulk query job `{}` for `{}` was still {state} after {} s (bulk_timeout_secs); aborted it",
+                        job.id,
+                        object.name(),
+                        self.config.bulk_timeout_secs
+                    ),
+                });
+            }
+        }
+    }
+
+    /// One results page, fetched again while it arrives cut short.
+    async fn results_page(
+        &self,
+        object: Object,
+        job: &Job,
+        locator: Option<&str>,
+    ) -> Result<Page, ConnectorError> {
+        let url = format!("{}/results", job.url);
+        let mut request =
+            HttpRequest::get(&url).query("maxRecords", self.config.bulk_max_records.to_string());
+        if let Some(locator) = locator {
+            request = request.query("locator", locator);
+        }
+        // A page cut short is fetched again (locators are stable) by the client's retries.
+        let response = self
+            .ctx
+            .http
+            .send_decoded(&request, |headers, body| {
+                parse_page(
+                    header(headers, "sforce-numberofrecords"),
+                    header(headers, "sforce-locator"),
+                    body,
+                    &job.columns,
+                    job.delimiter,
+                )
+            })
+            .await
+            .inspect_err(|e| {
+                tracing::warn!(stream = object.name(), job = %job.id, error = %e, "bulk results page failed");
+            })?;
+        Ok(Page {
+            api_remaining: page_remaining(&response.headers),
+            ..response.body
+        })
+    }
+
+    /// Deletes `job`; a failure is only logged (Salesforce deletes jobs after seven days).
+    async fn delete_job(&self, job: &Job) {
+        let request = HttpRequest::new(Method::DELETE, &job.url);
+        if let Err(e) = self.ctx.http.send_bytes(&request).await {
+            tracing::warn!(job = %job.id, error = %e, "could not delete the salesforce bulk query job");
+        }
+    }
+
+    /// Aborts `job`; a failure is only logged.
+    async fn abort_job(&self, job: &Job) {
+        let request = HttpRequest::new(Method::PATCH, &job.url).json(json!({"state": "Aborted"}));
+        if let Err(e) = self.ctx.http.send_bytes(&request).await {
+            tracing::warn!(job = %job.id, error = %e, "could not abort the salesforce bulk query job");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_page_becomes_records_with_nulls_and_a_locator() {
+        let body = b"\"Id\",\"Name\",\"IsWon\",\"Amount\"\n\
+                     \"006A\",\"Acme, \"\"Inc\"\"\nEU\",\"true\",\"\"\n\
+                     \"006B\",\"Beta\",\"false\",\"12.50\"\n";
+        let page = parse_page(
+            Some("2"),
+            Some("MTAwMDA"),
+            body,
+            &fields(&["Id", "Name", "IsWon", "Amount"]),
+            b',',
+        )
+        .unwrap();
+        assert_eq!(page.next.as_deref(), Some("MTAwMDA"));
+        assert_eq!(
+            page.records,
+            vec![
+                json!({"Id": "006A", "Name": "Acme, \"Inc\"\nEU", "IsWon": "true", "Amount": null}),
+                json!({"Id": "006B", "Name": "Beta", "IsWon": "false", "Amount": "12.50"}),
+            ]
+        );
+        let last = parse_page(
+            Some("0"),
+            Some("null"),
+            b"Id,Name,IsWon,Amount\r\n",
+            &fields(&["Id", "Name", "IsWon", "Amount"]),
+            b',',
+        )
+        .unwrap();
+        assert!(last.next.is_none() && last.records.is_empty());
+    }
+
+    #[test]
+    fn cut_pages_are_told_apart_from_wrong_ones() {
+        let whole = "\"Id\",\"Name\",\"IsWon\",\"Amount\"\n\"006A\",\"A\",\"true\",\"1\"\n\"006B\",\"B\",\"true\",\"2\"\n";
+        let all = fields(&["Id", "Name", "IsWon", "Amount"]);
+        let page = |n: Option<&str>, locator: Option<&str>, body: &[u8], columns: &[String]| {
+            parse_page(n, locator, body, columns, b',')
+        };
+        for cut in 0..whole.len() {
+            let r = page(Some("2"), Some("null"), &whole.as_bytes()[..cut], &all);
+            assert!(
+                matches!(r, Err(BodyError::Incomplete(_))),
+                "{cut}: {:?}",
+                &whole[..cut]
+            );
+        }
+        let whole = whole.as_bytes();
+        assert!(page(Some("2"), Some("null"), whole, &all).is_ok());
+        assert!(matches!(
+            page(Some("2"), None, whole, &all),
+            Err(BodyError::Invalid(_))
+        ));
+        assert!(matches!(
+            page(Some("2"), Some("null"), whole, &fields(&["Id", "Name"])),
+            Err(BodyError::Invalid(m)) if m.contains("not the query's")
+        ));
+        assert!(matches!(
+            page(Some("1"), Some("null"), whole, &all),
+            Err(BodyError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn bulk_keys_are_validated() {
+        let mut c = SalesforceConfig::default();
+        assert_eq!(c.bulk_threshold, DEFAULT_BULK_THRESHOLD);
+        assert!(validate(&c).is_ok());
+        c.bulk_max_records = 0;
+        assert!(validate(&c).unwrap_err().contains("bulk_max_records"));
+    }
+}

@@ -1,0 +1,397 @@
+//! Time passes in the CRM (issue 5's done-when): the simulated company is synced as it stood
+//! 90 days ago, then the CRM moves on to today — renewals and expansions close, and an
+//! opportunity is deleted — and an **incremental** sync brings exactly that in. Checked over
+//! GraphQL on a real socket: the new renewals are subscriptions, the deleted opportunity's
+//! subscription and its ledger lines are gone, and the whole revenue ledger equals the ledger
+//! derived from the generator's own won deals at today (minus the deleted one), line for line.
+//!
+//! Runs for Salesforce (query/queryAll, `IsDeleted`) and HubSpot (search, `archived=true`),
+//! on SQLite and again on PostgreSQL when `TRIBUTARY_TEST_POSTGRES_URL` is set.
+
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+
+use anyhow::{Context, Result, ensure};
+use chrono::{Days, NaiveDate};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+use tributary::demo::SimulatedCrm;
+use tributary_analytics::ledger::{Ledger, LedgerConfig, SubscriptionInput, kind_name};
+use tributary_connector::{Connector, SyncMode};
+use tributary_model::Money;
+use tributary_sim::salesforce::{SObject, SalesforceMockConfig};
+use tributary_sim::{Company, MockServer, SimConfig, hubspot};
+use tributary_store::Store;
+use tributary_store::testing::TestDatabase;
+use tributary_sync::{NoProgress, SyncEngine};
+
+const SEED: u64 = 11;
+const ACCOUNTS: usize = 80;
+const DAYS_BETWEEN: u64 = 90;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Crm {
+    Salesforce,
+    Hubspot,
+}
+
+fn company_on(today: NaiveDate) -> Company {
+    Company::generate(&SimConfig {
+        seed: SEED,
+        accounts: ACCOUNTS,
+        today,
+        ..SimConfig::default()
+    })
+}
+
+/// Starts the CRM's mock of `company` on `addr` (port 0: any).
+async fn start_mock(crm: Crm, company: Arc<Company>, addr: SocketAddr) -> Result<MockServer> {
+    let router = match crm {
+        Crm::Salesforce => tributary_sim::salesforce::router(
+            company,
+            SalesforceMockConfig {
+                batch_size: 200,
+                ..SalesforceMockConfig::default()
+            },
+        ),
+        Crm::Hubspot => hubspot::router(company, hubspot::HubspotMockConfig::default()),
+    };
+    Ok(MockServer::start_on(addr, router).await?)
+}
+
+/// The connector, configured from TOML exactly as `tributary.toml` would be, with the field
+/// mapping that matches the simulated org.
+fn connector(crm: Crm, base_url: &str) -> Result<Box<dyn Connector>> {
+    match crm {
+        Crm::Salesforce => SimulatedCrm::Salesforce.connector("sfdc", base_url),
+        Crm::Hubspot => SimulatedCrm::Hubspot.connector("hubspot", base_url),
+    }
+}
+
+/// Syncs and re-derives the ledger; returns the records read per stream.
+async fn sync(
+    store: &Store,
+    connector: &dyn Connector,
+    mode: SyncMode,
+) -> Result<BTreeMap<String, u64>> {
+    let report = SyncEngine::new(store.clone())
+        .sync(connector, mode, &[], &NoProgress)
+        .await?;
+    ensure!(report.succeeded(), "sync failed: {report:?}");
+    tributary::ledger::refresh(store, &tributary::ledger::simulator_fx()?, 30).await?;
+    Ok(report
+        .streams
+        .iter()
+        .map(|s| (s.stream.clone(), s.read))
+        .collect())
+}
+
+/// `(date, kind, delta)` of every ledger line, as the generator's won deals give them (those
+/// deleted in the CRM left out, unless listed in `keep`).
+fn expected_ledger(company: &Company, keep: &[String]) -> Result<Vec<(String, String, Decimal)>> {
+    let subs: Vec<SubscriptionInput> = company
+        .expected_closed_won_deals()
+        .filter(|d| d.archived_at.is_none() || keep.contains(&d.id))
+        .map(|d| SubscriptionInput {
+            id: d.id.clone(),
+            account: company.accounts[d.account].id.clone(),
+            start: d.start_date(),
+            end: Some(d.end_date()),
+            arr: Money::new(d.arr(), d.currency.clone()),
+            source: None,
+            kind_hint: None,
+        })
+        .collect();
+    let ledger = Ledger::derive(
+        &subs,
+        &tributary::ledger::simulator_fx()?,
+        &LedgerConfig::default(),
+    )?;
+    let mut lines: Vec<(String, String, Decimal)> = ledger
+        .events()
+        .iter()
+        .map(|e| {
+            (
+                e.date.to_string(),
+                kind_name(e.kind).to_owned(),
+                e.arr_delta.amount.normalize(),
+            )
+        })
+        .collect();
+    lines.sort();
+    Ok(lines)
+}
+
+/// Equal ledgers, or a failure that shows where they part.
+fn assert_same_ledger(
+    got: &[(String, String, Decimal)],
+    want: &[(String, String, Decimal)],
+    what: &str,
+) {
+    if got != want {
+        let missing: Vec<_> = want.iter().filter(|l| !got.contains(l)).take(5).collect();
+        let extra: Vec<_> = got.iter().filter(|l| !want.contains(l)).take(5).collect();
+        panic!(
+            "{what}: {} lines, expected {}; missing {missing:?}; unexpected {extra:?}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+struct Gateway {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Gateway {
+    async fn start(store: Store) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/graphql", listener.local_addr()?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(tributary_gateway::serve(
+            listener,
+            tributary_gateway::AppState::new(store),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Ok(Self {
+            url,
+            stop: Some(tx),
+            task,
+        })
+    }
+
+    async fn query(&self, query: &str, variables: Value) -> Result<Value> {
+        let body: Value = reqwest::Client::new()
+            .post(&self.url)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        ensure!(body.get("errors").is_none(), "GraphQL errors: {body}");
+        body.get("data").cloned().context("no data")
+    }
+
+    /// Every ledger line over HTTP, page by page.
+    async fn ledger(&self) -> Result<Vec<(String, String, Decimal)>> {
+        let mut lines = Vec::new();
+        let mut after = Value::Null;
+        loop {
+            let d = self
+                .query(
+                    "query($after: String) { revenueLedger(first: 500, after: $after) {
+                       pageInfo { hasNextPage endCursor }
+                       nodes { date kind arrDelta { amount currency } } } }",
+                    json!({"after": after}),
+                )
+                .await?;
+            let l = &d["revenueLedger"];
+            for n in l["nodes"].as_array().context("nodes")? {
+                ensure!(n["arrDelta"]["currency"] == "USD", "{n}");
+                lines.push((
+                    n["date"].as_str().context("date")?.to_owned(),
+                    n["kind"].as_str().context("kind")?.to_ascii_lowercase(),
+                    Decimal::from_str(n["arrDelta"]["amount"].as_str().context("amount")?)?
+                        .normalize(),
+                ));
+            }
+            if l["pageInfo"]["hasNextPage"] != true {
+                break;
+            }
+            after = l["pageInfo"]["endCursor"].clone();
+        }
+        lines.sort();
+        Ok(lines)
+    }
+
+    async fn stop(mut self) -> Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.task.await??;
+        Ok(())
+    }
+}
+
+/// The vendor id of generator deal `deal` in `crm`.
+fn vendor_deal_id(crm: Crm, deal: &tributary_sim::SimDeal, index: usize) -> String {
+    match crm {
+        Crm::Salesforce => tributary_sim::salesforce::salesforce_id(
+            SObject::Opportunity,
+            deal.id.parse().unwrap_or(index as u64),
+        ),
+        Crm::Hubspot => deal.id.clone(),
+    }
+}
+
+async fn lifecycle(crm: Crm) -> Result<()> {
+    let today = SimConfig::default().today;
+    let then = today - Days::new(DAYS_BETWEEN);
+    let before = Arc::new(company_on(then));
+    let mut after = company_on(today);
+    // A deal won before the first sync and still running today is deleted in the CRM since
+    // (HubSpot: archived, served by `archived=true`; Salesforce: in the Recycle Bin, served by
+    // queryAll with `IsDeleted`).
+    let deleted: Vec<String> = after
+        .active_deals_on(today)
+        .filter(|d| d.start_date() < then)
+        .map(|d| d.id.clone())
+        .take(1)
+        .collect();
+    ensure!(deleted.len() == 1, "no deal to delete");
+    for d in after.deals.iter_mut().filter(|d| deleted.contains(&d.id)) {
+        d.archived_at = Some(
+            (today - Days::new(1))
+                .and_hms_opt(12, 0, 0)
+                .unwrap()
+                .and_utc(),
+        );
+    }
+    let after = Arc::new(after);
+
+    // What happened in the CRM between the two syncs.
+    let renewals: Vec<(usize, &tributary_sim::SimDeal)> = after
+        .deals
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| {
+            d.stage.is_won()
+                && d.motion == tributary_sim::DealMotion::Renewal
+                && d.start_date() >= then
+                && d.start_date() < today
+        })
+        .collect();
+    ensure!(
+        renewals.len() >= 3,
+        "the generator closed only {} renewals in {DAYS_BETWEEN} days",
+        renewals.len()
+    );
+    for (_, r) in &renewals {
+        ensure!(
+            !before
+                .deals
+                .iter()
+                .any(|d| d.id == r.id && d.stage.is_won()),
+            "renewal {} was already won at the first sync",
+            r.id
+        );
+    }
+
+    for db in TestDatabase::all().await? {
+        let backend = db.backend;
+        let store = Store::connect(&db.url).await?;
+        store.migrate().await?;
+
+        let mock = start_mock(crm, Arc::clone(&before), "127.0.0.1:0".parse()?).await?;
+        let addr = mock.addr();
+        let connector = connector(crm, &mock.base_url)?;
+        // The first sync of a new connector: incremental with no saved mark reads everything
+        // and leaves the high-water mark the next run starts from.
+        let first = sync(&store, connector.as_ref(), SyncMode::Incremental).await?;
+        let gateway = Gateway::start(store.clone()).await?;
+        assert_same_ledger(
+            &gateway.ledger().await?,
+            &expected_ledger(&before, &[])?,
+            &format!("{crm:?}/{backend}: the first sync's ledger is the generator's as of {then}"),
+        );
+        // The deleted deal is in the ledger before it is deleted.
+        let deleted_account = match deleted.first() {
+            Some(id) => {
+                let d = after.deals.iter().find(|d| &d.id == id).unwrap();
+                Some(after.accounts[d.account].name.clone())
+            }
+            None => None,
+        };
+
+        // Time passes in the CRM; the connector reads only what changed.
+        mock.shutdown().await?;
+        let mock = start_mock(crm, Arc::clone(&after), addr).await?;
+        let second = sync(&store, connector.as_ref(), SyncMode::Incremental).await?;
+        // It really was incremental: only what changed in 90 days was read.
+        let (first_total, second_total): (u64, u64) = (first.values().sum(), second.values().sum());
+        assert!(
+            second_total * 3 < first_total,
+            "{crm:?}/{backend}: the second run read {second:?} after {first:?}"
+        );
+
+        // Every renewal closed since is a subscription now, with the CRM's motion.
+        for (i, r) in &renewals {
+            let id = vendor_deal_id(crm, r, *i);
+            let sub = store
+                .live_subscriptions()
+                .await?
+                .into_iter()
+                .find(|s| s.start_date == r.start_date() && s.plan.contains(&r.name))
+                .with_context(|| format!("{crm:?}/{backend}: renewal {id} has no subscription"))?;
+            assert_eq!(sub.end_date, Some(r.end_date()), "{crm:?}/{backend}: {id}");
+            {
+                assert_eq!(
+                    sub.motion.as_deref(),
+                    Some("renewal"),
+                    "{crm:?}/{backend}: {id}"
+                );
+            }
+        }
+        // The whole ledger, over HTTP, equals the generator's at today without the deleted
+        // deal — so the renewals are in it and the deleted deal's lines are gone.
+        let ledger = gateway.ledger().await?;
+        assert_same_ledger(
+            &ledger,
+            &expected_ledger(&after, &[])?,
+            &format!("{crm:?}/{backend}: the ledger after the incremental sync"),
+        );
+        if let Some(name) = deleted_account {
+            assert_ne!(
+                expected_ledger(&after, &deleted)?,
+                ledger,
+                "{crm:?}/{backend}: deleting {name}'s deal must change the ledger"
+            );
+        }
+        // ARR today per the ledger equals the generator's, less the deleted deal.
+        let total: Decimal = ledger
+            .iter()
+            .filter(|(date, _, _)| date.as_str() <= today.to_string().as_str())
+            .map(|(_, _, d)| *d)
+            .sum();
+        let fx = after.ground_truth().fx;
+        let mut want = Decimal::ZERO;
+        let mut per_currency: BTreeMap<String, Decimal> = BTreeMap::new();
+        for d in after
+            .active_deals_on(today)
+            .filter(|d| !deleted.contains(&d.id))
+        {
+            *per_currency.entry(d.currency.to_string()).or_default() += d.arr();
+        }
+        for (c, arr) in per_currency {
+            want += fx.to_reporting(&c, arr);
+        }
+        assert_eq!(
+            total.normalize(),
+            want.normalize(),
+            "{crm:?}/{backend}: ARR today"
+        );
+
+        gateway.stop().await?;
+        mock.shutdown().await?;
+        store.close().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn salesforce_renewals_arrive_incrementally_and_deleted_opportunities_leave_the_ledger()
+-> Result<()> {
+    lifecycle(Crm::Salesforce).await
+}
+
+#[tokio::test]
+async fn hubspot_renewals_arrive_incrementally() -> Result<()> {
+    lifecycle(Crm::Hubspot).await
+}
