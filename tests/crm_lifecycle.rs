@@ -21,7 +21,7 @@ use std::sync::Arc;
 use tributary::demo::SimulatedCrm;
 use tributary_analytics::ledger::{Ledger, LedgerConfig, SubscriptionInput, kind_name};
 use tributary_connector::{Connector, SyncMode};
-use tributary_model::Money;
+use tributary_model::{Currency, Money};
 use tributary_sim::salesforce::{SObject, SalesforceMockConfig};
 use tributary_sim::{Company, MockServer, SimConfig, hubspot};
 use tributary_store::Store;
@@ -381,6 +381,7 @@ async fn lifecycle(crm: Crm) -> Result<()> {
         gateway.stop().await?;
         mock.shutdown().await?;
         store.close().await?;
+        db.cleanup().await?;
     }
     Ok(())
 }
@@ -394,4 +395,85 @@ async fn salesforce_renewals_arrive_incrementally_and_deleted_opportunities_leav
 #[tokio::test]
 async fn hubspot_renewals_arrive_incrementally() -> Result<()> {
     lifecycle(Crm::Hubspot).await
+}
+
+/// `fx_source = "synced"`: the ledger converts through the exchange rates the Salesforce
+/// connector synced from the org (`DatedConversionRate`), dividing by the rate of each
+/// contract's start date exactly as Salesforce converts — checked line for line against a
+/// ledger derived from the generator's deals with the org's published rates.
+#[tokio::test]
+async fn the_ledger_converts_through_salesforces_dated_rates() -> Result<()> {
+    use tributary::ledger::{FxSource, LedgerSettings};
+    use tributary_analytics::fx::{FxTable, Quote};
+    let company = Arc::new(company_on(SimConfig::default().today));
+    let mut fx = FxTable::new(Currency::usd());
+    for r in tributary_sim::salesforce::dated_conversion_rates() {
+        if r.iso_code != tributary_sim::salesforce::CORPORATE_CURRENCY {
+            fx.insert_quote(
+                Currency::parse(r.iso_code)?,
+                r.start_date,
+                Quote::Inverse(r.rate),
+            )?;
+        }
+    }
+    let subs: Vec<SubscriptionInput> = company
+        .expected_closed_won_deals()
+        .filter(|d| d.archived_at.is_none())
+        .map(|d| SubscriptionInput {
+            id: d.id.clone(),
+            account: company.accounts[d.account].id.clone(),
+            start: d.start_date(),
+            end: Some(d.end_date()),
+            arr: Money::new(d.arr(), d.currency.clone()),
+            source: None,
+            kind_hint: None,
+        })
+        .collect();
+    let mut want: Vec<(String, String, Decimal)> =
+        Ledger::derive(&subs, &fx, &LedgerConfig::default())?
+            .events()
+            .iter()
+            .map(|e| {
+                (
+                    e.date.to_string(),
+                    kind_name(e.kind).to_owned(),
+                    e.arr_delta.amount.normalize(),
+                )
+            })
+            .collect();
+    want.sort();
+    // The org's later rates really are used: converting at the first rates would differ.
+    assert_ne!(want, expected_ledger(&company, &[])?);
+
+    for db in TestDatabase::all().await? {
+        let backend = db.backend;
+        let store = db.store().await?;
+        let mock = start_mock(
+            Crm::Salesforce,
+            Arc::clone(&company),
+            "127.0.0.1:0".parse()?,
+        )
+        .await?;
+        let connector = connector(Crm::Salesforce, &mock.base_url)?;
+        let report = SyncEngine::new(store.clone())
+            .sync(connector.as_ref(), SyncMode::FullRefresh, &[], &NoProgress)
+            .await?;
+        ensure!(report.succeeded(), "{backend}: {report:?}");
+        let settings = LedgerSettings {
+            fx_source: FxSource::Synced,
+            ..LedgerSettings::default()
+        };
+        settings.refresh(&store).await?;
+        let gateway = Gateway::start(store.clone()).await?;
+        assert_same_ledger(
+            &gateway.ledger().await?,
+            &want,
+            &format!("{backend}: the ledger through the org's dated rates"),
+        );
+        gateway.stop().await?;
+        mock.shutdown().await?;
+        store.close().await?;
+        db.cleanup().await?;
+    }
+    Ok(())
 }
