@@ -37,8 +37,7 @@ use futures::stream::BoxStream;
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};
 use tributary_connector::{
-    BodyError, ConnectorError, HeaderMap, HttpRequest, Method, ReadItem, Reject, StreamState,
-    quota_readings,
+    BodyError, ConnectorError, HeaderMap, HttpRequest, Method, ReadItem, Reject, quota_readings,
 };
 
 /// Rows above which a full refresh from scratch goes through Bulk unless configured.
@@ -254,7 +253,7 @@ impl SalesforceConnector {
             }
             tracing::info!(stream = object.name(), job = %job.id, pages, "salesforce bulk query read");
             self.delete_job(&job).await;
-            yield ReadItem::Checkpoint(StreamState(Value::Null));
+            yield SalesforceConnector::full_refresh_end(&cursor);
         })
     }
 

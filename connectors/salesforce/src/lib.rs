@@ -21,7 +21,8 @@
 //! `nextRecordsUrl`, with a checkpoint after every batch holding the last `(SystemModstamp,
 //! Id)` read — never the `nextRecordsUrl`, whose cursor expires. A resumed read queries again
 //! from that stamp and skips what it had read. A full refresh uses `query` (live rows only; the
-//! engine's sweep deletes the rest) and ends with a null state. An incremental run uses
+//! engine's sweep deletes the rest) and ends with [`ReadItem::Complete`] holding the last
+//! stamp served as the next incremental run's mark. An incremental run uses
 //! `queryAll` from the saved high-water mark minus `overlap_secs`, so soft-deleted rows arrive
 //! with `IsDeleted = true` and become deletes, and saves the newest stamp read as the next
 //! mark; with no mark it reads everything first. Only closed-won opportunities (activated or
@@ -1104,6 +1105,22 @@ impl SalesforceConnector {
         }
     }
 
+    /// The end of a full refresh that read to the end: the engine sweeps what it did not see,
+    /// and the next incremental run starts from the last stamp served (less the overlap), as
+    /// one after an incremental run does, instead of reading everything again.
+    pub(crate) fn full_refresh_end(cursor: &Cursor) -> ReadItem {
+        match &cursor.after {
+            Some(last) => ReadItem::Complete(
+                Cursor {
+                    since: Some(last.modstamp),
+                    ..Cursor::default()
+                }
+                .to_state(),
+            ),
+            None => ReadItem::Checkpoint(StreamState(Value::Null)),
+        }
+    }
+
     fn read_object(
         &self,
         object: Object,
@@ -1166,20 +1183,19 @@ impl SalesforceConnector {
                     None => break,
                 }
             }
-            let end = if incremental {
+            if incremental {
                 let high = match (cursor.since, cursor.after.as_ref().map(|a| a.modstamp)) {
                     (Some(s), Some(a)) => Some(s.max(a)),
                     (s, a) => s.or(a),
                 };
                 tracing::info!(stream = object.name(), ?high, "salesforce changes read");
-                match high {
+                yield ReadItem::Checkpoint(match high {
                     Some(since) => Cursor { since: Some(since), ..Cursor::default() }.to_state(),
                     None => StreamState(Value::Null),
-                }
+                });
             } else {
-                StreamState(Value::Null)
-            };
-            yield ReadItem::Checkpoint(end);
+                yield Self::full_refresh_end(&cursor);
+            }
         })
     }
 }
