@@ -29,6 +29,7 @@ use tributary_sim::{
         dated_conversion_rates, salesforce_id,
     },
 };
+use tributary_testkit::items::{checkpoints, completion, read_stream, record_ids};
 
 fn company() -> Arc<Company> {
     Arc::new(Company::generate(&SimConfig {
@@ -128,50 +129,6 @@ fn refresh_connector(server: &MockServer) -> SalesforceConnector {
     .unwrap()
 }
 
-async fn read(
-    c: &SalesforceConnector,
-    stream: &str,
-    mode: SyncMode,
-    state: Option<StreamState>,
-) -> Result<Vec<ReadItem>, ConnectorError> {
-    let spec = c.streams().into_iter().find(|s| s.name == stream).unwrap();
-    let mut items = Vec::new();
-    let mut s = c.read(&spec, mode, state);
-    while let Some(item) = s.next().await {
-        items.push(item?);
-    }
-    Ok(items)
-}
-
-fn record_ids(items: &[ReadItem]) -> Vec<String> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            ReadItem::Record(r) => Some(r.external_ref.external_id.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn checkpoints(items: &[ReadItem]) -> Vec<&Value> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            ReadItem::Checkpoint(s) | ReadItem::Complete(s) => Some(&s.0),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Whether the read ended as a whole: with `Complete` and the mark the next incremental run
-/// starts from (the last `SystemModstamp` served).
-fn ends_complete_with_a_mark(items: &[ReadItem]) -> bool {
-    match items.last() {
-        Some(ReadItem::Complete(s)) => s.0["since"].is_string(),
-        _ => false,
-    }
-}
-
 fn sf_id(object: SObject, id: &str) -> String {
     salesforce_id(object, id.parse().unwrap())
 }
@@ -182,7 +139,7 @@ async fn full_refresh_pages_every_record_through_the_instance_url() {
     let (_mock, server) = serve(&co, small_batches()).await;
     let c = refresh_connector(&server);
     c.check().await.unwrap();
-    let items = read(&c, "Contact", SyncMode::FullRefresh, None)
+    let items = read_stream(&c, "Contact", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     let ids = record_ids(&items);
@@ -200,13 +157,13 @@ async fn full_refresh_pages_every_record_through_the_instance_url() {
         "one checkpoint per batch"
     );
     assert!(
-        ends_complete_with_a_mark(&items),
+        completion(&items).is_some_and(|s| s["since"].is_string()),
         "a complete refresh ends with the next run's mark: {:?}",
         cps.last()
     );
     assert!(cps[0]["after"]["id"].is_string(), "{}", cps[0]);
 
-    let items = read(&c, "Opportunity", SyncMode::FullRefresh, None)
+    let items = read_stream(&c, "Opportunity", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     let won = co
@@ -232,7 +189,7 @@ async fn a_cut_off_read_resumes_from_its_checkpoint_without_gaps_or_repeats() {
     let co = company();
     let (_mock, server) = serve(&co, small_batches()).await;
     let c = refresh_connector(&server);
-    let all = read(&c, "Contact", SyncMode::FullRefresh, None)
+    let all = read_stream(&c, "Contact", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     // Everything up to the second checkpoint, then a fresh read from that state.
@@ -246,7 +203,7 @@ async fn a_cut_off_read_resumes_from_its_checkpoint_without_gaps_or_repeats() {
     let ReadItem::Checkpoint(state) = &all[cut] else {
         unreachable!()
     };
-    let rest = read(&c, "Contact", SyncMode::FullRefresh, Some(state.clone()))
+    let rest = read_stream(&c, "Contact", SyncMode::FullRefresh, Some(state.clone()))
         .await
         .unwrap();
     let mut ids = record_ids(&all[..=cut]);
@@ -260,7 +217,7 @@ async fn incremental_reads_changes_through_query_all_and_deletes() {
     let co = company();
     let (_mock, server) = serve(&co, small_batches()).await;
     let c = refresh_connector(&server);
-    let first = read(&c, "Contact", SyncMode::Incremental, None)
+    let first = read_stream(&c, "Contact", SyncMode::Incremental, None)
         .await
         .unwrap();
     assert_eq!(record_ids(&first).len(), co.contacts.len());
@@ -291,7 +248,7 @@ async fn incremental_reads_changes_through_query_all_and_deletes() {
     )
     .await;
     let c = refresh_connector(&server);
-    let second = read(&c, "Contact", SyncMode::Incremental, Some(state.clone()))
+    let second = read_stream(&c, "Contact", SyncMode::Incremental, Some(state.clone()))
         .await
         .unwrap();
     let deletes: HashSet<String> = second
@@ -311,7 +268,7 @@ async fn incremental_reads_changes_through_query_all_and_deletes() {
 
     // Opportunities: a first incremental run turns not-won ones into deletes, the second sees
     // the deleted won one.
-    let first = read(&c, "Opportunity", SyncMode::Incremental, None)
+    let first = read_stream(&c, "Opportunity", SyncMode::Incremental, None)
         .await
         .unwrap();
     let not_won = co
@@ -338,7 +295,7 @@ async fn the_daily_limit_ends_the_read_as_quota_exhausted() {
     )
     .await;
     let c = refresh_connector(&server);
-    let err = read(&c, "Contact", SyncMode::FullRefresh, None)
+    let err = read_stream(&c, "Contact", SyncMode::FullRefresh, None)
         .await
         .unwrap_err();
     assert!(
@@ -361,7 +318,7 @@ async fn expired_sessions_are_refreshed_mid_query() {
     )
     .await;
     let c = refresh_connector(&server);
-    let items = read(&c, "Contact", SyncMode::FullRefresh, None)
+    let items = read_stream(&c, "Contact", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     assert_eq!(record_ids(&items).len(), co.contacts.len());
@@ -404,7 +361,7 @@ async fn repeated_and_changing_records_are_read_once_each_and_none_is_lost() {
     )
     .await;
     let c = refresh_connector(&server);
-    let items = read(&c, "Contact", SyncMode::FullRefresh, None)
+    let items = read_stream(&c, "Contact", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     let stats = mock.stats();
@@ -515,7 +472,9 @@ async fn malformed_records_become_rejects_naming_the_field_and_the_stream_goes_o
             live(&mock, SObject::OpportunityContactRole).len(),
         ),
     ] {
-        let items = read(c, stream, SyncMode::FullRefresh, None).await.unwrap();
+        let items = read_stream(c, stream, SyncMode::FullRefresh, None)
+            .await
+            .unwrap();
         let rejects: Vec<&str> = items
             .iter()
             .filter_map(|i| match i {
@@ -552,7 +511,7 @@ async fn batch_size_is_asked_for_with_sforce_query_options_and_kept_by_later_bat
     let (_mock, server) = serve(&co, SalesforceMockConfig::default()).await;
     assert!(co.contacts.len() > 400, "{}", co.contacts.len());
     let c = configured(&server, json!({"batch_size": 200}));
-    let items = read(&c, "Contact", SyncMode::FullRefresh, None)
+    let items = read_stream(&c, "Contact", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     assert_eq!(record_ids(&items).len(), co.contacts.len());
@@ -562,7 +521,7 @@ async fn batch_size_is_asked_for_with_sforce_query_options_and_kept_by_later_bat
         "one checkpoint per batch of 200"
     );
     // The default asks for 2000: one batch.
-    let items = read(
+    let items = read_stream(
         &refresh_connector(&server),
         "Contact",
         SyncMode::FullRefresh,
@@ -607,7 +566,7 @@ async fn the_mapping_selects_only_configured_fields_and_matches_the_generator() 
     // The standard mapping selects neither custom field: a real org without them would
     // answer INVALID_FIELD.
     let standard = refresh_connector(&server);
-    let items = read(&standard, "Opportunity", SyncMode::FullRefresh, None)
+    let items = read_stream(&standard, "Opportunity", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     for (_, _, raw) in entities(&items) {
@@ -622,7 +581,7 @@ async fn the_mapping_selects_only_configured_fields_and_matches_the_generator() 
     }
     // The simulator's mapping lands exactly the generator's contracts and motions.
     let sim = simulated(&server, json!({}));
-    let items = read(&sim, "Opportunity", SyncMode::FullRefresh, None)
+    let items = read_stream(&sim, "Opportunity", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     let by_id: HashMap<&str, &Entity> = entities(&items)
@@ -698,11 +657,11 @@ async fn a_mapping_field_the_org_lacks_fails_the_read_before_any_record() {
         json!({"subscriptions_from": "contract", "mapping": {"arr_field": "ARR__c"}}),
     );
     let before = mock.api_usage();
-    let items = read(&c, "Contract", SyncMode::FullRefresh, None)
+    let items = read_stream(&c, "Contract", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     assert!(!record_ids(&items).is_empty());
-    let _ = read(&c, "Contract", SyncMode::FullRefresh, None)
+    let _ = read_stream(&c, "Contract", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     // The second read reuses the cached describe: one query request (+ token) only.
@@ -729,7 +688,9 @@ async fn a_single_currency_org_is_read_without_currency_iso_code() {
     })
     .unwrap();
     for stream in ["Account", "Opportunity", "OpportunityContactRole"] {
-        let items = read(&c, stream, SyncMode::FullRefresh, None).await.unwrap();
+        let items = read_stream(&c, stream, SyncMode::FullRefresh, None)
+            .await
+            .unwrap();
         assert!(!record_ids(&items).is_empty(), "{stream}");
         for (_, e, raw) in entities(&items) {
             assert!(raw.get("CurrencyIsoCode").is_none(), "{raw}");
@@ -739,7 +700,7 @@ async fn a_single_currency_org_is_read_without_currency_iso_code() {
         }
     }
     // No rates in a single-currency org: the stream completes empty.
-    let items = read(&c, "DatedConversionRate", SyncMode::FullRefresh, None)
+    let items = read_stream(&c, "DatedConversionRate", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     assert_eq!(items, vec![ReadItem::Checkpoint(StreamState(Value::Null))]);
@@ -768,7 +729,7 @@ async fn contracts_give_the_same_subscriptions_as_opportunities() {
         ]
     );
     assert_eq!(names(&from_contracts), ["Account", "Contact", "Contract"]);
-    let opportunities = read(
+    let opportunities = read_stream(
         &from_opportunities,
         "Opportunity",
         SyncMode::FullRefresh,
@@ -776,7 +737,7 @@ async fn contracts_give_the_same_subscriptions_as_opportunities() {
     )
     .await
     .unwrap();
-    let contracts = read(&from_contracts, "Contract", SyncMode::FullRefresh, None)
+    let contracts = read_stream(&from_contracts, "Contract", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     let expected = subscription_set(&opportunities);
@@ -818,7 +779,7 @@ async fn contracts_give_the_same_subscriptions_as_opportunities() {
         &server,
         json!({"subscriptions_from": "contract", "mapping": {"arr_field": "ARR__c"}}),
     );
-    let items = read(&c, "Contract", SyncMode::Incremental, None)
+    let items = read_stream(&c, "Contract", SyncMode::Incremental, None)
         .await
         .unwrap();
     let deletes: Vec<&str> = items
@@ -836,7 +797,7 @@ async fn contact_roles_link_won_deals_to_their_accounts_contacts() {
     let co = company();
     let (mock, server) = serve(&co, small_batches()).await;
     let c = refresh_connector(&server);
-    let items = read(&c, "OpportunityContactRole", SyncMode::FullRefresh, None)
+    let items = read_stream(&c, "OpportunityContactRole", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     let deal_account: HashMap<String, usize> = co
@@ -881,7 +842,7 @@ async fn contact_roles_link_won_deals_to_their_accounts_contacts() {
         assert_eq!(primaries, 1, "{deal}: exactly one primary");
     }
     // Incremental: a deleted deal takes its roles with it.
-    let first = read(&c, "OpportunityContactRole", SyncMode::Incremental, None)
+    let first = read_stream(&c, "OpportunityContactRole", SyncMode::Incremental, None)
         .await
         .unwrap();
     let ReadItem::Checkpoint(state) = first.last().unwrap().clone() else {
@@ -908,7 +869,7 @@ async fn contact_roles_link_won_deals_to_their_accounts_contacts() {
     )
     .await;
     let c = refresh_connector(&server);
-    let second = read(
+    let second = read_stream(
         &c,
         "OpportunityContactRole",
         SyncMode::Incremental,
@@ -938,7 +899,7 @@ async fn account_owners_are_their_users_emails() {
     let co = company();
     let (mock, server) = serve(&co, small_batches()).await;
     let c = refresh_connector(&server);
-    let items = read(&c, "Account", SyncMode::FullRefresh, None)
+    let items = read_stream(&c, "Account", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     let emails: HashSet<String> = co.owners.iter().map(|o| o.email.to_lowercase()).collect();
@@ -969,7 +930,7 @@ async fn dated_rates_are_synced_exactly_against_the_corporate_currency() {
         .unwrap();
     assert_eq!(spec.modes, [SyncMode::FullRefresh]);
     // Asked incrementally, the stream still reads everything.
-    let items = read(&c, "DatedConversionRate", SyncMode::Incremental, None)
+    let items = read_stream(&c, "DatedConversionRate", SyncMode::Incremental, None)
         .await
         .unwrap();
     let got: BTreeSet<(String, String, NaiveDate, Decimal)> = entities(&items)
@@ -1001,5 +962,8 @@ async fn dated_rates_are_synced_exactly_against_the_corporate_currency() {
         got.iter()
             .any(|(_, c, _, r)| c == "EUR" && r.to_string() == "0.925926")
     );
-    assert!(ends_complete_with_a_mark(&items), "a whole read");
+    assert!(
+        completion(&items).is_some_and(|s| s["since"].is_string()),
+        "a whole read"
+    );
 }

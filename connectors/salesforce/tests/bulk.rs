@@ -4,17 +4,14 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
 
-use async_trait::async_trait;
 use axum::Router;
-use futures::{StreamExt, stream::BoxStream};
 use serde_json::{Value, json};
 use std::{
     collections::HashSet,
     sync::{Arc, Mutex},
 };
 use tributary_connector::{
-    Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig, ReadItem,
-    StreamSpec, StreamState, SyncMode,
+    Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig, ReadItem, SyncMode,
 };
 use tributary_connector_salesforce::{SalesforceConfig, SalesforceConnector, http_auth};
 use tributary_sim::{
@@ -26,7 +23,8 @@ use tributary_sim::{
 };
 use tributary_store::{Store, testing::for_each_backend};
 use tributary_sync::{NoProgress, SyncEngine, SyncReport};
-use tributary_testkit::{Kit, VendorUnderTest};
+use tributary_testkit::items::{checkpoints, completion, read_stream, record_ids};
+use tributary_testkit::{CutOff, Kit, VendorUnderTest};
 
 /// Bulk for anything above ten rows, pages of 40, polls a few milliseconds apart.
 fn bulk_settings() -> Value {
@@ -112,104 +110,6 @@ async fn rest_digest(store: &Store, company: &Arc<Company>, faults: Faults) -> S
     store.content_digest().await.unwrap()
 }
 
-async fn read(
-    c: &dyn Connector,
-    stream: &str,
-    mode: SyncMode,
-    state: Option<StreamState>,
-) -> Result<Vec<ReadItem>, ConnectorError> {
-    let spec = c.streams().into_iter().find(|s| s.name == stream).unwrap();
-    let mut items = Vec::new();
-    let mut s = c.read(&spec, mode, state);
-    while let Some(item) = s.next().await {
-        items.push(item?);
-    }
-    Ok(items)
-}
-
-fn record_ids(items: &[ReadItem]) -> Vec<String> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            ReadItem::Record(r) => Some(r.external_ref.external_id.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn checkpoints(items: &[ReadItem]) -> Vec<&Value> {
-    items
-        .iter()
-        .filter_map(|i| match i {
-            ReadItem::Checkpoint(s) | ReadItem::Complete(s) => Some(&s.0),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Whether the read ended as a whole: with `Complete` and the mark the next incremental run
-/// starts from (the last `SystemModstamp` served).
-fn ends_complete_with_a_mark(items: &[ReadItem]) -> bool {
-    match items.last() {
-        Some(ReadItem::Complete(s)) => s.0["since"].is_string(),
-        _ => false,
-    }
-}
-
-/// Fails every stream after `after` checkpoints, as a crash would.
-struct CutOff<'a> {
-    inner: &'a dyn Connector,
-    after: usize,
-}
-
-#[async_trait]
-impl Connector for CutOff<'_> {
-    fn kind(&self) -> &'static str {
-        self.inner.kind()
-    }
-
-    fn instance(&self) -> &str {
-        self.inner.instance()
-    }
-
-    async fn check(&self) -> Result<(), ConnectorError> {
-        self.inner.check().await
-    }
-
-    fn streams(&self) -> Vec<StreamSpec> {
-        self.inner.streams()
-    }
-
-    fn read<'b>(
-        &'b self,
-        stream: &'b StreamSpec,
-        mode: SyncMode,
-        state: Option<StreamState>,
-    ) -> BoxStream<'b, Result<ReadItem, ConnectorError>> {
-        let mut seen = 0;
-        let after = self.after;
-        self.inner
-            .read(stream, mode, state)
-            .scan(false, move |stopped, item| {
-                if *stopped {
-                    return futures::future::ready(None);
-                }
-                if matches!(item, Ok(ReadItem::Checkpoint(_))) {
-                    seen += 1;
-                    if seen > after {
-                        *stopped = true;
-                        return futures::future::ready(Some(Err(ConnectorError::Transient {
-                            url: "test://cut-off".into(),
-                            message: "cut off".into(),
-                        })));
-                    }
-                }
-                futures::future::ready(Some(item))
-            })
-            .boxed()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_full_refresh_goes_through_bulk_and_lands_what_rest_lands() {
     let co = company();
@@ -256,7 +156,7 @@ async fn bulk_pages_checkpoint_the_rest_position_and_a_cut_off_resumes_through_r
     let co = company();
     let (mock, server) = serve(&co, mock_config(Faults::none())).await;
     let c = connector(&server.base_url, &bulk_settings()).unwrap();
-    let all = read(&c, "Contact", SyncMode::FullRefresh, None)
+    let all = read_stream(&c, "Contact", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     let ids = record_ids(&all);
@@ -278,7 +178,11 @@ async fn bulk_pages_checkpoint_the_rest_position_and_a_cut_off_resumes_through_r
         ids.len().div_ceil(40),
         "one checkpoint per results page"
     );
-    assert!(ends_complete_with_a_mark(&all), "{:?}", cps.last());
+    assert!(
+        completion(&all).is_some_and(|s| s["since"].is_string()),
+        "{:?}",
+        cps.last()
+    );
     assert!(
         cps[0]["after"]["id"].is_string() && cps[0]["after"]["modstamp"].is_string(),
         "{}",
@@ -288,7 +192,7 @@ async fn bulk_pages_checkpoint_the_rest_position_and_a_cut_off_resumes_through_r
 
     // The same records in the same order as the REST path.
     let rest = connector(&server.base_url, &rest_settings()).unwrap();
-    let by_rest = read(&rest, "Contact", SyncMode::FullRefresh, None)
+    let by_rest = read_stream(&rest, "Contact", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     assert_eq!(record_ids(&by_rest), ids);
@@ -305,7 +209,7 @@ async fn bulk_pages_checkpoint_the_rest_position_and_a_cut_off_resumes_through_r
         unreachable!()
     };
     let before = mock.bulk_stats();
-    let resumed = read(&c, "Contact", SyncMode::FullRefresh, Some(state.clone()))
+    let resumed = read_stream(&c, "Contact", SyncMode::FullRefresh, Some(state.clone()))
         .await
         .unwrap();
     assert_eq!(
@@ -329,10 +233,7 @@ async fn a_sync_cut_off_mid_bulk_resumes_to_the_clean_digest() {
             store.reset().await.unwrap();
             let (mock, server) = serve(&co, mock_config(Faults::none())).await;
             let c = connector(&server.base_url, &bulk_settings()).unwrap();
-            let cut = CutOff {
-                inner: &c,
-                after: 2,
-            };
+            let cut = CutOff::new(&c, 2);
             let partial = SyncEngine::new(store.clone())
                 .sync(&cut, SyncMode::FullRefresh, &[], &NoProgress)
                 .await
@@ -414,7 +315,7 @@ async fn a_failed_job_is_a_clear_error_and_is_cleaned_up() {
     )
     .await;
     let c = connector(&server.base_url, &bulk_settings()).unwrap();
-    let err = read(&c, "Account", SyncMode::FullRefresh, None)
+    let err = read_stream(&c, "Account", SyncMode::FullRefresh, None)
         .await
         .unwrap_err();
     let message = err.to_string();
@@ -448,7 +349,7 @@ async fn a_job_that_never_finishes_is_aborted_after_the_timeout() {
     let mut settings = bulk_settings();
     settings["bulk_timeout_secs"] = json!(1);
     let c = connector(&server.base_url, &settings).unwrap();
-    let err = read(&c, "Account", SyncMode::FullRefresh, None)
+    let err = read_stream(&c, "Account", SyncMode::FullRefresh, None)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("bulk_timeout_secs"), "{err}");
@@ -466,7 +367,7 @@ async fn small_reads_incremental_runs_and_a_zero_threshold_stay_on_rest() {
     let c = connector(&server.base_url, &high).unwrap();
     assert!(
         !record_ids(
-            &read(&c, "Contact", SyncMode::FullRefresh, None)
+            &read_stream(&c, "Contact", SyncMode::FullRefresh, None)
                 .await
                 .unwrap()
         )
@@ -474,13 +375,13 @@ async fn small_reads_incremental_runs_and_a_zero_threshold_stay_on_rest() {
     );
     // Incremental, however large.
     let c = connector(&server.base_url, &bulk_settings()).unwrap();
-    let items = read(&c, "Contact", SyncMode::Incremental, None)
+    let items = read_stream(&c, "Contact", SyncMode::Incremental, None)
         .await
         .unwrap();
     assert!(!record_ids(&items).is_empty());
     // Disabled.
     let c = connector(&server.base_url, &rest_settings()).unwrap();
-    read(&c, "Contact", SyncMode::FullRefresh, None)
+    read_stream(&c, "Contact", SyncMode::FullRefresh, None)
         .await
         .unwrap();
     assert_eq!(mock.bulk_stats(), BulkStats::default());

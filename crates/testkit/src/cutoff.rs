@@ -6,13 +6,14 @@ use futures::stream::BoxStream;
 use tributary_connector::{Connector, ConnectorError, ReadItem, StreamSpec, StreamState, SyncMode};
 
 /// Cuts every stream of `inner` off after `after` checkpoints.
-pub(crate) struct CutOff<'a> {
+pub struct CutOff<'a> {
     inner: &'a dyn Connector,
     after: usize,
 }
 
 impl<'a> CutOff<'a> {
-    pub(crate) fn new(inner: &'a dyn Connector, after: usize) -> Self {
+    /// `inner`, failing each stream with a transient error after `after` checkpoints.
+    pub fn new(inner: &'a dyn Connector, after: usize) -> Self {
         Self { inner, after }
     }
 }

@@ -29,6 +29,9 @@ use tributary_store::testing::TestDatabase;
 use tributary_sync::{NoProgress, SyncEngine, SyncReport};
 
 mod cutoff;
+pub mod items;
+
+pub use cutoff::CutOff;
 
 /// A failed check.
 #[derive(Debug, thiserror::Error)]
