@@ -337,13 +337,11 @@ async fn lifecycle(crm: Crm) -> Result<()> {
                 .find(|s| s.start_date == r.start_date() && s.plan.contains(&r.name))
                 .with_context(|| format!("{crm:?}/{backend}: renewal {id} has no subscription"))?;
             assert_eq!(sub.end_date, Some(r.end_date()), "{crm:?}/{backend}: {id}");
-            {
-                assert_eq!(
-                    sub.motion.as_deref(),
-                    Some("renewal"),
-                    "{crm:?}/{backend}: {id}"
-                );
-            }
+            assert_eq!(
+                sub.motion.as_deref(),
+                Some("renewal"),
+                "{crm:?}/{backend}: {id}"
+            );
         }
         // The whole ledger, over HTTP, equals the generator's at today without the deleted
         // deal — so the renewals are in it and the deleted deal's lines are gone.

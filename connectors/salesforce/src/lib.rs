@@ -534,18 +534,11 @@ struct Cursor {
 
 impl Cursor {
     fn from_state(state: Option<StreamState>, stream: &str) -> Self {
-        match state.map(|s| s.0) {
-            None | Some(Value::Null) => Cursor::default(),
-            Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
-                // Starting over is always correct, only slower.
-                tracing::warn!(stream, state = %v, error = %e, "unrecognised stream state; starting over");
-                Cursor::default()
-            }),
-        }
+        StreamState::decode(state, stream)
     }
 
     fn to_state(&self) -> StreamState {
-        StreamState(serde_json::to_value(self).unwrap_or(Value::Null))
+        StreamState::encode(self)
     }
 
     /// Whether a record at `(modstamp, id)` was read before this position.

@@ -29,7 +29,7 @@ use tributary_sim::{
         dated_conversion_rates, salesforce_id,
     },
 };
-use tributary_testkit::items::{checkpoints, completion, read_stream, record_ids};
+use tributary_testkit::items::{checkpoints, completion, nth_checkpoint, read_stream, record_ids};
 
 fn company() -> Arc<Company> {
     Arc::new(Company::generate(&SimConfig {
@@ -193,16 +193,7 @@ async fn a_cut_off_read_resumes_from_its_checkpoint_without_gaps_or_repeats() {
         .await
         .unwrap();
     // Everything up to the second checkpoint, then a fresh read from that state.
-    let cut = all
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| matches!(i, ReadItem::Checkpoint(_)))
-        .nth(1)
-        .map(|(n, _)| n)
-        .unwrap();
-    let ReadItem::Checkpoint(state) = &all[cut] else {
-        unreachable!()
-    };
+    let (cut, state) = nth_checkpoint(&all, 1).unwrap();
     let rest = read_stream(&c, "Contact", SyncMode::FullRefresh, Some(state.clone()))
         .await
         .unwrap();

@@ -11,7 +11,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 use tributary_connector::{
-    Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig, ReadItem, SyncMode,
+    Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig, SyncMode,
 };
 use tributary_connector_salesforce::{SalesforceConfig, SalesforceConnector, http_auth};
 use tributary_sim::{
@@ -23,7 +23,7 @@ use tributary_sim::{
 };
 use tributary_store::{Store, testing::for_each_backend};
 use tributary_sync::{NoProgress, SyncEngine, SyncReport};
-use tributary_testkit::items::{checkpoints, completion, read_stream, record_ids};
+use tributary_testkit::items::{checkpoints, completion, nth_checkpoint, read_stream, record_ids};
 use tributary_testkit::{CutOff, Kit, VendorUnderTest};
 
 /// Bulk for anything above ten rows, pages of 40, polls a few milliseconds apart.
@@ -198,16 +198,7 @@ async fn bulk_pages_checkpoint_the_rest_position_and_a_cut_off_resumes_through_r
     assert_eq!(record_ids(&by_rest), ids);
 
     // Cut off after the second page: the saved position resumes through REST.
-    let cut = all
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| matches!(i, ReadItem::Checkpoint(_)))
-        .nth(1)
-        .map(|(n, _)| n)
-        .unwrap();
-    let ReadItem::Checkpoint(state) = &all[cut] else {
-        unreachable!()
-    };
+    let (cut, state) = nth_checkpoint(&all, 1).unwrap();
     let before = mock.bulk_stats();
     let resumed = read_stream(&c, "Contact", SyncMode::FullRefresh, Some(state.clone()))
         .await

@@ -84,6 +84,29 @@ pub struct StreamSpec {
 #[serde(transparent)]
 pub struct StreamState(pub serde_json::Value);
 
+impl StreamState {
+    /// A connector's typed cursor from the saved state: the default when there is none (or it
+    /// is null), and also — with a warning — when it does not decode, since starting a stream
+    /// over is always correct, only slower.
+    pub fn decode<T: serde::de::DeserializeOwned + Default>(
+        state: Option<StreamState>,
+        stream: &str,
+    ) -> T {
+        match state.map(|s| s.0) {
+            None | Some(serde_json::Value::Null) => T::default(),
+            Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
+                tracing::warn!(stream, state = %v, error = %e, "unrecognised stream state; starting over");
+                T::default()
+            }),
+        }
+    }
+
+    /// The state of a typed cursor (null if it cannot be represented, which starts over).
+    pub fn encode<T: Serialize>(cursor: &T) -> StreamState {
+        StreamState(serde_json::to_value(cursor).unwrap_or(serde_json::Value::Null))
+    }
+}
+
 /// A record the connector could not map. It is quarantined with its raw payload and the sync
 /// goes on.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,4 +171,35 @@ pub trait Connector: Send + Sync {
         mode: SyncMode,
         state: Option<StreamState>,
     ) -> BoxStream<'a, Result<ReadItem, ConnectorError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Mark {
+        since: Option<String>,
+    }
+
+    #[test]
+    fn typed_states_round_trip_and_unknown_ones_start_over() {
+        let mark = Mark {
+            since: Some("2026-11-01".into()),
+        };
+        let state = StreamState::encode(&mark);
+        assert_eq!(state.0, json!({"since": "2026-11-01"}));
+        assert_eq!(StreamState::decode::<Mark>(Some(state), "s"), mark);
+        assert_eq!(StreamState::decode::<Mark>(None, "s"), Mark::default());
+        assert_eq!(
+            StreamState::decode::<Mark>(Some(StreamState(serde_json::Value::Null)), "s"),
+            Mark::default()
+        );
+        assert_eq!(
+            StreamState::decode::<Mark>(Some(StreamState(json!({"page": 3}))), "s"),
+            Mark::default()
+        );
+    }
 }

@@ -56,3 +56,16 @@ pub fn completion(items: &[ReadItem]) -> Option<&Value> {
         _ => None,
     }
 }
+
+/// The position in `items` of their `n`-th checkpoint (from 0) and its state: where a read
+/// cut off there would resume from.
+pub fn nth_checkpoint(items: &[ReadItem], n: usize) -> Option<(usize, &StreamState)> {
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| match item {
+            ReadItem::Checkpoint(s) => Some((i, s)),
+            _ => None,
+        })
+        .nth(n)
+}
