@@ -59,8 +59,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tributary_connector::{
-    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, MappingSettings, ReadItem,
-    Reject, RevenueMapping, StreamSpec, StreamState, SyncMode,
+    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, DeleteStrategy,
+    MappingSettings, ReadItem, Reject, RevenueMapping, SourceCount, StreamSpec, StreamState,
+    SyncMode,
 };
 use tributary_model::{Currency, Entity, EntityKind, ExternalRef, SourceRecord};
 
@@ -337,6 +338,13 @@ impl Object {
             cursor_field: Some(self.cursor_field().to_owned()),
             // Incremental first: the engine falls back to a stream's first mode.
             modes: vec![SyncMode::Incremental, SyncMode::FullRefresh],
+            // Archived records come from `archived=true`; deal contacts have no archived
+            // listing, so only a full refresh's sweep finds removed edges.
+            delete_strategy: if self.reads_archived() {
+                DeleteStrategy::NativeFeed
+            } else {
+                DeleteStrategy::KeyDiff
+            },
         }
     }
 }
@@ -868,7 +876,18 @@ impl HubspotConnector {
     ) -> Result<Cursor, ConnectorError> {
         let cursor = Cursor::from_state(state, object.name());
         match mode {
-            SyncMode::FullRefresh if cursor.is_full_refresh() => Ok(cursor),
+            SyncMode::FullRefresh if cursor.is_full_refresh() && cursor != Cursor::default() => {
+                Ok(cursor)
+            }
+            SyncMode::FullRefresh if cursor.is_full_refresh() => {
+                // The list endpoint has no total: one search says how many records a
+                // complete read must yield.
+                let (_, total) = self.newest(object).await?;
+                Ok(Cursor {
+                    total,
+                    ..Cursor::default()
+                })
+            }
             SyncMode::FullRefresh => {
                 // Resuming an incremental run's list read as a refresh would let the sweep
                 // delete the rows read before the refresh began.
@@ -931,6 +950,7 @@ impl HubspotConnector {
                     None if !cursor.archived => {
                         if let Some(total) = cursor.total {
                             reconcile(object, "full read", total, cursor.read);
+                            yield ReadItem::Count(SourceCount { phase: "full read".into(), source: total, read: cursor.read });
                         }
                         if !object.reads_archived() {
                             yield ReadItem::Checkpoint(end());
@@ -1001,6 +1021,7 @@ impl HubspotConnector {
                         Some(high) => {
                             if let Some(total) = cursor.total {
                                 reconcile(object, "search window", total, cursor.read);
+                                yield ReadItem::Count(SourceCount { phase: "search window".into(), source: total, read: cursor.read });
                             }
                             let new_since = since.max(high);
                             tracing::info!(stream = object.name(), since, new_since, read = cursor.read, "hubspot changes read");

@@ -70,9 +70,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tributary_connector::{
-    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, HeaderName, HeaderValue,
-    HttpRequest, HttpResponse, MappingSettings, ObservedResponse, QuotaVerdict, ReadItem, Reject,
-    RevenueMapping, StreamSpec, StreamState, SyncMode, quota_readings,
+    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, DeleteStrategy, HeaderName,
+    HeaderValue, HttpRequest, HttpResponse, MappingSettings, ObservedResponse, QuotaVerdict,
+    ReadItem, Reject, RevenueMapping, SourceCount, StreamSpec, StreamState, SyncMode,
+    quota_readings,
 };
 use tributary_model::{Currency, Entity, EntityKind, ExternalRef, RevenueEventKind, SourceRecord};
 
@@ -470,12 +471,16 @@ impl Object {
                 entity: self.entity(),
                 cursor_field: None,
                 modes: vec![SyncMode::FullRefresh],
+                // Read whole each time; a rate the refresh no longer sees is swept.
+                delete_strategy: DeleteStrategy::KeyDiff,
             },
             _ => StreamSpec {
                 name: self.name().to_owned(),
                 entity: self.entity(),
                 cursor_field: Some("SystemModstamp".to_owned()),
                 modes: vec![SyncMode::Incremental, SyncMode::FullRefresh],
+                // `queryAll` returns rows with `IsDeleted = true`.
+                delete_strategy: DeleteStrategy::NativeFeed,
             },
         }
     }
@@ -1146,7 +1151,12 @@ impl SalesforceConnector {
                 }
                 return;
             }
+            // Reconciliation: the rows the query served against its `totalSize`. A resumed
+            // read runs a new query from its position, which has a total of its own.
+            let total = batch.total;
+            let mut served = 0u64;
             loop {
+                served += batch.records.len() as u64;
                 for raw in std::mem::take(&mut batch.records) {
                     let (Some(id), Some(stamp)) = (mapping::record_id(&raw), mapping::modstamp(&raw)) else {
                         yield ReadItem::Reject(Reject {
@@ -1175,6 +1185,13 @@ impl SalesforceConnector {
                     }
                     None => break,
                 }
+            }
+            if let Some(source) = total {
+                if served < source {
+                    tracing::warn!(stream = object.name(), source, served, "salesforce served fewer rows than its totalSize");
+                }
+                let phase = if incremental { "queryAll" } else { "query" };
+                yield ReadItem::Count(SourceCount { phase: phase.into(), source, read: served });
             }
             if incremental {
                 let high = match (cursor.since, cursor.after.as_ref().map(|a| a.modstamp)) {

@@ -21,6 +21,7 @@
 pub mod auth;
 mod error;
 mod http;
+pub mod kind;
 mod quota;
 pub mod revenue;
 
@@ -32,6 +33,7 @@ pub use http::{
     Auth, BodyError, BytesResponse, Decoded, HttpClient, HttpClientConfig, HttpRequest,
     HttpResponse, RateLimit,
 };
+pub use kind::{ConnectorKind, Declared, DynKind, describe_streams, find_kind};
 pub use quota::{
     ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow, quota_readings,
 };
@@ -66,6 +68,32 @@ impl SyncMode {
     }
 }
 
+/// How a stream learns that the source deleted a row (SPEC §6), recorded on every run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteStrategy {
+    /// The vendor lists deleted rows and the connector emits [`ReadItem::Delete`] for each
+    /// (Salesforce `queryAll` with `IsDeleted`, HubSpot `archived=true`); a full refresh
+    /// also sweeps what it did not see.
+    NativeFeed,
+    /// Only a full read finds deletions: the keys it saw are compared with the stored ones
+    /// and the rest are marked deleted (the engine's sweep at the end of a full refresh).
+    KeyDiff,
+    /// The source never deletes (an append-only feed, dated rates): nothing is swept.
+    None,
+}
+
+impl DeleteStrategy {
+    /// The stable snake_case name stored on runs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeleteStrategy::NativeFeed => "native_feed",
+            DeleteStrategy::KeyDiff => "key_diff",
+            DeleteStrategy::None => "none",
+        }
+    }
+}
+
 /// A stream a connector can read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamSpec {
@@ -75,8 +103,10 @@ pub struct StreamSpec {
     pub entity: EntityKind,
     /// The vendor field that orders changes, for incremental reads.
     pub cursor_field: Option<String>,
-    /// The modes this stream supports.
+    /// The modes this stream supports; the first is the default.
     pub modes: Vec<SyncMode>,
+    /// How deletions at the source reach the store.
+    pub delete_strategy: DeleteStrategy,
 }
 
 /// Opaque, connector-owned state of one stream; the engine stores it as JSON and hands it back.
@@ -119,6 +149,22 @@ pub struct Reject {
     pub raw: serde_json::Value,
 }
 
+/// The source's own count of what a read covers, and how much of it the connector read: the
+/// reconciliation of SPEC §6. A connector emits one when a phase of its read that the vendor
+/// counted ends (HubSpot search `total`, Salesforce `totalSize`, Skilljar `count`); `read`
+/// counts the source records the connector took in that phase, across resumed runs (it
+/// carries the tally in its state), whether they became records, rejects or deletions. The
+/// engine sums them over the run and records a shortfall on the run as a warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceCount {
+    /// Which part of the read the vendor counted, for a human (e.g. `search window`).
+    pub phase: String,
+    /// How many records the vendor said the phase holds.
+    pub source: u64,
+    /// How many the connector read in it.
+    pub read: u64,
+}
+
 /// One item a stream yields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReadItem {
@@ -128,6 +174,8 @@ pub enum ReadItem {
     Reject(Reject),
     /// The source deleted this row.
     Delete(ExternalRef),
+    /// The vendor's count of a phase of the read against what was read.
+    Count(SourceCount),
     /// Everything before this item is safe to commit together with this state. A connector
     /// emits one after each page; `StreamState(Value::Null)` means "start over next time"
     /// (and, in a full refresh, that the read reached its end, as [`ReadItem::Complete`]).

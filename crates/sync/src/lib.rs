@@ -16,7 +16,7 @@
 
 use futures::StreamExt;
 use std::time::{Duration, Instant};
-use tributary_connector::{Connector, ReadItem, StreamSpec, SyncMode};
+use tributary_connector::{Connector, ReadItem, SourceCount, StreamSpec, SyncMode};
 use tributary_model::SyncRunId;
 use tributary_store::{
     CommitBatch, CommitOutcome, QuarantineItem, RunFinish, RunOrigin, RunStatus, Store,
@@ -262,6 +262,7 @@ impl SyncEngine {
         let mut cursor = state.clone();
         let mut error = None;
         let mut paused = None;
+        let mut counts: Vec<SourceCount> = Vec::new();
         let mut items = connector.read(spec, mode, state.map(tributary_connector::StreamState));
         while let Some(item) = items.next().await {
             let item = match item {
@@ -298,6 +299,9 @@ impl SyncEngine {
                 ReadItem::Delete(r) => {
                     batch.deletes.push(r);
                     batch.records_read += 1;
+                }
+                ReadItem::Count(c) => {
+                    counts.push(c);
                 }
                 ReadItem::Checkpoint(s) => {
                     cursor = (!s.0.is_null()).then(|| s.0.clone());

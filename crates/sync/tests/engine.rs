@@ -45,6 +45,7 @@ impl Connector for Paged {
             entity: EntityKind::Account,
             cursor_field: None,
             modes: vec![SyncMode::FullRefresh],
+            delete_strategy: DeleteStrategy::KeyDiff,
         }]
     }
     fn read<'a>(
