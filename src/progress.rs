@@ -94,6 +94,19 @@ pub fn summary(report: &SyncReport) -> String {
                 .map(|e| format!("failed: {e}"))
                 .unwrap_or_else(|| "ok".to_owned()),
         ));
+        // What the run checked besides landing rows: loud, under the line it concerns.
+        for w in &s.checks.warnings {
+            out.push_str(&format!("  warning: {w}\n"));
+        }
+        for d in &s.drift {
+            out.push_str(&format!(
+                "  schema drift: `{}` {} -> {} ({})\n",
+                d.field,
+                d.old_type,
+                d.new_type.as_deref().unwrap_or("gone"),
+                d.policy
+            ));
+        }
     }
     out
 }

@@ -10,8 +10,11 @@
 
 #![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
 
+mod common;
+
 use anyhow::{Context, Result, ensure};
 use chrono::{Days, NaiveDate};
+use common::Gateway;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -142,82 +145,35 @@ fn assert_same_ledger(
     }
 }
 
-struct Gateway {
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Gateway {
-    async fn start(store: Store) -> Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}/graphql", listener.local_addr()?);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(tributary_gateway::serve(
-            listener,
-            tributary_gateway::AppState::new(store),
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        Ok(Self {
-            url,
-            stop: Some(tx),
-            task,
-        })
-    }
-
-    async fn query(&self, query: &str, variables: Value) -> Result<Value> {
-        let body: Value = reqwest::Client::new()
-            .post(&self.url)
-            .json(&json!({"query": query, "variables": variables}))
-            .send()
-            .await?
-            .json()
+/// Every ledger line over HTTP, page by page.
+async fn ledger(gw: &Gateway) -> Result<Vec<(String, String, Decimal)>> {
+    let mut lines = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let d = gw
+            .query(
+                "query($after: String) { revenueLedger(first: 500, after: $after) {
+                   pageInfo { hasNextPage endCursor }
+                   nodes { date kind arrDelta { amount currency } } } }",
+                json!({"after": after}),
+            )
             .await?;
-        ensure!(body.get("errors").is_none(), "GraphQL errors: {body}");
-        body.get("data").cloned().context("no data")
-    }
-
-    /// Every ledger line over HTTP, page by page.
-    async fn ledger(&self) -> Result<Vec<(String, String, Decimal)>> {
-        let mut lines = Vec::new();
-        let mut after = Value::Null;
-        loop {
-            let d = self
-                .query(
-                    "query($after: String) { revenueLedger(first: 500, after: $after) {
-                       pageInfo { hasNextPage endCursor }
-                       nodes { date kind arrDelta { amount currency } } } }",
-                    json!({"after": after}),
-                )
-                .await?;
-            let l = &d["revenueLedger"];
-            for n in l["nodes"].as_array().context("nodes")? {
-                ensure!(n["arrDelta"]["currency"] == "USD", "{n}");
-                lines.push((
-                    n["date"].as_str().context("date")?.to_owned(),
-                    n["kind"].as_str().context("kind")?.to_ascii_lowercase(),
-                    Decimal::from_str(n["arrDelta"]["amount"].as_str().context("amount")?)?
-                        .normalize(),
-                ));
-            }
-            if l["pageInfo"]["hasNextPage"] != true {
-                break;
-            }
-            after = l["pageInfo"]["endCursor"].clone();
+        let l = &d["revenueLedger"];
+        for n in l["nodes"].as_array().context("nodes")? {
+            ensure!(n["arrDelta"]["currency"] == "USD", "{n}");
+            lines.push((
+                n["date"].as_str().context("date")?.to_owned(),
+                n["kind"].as_str().context("kind")?.to_ascii_lowercase(),
+                Decimal::from_str(n["arrDelta"]["amount"].as_str().context("amount")?)?.normalize(),
+            ));
         }
-        lines.sort();
-        Ok(lines)
-    }
-
-    async fn stop(mut self) -> Result<()> {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
+        if l["pageInfo"]["hasNextPage"] != true {
+            break;
         }
-        self.task.await??;
-        Ok(())
+        after = l["pageInfo"]["endCursor"].clone();
     }
+    lines.sort();
+    Ok(lines)
 }
 
 /// The vendor id of generator deal `deal` in `crm`.
@@ -303,7 +259,7 @@ async fn lifecycle(crm: Crm) -> Result<()> {
         let first = sync(&store, connector.as_ref(), first_mode).await?;
         let gateway = Gateway::start(store.clone()).await?;
         assert_same_ledger(
-            &gateway.ledger().await?,
+            &ledger(&gateway).await?,
             &expected_ledger(&before, &[])?,
             &format!("{crm:?}/{backend}: the first sync's ledger is the generator's as of {then}"),
         );
@@ -345,7 +301,7 @@ async fn lifecycle(crm: Crm) -> Result<()> {
         }
         // The whole ledger, over HTTP, equals the generator's at today without the deleted
         // deal — so the renewals are in it and the deleted deal's lines are gone.
-        let ledger = gateway.ledger().await?;
+        let ledger = ledger(&gateway).await?;
         assert_same_ledger(
             &ledger,
             &expected_ledger(&after, &[])?,
@@ -470,7 +426,7 @@ async fn the_ledger_converts_through_salesforces_dated_rates() -> Result<()> {
         settings.refresh(&store).await?;
         let gateway = Gateway::start(store.clone()).await?;
         assert_same_ledger(
-            &gateway.ledger().await?,
+            &ledger(&gateway).await?,
             &want,
             &format!("{backend}: the ledger through the org's dated rates"),
         );

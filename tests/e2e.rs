@@ -4,58 +4,15 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
 
-use anyhow::{Context, Result, ensure};
+mod common;
+
+use anyhow::{Context, Result};
+use common::Gateway;
 use serde_json::{Value, json};
 use tributary::demo::{self, DemoOptions};
 use tributary_connector::SyncMode;
 use tributary_sim::{Company, Faults, SimConfig};
 use tributary_store::testing::TestDatabase;
-
-struct Gateway {
-    url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Gateway {
-    async fn start(store: tributary_store::Store) -> Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}/graphql", listener.local_addr()?);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(tributary_gateway::serve(
-            listener,
-            tributary_gateway::AppState::new(store),
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        Ok(Self {
-            url,
-            stop: Some(tx),
-            task,
-        })
-    }
-
-    async fn query(&self, query: &str, variables: Value) -> Result<Value> {
-        let resp = reqwest::Client::new()
-            .post(&self.url)
-            .json(&json!({"query": query, "variables": variables}))
-            .send()
-            .await?;
-        ensure!(resp.status().is_success(), "HTTP {}", resp.status());
-        let body: Value = resp.json().await?;
-        ensure!(body.get("errors").is_none(), "GraphQL errors: {body}");
-        body.get("data").cloned().context("no data")
-    }
-
-    async fn stop(mut self) -> Result<()> {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        self.task.await??;
-        Ok(())
-    }
-}
 
 const ACCOUNTS_PAGE: &str = r#"
 query($after: String) {

@@ -812,6 +812,70 @@ impl SyncRun {
     async fn error(&self) -> Option<&str> {
         self.row.error.as_deref()
     }
+
+    /// How the stream learns of deletions at the source: `native_feed` (the vendor lists
+    /// them), `key_diff` (a full read's keys against the stored ones) or `none`.
+    async fn delete_strategy(&self) -> Option<&str> {
+        self.row.delete_strategy.as_deref()
+    }
+
+    /// The source's own count of what the run read (e.g. HubSpot search `total`, Salesforce
+    /// `totalSize`), summed over the phases it counted; null when the source gave none.
+    async fn source_count(&self) -> Option<i64> {
+        self.row.source_count
+    }
+
+    /// How many records the connector read in the phases the source counted.
+    async fn source_read(&self) -> Option<i64> {
+        self.row.source_read
+    }
+
+    /// Whether everything the source counted was read: null when it counted nothing.
+    async fn complete(&self) -> Option<bool> {
+        Some(self.row.source_read? >= self.row.source_count?)
+    }
+
+    /// Problems that did not stop the run, loudest first (a completeness shortfall).
+    async fn warnings(&self) -> Vec<String> {
+        self.row
+            .warnings
+            .as_ref()
+            .and_then(|w| serde_json::from_value(w.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// Fields whose type changed or that disappeared, found before the batch that showed
+    /// them was loaded.
+    async fn schema_drift(&self) -> Vec<SchemaDrift> {
+        self.row
+            .drift
+            .as_ref()
+            .and_then(|d| {
+                serde_json::from_value::<Vec<tributary_store::SchemaDrift>>(d.clone()).ok()
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| SchemaDrift {
+                field: d.field,
+                old_type: d.old_type,
+                new_type: d.new_type,
+                policy: d.policy,
+            })
+            .collect()
+    }
+}
+
+/// A field of a stream whose type changed or that disappeared (SPEC §6).
+#[derive(SimpleObject, Clone, Debug)]
+pub struct SchemaDrift {
+    /// The field's path in the source's payload, dot-separated (`properties.amount`).
+    pub field: String,
+    /// Its JSON type before: string, number, boolean, object or array.
+    pub old_type: String,
+    /// Its JSON type now; null when it disappeared.
+    pub new_type: Option<String>,
+    /// What was done about it.
+    pub policy: String,
 }
 
 /// A source record that could not be mapped, kept with its payload for inspection.

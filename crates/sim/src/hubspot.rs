@@ -103,6 +103,15 @@ pub struct HubspotMockConfig {
     /// the property exists in `GET /crm/v3/properties/deals`). Off, every amount is in the
     /// portal's company currency and the property does not exist.
     pub multi_currency: bool,
+    /// How many of the newest live records of every object the list endpoint silently
+    /// leaves out of its pages while search still counts them: a vendor-side loss such as
+    /// ~8,000 companies missing with no error (airbyte#34446), for completeness tests. 0 is
+    /// HubSpot as documented.
+    pub lost_from_listing: usize,
+    /// Properties served as JSON numbers, where HubSpot serves every property as a string,
+    /// whenever their value reads as a number: a portal whose field changed type, for
+    /// schema-drift tests. Empty is HubSpot as documented.
+    pub numeric_properties: Vec<String>,
 }
 
 impl Default for HubspotMockConfig {
@@ -115,6 +124,8 @@ impl Default for HubspotMockConfig {
             faults: Faults::default(),
             search_result_cap: SEARCH_RESULT_CAP,
             multi_currency: true,
+            lost_from_listing: 0,
+            numeric_properties: Vec::new(),
         }
     }
 }
@@ -974,7 +985,14 @@ impl MockState {
                 None => object.default_properties().contains(&name),
             };
             if wanted {
-                props.insert(name.to_owned(), value.map_or(Value::Null, Value::String));
+                let value = match value {
+                    None => Value::Null,
+                    Some(v) if self.config.numeric_properties.iter().any(|p| p == name) => v
+                        .parse::<serde_json::Number>()
+                        .map_or(Value::String(v), Value::Number),
+                    Some(v) => Value::String(v),
+                };
+                props.insert(name.to_owned(), value);
             }
         }
         let (created, updated) = self.created_updated(object, i);
@@ -1110,7 +1128,17 @@ fn list_page(
     // The cursor is the id of the first record of the next page: stable when records are
     // added or archived between pages, as HubSpot's own cursor is.
     let ids = &state.ids[slot(object)];
-    let matches = |i: &usize| state.archived_at(object, *i).is_some() == archived;
+    // `lost_from_listing`: the newest live records never appear in a live listing.
+    let lost_from = match (archived, state.config.lost_from_listing) {
+        (true, _) | (_, 0) => usize::MAX,
+        (false, lost) => (0..state.len(object))
+            .rev()
+            .filter(|&i| state.archived_at(object, i).is_none())
+            .take(lost)
+            .last()
+            .unwrap_or(usize::MAX),
+    };
+    let matches = |i: &usize| state.archived_at(object, *i).is_some() == archived && *i < lost_from;
     let mut candidates =
         (ids.partition_point(|&id| id < start_id)..state.len(object)).filter(matches);
     let page: Vec<usize> = candidates.by_ref().take(limit).collect();

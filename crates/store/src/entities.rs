@@ -230,6 +230,24 @@ entity_module!(sync_run, "sync_runs", {
     pub error: Option<String>,
     pub scheduled_for: Option<DateTimeUtc>,
     pub worker: Option<String>,
+    pub delete_strategy: Option<String>,
+    pub source_count: Option<i64>,
+    pub source_read: Option<i64>,
+    pub warnings: Option<Json>,
+    pub drift: Option<Json>,
+});
+
+entity_module!(stream_field, "stream_fields", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub connector: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub stream: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub field: String,
+    pub json_type: String,
+    pub always_present: bool,
+    pub first_seen_at: DateTimeUtc,
+    pub last_changed_at: DateTimeUtc,
 });
 
 entity_module!(sync_lease, "sync_leases", {

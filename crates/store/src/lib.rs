@@ -27,7 +27,9 @@ mod write;
 
 pub use leases::Lease;
 pub use read::{AccountFilter, AccountPage, Page, RevenueEventFilter, StoreCounts};
-pub use runs::{RunFinish, RunOrigin, RunStatus};
+pub use runs::{
+    FieldSchema, RunChecks, RunFinish, RunOrigin, RunStatus, SchemaDrift, SchemaUpdate,
+};
 pub use write::{CommitBatch, CommitOutcome, QuarantineItem};
 
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};

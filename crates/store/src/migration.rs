@@ -15,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0001Initial),
             Box::new(M0002Scheduling),
             Box::new(M0003Revenue),
+            Box::new(M0004SyncChecks),
         ]
     }
 }
@@ -396,6 +397,76 @@ impl MigrationTrait for M0003Revenue {
                 .to_owned(),
         )
         .await?;
+        Ok(())
+    }
+}
+
+/// What every run checks besides landing rows (SPEC §6): the stream's delete strategy, the
+/// source's own count against what was read, warnings, and schema drift; and the fields each
+/// stream has been seen to carry, which drift is detected against.
+struct M0004SyncChecks;
+
+impl MigrationName for M0004SyncChecks {
+    fn name(&self) -> &str {
+        "m0004_sync_checks"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0004SyncChecks {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite alters one column per statement.
+        for col in [
+            string_null("delete_strategy"),
+            big_integer_null("source_count"),
+            big_integer_null("source_read"),
+            json_null("warnings"),
+            json_null("drift"),
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table("sync_runs")
+                    .add_column(col.to_owned())
+                    .to_owned(),
+            )
+            .await?;
+        }
+        m.create_table(
+            Table::create()
+                .table("stream_fields")
+                .if_not_exists()
+                .col(string("connector"))
+                .col(string("stream"))
+                .col(string("field"))
+                .col(string("json_type"))
+                .col(boolean("always_present"))
+                .col(timestamp_with_time_zone("first_seen_at"))
+                .col(timestamp_with_time_zone("last_changed_at"))
+                .primary_key(Index::create().col("connector").col("stream").col("field"))
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("stream_fields").if_exists().to_owned())
+            .await?;
+        for col in [
+            "delete_strategy",
+            "source_count",
+            "source_read",
+            "warnings",
+            "drift",
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table("sync_runs")
+                    .drop_column(col)
+                    .to_owned(),
+            )
+            .await?;
+        }
         Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Sync state (one opaque JSON cursor per connector stream) and the `sync_runs` log.
 
-use crate::entities::{quarantine, sync_run, sync_state};
+use crate::entities::{quarantine, stream_field, sync_run, sync_state};
 use crate::{CommitOutcome, Store, StoreError};
 use chrono::{DateTime, Utc};
 use sea_orm::ExprTrait;
@@ -48,6 +48,58 @@ pub struct RunFinish {
     pub cursor_after: Option<serde_json::Value>,
     /// The error, when it failed.
     pub error: Option<String>,
+    /// What the run checked besides landing rows.
+    pub checks: RunChecks,
+}
+
+/// What a run checked besides landing rows (SPEC §6), recorded on its `sync_runs` row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunChecks {
+    /// How the stream learns of deletions (`native_feed`, `key_diff`, `none`).
+    pub delete_strategy: Option<String>,
+    /// The source's own count of what the run read, summed over the phases it counted; none
+    /// when the source reported no count.
+    pub source_count: Option<u64>,
+    /// How many records the connector read in those counted phases.
+    pub source_read: Option<u64>,
+    /// Loud, human-readable problems that did not stop the run (a completeness shortfall).
+    pub warnings: Vec<String>,
+}
+
+/// A field of a stream's records whose type changed or that disappeared, found before the
+/// batch that showed it was loaded (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SchemaDrift {
+    /// The field's path in the raw payload, dot-separated (`properties.amount`).
+    pub field: String,
+    /// Its type before (a JSON type name: string, number, boolean, object, array).
+    pub old_type: String,
+    /// Its type now; none when it disappeared.
+    pub new_type: Option<String>,
+    /// What was done about it, for a human.
+    pub policy: String,
+}
+
+/// A field a stream's records have been seen to carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSchema {
+    /// The field's path in the raw payload, dot-separated.
+    pub field: String,
+    /// Its JSON type.
+    pub json_type: String,
+    /// Whether every record seen so far carried it (only such a field can "disappear").
+    pub always_present: bool,
+}
+
+/// A change to a stream's known fields, written together with the drift it explains.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaUpdate {
+    /// Fields to add or replace.
+    pub upsert: Vec<FieldSchema>,
+    /// Fields no longer carried.
+    pub remove: Vec<String>,
+    /// The drift found, appended to the run's record.
+    pub drift: Vec<SchemaDrift>,
 }
 
 /// Saves a stream's state. `null` means "start over next time"; the row stays because it
@@ -228,10 +280,119 @@ impl Store {
                     Expr::val(sea_orm::Value::Json(finish.cursor_after.map(Box::new))),
                 ),
                 ("error", finish.error.into()),
+                ("delete_strategy", finish.checks.delete_strategy.into()),
+                (
+                    "source_count",
+                    finish.checks.source_count.map(saturating_i64).into(),
+                ),
+                (
+                    "source_read",
+                    finish.checks.source_read.map(saturating_i64).into(),
+                ),
+                (
+                    "warnings",
+                    Expr::val(sea_orm::Value::Json(
+                        (!finish.checks.warnings.is_empty())
+                            .then(|| Box::new(serde_json::json!(finish.checks.warnings))),
+                    )),
+                ),
             ])
             .and_where(Expr::col("id").eq(id.0))
             .to_owned();
         self.db().execute(&q).await?;
+        Ok(())
+    }
+
+    /// The fields `stream` of `connector` has been seen to carry, by path.
+    pub async fn stream_fields(
+        &self,
+        connector: &str,
+        stream: &str,
+    ) -> Result<Vec<FieldSchema>, StoreError> {
+        Ok(stream_field::Entity::find()
+            .filter(stream_field::Column::Connector.eq(connector))
+            .filter(stream_field::Column::Stream.eq(stream))
+            .order_by_asc(stream_field::Column::Field)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|m| FieldSchema {
+                field: m.field,
+                json_type: m.json_type,
+                always_present: m.always_present,
+            })
+            .collect())
+    }
+
+    /// Records a change to a stream's known fields and appends the drift it explains to
+    /// `run`'s record, in one transaction.
+    pub async fn record_schema(
+        &self,
+        run: SyncRunId,
+        connector: &str,
+        stream: &str,
+        update: &SchemaUpdate,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let txn = self.begin_write().await?;
+        for f in &update.upsert {
+            let q = Query::insert()
+                .into_table("stream_fields")
+                .columns([
+                    "connector",
+                    "stream",
+                    "field",
+                    "json_type",
+                    "always_present",
+                    "first_seen_at",
+                    "last_changed_at",
+                ])
+                .values_panic([
+                    connector.into(),
+                    stream.into(),
+                    f.field.as_str().into(),
+                    f.json_type.as_str().into(),
+                    f.always_present.into(),
+                    now.into(),
+                    now.into(),
+                ])
+                .on_conflict(
+                    OnConflict::columns(["connector", "stream", "field"])
+                        .update_columns(["json_type", "always_present", "last_changed_at"])
+                        .to_owned(),
+                )
+                .to_owned();
+            txn.execute(&q).await?;
+        }
+        if !update.remove.is_empty() {
+            let q = Query::delete()
+                .from_table("stream_fields")
+                .and_where(Expr::col("connector").eq(connector))
+                .and_where(Expr::col("stream").eq(stream))
+                .and_where(Expr::col("field").is_in(update.remove.iter().map(String::as_str)))
+                .to_owned();
+            txn.execute(&q).await?;
+        }
+        if !update.drift.is_empty() {
+            let row = sync_run::Entity::find_by_id(run.0).one(&txn).await?;
+            let mut drift: Vec<SchemaDrift> = row
+                .and_then(|r| r.drift)
+                .and_then(|d| serde_json::from_value(d).ok())
+                .unwrap_or_default();
+            drift.extend(update.drift.iter().cloned());
+            let q = Query::update()
+                .table("sync_runs")
+                .value(
+                    "drift",
+                    Expr::val(sea_orm::Value::Json(Some(Box::new(serde_json::json!(
+                        drift
+                    ))))),
+                )
+                .and_where(Expr::col("id").eq(run.0))
+                .to_owned();
+            txn.execute(&q).await?;
+        }
+        txn.commit().await?;
         Ok(())
     }
 
@@ -289,4 +450,8 @@ impl Store {
             .await?;
         Ok((rows, total))
     }
+}
+
+fn saturating_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

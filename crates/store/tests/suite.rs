@@ -197,6 +197,7 @@ async fn state_and_run_counters_commit_with_the_batch() {
                     status: RunStatus::Succeeded,
                     cursor_after: None,
                     error: None,
+                    checks: Default::default(),
                 },
             )
             .await

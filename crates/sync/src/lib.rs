@@ -11,15 +11,25 @@
 //! quarantine and the run goes on. A connector error stops that stream only: its committed
 //! checkpoints stay, the run is recorded as failed with the error, and the next stream runs.
 //!
+//! Every run also checks what a plain load would miss: the source's own counts against what
+//! was read (a shortfall is a warning on the run, in the log and in GraphQL), and schema
+//! drift, found before the batch that shows it loads ([`drift`]). Each run records the
+//! stream's delete strategy.
+//!
 //! The engine knows connectors only through the `Connector` trait and the database only
 //! through `Store`; it never sees HTTP or SQL.
+
+pub mod drift;
+
+pub use drift::{DriftPolicy, SchemaTracker};
 
 use futures::StreamExt;
 use std::time::{Duration, Instant};
 use tributary_connector::{Connector, ReadItem, SourceCount, StreamSpec, SyncMode};
 use tributary_model::SyncRunId;
 use tributary_store::{
-    CommitBatch, CommitOutcome, QuarantineItem, RunFinish, RunOrigin, RunStatus, Store,
+    CommitBatch, CommitOutcome, QuarantineItem, RunChecks, RunFinish, RunOrigin, RunStatus,
+    SchemaDrift, Store,
 };
 
 /// Errors that stop a whole sync (connector errors only stop their stream).
@@ -75,6 +85,10 @@ pub struct StreamReport {
     pub error: Option<String>,
     /// Why the stream paused cleanly (the vendor's quota is spent), and when it may resume.
     pub paused: Option<Paused>,
+    /// The delete strategy, the source's counts and the warnings, as recorded on the run.
+    pub checks: RunChecks,
+    /// Schema drift found before load, as recorded on the run.
+    pub drift: Vec<SchemaDrift>,
     /// Wall time.
     pub duration: Duration,
 }
@@ -126,6 +140,7 @@ impl SyncReport {
 pub struct SyncEngine {
     store: Store,
     batch_size: usize,
+    drift_policy: DriftPolicy,
 }
 
 impl SyncEngine {
@@ -134,7 +149,14 @@ impl SyncEngine {
         Self {
             store,
             batch_size: 5_000,
+            drift_policy: DriftPolicy::default(),
         }
+    }
+
+    /// Sets what happens to records that show a field's type changed.
+    pub fn with_drift_policy(mut self, policy: DriftPolicy) -> Self {
+        self.drift_policy = policy;
+        self
     }
 
     /// Sets the most items held before a commit when a connector checkpoints rarely.
@@ -256,6 +278,11 @@ impl SyncEngine {
             run_id: Some(run_id),
             ..Default::default()
         };
+        let mut schema = SchemaTracker::new(
+            self.store.stream_fields(&instance, &spec.name).await?,
+            self.drift_policy,
+        );
+        let mut drift: Vec<SchemaDrift> = Vec::new();
         let mut batch = new_batch();
         let mut read = 0u64;
         let mut totals = CommitOutcome::default();
@@ -321,6 +348,15 @@ impl SyncEngine {
             let held = batch.records.len() + batch.rejects.len() + batch.deletes.len();
             if flush || held >= self.batch_size {
                 read += batch.records_read;
+                self.check_schema(
+                    run_id,
+                    &instance,
+                    &spec.name,
+                    &mut schema,
+                    &mut batch,
+                    &mut drift,
+                )
+                .await?;
                 let outcome = self
                     .store
                     .commit_batch(std::mem::replace(&mut batch, new_batch()))
@@ -334,6 +370,15 @@ impl SyncEngine {
         // upserts are idempotent, so re-reading it next time is harmless.
         if batch.records_read > 0 {
             read += batch.records_read;
+            self.check_schema(
+                run_id,
+                &instance,
+                &spec.name,
+                &mut schema,
+                &mut batch,
+                &mut drift,
+            )
+            .await?;
             totals.add(self.store.commit_batch(batch).await?);
             progress.committed(spec, read, &totals);
         }
@@ -344,11 +389,13 @@ impl SyncEngine {
         } else {
             RunStatus::Succeeded
         };
+        let checks = completeness(spec, &counts);
         self.store
             .finish_run(
                 run_id,
                 RunFinish {
                     status,
+                    checks: checks.clone(),
                     cursor_after: cursor,
                     error: error.clone().or_else(|| {
                         paused.as_ref().map(|p| match p.resume_at {
@@ -375,7 +422,77 @@ impl SyncEngine {
             outcome: totals,
             error,
             paused,
+            checks,
+            drift,
             duration: started.elapsed(),
         })
     }
+
+    /// Looks at a batch before it loads: records new fields and reports drift on the run
+    /// (and in the log) first, then moves the records the policy holds into quarantine.
+    async fn check_schema(
+        &self,
+        run_id: SyncRunId,
+        connector: &str,
+        stream: &str,
+        schema: &mut SchemaTracker,
+        batch: &mut CommitBatch,
+        drift: &mut Vec<SchemaDrift>,
+    ) -> Result<(), tributary_store::StoreError> {
+        let seen = schema.observe(&batch.records);
+        for d in &seen.update.drift {
+            tracing::warn!(
+                field = %d.field,
+                old_type = %d.old_type,
+                new_type = d.new_type.as_deref().unwrap_or("(gone)"),
+                policy = %d.policy,
+                "schema drift detected before load"
+            );
+        }
+        if !seen.update.upsert.is_empty()
+            || !seen.update.remove.is_empty()
+            || !seen.update.drift.is_empty()
+        {
+            self.store
+                .record_schema(run_id, connector, stream, &seen.update)
+                .await?;
+        }
+        drift.extend(seen.update.drift);
+        // Highest index first, so earlier indexes stay valid while records move out.
+        for (i, reason) in seen.quarantine.into_iter().rev() {
+            let r = batch.records.remove(i);
+            batch.rejects.push(QuarantineItem {
+                external_id: Some(r.external_ref.external_id.clone()),
+                reason,
+                payload: r.raw.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The run's checks from the counts the connector reported: sums, and a warning per phase
+/// that read less than the source said it holds.
+fn completeness(spec: &StreamSpec, counts: &[SourceCount]) -> RunChecks {
+    let mut checks = RunChecks {
+        delete_strategy: Some(spec.delete_strategy.as_str().to_owned()),
+        ..RunChecks::default()
+    };
+    for c in counts {
+        *checks.source_count.get_or_insert(0) += c.source;
+        *checks.source_read.get_or_insert(0) += c.read;
+        if c.read < c.source {
+            let warning = format!(
+                "incomplete: {} of `{}`: the source reports {} records, {} were read ({} missing)",
+                c.phase,
+                spec.name,
+                c.source,
+                c.read,
+                c.source - c.read
+            );
+            tracing::warn!(phase = %c.phase, source = c.source, read = c.read, "{warning}");
+            checks.warnings.push(warning);
+        }
+    }
+    checks
 }

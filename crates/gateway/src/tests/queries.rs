@@ -363,6 +363,7 @@ async fn sync_runs_and_quarantine_page_with_offset_cursors() {
                             },
                             cursor_after: Some(json!({"after": i + 1})),
                             error: (i == 1).then(|| "vendor said 500".to_owned()),
+                            checks: Default::default(),
                         },
                     )
                     .await
@@ -445,6 +446,7 @@ async fn connectors_show_their_schedule_and_trigger_sync_makes_them_due() {
                     status: tributary_store::RunStatus::Succeeded,
                     cursor_after: None,
                     error: None,
+                    checks: Default::default(),
                 },
             )
             .await
