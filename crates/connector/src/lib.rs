@@ -13,6 +13,13 @@
 //! - [`QuotaObserver`] and [`quota_readings`]: the vendor's quota headers, and a way to end a
 //!   request with [`ConnectorError::QuotaExhausted`] when a daily limit is reached.
 //! - [`ConnectorError`]: every failure with a class, so retry policy lives in one place.
+//! - [`ConnectorKind`] (module [`kind`]): what a vendor crate declares — kind name, typed
+//!   config, auth, streams with cursor field, sync modes and [`DeleteStrategy`], and how to
+//!   build an instance; the binary's registry is a list of [`DynKind`]s.
+//! - [`PushSource`] (module [`push`]): an endpoint that receives data (Segment, xAPI): a
+//!   request becomes validated items, committed before the gateway acknowledges.
+//! - [`SourceCount`] and [`StreamSpec::delete_strategy`]: the reconciliation and delete
+//!   strategy the engine records on every run (SPEC §6).
 //!
 //! A connector must not open its own HTTP client, read env vars or files, sleep to back off,
 //! spawn detached tasks, log secrets or panic on vendor data. It knows nothing of the store,
@@ -22,6 +29,7 @@ pub mod auth;
 mod error;
 mod http;
 pub mod kind;
+pub mod push;
 mod quota;
 pub mod revenue;
 
@@ -34,6 +42,7 @@ pub use http::{
     HttpResponse, RateLimit,
 };
 pub use kind::{ConnectorKind, Declared, DynKind, describe_streams, find_kind};
+pub use push::{Accepted, PushError, PushItem, PushRequest, PushResponse, PushSource};
 pub use quota::{
     ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow, quota_readings,
 };

@@ -8,7 +8,9 @@
 //! - [`app`]: the router: `POST`/`GET /graphql` (GraphQL over HTTP, answering
 //!   `application/graphql-response+json` or `application/json` as the client accepts),
 //!   GraphiQL at `/`, `/healthz`, `/readyz`; with a body size limit, timeouts and request
-//!   tracing. [`serve`] runs it with graceful shutdown.
+//!   tracing. [`serve`] runs it with graceful shutdown. Push connectors' ingest routes
+//!   ([`PushMount`]) are mounted under their prefixes: a request is committed through the
+//!   sync engine before it is acknowledged.
 //! - [`GatewayError`]: every error a client sees carries a stable `extensions.code`
 //!   (`VALIDATION_FAILED`, `BAD_CURSOR`, `INTERNAL` …; see [`error::code`]); internal errors are
 //!   logged and shown only as "internal error".
@@ -26,12 +28,14 @@ mod checks;
 mod cursor;
 mod http;
 mod loaders;
+mod push;
 mod query;
 
 #[cfg(test)]
 mod tests;
 
 pub use error::GatewayError;
+pub use push::PushMount;
 pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MutationRoot, QueryRoot};
 
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
@@ -90,6 +94,8 @@ pub struct AppState {
     pub store: Store,
     /// Limits and timeouts.
     pub config: GatewayConfig,
+    /// Push connectors' ingest routes, each under its prefix.
+    pub push: Vec<PushMount>,
 }
 
 impl AppState {
@@ -98,6 +104,7 @@ impl AppState {
         AppState {
             store,
             config: GatewayConfig::default(),
+            push: Vec::new(),
         }
     }
 }
@@ -143,6 +150,7 @@ pub fn app(state: AppState) -> Router {
 
 pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
     let config = state.config.clone();
+    let pushed = push::mount(Router::new(), &state.store, &state.push);
     let shared = http::Shared { state, schema };
     Router::new()
         .route("/", get(http::graphiql))
@@ -151,6 +159,7 @@ pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
         .route("/readyz", get(http::readyz))
         .fallback(http::not_found)
         .with_state(shared)
+        .merge(pushed)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         // tower-http 0.6 needs the timeout innermost and the body limit outside it (deps.md
         // §5.5); `ServiceBuilder` lists layers outermost first.

@@ -25,7 +25,9 @@ pub use drift::{DriftPolicy, SchemaTracker};
 
 use futures::StreamExt;
 use std::time::{Duration, Instant};
-use tributary_connector::{Connector, ReadItem, SourceCount, StreamSpec, SyncMode};
+use tributary_connector::{
+    Connector, PushItem, PushSource, ReadItem, SourceCount, StreamSpec, SyncMode,
+};
 use tributary_model::SyncRunId;
 use tributary_store::{
     CommitBatch, CommitOutcome, QuarantineItem, RunChecks, RunFinish, RunOrigin, RunStatus,
@@ -426,6 +428,67 @@ impl SyncEngine {
             drift,
             duration: started.elapsed(),
         })
+    }
+
+    /// Commits what a push source accepted from one request, stream by stream, through the
+    /// same store path as a pull sync; the caller acknowledges the request only after this
+    /// returns. Should the process die between two streams' commits, the client saw no
+    /// answer and retries, and the upserts of the retry are harmless.
+    pub async fn ingest(
+        &self,
+        source: &dyn PushSource,
+        items: Vec<PushItem>,
+    ) -> Result<CommitOutcome, SyncError> {
+        let instance = source.instance().to_owned();
+        let streams = source.streams();
+        let mut batches: Vec<CommitBatch> = Vec::new();
+        for PushItem { stream, item } in items {
+            if !streams.iter().any(|s| s.name == stream) {
+                return Err(SyncError::UnknownStream {
+                    connector: instance,
+                    stream,
+                    available: streams
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+            let at = match batches.iter().position(|b| b.stream == stream) {
+                Some(at) => at,
+                None => {
+                    batches.push(CommitBatch {
+                        connector: instance.clone(),
+                        stream,
+                        ..Default::default()
+                    });
+                    batches.len() - 1
+                }
+            };
+            let batch = &mut batches[at];
+            match item {
+                ReadItem::Record(r) => batch.records.push(*r),
+                ReadItem::Reject(r) => batch.rejects.push(QuarantineItem {
+                    external_id: r.external_id,
+                    reason: r.reason,
+                    payload: r.raw.to_string(),
+                }),
+                ReadItem::Delete(r) => batch.deletes.push(r),
+                // A push has no cursor and no vendor count.
+                ReadItem::Checkpoint(_) | ReadItem::Complete(_) | ReadItem::Count(_) => continue,
+            }
+            batch.records_read += 1;
+        }
+        let mut outcome = CommitOutcome::default();
+        for batch in batches {
+            outcome.add(self.store.commit_batch(batch).await.map_err(|source| {
+                SyncError::Store {
+                    connector: instance.clone(),
+                    source,
+                }
+            })?);
+        }
+        Ok(outcome)
     }
 
     /// Looks at a batch before it loads: records new fields and reports drift on the run

@@ -2,6 +2,7 @@
 //! and on PostgreSQL when `TRIBUTARY_TEST_POSTGRES_URL` is set.
 
 mod protocol;
+mod push;
 mod queries;
 mod schema_file;
 
@@ -224,6 +225,7 @@ pub(crate) fn router_with(store: &Store, config: GatewayConfig) -> Router {
     app(AppState {
         store: store.clone(),
         config,
+        push: Vec::new(),
     })
 }
 

@@ -273,6 +273,7 @@ async fn children_of_a_page_are_loaded_in_one_batch_per_kind() {
             AppState {
                 store: store.clone(),
                 config,
+                push: Vec::new(),
             },
             schema,
         );

@@ -1,0 +1,128 @@
+//! The ingest routes of push connectors (SPEC §5, §14): each [`PushMount`] answers every
+//! method and path under its prefix. A request is read up to the source's own size limit,
+//! handed to the source to validate into items, committed through the sync engine, and only
+//! then acknowledged with the source's response. The gateway keeps no state of its own, so
+//! any replica can take any request.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use std::sync::Arc;
+use tributary_connector::{PushError, PushResponse, PushSource};
+use tributary_store::Store;
+use tributary_sync::SyncEngine;
+
+/// A push source served under a path prefix, e.g. `/ingest/segment`.
+#[derive(Clone)]
+pub struct PushMount {
+    /// Where it is mounted: starts with `/`, no trailing `/`.
+    pub prefix: String,
+    /// The source.
+    pub source: Arc<dyn PushSource>,
+}
+
+impl std::fmt::Debug for PushMount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushMount")
+            .field("prefix", &self.prefix)
+            .field("kind", &self.source.kind())
+            .field("instance", &self.source.instance())
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+struct Mounted {
+    source: Arc<dyn PushSource>,
+    engine: SyncEngine,
+}
+
+/// `router` with every mount's routes nested at its prefix.
+pub(crate) fn mount(mut router: Router, store: &Store, mounts: &[PushMount]) -> Router {
+    for m in mounts {
+        let state = Mounted {
+            source: Arc::clone(&m.source),
+            engine: SyncEngine::new(store.clone()),
+        };
+        let inner = Router::new()
+            .route("/", any(handle))
+            .route("/{*rest}", any(handle))
+            .with_state(state);
+        router = router.nest(&m.prefix, inner);
+    }
+    router
+}
+
+async fn handle(
+    State(m): State<Mounted>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let limit = m.source.max_body_bytes();
+    let source = m.source.as_ref();
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b.to_vec(),
+        Err(_) => {
+            return respond(source.error_response(&PushError::TooLarge {
+                limit_bytes: limit,
+                message: "request body too large".to_owned(),
+            }));
+        }
+    };
+    let request = tributary_connector::PushRequest {
+        method,
+        path: uri.path().to_owned(),
+        query: uri.query().map(str::to_owned),
+        headers,
+        body,
+    };
+    let accepted = match source.accept(request).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::info!(kind = source.kind(), instance = source.instance(), error = %e, "push request refused");
+            return respond(source.error_response(&e));
+        }
+    };
+    let items = accepted.items.len();
+    match m.engine.ingest(source, accepted.items).await {
+        Ok(outcome) => {
+            tracing::debug!(
+                kind = source.kind(),
+                instance = source.instance(),
+                items,
+                written = outcome.written,
+                quarantined = outcome.quarantined,
+                "push request committed"
+            );
+            respond(accepted.response)
+        }
+        Err(e) => {
+            // Nothing is acknowledged that is not committed: the client retries.
+            tracing::error!(kind = source.kind(), instance = source.instance(), error = %e, "push request could not be committed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::RETRY_AFTER, HeaderValue::from_static("1"))],
+                "the data could not be stored; retry",
+            )
+                .into_response()
+        }
+    }
+}
+
+fn respond(r: PushResponse) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(r.content_type),
+        )],
+        r.body,
+    )
+        .into_response()
+}
