@@ -13,6 +13,9 @@
 //! - [`QuotaObserver`] and [`quota_readings`]: the vendor's quota headers, and a way to end a
 //!   request with [`ConnectorError::QuotaExhausted`] when a daily limit is reached.
 //! - [`ConnectorError`]: every failure with a class, so retry policy lives in one place.
+//! - [`pull`]: the shared pull driver (stream declarations, starting-cursor rules, the page
+//!   loop with per-page checkpoints and counts, the record/delete/reject step, paging shapes);
+//!   [`map`]: [`MapError`] and the typed field readers every vendor mapping uses.
 //!
 //! A connector must not open its own HTTP client, read env vars or files, sleep to back off,
 //! spawn detached tasks, log secrets or panic on vendor data. It knows nothing of the store,
@@ -22,6 +25,8 @@ pub mod auth;
 mod error;
 mod http;
 pub mod kind;
+pub mod map;
+pub mod pull;
 mod quota;
 pub mod revenue;
 
@@ -33,7 +38,8 @@ pub use http::{
     Auth, BodyError, BytesResponse, Decoded, HttpClient, HttpClientConfig, HttpRequest,
     HttpResponse, RateLimit,
 };
-pub use kind::{ConnectorKind, Declared, DynKind, describe_streams, find_kind};
+pub use kind::{ConnectorKind, Declared, DynKind, check_endpoint, describe_streams, find_kind};
+pub use map::{Fields, MapError};
 pub use quota::{
     ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow, quota_readings,
 };
