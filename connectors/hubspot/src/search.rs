@@ -25,6 +25,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use tributary_connector::map::id_text;
 
 /// The largest `limit` the search endpoint accepts.
 pub const MAX_SEARCH_PAGE_SIZE: u32 = 200;
@@ -247,7 +248,7 @@ pub(crate) fn attach_companies(records: &mut [Value], response: &Value, singular
         return;
     };
     for result in results {
-        let Some(from) = result.pointer("/from/id").and_then(as_id) else {
+        let Some(from) = result.pointer("/from/id").and_then(id_text) else {
             continue;
         };
         let mut primary = Vec::new();
@@ -257,7 +258,7 @@ pub(crate) fn attach_companies(records: &mut [Value], response: &Value, singular
             .and_then(Value::as_array)
             .map_or(&[][..], Vec::as_slice)
         {
-            let Some(id) = to.get("toObjectId").and_then(as_id) else {
+            let Some(id) = to.get("toObjectId").and_then(id_text) else {
                 continue;
             };
             // HubSpot's primary company types are contact→company 1 and deal→company 5; their
@@ -291,7 +292,7 @@ pub(crate) fn attach_companies(records: &mut [Value], response: &Value, singular
         }
         primary.extend(others);
         for record in records.iter_mut() {
-            if record.get("id").and_then(as_id).as_deref() == Some(from.as_str())
+            if record.get("id").and_then(id_text).as_deref() == Some(from.as_str())
                 && let Some(map) = record.as_object_mut()
             {
                 map.insert(
@@ -300,14 +301,6 @@ pub(crate) fn attach_companies(records: &mut [Value], response: &Value, singular
                 );
             }
         }
-    }
-}
-
-fn as_id(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
     }
 }
 
