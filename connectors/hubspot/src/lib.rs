@@ -70,7 +70,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tributary_connector::pull::{
-    self, INCREMENTAL_FIRST, Phase, PullState, Start, StreamDecl, Tally,
+    self, INCREMENTAL_FIRST, PerRecord, Phase, PullState, Start, StreamDecl, Tally,
 };
 use tributary_connector::{
     Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, ConnectorKind, Declared,
@@ -158,10 +158,7 @@ impl HubspotConfig {
 
     /// Checks every value; the message names the field and the accepted range.
     pub fn validate(&self, instance: &str) -> Result<(), ConnectorError> {
-        let fail = |message: String| ConnectorError::Config {
-            instance: instance.to_owned(),
-            message,
-        };
+        let fail = |message: String| ConnectorError::config(instance, message);
         for (key, value, max) in [
             ("page_size", self.page_size, MAX_PAGE_SIZE),
             (
@@ -437,28 +434,12 @@ pub struct HubspotConnector {
     mapping: RevenueMapping,
 }
 
-/// The `mapping.*` key that names `field`, for messages.
-fn mapping_key(mapping: &RevenueMapping, field: &str) -> &'static str {
-    if mapping.arr_field.as_deref() == Some(field) {
-        "arr_field"
-    } else if mapping.amount_field == field {
-        "amount_field"
-    } else if mapping.term_field.as_deref() == Some(field) {
-        "term_field"
-    } else {
-        "motion_field"
-    }
-}
-
 impl HubspotConnector {
     /// Validates `config`, resolves its field mapping over [`default_mapping`] and builds the
     /// connector. `ctx.http` must carry [`http_auth`].
     pub fn new(ctx: ConnectorContext, config: HubspotConfig) -> Result<Self, ConnectorError> {
         config.validate(&ctx.instance)?;
-        let fail = |message: String| ConnectorError::Config {
-            instance: ctx.instance.clone(),
-            message,
-        };
+        let fail = |message: String| ConnectorError::config(&ctx.instance, message);
         let default_currency = Currency::parse(&config.default_currency)
             .map_err(|e| fail(format!("default_currency: {e}")))?;
         let mapping = config
@@ -489,10 +470,7 @@ impl HubspotConnector {
     }
 
     fn config_error(&self, message: String) -> ConnectorError {
-        ConnectorError::Config {
-            instance: self.ctx.instance.clone(),
-            message,
-        }
+        ConnectorError::config(&self.ctx.instance, message)
     }
 
     /// The deal properties to request: the connector's own, the mapping's, and
@@ -547,7 +525,7 @@ impl HubspotConnector {
                 "mapping.{}: HubSpot has no deal property `{field}` (it is not among the {} \
                  listed by GET /crm/v3/properties/deals); name an existing property's internal \
                  name",
-                mapping_key(&self.mapping, field),
+                self.mapping.key_of(field),
                 existing.len()
             )));
         }
@@ -644,11 +622,9 @@ impl HubspotConnector {
                 let mut source = read::ListPages::new(self, object, run, false);
                 let mapper = read::LiveMapper::new(self, object, run, cursor.mark.is_some());
                 let phase = Phase { vendor: KIND, stream, name: "full read", state: &mut cursor, tally: Some(Cursor::tally) };
-                let mut items = pull::read_pages(phase, &mut source, &mapper);
-                while let Some(item) = items.next().await {
+                for await item in pull::read_pages(phase, &mut source, &mapper) {
                     yield item?;
                 }
-                drop(items);
                 // Live records done: deletes come from the archived listing next.
                 cursor = Cursor { archived: true, mark: cursor.mark, ..Cursor::default() };
                 if reads_archived(object) {
@@ -661,11 +637,9 @@ impl HubspotConnector {
                 let mut source = read::SearchPages::new(self, object, run, window);
                 let mapper = read::LiveMapper::new(self, object, run, true);
                 let phase = Phase { vendor: KIND, stream, name: "search window", state: &mut cursor, tally: Some(Cursor::tally) };
-                let mut items = pull::read_pages(phase, &mut source, &mapper);
-                while let Some(item) = items.next().await {
+                for await item in pull::read_pages(phase, &mut source, &mapper) {
                     yield item?;
                 }
-                drop(items);
                 let new_since = since.max(source.high.unwrap_or(since));
                 tracing::info!(stream, since, new_since, read = cursor.tally.read, "hubspot changes read");
                 // The high-water mark moves only now that the whole window is read.
@@ -677,10 +651,13 @@ impl HubspotConnector {
             if reads_archived(object) {
                 // Search never returns archived records: their deletes come from the listing.
                 let mut source = read::ListPages::new(self, object, run, true);
-                let mapper = read::ArchivedMapper(self.emitter(object, true));
+                let emit = self.emitter(object, true);
+                let mapper = PerRecord(|raw: Value| match mapping::record_id(&raw) {
+                    Some(id) => emit.delete(id),
+                    None => emit.reject(None, format!("archived {stream} record without an `id`"), raw),
+                });
                 let phase = Phase { vendor: KIND, stream, name: "archived", state: &mut cursor, tally: None };
-                let mut items = pull::read_pages(phase, &mut source, &mapper);
-                while let Some(item) = items.next().await {
+                for await item in pull::read_pages(phase, &mut source, &mapper) {
                     yield item?;
                 }
             }

@@ -7,11 +7,13 @@
 //! <https://developers.hubspot.com/docs/api/crm/properties>), and a cleared property can come
 //! back as `""`, so an empty string is treated like null everywhere.
 
-use chrono::{DateTime, Months, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use tributary_connector::map::{Fields, MapError, id_text};
-use tributary_connector::{ArrProblem, MappingSettings, RevenueMapping};
+use tributary_connector::map::{
+    Fields, MapError, full_name, id_text, parse_timestamp, segment_by_employees,
+};
+use tributary_connector::{MappingSettings, RevenueMapping};
 use tributary_model::{
     Account, Currency, DealContact, ExternalRef, Money, Person, PersonRole, RevenueEventKind,
     Segment, Subscription, SubscriptionStatus, normalize_domain, normalize_email,
@@ -43,25 +45,7 @@ pub fn updated_at(raw: &Value) -> Option<DateTime<Utc>> {
 /// (`2024-03-02T08:11:19.515Z`), a bare date (`2024-03-01`, date-typed properties), epoch
 /// milliseconds (`1709251200000`, legacy and search filters) and ISO without a zone (read as UTC).
 pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        return s
-            .parse::<i64>()
-            .ok()
-            .and_then(DateTime::from_timestamp_millis);
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Some(d.and_time(chrono::NaiveTime::MIN).and_utc());
-    }
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()
-        .map(|t| t.and_utc())
+    parse_timestamp(s)
 }
 
 /// The record's `properties` (null when it has none: every property then reads as absent).
@@ -109,13 +93,7 @@ pub fn map_company(raw: &Value) -> Result<Account, MapError> {
     let segment = p
         .text("segment")
         .and_then(|s| Segment::parse(&s))
-        .or_else(|| {
-            employees.map(|n| match n {
-                n if n < 200 => Segment::Smb,
-                n if n < 2000 => Segment::MidMarket,
-                _ => Segment::Enterprise,
-            })
-        });
+        .or_else(|| employees.map(segment_by_employees));
     let created_at = match datetime(&p, "createdate")? {
         Some(t) => Some(t),
         None => raw
@@ -140,11 +118,7 @@ pub fn map_company(raw: &Value) -> Result<Account, MapError> {
 pub fn map_contact(raw: &Value, instance: &str) -> Result<Person, MapError> {
     let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
     let p = Fields::new(properties(raw), "contacts", &id);
-    let name = [p.text("firstname"), p.text("lastname")]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = full_name(p.text("firstname"), p.text("lastname"));
     Ok(Person {
         name,
         email: p.text("email").and_then(|e| normalize_email(&e)),
@@ -244,43 +218,8 @@ pub fn map_deal(
     let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
     let p = Fields::new(properties(raw), "deals", &id);
     let mapping = m.mapping;
-    let arr_value = match &mapping.arr_field {
-        Some(f) => p.decimal(f)?,
-        None => None,
-    };
-    let amount = p.decimal(&mapping.amount_field)?;
-    let term = match &mapping.term_field {
-        Some(f) => p.int(f)?,
-        None => None,
-    };
-    let (term, arr) = mapping.arr(arr_value, amount, term).map_err(|problem| {
-        let (field, value) = match &problem {
-            ArrProblem::Term(n) => (
-                mapping.term_field.as_deref().unwrap_or("term"),
-                Some(n.to_string()),
-            ),
-            ArrProblem::NoValue => (mapping.amount_field.as_str(), None),
-            ArrProblem::Negative(d) => (
-                if arr_value.is_some() {
-                    mapping.arr_field.as_deref().unwrap_or("arr")
-                } else {
-                    mapping.amount_field.as_str()
-                },
-                Some(d.to_string()),
-            ),
-        };
-        p.error(field, value.as_deref(), &problem.describe())
-    })?;
-    let currency = match p.text("deal_currency_code") {
-        None => m.default_currency.clone(),
-        Some(code) => Currency::parse(&code).map_err(|_| {
-            p.error(
-                "deal_currency_code",
-                Some(&code),
-                "expected an ISO 4217 code",
-            )
-        })?,
-    };
+    let (term, arr) = p.term_and_arr(mapping, None)?;
+    let currency = p.currency("deal_currency_code", m.default_currency)?;
     let start = match datetime(&p, "closedate")? {
         Some(t) => t.date_naive(),
         None => {

@@ -254,7 +254,7 @@ impl PageSource<Cursor> for SearchPages<'_> {
         let (object, modified) = (self.object, modified_property(self.object));
         let properties: Vec<&str> = self.properties.iter().map(String::as_str).collect();
         let limit = self.conn.config.search_page_size;
-        let body = self.window.request(modified, &properties, limit);
+        let body = search::request(&self.window, modified, &properties, limit);
         let page = self.conn.search(object, &body).await?;
         let mut results = page.results;
         // Search returns no associations: read the companies and put them where the list
@@ -339,26 +339,6 @@ impl MapPage<Value> for LiveMapper<'_> {
         Ok(records
             .into_iter()
             .map(|raw| self.conn.map_record(self.object, raw, self.run, &self.emit))
-            .collect())
-    }
-}
-
-/// Maps archived records to deletes (a reject when one has no id).
-pub(crate) struct ArchivedMapper<'a>(pub(crate) Emitter<'a>);
-
-#[async_trait]
-impl MapPage<Value> for ArchivedMapper<'_> {
-    async fn map_page(&self, records: Vec<Value>) -> Result<Vec<Mapped>, ConnectorError> {
-        let emit = &self.0;
-        Ok(records
-            .into_iter()
-            .map(|raw| match mapping::record_id(&raw) {
-                Some(id) => emit.delete(id),
-                None => {
-                    let reason = format!("archived {} record without an `id`", emit.stream);
-                    emit.reject(None, reason, raw)
-                }
-            })
             .collect())
     }
 }

@@ -161,9 +161,9 @@ fn the_mapping_decides_which_deal_properties_are_requested() {
         "{props:?}"
     );
     let m = c.mapping();
-    assert_eq!(mapping_key(m, "term_months"), "term_field");
-    assert_eq!(mapping_key(m, "amount"), "amount_field");
-    assert_eq!(mapping_key(m, "deal_motion"), "motion_field");
+    assert_eq!(m.key_of("term_months"), "term_field");
+    assert_eq!(m.key_of("amount"), "amount_field");
+    assert_eq!(m.key_of("deal_motion"), "motion_field");
 }
 
 #[test]

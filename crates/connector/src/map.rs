@@ -7,10 +7,12 @@
 //! come back as `""`. So every reader accepts both forms and treats an empty string like null:
 //! a record is rejected for a value that is there and wrong, never for one that is absent.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::{ArrProblem, RevenueMapping};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::str::FromStr;
+use tributary_model::{Currency, Segment};
 
 /// A field that could not be mapped; the record is rejected with this as its reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,6 +38,51 @@ pub fn id_text(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// Parses the timestamp forms vendors send: RFC 3339 (`2024-03-02T08:11:19.515Z`), an offset
+/// without a colon (Salesforce's `2024-04-25T15:50:37.000+0000`), epoch milliseconds
+/// (`1709251200000`, HubSpot's legacy form and search filters), a bare date (`2024-03-01`,
+/// read as midnight UTC) and ISO without a zone (read as UTC).
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.to_utc());
+    }
+    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Some(t.to_utc());
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse().ok().and_then(DateTime::from_timestamp_millis);
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// The size band of a headcount, as both CRMs' standard employee counts are read: under 200
+/// SMB, under 2,000 mid-market, else enterprise.
+pub fn segment_by_employees(employees: i64) -> Segment {
+    match employees {
+        n if n < 200 => Segment::Smb,
+        n if n < 2000 => Segment::MidMarket,
+        _ => Segment::Enterprise,
+    }
+}
+
+/// A person's display name from first and last name, either of which may be missing.
+pub fn full_name(first: Option<String>, last: Option<String>) -> String {
+    [first, last]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Typed reads of one record's fields (`fields` is the JSON object that holds them: the
@@ -137,6 +184,54 @@ impl<'a> Fields<'a> {
     }
 }
 
+impl Fields<'_> {
+    /// The currency in `field`, else `default` (a single-currency org or portal).
+    pub fn currency(&self, field: &str, default: &Currency) -> Result<Currency, MapError> {
+        match self.text(field) {
+            None => Ok(default.clone()),
+            Some(code) => Currency::parse(&code)
+                .map_err(|_| self.error(field, Some(&code), "expected an ISO 4217 code")),
+        }
+    }
+
+    /// The term (months) and ARR of a won deal or contract through `mapping`'s fields (see
+    /// [`RevenueMapping::arr`]); `term_fallback` names the object's own term field (Salesforce
+    /// `Contract.ContractTerm`) read when the mapping has none. An error names the field at
+    /// fault: the term's, the amount's when there is no value, the one that is negative.
+    pub fn term_and_arr(
+        &self,
+        mapping: &RevenueMapping,
+        term_fallback: Option<&str>,
+    ) -> Result<(u32, Decimal), MapError> {
+        let arr = match &mapping.arr_field {
+            Some(field) => self.decimal(field)?,
+            None => None,
+        };
+        let amount = self.decimal(&mapping.amount_field)?;
+        let term_field = mapping.term_field.as_deref().or(term_fallback);
+        let term = match term_field {
+            Some(field) => self.int(field)?,
+            None => None,
+        };
+        mapping.arr(arr, amount, term).map_err(|problem| {
+            let field = match &problem {
+                ArrProblem::Term(_) => term_field.unwrap_or("term"),
+                ArrProblem::NoValue => &mapping.amount_field,
+                ArrProblem::Negative(_) => mapping
+                    .arr_field
+                    .as_deref()
+                    .filter(|_| arr.is_some())
+                    .unwrap_or(&mapping.amount_field),
+            };
+            let value = match &problem {
+                ArrProblem::NoValue => None,
+                _ => self.text(field),
+            };
+            self.error(field, value.as_deref(), &problem.describe())
+        })
+    }
+}
+
 fn parse_decimal(s: &str) -> Option<Decimal> {
     Decimal::from_str(s)
         .or_else(|_| Decimal::from_scientific(s))
@@ -185,6 +280,24 @@ mod tests {
             "deals `42`: field `amount` is missing: needed"
         );
         assert_eq!(id_text(&json!(" 7 ")), Some("7".to_owned()));
+        assert_eq!(full_name(None, Some("Ng".into())), "Ng");
+        assert_eq!(segment_by_employees(199), Segment::Smb);
+        assert_eq!(segment_by_employees(200), Segment::MidMarket);
+        assert_eq!(segment_by_employees(2000), Segment::Enterprise);
+        for (s, ms) in [
+            ("2024-03-01T00:00:00.001Z", 1_709_251_200_001),
+            ("2024-03-01T01:00:00.000+0100", 1_709_251_200_000),
+            ("1709251200000", 1_709_251_200_000),
+            ("2024-03-01", 1_709_251_200_000),
+            ("2024-03-01T00:00:00", 1_709_251_200_000),
+        ] {
+            assert_eq!(
+                parse_timestamp(s).map(|t| t.timestamp_millis()),
+                Some(ms),
+                "{s}"
+            );
+        }
+        assert_eq!(parse_timestamp(" "), None);
         assert_eq!(id_text(&json!(8)), Some("8".to_owned()));
         assert_eq!(id_text(&json!("")), None);
     }

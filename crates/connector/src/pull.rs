@@ -15,7 +15,8 @@
 //! - Paging shapes: [`cursor_token`] and [`ensure_advanced`] (HubSpot `paging.next.after`),
 //!   [`OffsetLimit`] (Moodle, Skilljar's `count`), [`link_next`] (`Link: <…>; rel="next"`,
 //!   Canvas), [`next_url`] (Salesforce `nextRecordsUrl`, Skilljar `next`) and
-//!   [`lookback`]/[`lookback_ms`] (time windows read with an overlap behind the saved mark).
+//!   [`lookback`]/[`lookback_ms`] (time windows read with an overlap behind the saved mark),
+//!   and [`seek::SeekWindow`], a window of changes read by seeking on the modified time.
 //!
 //! Vendor knowledge (request bodies, search windows and caps, SOQL, bulk jobs) stays in the
 //! vendor crate; nothing here sends a request. A phase's state is the vendor's own type, so
@@ -500,6 +501,8 @@ pub fn lookback_ms(mark_ms: i64, overlap_secs: u64) -> i64 {
     let overlap = i64::try_from(overlap_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     mark_ms.saturating_sub(overlap).max(0)
 }
+
+pub mod seek;
 
 #[cfg(test)]
 mod tests;
