@@ -9,13 +9,18 @@
 //!   [`simulator_mapping`] is the simulated portal's).
 //! - [`HubspotConnector`]: implements [`tributary_connector::Connector`] with the streams
 //!   `companies`, `contacts`, `deals` and `deal_contacts`, each incremental (first, so
-//!   scheduled runs are) or full refresh.
-//! - [`mapping`]: the pure functions from HubSpot's JSON to the model, with [`MapError`].
+//!   scheduled runs are) or full refresh. [`HubspotKind`] declares the kind
+//!   ([`tributary_connector::ConnectorKind`]) and [`DECLARATION`] is its entry for a registry.
+//! - [`mapping`]: the pure functions from HubSpot's JSON to the model, rejecting with the
+//!   SDK's [`MapError`].
 //! - [`Pipelines`]: the portal's deal pipelines (`GET /crm/v3/pipelines/deals`), which say
 //!   which stage of which pipeline is won: closed with probability 1.0. Custom pipelines have
 //!   numeric stage ids, so `dealstage == "closedwon"` would miss their won deals.
 //! - `search` (private): the search request bodies and the window state machine that reads a
 //!   window of changes without gaps or duplicates and never meets the 10,000-result cap.
+//! - `read` (private): the page sources and mappers this crate hands the SDK's pull driver
+//!   ([`tributary_connector::pull`]), which owns the page loop, the per-page checkpoints,
+//!   the counts and the starting-cursor rules.
 //!
 //! A full refresh pages through the list endpoint with an opaque `after` cursor, emits a
 //! checkpoint after every page, then pages `archived=true` and emits a delete per archived
@@ -33,7 +38,9 @@
 //! Only closed-won deals become subscriptions: a full refresh skips the others, an
 //! incremental run deletes them (a won deal that is lost no longer is a subscription, and no
 //! sweep follows an incremental run). A record whose property does not parse becomes a reject
-//! and the stream goes on. See the crate README for the state format.
+//! and the stream goes on. The vendor's own counts (search `total`) are reported against what
+//! was read, for a full read and for each window of changes. See the crate README for the
+//! state format.
 //!
 //! What it must not do: open its own HTTP client or read the environment (the token arrives in
 //! the config and is applied by the runtime's [`tributary_connector::HttpClient`], built with
@@ -42,13 +49,17 @@
 
 pub mod mapping;
 mod pipelines;
+mod read;
 mod search;
+#[cfg(test)]
+mod tests;
 
-pub use mapping::{MapError, default_mapping, simulator_mapping};
+pub use mapping::{default_mapping, simulator_mapping};
 pub use pipelines::{Pipelines, Stage};
 pub use search::MAX_SEARCH_PAGE_SIZE;
+pub use tributary_connector::MapError;
 
-use search::{SearchPage, Window};
+use search::Window;
 use std::collections::{BTreeSet, HashSet};
 
 use async_stream::try_stream;
@@ -58,12 +69,15 @@ use futures::{StreamExt, stream::BoxStream};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tributary_connector::{
-    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, DeleteStrategy,
-    MappingSettings, ReadItem, Reject, RevenueMapping, SourceCount, StreamSpec, StreamState,
-    SyncMode,
+use tributary_connector::pull::{
+    self, INCREMENTAL_FIRST, PerRecord, Phase, PullState, Start, StreamDecl, Tally,
 };
-use tributary_model::{Currency, Entity, EntityKind, ExternalRef, SourceRecord};
+use tributary_connector::{
+    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, ConnectorKind, Declared,
+    DeleteStrategy, MappingSettings, ReadItem, RevenueMapping, StreamSpec, StreamState, SyncMode,
+    check_endpoint,
+};
+use tributary_model::{Currency, EntityKind};
 
 /// The connector kind in `tributary.toml`.
 pub const KIND: &str = "hubspot";
@@ -144,55 +158,35 @@ impl HubspotConfig {
 
     /// Checks every value; the message names the field and the accepted range.
     pub fn validate(&self, instance: &str) -> Result<(), ConnectorError> {
-        let fail = |message: String| ConnectorError::Config {
-            instance: instance.to_owned(),
-            message,
-        };
-        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
-            return Err(fail(format!(
-                "page_size must be between 1 and {MAX_PAGE_SIZE}, got {}",
-                self.page_size
-            )));
-        }
-        if !(1..=MAX_SEARCH_PAGE_SIZE).contains(&self.search_page_size) {
-            return Err(fail(format!(
-                "search_page_size must be between 1 and {MAX_SEARCH_PAGE_SIZE}, got {}",
-                self.search_page_size
-            )));
-        }
-        match url::Url::parse(&self.endpoint) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            Ok(_) => {
+        let fail = |message: String| ConnectorError::config(instance, message);
+        for (key, value, max) in [
+            ("page_size", self.page_size, MAX_PAGE_SIZE),
+            (
+                "search_page_size",
+                self.search_page_size,
+                MAX_SEARCH_PAGE_SIZE,
+            ),
+        ] {
+            if !(1..=max).contains(&value) {
                 return Err(fail(format!(
-                    "endpoint `{}` must be an http(s) URL with a host",
-                    self.endpoint
-                )));
-            }
-            Err(e) => {
-                return Err(fail(format!(
-                    "endpoint `{}` is not a URL: {e}",
-                    self.endpoint
+                    "{key} must be between 1 and {max}, got {value}"
                 )));
             }
         }
+        check_endpoint(&self.endpoint).map_err(fail)?;
         Currency::parse(&self.default_currency)
             .map_err(|e| fail(format!("default_currency: {e}")))?;
         let has_token = !self.access_token.expose_secret().trim().is_empty();
         match (has_token, &self.auth) {
-            (false, None) => {
-                return Err(fail(
-                    "access_token is required (or an `auth` table for OAuth2)".to_owned(),
-                ));
-            }
-            (true, Some(_)) => {
-                return Err(fail(
-                    "give either access_token (private app) or an `auth` table (OAuth2), not both"
-                        .to_owned(),
-                ));
-            }
-            _ => {}
+            (false, None) => Err(fail(
+                "access_token is required (or an `auth` table for OAuth2)".to_owned(),
+            )),
+            (true, Some(_)) => Err(fail(
+                "give either access_token (private app) or an `auth` table (OAuth2), not both"
+                    .to_owned(),
+            )),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -205,16 +199,56 @@ pub fn http_auth(config: &HubspotConfig, instance: &str) -> Result<Auth, Connect
     }
 }
 
-/// The streams this connector reads: one per object type, and the deals' contacts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Object {
-    Companies,
-    Contacts,
-    Deals,
-    /// Deal→contact associations: read by paging (or searching) deals and batch-reading
-    /// their contacts through the associations v4 API.
-    DealContacts,
+/// The HubSpot connector kind: `kind = "hubspot"` in `tributary.toml`.
+pub struct HubspotKind;
+
+/// HubSpot's entry in a registry of kinds (`&hubspot::DECLARATION` is a
+/// `&dyn tributary_connector::DynKind`).
+pub static DECLARATION: Declared<HubspotKind> = Declared::new();
+
+impl ConnectorKind for HubspotKind {
+    type Config = HubspotConfig;
+    const NAME: &'static str = KIND;
+    const SUMMARY: &'static str =
+        "HubSpot CRM: companies, contacts, won deals and their contacts (CRM v3 list and search)";
+    const AUTH: &'static [&'static str] = &["private-app token", "OAuth2 refresh token"];
+
+    fn streams() -> Vec<StreamSpec> {
+        STREAMS.iter().map(StreamDecl::spec).collect()
+    }
+
+    fn auth(config: &HubspotConfig, instance: &str) -> Result<Auth, ConnectorError> {
+        http_auth(config, instance)
+    }
+
+    fn build(
+        config: HubspotConfig,
+        cx: ConnectorContext,
+    ) -> Result<Box<dyn Connector>, ConnectorError> {
+        Ok(Box::new(HubspotConnector::new(cx, config)?))
+    }
 }
+
+/// What HubSpot needs to know about a stream besides its declaration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hs {
+    /// The HubSpot object type the stream pages through.
+    path: &'static str,
+    /// Exactly the properties the mapping reads; for deals, those besides the revenue
+    /// mapping's (see [`HubspotConnector::deal_properties`]).
+    properties: &'static [&'static str],
+    /// The singular in association type names (`deal_to_company`).
+    singular: &'static str,
+    /// The associations the list endpoint is asked for (search reads them separately).
+    associations: Option<&'static str>,
+}
+
+/// A stream of this connector.
+type Object = &'static StreamDecl<Hs>;
+
+const COMPANIES: &str = "companies";
+const DEALS: &str = "deals";
+const DEAL_CONTACTS: &str = "deal_contacts";
 
 /// Every deal property the connector reads besides the mapping's.
 const DEAL_PROPERTIES: [&str; 7] = [
@@ -230,57 +264,20 @@ const DEAL_PROPERTIES: [&str; 7] = [
 /// Set in portals with multi-currency on; requested only when the portal has it.
 const CURRENCY_PROPERTY: &str = "deal_currency_code";
 
-impl Object {
-    const ALL: [Object; 4] = [
-        Object::Companies,
-        Object::Contacts,
-        Object::Deals,
-        Object::DealContacts,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Object::Companies => "companies",
-            Object::Contacts => "contacts",
-            Object::Deals => "deals",
-            Object::DealContacts => "deal_contacts",
-        }
-    }
-
-    /// The HubSpot object type the stream pages through.
-    fn path(self) -> &'static str {
-        match self {
-            Object::DealContacts => "deals",
-            other => other.name(),
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.name() == name)
-    }
-
-    fn entity(self) -> EntityKind {
-        match self {
-            Object::Companies => EntityKind::Account,
-            Object::Contacts => EntityKind::Person,
-            Object::Deals => EntityKind::Subscription,
-            Object::DealContacts => EntityKind::DealContact,
-        }
-    }
-
-    /// Contacts name their last-modified property differently from every other object.
-    fn cursor_field(self) -> &'static str {
-        match self {
-            Object::Contacts => "lastmodifieddate",
-            _ => "hs_lastmodifieddate",
-        }
-    }
-
-    /// Exactly the properties the mapping reads; for deals, those besides the revenue
-    /// mapping's (see [`HubspotConnector::deal_properties`]).
-    fn properties(self) -> &'static [&'static str] {
-        match self {
-            Object::Companies => &[
+/// The streams, in sync order. Contacts name their last-modified property differently from
+/// every other object. Archived records come from `archived=true`; deal contacts have no
+/// archived listing (an archived deal lists no associations, so there is nothing to name), so
+/// only a full refresh's sweep finds removed edges.
+static STREAMS: [StreamDecl<Hs>; 4] = [
+    StreamDecl {
+        name: COMPANIES,
+        entity: EntityKind::Account,
+        cursor_field: Some("hs_lastmodifieddate"),
+        modes: INCREMENTAL_FIRST,
+        delete_strategy: DeleteStrategy::NativeFeed,
+        vendor: Hs {
+            path: COMPANIES,
+            properties: &[
                 "name",
                 "domain",
                 "industry",
@@ -293,7 +290,19 @@ impl Object {
                 "createdate",
                 "hs_lastmodifieddate",
             ],
-            Object::Contacts => &[
+            singular: "company",
+            associations: None,
+        },
+    },
+    StreamDecl {
+        name: "contacts",
+        entity: EntityKind::Person,
+        cursor_field: Some("lastmodifieddate"),
+        modes: INCREMENTAL_FIRST,
+        delete_strategy: DeleteStrategy::NativeFeed,
+        vendor: Hs {
+            path: "contacts",
+            properties: &[
                 "firstname",
                 "lastname",
                 "email",
@@ -302,51 +311,49 @@ impl Object {
                 "createdate",
                 "lastmodifieddate",
             ],
-            Object::Deals => &DEAL_PROPERTIES,
+            singular: "contact",
+            associations: Some(COMPANIES),
+        },
+    },
+    StreamDecl {
+        name: DEALS,
+        entity: EntityKind::Subscription,
+        cursor_field: Some("hs_lastmodifieddate"),
+        modes: INCREMENTAL_FIRST,
+        delete_strategy: DeleteStrategy::NativeFeed,
+        vendor: Hs {
+            path: DEALS,
+            properties: &DEAL_PROPERTIES,
+            singular: "deal",
+            associations: Some(COMPANIES),
+        },
+    },
+    // Deal→contact associations: read by paging (or searching) deals and batch-reading their
+    // contacts through the associations v4 API.
+    StreamDecl {
+        name: DEAL_CONTACTS,
+        entity: EntityKind::DealContact,
+        cursor_field: Some("hs_lastmodifieddate"),
+        modes: INCREMENTAL_FIRST,
+        delete_strategy: DeleteStrategy::KeyDiff,
+        vendor: Hs {
+            path: DEALS,
             // Only what paging and the change window need.
-            Object::DealContacts => &["hs_lastmodifieddate"],
-        }
-    }
+            properties: &["hs_lastmodifieddate"],
+            singular: "deal",
+            associations: None,
+        },
+    },
+];
 
-    /// The singular in association type names (`deal_to_company`).
-    fn singular(self) -> &'static str {
-        match self {
-            Object::Companies => "company",
-            Object::Contacts => "contact",
-            Object::Deals | Object::DealContacts => "deal",
-        }
-    }
+/// The object's last-modified property, which orders its changes.
+fn modified_property(object: Object) -> &'static str {
+    object.cursor_field.unwrap_or("hs_lastmodifieddate")
+}
 
-    fn associations(self) -> Option<&'static str> {
-        match self {
-            Object::Companies | Object::DealContacts => None,
-            Object::Contacts | Object::Deals => Some("companies"),
-        }
-    }
-
-    /// Whether the stream pages the archived listing for deletes. Deal contacts do not: an
-    /// archived deal lists no associations, so there is nothing to name; a full refresh's
-    /// sweep removes them.
-    fn reads_archived(self) -> bool {
-        self != Object::DealContacts
-    }
-
-    fn spec(self) -> StreamSpec {
-        StreamSpec {
-            name: self.name().to_owned(),
-            entity: self.entity(),
-            cursor_field: Some(self.cursor_field().to_owned()),
-            // Incremental first: the engine falls back to a stream's first mode.
-            modes: vec![SyncMode::Incremental, SyncMode::FullRefresh],
-            // Archived records come from `archived=true`; deal contacts have no archived
-            // listing, so only a full refresh's sweep finds removed edges.
-            delete_strategy: if self.reads_archived() {
-                DeleteStrategy::NativeFeed
-            } else {
-                DeleteStrategy::KeyDiff
-            },
-        }
-    }
+/// Whether the stream pages the archived listing for deletes.
+fn reads_archived(object: Object) -> bool {
+    object.delete_strategy == DeleteStrategy::NativeFeed
 }
 
 /// What one read of a stream knows about the portal, fetched once when the read starts: the
@@ -357,12 +364,6 @@ struct RunContext {
     today: NaiveDate,
     /// `(pipeline, stage)` combinations the pipelines did not list, logged once each.
     unknown_stages: std::sync::Mutex<HashSet<(String, String)>>,
-}
-
-impl RunContext {
-    fn property_refs(&self) -> Vec<&str> {
-        self.properties.iter().map(String::as_str).collect()
-    }
 }
 
 /// The connector's stream state (the engine stores it as opaque JSON). Which fields are set
@@ -394,67 +395,33 @@ struct Cursor {
     /// The window being read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     window: Option<Window>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    total: Option<u64>,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    read: u64,
+    #[serde(flatten)]
+    tally: Tally,
 }
 
-fn is_zero(n: &u64) -> bool {
-    *n == 0
+impl PullState for Cursor {
+    /// A state a full refresh cannot resume: a mark, or a window of changes.
+    fn is_incremental(&self) -> bool {
+        self.mark.is_some() || self.since.is_some() || self.window.is_some()
+    }
 }
 
 impl Cursor {
-    fn from_state(state: Option<StreamState>, stream: &str) -> Self {
-        StreamState::decode(state, stream)
-    }
-
     fn to_state(&self) -> StreamState {
         StreamState::encode(self)
     }
 
-    /// A state a full refresh can resume: its own, or none.
-    fn is_full_refresh(&self) -> bool {
-        self.mark.is_none() && self.since.is_none() && self.window.is_none()
+    fn tally(&mut self) -> &mut Tally {
+        &mut self.tally
     }
-}
 
-/// One page of a list response.
-struct Page {
-    results: Vec<Value>,
-    next: Option<String>,
-}
-
-fn parse_page(url: &str, body: Value) -> Result<Page, ConnectorError> {
-    let next = match body.pointer("/paging/next/after") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(other) => {
-            return Err(ConnectorError::Decode {
-                url: url.to_owned(),
-                message: format!("`paging.next.after` is not a cursor: {other}"),
-            });
+    /// The state between incremental runs: every change up to `since` has been read.
+    fn between_runs(since: i64) -> Self {
+        Self {
+            since: Some(since),
+            ..Self::default()
         }
-    };
-    let results = match body {
-        Value::Object(mut map) => match map.remove("results") {
-            Some(Value::Array(results)) => results,
-            _ => {
-                return Err(ConnectorError::Decode {
-                    url: url.to_owned(),
-                    message: "response has no `results` array".to_owned(),
-                });
-            }
-        },
-        _ => {
-            return Err(ConnectorError::Decode {
-                url: url.to_owned(),
-                message: "response is not a JSON object".to_owned(),
-            });
-        }
-    };
-    Ok(Page { results, next })
+    }
 }
 
 /// A configured HubSpot connector instance.
@@ -467,28 +434,12 @@ pub struct HubspotConnector {
     mapping: RevenueMapping,
 }
 
-/// The `mapping.*` key that names `field`, for messages.
-fn mapping_key(mapping: &RevenueMapping, field: &str) -> &'static str {
-    if mapping.arr_field.as_deref() == Some(field) {
-        "arr_field"
-    } else if mapping.amount_field == field {
-        "amount_field"
-    } else if mapping.term_field.as_deref() == Some(field) {
-        "term_field"
-    } else {
-        "motion_field"
-    }
-}
-
 impl HubspotConnector {
     /// Validates `config`, resolves its field mapping over [`default_mapping`] and builds the
     /// connector. `ctx.http` must carry [`http_auth`].
     pub fn new(ctx: ConnectorContext, config: HubspotConfig) -> Result<Self, ConnectorError> {
         config.validate(&ctx.instance)?;
-        let fail = |message: String| ConnectorError::Config {
-            instance: ctx.instance.clone(),
-            message,
-        };
+        let fail = |message: String| ConnectorError::config(&ctx.instance, message);
         let default_currency = Currency::parse(&config.default_currency)
             .map_err(|e| fail(format!("default_currency: {e}")))?;
         let mapping = config
@@ -515,30 +466,11 @@ impl HubspotConnector {
     }
 
     fn list_url(&self, object: Object) -> String {
-        format!("{}/crm/v3/objects/{}", self.base, object.path())
-    }
-
-    fn search_url(&self, object: Object) -> String {
-        format!("{}/crm/v3/objects/{}/search", self.base, object.path())
-    }
-
-    fn associations_url(&self, object: Object, to: &str) -> String {
-        format!(
-            "{}/crm/v4/associations/{}/{to}/batch/read",
-            self.base,
-            object.path()
-        )
+        format!("{}/crm/v3/objects/{}", self.base, object.vendor.path)
     }
 
     fn config_error(&self, message: String) -> ConnectorError {
-        ConnectorError::Config {
-            instance: self.ctx.instance.clone(),
-            message,
-        }
-    }
-
-    fn external_ref(&self, object: Object, id: String) -> ExternalRef {
-        ExternalRef::new(KIND, &self.ctx.instance, object.name(), id)
+        ConnectorError::config(&self.ctx.instance, message)
     }
 
     /// The deal properties to request: the connector's own, the mapping's, and
@@ -546,16 +478,11 @@ impl HubspotConnector {
     /// portal has).
     fn deal_properties(&self, existing: &BTreeSet<String>) -> Vec<String> {
         let mut out: Vec<String> = DEAL_PROPERTIES.iter().map(|p| (*p).to_owned()).collect();
-        let mut add = |p: &str| {
+        let currency = existing.get(CURRENCY_PROPERTY).map(String::as_str);
+        for p in self.mapping.fields().into_iter().chain(currency) {
             if !out.iter().any(|q| q == p) {
                 out.push(p.to_owned());
             }
-        };
-        for f in self.mapping.fields() {
-            add(f);
-        }
-        if existing.contains(CURRENCY_PROPERTY) {
-            add(CURRENCY_PROPERTY);
         }
         out
     }
@@ -572,8 +499,8 @@ impl HubspotConnector {
             today,
             unknown_stages: std::sync::Mutex::new(HashSet::new()),
         };
-        if object != Object::Deals {
-            return Ok(plain(object.properties()));
+        if object.name != DEALS {
+            return Ok(plain(object.vendor.properties));
         }
         let url = format!("{}/crm/v3/properties/deals", self.base);
         let response = self.ctx.http.get_json(&url, &[]).await?;
@@ -588,16 +515,19 @@ impl HubspotConnector {
             .iter()
             .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_owned))
             .collect();
-        for field in self.mapping.fields() {
-            if !existing.contains(field) {
-                return Err(self.config_error(format!(
-                    "mapping.{}: HubSpot has no deal property `{field}` (it is not among the \
-                     {} listed by GET /crm/v3/properties/deals); name an existing property's \
-                     internal name",
-                    mapping_key(&self.mapping, field),
-                    existing.len()
-                )));
-            }
+        if let Some(field) = self
+            .mapping
+            .fields()
+            .into_iter()
+            .find(|f| !existing.contains(*f))
+        {
+            return Err(self.config_error(format!(
+                "mapping.{}: HubSpot has no deal property `{field}` (it is not among the {} \
+                 listed by GET /crm/v3/properties/deals); name an existing property's internal \
+                 name",
+                self.mapping.key_of(field),
+                existing.len()
+            )));
         }
         let url = format!("{}/crm/v3/pipelines/deals", self.base);
         let response = self.ctx.http.get_json(&url, &[]).await?;
@@ -652,443 +582,88 @@ impl HubspotConnector {
         (won, label)
     }
 
-    /// Maps one live record to a record or a reject. A deal that is not won is `None` in a
-    /// full refresh (the sweep at its end deletes a subscription it no longer sees) and a
-    /// delete in an incremental run (which has no sweep).
-    fn map_record(
-        &self,
-        object: Object,
-        raw: Value,
-        run: &RunContext,
-        incremental: bool,
-    ) -> Option<ReadItem> {
-        let Some(id) = mapping::record_id(&raw) else {
-            return Some(ReadItem::Reject(Reject {
-                external_id: None,
-                reason: format!("{} record without an `id`", object.name()),
-                raw,
-            }));
-        };
-        let entity = match object {
-            Object::Companies => mapping::map_company(&raw).map(|a| Some(Entity::Account(a))),
-            Object::Contacts => {
-                mapping::map_contact(&raw, &self.ctx.instance).map(|p| Some(Entity::Person(p)))
-            }
-            Object::Deals => {
-                let (won, pipeline_label) = self.deal_is_won(&raw, run);
-                let m = mapping::DealMapping {
-                    instance: &self.ctx.instance,
-                    mapping: &self.mapping,
-                    default_currency: &self.default_currency,
-                    today: run.today,
-                };
-                mapping::map_deal(&raw, won, pipeline_label.as_deref(), &m)
-                    .map(|s| s.map(Entity::Subscription))
-            }
-            // Mapped a page at a time ([`HubspotConnector::deal_contact_items`]).
-            Object::DealContacts => Ok(None),
-        };
-        match entity {
-            Ok(None) if incremental && object == Object::Deals => {
-                Some(ReadItem::Delete(self.external_ref(object, id)))
-            }
-            Ok(None) => None,
-            Ok(Some(entity)) => Some(ReadItem::Record(Box::new(SourceRecord {
-                external_ref: self.external_ref(object, id),
-                source_updated_at: mapping::updated_at(&raw),
-                raw,
-                entity,
-            }))),
-            Err(e) => Some(ReadItem::Reject(Reject {
-                external_id: Some(id),
-                reason: e.to_string(),
-                raw,
-            })),
-        }
-    }
-
-    /// The items of one page of live records: each mapped on its own, or, for deal contacts,
-    /// the contacts of the page's deals, batch-read through associations v4.
-    async fn map_page(
-        &self,
-        object: Object,
-        records: Vec<Value>,
-        run: &RunContext,
-        incremental: bool,
-    ) -> Result<Vec<ReadItem>, ConnectorError> {
-        if object == Object::DealContacts {
-            return self.deal_contact_items(&records).await;
-        }
-        Ok(records
-            .into_iter()
-            .filter_map(|raw| self.map_record(object, raw, run, incremental))
-            .collect())
-    }
-
-    /// The deal→contact associations of `deals` (`POST /crm/v4/associations/deals/contacts/
-    /// batch/read`), one record per edge keyed `<deal id>-<contact id>`, modified when its
-    /// deal was. A deal without contacts (a 207 listing it under `errors`) has none.
-    async fn deal_contact_items(&self, deals: &[Value]) -> Result<Vec<ReadItem>, ConnectorError> {
-        let ids: Vec<String> = deals.iter().filter_map(mapping::record_id).collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let url = self.associations_url(Object::DealContacts, "contacts");
-        let response = self
-            .ctx
-            .http
-            .post_json(&url, &search::associations_request(&ids))
-            .await?;
-        let modified: std::collections::HashMap<String, Option<chrono::DateTime<Utc>>> = deals
-            .iter()
-            .filter_map(|d| Some((mapping::record_id(d)?, mapping::updated_at(d))))
-            .collect();
-        Ok(
-            mapping::deal_contact_edges(&response.body, &self.ctx.instance)
-                .into_iter()
-                .map(|edge| match edge {
-                    Ok(edge) => ReadItem::Record(Box::new(SourceRecord {
-                        external_ref: self.external_ref(
-                            Object::DealContacts,
-                            format!("{}-{}", edge.deal, edge.contact),
-                        ),
-                        source_updated_at: modified.get(&edge.deal).copied().flatten(),
-                        raw: edge.raw,
-                        entity: Entity::DealContact(edge.entity),
-                    })),
-                    Err(raw) => ReadItem::Reject(Reject {
-                        external_id: None,
-                        reason: "deal_contacts: association without a deal or contact id"
-                            .to_owned(),
-                        raw,
-                    }),
-                })
-                .collect(),
-        )
-    }
-
-    /// One page of the list endpoint: live records, or archived ones.
-    async fn list_page(
-        &self,
-        object: Object,
-        run: &RunContext,
-        archived: bool,
-        after: Option<&str>,
-    ) -> Result<Page, ConnectorError> {
-        let url = self.list_url(object);
-        let mut query = vec![
-            ("limit", self.config.page_size.to_string()),
-            ("properties", run.properties.join(",")),
-        ];
-        if let Some(assoc) = object.associations()
-            && !archived
-        {
-            query.push(("associations", assoc.to_owned()));
-        }
-        if archived {
-            query.push(("archived", "true".to_owned()));
-        }
-        if let Some(after) = after {
-            query.push(("after", after.to_owned()));
-        }
-        let response = self.ctx.http.get_json(&url, &query).await?;
-        let page = parse_page(&url, response.body)?;
-        tracing::debug!(
-            stream = object.name(),
-            records = page.results.len(),
-            archived,
-            "hubspot list page"
-        );
-        if page.next.is_some() && page.next.as_deref() == after {
-            return Err(ConnectorError::Decode {
-                url,
-                message: format!("paging cursor `{}` did not advance", after.unwrap_or("")),
-            });
-        }
-        Ok(page)
-    }
-
-    /// An archived record as a delete (a reject when it has no id).
-    fn archived_item(&self, object: Object, raw: Value) -> ReadItem {
-        match mapping::record_id(&raw) {
-            Some(id) => ReadItem::Delete(self.external_ref(object, id)),
-            None => ReadItem::Reject(Reject {
-                external_id: None,
-                reason: format!("archived {} record without an `id`", object.name()),
-                raw,
-            }),
-        }
-    }
-
-    /// One search request.
-    async fn search(&self, object: Object, body: &Value) -> Result<SearchPage, ConnectorError> {
-        let url = self.search_url(object);
-        let response = self.ctx.http.post_json(&url, body).await?;
-        search::parse_search_page(response.body)
-            .map_err(|message| ConnectorError::Decode { url, message })
-    }
-
-    /// The newest last-modified time of any live record (epoch milliseconds; 0 when there is
-    /// none) and how many live records there are.
-    async fn newest(&self, object: Object) -> Result<(i64, Option<u64>), ConnectorError> {
-        let page = self
-            .search(object, &search::newest_request(object.cursor_field()))
-            .await?;
-        let newest = page
-            .results
-            .first()
-            .and_then(|r| modified_ms(r, object))
-            .unwrap_or(0);
-        Ok((newest, page.total))
-    }
-
-    /// Search returns no associations: reads the companies of `records` through the
-    /// associations v4 batch endpoint and puts them where the list endpoint would.
-    async fn attach_companies(
-        &self,
-        object: Object,
-        records: &mut [Value],
-    ) -> Result<(), ConnectorError> {
-        let Some(to) = object.associations() else {
-            return Ok(());
-        };
-        let ids: Vec<String> = records.iter().filter_map(mapping::record_id).collect();
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let url = self.associations_url(object, to);
-        // A 207 lists the records without any association under `errors`: not a failure.
-        let response = self
-            .ctx
-            .http
-            .post_json(&url, &search::associations_request(&ids))
-            .await?;
-        search::attach_companies(records, &response.body, object.singular());
-        Ok(())
-    }
-
-    /// The state to read from in `mode`, given the saved one.
+    /// The state to read `object` from in `mode`, given the saved one (the SDK's rules). A
+    /// fresh read first asks search for the newest modified time and the number of live
+    /// records: the list endpoint has no total, so this says how many records a complete read
+    /// must yield; and an incremental first read takes its high-water mark *before* it
+    /// pages, so a record changed while it pages past gets a later time and is read next run.
     async fn starting_cursor(
         &self,
         object: Object,
         mode: SyncMode,
         state: Option<StreamState>,
     ) -> Result<Cursor, ConnectorError> {
-        let cursor = Cursor::from_state(state, object.name());
-        match mode {
-            SyncMode::FullRefresh if cursor.is_full_refresh() && cursor != Cursor::default() => {
-                Ok(cursor)
-            }
-            SyncMode::FullRefresh if cursor.is_full_refresh() => {
-                // The list endpoint has no total: one search says how many records a
-                // complete read must yield.
-                let (_, total) = self.newest(object).await?;
-                Ok(Cursor {
-                    total,
-                    ..Cursor::default()
-                })
-            }
-            SyncMode::FullRefresh => {
-                // Resuming an incremental run's list read as a refresh would let the sweep
-                // delete the rows read before the refresh began.
-                tracing::info!(
-                    stream = object.name(),
-                    "full refresh requested; starting over from incremental state"
-                );
-                Ok(Cursor::default())
-            }
-            SyncMode::Incremental if cursor.since.is_some() || cursor.mark.is_some() => Ok(cursor),
-            SyncMode::Incremental => {
-                if cursor != Cursor::default() {
-                    tracing::info!(
-                        stream = object.name(),
-                        "incremental run after a cut-off full refresh; reading everything first"
-                    );
-                }
-                // The high-water mark is taken before the full read: a record changed while
-                // the read pages past it gets a later time and is read by the next run.
+        Ok(match pull::start::<Cursor>(object.name, mode, state) {
+            Start::Resume(cursor) => cursor,
+            Start::Fresh => {
                 let (mark, total) = self.newest(object).await?;
-                Ok(Cursor {
-                    mark: Some(mark),
-                    total,
+                Cursor {
+                    mark: (mode == SyncMode::Incremental).then_some(mark),
+                    tally: Tally { total, read: 0 },
                     ..Cursor::default()
-                })
-            }
-        }
-    }
-
-    /// A full read through the list endpoint: a full refresh, or the first incremental run
-    /// (`cursor.mark` set), which ends with the mark as its high-water mark.
-    fn read_listing<'a>(
-        &'a self,
-        object: Object,
-        run: &'a RunContext,
-        mut cursor: Cursor,
-    ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
-        Box::pin(try_stream! {
-            let incremental = cursor.mark.is_some();
-            loop {
-                let page = self.list_page(object, run, cursor.archived, cursor.after.as_deref()).await?;
-                if cursor.archived {
-                    for raw in page.results {
-                        yield self.archived_item(object, raw);
-                    }
-                } else {
-                    if cursor.total.is_some() {
-                        cursor.read += page.results.len() as u64;
-                    }
-                    for item in self.map_page(object, page.results, run, incremental).await? {
-                        yield item;
-                    }
-                }
-                let end = || match cursor.mark {
-                    Some(mark) => Cursor { since: Some(mark), ..Cursor::default() }.to_state(),
-                    None => StreamState(Value::Null),
-                };
-                match page.next {
-                    Some(next) => cursor.after = Some(next),
-                    None if !cursor.archived => {
-                        if let Some(total) = cursor.total {
-                            reconcile(object, "full read", total, cursor.read);
-                            yield ReadItem::Count(SourceCount { phase: "full read".into(), source: total, read: cursor.read });
-                        }
-                        if !object.reads_archived() {
-                            yield ReadItem::Checkpoint(end());
-                            break;
-                        }
-                        // Live records done: deletes come from the archived listing next.
-                        cursor = Cursor { archived: true, mark: cursor.mark, ..Cursor::default() };
-                    }
-                    None => {
-                        yield ReadItem::Checkpoint(end());
-                        break;
-                    }
-                }
-                yield ReadItem::Checkpoint(cursor.to_state());
-            }
-        })
-    }
-
-    /// An incremental run from a high-water mark: the search window, then the archived
-    /// listing for deletes.
-    fn read_changes<'a>(
-        &'a self,
-        object: Object,
-        run: &'a RunContext,
-        mut cursor: Cursor,
-    ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
-        Box::pin(try_stream! {
-            let since = cursor.since.unwrap_or(0);
-            if !cursor.archived {
-                let overlap_ms = i64::try_from(self.config.overlap_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-                let mut window = cursor
-                    .window
-                    .take()
-                    .unwrap_or_else(|| Window::starting_at(since.saturating_sub(overlap_ms).max(0)));
-                let url = self.search_url(object);
-                let properties = run.property_refs();
-                loop {
-                    let body = window.request(object.cursor_field(), &properties, self.config.search_page_size);
-                    let page = self.search(object, &body).await?;
-                    if cursor.total.is_none() {
-                        // The window's first query: how many records it holds.
-                        cursor.total = page.total;
-                    }
-                    let mut results = page.results;
-                    self.attach_companies(object, &mut results).await?;
-                    let keys: Vec<(String, Option<i64>)> = results
-                        .iter()
-                        .map(|r| (mapping::record_id(r).unwrap_or_default(), modified_ms(r, object)))
-                        .collect();
-                    let step = window
-                        .advance(&keys, page.has_next, object.cursor_field())
-                        .map_err(|e| ConnectorError::Decode { url: url.clone(), message: e.to_string() })?;
-                    tracing::debug!(stream = object.name(), records = results.len(), from = window.from, "hubspot search page");
-                    let fresh: Vec<Value> = results
-                        .into_iter()
-                        .zip(step.emit)
-                        .filter_map(|(raw, emit)| emit.then_some(raw))
-                        .collect();
-                    cursor.read += fresh.len() as u64;
-                    for item in self.map_page(object, fresh, run, true).await? {
-                        yield item;
-                    }
-                    match step.done {
-                        None => {
-                            cursor.window = Some(window.clone());
-                            yield ReadItem::Checkpoint(cursor.to_state());
-                        }
-                        Some(high) => {
-                            if let Some(total) = cursor.total {
-                                reconcile(object, "search window", total, cursor.read);
-                                yield ReadItem::Count(SourceCount { phase: "search window".into(), source: total, read: cursor.read });
-                            }
-                            let new_since = since.max(high);
-                            tracing::info!(stream = object.name(), since, new_since, read = cursor.read, "hubspot changes read");
-                            // The high-water mark moves only now that the whole window is read.
-                            cursor = Cursor { since: Some(new_since), archived: true, ..Cursor::default() };
-                            if !object.reads_archived() {
-                                yield ReadItem::Checkpoint(Cursor { since: Some(new_since), ..Cursor::default() }.to_state());
-                                return;
-                            }
-                            yield ReadItem::Checkpoint(cursor.to_state());
-                            break;
-                        }
-                    }
-                }
-            }
-            // Search never returns archived records: their deletes come from the listing.
-            loop {
-                let page = self.list_page(object, run, true, cursor.after.as_deref()).await?;
-                for raw in page.results {
-                    yield self.archived_item(object, raw);
-                }
-                match page.next {
-                    Some(next) => {
-                        cursor.after = Some(next);
-                        yield ReadItem::Checkpoint(cursor.to_state());
-                    }
-                    None => {
-                        yield ReadItem::Checkpoint(Cursor { since: cursor.since, ..Cursor::default() }.to_state());
-                        break;
-                    }
                 }
             }
         })
     }
-}
 
-/// A record's last-modified time in epoch milliseconds: the object's modified property, else
-/// `updatedAt`.
-fn modified_ms(raw: &Value, object: Object) -> Option<i64> {
-    raw.get("properties")
-        .and_then(|p| p.get(object.cursor_field()))
-        .and_then(Value::as_str)
-        .and_then(mapping::parse_datetime)
-        .or_else(|| mapping::updated_at(raw))
-        .map(|t| t.timestamp_millis())
-}
-
-/// Compares what the vendor said a read holds with what was read; a shortfall is the silent
-/// loss peers shipped (airbyte#23630, #34446), so it is a warning, never quiet.
-fn reconcile(object: Object, phase: &str, total: u64, read: u64) {
-    if read < total {
-        tracing::warn!(
-            stream = object.name(),
-            phase,
-            total,
-            read,
-            missing = total - read,
-            "hubspot reported more records than were read"
-        );
-    } else {
-        tracing::debug!(
-            stream = object.name(),
-            phase,
-            total,
-            read,
-            "hubspot counts reconcile"
-        );
+    /// Reads `object` from `cursor`: a full read through the list endpoint (a full refresh,
+    /// or an incremental first read that ends with its mark), or the search window of changes
+    /// since the saved mark; then the archived listing for deletes; then the end state.
+    fn read_object<'a>(
+        &'a self,
+        object: Object,
+        mode: SyncMode,
+        run: &'a RunContext,
+        mut cursor: Cursor,
+    ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
+        Box::pin(try_stream! {
+            let stream = object.name;
+            if cursor.since.is_none() && !cursor.archived {
+                let mut source = read::ListPages::new(self, object, run, false);
+                let mapper = read::LiveMapper::new(self, object, run, cursor.mark.is_some());
+                let phase = Phase { vendor: KIND, stream, name: "full read", state: &mut cursor, tally: Some(Cursor::tally) };
+                for await item in pull::read_pages(phase, &mut source, &mapper) {
+                    yield item?;
+                }
+                // Live records done: deletes come from the archived listing next.
+                cursor = Cursor { archived: true, mark: cursor.mark, ..Cursor::default() };
+                if reads_archived(object) {
+                    yield ReadItem::Checkpoint(cursor.to_state());
+                }
+            } else if !cursor.archived {
+                let since = cursor.since.unwrap_or(0);
+                let start = pull::lookback_ms(since, self.config.overlap_secs);
+                let window = cursor.window.take().unwrap_or_else(|| Window::starting_at(start));
+                let mut source = read::SearchPages::new(self, object, run, window);
+                let mapper = read::LiveMapper::new(self, object, run, true);
+                let phase = Phase { vendor: KIND, stream, name: "search window", state: &mut cursor, tally: Some(Cursor::tally) };
+                for await item in pull::read_pages(phase, &mut source, &mapper) {
+                    yield item?;
+                }
+                let new_since = since.max(source.high.unwrap_or(since));
+                tracing::info!(stream, since, new_since, read = cursor.tally.read, "hubspot changes read");
+                // The high-water mark moves only now that the whole window is read.
+                cursor = Cursor { archived: true, ..Cursor::between_runs(new_since) };
+                if reads_archived(object) {
+                    yield ReadItem::Checkpoint(cursor.to_state());
+                }
+            }
+            if reads_archived(object) {
+                // Search never returns archived records: their deletes come from the listing.
+                let mut source = read::ListPages::new(self, object, run, true);
+                let emit = self.emitter(object, true);
+                let mapper = PerRecord(|raw: Value| match mapping::record_id(&raw) {
+                    Some(id) => emit.delete(id),
+                    None => emit.reject(None, format!("archived {stream} record without an `id`"), raw),
+                });
+                let phase = Phase { vendor: KIND, stream, name: "archived", state: &mut cursor, tally: None };
+                for await item in pull::read_pages(phase, &mut source, &mapper) {
+                    yield item?;
+                }
+            }
+            let next = cursor.since.or(cursor.mark).map(|s| Cursor::between_runs(s).to_state());
+            yield pull::finish(mode, next);
+        })
     }
 }
 
@@ -1105,16 +680,13 @@ impl Connector for HubspotConnector {
     async fn check(&self) -> Result<(), ConnectorError> {
         self.ctx
             .http
-            .get_json(
-                &self.list_url(Object::Companies),
-                &[("limit", "1".to_owned())],
-            )
+            .get_json(&self.list_url(&STREAMS[0]), &[("limit", "1".to_owned())])
             .await
             .map(|_| ())
     }
 
     fn streams(&self) -> Vec<StreamSpec> {
-        Object::ALL.into_iter().map(Object::spec).collect()
+        HubspotKind::streams()
     }
 
     fn read<'a>(
@@ -1124,7 +696,7 @@ impl Connector for HubspotConnector {
         state: Option<StreamState>,
     ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
         Box::pin(try_stream! {
-            let Some(object) = Object::from_name(&stream.name) else {
+            let Some(object) = StreamDecl::find(&STREAMS, &stream.name) else {
                 Err(self.config_error(format!("hubspot has no stream `{}`", stream.name)))?;
                 return;
             };
@@ -1132,292 +704,10 @@ impl Connector for HubspotConnector {
             // here, and the pipelines are read once for the whole run of the stream.
             let run = self.run_context(object).await?;
             let cursor = self.starting_cursor(object, mode, state).await?;
-            let mut items = if cursor.since.is_some() {
-                self.read_changes(object, &run, cursor)
-            } else {
-                self.read_listing(object, &run, cursor)
-            };
+            let mut items = self.read_object(object, mode, &run, cursor);
             while let Some(item) = items.next().await {
                 yield item?;
             }
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-    use tributary_connector::{HttpClient, HttpClientConfig};
-
-    fn ctx() -> ConnectorContext {
-        ConnectorContext {
-            instance: "hs".to_owned(),
-            http: HttpClient::new(HttpClientConfig::default(), Auth::None).unwrap(),
-        }
-    }
-
-    fn config(v: Value) -> Result<HubspotConfig, serde_json::Error> {
-        serde_json::from_value(v)
-    }
-
-    #[test]
-    fn config_has_defaults_and_refuses_unknown_fields() {
-        let c = config(json!({"access_token": "pat-na1-x"})).unwrap();
-        assert_eq!(c.endpoint, "https://api.hubapi.com");
-        assert_eq!(c.page_size, 100);
-        assert_eq!(c.search_page_size, 200);
-        assert_eq!(c.overlap_secs, 300);
-        assert_eq!(c.default_currency, "USD");
-        assert_eq!(c.mapping, MappingSettings::default());
-        assert_eq!(c.access_token.expose_secret(), "pat-na1-x");
-        let err = config(json!({"access_token": "x", "mapping": {"arr": "hs_arr"}})).unwrap_err();
-        assert!(err.to_string().contains("unknown field `arr`"), "{err}");
-        assert!(!format!("{c:?}").contains("pat-na1-x"), "token is redacted");
-        let err = config(json!({"access_token": "x", "pagesize": 5})).unwrap_err();
-        assert!(
-            err.to_string().contains("unknown field `pagesize`"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn invalid_configs_are_refused_with_the_field_named() {
-        let cases = [
-            (
-                json!({"access_token": "x", "page_size": 0}),
-                "page_size must be between 1 and 100, got 0",
-            ),
-            (
-                json!({"access_token": "x", "page_size": 101}),
-                "page_size must be between 1 and 100, got 101",
-            ),
-            (
-                json!({"access_token": "x", "search_page_size": 201}),
-                "search_page_size must be between 1 and 200, got 201",
-            ),
-            (
-                json!({"access_token": "x", "search_page_size": 0}),
-                "search_page_size must be between 1 and 200, got 0",
-            ),
-            (
-                json!({"access_token": "x", "endpoint": "api.hubapi.com"}),
-                "endpoint `api.hubapi.com` is not a URL",
-            ),
-            (
-                json!({"access_token": "x", "endpoint": "ftp://h"}),
-                "must be an http(s) URL",
-            ),
-            (
-                json!({"access_token": "x", "default_currency": "dollars"}),
-                "default_currency: invalid currency code `dollars`",
-            ),
-            (json!({}), "access_token is required"),
-            (
-                json!({"access_token": "x", "mapping": {"default_term_months": 0}}),
-                "mapping.default_term_months: must be between 1 and 120, got 0",
-            ),
-            (
-                json!({"access_token": "x", "mapping": {"term_field": "term months"}}),
-                "mapping.term_field: `term months` is not a field name",
-            ),
-        ];
-        for (v, expected) in cases {
-            let err = HubspotConnector::new(ctx(), config(v.clone()).unwrap()).unwrap_err();
-            assert!(matches!(err, ConnectorError::Config { .. }));
-            assert!(err.to_string().contains(expected), "{v}: {err}");
-            assert!(err.to_string().contains("`hs`"), "{err}");
-        }
-    }
-
-    #[test]
-    fn streams_declare_entity_cursor_and_mode() {
-        let c = HubspotConnector::new(
-            ctx(),
-            HubspotConfig::new("http://127.0.0.1:1/", SecretString::from("t")),
-        )
-        .unwrap();
-        assert_eq!(c.kind(), "hubspot");
-        assert_eq!(c.instance(), "hs");
-        assert_eq!(
-            c.list_url(Object::Deals),
-            "http://127.0.0.1:1/crm/v3/objects/deals"
-        );
-        let streams = c.streams();
-        let summary: Vec<(&str, EntityKind, Option<&str>)> = streams
-            .iter()
-            .map(|s| (s.name.as_str(), s.entity, s.cursor_field.as_deref()))
-            .collect();
-        assert_eq!(
-            summary,
-            [
-                (
-                    "companies",
-                    EntityKind::Account,
-                    Some("hs_lastmodifieddate")
-                ),
-                ("contacts", EntityKind::Person, Some("lastmodifieddate")),
-                (
-                    "deals",
-                    EntityKind::Subscription,
-                    Some("hs_lastmodifieddate")
-                ),
-                (
-                    "deal_contacts",
-                    EntityKind::DealContact,
-                    Some("hs_lastmodifieddate")
-                ),
-            ]
-        );
-        assert!(
-            streams
-                .iter()
-                .all(|s| s.modes == [SyncMode::Incremental, SyncMode::FullRefresh]),
-            "incremental first: scheduled runs are incremental"
-        );
-        assert!(matches!(http_auth(c.config(), "t"), Ok(Auth::Bearer(_))));
-        assert_eq!(c.mapping(), &default_mapping());
-    }
-
-    #[test]
-    fn the_mapping_decides_which_deal_properties_are_requested() {
-        let config = HubspotConfig {
-            mapping: simulator_mapping(),
-            ..HubspotConfig::new("http://127.0.0.1:1/", SecretString::from("t"))
-        };
-        let c = HubspotConnector::new(ctx(), config).unwrap();
-        let existing: BTreeSet<String> = ["deal_currency_code".to_owned()].into();
-        let props = c.deal_properties(&existing);
-        for p in [
-            "amount",
-            "term_months",
-            "deal_motion",
-            "deal_currency_code",
-            "dealstage",
-            "pipeline",
-        ] {
-            assert!(props.iter().any(|q| q == p), "{p}: {props:?}");
-        }
-        assert!(!props.iter().any(|q| q == "dealtype"), "{props:?}");
-        // No multi-currency: the property is not requested.
-        let props = c.deal_properties(&BTreeSet::new());
-        assert!(
-            !props.iter().any(|q| q == "deal_currency_code"),
-            "{props:?}"
-        );
-        let m = c.mapping();
-        assert_eq!(mapping_key(m, "term_months"), "term_field");
-        assert_eq!(mapping_key(m, "amount"), "amount_field");
-        assert_eq!(mapping_key(m, "deal_motion"), "motion_field");
-    }
-
-    #[test]
-    fn cursor_state_round_trips_and_tolerates_garbage() {
-        let check = |cursor: Cursor, expected: Value| {
-            assert_eq!(cursor.to_state().0, expected);
-            assert_eq!(Cursor::from_state(Some(cursor.to_state()), "deals"), cursor);
-        };
-        let live = Cursor {
-            after: Some("513".into()),
-            ..Cursor::default()
-        };
-        assert!(live.is_full_refresh());
-        check(live, json!({"after": "513"}));
-        let archived = Cursor {
-            archived: true,
-            ..Cursor::default()
-        };
-        check(archived, json!({"archived": true}));
-        let first_read = Cursor {
-            after: Some("9".into()),
-            mark: Some(1_709_251_200_000),
-            total: Some(40),
-            read: 7,
-            ..Cursor::default()
-        };
-        assert!(!first_read.is_full_refresh());
-        check(
-            first_read,
-            json!({"after": "9", "mark": 1_709_251_200_000_i64, "total": 40, "read": 7}),
-        );
-        let windowed = Cursor {
-            since: Some(1_000),
-            window: Some(Window {
-                from: 900,
-                past: false,
-                seen: vec!["5".into()],
-                by_id: None,
-            }),
-            total: Some(3),
-            read: 1,
-            ..Cursor::default()
-        };
-        check(
-            windowed,
-            json!({"since": 1000, "window": {"from": 900, "seen": ["5"]}, "total": 3, "read": 1}),
-        );
-        check(
-            Cursor {
-                since: Some(5),
-                ..Cursor::default()
-            },
-            json!({"since": 5}),
-        );
-        assert_eq!(
-            Cursor::from_state(Some(StreamState(json!([1]))), "deals"),
-            Cursor::default()
-        );
-        assert_eq!(
-            Cursor::from_state(Some(StreamState(json!({"since": "yesterday"}))), "deals"),
-            Cursor::default()
-        );
-        assert_eq!(Cursor::from_state(None, "deals"), Cursor::default());
-    }
-
-    #[test]
-    fn modified_times_come_from_the_objects_own_property() {
-        let contact = json!({"id": "1", "properties": {"lastmodifieddate": "2024-03-01T00:00:00.001Z",
-            "hs_lastmodifieddate": "2020-01-01T00:00:00Z"}});
-        assert_eq!(
-            modified_ms(&contact, Object::Contacts),
-            Some(1_709_251_200_001)
-        );
-        assert_eq!(
-            modified_ms(&contact, Object::Companies),
-            Some(1_577_836_800_000)
-        );
-        let top_level = json!({"id": "1", "updatedAt": "2024-03-01T00:00:00Z", "properties": {}});
-        assert_eq!(
-            modified_ms(&top_level, Object::Deals),
-            Some(1_709_251_200_000)
-        );
-        assert_eq!(modified_ms(&json!({"id": "1"}), Object::Deals), None);
-    }
-
-    #[test]
-    fn pages_decode_or_fail_loudly() {
-        let p = parse_page(
-            "u",
-            json!({"results": [{"id": "1"}], "paging": {"next": {"after": "2", "link": "x"}}}),
-        )
-        .unwrap();
-        assert_eq!((p.results.len(), p.next.as_deref()), (1, Some("2")));
-        let p = parse_page("u", json!({"results": []})).unwrap();
-        assert_eq!(p.next, None);
-        assert!(matches!(
-            parse_page("u", json!({"status": "error"})),
-            Err(ConnectorError::Decode { .. })
-        ));
-        assert!(matches!(
-            parse_page("u", json!([])),
-            Err(ConnectorError::Decode { .. })
-        ));
-        assert!(
-            parse_page(
-                "u",
-                json!({"results": [], "paging": {"next": {"after": {}}}})
-            )
-            .is_err()
-        );
     }
 }

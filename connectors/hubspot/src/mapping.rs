@@ -1,17 +1,19 @@
 //! Pure mapping from HubSpot CRM v3 records to the unified model. No I/O: every function takes
 //! one record exactly as the list endpoint returned it (`{"id","properties",...}`) and returns a
-//! model entity or a [`MapError`] naming the object, id, property and value that did not parse.
+//! model entity or a [`MapError`] naming the object, id, property and value that did not parse
+//! (the SDK's, read through its [`Fields`] over the record's `properties`).
 //!
 //! HubSpot sends every property value as a string or null (numbers, booleans and dates too;
 //! <https://developers.hubspot.com/docs/api/crm/properties>), and a cleared property can come
 //! back as `""`, so an empty string is treated like null everywhere.
 
-use chrono::{DateTime, Months, NaiveDate, NaiveDateTime, Utc};
-use rust_decimal::Decimal;
+use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::str::FromStr;
-use tributary_connector::{ArrProblem, MappingSettings, RevenueMapping};
+use tributary_connector::map::{
+    Fields, MapError, full_name, id_text, parse_timestamp, segment_by_employees,
+};
+use tributary_connector::{MappingSettings, RevenueMapping};
 use tributary_model::{
     Account, Currency, DealContact, ExternalRef, Money, Person, PersonRole, RevenueEventKind,
     Segment, Subscription, SubscriptionStatus, normalize_domain, normalize_email,
@@ -20,162 +22,62 @@ use tributary_model::{
 /// The `system` of every [`ExternalRef`] this connector emits.
 pub const SYSTEM: &str = "hubspot";
 
-/// A property that could not be mapped; the record is rejected with this as its reason.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{object} `{id}`: property `{property}` {}: {problem}", value.as_ref().map_or_else(|| "is missing".to_owned(), |v| format!("has invalid value `{v}`")))]
-pub struct MapError {
-    /// The object type (`companies`, `contacts`, `deals`).
-    pub object: &'static str,
-    /// The record id, or `?` when the record has none.
-    pub id: String,
-    /// The offending property (a configured one, for the mapped fields).
-    pub property: String,
-    /// The value as received; `None` when it was missing or null.
-    pub value: Option<String>,
-    /// What was expected.
-    pub problem: String,
-}
-
 /// The record's `id`, when it has one (a string, or a number from a lenient proxy).
 pub fn record_id(raw: &Value) -> Option<String> {
-    match raw.get("id")? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
+    raw.get("id").and_then(id_text)
 }
 
 /// The record's last-modified time: the top-level `updatedAt`, else the object's
 /// last-modified property.
 pub fn updated_at(raw: &Value) -> Option<DateTime<Utc>> {
+    let p = Fields::new(properties(raw), "", "");
     raw.get("updatedAt")
         .and_then(Value::as_str)
         .and_then(parse_datetime)
-        .or_else(|| prop(raw, "hs_lastmodifieddate").and_then(|s| parse_datetime(&s)))
-        .or_else(|| prop(raw, "lastmodifieddate").and_then(|s| parse_datetime(&s)))
+        .or_else(|| {
+            p.text("hs_lastmodifieddate")
+                .and_then(|s| parse_datetime(&s))
+        })
+        .or_else(|| p.text("lastmodifieddate").and_then(|s| parse_datetime(&s)))
 }
 
 /// Parses the timestamp forms HubSpot uses: ISO 8601 with an offset or `Z`
 /// (`2024-03-02T08:11:19.515Z`), a bare date (`2024-03-01`, date-typed properties), epoch
 /// milliseconds (`1709251200000`, legacy and search filters) and ISO without a zone (read as UTC).
 pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        return s
-            .parse::<i64>()
-            .ok()
-            .and_then(DateTime::from_timestamp_millis);
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Some(d.and_time(chrono::NaiveTime::MIN).and_utc());
-    }
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()
-        .map(|t| t.and_utc())
+    parse_timestamp(s)
 }
 
-/// A property as text: `None` when absent, null or empty. Numbers and booleans (which HubSpot
-/// does not send, but a proxy might) are rendered as text.
-fn prop(raw: &Value, name: &str) -> Option<String> {
-    match raw.get("properties")?.get(name)? {
-        Value::Null => None,
-        Value::String(s) => {
-            let t = s.trim();
-            (!t.is_empty()).then(|| t.to_owned())
-        }
-        other => Some(other.to_string()),
-    }
+/// The record's `properties` (null when it has none: every property then reads as absent).
+fn properties(raw: &Value) -> &Value {
+    static NONE: Value = Value::Null;
+    raw.get("properties").unwrap_or(&NONE)
 }
 
-struct Props<'a> {
-    raw: &'a Value,
-    object: &'static str,
-    id: String,
+/// A date-time property in any form [`parse_datetime`] reads.
+fn datetime(p: &Fields<'_>, name: &str) -> Result<Option<DateTime<Utc>>, MapError> {
+    p.datetime(name, parse_datetime, "expected an ISO 8601 date-time")
 }
 
-impl<'a> Props<'a> {
-    fn new(raw: &'a Value, object: &'static str) -> Self {
-        Self {
-            raw,
-            object,
-            id: record_id(raw).unwrap_or_else(|| "?".to_owned()),
-        }
-    }
-
-    fn text(&self, name: &str) -> Option<String> {
-        prop(self.raw, name)
-    }
-
-    fn error(&self, property: &str, value: Option<&str>, problem: &str) -> MapError {
-        MapError {
-            object: self.object,
-            id: self.id.clone(),
-            property: property.to_owned(),
-            value: value.map(str::to_owned),
-            problem: problem.to_owned(),
-        }
-    }
-
-    /// A whole number; `250.0` is accepted, `12.5` and `abc` are not.
-    fn int(&self, name: &str) -> Result<Option<i64>, MapError> {
-        let Some(s) = self.text(name) else {
-            return Ok(None);
-        };
-        if let Ok(n) = s.parse::<i64>() {
-            return Ok(Some(n));
-        }
-        Decimal::from_str(&s)
-            .ok()
-            .filter(|d| d.fract().is_zero())
-            .and_then(|d| i64::try_from(d).ok())
-            .map(Some)
-            .ok_or_else(|| self.error(name, Some(&s), "expected a whole number"))
-    }
-
-    /// A decimal number.
-    fn decimal(&self, name: &str) -> Result<Option<Decimal>, MapError> {
-        let Some(s) = self.text(name) else {
-            return Ok(None);
-        };
-        Decimal::from_str(&s)
-            .or_else(|_| Decimal::from_scientific(&s))
-            .map(Some)
-            .map_err(|_| self.error(name, Some(&s), "expected a decimal number"))
-    }
-
-    fn datetime(&self, name: &str) -> Result<Option<DateTime<Utc>>, MapError> {
-        let Some(s) = self.text(name) else {
-            return Ok(None);
-        };
-        parse_datetime(&s)
-            .map(Some)
-            .ok_or_else(|| self.error(name, Some(&s), "expected an ISO 8601 date-time"))
-    }
-
-    /// The first associated company: the primary (labeled) association when there is one,
-    /// else the first listed. HubSpot lists a primary association twice, labeled and
-    /// `*_unlabeled`.
-    fn company(&self, instance: &str, singular: &str) -> Option<ExternalRef> {
-        let results = self
-            .raw
-            .get("associations")?
-            .get("companies")?
-            .get("results")?
-            .as_array()?;
-        let primary = format!("{singular}_to_company");
-        let chosen = results
-            .iter()
-            .find(|r| r.get("type").and_then(Value::as_str) == Some(primary.as_str()))
-            .or_else(|| results.first())?;
-        let id = record_id(chosen)?;
-        Some(ExternalRef::new(SYSTEM, instance, "companies", id))
-    }
+/// The first associated company: the primary (labeled) association when there is one, else the
+/// first listed. HubSpot lists a primary association twice, labeled and `*_unlabeled`.
+fn company(raw: &Value, instance: &str, singular: &str) -> Option<ExternalRef> {
+    let results = raw
+        .get("associations")?
+        .get("companies")?
+        .get("results")?
+        .as_array()?;
+    let primary = format!("{singular}_to_company");
+    let chosen = results
+        .iter()
+        .find(|r| r.get("type").and_then(Value::as_str) == Some(primary.as_str()))
+        .or_else(|| results.first())?;
+    Some(ExternalRef::new(
+        SYSTEM,
+        instance,
+        "companies",
+        record_id(chosen)?,
+    ))
 }
 
 /// Maps a company to an [`Account`].
@@ -185,19 +87,14 @@ impl<'a> Props<'a> {
 /// from the custom `region` property, else `country`. An empty name is kept: the sync engine
 /// quarantines it through `Entity::validate`.
 pub fn map_company(raw: &Value) -> Result<Account, MapError> {
-    let p = Props::new(raw, "companies");
+    let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
+    let p = Fields::new(properties(raw), "companies", &id);
     let employees = p.int("numberofemployees")?;
     let segment = p
         .text("segment")
         .and_then(|s| Segment::parse(&s))
-        .or_else(|| {
-            employees.map(|n| match n {
-                n if n < 200 => Segment::Smb,
-                n if n < 2000 => Segment::MidMarket,
-                _ => Segment::Enterprise,
-            })
-        });
-    let created_at = match p.datetime("createdate")? {
+        .or_else(|| employees.map(segment_by_employees));
+    let created_at = match datetime(&p, "createdate")? {
         Some(t) => Some(t),
         None => raw
             .get("createdAt")
@@ -219,19 +116,16 @@ pub fn map_company(raw: &Value) -> Result<Account, MapError> {
 /// Maps a contact to a [`Person`]. An address that is not an email becomes `None`, not an
 /// error; the account is the first associated company (request `associations=companies`).
 pub fn map_contact(raw: &Value, instance: &str) -> Result<Person, MapError> {
-    let p = Props::new(raw, "contacts");
-    let name = [p.text("firstname"), p.text("lastname")]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
+    let p = Fields::new(properties(raw), "contacts", &id);
+    let name = full_name(p.text("firstname"), p.text("lastname"));
     Ok(Person {
         name,
         email: p.text("email").and_then(|e| normalize_email(&e)),
         title: p.text("jobtitle"),
         role: p.text("role").and_then(|r| PersonRole::parse(&r)),
-        account: p.company(instance, "contact"),
-        first_seen_at: p.datetime("createdate")?,
+        account: company(raw, instance, "contact"),
+        first_seen_at: datetime(&p, "createdate")?,
     })
 }
 
@@ -277,15 +171,17 @@ pub fn simulator_mapping() -> MappingSettings {
 /// connector decides from the deal's stage in its pipeline (`GET /crm/v3/pipelines/deals`),
 /// which also covers custom pipelines with numeric stage ids.
 pub fn is_closed_won(raw: &Value) -> bool {
-    match prop(raw, "hs_is_closed_won") {
+    let p = Fields::new(properties(raw), "deals", "");
+    match p.text("hs_is_closed_won") {
         Some(v) => v.eq_ignore_ascii_case("true"),
-        None => prop(raw, "dealstage").is_some_and(|s| s == "closedwon"),
+        None => p.text("dealstage").is_some_and(|s| s == "closedwon"),
     }
 }
 
 /// The deal's `pipeline` and `dealstage` ids, when it has them.
 pub fn deal_stage(raw: &Value) -> (Option<String>, Option<String>) {
-    (prop(raw, "pipeline"), prop(raw, "dealstage"))
+    let p = Fields::new(properties(raw), "deals", "");
+    (p.text("pipeline"), p.text("dealstage"))
 }
 
 /// How a deal maps: the instance, the resolved field mapping and the portal's currency.
@@ -319,46 +215,12 @@ pub fn map_deal(
     if !won {
         return Ok(None);
     }
-    let p = Props::new(raw, "deals");
+    let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
+    let p = Fields::new(properties(raw), "deals", &id);
     let mapping = m.mapping;
-    let arr_value = match &mapping.arr_field {
-        Some(f) => p.decimal(f)?,
-        None => None,
-    };
-    let amount = p.decimal(&mapping.amount_field)?;
-    let term = match &mapping.term_field {
-        Some(f) => p.int(f)?,
-        None => None,
-    };
-    let (term, arr) = mapping.arr(arr_value, amount, term).map_err(|problem| {
-        let (field, value) = match &problem {
-            ArrProblem::Term(n) => (
-                mapping.term_field.as_deref().unwrap_or("term"),
-                Some(n.to_string()),
-            ),
-            ArrProblem::NoValue => (mapping.amount_field.as_str(), None),
-            ArrProblem::Negative(d) => (
-                if arr_value.is_some() {
-                    mapping.arr_field.as_deref().unwrap_or("arr")
-                } else {
-                    mapping.amount_field.as_str()
-                },
-                Some(d.to_string()),
-            ),
-        };
-        p.error(field, value.as_deref(), &problem.describe())
-    })?;
-    let currency = match p.text("deal_currency_code") {
-        None => m.default_currency.clone(),
-        Some(code) => Currency::parse(&code).map_err(|_| {
-            p.error(
-                "deal_currency_code",
-                Some(&code),
-                "expected an ISO 4217 code",
-            )
-        })?,
-    };
-    let start = match p.datetime("closedate")? {
+    let (term, arr) = p.term_and_arr(mapping, None)?;
+    let currency = p.currency("deal_currency_code", m.default_currency)?;
+    let start = match datetime(&p, "closedate")? {
         Some(t) => t.date_naive(),
         None => {
             return Err(p.error(
@@ -385,7 +247,7 @@ pub fn map_deal(
         .or_else(|| p.text("pipeline"))
         .unwrap_or_else(|| "default".to_owned());
     Ok(Some(Subscription {
-        account: p.company(m.instance, "deal"),
+        account: company(raw, m.instance, "deal"),
         plan,
         start_date: start,
         end_date: Some(end),
@@ -470,18 +332,10 @@ pub fn deal_contact_edges(response: &Value, instance: &str) -> Vec<Result<DealCo
     out
 }
 
-/// An id as text: a non-empty string or a number.
-fn id_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::Decimal;
     use serde_json::json;
 
     fn day(s: &str) -> NaiveDate {
@@ -568,10 +422,10 @@ mod tests {
         let e = map_company(&raw).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "companies `7`: property `numberofemployees` has invalid value `lots`: expected a whole number"
+            "companies `7`: field `numberofemployees` has invalid value `lots`: expected a whole number"
         );
         let raw = json!({"id": "7", "properties": {"name": "X", "createdate": "yesterday"}});
-        assert_eq!(map_company(&raw).unwrap_err().property, "createdate");
+        assert_eq!(map_company(&raw).unwrap_err().field, "createdate");
     }
 
     #[test]
@@ -771,48 +625,48 @@ mod tests {
                 p[k] = v.clone();
             }
             let e = won(&deal(p), &usd(), "2024-06-01").unwrap_err();
-            assert_eq!(e.property, property);
+            assert_eq!(e.field, property);
             assert_eq!(e.to_string(), message);
         };
         check(
             json!({"amount": "12,5O0"}),
             "amount",
-            "deals `512`: property `amount` has invalid value `12,5O0`: expected a decimal number",
+            "deals `512`: field `amount` has invalid value `12,5O0`: expected a decimal number",
         );
         check(
             json!({"amount": null}),
             "amount",
-            "deals `512`: property `amount` is missing: a won deal needs an ARR or an amount to derive ARR",
+            "deals `512`: field `amount` is missing: a won deal needs an ARR or an amount to derive ARR",
         );
         check(
             json!({"amount": "-5"}),
             "amount",
-            "deals `512`: property `amount` has invalid value `-5`: ARR must not be negative, got -5",
+            "deals `512`: field `amount` has invalid value `-5`: ARR must not be negative, got -5",
         );
         check(
             json!({"closedate": "soon"}),
             "closedate",
-            "deals `512`: property `closedate` has invalid value `soon`: expected an ISO 8601 date-time",
+            "deals `512`: field `closedate` has invalid value `soon`: expected an ISO 8601 date-time",
         );
         check(
             json!({"closedate": null}),
             "closedate",
-            "deals `512`: property `closedate` is missing: a closed-won deal needs a close date to start its term",
+            "deals `512`: field `closedate` is missing: a closed-won deal needs a close date to start its term",
         );
         check(
             json!({"deal_currency_code": "EURO"}),
             "deal_currency_code",
-            "deals `512`: property `deal_currency_code` has invalid value `EURO`: expected an ISO 4217 code",
+            "deals `512`: field `deal_currency_code` has invalid value `EURO`: expected an ISO 4217 code",
         );
         check(
             json!({"term_months": "0"}),
             "term_months",
-            "deals `512`: property `term_months` has invalid value `0`: expected a term between 1 and 120 months, got 0",
+            "deals `512`: field `term_months` has invalid value `0`: expected a term between 1 and 120 months, got 0",
         );
         check(
             json!({"term_months": "twelve"}),
             "term_months",
-            "deals `512`: property `term_months` has invalid value `twelve`: expected a whole number",
+            "deals `512`: field `term_months` has invalid value `twelve`: expected a whole number",
         );
     }
 

@@ -110,6 +110,14 @@ fn auth_message(url: &str, status: u16, body: &str, token_for: Option<&str>) -> 
 }
 
 impl ConnectorError {
+    /// A [`ConnectorError::Config`] of connector `instance`.
+    pub fn config(instance: &str, message: impl Into<String>) -> Self {
+        ConnectorError::Config {
+            instance: instance.to_owned(),
+            message: message.into(),
+        }
+    }
+
     /// The class of this error.
     pub fn class(&self) -> ErrorClass {
         match self {

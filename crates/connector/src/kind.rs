@@ -113,6 +113,18 @@ impl<K: ConnectorKind> DynKind for Declared<K> {
     }
 }
 
+/// Checks a configured `endpoint`: an http(s) URL with a host. Every connector has one and
+/// defaults it to the vendor's URL (STYLE §2); the message names the value.
+pub fn check_endpoint(endpoint: &str) -> Result<(), String> {
+    match reqwest::Url::parse(endpoint) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(_) => Err(format!(
+            "endpoint `{endpoint}` must be an http(s) URL with a host"
+        )),
+        Err(e) => Err(format!("endpoint `{endpoint}` is not a URL: {e}")),
+    }
+}
+
 /// The kind called `name` among `kinds`, or a config error listing the known ones.
 pub fn find_kind<'k>(
     kinds: &[&'k dyn DynKind],

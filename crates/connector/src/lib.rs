@@ -20,6 +20,9 @@
 //!   request becomes validated items, committed before the gateway acknowledges.
 //! - [`SourceCount`] and [`StreamSpec::delete_strategy`]: the reconciliation and delete
 //!   strategy the engine records on every run (SPEC §6).
+//! - [`pull`]: the shared pull driver (stream declarations, starting-cursor rules, the page
+//!   loop with per-page checkpoints and counts, the record/delete/reject step, paging shapes);
+//!   [`map`]: [`MapError`] and the typed field readers every vendor mapping uses.
 //!
 //! A connector must not open its own HTTP client, read env vars or files, sleep to back off,
 //! spawn detached tasks, log secrets or panic on vendor data. It knows nothing of the store,
@@ -29,6 +32,8 @@ pub mod auth;
 mod error;
 mod http;
 pub mod kind;
+pub mod map;
+pub mod pull;
 pub mod push;
 mod quota;
 pub mod revenue;
@@ -41,7 +46,8 @@ pub use http::{
     Auth, BodyError, BytesResponse, Decoded, HttpClient, HttpClientConfig, HttpRequest,
     HttpResponse, RateLimit,
 };
-pub use kind::{ConnectorKind, Declared, DynKind, describe_streams, find_kind};
+pub use kind::{ConnectorKind, Declared, DynKind, check_endpoint, describe_streams, find_kind};
+pub use map::{Fields, MapError};
 pub use push::{Accepted, PushError, PushItem, PushRequest, PushResponse, PushSource};
 pub use quota::{
     ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow, quota_readings,

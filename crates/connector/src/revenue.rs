@@ -134,6 +134,19 @@ impl MappingSettings {
 }
 
 impl RevenueMapping {
+    /// The `mapping.*` key that names `field`, for messages.
+    pub fn key_of(&self, field: &str) -> &'static str {
+        if self.arr_field.as_deref() == Some(field) {
+            "arr_field"
+        } else if self.amount_field == field {
+            "amount_field"
+        } else if self.term_field.as_deref() == Some(field) {
+            "term_field"
+        } else {
+            "motion_field"
+        }
+    }
+
     /// The fields a read must request for this mapping, without duplicates, in a stable order.
     pub fn fields(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();

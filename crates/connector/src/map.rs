@@ -1,0 +1,304 @@
+//! What every vendor's mapping shares: [`MapError`], the reason a record is rejected, and
+//! [`Fields`], typed readers over a record's fields that name the record, field and value when
+//! one does not parse.
+//!
+//! Vendors send numbers, booleans and dates as JSON strings as often as natively (HubSpot sends
+//! every property as a string; a proxy in front of Salesforce may too), and a cleared field can
+//! come back as `""`. So every reader accepts both forms and treats an empty string like null:
+//! a record is rejected for a value that is there and wrong, never for one that is absent.
+
+use crate::{ArrProblem, RevenueMapping};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::str::FromStr;
+use tributary_model::{Currency, Segment};
+
+/// A field that could not be mapped; the record is rejected with this as its reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{object} `{id}`: field `{field}` {}: {problem}", value.as_ref().map_or_else(|| "is missing".to_owned(), |v| format!("has invalid value `{v}`")))]
+pub struct MapError {
+    /// The vendor's object (`deals`, `Opportunity`…).
+    pub object: &'static str,
+    /// The record id, or `?` when the record has none.
+    pub id: String,
+    /// The offending field (a configured one, for mapped revenue fields).
+    pub field: String,
+    /// The value as received; `None` when it was missing or null.
+    pub value: Option<String>,
+    /// What was expected.
+    pub problem: String,
+}
+
+/// An id as text: a non-empty string (trimmed) or a number, as vendors and lenient proxies
+/// send them.
+pub fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Parses the timestamp forms vendors send: RFC 3339 (`2024-03-02T08:11:19.515Z`), an offset
+/// without a colon (Salesforce's `2024-04-25T15:50:37.000+0000`), epoch milliseconds
+/// (`1709251200000`, HubSpot's legacy form and search filters), a bare date (`2024-03-01`,
+/// read as midnight UTC) and ISO without a zone (read as UTC).
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if s.is_empty() {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.to_utc());
+    }
+    if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z") {
+        return Some(t.to_utc());
+    }
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse().ok().and_then(DateTime::from_timestamp_millis);
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Some(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// The size band of a headcount, as both CRMs' standard employee counts are read: under 200
+/// SMB, under 2,000 mid-market, else enterprise.
+pub fn segment_by_employees(employees: i64) -> Segment {
+    match employees {
+        n if n < 200 => Segment::Smb,
+        n if n < 2000 => Segment::MidMarket,
+        _ => Segment::Enterprise,
+    }
+}
+
+/// A person's display name from first and last name, either of which may be missing.
+pub fn full_name(first: Option<String>, last: Option<String>) -> String {
+    [first, last]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Typed reads of one record's fields (`fields` is the JSON object that holds them: the
+/// record itself, or HubSpot's `properties`), with errors naming the record.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    fields: &'a Value,
+    object: &'static str,
+    id: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    /// Reads `fields` of the `object` record `id` (`?` when it has none).
+    pub fn new(fields: &'a Value, object: &'static str, id: &'a str) -> Self {
+        Self { fields, object, id }
+    }
+
+    /// A [`MapError`] about `field` of this record.
+    pub fn error(&self, field: &str, value: Option<&str>, problem: &str) -> MapError {
+        MapError {
+            object: self.object,
+            id: self.id.to_owned(),
+            field: field.to_owned(),
+            value: value.map(str::to_owned),
+            problem: problem.to_owned(),
+        }
+    }
+
+    /// The value as text: `None` when absent, null or blank; numbers and booleans rendered.
+    pub fn text(&self, field: &str) -> Option<String> {
+        match self.fields.get(field)? {
+            Value::Null => None,
+            Value::String(s) => {
+                let t = s.trim();
+                (!t.is_empty()).then(|| t.to_owned())
+            }
+            other => Some(other.to_string()),
+        }
+    }
+
+    /// A whole number; `250.0` is accepted, `12.5` and `abc` are not.
+    pub fn int(&self, field: &str) -> Result<Option<i64>, MapError> {
+        let Some(s) = self.text(field) else {
+            return Ok(None);
+        };
+        if let Ok(n) = s.parse::<i64>() {
+            return Ok(Some(n));
+        }
+        parse_decimal(&s)
+            .filter(|d| d.fract().is_zero())
+            .and_then(|d| i64::try_from(d).ok())
+            .map(Some)
+            .ok_or_else(|| self.error(field, Some(&s), "expected a whole number"))
+    }
+
+    /// A decimal number, plain or in scientific notation.
+    pub fn decimal(&self, field: &str) -> Result<Option<Decimal>, MapError> {
+        let Some(s) = self.text(field) else {
+            return Ok(None);
+        };
+        parse_decimal(&s)
+            .map(Some)
+            .ok_or_else(|| self.error(field, Some(&s), "expected a decimal number"))
+    }
+
+    /// A date-time by the vendor's `parse`; `expected` describes its forms for the error.
+    pub fn datetime(
+        &self,
+        field: &str,
+        parse: fn(&str) -> Option<DateTime<Utc>>,
+        expected: &str,
+    ) -> Result<Option<DateTime<Utc>>, MapError> {
+        let Some(s) = self.text(field) else {
+            return Ok(None);
+        };
+        parse(&s)
+            .map(Some)
+            .ok_or_else(|| self.error(field, Some(&s), expected))
+    }
+
+    /// A calendar date, `YYYY-MM-DD`.
+    pub fn date(&self, field: &str) -> Result<Option<NaiveDate>, MapError> {
+        let Some(s) = self.text(field) else {
+            return Ok(None);
+        };
+        NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| self.error(field, Some(&s), "expected YYYY-MM-DD"))
+    }
+
+    /// A boolean: JSON `true`/`false` or the strings, in any case.
+    pub fn bool(&self, field: &str) -> Result<Option<bool>, MapError> {
+        match self.text(field) {
+            None => Ok(None),
+            Some(s) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(s) => Err(self.error(field, Some(&s), "expected true or false")),
+        }
+    }
+}
+
+impl Fields<'_> {
+    /// The currency in `field`, else `default` (a single-currency org or portal).
+    pub fn currency(&self, field: &str, default: &Currency) -> Result<Currency, MapError> {
+        match self.text(field) {
+            None => Ok(default.clone()),
+            Some(code) => Currency::parse(&code)
+                .map_err(|_| self.error(field, Some(&code), "expected an ISO 4217 code")),
+        }
+    }
+
+    /// The term (months) and ARR of a won deal or contract through `mapping`'s fields (see
+    /// [`RevenueMapping::arr`]); `term_fallback` names the object's own term field (Salesforce
+    /// `Contract.ContractTerm`) read when the mapping has none. An error names the field at
+    /// fault: the term's, the amount's when there is no value, the one that is negative.
+    pub fn term_and_arr(
+        &self,
+        mapping: &RevenueMapping,
+        term_fallback: Option<&str>,
+    ) -> Result<(u32, Decimal), MapError> {
+        let arr = match &mapping.arr_field {
+            Some(field) => self.decimal(field)?,
+            None => None,
+        };
+        let amount = self.decimal(&mapping.amount_field)?;
+        let term_field = mapping.term_field.as_deref().or(term_fallback);
+        let term = match term_field {
+            Some(field) => self.int(field)?,
+            None => None,
+        };
+        mapping.arr(arr, amount, term).map_err(|problem| {
+            let field = match &problem {
+                ArrProblem::Term(_) => term_field.unwrap_or("term"),
+                ArrProblem::NoValue => &mapping.amount_field,
+                ArrProblem::Negative(_) => mapping
+                    .arr_field
+                    .as_deref()
+                    .filter(|_| arr.is_some())
+                    .unwrap_or(&mapping.amount_field),
+            };
+            let value = match &problem {
+                ArrProblem::NoValue => None,
+                _ => self.text(field),
+            };
+            self.error(field, value.as_deref(), &problem.describe())
+        })
+    }
+}
+
+fn parse_decimal(s: &str) -> Option<Decimal> {
+    Decimal::from_str(s)
+        .or_else(|_| Decimal::from_scientific(s))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn iso(s: &str) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(s).ok().map(|t| t.to_utc())
+    }
+
+    #[test]
+    fn readers_accept_strings_and_native_values_and_name_what_failed() {
+        let raw = json!({"n": "250.0", "m": 7, "x": "12.5", "d": "1e3", "blank": " ", "b": true,
+            "s": "FALSE", "t": "2024-03-01T00:00:00Z", "day": "2024-03-01", "bad": "soon"});
+        let f = Fields::new(&raw, "deals", "42");
+        assert_eq!(f.int("n"), Ok(Some(250)));
+        assert_eq!(f.int("m"), Ok(Some(7)));
+        assert_eq!(f.int("blank"), Ok(None));
+        assert_eq!(f.int("absent"), Ok(None));
+        assert_eq!(
+            f.int("x").unwrap_err().to_string(),
+            "deals `42`: field `x` has invalid value `12.5`: expected a whole number"
+        );
+        assert_eq!(f.decimal("d"), Ok(Some(Decimal::from(1000))));
+        assert_eq!(f.bool("b"), Ok(Some(true)));
+        assert_eq!(f.bool("s"), Ok(Some(false)));
+        assert!(f.bool("bad").is_err());
+        assert_eq!(
+            f.datetime("t", iso, "expected ISO"),
+            Ok(iso("2024-03-01T00:00:00Z"))
+        );
+        assert_eq!(
+            f.datetime("bad", iso, "expected ISO")
+                .unwrap_err()
+                .to_string(),
+            "deals `42`: field `bad` has invalid value `soon`: expected ISO"
+        );
+        assert_eq!(f.date("day"), Ok(NaiveDate::from_ymd_opt(2024, 3, 1)));
+        assert_eq!(
+            f.error("amount", None, "needed").to_string(),
+            "deals `42`: field `amount` is missing: needed"
+        );
+        assert_eq!(id_text(&json!(" 7 ")), Some("7".to_owned()));
+        assert_eq!(full_name(None, Some("Ng".into())), "Ng");
+        assert_eq!(segment_by_employees(199), Segment::Smb);
+        assert_eq!(segment_by_employees(200), Segment::MidMarket);
+        assert_eq!(segment_by_employees(2000), Segment::Enterprise);
+        for (s, ms) in [
+            ("2024-03-01T00:00:00.001Z", 1_709_251_200_001),
+            ("2024-03-01T01:00:00.000+0100", 1_709_251_200_000),
+            ("1709251200000", 1_709_251_200_000),
+            ("2024-03-01", 1_709_251_200_000),
+            ("2024-03-01T00:00:00", 1_709_251_200_000),
+        ] {
+            assert_eq!(
+                parse_timestamp(s).map(|t| t.timestamp_millis()),
+                Some(ms),
+                "{s}"
+            );
+        }
+        assert_eq!(parse_timestamp(" "), None);
+        assert_eq!(id_text(&json!(8)), Some("8".to_owned()));
+        assert_eq!(id_text(&json!("")), None);
+    }
+}
