@@ -81,6 +81,13 @@ pub struct ConnectorSection {
     /// Seconds between scheduled syncs under `tributary serve`.
     #[serde(default = "default_interval_secs")]
     pub interval_secs: u64,
+    /// What happens to records whose field changed type since earlier syncs (SPEC §6):
+    /// `"evolve"` (the default) loads them, keeps the raw payload and adopts the new type;
+    /// `"quarantine"` holds them in quarantine with their raw payload until someone decides.
+    /// Either way the drift is reported on the run, in the log and in GraphQL before the
+    /// batch loads.
+    #[serde(default)]
+    pub drift_policy: tributary_sync::DriftPolicy,
     /// Every other key: the connector's settings (see its README).
     #[serde(flatten)]
     pub settings: toml::Table,
@@ -172,6 +179,11 @@ mod tests {
         assert_eq!(config.database_url, "sqlite://tributary.db");
         let hs = &config.connectors["hubspot-sim"];
         assert_eq!(hs.kind, "hubspot");
+        assert_eq!(hs.drift_policy, tributary_sync::DriftPolicy::Evolve);
+        assert!(
+            Config::parse("[connectors.x]\nkind = \"hubspot\"\ndrift_policy = \"ignore\"").is_err(),
+            "an unknown policy is refused"
+        );
         let resolved = resolve_secrets("hubspot-sim", &hs.settings, &|v| {
             (v == "HUBSPOT_ACCESS_TOKEN").then(|| "pat-123".to_owned())
         })

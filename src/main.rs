@@ -122,6 +122,17 @@ enum Command {
         #[command(subcommand)]
         command: SimCommand,
     },
+    /// The connector kinds this build knows.
+    Connectors {
+        #[command(subcommand)]
+        command: ConnectorsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConnectorsCommand {
+    /// Every kind with its auth and streams: cursor field, sync modes, delete strategy.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -211,6 +222,9 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Schema => print_out(tributary_gateway::sdl().trim_end()),
+        Command::Connectors {
+            command: ConnectorsCommand::List,
+        } => print_out(registry::list().trim_end()),
         Command::CheckConfig { config } => {
             tributary::init_tracing("warn", false);
             check_config(&config).await
@@ -280,6 +294,8 @@ async fn sync(
         let connector = registry::build(name, section, &|v| std::env::var(v).ok())?;
         let bars = progress::Bars::new(name);
         let report = engine
+            .clone()
+            .with_drift_policy(section.drift_policy)
             .sync(connector.as_ref(), mode, streams, &bars)
             .await?;
         print!("{}", progress::summary(&report));

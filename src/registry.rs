@@ -1,12 +1,17 @@
-//! Builds connector instances from configuration. The one place that knows every connector
-//! crate: adding a connector means one match arm here.
+//! The connector kinds this build knows, as a list of declarations (each vendor crate's
+//! `DECLARATION`, a [`DynKind`]): building an instance from its `[connectors.<name>]`
+//! section, `check-config` and `tributary connectors list` are generic over it. Adding a
+//! connector adds one line to [`KINDS`].
 
 use crate::config::{ConnectorSection, resolve_secrets};
-use anyhow::{Context, Result, bail};
-use tributary_connector::{Connector, ConnectorContext, HttpClient, HttpClientConfig};
+use anyhow::{Context, Result};
+use tributary_connector::{Connector, DynKind, HttpClientConfig, describe_streams, find_kind};
 
-/// Connector kinds this build knows.
-pub const KINDS: &[&str] = &["hubspot", "salesforce"];
+/// Every connector kind this build knows, in the order `connectors list` shows them.
+pub static KINDS: &[&dyn DynKind] = &[
+    &tributary_connector_hubspot::DECLARATION,
+    &tributary_connector_salesforce::DECLARATION,
+];
 
 /// Builds the connector `name` from its section, resolving secrets with `lookup`.
 pub fn build(
@@ -14,51 +19,104 @@ pub fn build(
     section: &ConnectorSection,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Box<dyn Connector>> {
+    let kind = find_kind(KINDS, name, &section.kind)?;
     let settings = resolve_secrets(name, &section.settings, lookup)?;
-    match section.kind.as_str() {
-        "hubspot" => {
-            use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
-            let config: HubspotConfig = toml::Value::Table(settings)
-                .try_into()
-                .with_context(|| format!("invalid settings for connector `{name}`"))?;
-            let http = HttpClient::new(HttpClientConfig::default(), http_auth(&config, name)?)?;
-            let ctx = ConnectorContext {
-                instance: name.to_owned(),
-                http,
-            };
-            Ok(Box::new(HubspotConnector::new(ctx, config)?))
-        }
-        "salesforce" => {
-            use tributary_connector_salesforce::{
-                SalesforceConfig, SalesforceConnector, http_auth,
-            };
-            let config: SalesforceConfig = toml::Value::Table(settings)
-                .try_into()
-                .with_context(|| format!("invalid settings for connector `{name}`"))?;
-            let http = HttpClient::new(HttpClientConfig::default(), http_auth(&config, name)?)?;
-            let ctx = ConnectorContext {
-                instance: name.to_owned(),
-                http,
-            };
-            Ok(Box::new(SalesforceConnector::new(ctx, config)?))
-        }
-        other => bail!(
-            "connector `{name}` has unknown kind `{other}` (known: {})",
-            KINDS.join(", ")
-        ),
-    }
+    let settings = serde_json::to_value(toml::Value::Table(settings))
+        .with_context(|| format!("settings of connector `{name}` are not representable"))?;
+    Ok(kind.build(name, settings, HttpClientConfig::default())?)
 }
 
-/// Builds every configured connector from the process environment.
-pub fn build_all(config: &crate::Config) -> Result<Vec<(Box<dyn Connector>, u64)>> {
+/// Builds every configured connector from the process environment, with its interval and
+/// drift policy.
+pub fn build_all(config: &crate::Config) -> Result<Vec<Configured>> {
     config
         .connectors
         .iter()
         .map(|(name, section)| {
-            Ok((
-                build(name, section, &|v| std::env::var(v).ok())?,
-                section.interval_secs,
-            ))
+            Ok(Configured {
+                connector: build(name, section, &|v| std::env::var(v).ok())?,
+                interval_secs: section.interval_secs,
+                drift_policy: section.drift_policy,
+            })
         })
         .collect()
+}
+
+/// A connector instance with the engine's settings of its section.
+pub struct Configured {
+    /// The instance.
+    pub connector: Box<dyn Connector>,
+    /// Seconds between scheduled syncs.
+    pub interval_secs: u64,
+    /// What happens to records that show a field changed type.
+    pub drift_policy: tributary_sync::DriftPolicy,
+}
+
+/// `tributary connectors list`: every kind with its auth and streams (cursor field, sync
+/// modes, delete strategy).
+pub fn list() -> String {
+    let mut out = String::new();
+    for kind in KINDS {
+        out.push_str(&format!("{}  {}\n", kind.name(), kind.summary()));
+        out.push_str(&format!("  auth: {}\n", kind.auth_methods().join(" | ")));
+        for line in describe_streams(*kind) {
+            out.push_str(&format!("  stream {line}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_have_unique_names_and_streams_with_a_delete_strategy() {
+        let mut names: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), KINDS.len(), "{names:?}");
+        for kind in KINDS {
+            assert!(!kind.streams().is_empty(), "{}", kind.name());
+            assert!(!kind.auth_methods().is_empty(), "{}", kind.name());
+        }
+    }
+
+    #[test]
+    fn the_list_shows_every_kind_with_streams_cursors_and_delete_strategies() {
+        let list = list();
+        for expected in [
+            "hubspot  HubSpot CRM",
+            "auth: private-app token | OAuth2 refresh token",
+            "stream companies",
+            "cursor=hs_lastmodifieddate",
+            "cursor=lastmodifieddate",
+            "deletes=native_feed",
+            "deletes=key_diff",
+            "salesforce  Salesforce",
+            "stream Opportunity",
+            "cursor=SystemModstamp",
+            "modes=incremental,full_refresh",
+            "stream DatedConversionRate",
+            "modes=full_refresh ",
+        ] {
+            assert!(
+                list.contains(expected),
+                "`{expected}` missing from:\n{list}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_kind_names_the_known_ones() {
+        let section: ConnectorSection =
+            toml::from_str("kind = \"zendesk\"").expect("a valid section");
+        let err = build("desk", &section, &|_| None)
+            .err()
+            .expect("unknown kind");
+        assert_eq!(
+            format!("{err:#}"),
+            "invalid configuration for connector `desk`: unknown kind `zendesk` (known: hubspot, salesforce)"
+        );
+    }
 }

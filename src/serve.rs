@@ -33,6 +33,7 @@ pub struct Worker {
     pub id: String,
     store: Store,
     engine: SyncEngine,
+    drift_policies: std::collections::HashMap<String, tributary_sync::DriftPolicy>,
     connectors: Vec<(Arc<dyn Connector>, Duration)>,
     lease_ttl: Duration,
     poll: Duration,
@@ -60,7 +61,17 @@ impl Worker {
             lease_ttl,
             poll,
             ledger: crate::ledger::LedgerSettings::default(),
+            drift_policies: std::collections::HashMap::new(),
         }
+    }
+
+    /// Sets each connector's drift policy (by instance name; the default for the others).
+    pub fn with_drift_policies(
+        mut self,
+        policies: std::collections::HashMap<String, tributary_sync::DriftPolicy>,
+    ) -> Self {
+        self.drift_policies = policies;
+        self
     }
 
     /// Sets how the revenue ledger is derived after each run.
@@ -146,9 +157,11 @@ impl Worker {
         } else {
             SyncMode::Incremental
         };
-        let sync = self
+        let engine = self
             .engine
-            .sync_with(connector.as_ref(), mode, &[], origin, &NoProgress);
+            .clone()
+            .with_drift_policy(self.drift_policies.get(&name).copied().unwrap_or_default());
+        let sync = engine.sync_with(connector.as_ref(), mode, &[], origin, &NoProgress);
         let mut resume_at = None;
         let finished = tokio::select! {
             result = sync => {
@@ -203,9 +216,14 @@ pub async fn serve(
     let worker = if role == Role::Gateway {
         None
     } else {
-        let connectors = registry::build_all(config)?
+        let configured = registry::build_all(config)?;
+        let policies = configured
+            .iter()
+            .map(|c| (c.connector.instance().to_owned(), c.drift_policy))
+            .collect();
+        let connectors = configured
             .into_iter()
-            .map(|(c, secs)| (Arc::from(c), Duration::from_secs(secs)))
+            .map(|c| (Arc::from(c.connector), Duration::from_secs(c.interval_secs)))
             .collect();
         let worker = Worker::new(
             store.clone(),
@@ -213,7 +231,8 @@ pub async fn serve(
             Duration::from_secs(config.scheduler.lease_ttl_secs),
             Duration::from_millis(config.scheduler.poll_interval_ms),
         )
-        .with_ledger(config.ledger.clone());
+        .with_ledger(config.ledger.clone())
+        .with_drift_policies(policies);
         println!("worker: {}", worker.id);
         Some(tokio::spawn(worker.run(stop_rx)))
     };

@@ -51,6 +51,7 @@
 //! `INVALID_SESSION_ID`), log tokens, or panic on vendor data.
 
 mod bulk;
+mod kind;
 pub mod mapping;
 
 pub use bulk::{
@@ -58,6 +59,7 @@ pub use bulk::{
     DEFAULT_BULK_TIMEOUT_SECS,
 };
 
+pub use kind::{DECLARATION, SalesforceKind};
 pub use mapping::MapError;
 
 use async_stream::try_stream;
