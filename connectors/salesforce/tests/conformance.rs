@@ -1,13 +1,14 @@
 //! The Salesforce connector against the conformance kit: the definition of done.
 
-use axum::Router;
 use std::sync::Arc;
 use tributary_connector::{
     Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig,
 };
 use tributary_connector_salesforce::{SalesforceConfig, SalesforceConnector, http_auth};
-use tributary_sim::{Company, Faults, salesforce};
-use tributary_testkit::{Kit, VendorUnderTest};
+use tributary_sim::{Company, Faults, VendorMock, salesforce};
+use tributary_testkit::{Expected, VendorUnderTest};
+
+mod truth;
 
 struct Salesforce;
 
@@ -46,8 +47,8 @@ impl VendorUnderTest for Salesforce {
         "salesforce"
     }
 
-    fn mock(&self, company: Arc<Company>, faults: Faults) -> Router {
-        salesforce::router(
+    fn mock(&self, company: Arc<Company>, faults: Faults) -> Box<dyn VendorMock> {
+        Box::new(salesforce::SalesforceMock::new(
             company,
             salesforce::SalesforceMockConfig {
                 // Small batches: many checkpoints per stream, so cut-offs and faults land
@@ -56,7 +57,15 @@ impl VendorUnderTest for Salesforce {
                 batch_size: 25,
                 ..salesforce::SalesforceMockConfig::with_faults(faults)
             },
-        )
+        ))
+    }
+
+    fn expected(&self, company: &Arc<Company>) -> Expected {
+        truth::expected(company)
+    }
+
+    fn read_not_landed(&self, company: &Arc<Company>) -> Expected {
+        truth::read_not_landed(company)
     }
 
     fn connector(&self, base_url: &str) -> Result<Box<dyn Connector>, ConnectorError> {
@@ -72,11 +81,4 @@ impl VendorUnderTest for Salesforce {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn salesforce_passes_the_conformance_kit() {
-    let report = Kit::default()
-        .run(&Salesforce)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    report.assert_ran(tributary_testkit::ALL_CHECKS);
-}
+tributary_testkit::conformance_suite!(Salesforce);

@@ -273,6 +273,9 @@ impl std::fmt::Debug for HttpClient {
 struct Failure {
     error: ConnectorError,
     rejected: Option<Token>,
+    /// The error is the token manager's, which retried it already: retrying it here too would
+    /// multiply the token requests against a failing endpoint.
+    retried: bool,
 }
 
 impl From<ConnectorError> for Failure {
@@ -280,6 +283,17 @@ impl From<ConnectorError> for Failure {
         Self {
             error,
             rejected: None,
+            retried: false,
+        }
+    }
+}
+
+impl Failure {
+    fn from_token_manager(error: ConnectorError) -> Self {
+        Self {
+            error,
+            rejected: None,
+            retried: true,
         }
     }
 }
@@ -496,11 +510,11 @@ impl HttpClient {
                 tracing::debug!(url = %shown, attempt, generation = rejected.generation(), "access token refused; refreshing it once");
                 match manager.refresh_after_rejection(rejected).await {
                     Ok(_) => continue,
-                    Err(e) => failure = e.into(),
+                    Err(e) => failure = Failure::from_token_manager(e),
                 }
             }
             let error = failure.error;
-            if error.is_retryable() && retries < self.config.max_retries {
+            if error.is_retryable() && !failure.retried && retries < self.config.max_retries {
                 let delay = self.backoff(retries, &error);
                 tracing::warn!(url = %shown, attempt, delay_ms = delay.as_millis() as u64, error = %error, "retrying request");
                 tokio::time::sleep(delay).await;
@@ -519,7 +533,9 @@ impl HttpClient {
     ) -> Result<(StatusCode, HeaderMap, Vec<u8>), Failure> {
         let method = &request.method;
         let token = match self.auth.as_ref() {
-            Auth::OAuth2(manager) => Some(manager.token().await?),
+            Auth::OAuth2(manager) => {
+                Some(manager.token().await.map_err(Failure::from_token_manager)?)
+            }
             _ => None,
         };
         let permit = self
@@ -622,6 +638,7 @@ impl HttpClient {
         Err(Failure {
             error,
             rejected: token.filter(|_| status == StatusCode::UNAUTHORIZED),
+            retried: false,
         })
     }
 
@@ -637,28 +654,40 @@ impl HttpClient {
         verdict
     }
 
-    /// Exponential backoff with jitter; a vendor's `Retry-After` wins when it is given.
     fn backoff(&self, retry: u32, err: &ConnectorError) -> Duration {
-        if let ConnectorError::RateLimited {
-            retry_after: Some(d),
-            ..
-        } = err
-        {
-            return (*d).min(self.config.max_backoff);
-        }
-        let base = self
-            .config
-            .initial_backoff
-            .saturating_mul(1u32 << retry.min(16));
-        let capped = base.min(self.config.max_backoff);
-        // Full jitter between half and all of the delay keeps retries from many workers apart.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let frac = 0.5 + f64::from(nanos % 1000) / 2000.0;
-        capped.mul_f64(frac)
+        backoff_delay(
+            self.config.initial_backoff,
+            self.config.max_backoff,
+            retry,
+            err,
+        )
     }
+}
+
+/// The retry policy of every request, token requests included: exponential backoff from
+/// `initial` with jitter, at most `max`; a vendor's `Retry-After` wins when it is given.
+pub(crate) fn backoff_delay(
+    initial: Duration,
+    max: Duration,
+    retry: u32,
+    err: &ConnectorError,
+) -> Duration {
+    if let ConnectorError::RateLimited {
+        retry_after: Some(d),
+        ..
+    } = err
+    {
+        return (*d).min(max);
+    }
+    let base = initial.saturating_mul(1u32 << retry.min(16));
+    let capped = base.min(max);
+    // Full jitter between half and all of the delay keeps retries from many workers apart.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let frac = 0.5 + f64::from(nanos % 1000) / 2000.0;
+    capped.mul_f64(frac)
 }
 
 /// Parses `Retry-After` as delta-seconds or an HTTP-date.

@@ -424,3 +424,48 @@ async fn the_manager_hands_out_tokens_directly() {
     assert_eq!(third.generation(), 2);
     assert_eq!(mock.lock().token_calls, 2);
 }
+
+/// The path Salesforce's Bulk API 2.0 reads take: `instance_url` from the token response's
+/// extras, then CSV result pages through `send_bytes`/`send_decoded`. A token response cut
+/// short must be retried on every step of it, the first token request included.
+#[tokio::test]
+async fn a_token_response_cut_short_is_retried_on_the_bulk_path() {
+    let mock = Mock::start().await;
+    mock.lock().token_faults.extend([TokenFault::Truncated]);
+    let http = client(refresh_config(&mock));
+    let manager = http.token_manager().unwrap().clone();
+    let extras = manager.extras().await.unwrap();
+    assert!(extras.get("access_token").is_none());
+    let request = tributary_connector::HttpRequest::get(mock.resource_url());
+    let page = http.send_bytes(&request).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&page.body).unwrap();
+    assert_eq!(body["ok"], true);
+    assert_eq!(mock.lock().token_calls, 2);
+
+    // A token the vendor refuses mid-read, whose replacement is cut short: the read goes on,
+    // and extras asked for meanwhile are the replacement's.
+    mock.revoke_all();
+    mock.lock()
+        .token_faults
+        .extend([TokenFault::Truncated, TokenFault::Truncated]);
+    let decoded = http
+        .send_decoded(&request, |_, bytes| Ok(bytes.len()))
+        .await
+        .unwrap();
+    assert!(decoded.body > 0);
+    manager.extras().await.unwrap();
+    assert_eq!(mock.lock().token_calls, 5);
+}
+
+/// Extras asked for while no token is cached (the first call of a read, or right after a 401
+/// dropped the token) fetch one; a response cut short is retried there too.
+#[tokio::test]
+async fn extras_retry_a_token_response_cut_short() {
+    let mock = Mock::start().await;
+    mock.lock()
+        .token_faults
+        .extend([TokenFault::Truncated, TokenFault::Status(503)]);
+    let manager = TokenManager::new(refresh_config(&mock)).unwrap();
+    manager.extras().await.unwrap();
+    assert_eq!(mock.lock().token_calls, 3);
+}

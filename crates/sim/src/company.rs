@@ -1863,12 +1863,10 @@ mod tests {
     }
 
     #[test]
-    fn two_thousand_accounts_generate_quickly() {
-        let started = std::time::Instant::now();
+    fn the_default_company_has_two_thousand_accounts() {
+        // No wall-clock bound here: generation speed is a benchmark's business (BENCHMARKS.md),
+        // and a time limit in a test fails on a busy machine, not on slow code.
         let co = Company::generate(&SimConfig::default());
-        let elapsed = started.elapsed();
         assert_eq!(co.accounts.len(), 2000);
-        // Generous for unoptimised test builds; release builds take a few milliseconds.
-        assert!(elapsed.as_secs_f64() < 2.0, "took {elapsed:?}");
     }
 }

@@ -71,7 +71,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     str::FromStr,
     sync::{
         Arc, Mutex,
@@ -534,6 +534,58 @@ impl HubspotMock {
     /// What its faults have done so far.
     pub fn stats(&self) -> FaultStats {
         self.state.faults.stats()
+    }
+
+    /// The records it serves as live (not archived), per object type (`companies`,
+    /// `contacts`, `deals`): id → last-modified time (`hs_lastmodifieddate`,
+    /// `lastmodifieddate` for contacts), read through the same accessors its routes render
+    /// from. What a full read of the portal must land; conformance tests compare with it.
+    pub fn live_records(&self) -> BTreeMap<&'static str, BTreeMap<String, DateTime<Utc>>> {
+        let s = &self.state;
+        HubspotObject::ALL
+            .into_iter()
+            .map(|object| {
+                let records = (0..s.len(object))
+                    .filter(|&i| s.archived_at(object, i).is_none())
+                    .map(|i| (s.id(object, i).to_owned(), s.created_updated(object, i).1))
+                    .collect();
+                (object.as_str(), records)
+            })
+            .collect()
+    }
+
+    /// The records it lists under `archived=true`, per object type: id → when archived.
+    pub fn archived_records(&self) -> BTreeMap<&'static str, BTreeMap<String, DateTime<Utc>>> {
+        let s = &self.state;
+        HubspotObject::ALL
+            .into_iter()
+            .map(|object| {
+                let records = (0..s.len(object))
+                    .filter_map(|i| Some((s.id(object, i).to_owned(), s.archived_at(object, i)?)))
+                    .collect();
+                (object.as_str(), records)
+            })
+            .collect()
+    }
+
+    /// The deal→contact associations it serves between live records, as (deal id, contact
+    /// id) in deal order, the primary contact first: the same edges as its associations
+    /// routes.
+    pub fn live_deal_contacts(&self) -> Vec<(String, String)> {
+        let s = &self.state;
+        let co = &s.company;
+        let mut out = Vec::new();
+        for (d, contacts) in s.deal_contacts.iter().enumerate() {
+            if s.archived_at(HubspotObject::Deals, d).is_some() {
+                continue;
+            }
+            for &c in contacts {
+                if s.archived_at(HubspotObject::Contacts, c).is_none() {
+                    out.push((co.deals[d].id.clone(), co.contacts[c].id.clone()));
+                }
+            }
+        }
+        out
     }
 }
 

@@ -78,7 +78,7 @@ use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Number, Value, json};
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     str::FromStr,
     sync::{
         Arc, Mutex, PoisonError,
@@ -635,6 +635,46 @@ impl SalesforceMock {
     /// What its faults have done so far.
     pub fn stats(&self) -> FaultStats {
         self.state.faults.stats()
+    }
+
+    /// The records `query` serves (not deleted), per sObject, rendered exactly as its query
+    /// routes render them (every field). What a full read of the org must land, before the
+    /// connector's own choices (which objects, which rows); conformance tests compare with it.
+    pub fn live_rows(&self) -> BTreeMap<&'static str, Vec<Map<String, Value>>> {
+        let s = &self.state;
+        SObject::ALL
+            .into_iter()
+            .map(|object| {
+                let rows = (0..s.len(object))
+                    .map(|i| s.record(object, i))
+                    .filter(|r| r.get("IsDeleted") != Some(&Value::Bool(true)))
+                    .collect();
+                (object.as_str(), rows)
+            })
+            .collect()
+    }
+
+    /// The deleted records only `queryAll` serves (`IsDeleted = true`), per sObject, rendered
+    /// as its routes render them.
+    pub fn deleted_rows(&self) -> BTreeMap<&'static str, Vec<Map<String, Value>>> {
+        let s = &self.state;
+        SObject::ALL
+            .into_iter()
+            .map(|object| {
+                let rows = (0..s.len(object))
+                    .map(|i| s.record(object, i))
+                    .filter(|r| r.get("IsDeleted") == Some(&Value::Bool(true)))
+                    .collect();
+                (object.as_str(), rows)
+            })
+            .collect()
+    }
+
+    /// A row's `Id` and `SystemModstamp`, as [`SalesforceMock::live_rows`] renders them.
+    pub fn id_and_modstamp(row: &Map<String, Value>) -> Option<(String, DateTime<Utc>)> {
+        let id = row.get("Id")?.as_str()?.to_owned();
+        let stamp = parse_sf_datetime(row.get("SystemModstamp")?.as_str()?)?;
+        Some((id, stamp))
     }
 
     /// API requests counted against the daily limit so far.

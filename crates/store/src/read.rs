@@ -11,7 +11,7 @@ use sea_orm::{
     ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use tributary_model::EntityKind;
 use uuid::Uuid;
 
@@ -292,6 +292,42 @@ impl Store {
                     .all(self.db())
                     .await?,
             );
+        }
+        Ok(out)
+    }
+
+    /// The external ids of the live (not deleted) rows that connector `instance` landed, per
+    /// stream that last reported them: what a sync made of the source, for tests that compare
+    /// it with the source's own truth. References only linked to (a contact's account not yet
+    /// synced) have no row and no stream, and are left out.
+    pub async fn live_external_ids(
+        &self,
+        instance: &str,
+    ) -> Result<BTreeMap<String, BTreeSet<String>>, StoreError> {
+        use sea_orm::ConnectionTrait;
+        use sea_orm::sea_query::Query;
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for kind in EntityKind::ALL {
+            let q = Query::select()
+                .expr_as(Expr::col(("r", "stream")), "stream")
+                .expr_as(Expr::col(("r", "external_id")), "external_id")
+                .from_as("external_refs", "r")
+                .join_as(
+                    sea_orm::sea_query::JoinType::InnerJoin,
+                    table_of(kind),
+                    "e",
+                    Expr::col(("e", "id")).equals(("r", "entity_id")),
+                )
+                .and_where(Expr::col(("r", "instance")).eq(instance))
+                .and_where(Expr::col(("r", "stream")).is_not_null())
+                .and_where(Expr::col(("e", "deleted_at")).is_null())
+                .to_owned();
+            for row in self.db().query_all(&q).await? {
+                let stream: String = row.try_get("", "stream")?;
+                out.entry(stream)
+                    .or_default()
+                    .insert(row.try_get("", "external_id")?);
+            }
         }
         Ok(out)
     }

@@ -12,8 +12,27 @@ use sea_orm::{ConnectionTrait, Database};
 pub const POSTGRES_ENV: &str = "TRIBUTARY_TEST_POSTGRES_URL";
 
 /// When set, names a file to which every PostgreSQL test database created is appended, one
-/// line each, so CI can prove (and count) that the PostgreSQL leg really ran.
+/// line each — `<database>\t<package>\t<test binary>\t<test>` — so CI can prove that every
+/// storage suite (`.ci/postgres-suites`) ran on PostgreSQL, not just one test.
 pub const POSTGRES_LOG_ENV: &str = "TRIBUTARY_TEST_POSTGRES_LOG";
+
+/// Who created a test database: the package (`CARGO_PKG_NAME`, which cargo sets when it runs a
+/// test binary), the test binary without its hash (`conformance`, `suite`) and the test (the
+/// name libtest gives the thread running it, which `#[tokio::test]` bodies run on).
+fn creator() -> String {
+    let package = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "?".to_owned());
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|stem| match stem.rsplit_once('-') {
+            Some((name, hash)) if hash.chars().all(|c| c.is_ascii_hexdigit()) => name.to_owned(),
+            _ => stem,
+        })
+        .unwrap_or_else(|| "?".to_owned());
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    format!("{package}\t{binary}\t{test}")
+}
 
 /// A database created for one test.
 #[derive(Debug)]
@@ -71,7 +90,7 @@ impl TestDatabase {
                 .append(true)
                 .open(log)
             {
-                let _ = writeln!(f, "{name}");
+                let _ = writeln!(f, "{name}\t{}", creator());
             }
         }
         let url = replace_db_name(&admin_url, &name);

@@ -141,11 +141,20 @@ pub struct OAuth2Config {
     pub assumed_lifetime: Option<Duration>,
     /// Timeout of one token request.
     pub timeout: Duration,
+    /// Retries of a token request that failed retryably (5xx, 429, a connection error, a
+    /// response cut short) before the failure is returned. The manager retries itself because
+    /// tokens are also fetched outside any request's retry loop ([`TokenManager::extras`]).
+    pub max_retries: u32,
+    /// First delay before such a retry; doubles per retry up to `max_backoff`. The token
+    /// endpoint's `Retry-After` wins when it sends one.
+    pub initial_backoff: Duration,
+    /// Upper bound of one retry delay, `Retry-After` included.
+    pub max_backoff: Duration,
 }
 
 impl OAuth2Config {
     /// A configuration with no secret, body client authentication, no scopes, a one-minute
-    /// refresh skew, no assumed lifetime and a 30-second timeout.
+    /// refresh skew, no assumed lifetime, a 30-second timeout and four retries from 100 ms.
     pub fn new(
         instance: impl Into<String>,
         token_url: impl Into<String>,
@@ -163,6 +172,9 @@ impl OAuth2Config {
             refresh_skew: Duration::from_secs(60),
             assumed_lifetime: None,
             timeout: Duration::from_secs(30),
+            max_retries: 4,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
         }
     }
 
@@ -407,7 +419,7 @@ impl TokenManager {
         let inner = self.inner.clone();
         let refresh_token = state.rotated_refresh_token.clone();
         let refresh = async move {
-            let outcome = inner.request_token(refresh_token, reason).await;
+            let outcome = inner.request_token_retrying(refresh_token, reason).await;
             let mut state = inner.lock();
             state.inflight = None;
             let fetched = outcome?;
@@ -465,6 +477,37 @@ impl Inner {
         // The state is a handful of fields assigned together; a panic elsewhere cannot leave
         // it half-written, so a poisoned lock is still usable.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// [`Inner::request_token`], retried while it fails retryably. Every way to a token goes
+    /// through here — [`TokenManager::token`], [`TokenManager::refresh_after_rejection`] and
+    /// [`TokenManager::extras`] — so a token response cut short is retried wherever a
+    /// connector asks for a token, not only inside [`crate::HttpClient`]'s request loop.
+    async fn request_token_retrying(
+        &self,
+        rotated_refresh_token: Option<SecretString>,
+        reason: &'static str,
+    ) -> Result<Fetched, ConnectorError> {
+        let mut retries = 0;
+        loop {
+            match self
+                .request_token(rotated_refresh_token.clone(), reason)
+                .await
+            {
+                Err(e) if e.is_retryable() && retries < self.config.max_retries => {
+                    let delay = crate::http::backoff_delay(
+                        self.config.initial_backoff,
+                        self.config.max_backoff,
+                        retries,
+                        &e,
+                    );
+                    tracing::warn!(connector = %self.config.instance, delay_ms = delay.as_millis() as u64, error = %e, "retrying access token request");
+                    tokio::time::sleep(delay).await;
+                    retries += 1;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     async fn request_token(

@@ -1,0 +1,146 @@
+//! HubSpot as the conformance kit sees it, shared by the suite and the kit's own failure tests.
+
+use secrecy::SecretString;
+use std::sync::Arc;
+use tributary_connector::{
+    Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig,
+};
+use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth, simulator_mapping};
+use tributary_sim::{Company, Faults, VendorMock, hubspot};
+use tributary_testkit::{Expected, VendorUnderTest};
+
+/// HubSpot under the conformance kit: its mock, its connector (private-app token or OAuth
+/// refresh-token grant) and what the simulated portal holds.
+pub struct HubSpot;
+
+impl VendorUnderTest for HubSpot {
+    fn name(&self) -> &'static str {
+        "hubspot"
+    }
+
+    fn mock(&self, company: Arc<Company>, faults: Faults) -> Box<dyn VendorMock> {
+        Box::new(hubspot::HubspotMock::new(
+            company,
+            hubspot::HubspotMockConfig::with_faults(faults),
+        ))
+    }
+
+    fn expected(&self, company: &Arc<Company>) -> Expected {
+        let mock =
+            hubspot::HubspotMock::new(company.clone(), hubspot::HubspotMockConfig::default());
+        let mut out: Expected = mock
+            .live_records()
+            .into_iter()
+            .map(|(object, records)| (object.to_owned(), records))
+            .collect();
+        let deals = out.get("deals").cloned().unwrap_or_default();
+        // Deals land as subscriptions only once won; the connector skips the others.
+        let won: std::collections::HashSet<&str> = company
+            .deals
+            .iter()
+            .filter(|d| d.stage.is_won())
+            .map(|d| d.id.as_str())
+            .collect();
+        if let Some(deals) = out.get_mut("deals") {
+            deals.retain(|id, _| won.contains(id.as_str()));
+        }
+        // One `deal_contacts` record per association between live records (won or not), `{deal}-{contact}`,
+        // as new as its deal (HubSpot moves a deal's modified time when its contacts change).
+        let edges = mock
+            .live_deal_contacts()
+            .into_iter()
+            .filter_map(|(deal, contact)| Some((format!("{deal}-{contact}"), *deals.get(&deal)?)))
+            .collect();
+        out.insert("deal_contacts".to_owned(), edges);
+        out
+    }
+
+    fn read_not_landed(&self, company: &Arc<Company>) -> Expected {
+        let mock =
+            hubspot::HubspotMock::new(company.clone(), hubspot::HubspotMockConfig::default());
+        // Archived records: `archived=true` has no time filter, so every run reads them all.
+        let mut out: Expected = mock
+            .archived_records()
+            .into_iter()
+            .map(|(object, records)| {
+                let always = records
+                    .into_keys()
+                    .map(|id| (id, chrono::DateTime::<chrono::Utc>::MAX_UTC))
+                    .collect();
+                (object.to_owned(), always)
+            })
+            .collect();
+        // Live deals that are not won: an incremental run that meets one deletes it.
+        let live = mock.live_records();
+        if let (Some(deals), Some(out)) = (live.get("deals"), out.get_mut("deals")) {
+            for d in company.deals.iter().filter(|d| !d.stage.is_won()) {
+                if let Some(v) = deals.get(&d.id) {
+                    out.insert(d.id.clone(), *v);
+                }
+            }
+        }
+        out
+    }
+
+    fn connector(&self, base_url: &str) -> Result<Box<dyn Connector>, ConnectorError> {
+        let config = HubspotConfig {
+            // Small pages: many checkpoints per stream, so cut-offs and faults land mid-stream.
+            page_size: 25,
+            mapping: simulator_mapping(),
+            ..HubspotConfig::new(
+                base_url.to_owned(),
+                SecretString::from(hubspot::DEFAULT_ACCESS_TOKEN),
+            )
+        };
+        let http = HttpClient::new(
+            HttpClientConfig::default(),
+            http_auth(&config, "hubspot-kit")?,
+        )?;
+        let ctx = ConnectorContext {
+            instance: "hubspot-kit".to_owned(),
+            http,
+        };
+        Ok(Box::new(HubspotConnector::new(ctx, config)?))
+    }
+
+    fn oauth_connector(
+        &self,
+        base_url: &str,
+    ) -> Option<Result<Box<dyn Connector>, ConnectorError>> {
+        // A public app: refresh-token grant against the mock's OAuth endpoint.
+        let auth = serde_json::from_value(serde_json::json!({
+            "kind": "oauth2",
+            "grant": "refresh_token",
+            "token_url": format!("{base_url}{}", hubspot::TOKEN_PATH),
+            "client_id": hubspot::DEFAULT_CLIENT_ID,
+            "client_secret": hubspot::DEFAULT_CLIENT_SECRET,
+            "refresh_token": hubspot::DEFAULT_REFRESH_TOKEN,
+        }));
+        let auth = match auth {
+            Ok(a) => a,
+            Err(e) => {
+                return Some(Err(ConnectorError::Config {
+                    instance: "hubspot-kit".into(),
+                    message: e.to_string(),
+                }));
+            }
+        };
+        let config = HubspotConfig {
+            page_size: 25,
+            mapping: simulator_mapping(),
+            auth: Some(auth),
+            ..HubspotConfig::new(base_url.to_owned(), SecretString::default())
+        };
+        Some((|| {
+            let http = HttpClient::new(
+                HttpClientConfig::default(),
+                http_auth(&config, "hubspot-kit")?,
+            )?;
+            let ctx = ConnectorContext {
+                instance: "hubspot-kit".to_owned(),
+                http,
+            };
+            Ok(Box::new(HubspotConnector::new(ctx, config)?) as Box<dyn Connector>)
+        })())
+    }
+}
