@@ -9,31 +9,16 @@
 use chrono::{DateTime, Days, Months, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
-use std::str::FromStr;
-use tributary_connector::{ArrProblem, RevenueMapping};
+pub use tributary_connector::MapError;
+use tributary_connector::RevenueMapping;
+use tributary_connector::map::{Fields, full_name, segment_by_employees};
 use tributary_model::{
-    Account, Currency, DealContact, ExternalRef, FxRate, Money, Person, Segment, Subscription,
+    Account, Currency, DealContact, ExternalRef, FxRate, Money, Person, Subscription,
     SubscriptionStatus, normalize_domain, normalize_email,
 };
 
 /// The `system` of every [`ExternalRef`] this connector emits.
 pub const SYSTEM: &str = "salesforce";
-
-/// A field that could not be mapped; the record is rejected with this as its reason.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{object} `{id}`: field `{field}` {}: {problem}", value.as_ref().map_or_else(|| "is missing".to_owned(), |v| format!("has invalid value `{v}`")))]
-pub struct MapError {
-    /// The sObject (`Account`, `Contact`, `Opportunity`, `Contract`…).
-    pub object: &'static str,
-    /// The record id.
-    pub id: String,
-    /// The offending field (a configured mapping field when the mapping names it).
-    pub field: String,
-    /// The value as received; `None` when it was missing or null.
-    pub value: Option<String>,
-    /// What was expected.
-    pub problem: String,
-}
 
 /// Parses a Salesforce datetime: `2024-04-25T15:50:37.000+0000`, or RFC 3339.
 pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
@@ -66,211 +51,62 @@ pub fn is_deleted(raw: &Value) -> bool {
         || raw.get("IsDeleted").and_then(Value::as_str) == Some("true")
 }
 
-/// Field access with errors that name the record.
-struct Fields<'a> {
-    raw: &'a Value,
-    object: &'static str,
-    id: String,
+/// The `AccountId` as a reference to the account.
+fn account(f: &Fields<'_>, instance: &str) -> Option<ExternalRef> {
+    f.text("AccountId")
+        .map(|id| ExternalRef::new(SYSTEM, instance, "Account", id))
 }
 
-impl<'a> Fields<'a> {
-    fn new(raw: &'a Value, object: &'static str) -> Self {
-        Self {
-            raw,
-            object,
-            id: record_id(raw).unwrap_or_else(|| "?".to_owned()),
-        }
-    }
-
-    fn error(&self, field: &str, value: Option<&Value>, problem: &str) -> MapError {
-        MapError {
-            object: self.object,
-            id: self.id.clone(),
-            field: field.to_owned(),
-            value: value.map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            }),
-            problem: problem.to_owned(),
-        }
-    }
-
-    /// A non-empty string value.
-    fn text(&self, field: &str) -> Option<String> {
-        match self.raw.get(field)? {
-            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-            _ => None,
-        }
-    }
-
-    fn present(&self, field: &str) -> Option<&'a Value> {
-        match self.raw.get(field) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) if s.trim().is_empty() => None,
-            Some(v) => Some(v),
-        }
-    }
-
-    fn decimal(&self, field: &str) -> Result<Option<Decimal>, MapError> {
-        let Some(v) = self.present(field) else {
-            return Ok(None);
-        };
-        let text = match v {
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => s.trim().to_owned(),
-            _ => return Err(self.error(field, Some(v), "expected a number")),
-        };
-        Decimal::from_str(&text)
-            .or_else(|_| Decimal::from_scientific(&text))
-            .map(Some)
-            .map_err(|_| self.error(field, Some(v), "expected a number"))
-    }
-
-    fn int(&self, field: &str) -> Result<Option<i64>, MapError> {
-        match self.decimal(field)? {
-            None => Ok(None),
-            Some(d) if d.fract().is_zero() => i64::try_from(d)
-                .map(Some)
-                .map_err(|_| self.error(field, self.present(field), "expected an integer")),
-            Some(_) => Err(self.error(field, self.present(field), "expected an integer")),
-        }
-    }
-
-    fn datetime(&self, field: &str) -> Result<Option<DateTime<Utc>>, MapError> {
-        match self.present(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => parse_datetime(s).map(Some).ok_or_else(|| {
-                self.error(
-                    field,
-                    self.present(field),
-                    "expected a datetime like 2024-04-25T15:50:37.000+0000",
-                )
-            }),
-            Some(v) => Err(self.error(field, Some(v), "expected a datetime string")),
-        }
-    }
-
-    fn date(&self, field: &str) -> Result<Option<NaiveDate>, MapError> {
-        match self.present(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                .map(Some)
-                .map_err(|_| self.error(field, self.present(field), "expected YYYY-MM-DD")),
-            Some(v) => Err(self.error(field, Some(v), "expected a date string")),
-        }
-    }
-
-    fn bool(&self, field: &str) -> Result<Option<bool>, MapError> {
-        match self.present(field) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(v) => Err(self.error(field, Some(v), "expected true or false")),
-        }
-    }
-
-    fn account(&self, instance: &str) -> Option<ExternalRef> {
-        self.text("AccountId")
-            .map(|id| ExternalRef::new(SYSTEM, instance, "Account", id))
-    }
+/// A Salesforce datetime field.
+fn datetime(f: &Fields<'_>, field: &str) -> Result<Option<DateTime<Utc>>, MapError> {
+    f.datetime(
+        field,
+        parse_datetime,
+        "expected a datetime like 2024-04-25T15:50:37.000+0000",
+    )
 }
 
 /// Maps an `Account`. The segment follows `NumberOfEmployees` (under 200 SMB, under 2,000
 /// mid-market, else enterprise); the region is `BillingCountry`; the owner is `OwnerId`.
 pub fn map_account(raw: &Value) -> Result<Account, MapError> {
-    let f = Fields::new(raw, "Account");
+    let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
+    let f = Fields::new(raw, "Account", &id);
     let employees = f.int("NumberOfEmployees")?;
     Ok(Account {
         name: f.text("Name").unwrap_or_default(),
         domain: f.text("Website").and_then(|w| normalize_domain(&w)),
-        segment: employees.map(|n| match n {
-            n if n < 200 => Segment::Smb,
-            n if n < 2000 => Segment::MidMarket,
-            _ => Segment::Enterprise,
-        }),
+        segment: employees.map(segment_by_employees),
         industry: f.text("Industry"),
         region: f.text("BillingCountry"),
         owner: f.text("OwnerId"),
         seats: None,
-        created_at: f.datetime("CreatedDate")?,
+        created_at: datetime(&f, "CreatedDate")?,
     })
 }
 
 /// Maps a `Contact` to a [`Person`] of the account `AccountId`. An address that is not an
 /// email becomes `None`, not an error.
 pub fn map_contact(raw: &Value, instance: &str) -> Result<Person, MapError> {
-    let f = Fields::new(raw, "Contact");
-    let name = [f.text("FirstName"), f.text("LastName")]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
+    let f = Fields::new(raw, "Contact", &id);
+    let name = full_name(f.text("FirstName"), f.text("LastName"));
     Ok(Person {
         name,
         email: f.text("Email").and_then(|e| normalize_email(&e)),
         title: f.text("Title"),
         role: None,
-        account: f.account(instance),
-        first_seen_at: f.datetime("CreatedDate")?,
+        account: account(&f, instance),
+        first_seen_at: datetime(&f, "CreatedDate")?,
     })
 }
 
 /// Whether an opportunity is closed-won: `IsWon`, else the default stage `Closed Won`.
 pub fn is_won(raw: &Value) -> bool {
-    let f = Fields::new(raw, "Opportunity");
+    let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
+    let f = Fields::new(raw, "Opportunity", &id);
     match f.bool("IsWon") {
         Ok(Some(won)) => won,
         _ => f.text("StageName").as_deref() == Some("Closed Won"),
-    }
-}
-
-/// The ARR and term of a won deal or contract through `mapping`; `term_fallback` names the
-/// object's own term field (`Contract.ContractTerm`) used when the mapping has none.
-fn term_and_arr(
-    f: &Fields<'_>,
-    mapping: &RevenueMapping,
-    term_fallback: Option<&str>,
-) -> Result<(u32, Decimal), MapError> {
-    let arr = match &mapping.arr_field {
-        Some(field) => f.decimal(field)?,
-        None => None,
-    };
-    let amount = f.decimal(&mapping.amount_field)?;
-    let term_field = mapping.term_field.as_deref().or(term_fallback);
-    let term = match term_field {
-        Some(field) => f.int(field)?,
-        None => None,
-    };
-    mapping.arr(arr, amount, term).map_err(|problem| {
-        let field = match &problem {
-            ArrProblem::Term(_) => term_field.unwrap_or("term"),
-            ArrProblem::NoValue => &mapping.amount_field,
-            ArrProblem::Negative(_) => mapping
-                .arr_field
-                .as_deref()
-                .filter(|_| arr.is_some())
-                .unwrap_or(&mapping.amount_field),
-        };
-        let value = match &problem {
-            ArrProblem::NoValue => None,
-            _ => f.present(field),
-        };
-        f.error(field, value, &problem.describe())
-    })
-}
-
-/// The record's `CurrencyIsoCode`, else `default_currency` (single-currency orgs).
-fn currency(f: &Fields<'_>, default_currency: &Currency) -> Result<Currency, MapError> {
-    match f.text("CurrencyIsoCode") {
-        None => Ok(default_currency.clone()),
-        Some(code) => Currency::parse(&code).map_err(|_| {
-            f.error(
-                "CurrencyIsoCode",
-                f.present("CurrencyIsoCode"),
-                "expected an ISO 4217 code",
-            )
-        }),
     }
 }
 
@@ -290,9 +126,10 @@ pub fn map_opportunity(
     if !is_won(raw) {
         return Ok(None);
     }
-    let f = Fields::new(raw, "Opportunity");
-    let (term, arr) = term_and_arr(&f, mapping, None)?;
-    let currency = currency(&f, default_currency)?;
+    let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
+    let f = Fields::new(raw, "Opportunity", &id);
+    let (term, arr) = f.term_and_arr(mapping, None)?;
+    let currency = f.currency("CurrencyIsoCode", default_currency)?;
     let Some(start) = f.date("CloseDate")? else {
         return Err(f.error(
             "CloseDate",
@@ -303,7 +140,7 @@ pub fn map_opportunity(
     let end = start.checked_add_months(Months::new(term)).ok_or_else(|| {
         f.error(
             "CloseDate",
-            f.present("CloseDate"),
+            f.text("CloseDate").as_deref(),
             "term ends out of range",
         )
     })?;
@@ -312,7 +149,7 @@ pub fn map_opportunity(
         .as_deref()
         .and_then(|field| f.text(field));
     Ok(Some(Subscription {
-        account: f.account(instance),
+        account: account(&f, instance),
         plan: f
             .text("Name")
             .or_else(|| f.text("Type"))
@@ -352,7 +189,8 @@ pub fn map_contract(
     default_currency: &Currency,
     today: NaiveDate,
 ) -> Result<Option<Subscription>, MapError> {
-    let f = Fields::new(raw, "Contract");
+    let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
+    let f = Fields::new(raw, "Contract", &id);
     let start = f.date("StartDate")?;
     if !contract_counts(&f, start, today) {
         return Ok(None);
@@ -364,17 +202,23 @@ pub fn map_contract(
             "an activated contract needs a start date",
         ));
     };
-    let (term, arr) = term_and_arr(&f, mapping, Some("ContractTerm"))?;
-    let currency = currency(&f, default_currency)?;
+    let (term, arr) = f.term_and_arr(mapping, Some("ContractTerm"))?;
+    let currency = f.currency("CurrencyIsoCode", default_currency)?;
     let end = match f.date("EndDate")? {
         Some(last) => last.checked_add_days(Days::new(1)),
         None => start.checked_add_months(Months::new(term)),
     }
-    .ok_or_else(|| f.error("EndDate", f.present("EndDate"), "term ends out of range"))?;
+    .ok_or_else(|| {
+        f.error(
+            "EndDate",
+            f.text("EndDate").as_deref(),
+            "term ends out of range",
+        )
+    })?;
     if end <= start {
         return Err(f.error(
             "EndDate",
-            f.present("EndDate"),
+            f.text("EndDate").as_deref(),
             "the contract ends before it starts",
         ));
     }
@@ -383,7 +227,7 @@ pub fn map_contract(
         .as_deref()
         .and_then(|field| f.text(field));
     Ok(Some(Subscription {
-        account: f.account(instance),
+        account: account(&f, instance),
         plan: f
             .text("ContractNumber")
             .map_or_else(|| "contract".to_owned(), |n| format!("Contract {n}")),
@@ -402,7 +246,8 @@ pub fn map_contract(
 /// Maps an `OpportunityContactRole` to a [`DealContact`] between the opportunity's
 /// subscription and the contact's person.
 pub fn map_contact_role(raw: &Value, instance: &str) -> Result<DealContact, MapError> {
-    let f = Fields::new(raw, "OpportunityContactRole");
+    let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
+    let f = Fields::new(raw, "OpportunityContactRole", &id);
     let reference = |field: &str, object: &str| -> Result<ExternalRef, MapError> {
         f.text(field)
             .map(|id| ExternalRef::new(SYSTEM, instance, object, id))
@@ -426,12 +271,18 @@ pub fn map_contact_role(raw: &Value, instance: &str) -> Result<DealContact, MapE
 /// [`FxRate`]: from `StartDate`, one `base` is worth `ConversionRate` units of `IsoCode`
 /// (kept exactly as sent). The corporate currency's own rows (always 1) are `Ok(None)`.
 pub fn map_dated_rate(raw: &Value, base: &Currency) -> Result<Option<FxRate>, MapError> {
-    let f = Fields::new(raw, "DatedConversionRate");
+    let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
+    let f = Fields::new(raw, "DatedConversionRate", &id);
     let Some(code) = f.text("IsoCode") else {
         return Err(f.error("IsoCode", None, "a rate names its currency"));
     };
-    let currency = Currency::parse(&code)
-        .map_err(|_| f.error("IsoCode", f.present("IsoCode"), "expected an ISO 4217 code"))?;
+    let currency = Currency::parse(&code).map_err(|_| {
+        f.error(
+            "IsoCode",
+            f.text("IsoCode").as_deref(),
+            "expected an ISO 4217 code",
+        )
+    })?;
     if &currency == base {
         return Ok(None);
     }
@@ -443,7 +294,7 @@ pub fn map_dated_rate(raw: &Value, base: &Currency) -> Result<Option<FxRate>, Ma
         Some(_) => {
             return Err(f.error(
                 "ConversionRate",
-                f.present("ConversionRate"),
+                f.text("ConversionRate").as_deref(),
                 "expected a positive rate",
             ));
         }
@@ -461,7 +312,9 @@ pub fn map_dated_rate(raw: &Value, base: &Currency) -> Result<Option<FxRate>, Ma
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::str::FromStr;
     use tributary_model::RevenueEventKind;
+    use tributary_model::Segment;
 
     fn usd() -> Currency {
         Currency::parse("USD").unwrap()
@@ -499,7 +352,7 @@ mod tests {
         let err = map_account(&bad).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Account `001B`: field `NumberOfEmployees` has invalid value `many`: expected a number"
+            "Account `001B`: field `NumberOfEmployees` has invalid value `many`: expected a whole number"
         );
     }
 
@@ -659,7 +512,7 @@ mod tests {
         let err = map_contract(&bad, "sf", &arr, &usd(), today()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "Contract `800A`: field `ContractTerm` has invalid value `twelve`: expected a number"
+            "Contract `800A`: field `ContractTerm` has invalid value `twelve`: expected a whole number"
         );
     }
 
