@@ -90,7 +90,7 @@ impl SimulatedCrm {
     /// The `[connectors.<name>]` section that points its connector at the mock on
     /// `base_url`, as a `tributary.toml` user would write it — credentials by env-var
     /// reference, and the field mapping that matches the simulated org (the connector's
-    /// `simulator_mapping`: custom ARR and term fields, the org's own deal types) — plus the
+    /// `revenue_mapping` its mock publishes: custom ARR and term fields, the org's own deal types) — plus the
     /// values of those env vars.
     pub fn connector_toml(self, base_url: &str) -> Result<(String, Vec<(String, String)>)> {
         let env = |var: &str| {
@@ -106,7 +106,7 @@ impl SimulatedCrm {
                 let mock = hubspot::HubspotMockConfig::default();
                 section.insert("access_token".to_owned(), env("HUBSPOT_ACCESS_TOKEN"));
                 (
-                    tributary_connector_hubspot::simulator_mapping(),
+                    hubspot::revenue_mapping(),
                     vec![("HUBSPOT_ACCESS_TOKEN".to_owned(), mock.access_token)],
                 )
             }
@@ -124,7 +124,7 @@ impl SimulatedCrm {
                 auth.insert("refresh_token".to_owned(), env("SFDC_REFRESH_TOKEN"));
                 section.insert("auth".to_owned(), toml::Value::Table(auth));
                 (
-                    tributary_connector_salesforce::simulator_mapping(),
+                    tributary_sim::salesforce::revenue_mapping(),
                     vec![
                         ("SFDC_CLIENT_SECRET".to_owned(), mock.client_secret),
                         ("SFDC_REFRESH_TOKEN".to_owned(), mock.refresh_token),

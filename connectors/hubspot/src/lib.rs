@@ -6,7 +6,7 @@
 //! Key types:
 //! - [`HubspotConfig`]: the `[connectors.<name>]` section of `tributary.toml` for
 //!   `kind = "hubspot"`, with its revenue field mapping (`mapping`, over [`default_mapping`];
-//!   [`simulator_mapping`] is the simulated portal's).
+//!   the simulated portal's is published by its mock, `tributary_sim::hubspot::revenue_mapping`).
 //! - [`HubspotConnector`]: implements [`tributary_connector::Connector`] with the streams
 //!   `companies`, `contacts`, `deals` and `deal_contacts`, each incremental (first, so
 //!   scheduled runs are) or full refresh. [`HubspotKind`] declares the kind
@@ -54,7 +54,7 @@ mod search;
 #[cfg(test)]
 mod tests;
 
-pub use mapping::{default_mapping, simulator_mapping};
+pub use mapping::default_mapping;
 pub use pipelines::{Pipelines, Stage};
 pub use search::MAX_SEARCH_PAGE_SIZE;
 pub use tributary_connector::MapError;

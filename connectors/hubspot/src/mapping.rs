@@ -10,10 +10,10 @@
 use chrono::{DateTime, Months, NaiveDate, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use tributary_connector::RevenueMapping;
 use tributary_connector::map::{
     Fields, MapError, full_name, id_text, parse_timestamp, segment_by_employees,
 };
-use tributary_connector::{MappingSettings, RevenueMapping};
 use tributary_model::{
     Account, Currency, DealContact, ExternalRef, Money, Person, PersonRole, RevenueEventKind,
     Segment, Subscription, SubscriptionStatus, normalize_domain, normalize_email,
@@ -143,26 +143,6 @@ pub fn default_mapping() -> RevenueMapping {
         default_term_months: 12,
         motion_field: Some("dealtype".to_owned()),
         motions: BTreeMap::from([("newbusiness".to_owned(), RevenueEventKind::New)]),
-    }
-}
-
-/// The mapping of the simulated portal (`tributary_sim::hubspot`): the term in its custom
-/// `term_months` property, and the motion in its custom `deal_motion` property, whose options
-/// name every motion the generator has (a mid-term `add_on` adds ARR: an expansion). With it,
-/// every subscription's ARR, term and motion equal the generator's truth. HubSpot's own
-/// `dealtype` (`newbusiness`/`existingbusiness`) could not tell renewals from expansions.
-pub fn simulator_mapping() -> MappingSettings {
-    MappingSettings {
-        term_field: Some("term_months".to_owned()),
-        motion_field: Some("deal_motion".to_owned()),
-        motions: Some(BTreeMap::from([
-            ("new_business".to_owned(), RevenueEventKind::New),
-            ("renewal".to_owned(), RevenueEventKind::Renewal),
-            ("expansion".to_owned(), RevenueEventKind::Expansion),
-            ("contraction".to_owned(), RevenueEventKind::Contraction),
-            ("add_on".to_owned(), RevenueEventKind::Expansion),
-        ])),
-        ..MappingSettings::default()
     }
 }
 
@@ -477,7 +457,12 @@ mod tests {
     }
 
     fn sim_mapping() -> RevenueMapping {
-        simulator_mapping().resolve(default_mapping()).unwrap()
+        serde_json::from_value::<tributary_connector::MappingSettings>(
+            tributary_sim::hubspot::revenue_mapping(),
+        )
+        .unwrap()
+        .resolve(default_mapping())
+        .unwrap()
     }
 
     /// Maps `raw` as won, with the simulator's mapping, in `currency` by default.

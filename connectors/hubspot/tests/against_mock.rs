@@ -11,7 +11,7 @@ use tributary_connector::{
     Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig, ReadItem, Reject,
     StreamSpec, StreamState, SyncMode,
 };
-use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth, simulator_mapping};
+use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
 use tributary_model::{Entity, ExternalRef, SourceRecord};
 use tributary_sim::{
     Company, FaultStats, Faults, MockServer, Probability, Schedule, SimConfig,
@@ -65,7 +65,7 @@ fn connector_with(
 ) -> HubspotConnector {
     let config = HubspotConfig {
         page_size,
-        mapping: simulator_mapping(),
+        mapping: tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping()),
         ..HubspotConfig::new(f.server.base_url.clone(), SecretString::from(token))
     };
     let http = HttpClient::new(http, http_auth(&config, "test").expect("auth builds"))
@@ -415,7 +415,7 @@ async fn won_is_decided_by_the_pipeline_stage_and_unknown_stages_fall_back() {
 #[tokio::test]
 async fn a_mapped_property_the_portal_lacks_fails_before_anything_is_read() {
     let f = fixture_with(generate(10), Faults::default()).await;
-    let mut mapping = tributary_connector_hubspot::simulator_mapping();
+    let mut mapping = tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping());
     mapping.term_field = Some("contract_term".to_owned());
     let config = HubspotConfig {
         mapping,
@@ -465,7 +465,7 @@ async fn a_portal_without_multi_currency_books_every_deal_in_its_currency() {
     );
     let server = MockServer::start(mock.router()).await.unwrap();
     let config = HubspotConfig {
-        mapping: tributary_connector_hubspot::simulator_mapping(),
+        mapping: tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping()),
         default_currency: "CHF".to_owned(),
         ..HubspotConfig::new(
             server.base_url.clone(),

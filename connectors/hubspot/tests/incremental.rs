@@ -20,7 +20,7 @@ use tributary_connector::{
     Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig, ReadItem,
     StreamSpec, StreamState, SyncMode,
 };
-use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth, simulator_mapping};
+use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
 use tributary_model::Entity;
 use tributary_sim::{
     Company, Faults, MockServer, Probability, Schedule, SimConfig,
@@ -81,7 +81,7 @@ const OPTS: Opts = Opts {
 fn connector_with(base_url: &str, opts: Opts, http: HttpClientConfig) -> HubspotConnector {
     let config = HubspotConfig {
         page_size: 50,
-        mapping: simulator_mapping(),
+        mapping: tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping()),
         search_page_size: opts.search_page_size,
         overlap_secs: opts.overlap_secs,
         ..HubspotConfig::new(

@@ -6,7 +6,7 @@
 //! Key types:
 //! - [`SalesforceConfig`]: the `[connectors.<name>]` section of `tributary.toml` for
 //!   `kind = "salesforce"`, with the revenue field mapping (`[connectors.<name>.mapping]`,
-//!   over [`default_mapping`]; [`simulator_mapping`] is the simulator org's).
+//!   over [`default_mapping`]).
 //! - [`SalesforceConnector`]: implements [`tributary_connector::Connector`]. Streams:
 //!   `Account`, `Contact`, then `Opportunity` and `OpportunityContactRole` (subscriptions from
 //!   opportunities, the default) or `Contract` (`subscriptions_from = "contract"`), then
@@ -139,30 +139,6 @@ pub fn default_mapping() -> RevenueMapping {
                 RevenueEventKind::Contraction,
             ),
         ]),
-    }
-}
-
-/// The mapping of the simulator's org (`tributary-sim`'s Salesforce mock): ARR in the custom
-/// field `ARR__c`, the term in `Term_Months__c`, and its customised `Type` picklist (`New
-/// Business`, `Renewal`, `Existing Customer - Upgrade`, `Existing Customer - Downgrade`). The
-/// demo and end-to-end tests configure it so that synced subscriptions match the generator's.
-pub fn simulator_mapping() -> MappingSettings {
-    MappingSettings {
-        arr_field: Some("ARR__c".to_owned()),
-        term_field: Some("Term_Months__c".to_owned()),
-        motions: Some(BTreeMap::from([
-            ("New Business".to_owned(), RevenueEventKind::New),
-            ("Renewal".to_owned(), RevenueEventKind::Renewal),
-            (
-                "Existing Customer - Upgrade".to_owned(),
-                RevenueEventKind::Expansion,
-            ),
-            (
-                "Existing Customer - Downgrade".to_owned(),
-                RevenueEventKind::Contraction,
-            ),
-        ])),
-        ..MappingSettings::default()
     }
 }
 

@@ -374,9 +374,12 @@ mod tests {
     }
 
     fn simulator() -> RevenueMapping {
-        crate::simulator_mapping()
-            .resolve(crate::default_mapping())
-            .unwrap()
+        serde_json::from_value::<tributary_connector::MappingSettings>(
+            tributary_sim::salesforce::revenue_mapping(),
+        )
+        .unwrap()
+        .resolve(crate::default_mapping())
+        .unwrap()
     }
 
     #[test]

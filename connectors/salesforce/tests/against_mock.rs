@@ -18,9 +18,7 @@ use tributary_connector::{
     Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig, ReadItem,
     StreamState, SyncMode,
 };
-use tributary_connector_salesforce::{
-    SalesforceConfig, SalesforceConnector, http_auth, simulator_mapping,
-};
+use tributary_connector_salesforce::{SalesforceConfig, SalesforceConnector, http_auth};
 use tributary_model::{Entity, RevenueEventKind};
 use tributary_sim::{
     Company, DealMotion, DealStage, Faults, MockServer, SimConfig,
@@ -108,7 +106,10 @@ fn configured(server: &MockServer, extra: Value) -> SalesforceConnector {
 
 /// Configured with the simulator org's mapping (ARR__c, Term_Months__c, its Type picklist).
 fn simulated(server: &MockServer, extra: Value) -> SalesforceConnector {
-    build(server, extra, |c| c.mapping = simulator_mapping()).unwrap()
+    build(server, extra, |c| {
+        c.mapping = tributary_testkit::mapping(tributary_sim::salesforce::revenue_mapping())
+    })
+    .unwrap()
 }
 
 /// The mock's records of `object` that `query` serves (not deleted).
@@ -675,7 +676,7 @@ async fn a_single_currency_org_is_read_without_currency_iso_code() {
     )
     .await;
     let c = build(&server, json!({"default_currency": "EUR"}), |c| {
-        c.mapping = simulator_mapping();
+        c.mapping = tributary_testkit::mapping(tributary_sim::salesforce::revenue_mapping());
     })
     .unwrap();
     for stream in ["Account", "Opportunity", "OpportunityContactRole"] {

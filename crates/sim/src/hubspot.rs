@@ -426,6 +426,27 @@ fn slot(object: HubspotObject) -> usize {
 
 /// The HubSpot mock's routes, serving `company`, wrapped in the fault layer of
 /// `config.faults`. Use [`HubspotMock`] to read the fault counters.
+/// The revenue field mapping of the simulated portal, as the `mapping` table of a HubSpot
+/// connector's configuration: the term in its custom `term_months` property, and the motion
+/// in its custom `deal_motion` property, whose options name every motion the generator has (a
+/// mid-term `add_on` adds ARR: an expansion). With it, every subscription's ARR, term and
+/// motion equal the generator's truth; HubSpot's own `dealtype` (`newbusiness` /
+/// `existingbusiness`) could not tell renewals from expansions. Data, not a connector type:
+/// the simulator knows the portal, the connector knows nothing of the simulator.
+pub fn revenue_mapping() -> Value {
+    json!({
+        "term_field": "term_months",
+        "motion_field": "deal_motion",
+        "motions": {
+            "new_business": "new",
+            "renewal": "renewal",
+            "expansion": "expansion",
+            "contraction": "contraction",
+            "add_on": "expansion",
+        },
+    })
+}
+
 pub fn router(company: Arc<Company>, config: HubspotMockConfig) -> Router {
     HubspotMock::new(company, config).router()
 }

@@ -472,6 +472,23 @@ struct MockState {
 
 /// The Salesforce mock's routes serving `company`, wrapped in the fault layer of
 /// `config.faults`. Use [`SalesforceMock`] to read the fault counters.
+/// The revenue field mapping of the simulated org, as the `mapping` table of a Salesforce
+/// connector's configuration: ARR in the custom field `ARR__c`, the term in `Term_Months__c`,
+/// and its customised `Type` picklist. The demo and the tests configure it so that synced
+/// subscriptions match the generator's; the connector knows nothing of the simulator.
+pub fn revenue_mapping() -> Value {
+    json!({
+        "arr_field": "ARR__c",
+        "term_field": "Term_Months__c",
+        "motions": {
+            "New Business": "new",
+            "Renewal": "renewal",
+            "Existing Customer - Upgrade": "expansion",
+            "Existing Customer - Downgrade": "contraction",
+        },
+    })
+}
+
 pub fn router(company: Arc<Company>, config: SalesforceMockConfig) -> Router {
     SalesforceMock::new(company, config).router()
 }

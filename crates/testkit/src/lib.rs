@@ -874,3 +874,10 @@ pub async fn run_suite_check(
         Err(e) => panic!("{e}"),
     }
 }
+
+/// A connector's revenue field mapping from its `mapping` table as data, e.g. a simulated
+/// org's (`tributary_sim::hubspot::revenue_mapping()`); panics on a table that does not
+/// decode, which is a bug in the test.
+pub fn mapping(table: serde_json::Value) -> tributary_connector::MappingSettings {
+    serde_json::from_value(table).expect("a simulated org's mapping decodes as MappingSettings")
+}

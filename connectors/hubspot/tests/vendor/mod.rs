@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tributary_connector::{
     Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig,
 };
-use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth, simulator_mapping};
+use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
 use tributary_sim::{Company, Faults, VendorMock, hubspot};
 use tributary_testkit::{Expected, VendorUnderTest};
 
@@ -86,7 +86,7 @@ impl VendorUnderTest for HubSpot {
         let config = HubspotConfig {
             // Small pages: many checkpoints per stream, so cut-offs and faults land mid-stream.
             page_size: 25,
-            mapping: simulator_mapping(),
+            mapping: tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping()),
             ..HubspotConfig::new(
                 base_url.to_owned(),
                 SecretString::from(hubspot::DEFAULT_ACCESS_TOKEN),
@@ -127,7 +127,7 @@ impl VendorUnderTest for HubSpot {
         };
         let config = HubspotConfig {
             page_size: 25,
-            mapping: simulator_mapping(),
+            mapping: tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping()),
             auth: Some(auth),
             ..HubspotConfig::new(base_url.to_owned(), SecretString::default())
         };
