@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use std::sync::Arc;
-use tributary_connector::{Connector, ConnectorError, ReadItem, StreamSpec, StreamState, SyncMode};
+use tributary_connector::{
+    Connector, ConnectorError, DynKind, ReadItem, StreamSpec, StreamState, SyncMode,
+};
 use tributary_sim::{Company, Faults, VendorMock};
 use tributary_testkit::{Backend, Check, Expected, Kit, KitError, Knob, VendorUnderTest};
 use vendor::HubSpot;
@@ -109,6 +111,14 @@ impl VendorUnderTest for Faulty {
                 faults
             },
         )
+    }
+
+    fn kind(&self) -> &'static dyn DynKind {
+        HubSpot.kind()
+    }
+
+    fn settings(&self, base_url: &str) -> serde_json::Value {
+        HubSpot.settings(base_url)
     }
 
     fn connector(&self, base_url: &str) -> Result<Box<dyn Connector>, ConnectorError> {

@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use std::{collections::HashSet, sync::Arc};
 use tributary_connector::{
-    Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig, SyncMode,
+    Connector, ConnectorContext, ConnectorError, DynKind, HttpClient, HttpClientConfig, SyncMode,
 };
 use tributary_connector_salesforce::{SalesforceConfig, SalesforceConnector, http_auth};
 use tributary_sim::{
@@ -383,7 +383,7 @@ struct SalesforceBulk;
 
 impl VendorUnderTest for SalesforceBulk {
     fn name(&self) -> &'static str {
-        "salesforce (bulk)"
+        "salesforce-bulk"
     }
 
     fn mock(&self, company: Arc<Company>, faults: Faults) -> Box<dyn VendorMock> {
@@ -396,18 +396,34 @@ impl VendorUnderTest for SalesforceBulk {
         ))
     }
 
-    fn connector(&self, base_url: &str) -> Result<Box<dyn Connector>, ConnectorError> {
-        let mut settings = bulk_settings();
-        settings["bulk_max_records"] = json!(20);
-        Ok(Box::new(connector(base_url, &settings)?))
+    fn kind(&self) -> &'static dyn DynKind {
+        &tributary_connector_salesforce::DECLARATION
     }
 
-    fn oauth_connector(
-        &self,
-        base_url: &str,
-    ) -> Option<Result<Box<dyn Connector>, ConnectorError>> {
+    fn settings(&self, base_url: &str) -> Value {
         // Salesforce has no static API keys: the plain connector is the OAuth one.
-        Some(self.connector(base_url))
+        let m = SalesforceMockConfig::default();
+        let mut settings = json!({
+            "endpoint": base_url,
+            "auth": {
+                "kind": "oauth2",
+                "grant": "refresh_token",
+                "token_url": format!("{base_url}{TOKEN_PATH}"),
+                "client_id": m.client_id,
+                "client_secret": m.client_secret,
+                "refresh_token": m.refresh_token,
+            },
+        });
+        for (k, v) in bulk_settings().as_object().into_iter().flatten() {
+            settings[k] = v.clone();
+        }
+        // Small jobs' result pages: many Bulk checkpoints per stream.
+        settings["bulk_max_records"] = json!(20);
+        settings
+    }
+
+    fn oauth_settings(&self, base_url: &str) -> Option<Value> {
+        Some(self.settings(base_url))
     }
 
     fn expected(&self, company: &Arc<Company>) -> Expected {

@@ -1,10 +1,8 @@
 //! The Salesforce connector against the conformance kit: the definition of done.
 
+use serde_json::{Value, json};
 use std::sync::Arc;
-use tributary_connector::{
-    Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig,
-};
-use tributary_connector_salesforce::{SalesforceConfig, SalesforceConnector, http_auth};
+use tributary_connector::DynKind;
 use tributary_sim::{Company, Faults, VendorMock, salesforce};
 use tributary_testkit::{Expected, VendorUnderTest};
 
@@ -12,11 +10,12 @@ mod truth;
 
 struct Salesforce;
 
-/// The connector with the refresh-token grant against the mock's token endpoint; every later
-/// call goes to the `instance_url` the mock returns.
-fn refresh_token_connector(base_url: &str) -> Result<Box<dyn Connector>, ConnectorError> {
+/// Settings with the refresh-token grant against the mock's token endpoint; every later call
+/// goes to the `instance_url` the mock returns. Salesforce has no static API keys, so the
+/// plain connector uses OAuth too.
+pub(crate) fn refresh_token_settings(base_url: &str) -> Value {
     let mock = salesforce::SalesforceMockConfig::default();
-    let config: SalesforceConfig = serde_json::from_value(serde_json::json!({
+    json!({
         "endpoint": base_url,
         "auth": {
             "kind": "oauth2",
@@ -26,20 +25,7 @@ fn refresh_token_connector(base_url: &str) -> Result<Box<dyn Connector>, Connect
             "client_secret": mock.client_secret,
             "refresh_token": mock.refresh_token,
         },
-    }))
-    .map_err(|e| ConnectorError::Config {
-        instance: "salesforce-kit".into(),
-        message: e.to_string(),
-    })?;
-    let http = HttpClient::new(
-        HttpClientConfig::default(),
-        http_auth(&config, "salesforce-kit")?,
-    )?;
-    let ctx = ConnectorContext {
-        instance: "salesforce-kit".to_owned(),
-        http,
-    };
-    Ok(Box::new(SalesforceConnector::new(ctx, config)?))
+    })
 }
 
 impl VendorUnderTest for Salesforce {
@@ -68,16 +54,16 @@ impl VendorUnderTest for Salesforce {
         truth::read_not_landed(company)
     }
 
-    fn connector(&self, base_url: &str) -> Result<Box<dyn Connector>, ConnectorError> {
-        // Salesforce has no static API keys: the plain connector uses OAuth too.
-        refresh_token_connector(base_url)
+    fn kind(&self) -> &'static dyn DynKind {
+        &tributary_connector_salesforce::DECLARATION
     }
 
-    fn oauth_connector(
-        &self,
-        base_url: &str,
-    ) -> Option<Result<Box<dyn Connector>, ConnectorError>> {
-        Some(refresh_token_connector(base_url))
+    fn settings(&self, base_url: &str) -> Value {
+        refresh_token_settings(base_url)
+    }
+
+    fn oauth_settings(&self, base_url: &str) -> Option<Value> {
+        Some(refresh_token_settings(base_url))
     }
 }
 

@@ -24,7 +24,7 @@
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
-use tributary_connector::{Connector, ConnectorError, SyncMode};
+use tributary_connector::{Connector, ConnectorError, DynKind, HttpClientConfig, SyncMode};
 use tributary_sim::{
     Company, FaultStats, Faults, MockServer, Probability, Schedule, SimConfig, VendorMock,
 };
@@ -85,16 +85,43 @@ pub trait VendorUnderTest: Send + Sync {
     /// fault counters, to prove each fault check met its fault.
     fn mock(&self, company: Arc<Company>, faults: Faults) -> Box<dyn VendorMock>;
 
-    /// The connector under test, static credentials, pointed at `base_url`.
-    fn connector(&self, base_url: &str) -> Result<Box<dyn Connector>, ConnectorError>;
+    /// The connector kind under test: the vendor crate's declaration, exactly as the
+    /// binary's registry holds it. The kit builds every connector through it, from settings
+    /// as `tributary.toml` would give them, so what passes here is what `tributary sync`
+    /// builds.
+    fn kind(&self) -> &'static dyn DynKind;
 
-    /// The connector authenticating through the mock's OAuth token endpoint, when the vendor
+    /// The connector's `[connectors.<name>]` settings (as JSON, secrets resolved) pointed at
+    /// the mock on `base_url`, with the vendor's plainest credentials.
+    fn settings(&self, base_url: &str) -> serde_json::Value;
+
+    /// The settings authenticating through the mock's OAuth token endpoint, when the vendor
     /// has one; the kit then checks token expiry mid-pagination.
+    fn oauth_settings(&self, _base_url: &str) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// The connector under test, built through [`VendorUnderTest::kind`] from
+    /// [`VendorUnderTest::settings`]. Override only to wrap it (a test of the kit itself).
+    fn connector(&self, base_url: &str) -> Result<Box<dyn Connector>, ConnectorError> {
+        self.kind().build(
+            &format!("{}-kit", self.name()),
+            self.settings(base_url),
+            HttpClientConfig::default(),
+        )
+    }
+
+    /// The connector from [`VendorUnderTest::oauth_settings`], when there are any.
     fn oauth_connector(
         &self,
-        _base_url: &str,
+        base_url: &str,
     ) -> Option<Result<Box<dyn Connector>, ConnectorError>> {
-        None
+        let settings = self.oauth_settings(base_url)?;
+        Some(self.kind().build(
+            &format!("{}-kit", self.name()),
+            settings,
+            HttpClientConfig::default(),
+        ))
     }
 
     /// What a full read of `company` must land, per stream of the connector: derived from the

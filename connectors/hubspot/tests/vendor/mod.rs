@@ -1,11 +1,8 @@
 //! HubSpot as the conformance kit sees it, shared by the suite and the kit's own failure tests.
 
-use secrecy::SecretString;
+use serde_json::{Value, json};
 use std::sync::Arc;
-use tributary_connector::{
-    Connector, ConnectorContext, ConnectorError, HttpClient, HttpClientConfig,
-};
-use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
+use tributary_connector::DynKind;
 use tributary_sim::{Company, Faults, VendorMock, hubspot};
 use tributary_testkit::{Expected, VendorUnderTest};
 
@@ -82,65 +79,34 @@ impl VendorUnderTest for HubSpot {
         out
     }
 
-    fn connector(&self, base_url: &str) -> Result<Box<dyn Connector>, ConnectorError> {
-        let config = HubspotConfig {
-            // Small pages: many checkpoints per stream, so cut-offs and faults land mid-stream.
-            page_size: 25,
-            mapping: tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping()),
-            ..HubspotConfig::new(
-                base_url.to_owned(),
-                SecretString::from(hubspot::DEFAULT_ACCESS_TOKEN),
-            )
-        };
-        let http = HttpClient::new(
-            HttpClientConfig::default(),
-            http_auth(&config, "hubspot-kit")?,
-        )?;
-        let ctx = ConnectorContext {
-            instance: "hubspot-kit".to_owned(),
-            http,
-        };
-        Ok(Box::new(HubspotConnector::new(ctx, config)?))
+    fn kind(&self) -> &'static dyn DynKind {
+        &tributary_connector_hubspot::DECLARATION
     }
 
-    fn oauth_connector(
-        &self,
-        base_url: &str,
-    ) -> Option<Result<Box<dyn Connector>, ConnectorError>> {
+    fn settings(&self, base_url: &str) -> Value {
+        json!({
+            "endpoint": base_url,
+            "access_token": hubspot::DEFAULT_ACCESS_TOKEN,
+            // Small pages: many checkpoints per stream, so cut-offs and faults land mid-stream.
+            "page_size": 25,
+            "mapping": hubspot::revenue_mapping(),
+        })
+    }
+
+    fn oauth_settings(&self, base_url: &str) -> Option<Value> {
         // A public app: refresh-token grant against the mock's OAuth endpoint.
-        let auth = serde_json::from_value(serde_json::json!({
-            "kind": "oauth2",
-            "grant": "refresh_token",
-            "token_url": format!("{base_url}{}", hubspot::TOKEN_PATH),
-            "client_id": hubspot::DEFAULT_CLIENT_ID,
-            "client_secret": hubspot::DEFAULT_CLIENT_SECRET,
-            "refresh_token": hubspot::DEFAULT_REFRESH_TOKEN,
-        }));
-        let auth = match auth {
-            Ok(a) => a,
-            Err(e) => {
-                return Some(Err(ConnectorError::Config {
-                    instance: "hubspot-kit".into(),
-                    message: e.to_string(),
-                }));
-            }
-        };
-        let config = HubspotConfig {
-            page_size: 25,
-            mapping: tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping()),
-            auth: Some(auth),
-            ..HubspotConfig::new(base_url.to_owned(), SecretString::default())
-        };
-        Some((|| {
-            let http = HttpClient::new(
-                HttpClientConfig::default(),
-                http_auth(&config, "hubspot-kit")?,
-            )?;
-            let ctx = ConnectorContext {
-                instance: "hubspot-kit".to_owned(),
-                http,
-            };
-            Ok(Box::new(HubspotConnector::new(ctx, config)?) as Box<dyn Connector>)
-        })())
+        Some(json!({
+            "endpoint": base_url,
+            "page_size": 25,
+            "mapping": hubspot::revenue_mapping(),
+            "auth": {
+                "kind": "oauth2",
+                "grant": "refresh_token",
+                "token_url": format!("{base_url}{}", hubspot::TOKEN_PATH),
+                "client_id": hubspot::DEFAULT_CLIENT_ID,
+                "client_secret": hubspot::DEFAULT_CLIENT_SECRET,
+                "refresh_token": hubspot::DEFAULT_REFRESH_TOKEN,
+            },
+        }))
     }
 }
