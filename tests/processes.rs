@@ -238,7 +238,8 @@ async fn a_killed_workers_run_is_taken_over_after_its_lease_expires() -> Result<
                 let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 100).await?;
                 Ok(runs
                     .iter()
-                    .any(|r| r.stream == "deals" && r.status == "succeeded"))
+                    // `deal_contacts` is the connector's last stream.
+                    .any(|r| r.stream == "deal_contacts" && r.status == "succeeded"))
             },
         )
         .await?;
