@@ -317,6 +317,7 @@ mod tests {
     use super::*;
     use rust_decimal::Decimal;
     use serde_json::json;
+    use tributary_connector::MappingSettings;
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
