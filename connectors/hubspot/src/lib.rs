@@ -364,7 +364,7 @@ struct Run<'a> {
     conn: &'a HubspotConnector,
     object: Object,
     emit: Emitter<'a>,
-    properties: Vec<String>,
+    properties: Vec<&'a str>,
     pipelines: Option<Pipelines>,
     today: NaiveDate,
     /// `(pipeline, stage)` combinations the pipelines did not list, logged once each.
@@ -412,10 +412,6 @@ impl PullState for Cursor {
 }
 
 impl Cursor {
-    fn to_state(&self) -> StreamState {
-        StreamState::encode(self)
-    }
-
     /// The state between incremental runs: every change up to `since` has been read.
     fn between_runs(since: i64) -> Self {
         Self {
@@ -473,12 +469,14 @@ impl HubspotConnector {
     /// The deal properties to request: the connector's own, the mapping's, and
     /// `deal_currency_code` when the portal has it (`existing`: every deal property the
     /// portal has).
-    fn deal_properties(&self, existing: &BTreeSet<String>) -> Vec<String> {
-        let mut out: Vec<String> = DEAL_PROPERTIES.iter().map(|p| (*p).to_owned()).collect();
-        let currency = existing.get(CURRENCY_PROPERTY).map(String::as_str);
+    fn deal_properties(&self, existing: &BTreeSet<String>) -> Vec<&str> {
+        let mut out = DEAL_PROPERTIES.to_vec();
+        let currency = existing
+            .contains(CURRENCY_PROPERTY)
+            .then_some(CURRENCY_PROPERTY);
         for p in self.mapping.fields().into_iter().chain(currency) {
-            if !out.iter().any(|q| q == p) {
-                out.push(p.to_owned());
+            if !out.contains(&p) {
+                out.push(p);
             }
         }
         out
@@ -499,12 +497,7 @@ impl HubspotConnector {
                 stream: object.name,
                 incremental: mode == SyncMode::Incremental,
             },
-            properties: object
-                .vendor
-                .properties
-                .iter()
-                .map(|p| (*p).to_owned())
-                .collect(),
+            properties: object.vendor.properties.to_vec(),
             pipelines: None,
             today: Utc::now().date_naive(),
             unknown_stages: std::sync::Mutex::new(HashSet::new()),
@@ -671,7 +664,7 @@ impl Connector for HubspotConnector {
                     cursor = Cursor { archived: true, ..Cursor::between_runs(new_since) };
                 }
                 if reads_archived(object) {
-                    yield ReadItem::Checkpoint(cursor.to_state());
+                    yield ReadItem::Checkpoint(StreamState::encode(&cursor));
                 }
             }
             if reads_archived(object) {
@@ -686,7 +679,7 @@ impl Connector for HubspotConnector {
                     yield item?;
                 }
             }
-            let next = cursor.since.or(cursor.mark).map(|s| Cursor::between_runs(s).to_state());
+            let next = cursor.since.or(cursor.mark).map(|s| StreamState::encode(&Cursor::between_runs(s)));
             yield pull::finish(mode, next);
         })
     }

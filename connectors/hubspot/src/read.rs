@@ -3,7 +3,7 @@
 //! of changes, paged by re-anchoring on the modified time, see `search`) and the mappers from
 //! a page of HubSpot records to items. The driver owns the loop, checkpoints and counts.
 
-use crate::search::{self, SearchPage, Window};
+use crate::search::{self, Window};
 use crate::{Cursor, mapping, modified_property};
 use crate::{DEAL_CONTACTS, DEALS, Object, Run};
 use async_trait::async_trait;
@@ -18,7 +18,7 @@ impl Run<'_> {
     }
 
     /// One search request.
-    async fn search(&self, body: &Value) -> Result<SearchPage, ConnectorError> {
+    async fn search(&self, body: &Value) -> Result<Page<Value>, ConnectorError> {
         let url = self.search_url();
         let response = self.conn.ctx.http.post_json(&url, body).await?;
         search::parse_search_page(response.body)
@@ -31,7 +31,7 @@ impl Run<'_> {
         let request = search::newest_request(modified_property(self.object));
         let page = self.search(&request).await?;
         let newest = page
-            .results
+            .records
             .first()
             .and_then(|r| modified_ms(r, self.object));
         Ok((newest.unwrap_or(0), page.total))
@@ -147,19 +147,16 @@ pub(crate) fn modified_ms(raw: &Value, object: Object) -> Option<i64> {
 /// One page of a list response: its records and the `after` token of the next.
 pub(crate) fn parse_page(
     url: &str,
-    body: Value,
+    mut body: Value,
 ) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
     let decode = |message: String| ConnectorError::Decode {
         url: url.to_owned(),
         message,
     };
     let next = pull::cursor_token(&body, "/paging/next/after").map_err(decode)?;
-    match body {
-        Value::Object(mut map) => match map.remove("results") {
-            Some(Value::Array(results)) => Ok((results, next)),
-            _ => Err(decode("response has no `results` array".to_owned())),
-        },
-        _ => Err(decode("response is not a JSON object".to_owned())),
+    match body.get_mut("results").map(Value::take) {
+        Some(Value::Array(results)) => Ok((results, next)),
+        _ => Err(decode("response has no `results` array".to_owned())),
     }
 }
 
@@ -217,11 +214,10 @@ impl PageSource<Cursor> for SearchPages<'_> {
     async fn next_page(&mut self, cursor: &mut Cursor) -> Result<Page<Value>, ConnectorError> {
         let (run, object) = (self.run, self.run.object);
         let modified = modified_property(object);
-        let properties: Vec<&str> = run.properties.iter().map(String::as_str).collect();
         let limit = run.conn.config.search_page_size;
-        let body = search::request(&self.window, modified, &properties, limit);
+        let body = search::request(&self.window, modified, &run.properties, limit);
         let page = run.search(&body).await?;
-        let mut results = page.results;
+        let mut results = page.records;
         // Search returns no associations: read the companies and put them where the list
         // endpoint would, so that one mapping serves both endpoints.
         if let Some(to) = object.vendor.associations
@@ -240,7 +236,7 @@ impl PageSource<Cursor> for SearchPages<'_> {
             .collect();
         let step = self
             .window
-            .advance(&keys, page.has_next, modified)
+            .advance(&keys, page.more, modified)
             .map_err(|e| ConnectorError::Decode {
                 url: run.search_url(),
                 message: e.to_string(),
