@@ -65,12 +65,12 @@ use std::collections::{BTreeSet, HashSet};
 use async_stream::try_stream;
 use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
-use futures::{StreamExt, stream::BoxStream};
+use futures::stream::BoxStream;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tributary_connector::pull::{
-    self, INCREMENTAL_FIRST, PerRecord, Phase, PullState, Start, StreamDecl, Tally,
+    self, Emitter, INCREMENTAL_FIRST, PerRecord, Phase, PullState, Start, StreamDecl, Tally,
 };
 use tributary_connector::{
     Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, ConnectorKind, Declared,
@@ -356,10 +356,15 @@ fn reads_archived(object: Object) -> bool {
     object.delete_strategy == DeleteStrategy::NativeFeed
 }
 
-/// What one read of a stream knows about the portal, fetched once when the read starts: the
-/// properties to request and, for deals, the pipelines that say which stages are won.
-struct RunContext {
-    properties: Vec<String>,
+/// One read of a stream: the connector, the stream, how records are emitted (`emit`: deals
+/// no longer won are deletes in an incremental read) and what the read knows about the portal,
+/// fetched once when it starts: the properties to request and, for deals, the pipelines that
+/// say which stages are won.
+struct Run<'a> {
+    conn: &'a HubspotConnector,
+    object: Object,
+    emit: Emitter<'a>,
+    properties: Vec<&'a str>,
     pipelines: Option<Pipelines>,
     today: NaiveDate,
     /// `(pipeline, stage)` combinations the pipelines did not list, logged once each.
@@ -407,14 +412,6 @@ impl PullState for Cursor {
 }
 
 impl Cursor {
-    fn to_state(&self) -> StreamState {
-        StreamState::encode(self)
-    }
-
-    fn tally(&mut self) -> &mut Tally {
-        &mut self.tally
-    }
-
     /// The state between incremental runs: every change up to `since` has been read.
     fn between_runs(since: i64) -> Self {
         Self {
@@ -469,38 +466,44 @@ impl HubspotConnector {
         format!("{}/crm/v3/objects/{}", self.base, object.vendor.path)
     }
 
-    fn config_error(&self, message: String) -> ConnectorError {
-        ConnectorError::config(&self.ctx.instance, message)
-    }
-
     /// The deal properties to request: the connector's own, the mapping's, and
     /// `deal_currency_code` when the portal has it (`existing`: every deal property the
     /// portal has).
-    fn deal_properties(&self, existing: &BTreeSet<String>) -> Vec<String> {
-        let mut out: Vec<String> = DEAL_PROPERTIES.iter().map(|p| (*p).to_owned()).collect();
-        let currency = existing.get(CURRENCY_PROPERTY).map(String::as_str);
+    fn deal_properties(&self, existing: &BTreeSet<String>) -> Vec<&str> {
+        let mut out = DEAL_PROPERTIES.to_vec();
+        let currency = existing
+            .contains(CURRENCY_PROPERTY)
+            .then_some(CURRENCY_PROPERTY);
         for p in self.mapping.fields().into_iter().chain(currency) {
-            if !out.iter().any(|q| q == p) {
-                out.push(p.to_owned());
+            if !out.contains(&p) {
+                out.push(p);
             }
         }
         out
     }
 
-    /// What a read of `object` needs to know before its first page. For deals: the portal's
-    /// property definitions (every mapped property must exist; a missing one is a config
-    /// error naming it, before anything is read) and its pipelines. Two requests per run of
-    /// the stream, through the same client (auth, retries, budget) as every other.
-    async fn run_context(&self, object: Object) -> Result<RunContext, ConnectorError> {
-        let today = Utc::now().date_naive();
-        let plain = |properties: &[&str]| RunContext {
-            properties: properties.iter().map(|p| (*p).to_owned()).collect(),
+    /// The read of `object` in `mode`, with what it needs to know before its first page. For
+    /// deals: the portal's property definitions (every mapped property must exist; a missing
+    /// one is a config error naming it, before anything is read) and its pipelines. Two
+    /// requests per run of the stream, through the same client (auth, retries, budget) as
+    /// every other.
+    async fn run(&self, object: Object, mode: SyncMode) -> Result<Run<'_>, ConnectorError> {
+        let mut run = Run {
+            conn: self,
+            object,
+            emit: Emitter {
+                system: KIND,
+                instance: &self.ctx.instance,
+                stream: object.name,
+                incremental: mode == SyncMode::Incremental,
+            },
+            properties: object.vendor.properties.to_vec(),
             pipelines: None,
-            today,
+            today: Utc::now().date_naive(),
             unknown_stages: std::sync::Mutex::new(HashSet::new()),
         };
         if object.name != DEALS {
-            return Ok(plain(object.vendor.properties));
+            return Ok(run);
         }
         let url = format!("{}/crm/v3/properties/deals", self.base);
         let response = self.ctx.http.get_json(&url, &[]).await?;
@@ -515,20 +518,12 @@ impl HubspotConnector {
             .iter()
             .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_owned))
             .collect();
-        if let Some(field) = self
-            .mapping
-            .fields()
-            .into_iter()
-            .find(|f| !existing.contains(*f))
-        {
-            return Err(self.config_error(format!(
-                "mapping.{}: HubSpot has no deal property `{field}` (it is not among the {} \
-                 listed by GET /crm/v3/properties/deals); name an existing property's internal \
-                 name",
-                self.mapping.key_of(field),
-                existing.len()
-            )));
-        }
+        let within = format!(
+            "the {} deal properties GET /crm/v3/properties/deals lists",
+            existing.len()
+        );
+        self.mapping
+            .ensure_fields_exist(&self.ctx.instance, &within, |f| existing.contains(f))?;
         let url = format!("{}/crm/v3/pipelines/deals", self.base);
         let response = self.ctx.http.get_json(&url, &[]).await?;
         let pipelines = Pipelines::parse(&response.body)
@@ -538,19 +533,19 @@ impl HubspotConnector {
             multi_currency = existing.contains(CURRENCY_PROPERTY),
             "hubspot deal pipelines and properties read"
         );
-        Ok(RunContext {
-            properties: self.deal_properties(&existing),
-            pipelines: Some(pipelines),
-            ..plain(&[])
-        })
+        run.properties = self.deal_properties(&existing);
+        run.pipelines = Some(pipelines);
+        Ok(run)
     }
+}
 
+impl Run<'_> {
     /// Whether a deal is won: its stage in its pipeline is closed with probability 1.0; for a
     /// stage the pipelines do not list (a pipeline created since the run began, a proxy that
     /// strips it), the calculated `hs_is_closed_won`, with a warning once per combination.
-    fn deal_is_won(&self, raw: &Value, run: &RunContext) -> (bool, Option<String>) {
+    fn deal_is_won(&self, raw: &Value) -> (bool, Option<String>) {
         let (pipeline, stage) = mapping::deal_stage(raw);
-        let known = match (&run.pipelines, &stage) {
+        let known = match (&self.pipelines, &stage) {
             (Some(p), Some(stage)) => p.stage(pipeline.as_deref(), stage),
             _ => None,
         };
@@ -562,7 +557,7 @@ impl HubspotConnector {
             pipeline.clone().unwrap_or_default(),
             stage.clone().unwrap_or_default(),
         );
-        let first = run
+        let first = self
             .unknown_stages
             .lock()
             .map(|mut seen| seen.insert(key))
@@ -577,92 +572,31 @@ impl HubspotConnector {
         }
         let label = pipeline
             .as_deref()
-            .and_then(|p| run.pipelines.as_ref()?.pipeline_label(p))
+            .and_then(|p| self.pipelines.as_ref()?.pipeline_label(p))
             .map(str::to_owned);
         (won, label)
     }
 
-    /// The state to read `object` from in `mode`, given the saved one (the SDK's rules). A
-    /// fresh read first asks search for the newest modified time and the number of live
-    /// records: the list endpoint has no total, so this says how many records a complete read
-    /// must yield; and an incremental first read takes its high-water mark *before* it
-    /// pages, so a record changed while it pages past gets a later time and is read next run.
+    /// The state to read from in `mode`, given the saved one (the SDK's rules). A fresh read
+    /// first asks search for the newest modified time and the number of live records: the
+    /// list endpoint has no total, so this says how many records a complete read must yield;
+    /// and an incremental first read takes its high-water mark *before* it pages, so a record
+    /// changed while it pages past gets a later time and is read next run.
     async fn starting_cursor(
         &self,
-        object: Object,
         mode: SyncMode,
         state: Option<StreamState>,
     ) -> Result<Cursor, ConnectorError> {
-        Ok(match pull::start::<Cursor>(object.name, mode, state) {
+        Ok(match pull::start::<Cursor>(self.object.name, mode, state) {
             Start::Resume(cursor) => cursor,
             Start::Fresh => {
-                let (mark, total) = self.newest(object).await?;
+                let (mark, total) = self.newest().await?;
                 Cursor {
                     mark: (mode == SyncMode::Incremental).then_some(mark),
                     tally: Tally { total, read: 0 },
                     ..Cursor::default()
                 }
             }
-        })
-    }
-
-    /// Reads `object` from `cursor`: a full read through the list endpoint (a full refresh,
-    /// or an incremental first read that ends with its mark), or the search window of changes
-    /// since the saved mark; then the archived listing for deletes; then the end state.
-    fn read_object<'a>(
-        &'a self,
-        object: Object,
-        mode: SyncMode,
-        run: &'a RunContext,
-        mut cursor: Cursor,
-    ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
-        Box::pin(try_stream! {
-            let stream = object.name;
-            if cursor.since.is_none() && !cursor.archived {
-                let mut source = read::ListPages::new(self, object, run, false);
-                let mapper = read::LiveMapper::new(self, object, run, cursor.mark.is_some());
-                let phase = Phase { vendor: KIND, stream, name: "full read", state: &mut cursor, tally: Some(Cursor::tally) };
-                for await item in pull::read_pages(phase, &mut source, &mapper) {
-                    yield item?;
-                }
-                // Live records done: deletes come from the archived listing next.
-                cursor = Cursor { archived: true, mark: cursor.mark, ..Cursor::default() };
-                if reads_archived(object) {
-                    yield ReadItem::Checkpoint(cursor.to_state());
-                }
-            } else if !cursor.archived {
-                let since = cursor.since.unwrap_or(0);
-                let start = pull::lookback_ms(since, self.config.overlap_secs);
-                let window = cursor.window.take().unwrap_or_else(|| Window::starting_at(start));
-                let mut source = read::SearchPages::new(self, object, run, window);
-                let mapper = read::LiveMapper::new(self, object, run, true);
-                let phase = Phase { vendor: KIND, stream, name: "search window", state: &mut cursor, tally: Some(Cursor::tally) };
-                for await item in pull::read_pages(phase, &mut source, &mapper) {
-                    yield item?;
-                }
-                let new_since = since.max(source.high.unwrap_or(since));
-                tracing::info!(stream, since, new_since, read = cursor.tally.read, "hubspot changes read");
-                // The high-water mark moves only now that the whole window is read.
-                cursor = Cursor { archived: true, ..Cursor::between_runs(new_since) };
-                if reads_archived(object) {
-                    yield ReadItem::Checkpoint(cursor.to_state());
-                }
-            }
-            if reads_archived(object) {
-                // Search never returns archived records: their deletes come from the listing.
-                let mut source = read::ListPages::new(self, object, run, true);
-                let emit = self.emitter(object, true);
-                let mapper = PerRecord(|raw: Value| match mapping::record_id(&raw) {
-                    Some(id) => emit.delete(id),
-                    None => emit.reject(None, format!("archived {stream} record without an `id`"), raw),
-                });
-                let phase = Phase { vendor: KIND, stream, name: "archived", state: &mut cursor, tally: None };
-                for await item in pull::read_pages(phase, &mut source, &mapper) {
-                    yield item?;
-                }
-            }
-            let next = cursor.since.or(cursor.mark).map(|s| Cursor::between_runs(s).to_state());
-            yield pull::finish(mode, next);
         })
     }
 }
@@ -696,18 +630,57 @@ impl Connector for HubspotConnector {
         state: Option<StreamState>,
     ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
         Box::pin(try_stream! {
-            let Some(object) = StreamDecl::find(&STREAMS, &stream.name) else {
-                Err(self.config_error(format!("hubspot has no stream `{}`", stream.name)))?;
-                return;
-            };
+            let object = StreamDecl::lookup(&STREAMS, &stream.name, KIND, &self.ctx.instance)?;
             // Before anything is read: a mapping naming a property the portal lacks fails
             // here, and the pipelines are read once for the whole run of the stream.
-            let run = self.run_context(object).await?;
-            let cursor = self.starting_cursor(object, mode, state).await?;
-            let mut items = self.read_object(object, mode, &run, cursor);
-            while let Some(item) = items.next().await {
-                yield item?;
+            let run = self.run(object, mode).await?;
+            let mut cursor = run.starting_cursor(mode, state).await?;
+            let stream = object.name;
+            let tally = Some((|c| &mut c.tally) as fn(&mut Cursor) -> &mut Tally);
+            // From the cursor: a full read through the list endpoint (a full refresh, or an
+            // incremental first read that ends with its mark), or the search window of changes
+            // since the saved mark; then the archived listing for deletes; then the end state.
+            if !cursor.archived {
+                if cursor.since.is_none() {
+                    let mut source = read::ListPages { run: &run, archived: false };
+                    let phase = Phase { vendor: KIND, stream, name: "full read", state: &mut cursor, tally };
+                    for await item in pull::read_pages(phase, &mut source, &run) {
+                        yield item?;
+                    }
+                    // Live records done: deletes come from the archived listing next.
+                    cursor = Cursor { archived: true, mark: cursor.mark, ..Cursor::default() };
+                } else {
+                    let since = cursor.since.unwrap_or(0);
+                    let start = pull::lookback_ms(since, self.config.overlap_secs);
+                    let window = cursor.window.take().unwrap_or_else(|| Window::starting_at(start));
+                    let mut source = read::SearchPages { run: &run, window, high: None };
+                    let phase = Phase { vendor: KIND, stream, name: "search window", state: &mut cursor, tally };
+                    for await item in pull::read_pages(phase, &mut source, &run) {
+                        yield item?;
+                    }
+                    let new_since = since.max(source.high.unwrap_or(since));
+                    tracing::info!(stream, since, new_since, read = cursor.tally.read, "hubspot changes read");
+                    // The high-water mark moves only now that the whole window is read.
+                    cursor = Cursor { archived: true, ..Cursor::between_runs(new_since) };
+                }
+                if reads_archived(object) {
+                    yield ReadItem::Checkpoint(StreamState::encode(&cursor));
+                }
             }
+            if reads_archived(object) {
+                // Search never returns archived records: their deletes come from the listing.
+                let mut source = read::ListPages { run: &run, archived: true };
+                let mapper = PerRecord(|raw: Value| match mapping::record_id(&raw) {
+                    Some(id) => run.emit.delete(id),
+                    None => run.emit.reject(None, format!("archived {stream} record without an `id`"), raw),
+                });
+                let phase = Phase { vendor: KIND, stream, name: "archived", state: &mut cursor, tally: None };
+                for await item in pull::read_pages(phase, &mut source, &mapper) {
+                    yield item?;
+                }
+            }
+            let next = cursor.since.or(cursor.mark).map(|s| StreamState::encode(&Cursor::between_runs(s)));
+            yield pull::finish(mode, next);
         })
     }
 }

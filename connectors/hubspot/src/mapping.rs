@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use tributary_connector::RevenueMapping;
 use tributary_connector::map::{
-    Fields, MapError, full_name, id_text, parse_timestamp, segment_by_employees,
+    Fields, MapError, array, full_name, id_text, parse_timestamp, segment_by_employees,
 };
 use tributary_model::{
     Account, Currency, DealContact, ExternalRef, Money, Person, PersonRole, RevenueEventKind,
@@ -31,14 +31,18 @@ pub fn record_id(raw: &Value) -> Option<String> {
 /// last-modified property.
 pub fn updated_at(raw: &Value) -> Option<DateTime<Utc>> {
     let p = Fields::new(properties(raw), "", "");
-    raw.get("updatedAt")
+    let top = raw
+        .get("updatedAt")
         .and_then(Value::as_str)
-        .and_then(parse_datetime)
-        .or_else(|| {
-            p.text("hs_lastmodifieddate")
-                .and_then(|s| parse_datetime(&s))
-        })
-        .or_else(|| p.text("lastmodifieddate").and_then(|s| parse_datetime(&s)))
+        .map(str::to_owned);
+    [
+        top,
+        p.text("hs_lastmodifieddate"),
+        p.text("lastmodifieddate"),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|s| parse_datetime(&s))
 }
 
 /// Parses the timestamp forms HubSpot uses: ISO 8601 with an offset or `Z`
@@ -62,22 +66,14 @@ fn datetime(p: &Fields<'_>, name: &str) -> Result<Option<DateTime<Utc>>, MapErro
 /// The first associated company: the primary (labeled) association when there is one, else the
 /// first listed. HubSpot lists a primary association twice, labeled and `*_unlabeled`.
 fn company(raw: &Value, instance: &str, singular: &str) -> Option<ExternalRef> {
-    let results = raw
-        .get("associations")?
-        .get("companies")?
-        .get("results")?
-        .as_array()?;
+    let results = raw.pointer("/associations/companies/results")?.as_array()?;
     let primary = format!("{singular}_to_company");
     let chosen = results
         .iter()
         .find(|r| r.get("type").and_then(Value::as_str) == Some(primary.as_str()))
         .or_else(|| results.first())?;
-    Some(ExternalRef::new(
-        SYSTEM,
-        instance,
-        "companies",
-        record_id(chosen)?,
-    ))
+    let id = record_id(chosen)?;
+    Some(ExternalRef::new(SYSTEM, instance, "companies", id))
 }
 
 /// Maps a company to an [`Account`].
@@ -94,13 +90,10 @@ pub fn map_company(raw: &Value) -> Result<Account, MapError> {
         .text("segment")
         .and_then(|s| Segment::parse(&s))
         .or_else(|| employees.map(segment_by_employees));
-    let created_at = match datetime(&p, "createdate")? {
-        Some(t) => Some(t),
-        None => raw
-            .get("createdAt")
-            .and_then(Value::as_str)
-            .and_then(parse_datetime),
-    };
+    let created_at = datetime(&p, "createdate")?.or_else(|| {
+        let created = raw.get("createdAt")?.as_str()?;
+        parse_datetime(created)
+    });
     Ok(Account {
         name: p.text("name").unwrap_or_default(),
         domain: p.text("domain").and_then(|d| normalize_domain(&d)),
@@ -253,7 +246,7 @@ pub struct DealContactEdge {
 /// Whether an association label marks the primary record (`Primary`, `Primary Contact`,
 /// `Deal with Primary Company`: HubSpot renamed its primary labels in 2024, and portals name
 /// their own).
-fn is_primary_label(label: &str) -> bool {
+pub(crate) fn is_primary_label(label: &str) -> bool {
     label.to_ascii_lowercase().contains("primary")
 }
 
@@ -270,11 +263,7 @@ pub fn deal_contact_edges(response: &Value, instance: &str) -> Vec<Result<DealCo
     };
     for result in results {
         let from = result.pointer("/from/id").and_then(id_text);
-        let to = result
-            .get("to")
-            .and_then(Value::as_array)
-            .map_or(&[][..], Vec::as_slice);
-        for edge in to {
+        for edge in array(result, "to") {
             let raw = serde_json::json!({"from": result.get("from").cloned().unwrap_or(Value::Null), "to": edge});
             let (Some(deal), Some(contact)) =
                 (from.clone(), edge.get("toObjectId").and_then(id_text))
@@ -282,10 +271,7 @@ pub fn deal_contact_edges(response: &Value, instance: &str) -> Vec<Result<DealCo
                 out.push(Err(raw));
                 continue;
             };
-            let labels: Vec<&str> = edge
-                .get("associationTypes")
-                .and_then(Value::as_array)
-                .map_or(&[][..], Vec::as_slice)
+            let labels: Vec<&str> = array(edge, "associationTypes")
                 .iter()
                 .filter_map(|t| t.get("label").and_then(Value::as_str))
                 .map(str::trim)

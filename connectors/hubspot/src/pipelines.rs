@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::str::FromStr;
+use tributary_connector::map::{array, id_text};
 
 /// One stage of a deal pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,15 +45,6 @@ pub struct Pipelines {
     labels: HashMap<String, String>,
 }
 
-/// An id as text: a non-empty string or a number.
-fn id(v: Option<&Value>) -> Option<String> {
-    match v? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 impl Pipelines {
     /// Parses a `GET /crm/v3/pipelines/deals` body. Archived pipelines and stages are kept
     /// (old deals still sit in them); a stage without an id is skipped; the error says what
@@ -64,7 +56,7 @@ impl Pipelines {
             .ok_or_else(|| "pipelines response has no `results` array".to_owned())?;
         let mut out = Pipelines::default();
         for pipeline in results {
-            let Some(pipeline_id) = id(pipeline.get("id")) else {
+            let Some(pipeline_id) = pipeline.get("id").and_then(id_text) else {
                 continue;
             };
             let pipeline_label = pipeline
@@ -72,12 +64,8 @@ impl Pipelines {
                 .and_then(Value::as_str)
                 .unwrap_or(&pipeline_id)
                 .to_owned();
-            let stages = pipeline
-                .get("stages")
-                .and_then(Value::as_array)
-                .map_or(&[][..], Vec::as_slice);
-            for stage in stages {
-                let Some(stage_id) = id(stage.get("id")) else {
+            for stage in array(pipeline, "stages") {
+                let Some(stage_id) = stage.get("id").and_then(id_text) else {
                     continue;
                 };
                 let metadata = stage.get("metadata");

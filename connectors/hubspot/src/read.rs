@@ -3,52 +3,37 @@
 //! of changes, paged by re-anchoring on the modified time, see `search`) and the mappers from
 //! a page of HubSpot records to items. The driver owns the loop, checkpoints and counts.
 
-use crate::search::{self, SearchPage, Window};
-use crate::{Cursor, DEAL_CONTACTS, DEALS, HubspotConnector, KIND, Object, RunContext};
-use crate::{mapping, modified_property};
+use crate::search::{self, Window};
+use crate::{Cursor, mapping, modified_property};
+use crate::{DEAL_CONTACTS, DEALS, Object, Run};
 use async_trait::async_trait;
 use serde_json::Value;
 use tributary_connector::ConnectorError;
 use tributary_connector::pull::{self, Emitter, MapPage, Mapped, Page, PageSource};
 use tributary_model::Entity;
 
-impl HubspotConnector {
-    /// The record/delete/reject step of a read of `object`.
-    pub(crate) fn emitter(&self, object: Object, incremental: bool) -> Emitter<'_> {
-        Emitter {
-            system: KIND,
-            instance: &self.ctx.instance,
-            stream: object.name,
-            incremental,
-        }
-    }
-
-    fn search_url(&self, object: Object) -> String {
-        format!("{}/search", self.list_url(object))
-    }
-
-    fn associations_url(&self, object: Object, to: &str) -> String {
-        let path = object.vendor.path;
-        format!("{}/crm/v4/associations/{path}/{to}/batch/read", self.base)
+impl Run<'_> {
+    fn search_url(&self) -> String {
+        format!("{}/search", self.conn.list_url(self.object))
     }
 
     /// One search request.
-    async fn search(&self, object: Object, body: &Value) -> Result<SearchPage, ConnectorError> {
-        let url = self.search_url(object);
-        let response = self.ctx.http.post_json(&url, body).await?;
+    async fn search(&self, body: &Value) -> Result<Page<Value>, ConnectorError> {
+        let url = self.search_url();
+        let response = self.conn.ctx.http.post_json(&url, body).await?;
         search::parse_search_page(response.body)
             .map_err(|message| ConnectorError::Decode { url, message })
     }
 
     /// The newest last-modified time of any live record (epoch milliseconds; 0 when there is
     /// none) and how many live records there are.
-    pub(crate) async fn newest(
-        &self,
-        object: Object,
-    ) -> Result<(i64, Option<u64>), ConnectorError> {
-        let request = search::newest_request(modified_property(object));
-        let page = self.search(object, &request).await?;
-        let newest = page.results.first().and_then(|r| modified_ms(r, object));
+    pub(crate) async fn newest(&self) -> Result<(i64, Option<u64>), ConnectorError> {
+        let request = search::newest_request(modified_property(self.object));
+        let page = self.search(&request).await?;
+        let newest = page
+            .records
+            .first()
+            .and_then(|r| modified_ms(r, self.object));
         Ok((newest.unwrap_or(0), page.total))
     }
 
@@ -56,7 +41,6 @@ impl HubspotConnector {
     /// any association under `errors`: not a failure). `None` when no record has an id.
     async fn associations(
         &self,
-        object: Object,
         to: &str,
         records: &[Value],
     ) -> Result<Option<Value>, ConnectorError> {
@@ -64,55 +48,58 @@ impl HubspotConnector {
         if ids.is_empty() {
             return Ok(None);
         }
-        let url = self.associations_url(object, to);
+        let path = self.object.vendor.path;
+        let url = format!(
+            "{}/crm/v4/associations/{path}/{to}/batch/read",
+            self.conn.base
+        );
         let request = search::associations_request(&ids);
-        Ok(Some(self.ctx.http.post_json(&url, &request).await?.body))
+        Ok(Some(
+            self.conn.ctx.http.post_json(&url, &request).await?.body,
+        ))
     }
 
     /// Maps one live record to a record, a reject, a delete (a deal no longer won, in an
     /// incremental read, which has no sweep) or nothing (the same in a full refresh, whose sweep
     /// deletes a subscription it no longer sees).
-    fn map_record(&self, object: Object, raw: Value, run: &RunContext, emit: &Emitter) -> Mapped {
+    fn map_record(&self, raw: Value) -> Mapped {
         let Some(id) = mapping::record_id(&raw) else {
-            let reason = format!("{} record without an `id`", object.name);
-            return emit.reject(None, reason, raw);
+            let reason = format!("{} record without an `id`", self.object.name);
+            return self.emit.reject(None, reason, raw);
         };
-        let entity = match object.name {
+        let instance = self.emit.instance;
+        let entity = match self.object.name {
             crate::COMPANIES => mapping::map_company(&raw).map(|a| Some(Entity::Account(a))),
             DEALS => {
-                let (won, pipeline_label) = self.deal_is_won(&raw, run);
+                let (won, pipeline_label) = self.deal_is_won(&raw);
                 let m = mapping::DealMapping {
-                    instance: &self.ctx.instance,
-                    mapping: &self.mapping,
-                    default_currency: &self.default_currency,
-                    today: run.today,
+                    instance,
+                    mapping: &self.conn.mapping,
+                    default_currency: &self.conn.default_currency,
+                    today: self.today,
                 };
                 mapping::map_deal(&raw, won, pipeline_label.as_deref(), &m)
                     .map(|s| s.map(Entity::Subscription))
             }
-            _ => mapping::map_contact(&raw, &self.ctx.instance).map(|p| Some(Entity::Person(p))),
+            _ => mapping::map_contact(&raw, instance).map(|p| Some(Entity::Person(p))),
         };
         let updated = mapping::updated_at(&raw);
-        emit.mapped(id, raw, updated, entity)
+        self.emit.mapped(id, raw, updated, entity)
     }
 
     /// The deal→contact associations of `deals` (`POST /crm/v4/associations/deals/contacts/
     /// batch/read`), one record per edge keyed `<deal id>-<contact id>`, modified when its
     /// deal was. A deal without contacts (a 207 listing it under `errors`) has none.
-    async fn deal_contact_items(
-        &self,
-        object: Object,
-        deals: &[Value],
-        emit: &Emitter<'_>,
-    ) -> Result<Vec<Mapped>, ConnectorError> {
-        let Some(response) = self.associations(object, "contacts", deals).await? else {
+    async fn deal_contact_items(&self, deals: &[Value]) -> Result<Vec<Mapped>, ConnectorError> {
+        let Some(response) = self.associations("contacts", deals).await? else {
             return Ok(Vec::new());
         };
         let modified: std::collections::HashMap<String, _> = deals
             .iter()
             .filter_map(|d| Some((mapping::record_id(d)?, mapping::updated_at(d))))
             .collect();
-        let edges = mapping::deal_contact_edges(&response, &self.ctx.instance);
+        let emit: &Emitter = &self.emit;
+        let edges = mapping::deal_contact_edges(&response, emit.instance);
         Ok(edges
             .into_iter()
             .map(|edge| match edge {
@@ -131,6 +118,21 @@ impl HubspotConnector {
     }
 }
 
+/// Maps a page of live records: each on its own, or, for deal contacts, the contacts of the
+/// page's deals, batch-read through associations v4.
+#[async_trait]
+impl MapPage<Value> for Run<'_> {
+    async fn map_page(&self, records: Vec<Value>) -> Result<Vec<Mapped>, ConnectorError> {
+        if self.object.name == DEAL_CONTACTS {
+            return self.deal_contact_items(&records).await;
+        }
+        Ok(records
+            .into_iter()
+            .map(|raw| self.map_record(raw))
+            .collect())
+    }
+}
+
 /// A record's last-modified time in epoch milliseconds: the object's modified property, else
 /// `updatedAt`.
 pub(crate) fn modified_ms(raw: &Value, object: Object) -> Option<i64> {
@@ -145,46 +147,24 @@ pub(crate) fn modified_ms(raw: &Value, object: Object) -> Option<i64> {
 /// One page of a list response: its records and the `after` token of the next.
 pub(crate) fn parse_page(
     url: &str,
-    body: Value,
+    mut body: Value,
 ) -> Result<(Vec<Value>, Option<String>), ConnectorError> {
     let decode = |message: String| ConnectorError::Decode {
         url: url.to_owned(),
         message,
     };
     let next = pull::cursor_token(&body, "/paging/next/after").map_err(decode)?;
-    match body {
-        Value::Object(mut map) => match map.remove("results") {
-            Some(Value::Array(results)) => Ok((results, next)),
-            _ => Err(decode("response has no `results` array".to_owned())),
-        },
-        _ => Err(decode("response is not a JSON object".to_owned())),
+    match body.get_mut("results").map(Value::take) {
+        Some(Value::Array(results)) => Ok((results, next)),
+        _ => Err(decode("response has no `results` array".to_owned())),
     }
 }
 
 /// The list endpoint (`GET /crm/v3/objects/{objectType}`), live or archived records, paged by
 /// the opaque `after` token kept in the state.
 pub(crate) struct ListPages<'a> {
-    conn: &'a HubspotConnector,
-    object: Object,
-    properties: String,
-    archived: bool,
-}
-
-impl<'a> ListPages<'a> {
-    pub(crate) fn new(
-        conn: &'a HubspotConnector,
-        object: Object,
-        run: &RunContext,
-        archived: bool,
-    ) -> Self {
-        let properties = run.properties.join(",");
-        Self {
-            conn,
-            object,
-            properties,
-            archived,
-        }
-    }
+    pub(crate) run: &'a Run<'a>,
+    pub(crate) archived: bool,
 }
 
 #[async_trait]
@@ -192,12 +172,13 @@ impl PageSource<Cursor> for ListPages<'_> {
     type Raw = Value;
 
     async fn next_page(&mut self, cursor: &mut Cursor) -> Result<Page<Value>, ConnectorError> {
-        let url = self.conn.list_url(self.object);
+        let (conn, object) = (self.run.conn, self.run.object);
+        let url = conn.list_url(object);
         let mut query = vec![
-            ("limit", self.conn.config.page_size.to_string()),
-            ("properties", self.properties.clone()),
+            ("limit", conn.config.page_size.to_string()),
+            ("properties", self.run.properties.join(",")),
         ];
-        match self.object.vendor.associations {
+        match object.vendor.associations {
             Some(assoc) if !self.archived => query.push(("associations", assoc.to_owned())),
             _ => {}
         }
@@ -207,7 +188,7 @@ impl PageSource<Cursor> for ListPages<'_> {
         if let Some(after) = &cursor.after {
             query.push(("after", after.clone()));
         }
-        let response = self.conn.ctx.http.get_json(&url, &query).await?;
+        let response = conn.ctx.http.get_json(&url, &query).await?;
         let (results, next) = parse_page(&url, response.body)?;
         pull::ensure_advanced(&url, cursor.after.as_deref(), next.as_deref())?;
         let more = next.is_some();
@@ -221,29 +202,9 @@ impl PageSource<Cursor> for ListPages<'_> {
 /// One window of changes through search (see `search` for why it seeks instead of paging).
 /// `high` is set when the window has been read to its end: the newest modified time read.
 pub(crate) struct SearchPages<'a> {
-    conn: &'a HubspotConnector,
-    object: Object,
-    properties: Vec<String>,
-    window: Window,
+    pub(crate) run: &'a Run<'a>,
+    pub(crate) window: Window,
     pub(crate) high: Option<i64>,
-}
-
-impl<'a> SearchPages<'a> {
-    pub(crate) fn new(
-        conn: &'a HubspotConnector,
-        object: Object,
-        run: &RunContext,
-        window: Window,
-    ) -> Self {
-        let properties = run.properties.clone();
-        Self {
-            conn,
-            object,
-            properties,
-            window,
-            high: None,
-        }
-    }
 }
 
 #[async_trait]
@@ -251,16 +212,16 @@ impl PageSource<Cursor> for SearchPages<'_> {
     type Raw = Value;
 
     async fn next_page(&mut self, cursor: &mut Cursor) -> Result<Page<Value>, ConnectorError> {
-        let (object, modified) = (self.object, modified_property(self.object));
-        let properties: Vec<&str> = self.properties.iter().map(String::as_str).collect();
-        let limit = self.conn.config.search_page_size;
-        let body = search::request(&self.window, modified, &properties, limit);
-        let page = self.conn.search(object, &body).await?;
-        let mut results = page.results;
+        let (run, object) = (self.run, self.run.object);
+        let modified = modified_property(object);
+        let limit = run.conn.config.search_page_size;
+        let body = search::request(&self.window, modified, &run.properties, limit);
+        let page = run.search(&body).await?;
+        let mut results = page.records;
         // Search returns no associations: read the companies and put them where the list
         // endpoint would, so that one mapping serves both endpoints.
         if let Some(to) = object.vendor.associations
-            && let Some(response) = self.conn.associations(object, to, &results).await?
+            && let Some(response) = run.associations(to, &results).await?
         {
             search::attach_companies(&mut results, &response, object.vendor.singular);
         }
@@ -275,13 +236,10 @@ impl PageSource<Cursor> for SearchPages<'_> {
             .collect();
         let step = self
             .window
-            .advance(&keys, page.has_next, modified)
-            .map_err(|e| {
-                let url = self.conn.search_url(object);
-                ConnectorError::Decode {
-                    url,
-                    message: e.to_string(),
-                }
+            .advance(&keys, page.more, modified)
+            .map_err(|e| ConnectorError::Decode {
+                url: run.search_url(),
+                message: e.to_string(),
             })?;
         tracing::debug!(
             stream = object.name,
@@ -298,47 +256,5 @@ impl PageSource<Cursor> for SearchPages<'_> {
             Some(high) => self.high = Some(high),
         }
         Ok(Page::new(fresh, step.done.is_none()).with_total(page.total))
-    }
-}
-
-/// Maps a page of live records: each on its own, or, for deal contacts, the contacts of the
-/// page's deals, batch-read through associations v4.
-pub(crate) struct LiveMapper<'a> {
-    conn: &'a HubspotConnector,
-    object: Object,
-    run: &'a RunContext,
-    emit: Emitter<'a>,
-}
-
-impl<'a> LiveMapper<'a> {
-    pub(crate) fn new(
-        conn: &'a HubspotConnector,
-        object: Object,
-        run: &'a RunContext,
-        incremental: bool,
-    ) -> Self {
-        let emit = conn.emitter(object, incremental);
-        Self {
-            conn,
-            object,
-            run,
-            emit,
-        }
-    }
-}
-
-#[async_trait]
-impl MapPage<Value> for LiveMapper<'_> {
-    async fn map_page(&self, records: Vec<Value>) -> Result<Vec<Mapped>, ConnectorError> {
-        if self.object.name == DEAL_CONTACTS {
-            return self
-                .conn
-                .deal_contact_items(self.object, &records, &self.emit)
-                .await;
-        }
-        Ok(records
-            .into_iter()
-            .map(|raw| self.conn.map_record(self.object, raw, self.run, &self.emit))
-            .collect())
     }
 }

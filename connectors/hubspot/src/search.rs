@@ -9,8 +9,10 @@
 //! window were never synced), and `after` is an offset into a set that changes while it is
 //! read. Inside a crowded millisecond the window sorts and seeks by `hs_object_id`.
 
+use crate::mapping::is_primary_label;
 use serde_json::{Value, json};
-use tributary_connector::map::id_text;
+use tributary_connector::map::{array, id_text};
+use tributary_connector::pull::Page;
 use tributary_connector::pull::seek::SeekWindow;
 
 /// The largest `limit` the search endpoint accepts.
@@ -63,27 +65,14 @@ pub(crate) fn newest_request(modified_property: &str) -> Value {
     })
 }
 
-/// One page of a search response.
-#[derive(Debug)]
-pub(crate) struct SearchPage {
-    /// How many records the query matches in all (not capped).
-    pub total: Option<u64>,
-    /// The records, in the order served.
-    pub results: Vec<Value>,
-    /// Whether `paging.next` said there is more.
-    pub has_next: bool,
-}
-
-/// Decodes a search response; the message says what is missing.
-pub(crate) fn parse_search_page(mut body: Value) -> Result<SearchPage, String> {
+/// Decodes a search response: its records, whether `paging.next` says there is more, and in
+/// `total` how many records the query matches in all (not capped); the message says what is
+/// missing.
+pub(crate) fn parse_search_page(mut body: Value) -> Result<Page<Value>, String> {
     let has_next = !matches!(body.pointer("/paging/next/after"), None | Some(Value::Null));
     let total = body.get("total").and_then(Value::as_u64);
     match body.get_mut("results").map(Value::take) {
-        Some(Value::Array(results)) => Ok(SearchPage {
-            total,
-            results,
-            has_next,
-        }),
+        Some(Value::Array(results)) => Ok(Page::new(results, has_next).with_total(total)),
         _ => Err("search response has no `results` array".to_owned()),
     }
 }
@@ -107,11 +96,7 @@ pub(crate) fn attach_companies(records: &mut [Value], response: &Value, singular
         };
         let mut primary = Vec::new();
         let mut others = Vec::new();
-        for to in result
-            .get("to")
-            .and_then(Value::as_array)
-            .map_or(&[][..], Vec::as_slice)
-        {
+        for to in array(result, "to") {
             let Some(id) = to.get("toObjectId").and_then(id_text) else {
                 continue;
             };
@@ -125,17 +110,15 @@ pub(crate) fn attach_companies(records: &mut [Value], response: &Value, singular
                     types.iter().any(|t| {
                         let defined =
                             t.get("category").and_then(Value::as_str) == Some("HUBSPOT_DEFINED");
+                        let type_id = t.get("typeId").and_then(Value::as_u64);
                         let primary_id = matches!(
-                            t.get("typeId").and_then(Value::as_u64),
-                            Some(1) if singular == "contact"
-                        ) || matches!(
-                            t.get("typeId").and_then(Value::as_u64),
-                            Some(5) if singular == "deal"
+                            (singular, type_id),
+                            ("contact", Some(1)) | ("deal", Some(5))
                         );
                         (defined && primary_id)
                             || t.get("label")
                                 .and_then(Value::as_str)
-                                .is_some_and(|l| l.to_ascii_lowercase().contains("primary"))
+                                .is_some_and(is_primary_label)
                     })
                 });
             if is_primary {
@@ -200,9 +183,9 @@ mod tests {
             json!({"total": 3, "results": [{"id": "1"}], "paging": {"next": {"after": "1"}}}),
         )
         .unwrap();
-        assert_eq!((p.total, p.results.len(), p.has_next), (Some(3), 1, true));
+        assert_eq!((p.total, p.records.len(), p.more), (Some(3), 1, true));
         let p = parse_search_page(json!({"total": 0, "results": []})).unwrap();
-        assert!(!p.has_next);
+        assert!(!p.more);
         assert!(parse_search_page(json!({"status": "error"})).is_err());
     }
 

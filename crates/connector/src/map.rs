@@ -238,6 +238,15 @@ fn parse_decimal(s: &str) -> Option<Decimal> {
         .ok()
 }
 
+/// The array at `key` of `value`, empty when it is missing or not an array (a vendor's
+/// optional list: a pipeline's `stages`, an association's `to`).
+pub fn array<'v>(value: &'v Value, key: &str) -> &'v [Value] {
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,5 +309,14 @@ mod tests {
         assert_eq!(parse_timestamp(" "), None);
         assert_eq!(id_text(&json!(8)), Some("8".to_owned()));
         assert_eq!(id_text(&json!("")), None);
+    }
+
+    #[test]
+    fn optional_arrays_read_as_empty() {
+        let v = json!({"to": [1, 2], "stages": null, "label": "x"});
+        assert_eq!(array(&v, "to"), &[json!(1), json!(2)][..]);
+        assert!(array(&v, "stages").is_empty());
+        assert!(array(&v, "label").is_empty());
+        assert!(array(&v, "missing").is_empty());
     }
 }

@@ -502,6 +502,7 @@ pub fn lookback_ms(mark_ms: i64, overlap_secs: u64) -> i64 {
     mark_ms.saturating_sub(overlap).max(0)
 }
 
+mod lookup;
 pub mod seek;
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tributary_model::RevenueEventKind;
 
+use crate::ConnectorError;
+
 /// Longest term a contract may have, in months.
 pub const MAX_TERM_MONTHS: u32 = 120;
 
@@ -218,6 +220,32 @@ impl ArrProblem {
     }
 }
 
+impl RevenueMapping {
+    /// Checks that every field this mapping names exists in the instance: `exists` looks a
+    /// field up in the vendor's field metadata (HubSpot's property definitions, Salesforce's
+    /// `describe`), which `within` describes for the message. The first field missing is a
+    /// [`ConnectorError::Config`] of connector `instance` naming its `mapping.<key>` and the
+    /// field, so that a typo fails before anything is read instead of as a query error.
+    pub fn ensure_fields_exist(
+        &self,
+        instance: &str,
+        within: &str,
+        exists: impl Fn(&str) -> bool,
+    ) -> Result<(), ConnectorError> {
+        match self.fields().into_iter().find(|f| !exists(f)) {
+            None => Ok(()),
+            Some(field) => Err(ConnectorError::config(
+                instance,
+                format!(
+                    "mapping.{}: `{field}` is not among {within}; name an existing field by its \
+                     API name",
+                    self.key_of(field)
+                ),
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,5 +341,27 @@ mod tests {
             Err(ArrProblem::Negative(d("-5")))
         );
         assert!(ArrProblem::Term(0).describe().contains("got 0"));
+    }
+
+    #[test]
+    fn a_mapped_field_the_instance_lacks_is_a_config_error_naming_its_key() {
+        let s: MappingSettings =
+            serde_json::from_value(serde_json::json!({"term_field": "Term__c"})).unwrap();
+        let m = s.resolve(sf()).unwrap();
+        let existing = ["Amount", "Type"];
+        let within = "the fields of `Opportunity`";
+        let exists = |f: &str| existing.contains(&f);
+        assert!(sf().ensure_fields_exist("prod", within, exists).is_ok());
+        match m.ensure_fields_exist("prod", within, exists) {
+            Err(ConnectorError::Config { instance, message }) => {
+                assert_eq!(instance, "prod");
+                assert_eq!(
+                    message,
+                    "mapping.term_field: `Term__c` is not among the fields of `Opportunity`; \
+                     name an existing field by its API name"
+                );
+            }
+            other => panic!("expected a config error, got {other:?}"),
+        }
     }
 }
