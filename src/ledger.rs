@@ -284,16 +284,7 @@ mod tests {
     #[tokio::test]
     async fn synced_rates_convert_the_ledger_as_the_crm_does() {
         for_each_backend(|store| async move {
-            let account = Entity::Account(tributary_model::Account {
-                name: "Acme".into(),
-                domain: None,
-                segment: None,
-                industry: None,
-                region: None,
-                owner: None,
-                seats: None,
-                created_at: None,
-            });
+            let account = Entity::Account(tributary_model::Account::named("Acme"));
             let sub = |start: &str, amount: &str| {
                 Entity::Subscription(Subscription {
                     account: Some(ExternalRef::new("salesforce", "sf", "Account", "001A")),

@@ -253,6 +253,22 @@ pub struct Account {
     pub created_at: Option<DateTime<Utc>>,
 }
 
+impl Account {
+    /// An account known only by its name, every other field unknown.
+    pub fn named(name: impl Into<String>) -> Self {
+        Account {
+            name: name.into(),
+            domain: None,
+            segment: None,
+            industry: None,
+            region: None,
+            owner: None,
+            seats: None,
+            created_at: None,
+        }
+    }
+}
+
 /// Normalises a web address or domain: `https://www.Acme.com/x` → `acme.com`.
 pub fn normalize_domain(raw: &str) -> Option<String> {
     let s = raw.trim().to_ascii_lowercase();
@@ -603,16 +619,7 @@ mod tests {
 
     #[test]
     fn validation_rejects_what_cannot_be_stored() {
-        let acct = Entity::Account(Account {
-            name: " ".into(),
-            domain: None,
-            segment: None,
-            industry: None,
-            region: None,
-            owner: None,
-            seats: None,
-            created_at: None,
-        });
+        let acct = Entity::Account(Account::named(" "));
         assert_eq!(acct.validate(), Err(ModelError::MissingField("name")));
         let start = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
         let sub = Entity::Subscription(Subscription {

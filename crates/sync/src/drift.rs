@@ -296,16 +296,7 @@ mod tests {
             external_ref: ExternalRef::new("hubspot", "hs", "companies", "1"),
             source_updated_at: None,
             raw,
-            entity: Entity::Account(Account {
-                name: "Acme".into(),
-                domain: None,
-                segment: None,
-                industry: None,
-                region: None,
-                owner: None,
-                seats: None,
-                created_at: None,
-            }),
+            entity: Entity::Account(Account::named("Acme")),
         }
     }
 

@@ -350,20 +350,8 @@ impl SyncEngine {
             let held = batch.records.len() + batch.rejects.len() + batch.deletes.len();
             if flush || held >= self.batch_size {
                 read += batch.records_read;
-                self.check_schema(
-                    run_id,
-                    &instance,
-                    &spec.name,
-                    &mut schema,
-                    &mut batch,
-                    &mut drift,
-                )
-                .await?;
-                let outcome = self
-                    .store
-                    .commit_batch(std::mem::replace(&mut batch, new_batch()))
-                    .await?;
-                totals.add(outcome);
+                let full = std::mem::replace(&mut batch, new_batch());
+                totals.add(self.commit(full, &mut schema, &mut drift).await?);
                 progress.committed(spec, read, &totals);
             }
         }
@@ -372,16 +360,7 @@ impl SyncEngine {
         // upserts are idempotent, so re-reading it next time is harmless.
         if batch.records_read > 0 {
             read += batch.records_read;
-            self.check_schema(
-                run_id,
-                &instance,
-                &spec.name,
-                &mut schema,
-                &mut batch,
-                &mut drift,
-            )
-            .await?;
-            totals.add(self.store.commit_batch(batch).await?);
+            totals.add(self.commit(batch, &mut schema, &mut drift).await?);
             progress.committed(spec, read, &totals);
         }
         let status = if error.is_some() {
@@ -491,17 +470,15 @@ impl SyncEngine {
         Ok(outcome)
     }
 
-    /// Looks at a batch before it loads: records new fields and reports drift on the run
-    /// (and in the log) first, then moves the records the policy holds into quarantine.
-    async fn check_schema(
+    /// Commits a batch of a run, after looking at it: new fields are recorded and drift is
+    /// reported on the run (and in the log) first, and the records the policy holds move
+    /// into quarantine.
+    async fn commit(
         &self,
-        run_id: SyncRunId,
-        connector: &str,
-        stream: &str,
+        mut batch: CommitBatch,
         schema: &mut SchemaTracker,
-        batch: &mut CommitBatch,
         drift: &mut Vec<SchemaDrift>,
-    ) -> Result<(), tributary_store::StoreError> {
+    ) -> Result<CommitOutcome, tributary_store::StoreError> {
         let seen = schema.observe(&batch.records);
         for d in &seen.update.drift {
             tracing::warn!(
@@ -516,9 +493,11 @@ impl SyncEngine {
             || !seen.update.remove.is_empty()
             || !seen.update.drift.is_empty()
         {
-            self.store
-                .record_schema(run_id, connector, stream, &seen.update)
-                .await?;
+            if let Some(run) = batch.run_id {
+                self.store
+                    .record_schema(run, &batch.connector, &batch.stream, &seen.update)
+                    .await?;
+            }
         }
         drift.extend(seen.update.drift);
         // Highest index first, so earlier indexes stay valid while records move out.
@@ -530,7 +509,7 @@ impl SyncEngine {
                 payload: r.raw.to_string(),
             });
         }
-        Ok(())
+        self.store.commit_batch(batch).await
     }
 }
 

@@ -101,16 +101,7 @@ impl Connector for Paged {
                     ),
                     source_updated_at: None,
                     raw: json!({"id": n}),
-                    entity: Entity::Account(Account {
-                        name: format!("Account {n:04}"),
-                        domain: None,
-                        segment: None,
-                        industry: None,
-                        region: None,
-                        owner: None,
-                        seats: None,
-                        created_at: None,
-                    }),
+                    entity: Entity::Account(Account::named(format!("Account {n:04}"))),
                 }))));
             }
             let next = if page + 1 == pages {

@@ -85,16 +85,7 @@ fn map(raw: Value) -> Mapped {
     } else if raw.get("gone").is_some() {
         Ok(None)
     } else {
-        Ok(Some(Entity::Account(Account {
-            name: id.clone(),
-            domain: None,
-            segment: None,
-            industry: None,
-            region: None,
-            owner: None,
-            seats: None,
-            created_at: None,
-        })))
+        Ok(Some(Entity::Account(Account::named(id.clone()))))
     };
     EMIT.mapped(id, raw, None, entity)
 }

@@ -63,16 +63,7 @@ impl PushSource for Webhook {
                     (Some(id), Some(name)) => ReadItem::Record(Box::new(SourceRecord {
                         external_ref: ExternalRef::new("webhook", "hook", "accounts", id.clone()),
                         source_updated_at: None,
-                        entity: Entity::Account(Account {
-                            name: name.to_owned(),
-                            domain: None,
-                            segment: None,
-                            industry: None,
-                            region: None,
-                            owner: None,
-                            seats: None,
-                            created_at: None,
-                        }),
+                        entity: Entity::Account(Account::named(name.to_owned())),
                         raw,
                     })),
                     _ => ReadItem::Reject(Reject {
