@@ -306,9 +306,9 @@ pub fn quota_observer(response: &ObservedResponse<'_>) -> QuotaVerdict {
 /// What Salesforce needs to know about a stream besides its declaration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Sf {
-    /// The fields every read of the object selects; `CurrencyIsoCode` (when the org has it)
-    /// and the mapping's fields come on top (`select_list`).
-    fields: &'static [&'static str],
+    /// The SOQL select list every read of the object starts from; `CurrencyIsoCode` (when the
+    /// org has it) and the mapping's fields come on top (`select_list`).
+    fields: &'static str,
     /// Whether the object may carry `CurrencyIsoCode` in a multi-currency org.
     currency: bool,
 }
@@ -328,7 +328,7 @@ const RATES: &str = "DatedConversionRate";
 const fn queried(
     name: &'static str,
     entity: EntityKind,
-    fields: &'static [&'static str],
+    fields: &'static str,
     currency: bool,
 ) -> StreamDecl<Sf> {
     StreamDecl {
@@ -347,81 +347,33 @@ static STREAMS: [StreamDecl<Sf>; 6] = [
     queried(
         ACCOUNT,
         EntityKind::Account,
-        &[
-            "Id",
-            "Name",
-            "Industry",
-            "BillingCountry",
-            "Website",
-            "NumberOfEmployees",
-            "OwnerId",
-            "CreatedDate",
-            "SystemModstamp",
-            "IsDeleted",
-        ],
+        "Id, Name, Industry, BillingCountry, Website, NumberOfEmployees, OwnerId, CreatedDate, \
+         SystemModstamp, IsDeleted",
         true,
     ),
     queried(
         CONTACT,
         EntityKind::Person,
-        &[
-            "Id",
-            "AccountId",
-            "FirstName",
-            "LastName",
-            "Email",
-            "Title",
-            "CreatedDate",
-            "SystemModstamp",
-            "IsDeleted",
-        ],
+        "Id, AccountId, FirstName, LastName, Email, Title, CreatedDate, SystemModstamp, IsDeleted",
         false,
     ),
     queried(
         OPPORTUNITY,
         EntityKind::Subscription,
-        &[
-            "Id",
-            "AccountId",
-            "Name",
-            "StageName",
-            "CloseDate",
-            "IsWon",
-            "IsClosed",
-            "SystemModstamp",
-            "IsDeleted",
-        ],
+        "Id, AccountId, Name, StageName, CloseDate, IsWon, IsClosed, SystemModstamp, IsDeleted",
         true,
     ),
     queried(
         CONTRACT,
         EntityKind::Subscription,
-        &[
-            "Id",
-            "AccountId",
-            "ContractNumber",
-            "Status",
-            "StatusCode",
-            "StartDate",
-            "EndDate",
-            "ContractTerm",
-            "SystemModstamp",
-            "IsDeleted",
-        ],
+        "Id, AccountId, ContractNumber, Status, StatusCode, StartDate, EndDate, ContractTerm, \
+         SystemModstamp, IsDeleted",
         true,
     ),
     queried(
         CONTACT_ROLE,
         EntityKind::DealContact,
-        &[
-            "Id",
-            "OpportunityId",
-            "ContactId",
-            "Role",
-            "IsPrimary",
-            "SystemModstamp",
-            "IsDeleted",
-        ],
+        "Id, OpportunityId, ContactId, Role, IsPrimary, SystemModstamp, IsDeleted",
         false,
     ),
     // A small table read whole every time: no incremental mode, and a rate the refresh no
@@ -433,14 +385,7 @@ static STREAMS: [StreamDecl<Sf>; 6] = [
         modes: &[SyncMode::FullRefresh],
         delete_strategy: DeleteStrategy::KeyDiff,
         vendor: Sf {
-            fields: &[
-                "Id",
-                "IsoCode",
-                "ConversionRate",
-                "StartDate",
-                "NextStartDate",
-                "SystemModstamp",
-            ],
+            fields: "Id, IsoCode, ConversionRate, StartDate, NextStartDate, SystemModstamp",
             currency: false,
         },
     },

@@ -108,8 +108,8 @@ impl SalesforceConnector {
         let mut fields: Vec<String> = object
             .vendor
             .fields
-            .iter()
-            .map(|f| (*f).to_owned())
+            .split(", ")
+            .map(str::to_owned)
             .collect();
         let mapped = object.name == self.subscription_object();
         if !object.vendor.currency && !mapped {

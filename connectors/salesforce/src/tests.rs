@@ -46,7 +46,7 @@ fn config_has_defaults_and_refuses_unknown_fields() {
 fn soql_orders_by_stamp_and_id_with_an_unquoted_literal() {
     let object = |name: &str| StreamDecl::find(&STREAMS, name).unwrap();
     let base =
-        |o: Object| -> Vec<String> { o.vendor.fields.iter().map(|f| (*f).to_owned()).collect() };
+        |o: Object| -> Vec<String> { o.vendor.fields.split(", ").map(str::to_owned).collect() };
     assert_eq!(
         query::soql_for(object("Contact"), &base(object("Contact")), None),
         "SELECT Id, AccountId, FirstName, LastName, Email, Title, CreatedDate, SystemModstamp, \
