@@ -30,11 +30,11 @@
 //! stamp served as the next incremental run's mark. An incremental run uses
 //! `queryAll` from the saved high-water mark minus `overlap_secs`, so soft-deleted rows arrive
 //! with `IsDeleted = true` and become deletes, and saves the newest stamp read as the next
-//! mark; with no mark it reads everything first. The query's `totalSize` is reported against the
-//! rows it served ([`ReadItem::Count`]), phase `query` or `queryAll`. Only closed-won opportunities (activated or
-//! expired contracts) are subscriptions: a full refresh skips the others, an incremental run
-//! deletes them. The first request of every read asks for `batch_size` records per batch
-//! (`Sforce-Query-Options`).
+//! mark; with no mark it reads everything first. The query's `totalSize` is reported against
+//! the rows it served ([`ReadItem::Count`], phase `query` or `queryAll`). Only closed-won
+//! opportunities (activated or expired contracts) are subscriptions: a full refresh skips the
+//! others, an incremental run deletes them. The first request of every read asks for
+//! `batch_size` records per batch (`Sforce-Query-Options`).
 //!
 //! Before the first query of `Account`, `Opportunity` or `Contract` the object's `describe` is
 //! read (cached for [`DESCRIBE_MAX_AGE`], so once per run): `CurrencyIsoCode` is selected only
