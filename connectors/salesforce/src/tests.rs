@@ -135,3 +135,32 @@ fn batches_decode_or_fail_loudly() {
         ));
     }
 }
+
+#[test]
+fn a_resumed_batch_drops_what_was_read_and_moves_to_the_last_record_served() {
+    let rec = |id: &str, stamp: &str| json!({"Id": id, "SystemModstamp": stamp});
+    let mut c = Cursor {
+        after: Some(Position {
+            modstamp: t("2024-02-01T00:00:00.000+0000"),
+            id: "003B".into(),
+        }),
+        ..Cursor::default()
+    };
+    let (fresh, skipped) = c.advance(vec![
+        rec("003A", "2024-02-01T00:00:00.000+0000"),
+        rec("003B", "2024-02-01T00:00:00.000+0000"),
+        rec("003C", "2024-02-01T00:00:00.000+0000"),
+        json!({"Id": "003X"}),
+        rec("003D", "2024-03-01T00:00:00.000+0000"),
+    ]);
+    // The two read before are dropped but still count as served; the one without a stamp
+    // stays for the mapper to reject.
+    assert_eq!(skipped, 2);
+    let ids: Vec<_> = fresh.iter().map(|r| r["Id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["003C", "003X", "003D"]);
+    assert_eq!(c.after.as_ref().unwrap().id, "003D");
+    assert_eq!(
+        c.next(),
+        Some(StreamState(json!({"since": "2024-03-01T00:00:00Z"})))
+    );
+}
