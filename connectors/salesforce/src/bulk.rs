@@ -2,7 +2,7 @@
 //! query jobs").
 //!
 //! Paging a REST query costs one API request per 2000 rows; a Bulk query job serves the same
-//! SOQL as CSV in pages of `bulk_max_records`. [`SalesforceConnector::read_object`] switches
+//! SOQL as CSV in pages of `bulk_max_records`. `SalesforceConnector::read_object` switches
 //! here when a full refresh starts from scratch and the first REST batch's `totalSize` is
 //! above `bulk_threshold` (that batch is the count: it costs one request and is not read). The
 //! read then:
@@ -14,11 +14,12 @@
 //!    with the job's `errorMessage`, and a job still open after `bulk_timeout_secs` is aborted;
 //! 3. pages the results (`GET …/results?maxRecords=N&locator=L`) until `Sforce-Locator` is
 //!    `null`, turning every CSV row into the JSON record the REST path maps (every value a
-//!    string, an empty value null) and yielding it through the same `item()`; after every
-//!    page but the last it checkpoints the same `Cursor { after: (SystemModstamp, Id) }` the
-//!    REST path does, so that a read cut off mid-bulk resumes through REST from that row, with
-//!    no duplicates or gaps (the rows come in the same order);
-//! 4. deletes the job (best effort) and checkpoints `null`.
+//!    string, an empty value null) and mapped by the same mapper; as a page source of the SDK's
+//!    pull driver ([`BulkPages`]) it records the same `Cursor { after: (SystemModstamp, Id) }`
+//!    the REST path does, checkpointed after every page but the last, so that a read cut off
+//!    mid-bulk resumes through REST from that row, with no duplicates or gaps (the rows come
+//!    in the same order);
+//! 4. deletes the job (best effort); the read ends as a REST full refresh does.
 //!
 //! Two things a connector otherwise leaves to the runtime happen here, and why:
 //! - Waiting between polls. A Bulk job runs asynchronously on Salesforce's side; there is
@@ -30,15 +31,12 @@
 //!   [`BodyError::Incomplete`], which the client fetches again (locators are stable) within
 //!   its retry budget.
 
-use crate::{Cursor, Object, Position, SalesforceConfig, SalesforceConnector, mapping};
-use async_stream::try_stream;
-use chrono::NaiveDate;
-use futures::stream::BoxStream;
+use crate::{Cursor, Object, SalesforceConfig, SalesforceConnector};
+use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};
-use tributary_connector::{
-    BodyError, ConnectorError, HeaderMap, HttpRequest, Method, ReadItem, Reject, quota_readings,
-};
+use tributary_connector::pull::{Page as PullPage, PageSource};
+use tributary_connector::{BodyError, ConnectorError, HeaderMap, HttpRequest, Method};
 
 /// Rows above which a full refresh from scratch goes through Bulk unless configured.
 pub const DEFAULT_BULK_THRESHOLD: u64 = 100_000;
@@ -91,14 +89,6 @@ struct Page {
     next: Option<String>,
     /// Daily API requests left, from `Sforce-Limit-Info`.
     api_remaining: Option<u64>,
-}
-
-/// Daily API requests left, from a results page's `Sforce-Limit-Info`.
-fn page_remaining(headers: &HeaderMap) -> Option<u64> {
-    quota_readings(headers)
-        .into_iter()
-        .find(|r| r.header == "Sforce-Limit-Info")
-        .map(|r| r.remaining as u64)
 }
 
 /// A response header as text.
@@ -193,6 +183,53 @@ fn parse_page(
     }
 }
 
+/// The results pages of a completed job, paged by `locator`; the same position as the REST
+/// path is recorded after each, with the reserve checked before the next.
+pub(crate) struct BulkPages<'a> {
+    conn: &'a SalesforceConnector,
+    object: Object,
+    job: Job,
+    /// The next page's locator; `None` before the first.
+    locator: Option<String>,
+    /// Daily API requests left after the last page.
+    api_remaining: Option<u64>,
+    pages: u64,
+}
+
+#[async_trait]
+impl PageSource<Cursor> for BulkPages<'_> {
+    type Raw = Value;
+
+    async fn next_page(&mut self, cursor: &mut Cursor) -> Result<PullPage<Value>, ConnectorError> {
+        if self.pages > 0 {
+            self.conn.keep_reserve(self.api_remaining)?;
+        }
+        let (conn, object) = (self.conn, self.object);
+        let page = conn
+            .results_page(object, &self.job, self.locator.as_deref())
+            .await?;
+        self.pages += 1;
+        self.api_remaining = page.api_remaining;
+        self.locator = page.next;
+        let (records, skipped) = cursor.advance(page.records);
+        Ok(PullPage {
+            records,
+            skipped,
+            more: self.locator.is_some(),
+            total: None,
+        })
+    }
+}
+
+impl BulkPages<'_> {
+    /// After the last page: deletes the job.
+    pub(crate) async fn finish(self) {
+        let (stream, job, pages) = (self.object.name, &self.job.id, self.pages);
+        tracing::info!(stream, job = %job, pages, "salesforce bulk query read");
+        self.conn.delete_job(&self.job).await;
+    }
+}
+
 impl SalesforceConnector {
     /// Whether a read from `cursor` of a query with `total` rows goes through Bulk: a full
     /// refresh from scratch above the threshold.
@@ -204,56 +241,26 @@ impl SalesforceConnector {
             && total.is_some_and(|t| t > threshold)
     }
 
-    /// A full refresh of `object` from scratch through a Bulk API 2.0 query job selecting
-    /// `fields` (the REST read's select list).
-    pub(crate) fn read_bulk(
+    /// The pages of a full refresh of `object` from scratch through a Bulk API 2.0 query job
+    /// selecting `fields` (the REST read's select list): creates the job and waits for it.
+    pub(crate) async fn bulk_pages(
         &self,
         object: Object,
         fields: Vec<String>,
-        today: NaiveDate,
-    ) -> BoxStream<'_, Result<ReadItem, ConnectorError>> {
-        Box::pin(try_stream! {
-            let job = self.create_job(object, fields).await?;
-            tracing::info!(stream = object.name(), job = %job.id, "salesforce bulk query job created");
-            if let Err(e) = self.wait_for(object, &job).await {
-                self.delete_job(&job).await;
-                Err(e)?;
-            }
-            let mut cursor = Cursor::default();
-            let mut locator: Option<String> = None;
-            let mut pages = 0u64;
-            loop {
-                let page = self.results_page(object, &job, locator.as_deref()).await?;
-                pages += 1;
-                for raw in page.records {
-                    let (Some(id), Some(stamp)) = (mapping::record_id(&raw), mapping::modstamp(&raw)) else {
-                        yield ReadItem::Reject(Reject {
-                            external_id: mapping::record_id(&raw),
-                            reason: format!("{} record without an `Id` or a valid `SystemModstamp`", object.name()),
-                            raw,
-                        });
-                        continue;
-                    };
-                    if cursor.already_read(stamp, &id) {
-                        continue;
-                    }
-                    cursor.after = Some(Position { modstamp: stamp, id: id.clone() });
-                    if let Some(item) = self.item(object, raw, id, today, false) {
-                        yield item;
-                    }
-                }
-                match page.next {
-                    Some(next) => {
-                        yield ReadItem::Checkpoint(cursor.to_state());
-                        self.keep_reserve(page.api_remaining)?;
-                        locator = Some(next);
-                    }
-                    None => break,
-                }
-            }
-            tracing::info!(stream = object.name(), job = %job.id, pages, "salesforce bulk query read");
+    ) -> Result<BulkPages<'_>, ConnectorError> {
+        let job = self.create_job(object, fields).await?;
+        tracing::info!(stream = object.name, job = %job.id, "salesforce bulk query job created");
+        if let Err(e) = self.wait_for(object, &job).await {
             self.delete_job(&job).await;
-            yield SalesforceConnector::full_refresh_end(&cursor);
+            return Err(e);
+        }
+        Ok(BulkPages {
+            conn: self,
+            object,
+            job,
+            locator: None,
+            api_remaining: None,
+            pages: 0,
         })
     }
 
@@ -264,7 +271,7 @@ impl SalesforceConnector {
             "{base}/services/data/{}/jobs/query",
             self.config.api_version
         );
-        let soql = Self::soql_for(object, &fields, None);
+        let soql = crate::query::soql_for(object, &fields, None);
         let request = HttpRequest::post(&url).json(json!({
             "operation": "query",
             "query": soql,
@@ -321,7 +328,7 @@ impl SalesforceConnector {
                 .get("state")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            tracing::debug!(stream = object.name(), job = %job.id, state, polls, "salesforce bulk query job");
+            tracing::debug!(stream = object.name, job = %job.id, state, polls, "salesforce bulk query job");
             match state {
                 "JobComplete" => return Ok(()),
                 "Failed" | "Aborted" => {
@@ -335,8 +342,7 @@ impl SalesforceConnector {
                         url: job.url.clone(),
                         message: format!(
                             "salesforce bulk query job `{}` for `{}` ended {state}: {reason}",
-                            job.id,
-                            object.name()
+                            job.id, object.name
                         ),
                     });
                 }
@@ -348,16 +354,14 @@ impl SalesforceConnector {
                     });
                 }
             }
-            self.keep_reserve(crate::daily_remaining(&response))?;
+            self.keep_reserve(crate::query::daily_remaining(&response.headers))?;
             if started.elapsed() >= deadline {
                 self.abort_job(job).await;
                 return Err(ConnectorError::Transient {
                     url: job.url.clone(),
                     message: format!(
                         "salesforce bulk query job `{}` for `{}` was still {state} after {} s (bulk_timeout_secs); aborted it",
-                        job.id,
-                        object.name(),
-                        self.config.bulk_timeout_secs
+                        job.id, object.name, self.config.bulk_timeout_secs
                     ),
                 });
             }
@@ -392,10 +396,10 @@ impl SalesforceConnector {
             })
             .await
             .inspect_err(|e| {
-                tracing::warn!(stream = object.name(), job = %job.id, error = %e, "bulk results page failed");
+                tracing::warn!(stream = object.name, job = %job.id, error = %e, "bulk results page failed");
             })?;
         Ok(Page {
-            api_remaining: page_remaining(&response.headers),
+            api_remaining: crate::query::daily_remaining(&response.headers),
             ..response.body
         })
     }

@@ -1,6 +1,7 @@
 //! The connector kind Salesforce declares to a registry.
 
-use crate::{Object, SalesforceConfig, SalesforceConnector, http_auth};
+use crate::{STREAMS, SalesforceConfig, SalesforceConnector, http_auth};
+use tributary_connector::pull::StreamDecl;
 use tributary_connector::{
     Auth, Connector, ConnectorContext, ConnectorError, ConnectorKind, Declared, StreamSpec,
 };
@@ -18,7 +19,7 @@ impl ConnectorKind for SalesforceKind {
     const AUTH: &'static [&'static str] = &["OAuth2 refresh token", "OAuth2 JWT bearer"];
 
     fn streams() -> Vec<StreamSpec> {
-        Object::ALL.into_iter().map(Object::spec).collect()
+        STREAMS.iter().map(StreamDecl::spec).collect()
     }
 
     fn auth(config: &SalesforceConfig, instance: &str) -> Result<Auth, ConnectorError> {

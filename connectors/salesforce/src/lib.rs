@@ -16,6 +16,11 @@
 //! - [`quota_observer`]: turns the daily `REQUEST_LIMIT_EXCEEDED` into
 //!   [`ConnectorError::QuotaExhausted`]; `reserve_api_requests` stops a read earlier, from
 //!   `Sforce-Limit-Info`.
+//! - `setup` (private): what a read needs before its first query (describe checks and the
+//!   select list, the owners, the corporate currency), as a per-read context.
+//! - `query` and `bulk` (private): the REST query and the Bulk API 2.0 job as page sources of
+//!   the SDK's pull driver ([`tributary_connector::pull`]), which owns the page loop, the
+//!   per-page checkpoints, the counts and the starting-cursor rules.
 //!
 //! Every read is one SOQL query ordered by `SystemModstamp, Id`, paged through
 //! `nextRecordsUrl`, with a checkpoint after every batch holding the last `(SystemModstamp,
@@ -25,10 +30,11 @@
 //! stamp served as the next incremental run's mark. An incremental run uses
 //! `queryAll` from the saved high-water mark minus `overlap_secs`, so soft-deleted rows arrive
 //! with `IsDeleted = true` and become deletes, and saves the newest stamp read as the next
-//! mark; with no mark it reads everything first. Only closed-won opportunities (activated or
-//! expired contracts) are subscriptions: a full refresh skips the others, an incremental run
-//! deletes them. The first request of every read asks for `batch_size` records per batch
-//! (`Sforce-Query-Options`).
+//! mark; with no mark it reads everything first. The query's `totalSize` is reported against
+//! the rows it served ([`ReadItem::Count`], phase `query` or `queryAll`). Only closed-won
+//! opportunities (activated or expired contracts) are subscriptions: a full refresh skips the
+//! others, an incremental run deletes them. The first request of every read asks for
+//! `batch_size` records per batch (`Sforce-Query-Options`).
 //!
 //! Before the first query of `Account`, `Opportunity` or `Contract` the object's `describe` is
 //! read (cached for [`DESCRIBE_MAX_AGE`], so once per run): `CurrencyIsoCode` is selected only
@@ -53,6 +59,10 @@
 mod bulk;
 mod kind;
 pub mod mapping;
+mod query;
+mod setup;
+#[cfg(test)]
+mod tests;
 
 pub use bulk::{
     DEFAULT_BULK_MAX_RECORDS, DEFAULT_BULK_POLL_INTERVAL_MS, DEFAULT_BULK_THRESHOLD,
@@ -64,20 +74,22 @@ pub use mapping::MapError;
 
 use async_stream::try_stream;
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream::BoxStream};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
-use tributary_connector::{
-    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, DeleteStrategy, HeaderName,
-    HeaderValue, HttpRequest, HttpResponse, MappingSettings, ObservedResponse, QuotaVerdict,
-    ReadItem, Reject, RevenueMapping, SourceCount, StreamSpec, StreamState, SyncMode,
-    quota_readings,
+use std::sync::Mutex;
+use std::time::Duration;
+use tributary_connector::pull::{
+    self, INCREMENTAL_FIRST, PerRecord, Phase, PullState, Start, StreamDecl,
 };
-use tributary_model::{Currency, Entity, EntityKind, ExternalRef, RevenueEventKind, SourceRecord};
+use tributary_connector::{
+    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, DeleteStrategy,
+    MappingSettings, ObservedResponse, QuotaVerdict, ReadItem, RevenueMapping, StreamSpec,
+    StreamState, SyncMode, check_endpoint,
+};
+use tributary_model::{Currency, EntityKind, RevenueEventKind};
 
 /// The connector kind in `tributary.toml`.
 pub const KIND: &str = "salesforce";
@@ -217,25 +229,8 @@ impl Default for SalesforceConfig {
 impl SalesforceConfig {
     /// Checks every value; the message names the field.
     pub fn validate(&self, instance: &str) -> Result<(), ConnectorError> {
-        let fail = |message: String| ConnectorError::Config {
-            instance: instance.to_owned(),
-            message,
-        };
-        match url::Url::parse(&self.endpoint) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            Ok(_) => {
-                return Err(fail(format!(
-                    "endpoint `{}` must be an http(s) URL with a host",
-                    self.endpoint
-                )));
-            }
-            Err(e) => {
-                return Err(fail(format!(
-                    "endpoint `{}` is not a URL: {e}",
-                    self.endpoint
-                )));
-            }
-        }
+        let fail = |message: String| ConnectorError::config(instance, message);
+        check_endpoint(&self.endpoint).map_err(fail)?;
         let version_ok = self
             .api_version
             .strip_prefix('v')
@@ -308,190 +303,93 @@ pub fn quota_observer(response: &ObservedResponse<'_>) -> QuotaVerdict {
     }
 }
 
-/// Daily API requests left, from `Sforce-Limit-Info: api-usage=used/max`.
-fn daily_remaining(response: &HttpResponse) -> Option<u64> {
-    quota_readings(&response.headers)
-        .into_iter()
-        .find(|r| r.header == "Sforce-Limit-Info")
-        .map(|r| r.remaining as u64)
-}
-
-/// The sObjects this connector reads, one stream each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Object {
-    Account,
-    Contact,
-    Opportunity,
-    Contract,
-    OpportunityContactRole,
-    DatedConversionRate,
-}
-
-impl Object {
-    const ALL: [Object; 6] = [
-        Object::Account,
-        Object::Contact,
-        Object::Opportunity,
-        Object::Contract,
-        Object::OpportunityContactRole,
-        Object::DatedConversionRate,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Object::Account => "Account",
-            Object::Contact => "Contact",
-            Object::Opportunity => "Opportunity",
-            Object::Contract => "Contract",
-            Object::OpportunityContactRole => "OpportunityContactRole",
-            Object::DatedConversionRate => "DatedConversionRate",
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|o| o.name() == name)
-    }
-
-    fn entity(self) -> EntityKind {
-        match self {
-            Object::Account => EntityKind::Account,
-            Object::Contact => EntityKind::Person,
-            Object::Opportunity | Object::Contract => EntityKind::Subscription,
-            Object::OpportunityContactRole => EntityKind::DealContact,
-            Object::DatedConversionRate => EntityKind::FxRate,
-        }
-    }
-
-    /// The fields every read of the object selects; `CurrencyIsoCode` (when the org has it)
-    /// and the mapping's fields come on top ([`SalesforceConnector::select_list`]).
-    fn base_fields(self) -> &'static [&'static str] {
-        match self {
-            Object::Account => &[
-                "Id",
-                "Name",
-                "Industry",
-                "BillingCountry",
-                "Website",
-                "NumberOfEmployees",
-                "OwnerId",
-                "CreatedDate",
-                "SystemModstamp",
-                "IsDeleted",
-            ],
-            Object::Contact => &[
-                "Id",
-                "AccountId",
-                "FirstName",
-                "LastName",
-                "Email",
-                "Title",
-                "CreatedDate",
-                "SystemModstamp",
-                "IsDeleted",
-            ],
-            Object::Opportunity => &[
-                "Id",
-                "AccountId",
-                "Name",
-                "StageName",
-                "CloseDate",
-                "IsWon",
-                "IsClosed",
-                "SystemModstamp",
-                "IsDeleted",
-            ],
-            Object::Contract => &[
-                "Id",
-                "AccountId",
-                "ContractNumber",
-                "Status",
-                "StatusCode",
-                "StartDate",
-                "EndDate",
-                "ContractTerm",
-                "SystemModstamp",
-                "IsDeleted",
-            ],
-            Object::OpportunityContactRole => &[
-                "Id",
-                "OpportunityId",
-                "ContactId",
-                "Role",
-                "IsPrimary",
-                "SystemModstamp",
-                "IsDeleted",
-            ],
-            // No `IsDeleted`: rates are edited, never soft-deleted.
-            Object::DatedConversionRate => &[
-                "Id",
-                "IsoCode",
-                "ConversionRate",
-                "StartDate",
-                "NextStartDate",
-                "SystemModstamp",
-            ],
-        }
-    }
-
+/// What Salesforce needs to know about a stream besides its declaration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sf {
+    /// The SOQL select list every read of the object starts from; `CurrencyIsoCode` (when the
+    /// org has it) and the mapping's fields come on top (`select_list`).
+    fields: &'static str,
     /// Whether the object may carry `CurrencyIsoCode` in a multi-currency org.
-    fn has_currency(self) -> bool {
-        matches!(
-            self,
-            Object::Account | Object::Opportunity | Object::Contract
-        )
-    }
+    currency: bool,
+}
 
-    fn spec(self) -> StreamSpec {
-        match self {
-            // A small table read whole every time: no incremental mode.
-            Object::DatedConversionRate => StreamSpec {
-                name: self.name().to_owned(),
-                entity: self.entity(),
-                cursor_field: None,
-                modes: vec![SyncMode::FullRefresh],
-                // Read whole each time; a rate the refresh no longer sees is swept.
-                delete_strategy: DeleteStrategy::KeyDiff,
-            },
-            _ => StreamSpec {
-                name: self.name().to_owned(),
-                entity: self.entity(),
-                cursor_field: Some("SystemModstamp".to_owned()),
-                modes: vec![SyncMode::Incremental, SyncMode::FullRefresh],
-                // `queryAll` returns rows with `IsDeleted = true`.
-                delete_strategy: DeleteStrategy::NativeFeed,
-            },
-        }
+/// A stream of this connector: an sObject.
+type Object = &'static StreamDecl<Sf>;
+
+const ACCOUNT: &str = "Account";
+const CONTACT: &str = "Contact";
+const OPPORTUNITY: &str = "Opportunity";
+const CONTRACT: &str = "Contract";
+const CONTACT_ROLE: &str = "OpportunityContactRole";
+const RATES: &str = "DatedConversionRate";
+
+/// An sObject read by `SystemModstamp`, incrementally through `queryAll`, which returns rows
+/// with `IsDeleted = true`: deletes come from the source itself.
+const fn queried(
+    name: &'static str,
+    entity: EntityKind,
+    fields: &'static str,
+    currency: bool,
+) -> StreamDecl<Sf> {
+    StreamDecl {
+        name,
+        entity,
+        cursor_field: Some("SystemModstamp"),
+        modes: INCREMENTAL_FIRST,
+        delete_strategy: DeleteStrategy::NativeFeed,
+        vendor: Sf { fields, currency },
     }
 }
 
-/// A `describe` result and when it was fetched; `None` when the org has no such object.
-type CachedDescribe = (Instant, Option<Arc<Describe>>);
-
-/// What `describe` says about an sObject: its fields, by lowercased API name.
-#[derive(Debug, Clone, Default)]
-struct Describe {
-    fields: HashMap<String, String>,
-}
-
-impl Describe {
-    fn from_body(body: &Value) -> Option<Self> {
-        let fields = body.get("fields")?.as_array()?;
-        Some(Self {
-            fields: fields
-                .iter()
-                .filter_map(|f| f.get("name")?.as_str())
-                .map(|n| (n.to_ascii_lowercase(), n.to_owned()))
-                .collect(),
-        })
-    }
-
-    /// The field's API name as the org spells it, when the object has it.
-    fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
-    }
-}
+/// Every stream of the kind, in sync order; an instance declares those its config selects
+/// ([`SalesforceConnector::declares`]).
+static STREAMS: [StreamDecl<Sf>; 6] = [
+    queried(
+        ACCOUNT,
+        EntityKind::Account,
+        "Id, Name, Industry, BillingCountry, Website, NumberOfEmployees, OwnerId, CreatedDate, \
+         SystemModstamp, IsDeleted",
+        true,
+    ),
+    queried(
+        CONTACT,
+        EntityKind::Person,
+        "Id, AccountId, FirstName, LastName, Email, Title, CreatedDate, SystemModstamp, IsDeleted",
+        false,
+    ),
+    queried(
+        OPPORTUNITY,
+        EntityKind::Subscription,
+        "Id, AccountId, Name, StageName, CloseDate, IsWon, IsClosed, SystemModstamp, IsDeleted",
+        true,
+    ),
+    queried(
+        CONTRACT,
+        EntityKind::Subscription,
+        "Id, AccountId, ContractNumber, Status, StatusCode, StartDate, EndDate, ContractTerm, \
+         SystemModstamp, IsDeleted",
+        true,
+    ),
+    queried(
+        CONTACT_ROLE,
+        EntityKind::DealContact,
+        "Id, OpportunityId, ContactId, Role, IsPrimary, SystemModstamp, IsDeleted",
+        false,
+    ),
+    // A small table read whole every time: no incremental mode, and a rate the refresh no
+    // longer sees is swept. No `IsDeleted`: rates are edited, never soft-deleted.
+    StreamDecl {
+        name: RATES,
+        entity: EntityKind::FxRate,
+        cursor_field: None,
+        modes: &[SyncMode::FullRefresh],
+        delete_strategy: DeleteStrategy::KeyDiff,
+        vendor: Sf {
+            fields: "Id, IsoCode, ConversionRate, StartDate, NextStartDate, SystemModstamp",
+            currency: false,
+        },
+    },
+];
 
 /// The last record read: its `SystemModstamp` and `Id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -500,7 +398,8 @@ struct Position {
     id: String,
 }
 
-/// The state of one stream.
+/// The state of one stream. Never the `nextRecordsUrl`: its query cursor expires, so a
+/// resumed read queries again from the last position read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Cursor {
@@ -515,13 +414,28 @@ struct Cursor {
     incremental: bool,
 }
 
-impl Cursor {
-    fn from_state(state: Option<StreamState>, stream: &str) -> Self {
-        StreamState::decode(state, stream)
+impl PullState for Cursor {
+    /// A mark, or a read through `queryAll` in progress: a full refresh cannot resume it.
+    fn is_incremental(&self) -> bool {
+        self.incremental || self.since.is_some()
     }
+}
 
+impl Cursor {
     fn to_state(&self) -> StreamState {
         StreamState::encode(self)
+    }
+
+    /// The state to read `stream` from in `mode`, given the saved one (the SDK's rules).
+    fn starting(stream: &str, mode: SyncMode, state: Option<StreamState>) -> Self {
+        let cursor = match pull::start::<Cursor>(stream, mode, state) {
+            Start::Resume(cursor) => cursor,
+            Start::Fresh => Cursor::default(),
+        };
+        Cursor {
+            incremental: mode == SyncMode::Incremental,
+            ..cursor
+        }
     }
 
     /// Whether a record at `(modstamp, id)` was read before this position.
@@ -530,54 +444,55 @@ impl Cursor {
             .as_ref()
             .is_some_and(|a| modstamp == a.modstamp && id <= a.id.as_str())
     }
-}
 
-/// A SOQL datetime literal, truncated to the second (so `>=` still includes the instant).
-fn soql_datetime(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// One batch of a query response.
-struct Batch {
-    records: Vec<Value>,
-    next: Option<String>,
-    total: Option<u64>,
-    /// Daily API requests left, from `Sforce-Limit-Info`.
-    api_remaining: Option<u64>,
-}
-
-fn parse_batch(url: &str, body: Value) -> Result<Batch, ConnectorError> {
-    let decode = |message: &str| ConnectorError::Decode {
-        url: url.to_owned(),
-        message: message.to_owned(),
-    };
-    let Value::Object(mut map) = body else {
-        return Err(decode("response is not a JSON object"));
-    };
-    let done = match map.get("done") {
-        Some(Value::Bool(b)) => *b,
-        _ => return Err(decode("response has no boolean `done`")),
-    };
-    let next = match map.remove("nextRecordsUrl") {
-        Some(Value::String(s)) if !s.is_empty() => Some(s),
-        None | Some(Value::Null) => None,
-        Some(_) => return Err(decode("`nextRecordsUrl` is not a string")),
-    };
-    if !done && next.is_none() {
-        return Err(decode("`done` is false but there is no `nextRecordsUrl`"));
+    /// Takes in a batch served in `(SystemModstamp, Id)` order: drops the records read before
+    /// this position (a resumed query starts again at its stamp) and moves the position to
+    /// the last record served. Returns the rest and how many were dropped; a record without
+    /// an `Id` or stamp stays, for the mapper to reject.
+    fn advance(&mut self, records: Vec<Value>) -> (Vec<Value>, u64) {
+        let served = records.len();
+        let fresh: Vec<Value> = records
+            .into_iter()
+            .filter(|raw| {
+                let (Some(id), Some(modstamp)) = (mapping::record_id(raw), mapping::modstamp(raw))
+                else {
+                    return true;
+                };
+                if self.already_read(modstamp, &id) {
+                    return false;
+                }
+                // The last record served, not the greatest: a record changed while the query
+                // pages is served in its old place with its new, later stamp, and resuming
+                // from that stamp would skip the records between.
+                self.after = Some(Position { modstamp, id });
+                true
+            })
+            .collect();
+        let skipped = (served - fresh.len()) as u64;
+        (fresh, skipped)
     }
-    let total = map.get("totalSize").and_then(Value::as_u64);
-    let records = match map.remove("records") {
-        Some(Value::Array(records)) => records,
-        _ => return Err(decode("response has no `records` array")),
-    };
-    Ok(Batch {
-        records,
-        next: if done { None } else { next },
-        total,
-        api_remaining: None,
-    })
+
+    /// What follows a read that reached its end: the next incremental run's mark, the newest
+    /// of the saved one and the last stamp read (after a full refresh, the last stamp served,
+    /// so that the next incremental run does not read everything again).
+    fn next(&self) -> Option<StreamState> {
+        let last = self.after.as_ref().map(|a| a.modstamp);
+        let since = match (self.since, last) {
+            (Some(s), Some(a)) => Some(s.max(a)),
+            (s, a) => s.or(a),
+        };
+        since.map(|since| {
+            Cursor {
+                since: Some(since),
+                ..Cursor::default()
+            }
+            .to_state()
+        })
+    }
 }
+
+/// A `describe` result and when it was fetched; `None` when the org has no such object.
+type CachedDescribe = (std::time::Instant, Option<std::sync::Arc<setup::Describe>>);
 
 /// A configured Salesforce connector instance.
 #[derive(Debug)]
@@ -587,12 +502,9 @@ pub struct SalesforceConnector {
     default_currency: Currency,
     /// `config.mapping` over [`default_mapping`].
     mapping: RevenueMapping,
-    /// `describe` results by object, with when they were fetched (`None`: no such object).
-    describes: Mutex<HashMap<Object, CachedDescribe>>,
-    /// User id → email (else name), loaded at the start of every `Account` read.
-    owners: Mutex<Arc<HashMap<String, String>>>,
-    /// The org's corporate currency, loaded at the start of every `DatedConversionRate` read.
-    corporate: Mutex<Option<Currency>>,
+    /// `describe` results by object, with when they were fetched: kept across reads for
+    /// [`DESCRIBE_MAX_AGE`].
+    describes: Mutex<HashMap<&'static str, CachedDescribe>>,
 }
 
 impl SalesforceConnector {
@@ -603,19 +515,13 @@ impl SalesforceConnector {
         config: SalesforceConfig,
     ) -> Result<Self, ConnectorError> {
         config.validate(&ctx.instance)?;
-        let default_currency =
-            Currency::parse(&config.default_currency).map_err(|e| ConnectorError::Config {
-                instance: ctx.instance.clone(),
-                message: format!("default_currency: {e}"),
-            })?;
-        let mapping =
-            config
-                .mapping
-                .resolve(default_mapping())
-                .map_err(|e| ConnectorError::Config {
-                    instance: ctx.instance.clone(),
-                    message: e.to_string(),
-                })?;
+        let fail = |message: String| ConnectorError::config(&ctx.instance, message);
+        let default_currency = Currency::parse(&config.default_currency)
+            .map_err(|e| fail(format!("default_currency: {e}")))?;
+        let mapping = config
+            .mapping
+            .resolve(default_mapping())
+            .map_err(|e| fail(e.to_string()))?;
         ctx.http = ctx.http.with_quota_observer(quota_observer);
         Ok(Self {
             ctx,
@@ -623,8 +529,6 @@ impl SalesforceConnector {
             default_currency,
             mapping,
             describes: Mutex::new(HashMap::new()),
-            owners: Mutex::new(Arc::new(HashMap::new())),
-            corporate: Mutex::new(None),
         })
     }
 
@@ -633,557 +537,86 @@ impl SalesforceConnector {
         &self.mapping
     }
 
-    /// The object subscriptions come from.
-    fn subscription_object(&self) -> Object {
-        match self.config.subscriptions_from {
-            SubscriptionSource::Opportunity => Object::Opportunity,
-            SubscriptionSource::Contract => Object::Contract,
-        }
-    }
-
-    /// The streams this instance declares, in sync order.
-    fn objects(&self) -> Vec<Object> {
-        let mut objects = vec![Object::Account, Object::Contact];
-        match self.config.subscriptions_from {
-            // Contact roles point at opportunities, which are subscriptions only here.
-            SubscriptionSource::Opportunity => {
-                objects.extend([Object::Opportunity, Object::OpportunityContactRole]);
-            }
-            SubscriptionSource::Contract => objects.push(Object::Contract),
-        }
-        if self.config.fx_rates {
-            objects.push(Object::DatedConversionRate);
-        }
-        objects
-    }
-
-    /// `GET …/sobjects/{object}/describe`, at most once per [`DESCRIBE_MAX_AGE`]; `None` when
-    /// the org has no such object (404).
-    async fn describe(&self, object: Object) -> Result<Option<Arc<Describe>>, ConnectorError> {
-        let cached = self
-            .describes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&object)
-            .filter(|(at, _)| at.elapsed() < DESCRIBE_MAX_AGE)
-            .map(|(_, d)| d.clone());
-        if let Some(describe) = cached {
-            return Ok(describe);
-        }
-        let base = self.instance_url().await?;
-        let url = format!(
-            "{base}/services/data/{}/sobjects/{}/describe",
-            self.config.api_version,
-            object.name()
-        );
-        let describe = match self.ctx.http.send(&HttpRequest::get(&url)).await {
-            Ok(response) => Some(Arc::new(Describe::from_body(&response.body).ok_or_else(
-                || ConnectorError::Decode {
-                    url: url.clone(),
-                    message: "the describe result has no `fields` array".to_owned(),
-                },
-            )?)),
-            Err(ConnectorError::Http { status: 404, .. }) => None,
-            Err(e) => return Err(e),
-        };
-        self.describes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(object, (Instant::now(), describe.clone()));
-        Ok(describe)
-    }
-
-    /// Whether the org has multi-currency enabled: `Opportunity` has `CurrencyIsoCode`.
-    async fn multi_currency(&self) -> Result<bool, ConnectorError> {
-        Ok(self
-            .describe(Object::Opportunity)
-            .await?
-            .is_some_and(|d| d.field("CurrencyIsoCode").is_some()))
-    }
-
-    /// The fields a REST read of `object` selects: its base fields, `CurrencyIsoCode` when the
-    /// org has it (a single-currency org answers `INVALID_FIELD` otherwise), and for the
-    /// subscription object the mapping's fields. A field the instance configured must exist
-    /// (else a config error naming object and field, before any record is read); a default
-    /// field the object lacks is left out (`Type` on `Contract`), except the amount when there
-    /// is no ARR field, which ARR cannot do without.
-    async fn select_list(&self, object: Object) -> Result<Vec<String>, ConnectorError> {
-        let mut fields: Vec<String> = object
-            .base_fields()
-            .iter()
-            .map(|f| (*f).to_owned())
-            .collect();
-        let mapped = object == self.subscription_object();
-        if !object.has_currency() && !mapped {
-            return Ok(fields);
-        }
-        let Some(describe) = self.describe(object).await? else {
-            return Err(self.config_error(format!(
-                "the org has no sObject `{}` (describe answered 404)",
-                object.name()
-            )));
-        };
-        if object.has_currency()
-            && let Some(f) = describe.field("CurrencyIsoCode")
-        {
-            fields.push(f.to_owned());
-        }
-        if mapped {
-            let settings = &self.config.mapping;
-            let m = &self.mapping;
-            let configured =
-                |s: &Option<String>| s.as_deref().is_some_and(|v| !v.trim().is_empty());
-            let wanted = [
-                (
-                    "arr_field",
-                    m.arr_field.as_deref(),
-                    configured(&settings.arr_field),
-                ),
-                (
-                    "amount_field",
-                    Some(m.amount_field.as_str()),
-                    configured(&settings.amount_field) || m.arr_field.is_none(),
-                ),
-                (
-                    "term_field",
-                    m.term_field.as_deref(),
-                    configured(&settings.term_field),
-                ),
-                (
-                    "motion_field",
-                    m.motion_field.as_deref(),
-                    configured(&settings.motion_field),
-                ),
-            ];
-            for (key, field, required) in wanted {
-                let Some(field) = field else { continue };
-                match describe.field(field) {
-                    Some(name) => {
-                        if !fields.iter().any(|f| f.eq_ignore_ascii_case(name)) {
-                            fields.push(name.to_owned());
-                        }
-                    }
-                    None if required => {
-                        return Err(self.config_error(format!(
-                            "`{}` has no field `{field}` (mapping.{key}); name a field of `{}` that exists in this org",
-                            object.name(),
-                            object.name()
-                        )));
-                    }
-                    None => tracing::debug!(
-                        object = object.name(),
-                        field,
-                        key,
-                        "default mapping field absent on the object; not selected"
-                    ),
-                }
-            }
-        }
-        Ok(fields)
-    }
-
-    /// Every row of a small query, all batches.
-    async fn query_all_rows(&self, soql: String) -> Result<Vec<Value>, ConnectorError> {
-        let mut batch = self.first_batch(soql, false).await?;
-        let mut rows = std::mem::take(&mut batch.records);
-        while let Some(next) = batch.next.take() {
-            batch = self.next_batch(&next).await?;
-            rows.append(&mut batch.records);
-        }
-        Ok(rows)
-    }
-
-    /// Loads user id → email (else name) for resolving account owners: one query per read.
-    async fn load_owners(&self) -> Result<(), ConnectorError> {
-        let rows = self
-            .query_all_rows("SELECT Id, Email, Name FROM User".to_owned())
-            .await?;
-        let owners: HashMap<String, String> = rows
-            .iter()
-            .filter_map(|u| {
-                let id = mapping::record_id(u)?;
-                let text = |f: &str| {
-                    u.get(f)
-                        .and_then(Value::as_str)
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                };
-                let shown = text("Email")
-                    .map(|e| e.to_ascii_lowercase())
-                    .or_else(|| text("Name"))?;
-                Some((id, shown))
-            })
-            .collect();
-        tracing::debug!(
-            users = owners.len(),
-            "salesforce users loaded for account owners"
-        );
-        *self.owners.lock().unwrap_or_else(PoisonError::into_inner) = Arc::new(owners);
-        Ok(())
-    }
-
-    /// Loads the org's corporate currency, which dated rates are quoted against.
-    async fn load_corporate(&self) -> Result<Currency, ConnectorError> {
-        let rows = self
-            .query_all_rows("SELECT IsoCode FROM CurrencyType WHERE IsCorporate = true".to_owned())
-            .await?;
-        let code = rows
-            .first()
-            .and_then(|r| r.get("IsoCode"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| ConnectorError::Decode {
-                url: self.config.endpoint.clone(),
-                message: "the org has no corporate currency (CurrencyType with IsCorporate = true)"
-                    .to_owned(),
-            })?;
-        let currency = Currency::parse(code).map_err(|e| ConnectorError::Decode {
-            url: self.config.endpoint.clone(),
-            message: format!("corporate currency `{code}`: {e}"),
-        })?;
-        *self
-            .corporate
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(currency.clone());
-        Ok(currency)
-    }
-
-    /// Everything a read of `object` needs before its first query: the describe checks and
-    /// select list, the owners (`Account`), the corporate currency (`DatedConversionRate`).
-    /// `None` when there is nothing to read (rates of a single-currency org).
-    async fn prepare(&self, object: Object) -> Result<Option<Vec<String>>, ConnectorError> {
-        match object {
-            Object::DatedConversionRate => {
-                if !self.multi_currency().await? {
-                    tracing::info!(
-                        "single-currency salesforce org: no dated conversion rates to read"
-                    );
-                    return Ok(None);
-                }
-                self.load_corporate().await?;
-            }
-            Object::Account => self.load_owners().await?,
-            _ => {}
-        }
-        self.select_list(object).await.map(Some)
-    }
-
     /// The validated configuration.
     pub fn config(&self) -> &SalesforceConfig {
         &self.config
     }
 
-    /// Where REST calls go: the token response's `instance_url`, else `endpoint`.
-    async fn instance_url(&self) -> Result<String, ConnectorError> {
-        let base = match self.ctx.http.token_manager() {
-            Some(manager) => {
-                let extras = manager.extras().await?;
-                match extras.instance_url() {
-                    Some(url) => url.to_owned(),
-                    None => {
-                        return Err(ConnectorError::Decode {
-                            url: self.config.endpoint.clone(),
-                            message: "the token response has no `instance_url`".to_owned(),
-                        });
-                    }
-                }
-            }
-            None => self.config.endpoint.clone(),
-        };
-        Ok(base.trim_end_matches('/').to_owned())
+    /// The object subscriptions come from.
+    fn subscription_object(&self) -> &'static str {
+        match self.config.subscriptions_from {
+            SubscriptionSource::Opportunity => OPPORTUNITY,
+            SubscriptionSource::Contract => CONTRACT,
+        }
     }
 
-    fn external_ref(&self, object: Object, id: String) -> ExternalRef {
-        ExternalRef::new(mapping::SYSTEM, &self.ctx.instance, object.name(), id)
+    /// Whether this instance declares `object`.
+    fn declares(&self, object: Object) -> bool {
+        match object.name {
+            // Contact roles point at opportunities, which are subscriptions only then.
+            OPPORTUNITY | CONTACT_ROLE => {
+                self.config.subscriptions_from == SubscriptionSource::Opportunity
+            }
+            CONTRACT => self.config.subscriptions_from == SubscriptionSource::Contract,
+            RATES => self.config.fx_rates,
+            _ => true,
+        }
     }
 
     fn config_error(&self, message: String) -> ConnectorError {
-        ConnectorError::Config {
-            instance: self.ctx.instance.clone(),
-            message,
-        }
+        ConnectorError::config(&self.ctx.instance, message)
     }
 
-    /// The SOQL of a read of `fields` from `from` (inclusive) on.
-    fn soql_for(object: Object, fields: &[String], from: Option<DateTime<Utc>>) -> String {
-        let filter = from
-            .map(|t| format!(" WHERE SystemModstamp >= {}", soql_datetime(t)))
-            .unwrap_or_default();
-        format!(
-            "SELECT {} FROM {}{filter} ORDER BY SystemModstamp ASC, Id ASC",
-            fields.join(", "),
-            object.name()
-        )
-    }
-
-    /// The first batch of `soql` through `query` or `queryAll`, asking for `batch_size`
-    /// records per batch (`Sforce-Query-Options`; later batches keep the query's size).
-    async fn first_batch(&self, soql: String, all: bool) -> Result<Batch, ConnectorError> {
-        let base = self.instance_url().await?;
-        let resource = if all { "queryAll" } else { "query" };
-        let url = format!(
-            "{base}/services/data/{}/{resource}",
-            self.config.api_version
-        );
-        let options = HeaderValue::from_str(&format!("batchSize={}", self.config.batch_size))
-            .map_err(|e| self.config_error(format!("batch_size: {e}")))?;
-        let request = HttpRequest::get(&url)
-            .query("q", soql)
-            .header(HeaderName::from_static("sforce-query-options"), options);
-        let response = self.ctx.http.send(&request).await?;
-        let api_remaining = daily_remaining(&response);
-        Ok(Batch {
-            api_remaining,
-            ..parse_batch(&url, response.body)?
-        })
-    }
-
-    /// A further batch at `nextRecordsUrl`, relative to the instance.
-    async fn next_batch(&self, next: &str) -> Result<Batch, ConnectorError> {
-        let url = if next.starts_with("http://") || next.starts_with("https://") {
-            next.to_owned()
-        } else {
-            format!("{}{next}", self.instance_url().await?)
-        };
-        let response = self.ctx.http.get_json(&url, &[]).await?;
-        let api_remaining = daily_remaining(&response);
-        Ok(Batch {
-            api_remaining,
-            ..parse_batch(&url, response.body)?
-        })
-    }
-
-    /// Refuses to go on when the org's daily API requests are down to the configured reserve.
-    fn keep_reserve(&self, remaining: Option<u64>) -> Result<(), ConnectorError> {
-        let reserve = self.config.reserve_api_requests;
-        match remaining {
-            Some(left) if reserve > 0 && left <= reserve => Err(ConnectorError::QuotaExhausted {
-                url: self.config.endpoint.clone(),
-                message: format!(
-                    "{left} daily API requests left, at or under the reserve of {reserve} (reserve_api_requests)"
-                ),
-                resume_at: None,
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// One record as the item to yield: a delete, a record, a reject, or nothing (a not-won
-    /// opportunity in a full refresh).
-    fn item(
-        &self,
-        object: Object,
-        raw: Value,
-        id: String,
-        today: NaiveDate,
-        incremental: bool,
-    ) -> Option<ReadItem> {
-        if mapping::is_deleted(&raw) {
-            return incremental.then(|| ReadItem::Delete(self.external_ref(object, id)));
-        }
-        let instance = &self.ctx.instance;
-        let entity = match object {
-            Object::Account => mapping::map_account(&raw).map(|mut a| {
-                // The owner as people know them; an unknown user stays an id.
-                let owners = self
-                    .owners
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone();
-                a.owner = a.owner.map(|id| owners.get(&id).cloned().unwrap_or(id));
-                Some(Entity::Account(a))
-            }),
-            Object::Contact => {
-                mapping::map_contact(&raw, instance).map(|p| Some(Entity::Person(p)))
-            }
-            Object::Opportunity => mapping::map_opportunity(
-                &raw,
-                instance,
-                &self.mapping,
-                &self.default_currency,
-                today,
-            )
-            .map(|s| s.map(Entity::Subscription)),
-            Object::Contract => {
-                mapping::map_contract(&raw, instance, &self.mapping, &self.default_currency, today)
-                    .map(|s| s.map(Entity::Subscription))
-            }
-            Object::OpportunityContactRole => {
-                mapping::map_contact_role(&raw, instance).map(|d| Some(Entity::DealContact(d)))
-            }
-            Object::DatedConversionRate => {
-                let corporate = self
-                    .corporate
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone();
-                match corporate {
-                    Some(base) => {
-                        mapping::map_dated_rate(&raw, &base).map(|r| r.map(Entity::FxRate))
-                    }
-                    None => Err(MapError {
-                        object: "DatedConversionRate",
-                        id: id.clone(),
-                        field: "IsoCode".to_owned(),
-                        value: None,
-                        problem: "the org's corporate currency is not known".to_owned(),
-                    }),
-                }
-            }
-        };
-        match entity {
-            Ok(None) if incremental => Some(ReadItem::Delete(self.external_ref(object, id))),
-            Ok(None) => None,
-            Ok(Some(entity)) => Some(ReadItem::Record(Box::new(SourceRecord {
-                external_ref: self.external_ref(object, id),
-                source_updated_at: mapping::modstamp(&raw),
-                raw,
-                entity,
-            }))),
-            Err(e) => Some(ReadItem::Reject(Reject {
-                external_id: Some(id),
-                reason: e.to_string(),
-                raw,
-            })),
-        }
-    }
-
-    /// The state to read from in `mode`, given the saved one.
-    fn starting_cursor(object: Object, mode: SyncMode, state: Option<StreamState>) -> Cursor {
-        let cursor = Cursor::from_state(state, object.name());
-        match mode {
-            SyncMode::FullRefresh if cursor.since.is_none() && !cursor.incremental => cursor,
-            SyncMode::FullRefresh => {
-                // Resuming an incremental read as a refresh would let the sweep delete the
-                // rows read before it began.
-                tracing::info!(
-                    stream = object.name(),
-                    "full refresh requested; starting over from incremental state"
-                );
-                Cursor::default()
-            }
-            SyncMode::Incremental if cursor.incremental || cursor.since.is_some() => Cursor {
-                incremental: true,
-                ..cursor
-            },
-            SyncMode::Incremental => {
-                if cursor != Cursor::default() {
-                    tracing::info!(
-                        stream = object.name(),
-                        "incremental run after a cut-off full refresh; reading everything first"
-                    );
-                }
-                Cursor {
-                    incremental: true,
-                    ..Cursor::default()
-                }
-            }
-        }
-    }
-
-    /// The end of a full refresh that read to the end: the engine sweeps what it did not see,
-    /// and the next incremental run starts from the last stamp served (less the overlap), as
-    /// one after an incremental run does, instead of reading everything again.
-    pub(crate) fn full_refresh_end(cursor: &Cursor) -> ReadItem {
-        match &cursor.after {
-            Some(last) => ReadItem::Complete(
-                Cursor {
-                    since: Some(last.modstamp),
-                    ..Cursor::default()
-                }
-                .to_state(),
-            ),
-            None => ReadItem::Checkpoint(StreamState(Value::Null)),
-        }
-    }
-
+    /// Reads `object` from `cursor`: one SOQL query from the position (or the mark less the
+    /// overlap) on, through `queryAll` when incremental, or a Bulk job for a large full
+    /// refresh from scratch; then the end state.
     fn read_object(
         &self,
         object: Object,
         mut cursor: Cursor,
     ) -> BoxStream<'_, Result<ReadItem, ConnectorError>> {
         Box::pin(try_stream! {
-            let today = Utc::now().date_naive();
-            let incremental = cursor.incremental;
-            let overlap = TimeDelta::try_seconds(i64::try_from(self.config.overlap_secs).unwrap_or(i64::MAX))
-                .unwrap_or(TimeDelta::MAX);
+            let (stream, incremental) = (object.name, cursor.incremental);
+            let mode = if incremental { SyncMode::Incremental } else { SyncMode::FullRefresh };
             let from = match (&cursor.after, cursor.since) {
                 (Some(after), _) => Some(after.modstamp),
-                (None, Some(since)) => Some(since.checked_sub_signed(overlap).unwrap_or(since)),
+                (None, Some(since)) => Some(pull::lookback(since, self.config.overlap_secs)),
                 (None, None) => None,
             };
-            let Some(fields) = self.prepare(object).await? else {
-                yield ReadItem::Checkpoint(StreamState(Value::Null));
+            let Some(run) = self.prepare(object).await? else {
+                yield pull::finish(mode, None);
                 return;
             };
-            let mut batch = self.first_batch(Self::soql_for(object, &fields, from), incremental).await?;
-            if let Some(total) = batch.total {
-                tracing::debug!(stream = object.name(), total, incremental, "salesforce query");
+            let first = self.first_batch(query::soql_for(object, &run.fields, from), incremental).await?;
+            if let Some(total) = first.total {
+                tracing::debug!(stream, total, incremental, "salesforce query");
             }
+            let emit = self.emitter(object, incremental);
+            let mapper = PerRecord(|raw: Value| self.map_record(object, &run, &emit, raw));
             // A large full refresh from scratch goes through a Bulk API 2.0 query job instead
-            // (bulk.rs); its checkpoints resume here, through REST.
-            if self.wants_bulk(&cursor, batch.total) {
-                let mut items = self.read_bulk(object, fields.clone(), today);
-                while let Some(item) = items.next().await {
+            // (bulk.rs); its checkpoints resume through REST.
+            if self.wants_bulk(&cursor, first.total) {
+                let mut source = self.bulk_pages(object, run.fields.clone()).await?;
+                let phase = Phase { vendor: KIND, stream, name: "bulk", state: &mut cursor, tally: None };
+                for await item in pull::read_pages(phase, &mut source, &mapper) {
                     yield item?;
                 }
-                return;
-            }
-            // Reconciliation: the rows the query served against its `totalSize`. A resumed
-            // read runs a new query from its position, which has a total of its own.
-            let total = batch.total;
-            let mut served = 0u64;
-            loop {
-                served += batch.records.len() as u64;
-                for raw in std::mem::take(&mut batch.records) {
-                    let (Some(id), Some(stamp)) = (mapping::record_id(&raw), mapping::modstamp(&raw)) else {
-                        yield ReadItem::Reject(Reject {
-                            external_id: mapping::record_id(&raw),
-                            reason: format!("{} record without an `Id` or a valid `SystemModstamp`", object.name()),
-                            raw,
-                        });
-                        continue;
-                    };
-                    if cursor.already_read(stamp, &id) {
-                        continue;
-                    }
-                    // The last record served, not the greatest: a record changed while the
-                    // query pages is served in its old place with its new, later stamp, and
-                    // resuming from that stamp would skip the records between.
-                    cursor.after = Some(Position { modstamp: stamp, id: id.clone() });
-                    if let Some(item) = self.item(object, raw, id, today, incremental) {
-                        yield item;
-                    }
-                }
-                match batch.next.take() {
-                    Some(next) => {
-                        yield ReadItem::Checkpoint(cursor.to_state());
-                        self.keep_reserve(batch.api_remaining)?;
-                        batch = self.next_batch(&next).await?;
-                    }
-                    None => break,
-                }
-            }
-            if let Some(source) = total {
-                if served < source {
-                    tracing::warn!(stream = object.name(), source, served, "salesforce served fewer rows than its totalSize");
-                }
-                let phase = if incremental { "queryAll" } else { "query" };
-                yield ReadItem::Count(SourceCount { phase: phase.into(), source, read: served });
-            }
-            if incremental {
-                let high = match (cursor.since, cursor.after.as_ref().map(|a| a.modstamp)) {
-                    (Some(s), Some(a)) => Some(s.max(a)),
-                    (s, a) => s.or(a),
-                };
-                tracing::info!(stream = object.name(), ?high, "salesforce changes read");
-                yield ReadItem::Checkpoint(match high {
-                    Some(since) => Cursor { since: Some(since), ..Cursor::default() }.to_state(),
-                    None => StreamState(Value::Null),
-                });
+                source.finish().await;
             } else {
-                yield Self::full_refresh_end(&cursor);
+                // The count is this query's: a resumed read runs a new query from its
+                // position, which has a `totalSize` of its own.
+                let name = if incremental { "queryAll" } else { "query" };
+                let mut source = query::QueryPages::new(self, first);
+                let phase = Phase { vendor: KIND, stream, name, state: &mut cursor, tally: None };
+                for await item in pull::read_pages(phase, &mut source, &mapper) {
+                    yield item?;
+                }
             }
+            let next = cursor.next();
+            if incremental {
+                tracing::info!(stream, next = ?next.as_ref().map(|s| &s.0), "salesforce changes read");
+            }
+            yield pull::finish(mode, next);
         })
     }
 }
@@ -1205,7 +638,11 @@ impl Connector for SalesforceConnector {
     }
 
     fn streams(&self) -> Vec<StreamSpec> {
-        self.objects().into_iter().map(Object::spec).collect()
+        STREAMS
+            .iter()
+            .filter(|o| self.declares(o))
+            .map(StreamDecl::spec)
+            .collect()
     }
 
     fn read<'a>(
@@ -1215,7 +652,7 @@ impl Connector for SalesforceConnector {
         state: Option<StreamState>,
     ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
         Box::pin(try_stream! {
-            let Some(object) = Object::from_name(&stream.name).filter(|o| self.objects().contains(o)) else {
+            let Some(object) = StreamDecl::find(&STREAMS, &stream.name).filter(|o| self.declares(o)) else {
                 Err(self.config_error(format!(
                     "salesforce has no stream `{}` (with subscriptions_from = `{}` and fx_rates = {})",
                     stream.name,
@@ -1228,151 +665,11 @@ impl Connector for SalesforceConnector {
                 return;
             };
             // Rates have no incremental mode: every read is whole.
-            let mode = if object.spec().modes.contains(&mode) { mode } else { SyncMode::FullRefresh };
-            let cursor = Self::starting_cursor(object, mode, state);
+            let cursor = Cursor::starting(object.name, object.mode(mode), state);
             let mut items = self.read_object(object, cursor);
             while let Some(item) = items.next().await {
                 yield item?;
             }
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn t(s: &str) -> DateTime<Utc> {
-        mapping::parse_datetime(s).unwrap()
-    }
-
-    #[test]
-    fn config_has_defaults_and_refuses_unknown_fields() {
-        let c: SalesforceConfig =
-            serde_json::from_value(json!({"auth": {"kind": "bearer", "token": "00D!x"}})).unwrap();
-        assert_eq!(c.endpoint, DEFAULT_ENDPOINT);
-        assert_eq!(c.api_version, "v62.0");
-        assert_eq!(c.overlap_secs, 300);
-        c.validate("sf").unwrap();
-        let err = serde_json::from_value::<SalesforceConfig>(json!({"batchsize": 5})).unwrap_err();
-        assert!(
-            err.to_string().contains("unknown field `batchsize`"),
-            "{err}"
-        );
-        for (v, expected) in [
-            (json!({}), "auth must be"),
-            (
-                json!({"auth": {"kind": "bearer", "token": "x"}, "api_version": "62"}),
-                "api_version must look like `v62.0`, got `62`",
-            ),
-            (
-                json!({"auth": {"kind": "bearer", "token": "x"}, "endpoint": "login"}),
-                "endpoint `login` is not a URL",
-            ),
-            (
-                json!({"auth": {"kind": "bearer", "token": "x"}, "default_currency": "dollars"}),
-                "default_currency",
-            ),
-        ] {
-            let c: SalesforceConfig = serde_json::from_value(v.clone()).unwrap();
-            let err = c.validate("sf").unwrap_err();
-            assert!(err.to_string().contains(expected), "{v}: {err}");
-        }
-    }
-
-    #[test]
-    fn soql_orders_by_stamp_and_id_with_an_unquoted_literal() {
-        let base = |o: Object| -> Vec<String> {
-            o.base_fields().iter().map(|f| (*f).to_owned()).collect()
-        };
-        assert_eq!(
-            SalesforceConnector::soql_for(Object::Contact, &base(Object::Contact), None),
-            "SELECT Id, AccountId, FirstName, LastName, Email, Title, CreatedDate, SystemModstamp, \
-             IsDeleted FROM Contact ORDER BY SystemModstamp ASC, Id ASC"
-        );
-        let q = SalesforceConnector::soql_for(
-            Object::Account,
-            &base(Object::Account),
-            Some(t("2024-04-25T15:50:37.900+0000")),
-        );
-        assert!(
-            q.ends_with("FROM Account WHERE SystemModstamp >= 2024-04-25T15:50:37Z ORDER BY SystemModstamp ASC, Id ASC"),
-            "{q}"
-        );
-    }
-
-    #[test]
-    fn cursor_round_trips_and_skips_what_was_read() {
-        let c = Cursor {
-            since: Some(t("2024-01-01T00:00:00.000+0000")),
-            after: Some(Position {
-                modstamp: t("2024-02-01T00:00:00.000+0000"),
-                id: "003B".into(),
-            }),
-            incremental: true,
-        };
-        assert_eq!(Cursor::from_state(Some(c.to_state()), "Contact"), c);
-        assert!(c.already_read(t("2024-02-01T00:00:00.000+0000"), "003A"));
-        assert!(c.already_read(t("2024-02-01T00:00:00.000+0000"), "003B"));
-        assert!(!c.already_read(t("2024-02-01T00:00:00.000+0000"), "003C"));
-        assert!(!c.already_read(t("2024-02-01T00:00:01.000+0000"), "003A"));
-        assert_eq!(
-            Cursor::from_state(Some(StreamState(json!({"since": "soon"}))), "Contact"),
-            Cursor::default()
-        );
-        assert_eq!(Cursor::default().to_state().0, json!({}));
-        // An incremental state is not resumed as a full refresh, and vice versa.
-        let full = SalesforceConnector::starting_cursor(
-            Object::Contact,
-            SyncMode::FullRefresh,
-            Some(c.to_state()),
-        );
-        assert_eq!(full, Cursor::default());
-        let inc = SalesforceConnector::starting_cursor(
-            Object::Contact,
-            SyncMode::Incremental,
-            Some(
-                Cursor {
-                    incremental: false,
-                    since: None,
-                    ..c.clone()
-                }
-                .to_state(),
-            ),
-        );
-        assert_eq!(
-            inc,
-            Cursor {
-                incremental: true,
-                ..Cursor::default()
-            }
-        );
-    }
-
-    #[test]
-    fn batches_decode_or_fail_loudly() {
-        let b = parse_batch(
-            "u",
-            json!({"totalSize": 3, "done": false, "nextRecordsUrl": "/services/data/v62.0/query/01g-2", "records": [{}]}),
-        )
-        .unwrap();
-        assert_eq!(
-            (b.records.len(), b.next.as_deref(), b.total),
-            (1, Some("/services/data/v62.0/query/01g-2"), Some(3))
-        );
-        let b = parse_batch("u", json!({"totalSize": 1, "done": true, "records": []})).unwrap();
-        assert!(b.next.is_none());
-        for bad in [
-            json!([]),
-            json!({"done": false, "records": []}),
-            json!({"done": true}),
-            json!({"records": []}),
-        ] {
-            assert!(matches!(
-                parse_batch("u", bad),
-                Err(ConnectorError::Decode { .. })
-            ));
-        }
     }
 }
