@@ -489,15 +489,13 @@ impl SyncEngine {
                 "schema drift detected before load"
             );
         }
-        if !seen.update.upsert.is_empty()
+        let changed = !seen.update.upsert.is_empty()
             || !seen.update.remove.is_empty()
-            || !seen.update.drift.is_empty()
-        {
-            if let Some(run) = batch.run_id {
-                self.store
-                    .record_schema(run, &batch.connector, &batch.stream, &seen.update)
-                    .await?;
-            }
+            || !seen.update.drift.is_empty();
+        if let (true, Some(run)) = (changed, batch.run_id) {
+            self.store
+                .record_schema(run, &batch.connector, &batch.stream, &seen.update)
+                .await?;
         }
         drift.extend(seen.update.drift);
         // Highest index first, so earlier indexes stay valid while records move out.
