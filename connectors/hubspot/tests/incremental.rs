@@ -558,7 +558,13 @@ async fn a_run_cut_off_after_any_checkpoint_resumes_without_gaps_or_duplicates()
 
 #[tokio::test]
 async fn overlap_rereads_change_nothing_in_the_store() {
-    let db = TestDatabase::sqlite();
+    for db in TestDatabase::all().await.unwrap() {
+        overlap_rereads_on(&db).await;
+        db.cleanup().await.unwrap();
+    }
+}
+
+async fn overlap_rereads_on(db: &TestDatabase) {
     let store = db.store().await.unwrap();
     let engine = SyncEngine::new(store.clone());
     let before = serve_clean(generate(40, 0)).await;
@@ -613,6 +619,7 @@ async fn overlap_rereads_change_nothing_in_the_store() {
     let (read_moved, _) = moved.totals();
     let (read_first, _) = first.totals();
     assert!(read_moved * 4 < read_first, "{read_moved} vs {read_first}");
+    store.close().await.unwrap();
 }
 
 #[tokio::test]
@@ -892,7 +899,13 @@ async fn live_deal_ids(store: &tributary_store::Store) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn records_archived_in_the_portal_leave_the_store_on_the_next_incremental_run() {
-    let db = TestDatabase::sqlite();
+    for db in TestDatabase::all().await.unwrap() {
+        archived_records_leave_on(&db).await;
+        db.cleanup().await.unwrap();
+    }
+}
+
+async fn archived_records_leave_on(db: &TestDatabase) {
     let store = db.store().await.unwrap();
     let engine = SyncEngine::new(store.clone());
     let before = serve_clean(generate(30, 0)).await;
@@ -957,4 +970,5 @@ async fn records_archived_in_the_portal_leave_the_store_on_the_next_incremental_
         store.content_digest().await.unwrap(),
         reference.content_digest().await.unwrap()
     );
+    store.close().await.unwrap();
 }
