@@ -3,6 +3,8 @@
 //! (lowered), crowded milliseconds, cut-off runs, overlap re-reads, records changing during a
 //! run, transient faults, deletes and reconciliation.
 
+#![allow(clippy::unwrap_used)] // Tests: a failed unwrap is a failed test.
+
 use axum::{
     Json, Router,
     routing::{get, post},
