@@ -56,8 +56,9 @@ async fn serve(
     (mock, server)
 }
 
-/// The connector with the refresh-token grant against `base_url`, with `settings` on top.
-fn connector(base_url: &str, settings: &Value) -> Result<SalesforceConnector, ConnectorError> {
+/// Settings with the refresh-token grant against `base_url` (Salesforce has no static API
+/// keys), with `extra` on top.
+fn settings_with(base_url: &str, extra: &Value) -> Value {
     let m = SalesforceMockConfig::default();
     let mut config = json!({
         "endpoint": base_url,
@@ -70,9 +71,15 @@ fn connector(base_url: &str, settings: &Value) -> Result<SalesforceConnector, Co
             "refresh_token": m.refresh_token,
         },
     });
-    for (k, v) in settings.as_object().unwrap() {
+    for (k, v) in extra.as_object().into_iter().flatten() {
         config[k] = v.clone();
     }
+    config
+}
+
+/// The connector with the refresh-token grant against `base_url`, with `settings` on top.
+fn connector(base_url: &str, settings: &Value) -> Result<SalesforceConnector, ConnectorError> {
+    let config = settings_with(base_url, settings);
     let config: SalesforceConfig =
         serde_json::from_value(config).map_err(|e| ConnectorError::Config {
             instance: "sf-bulk".into(),
@@ -401,22 +408,7 @@ impl VendorUnderTest for SalesforceBulk {
     }
 
     fn settings(&self, base_url: &str) -> Value {
-        // Salesforce has no static API keys: the plain connector is the OAuth one.
-        let m = SalesforceMockConfig::default();
-        let mut settings = json!({
-            "endpoint": base_url,
-            "auth": {
-                "kind": "oauth2",
-                "grant": "refresh_token",
-                "token_url": format!("{base_url}{TOKEN_PATH}"),
-                "client_id": m.client_id,
-                "client_secret": m.client_secret,
-                "refresh_token": m.refresh_token,
-            },
-        });
-        for (k, v) in bulk_settings().as_object().into_iter().flatten() {
-            settings[k] = v.clone();
-        }
+        let mut settings = settings_with(base_url, &bulk_settings());
         // Small jobs' result pages: many Bulk checkpoints per stream.
         settings["bulk_max_records"] = json!(20);
         settings
