@@ -62,6 +62,8 @@ pub enum StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// How much `external_refs` grew since its statistics were last refreshed.
+    growth: std::sync::Arc<write::Growth>,
 }
 
 impl Store {
@@ -105,7 +107,10 @@ impl Store {
             db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
                 .await?;
         }
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            growth: Default::default(),
+        })
     }
 
     /// Applies pending migrations.
