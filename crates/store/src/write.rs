@@ -602,18 +602,25 @@ async fn lookup_refs<C: ConnectionTrait>(
             .or_default()
             .push(&r.external_id);
     }
+    let backend = db.get_database_backend();
     let mut out = RefMap::new();
     for ((system, instance, object), ids) in groups {
         for chunk in ids.chunks(MAX_PARAMS - 3) {
-            let q = Query::select()
-                .columns(["id", "external_id", "entity_id"])
-                .from("external_refs")
-                .and_where(Expr::col("system").eq(system))
-                .and_where(Expr::col("instance").eq(instance))
-                .and_where(Expr::col("object").eq(object))
-                .and_where(Expr::col("external_id").is_in(chunk.iter().copied()))
-                .to_owned();
-            for row in db.query_all(&q).await? {
+            let rows = if backend == DbBackend::Postgres {
+                db.query_all_raw(lookup_by_key(system, instance, object, chunk))
+                    .await?
+            } else {
+                let q = Query::select()
+                    .columns(["id", "external_id", "entity_id"])
+                    .from("external_refs")
+                    .and_where(Expr::col("system").eq(system))
+                    .and_where(Expr::col("instance").eq(instance))
+                    .and_where(Expr::col("object").eq(object))
+                    .and_where(Expr::col("external_id").is_in(chunk.iter().copied()))
+                    .to_owned();
+                db.query_all(&q).await?
+            };
+            for row in rows {
                 let external_id: String = row.try_get("", "external_id")?;
                 out.insert(
                     ExternalRef::new(system, instance, object, external_id),
@@ -626,6 +633,29 @@ async fn lookup_refs<C: ConnectionTrait>(
         }
     }
     Ok(out)
+}
+
+/// The PostgreSQL lookup of `ids` of one object: one probe of the unique index per id, by
+/// all four of its columns, whatever the statistics say. The plain `external_id IN (…)` form
+/// lets the planner probe the index by its first three columns and filter the ids, which it
+/// does whenever the statistics predate the object (a new stream's first pages, when
+/// `object = 'deals'` is estimated at one row): every lookup then reads every reference of
+/// the object, 73 ms at 50,000 deals instead of well under one.
+fn lookup_by_key(system: &str, instance: &str, object: &str, ids: &[&str]) -> Statement {
+    let keys = (0..ids.len())
+        .map(|i| format!("(${}::text)", i + 4))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT r.id, r.external_id, r.entity_id FROM (VALUES {keys}) AS k(external_id) \
+         CROSS JOIN LATERAL (SELECT id, external_id, entity_id FROM external_refs \
+         WHERE system = $1 AND instance = $2 AND object = $3 AND external_id = k.external_id) AS r"
+    );
+    let values = [system, instance, object]
+        .into_iter()
+        .chain(ids.iter().copied())
+        .map(|v| Value::from(v.to_owned()));
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
 async fn mark_deleted<C: ConnectionTrait>(
