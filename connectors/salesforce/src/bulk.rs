@@ -15,7 +15,7 @@
 //! 3. pages the results (`GET …/results?maxRecords=N&locator=L`) until `Sforce-Locator` is
 //!    `null`, turning every CSV row into the JSON record the REST path maps (every value a
 //!    string, an empty value null) and mapped by the same mapper; as a page source of the SDK's
-//!    pull driver ([`BulkPages`]) it records the same `Cursor { after: (SystemModstamp, Id) }`
+//!    pull driver ([`BulkPages`]) it records the same `Keyset { after: (SystemModstamp, Id) }`
 //!    the REST path does, checkpointed after every page but the last, so that a read cut off
 //!    mid-bulk resumes through REST from that row, with no duplicates or gaps (the rows come
 //!    in the same order);
@@ -31,10 +31,11 @@
 //!   [`BodyError::Incomplete`], which the client fetches again (locators are stable) within
 //!   its retry budget.
 
-use crate::{Cursor, Object, SalesforceConfig, SalesforceConnector};
+use crate::{Object, SalesforceConfig, SalesforceConnector, mapping};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};
+use tributary_connector::pull::keyset::Keyset;
 use tributary_connector::pull::{Page as PullPage, PageSource};
 use tributary_connector::{BodyError, ConnectorError, HeaderMap, HttpRequest, Method};
 
@@ -197,10 +198,10 @@ pub(crate) struct BulkPages<'a> {
 }
 
 #[async_trait]
-impl PageSource<Cursor> for BulkPages<'_> {
+impl PageSource<Keyset> for BulkPages<'_> {
     type Raw = Value;
 
-    async fn next_page(&mut self, cursor: &mut Cursor) -> Result<PullPage<Value>, ConnectorError> {
+    async fn next_page(&mut self, cursor: &mut Keyset) -> Result<PullPage<Value>, ConnectorError> {
         if self.pages > 0 {
             self.conn.keep_reserve(self.api_remaining)?;
         }
@@ -211,13 +212,8 @@ impl PageSource<Cursor> for BulkPages<'_> {
         self.pages += 1;
         self.api_remaining = page.api_remaining;
         self.locator = page.next;
-        let (records, skipped) = cursor.advance(page.records);
-        Ok(PullPage {
-            records,
-            skipped,
-            more: self.locator.is_some(),
-            total: None,
-        })
+        let more = self.locator.is_some();
+        Ok(cursor.page(page.records, mapping::position, more))
     }
 }
 
@@ -233,11 +229,11 @@ impl BulkPages<'_> {
 impl SalesforceConnector {
     /// Whether a read from `cursor` of a query with `total` rows goes through Bulk: a full
     /// refresh from scratch above the threshold.
-    pub(crate) fn wants_bulk(&self, cursor: &Cursor, total: Option<u64>) -> bool {
+    pub(crate) fn wants_bulk(&self, cursor: &Keyset, total: Option<u64>) -> bool {
         let threshold = self.config.bulk_threshold;
         threshold > 0
             && !cursor.incremental
-            && *cursor == Cursor::default()
+            && *cursor == Keyset::default()
             && total.is_some_and(|t| t > threshold)
     }
 

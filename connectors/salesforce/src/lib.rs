@@ -74,16 +74,14 @@ pub use mapping::MapError;
 
 use async_stream::try_stream;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream::BoxStream};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
-use tributary_connector::pull::{
-    self, INCREMENTAL_FIRST, PerRecord, Phase, PullState, Start, StreamDecl,
-};
+use tributary_connector::pull::keyset::Keyset;
+use tributary_connector::pull::{self, INCREMENTAL_FIRST, PerRecord, Phase, StreamDecl};
 use tributary_connector::{
     Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, DeleteStrategy,
     MappingSettings, ObservedResponse, QuotaVerdict, ReadItem, RevenueMapping, StreamSpec,
@@ -391,106 +389,6 @@ static STREAMS: [StreamDecl<Sf>; 6] = [
     },
 ];
 
-/// The last record read: its `SystemModstamp` and `Id`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Position {
-    modstamp: DateTime<Utc>,
-    id: String,
-}
-
-/// The state of one stream. Never the `nextRecordsUrl`: its query cursor expires, so a
-/// resumed read queries again from the last position read.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Cursor {
-    /// The high-water mark of the last completed incremental run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    since: Option<DateTime<Utc>>,
-    /// The last record read by the read in progress.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    after: Option<Position>,
-    /// The read in progress is incremental (through `queryAll`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    incremental: bool,
-}
-
-impl PullState for Cursor {
-    /// A mark, or a read through `queryAll` in progress: a full refresh cannot resume it.
-    fn is_incremental(&self) -> bool {
-        self.incremental || self.since.is_some()
-    }
-}
-
-impl Cursor {
-    fn to_state(&self) -> StreamState {
-        StreamState::encode(self)
-    }
-
-    /// The state to read `stream` from in `mode`, given the saved one (the SDK's rules).
-    fn starting(stream: &str, mode: SyncMode, state: Option<StreamState>) -> Self {
-        let cursor = match pull::start::<Cursor>(stream, mode, state) {
-            Start::Resume(cursor) => cursor,
-            Start::Fresh => Cursor::default(),
-        };
-        Cursor {
-            incremental: mode == SyncMode::Incremental,
-            ..cursor
-        }
-    }
-
-    /// Whether a record at `(modstamp, id)` was read before this position.
-    fn already_read(&self, modstamp: DateTime<Utc>, id: &str) -> bool {
-        self.after
-            .as_ref()
-            .is_some_and(|a| modstamp == a.modstamp && id <= a.id.as_str())
-    }
-
-    /// Takes in a batch served in `(SystemModstamp, Id)` order: drops the records read before
-    /// this position (a resumed query starts again at its stamp) and moves the position to
-    /// the last record served. Returns the rest and how many were dropped; a record without
-    /// an `Id` or stamp stays, for the mapper to reject.
-    fn advance(&mut self, records: Vec<Value>) -> (Vec<Value>, u64) {
-        let served = records.len();
-        let fresh: Vec<Value> = records
-            .into_iter()
-            .filter(|raw| {
-                let (Some(id), Some(modstamp)) = (mapping::record_id(raw), mapping::modstamp(raw))
-                else {
-                    return true;
-                };
-                if self.already_read(modstamp, &id) {
-                    return false;
-                }
-                // The last record served, not the greatest: a record changed while the query
-                // pages is served in its old place with its new, later stamp, and resuming
-                // from that stamp would skip the records between.
-                self.after = Some(Position { modstamp, id });
-                true
-            })
-            .collect();
-        let skipped = (served - fresh.len()) as u64;
-        (fresh, skipped)
-    }
-
-    /// What follows a read that reached its end: the next incremental run's mark, the newest
-    /// of the saved one and the last stamp read (after a full refresh, the last stamp served,
-    /// so that the next incremental run does not read everything again).
-    fn next(&self) -> Option<StreamState> {
-        let last = self.after.as_ref().map(|a| a.modstamp);
-        let since = match (self.since, last) {
-            (Some(s), Some(a)) => Some(s.max(a)),
-            (s, a) => s.or(a),
-        };
-        since.map(|since| {
-            Cursor {
-                since: Some(since),
-                ..Cursor::default()
-            }
-            .to_state()
-        })
-    }
-}
-
 /// A `describe` result and when it was fetched; `None` when the org has no such object.
 type CachedDescribe = (std::time::Instant, Option<std::sync::Arc<setup::Describe>>);
 
@@ -573,16 +471,12 @@ impl SalesforceConnector {
     fn read_object(
         &self,
         object: Object,
-        mut cursor: Cursor,
+        mut cursor: Keyset,
     ) -> BoxStream<'_, Result<ReadItem, ConnectorError>> {
         Box::pin(try_stream! {
             let (stream, incremental) = (object.name, cursor.incremental);
             let mode = if incremental { SyncMode::Incremental } else { SyncMode::FullRefresh };
-            let from = match (&cursor.after, cursor.since) {
-                (Some(after), _) => Some(after.modstamp),
-                (None, Some(since)) => Some(pull::lookback(since, self.config.overlap_secs)),
-                (None, None) => None,
-            };
+            let from = cursor.from(self.config.overlap_secs);
             let Some(run) = self.prepare(object).await? else {
                 yield pull::finish(mode, None);
                 return;
@@ -665,7 +559,7 @@ impl Connector for SalesforceConnector {
                 return;
             };
             // Rates have no incremental mode: every read is whole.
-            let cursor = Cursor::starting(object.name, object.mode(mode), state);
+            let cursor = Keyset::starting(object.name, object.mode(mode), state);
             let mut items = self.read_object(object, cursor);
             while let Some(item) = items.next().await {
                 yield item?;

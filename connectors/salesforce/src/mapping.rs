@@ -12,6 +12,7 @@ use serde_json::Value;
 pub use tributary_connector::MapError;
 use tributary_connector::RevenueMapping;
 use tributary_connector::map::{Fields, full_name, segment_by_employees};
+use tributary_connector::pull::keyset::Position;
 use tributary_model::{
     Account, Currency, DealContact, ExternalRef, FxRate, Money, Person, Subscription,
     SubscriptionStatus, normalize_domain, normalize_email,
@@ -43,6 +44,14 @@ pub fn modstamp(raw: &Value) -> Option<DateTime<Utc>> {
     raw.get("SystemModstamp")
         .and_then(Value::as_str)
         .and_then(parse_datetime)
+}
+
+/// A record's place in a query ordered by `SystemModstamp, Id`, when it has both.
+pub fn position(raw: &Value) -> Option<Position> {
+    Some(Position {
+        modstamp: modstamp(raw)?,
+        id: record_id(raw)?,
+    })
 }
 
 /// Whether the record is soft-deleted (`IsDeleted`, only ever true through `queryAll`).

@@ -5,17 +5,18 @@
 //! `nextRecordsUrl`. The next-records URL names a server-side cursor that expires, so it stays
 //! inside [`QueryPages`]; the state after every batch holds the last `(SystemModstamp, Id)`
 //! read instead, from which a resumed read queries again and skips what it had read
-//! (`Cursor::advance`). Before each next batch the daily-request reserve is checked
+//! (`Keyset::advance`). Before each next batch the daily-request reserve is checked
 //! (`reserve_api_requests`), so a run stops at a checkpoint rather than spend what other
 //! integrations need.
 
 use crate::setup::Run;
-use crate::{CONTACT, CONTACT_ROLE, CONTRACT, Cursor, OPPORTUNITY, Object, RATES};
+use crate::{CONTACT, CONTACT_ROLE, CONTRACT, OPPORTUNITY, Object, RATES};
 use crate::{SalesforceConnector, mapping};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use tributary_connector::map::Fields;
+use tributary_connector::pull::keyset::{Keyset, Position};
 use tributary_connector::pull::{self, Emitter, Mapped, Page, PageSource};
 use tributary_connector::{
     ConnectorError, HeaderMap, HeaderName, HeaderValue, HttpRequest, quota_readings,
@@ -194,7 +195,7 @@ impl SalesforceConnector {
         emit: &Emitter,
         raw: Value,
     ) -> Mapped {
-        let (Some(id), Some(modstamp)) = (mapping::record_id(&raw), mapping::modstamp(&raw)) else {
+        let Some(Position { modstamp, id }) = mapping::position(&raw) else {
             let reason = format!(
                 "{} record without an `Id` or a valid `SystemModstamp`",
                 object.name
@@ -261,10 +262,10 @@ impl<'a> QueryPages<'a> {
 }
 
 #[async_trait]
-impl PageSource<Cursor> for QueryPages<'_> {
+impl PageSource<Keyset> for QueryPages<'_> {
     type Raw = Value;
 
-    async fn next_page(&mut self, cursor: &mut Cursor) -> Result<Page<Value>, ConnectorError> {
+    async fn next_page(&mut self, cursor: &mut Keyset) -> Result<Page<Value>, ConnectorError> {
         // Only the first batch carries the query's count: `totalSize` is the whole query's.
         let (batch, total) = match (self.first.take(), self.next.take()) {
             (Some(first), _) => {
@@ -280,12 +281,9 @@ impl PageSource<Cursor> for QueryPages<'_> {
         };
         self.next = batch.next;
         self.api_remaining = batch.api_remaining;
-        let (records, skipped) = cursor.advance(batch.records);
-        Ok(Page {
-            records,
-            skipped,
-            more: self.next.is_some(),
-            total,
-        })
+        let more = self.next.is_some();
+        Ok(cursor
+            .page(batch.records, mapping::position, more)
+            .with_total(total))
     }
 }
