@@ -37,7 +37,7 @@ use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};
 use tributary_connector::pull::keyset::Keyset;
 use tributary_connector::pull::{Page as PullPage, PageSource};
-use tributary_connector::{BodyError, ConnectorError, HeaderMap, HttpRequest, Method};
+use tributary_connector::{BodyError, ConnectorError, HeaderMap, HttpRequest, Method, check_range};
 
 /// Rows above which a full refresh from scratch goes through Bulk unless configured.
 pub const DEFAULT_BULK_THRESHOLD: u64 = 100_000;
@@ -63,13 +63,8 @@ const DELIMITERS: [(&str, u8); 6] = [
 
 /// Checks the Bulk keys of `config`; the message names the field.
 pub(crate) fn validate(config: &SalesforceConfig) -> Result<(), String> {
-    if config.bulk_max_records == 0 {
-        return Err("bulk_max_records must be at least 1".to_owned());
-    }
-    if config.bulk_timeout_secs == 0 {
-        return Err("bulk_timeout_secs must be at least 1".to_owned());
-    }
-    Ok(())
+    check_range("bulk_max_records", config.bulk_max_records, 1..=u64::MAX)?;
+    check_range("bulk_timeout_secs", config.bulk_timeout_secs, 1..=u64::MAX)
 }
 
 /// A created job: where it lives and how its CSV is delimited.

@@ -83,9 +83,9 @@ use std::time::Duration;
 use tributary_connector::pull::keyset::Keyset;
 use tributary_connector::pull::{self, INCREMENTAL_FIRST, PerRecord, Phase, StreamDecl};
 use tributary_connector::{
-    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, DeleteStrategy,
+    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, CrmSettings, DeleteStrategy,
     MappingSettings, ObservedResponse, QuotaVerdict, ReadItem, RevenueMapping, StreamSpec,
-    StreamState, SyncMode, check_endpoint,
+    StreamState, SyncMode, check_range,
 };
 use tributary_model::{Currency, EntityKind, RevenueEventKind};
 
@@ -225,10 +225,12 @@ impl Default for SalesforceConfig {
 }
 
 impl SalesforceConfig {
-    /// Checks every value; the message names the field.
-    pub fn validate(&self, instance: &str) -> Result<(), ConnectorError> {
+    /// Checks every value; the message names the field. Returns the settings every CRM
+    /// connector parses alike (the mapping over [`default_mapping`]).
+    pub fn validate(&self, instance: &str) -> Result<CrmSettings, ConnectorError> {
+        let (endpoint, currency, mapping) = (&self.endpoint, &self.default_currency, &self.mapping);
+        let crm = CrmSettings::parse(instance, endpoint, currency, mapping, default_mapping())?;
         let fail = |message: String| ConnectorError::config(instance, message);
-        check_endpoint(&self.endpoint).map_err(fail)?;
         let version_ok = self
             .api_version
             .strip_prefix('v')
@@ -245,20 +247,11 @@ impl SalesforceConfig {
                 self.api_version
             )));
         }
-        Currency::parse(&self.default_currency)
-            .map_err(|e| fail(format!("default_currency: {e}")))?;
         bulk::validate(self).map_err(fail)?;
-        if !(MIN_BATCH_SIZE..=DEFAULT_BATCH_SIZE).contains(&self.batch_size) {
-            return Err(fail(format!(
-                "batch_size must be between {MIN_BATCH_SIZE} and {DEFAULT_BATCH_SIZE}, got {}",
-                self.batch_size
-            )));
-        }
-        self.mapping
-            .resolve(default_mapping())
-            .map_err(|e| fail(e.to_string()))?;
+        let batch_sizes = MIN_BATCH_SIZE.into()..=DEFAULT_BATCH_SIZE.into();
+        check_range("batch_size", self.batch_size.into(), batch_sizes).map_err(fail)?;
         match self.auth {
-            AuthSettings::Oauth2(_) | AuthSettings::Bearer { .. } => Ok(()),
+            AuthSettings::Oauth2(_) | AuthSettings::Bearer { .. } => Ok(crm),
             _ => Err(fail(
                 "auth must be `kind = \"oauth2\"` (refresh_token or jwt_bearer) or `kind = \"bearer\"`"
                     .to_owned(),
@@ -412,14 +405,10 @@ impl SalesforceConnector {
         mut ctx: ConnectorContext,
         config: SalesforceConfig,
     ) -> Result<Self, ConnectorError> {
-        config.validate(&ctx.instance)?;
-        let fail = |message: String| ConnectorError::config(&ctx.instance, message);
-        let default_currency = Currency::parse(&config.default_currency)
-            .map_err(|e| fail(format!("default_currency: {e}")))?;
-        let mapping = config
-            .mapping
-            .resolve(default_mapping())
-            .map_err(|e| fail(e.to_string()))?;
+        let CrmSettings {
+            default_currency,
+            mapping,
+        } = config.validate(&ctx.instance)?;
         ctx.http = ctx.http.with_quota_observer(quota_observer);
         Ok(Self {
             ctx,

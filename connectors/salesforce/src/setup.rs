@@ -127,53 +127,15 @@ impl SalesforceConnector {
             fields.push(f.to_owned());
         }
         if mapped {
+            let instance = &self.ctx.instance;
+            let lookup = |f: &str| describe.field(f);
             let settings = &self.config.mapping;
-            let m = &self.mapping;
-            let configured =
-                |s: &Option<String>| s.as_deref().is_some_and(|v| !v.trim().is_empty());
-            let wanted = [
-                (
-                    "arr_field",
-                    m.arr_field.as_deref(),
-                    configured(&settings.arr_field),
-                ),
-                (
-                    "amount_field",
-                    Some(m.amount_field.as_str()),
-                    configured(&settings.amount_field) || m.arr_field.is_none(),
-                ),
-                (
-                    "term_field",
-                    m.term_field.as_deref(),
-                    configured(&settings.term_field),
-                ),
-                (
-                    "motion_field",
-                    m.motion_field.as_deref(),
-                    configured(&settings.motion_field),
-                ),
-            ];
-            for (key, field, required) in wanted {
-                let Some(field) = field else { continue };
-                match describe.field(field) {
-                    Some(name) => {
-                        if !fields.iter().any(|f| f.eq_ignore_ascii_case(name)) {
-                            fields.push(name.to_owned());
-                        }
-                    }
-                    None if required => {
-                        return Err(self.config_error(format!(
-                            "`{}` has no field `{field}` (mapping.{key}); name a field of `{}` that exists in this org",
-                            object.name,
-                            object.name
-                        )));
-                    }
-                    None => tracing::debug!(
-                        object = object.name,
-                        field,
-                        key,
-                        "default mapping field absent on the object; not selected"
-                    ),
+            for name in self
+                .mapping
+                .fields_on(settings, instance, object.name, lookup)?
+            {
+                if !fields.iter().any(|f| f.eq_ignore_ascii_case(name)) {
+                    fields.push(name.to_owned());
                 }
             }
         }

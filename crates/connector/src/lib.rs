@@ -46,7 +46,9 @@ pub use http::{
     Auth, BodyError, BytesResponse, Decoded, HttpClient, HttpClientConfig, HttpRequest,
     HttpResponse, RateLimit,
 };
-pub use kind::{ConnectorKind, Declared, DynKind, check_endpoint, describe_streams, find_kind};
+pub use kind::{
+    ConnectorKind, Declared, DynKind, check_endpoint, check_range, describe_streams, find_kind,
+};
 pub use map::{Fields, MapError};
 pub use push::{Accepted, PushError, PushItem, PushRequest, PushResponse, PushSource};
 pub use quota::{
@@ -56,7 +58,7 @@ pub use reqwest::{
     Method,
     header::{HeaderMap, HeaderName, HeaderValue},
 };
-pub use revenue::{ArrProblem, MappingError, MappingSettings, RevenueMapping};
+pub use revenue::{ArrProblem, CrmSettings, MappingError, MappingSettings, RevenueMapping};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
