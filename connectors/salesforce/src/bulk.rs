@@ -37,7 +37,9 @@ use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};
 use tributary_connector::pull::keyset::Keyset;
 use tributary_connector::pull::{Page as PullPage, PageSource};
-use tributary_connector::{BodyError, ConnectorError, HeaderMap, HttpRequest, Method, check_range};
+use tributary_connector::{
+    BodyError, ConnectorError, HeaderMap, HttpRequest, Method, check_range, daily_remaining,
+};
 
 /// Rows above which a full refresh from scratch goes through Bulk unless configured.
 pub const DEFAULT_BULK_THRESHOLD: u64 = 100_000;
@@ -345,7 +347,7 @@ impl SalesforceConnector {
                     });
                 }
             }
-            self.keep_reserve(crate::query::daily_remaining(&response.headers))?;
+            self.keep_reserve(daily_remaining(&response.headers))?;
             if started.elapsed() >= deadline {
                 self.abort_job(job).await;
                 return Err(ConnectorError::Transient {
@@ -390,7 +392,7 @@ impl SalesforceConnector {
                 tracing::warn!(stream = object.name, job = %job.id, error = %e, "bulk results page failed");
             })?;
         Ok(Page {
-            api_remaining: crate::query::daily_remaining(&response.headers),
+            api_remaining: daily_remaining(&response.headers),
             ..response.body
         })
     }

@@ -19,17 +19,9 @@ use tributary_connector::map::Fields;
 use tributary_connector::pull::keyset::{Keyset, Position};
 use tributary_connector::pull::{self, Emitter, Mapped, Page, PageSource};
 use tributary_connector::{
-    ConnectorError, HeaderMap, HeaderName, HeaderValue, HttpRequest, quota_readings,
+    ConnectorError, DailyReserve, HeaderName, HeaderValue, HttpRequest, daily_remaining,
 };
 use tributary_model::Entity;
-
-/// Daily API requests left, from `Sforce-Limit-Info: api-usage=used/max`.
-pub(crate) fn daily_remaining(headers: &HeaderMap) -> Option<u64> {
-    quota_readings(headers)
-        .into_iter()
-        .find(|r| r.header == "Sforce-Limit-Info")
-        .map(|r| r.remaining as u64)
-}
 
 /// The SOQL of a read of `fields` from `from` (inclusive) on.
 pub(crate) fn soql_for(object: Object, fields: &[String], from: Option<DateTime<Utc>>) -> String {
@@ -91,26 +83,6 @@ pub(crate) fn parse_batch(url: &str, body: Value) -> Result<Batch, ConnectorErro
 }
 
 impl SalesforceConnector {
-    /// Where REST calls go: the token response's `instance_url`, else `endpoint`.
-    pub(crate) async fn instance_url(&self) -> Result<String, ConnectorError> {
-        let base = match self.ctx.http.token_manager() {
-            Some(manager) => {
-                let extras = manager.extras().await?;
-                match extras.instance_url() {
-                    Some(url) => url.to_owned(),
-                    None => {
-                        return Err(ConnectorError::Decode {
-                            url: self.config.endpoint.clone(),
-                            message: "the token response has no `instance_url`".to_owned(),
-                        });
-                    }
-                }
-            }
-            None => self.config.endpoint.clone(),
-        };
-        Ok(base.trim_end_matches('/').to_owned())
-    }
-
     /// Every row of a small query, all batches.
     pub(crate) async fn query_all_rows(&self, soql: String) -> Result<Vec<Value>, ConnectorError> {
         let mut batch = self.first_batch(soql, false).await?;
@@ -159,19 +131,19 @@ impl SalesforceConnector {
         })
     }
 
-    /// Refuses to go on when the org's daily API requests are down to the configured reserve.
+    /// Refuses to go on when the org's daily API requests are down to `reserve_api_requests`.
     pub(crate) fn keep_reserve(&self, remaining: Option<u64>) -> Result<(), ConnectorError> {
-        let reserve = self.config.reserve_api_requests;
-        match remaining {
-            Some(left) if reserve > 0 && left <= reserve => Err(ConnectorError::QuotaExhausted {
-                url: self.config.endpoint.clone(),
-                message: format!(
-                    "{left} daily API requests left, at or under the reserve of {reserve} (reserve_api_requests)"
-                ),
-                resume_at: None,
-            }),
-            _ => Ok(()),
-        }
+        let requests = self.config.reserve_api_requests;
+        let reserve = DailyReserve {
+            requests,
+            key: "reserve_api_requests",
+        };
+        reserve.check(&self.config.endpoint, remaining)
+    }
+
+    /// Where REST calls go: the token response's `instance_url`, else `endpoint`.
+    pub(crate) async fn instance_url(&self) -> Result<String, ConnectorError> {
+        self.ctx.http.instance_url(&self.config.endpoint).await
     }
 
     /// The record/delete/reject step of a read of `object`.

@@ -368,6 +368,25 @@ impl HttpClient {
         }
     }
 
+    /// Where calls to the vendor go: the `instance_url` of the OAuth2 token response (the
+    /// instance a Salesforce org lives on; a token response without one is a decode error),
+    /// else `endpoint` (a static bearer token); without a trailing slash.
+    pub async fn instance_url(&self, endpoint: &str) -> Result<String, ConnectorError> {
+        let base = match self.token_manager() {
+            Some(manager) => match manager.extras().await?.instance_url() {
+                Some(url) => url.to_owned(),
+                None => {
+                    return Err(ConnectorError::Decode {
+                        url: endpoint.to_owned(),
+                        message: "the token response has no `instance_url`".to_owned(),
+                    });
+                }
+            },
+            None => endpoint.to_owned(),
+        };
+        Ok(base.trim_end_matches('/').to_owned())
+    }
+
     /// The tunables.
     pub fn config(&self) -> &HttpClientConfig {
         &self.config

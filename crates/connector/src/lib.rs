@@ -52,7 +52,8 @@ pub use kind::{
 pub use map::{Fields, MapError};
 pub use push::{Accepted, PushError, PushItem, PushRequest, PushResponse, PushSource};
 pub use quota::{
-    ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow, quota_readings,
+    DailyReserve, ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow,
+    daily_remaining, quota_readings,
 };
 pub use reqwest::{
     Method,
