@@ -535,18 +535,8 @@ impl Connector for SalesforceConnector {
         state: Option<StreamState>,
     ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
         Box::pin(try_stream! {
-            let Some(object) = StreamDecl::find(&STREAMS, &stream.name).filter(|o| self.declares(o)) else {
-                Err(self.config_error(format!(
-                    "salesforce has no stream `{}` (with subscriptions_from = `{}` and fx_rates = {})",
-                    stream.name,
-                    match self.config.subscriptions_from {
-                        SubscriptionSource::Opportunity => "opportunity",
-                        SubscriptionSource::Contract => "contract",
-                    },
-                    self.config.fx_rates
-                )))?;
-                return;
-            };
+            let declared = STREAMS.iter().filter(|o| self.declares(o));
+            let object = StreamDecl::lookup(declared, &stream.name, KIND, &self.ctx.instance)?;
             // Rates have no incremental mode: every read is whole.
             let cursor = Keyset::starting(object.name, object.mode(mode), state);
             let mut items = self.read_object(object, cursor);

@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::str::FromStr;
-use tributary_model::{Currency, Segment};
+use tributary_model::{Currency, Money, RevenueEventKind, Segment};
 
 /// A field that could not be mapped; the record is rejected with this as its reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -232,6 +232,41 @@ impl Fields<'_> {
     }
 }
 
+/// What a won deal or contract is worth, read through a [`RevenueMapping`]
+/// ([`Fields::revenue`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revenue {
+    /// The term in months.
+    pub term: u32,
+    /// ARR, in the record's currency.
+    pub arr: Money,
+    /// The mapping's reading of its motion field, when it lists the value.
+    pub motion: Option<RevenueEventKind>,
+}
+
+impl Fields<'_> {
+    /// The term and ARR of a won deal or contract ([`Fields::term_and_arr`], `term_fallback`
+    /// as there), the ARR in the currency of `currency_field`, else `default_currency`
+    /// ([`Fields::currency`]), and the motion as `mapping` reads its motion field
+    /// ([`RevenueMapping::motion`]).
+    pub fn revenue(
+        &self,
+        mapping: &RevenueMapping,
+        currency_field: &str,
+        default_currency: &Currency,
+        term_fallback: Option<&str>,
+    ) -> Result<Revenue, MapError> {
+        let (term, arr) = self.term_and_arr(mapping, term_fallback)?;
+        let currency = self.currency(currency_field, default_currency)?;
+        let motion_value = mapping.motion_field.as_deref().and_then(|f| self.text(f));
+        Ok(Revenue {
+            term,
+            arr: Money::new(arr, currency),
+            motion: mapping.motion(motion_value.as_deref()),
+        })
+    }
+}
+
 fn parse_decimal(s: &str) -> Option<Decimal> {
     Decimal::from_str(s)
         .or_else(|_| Decimal::from_scientific(s))
@@ -309,6 +344,48 @@ mod tests {
         assert_eq!(parse_timestamp(" "), None);
         assert_eq!(id_text(&json!(8)), Some("8".to_owned()));
         assert_eq!(id_text(&json!("")), None);
+    }
+
+    #[test]
+    fn revenue_reads_term_arr_currency_and_motion_through_the_mapping() {
+        let mapping = RevenueMapping {
+            arr_field: None,
+            amount_field: "Amount".into(),
+            term_field: None,
+            default_term_months: 12,
+            motion_field: Some("Type".into()),
+            motions: [("New Customer".to_owned(), RevenueEventKind::New)].into(),
+        };
+        let usd = Currency::usd();
+        let raw = json!({"Amount": "6000", "Term": 6, "Cur": "EUR", "Type": "New Customer"});
+        let f = Fields::new(&raw, "Contract", "800A");
+        let eur = Currency::parse("EUR").unwrap();
+        assert_eq!(
+            f.revenue(&mapping, "Cur", &usd, Some("Term")),
+            Ok(Revenue {
+                term: 6,
+                arr: Money::new(Decimal::from(12000), eur),
+                motion: Some(RevenueEventKind::New),
+            })
+        );
+        let plain = json!({"Amount": 100, "Type": "Renewal"});
+        let r = Fields::new(&plain, "Opportunity", "006A")
+            .revenue(&mapping, "Cur", &usd, None)
+            .unwrap();
+        assert_eq!(
+            (r.term, r.arr.currency.as_str(), r.motion),
+            (12, "USD", None)
+        );
+        let bad = json!({"Amount": 100, "Cur": "dollars"});
+        let err = Fields::new(&bad, "Opportunity", "006A")
+            .revenue(&mapping, "Cur", &usd, None)
+            .unwrap_err();
+        assert_eq!(err.field, "Cur");
+        let none = json!({"Type": "New Customer"});
+        let err = Fields::new(&none, "Opportunity", "006A")
+            .revenue(&mapping, "Cur", &usd, None)
+            .unwrap_err();
+        assert_eq!(err.field, "Amount");
     }
 
     #[test]
