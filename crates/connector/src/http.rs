@@ -189,6 +189,15 @@ pub struct Decoded<T> {
     pub body: T,
 }
 
+/// A response header's value as trimmed text, when it is present and printable
+/// (`Sforce-Locator`, `Sforce-Limit-Info`, quota headers).
+pub fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
 /// One request for [`HttpClient::send`] / [`HttpClient::send_bytes`]: method, URL, query
 /// parameters, extra headers (e.g. `Sforce-Query-Options: batchSize=200`) and an optional JSON
 /// body. Auth headers are added by the client; never put credentials here.
@@ -800,6 +809,16 @@ impl WithoutUrlRef for reqwest::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_text_is_trimmed_and_only_printable() {
+        let mut h = HeaderMap::new();
+        h.insert("sforce-locator", " MTAwMDA ".parse().unwrap());
+        h.insert("x-bytes", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        assert_eq!(header_text(&h, "Sforce-Locator"), Some("MTAwMDA"));
+        assert_eq!(header_text(&h, "x-bytes"), None);
+        assert_eq!(header_text(&h, "absent"), None);
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

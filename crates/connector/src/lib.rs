@@ -44,7 +44,7 @@ pub use auth::{
 pub use error::{ConnectorError, ErrorClass};
 pub use http::{
     Auth, BodyError, BytesResponse, Decoded, HttpClient, HttpClientConfig, HttpRequest,
-    HttpResponse, RateLimit,
+    HttpResponse, RateLimit, header_text,
 };
 pub use kind::{
     ConnectorKind, Declared, DynKind, check_endpoint, check_range, describe_streams, find_kind,

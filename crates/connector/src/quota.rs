@@ -88,12 +88,7 @@ pub struct QuotaReading {
 /// `-Interval-Milliseconds`, and Canvas `X-Rate-Limit-Remaining`. Unknown or malformed headers
 /// are skipped.
 pub fn quota_readings(headers: &HeaderMap) -> Vec<QuotaReading> {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
+    let text = |name: &str| crate::header_text(headers, name);
     let number = |name: &str| text(name).and_then(|v| v.parse::<f64>().ok());
     let mut out = Vec::new();
     // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm
