@@ -1,19 +1,14 @@
 //! The REST query API (`GET /services/data/<version>/query` and `/queryAll`) as a page source
-//! of the SDK's pull driver, and the mapping of its records to items.
-//!
-//! Every read is one SOQL query ordered by `SystemModstamp, Id`, paged through
-//! `nextRecordsUrl`. The next-records URL names a server-side cursor that expires, so it stays
-//! inside [`QueryPages`]; the state after every batch holds the last `(SystemModstamp, Id)`
-//! read instead, from which a resumed read queries again and skips what it had read
-//! (`Keyset::advance`). Before each next batch the daily-request reserve is checked
-//! (`reserve_api_requests`), so a run stops at a checkpoint rather than spend what other
-//! integrations need.
+//! of the SDK's pull driver, and the mapping of its records to items. The expiring
+//! `nextRecordsUrl` stays inside [`QueryPages`]; the state holds the keyset position instead.
+//! Before each next batch the daily-request reserve is checked (`reserve_api_requests`).
 
 use crate::setup::Run;
 use crate::{CONTACT, CONTACT_ROLE, CONTRACT, OPPORTUNITY, Object, RATES};
 use crate::{SalesforceConnector, mapping};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 use tributary_connector::map::Fields;
 use tributary_connector::pull::keyset::{Keyset, Position};
@@ -41,45 +36,36 @@ fn soql_datetime(t: DateTime<Utc>) -> String {
 }
 
 /// One batch of a query response.
+#[derive(Deserialize)]
 pub(crate) struct Batch {
-    pub(crate) records: Vec<Value>,
+    done: bool,
+    /// Where the next batch is, until the query is done.
+    #[serde(rename = "nextRecordsUrl")]
     pub(crate) next: Option<String>,
+    /// The rows of the whole query.
+    #[serde(rename = "totalSize")]
     pub(crate) total: Option<u64>,
+    pub(crate) records: Vec<Value>,
     /// Daily API requests left, from `Sforce-Limit-Info`.
+    #[serde(skip)]
     api_remaining: Option<u64>,
 }
 
 pub(crate) fn parse_batch(url: &str, body: Value) -> Result<Batch, ConnectorError> {
-    let decode = |message: &str| ConnectorError::Decode {
+    let decode = |message: String| ConnectorError::Decode {
         url: url.to_owned(),
-        message: message.to_owned(),
+        message,
     };
-    let Value::Object(mut map) = body else {
-        return Err(decode("response is not a JSON object"));
-    };
-    let done = match map.get("done") {
-        Some(Value::Bool(b)) => *b,
-        _ => return Err(decode("response has no boolean `done`")),
-    };
-    let next = match map.remove("nextRecordsUrl") {
-        Some(Value::String(s)) if !s.is_empty() => Some(s),
-        None | Some(Value::Null) => None,
-        Some(_) => return Err(decode("`nextRecordsUrl` is not a string")),
-    };
-    if !done && next.is_none() {
-        return Err(decode("`done` is false but there is no `nextRecordsUrl`"));
+    let mut batch: Batch =
+        serde_json::from_value(body).map_err(|e| decode(format!("not a query response: {e}")))?;
+    let done = batch.done;
+    batch.next = batch.next.filter(|next| !done && !next.is_empty());
+    if !done && batch.next.is_none() {
+        return Err(decode(
+            "`done` is false but there is no `nextRecordsUrl`".to_owned(),
+        ));
     }
-    let total = map.get("totalSize").and_then(Value::as_u64);
-    let records = match map.remove("records") {
-        Some(Value::Array(records)) => records,
-        _ => return Err(decode("response has no `records` array")),
-    };
-    Ok(Batch {
-        records,
-        next: if done { None } else { next },
-        total,
-        api_remaining: None,
-    })
+    Ok(batch)
 }
 
 impl SalesforceConnector {

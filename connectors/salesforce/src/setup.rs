@@ -9,6 +9,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
+use tributary_connector::map::{FieldCatalog, Fields};
 use tributary_connector::{ConnectorError, HttpRequest};
 use tributary_model::Currency;
 
@@ -25,39 +26,13 @@ pub(crate) struct Run {
     pub(crate) today: NaiveDate,
 }
 
-/// What `describe` says about an sObject: its fields, by lowercased API name.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Describe {
-    fields: HashMap<String, String>,
-}
-
-impl Describe {
-    fn from_body(body: &Value) -> Option<Self> {
-        let fields = body.get("fields")?.as_array()?;
-        Some(Self {
-            fields: fields
-                .iter()
-                .filter_map(|f| f.get("name")?.as_str())
-                .map(|n| (n.to_ascii_lowercase(), n.to_owned()))
-                .collect(),
-        })
-    }
-
-    /// The field's API name as the org spells it, when the object has it.
-    fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
-    }
-}
-
 impl SalesforceConnector {
     /// `GET …/sobjects/{object}/describe`, at most once per [`DESCRIBE_MAX_AGE`]; `None` when
     /// the org has no such object (404).
     async fn describe(
         &self,
         object: &'static str,
-    ) -> Result<Option<Arc<Describe>>, ConnectorError> {
+    ) -> Result<Option<Arc<FieldCatalog>>, ConnectorError> {
         let cached = self
             .describes
             .lock()
@@ -74,12 +49,14 @@ impl SalesforceConnector {
             self.config.api_version
         );
         let describe = match self.ctx.http.send(&HttpRequest::get(&url)).await {
-            Ok(response) => Some(Arc::new(Describe::from_body(&response.body).ok_or_else(
-                || ConnectorError::Decode {
-                    url: url.clone(),
-                    message: "the describe result has no `fields` array".to_owned(),
-                },
-            )?)),
+            Ok(response) => Some(Arc::new(
+                FieldCatalog::from_names(&response.body, "fields").ok_or_else(|| {
+                    ConnectorError::Decode {
+                        url: url.clone(),
+                        message: "the describe result has no `fields` array".to_owned(),
+                    }
+                })?,
+            )),
             Err(ConnectorError::Http { status: 404, .. }) => None,
             Err(e) => return Err(e),
         };
@@ -151,17 +128,9 @@ impl SalesforceConnector {
             .iter()
             .filter_map(|u| {
                 let id = mapping::record_id(u)?;
-                let text = |f: &str| {
-                    u.get(f)
-                        .and_then(Value::as_str)
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                };
-                let shown = text("Email")
-                    .map(|e| e.to_ascii_lowercase())
-                    .or_else(|| text("Name"))?;
-                Some((id, shown))
+                let f = Fields::new(u, "User", &id);
+                let email = f.text("Email").map(|e| e.to_ascii_lowercase());
+                Some((id.clone(), email.or_else(|| f.text("Name"))?))
             })
             .collect();
         tracing::debug!(
