@@ -73,9 +73,9 @@ use tributary_connector::pull::{
     self, Emitter, INCREMENTAL_FIRST, PerRecord, Phase, PullState, Start, StreamDecl, Tally,
 };
 use tributary_connector::{
-    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, ConnectorKind, Declared,
-    DeleteStrategy, MappingSettings, ReadItem, RevenueMapping, StreamSpec, StreamState, SyncMode,
-    check_endpoint,
+    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, ConnectorKind, CrmSettings,
+    Declared, DeleteStrategy, MappingSettings, ReadItem, RevenueMapping, StreamSpec, StreamState,
+    SyncMode, check_range,
 };
 use tributary_model::{Currency, EntityKind};
 
@@ -156,26 +156,15 @@ impl HubspotConfig {
         }
     }
 
-    /// Checks every value; the message names the field and the accepted range.
-    pub fn validate(&self, instance: &str) -> Result<(), ConnectorError> {
+    /// Checks every value; the message names the field and the accepted range. Returns the
+    /// settings every CRM connector parses alike (the mapping over [`default_mapping`]).
+    pub fn validate(&self, instance: &str) -> Result<CrmSettings, ConnectorError> {
         let fail = |message: String| ConnectorError::config(instance, message);
-        for (key, value, max) in [
-            ("page_size", self.page_size, MAX_PAGE_SIZE),
-            (
-                "search_page_size",
-                self.search_page_size,
-                MAX_SEARCH_PAGE_SIZE,
-            ),
-        ] {
-            if !(1..=max).contains(&value) {
-                return Err(fail(format!(
-                    "{key} must be between 1 and {max}, got {value}"
-                )));
-            }
-        }
-        check_endpoint(&self.endpoint).map_err(fail)?;
-        Currency::parse(&self.default_currency)
-            .map_err(|e| fail(format!("default_currency: {e}")))?;
+        check_range("page_size", self.page_size.into(), 1..=MAX_PAGE_SIZE.into()).map_err(fail)?;
+        let search = MAX_SEARCH_PAGE_SIZE.into();
+        check_range("search_page_size", self.search_page_size.into(), 1..=search).map_err(fail)?;
+        let (endpoint, currency, mapping) = (&self.endpoint, &self.default_currency, &self.mapping);
+        let crm = CrmSettings::parse(instance, endpoint, currency, mapping, default_mapping())?;
         let has_token = !self.access_token.expose_secret().trim().is_empty();
         match (has_token, &self.auth) {
             (false, None) => Err(fail(
@@ -185,7 +174,7 @@ impl HubspotConfig {
                 "give either access_token (private app) or an `auth` table (OAuth2), not both"
                     .to_owned(),
             )),
-            _ => Ok(()),
+            _ => Ok(crm),
         }
     }
 }
@@ -435,14 +424,10 @@ impl HubspotConnector {
     /// Validates `config`, resolves its field mapping over [`default_mapping`] and builds the
     /// connector. `ctx.http` must carry [`http_auth`].
     pub fn new(ctx: ConnectorContext, config: HubspotConfig) -> Result<Self, ConnectorError> {
-        config.validate(&ctx.instance)?;
-        let fail = |message: String| ConnectorError::config(&ctx.instance, message);
-        let default_currency = Currency::parse(&config.default_currency)
-            .map_err(|e| fail(format!("default_currency: {e}")))?;
-        let mapping = config
-            .mapping
-            .resolve(default_mapping())
-            .map_err(|e| fail(e.to_string()))?;
+        let CrmSettings {
+            default_currency,
+            mapping,
+        } = config.validate(&ctx.instance)?;
         Ok(Self {
             base: config.endpoint.trim_end_matches('/').to_owned(),
             ctx,

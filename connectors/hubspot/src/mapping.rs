@@ -15,8 +15,8 @@ use tributary_connector::map::{
     Fields, MapError, array, full_name, id_text, parse_timestamp, segment_by_employees,
 };
 use tributary_model::{
-    Account, Currency, DealContact, ExternalRef, Money, Person, PersonRole, RevenueEventKind,
-    Segment, Subscription, SubscriptionStatus, normalize_domain, normalize_email,
+    Account, Currency, DealContact, ExternalRef, Person, PersonRole, RevenueEventKind, Segment,
+    Subscription, SubscriptionStatus, normalize_domain, normalize_email,
 };
 
 /// The `system` of every [`ExternalRef`] this connector emits.
@@ -190,9 +190,7 @@ pub fn map_deal(
     }
     let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
     let p = Fields::new(properties(raw), "deals", &id);
-    let mapping = m.mapping;
-    let (term, arr) = p.term_and_arr(mapping, None)?;
-    let currency = p.currency("deal_currency_code", m.default_currency)?;
+    let revenue = p.revenue(m.mapping, "deal_currency_code", m.default_currency, None)?;
     let start = match datetime(&p, "closedate")? {
         Some(t) => t.date_naive(),
         None => {
@@ -203,17 +201,15 @@ pub fn map_deal(
             ));
         }
     };
-    let end = start.checked_add_months(Months::new(term)).ok_or_else(|| {
-        p.error(
-            "closedate",
-            Some(&start.to_string()),
-            "term ends out of range",
-        )
-    })?;
-    let motion = mapping
-        .motion_field
-        .as_deref()
-        .and_then(|f| mapping.motion(p.text(f).as_deref()));
+    let end = start
+        .checked_add_months(Months::new(revenue.term))
+        .ok_or_else(|| {
+            p.error(
+                "closedate",
+                Some(&start.to_string()),
+                "term ends out of range",
+            )
+        })?;
     let plan = p
         .text("dealname")
         .or_else(|| pipeline_label.map(str::to_owned))
@@ -224,9 +220,9 @@ pub fn map_deal(
         plan,
         start_date: start,
         end_date: Some(end),
-        arr: Money::new(arr, currency),
+        arr: revenue.arr,
         status: SubscriptionStatus::on(start, Some(end), m.today),
-        motion,
+        motion: revenue.motion,
     }))
 }
 

@@ -1,42 +1,25 @@
-//! Large initial loads through Bulk API 2.0 query jobs (`vendor-apis.md` §1, "Bulk API 2.0
-//! query jobs").
+//! Large initial loads through Bulk API 2.0 query jobs (`vendor-apis.md` §1; the crate README
+//! has the steps): `SalesforceConnector`'s `read` switches here for a full refresh from
+//! scratch above `bulk_threshold` rows, and [`BulkPages`] records the same keyset position as
+//! the REST path, so a read cut off mid-bulk resumes through REST.
 //!
-//! Paging a REST query costs one API request per 2000 rows; a Bulk query job serves the same
-//! SOQL as CSV in pages of `bulk_max_records`. `SalesforceConnector::read_object` switches
-//! here when a full refresh starts from scratch and the first REST batch's `totalSize` is
-//! above `bulk_threshold` (that batch is the count: it costs one request and is not read). The
-//! read then:
-//!
-//! 1. creates a job (`POST …/jobs/query`, `operation: "query"`, the same SOQL as the REST path:
-//!    the same select list, `ORDER BY SystemModstamp ASC, Id ASC`);
-//! 2. polls it (`GET …/jobs/query/<id>`) until `JobComplete`, waiting `bulk_poll_interval_ms`
-//!    first and doubling the wait up to eight times that; `Failed` or `Aborted` ends the stream
-//!    with the job's `errorMessage`, and a job still open after `bulk_timeout_secs` is aborted;
-//! 3. pages the results (`GET …/results?maxRecords=N&locator=L`) until `Sforce-Locator` is
-//!    `null`, turning every CSV row into the JSON record the REST path maps (every value a
-//!    string, an empty value null) and mapped by the same mapper; as a page source of the SDK's
-//!    pull driver ([`BulkPages`]) it records the same `Cursor { after: (SystemModstamp, Id) }`
-//!    the REST path does, checkpointed after every page but the last, so that a read cut off
-//!    mid-bulk resumes through REST from that row, with no duplicates or gaps (the rows come
-//!    in the same order);
-//! 4. deletes the job (best effort); the read ends as a REST full refresh does.
-//!
-//! Two things a connector otherwise leaves to the runtime happen here, and why:
-//! - Waiting between polls. A Bulk job runs asynchronously on Salesforce's side; there is
-//!   nothing to retry, only a job to wait for, and the runtime has no notion of it.
-//! - Checking a results page is whole. A CSV body that ended early looks whole to HTTP when
-//!   the length header agrees with it, so each page is decoded through
-//!   [`tributary_connector::HttpClient::send_decoded`] and checked against
-//!   `Sforce-NumberOfRecords` and its final line break; a short page is a
-//!   [`BodyError::Incomplete`], which the client fetches again (locators are stable) within
-//!   its retry budget.
+//! Two things a connector otherwise leaves to the runtime happen here, and why: waiting
+//! between polls (a job runs asynchronously on Salesforce's side; there is nothing to retry,
+//! only a job to wait for), and checking that a results page is whole (a CSV body that ended
+//! early looks whole to HTTP when the length header agrees with it, so each page is checked
+//! against `Sforce-NumberOfRecords` and its final line break, and a short one is a
+//! [`BodyError::Incomplete`] that the client fetches again within its retry budget).
 
-use crate::{Cursor, Object, SalesforceConfig, SalesforceConnector};
+use crate::{Object, SalesforceConfig, SalesforceConnector, mapping};
 use async_trait::async_trait;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+use tributary_connector::map::csv_records;
+use tributary_connector::pull::keyset::Keyset;
 use tributary_connector::pull::{Page as PullPage, PageSource};
-use tributary_connector::{BodyError, ConnectorError, HeaderMap, HttpRequest, Method};
+use tributary_connector::{
+    BodyError, ConnectorError, HttpRequest, Method, check_range, daily_remaining, header_text,
+};
 
 /// Rows above which a full refresh from scratch goes through Bulk unless configured.
 pub const DEFAULT_BULK_THRESHOLD: u64 = 100_000;
@@ -62,13 +45,8 @@ const DELIMITERS: [(&str, u8); 6] = [
 
 /// Checks the Bulk keys of `config`; the message names the field.
 pub(crate) fn validate(config: &SalesforceConfig) -> Result<(), String> {
-    if config.bulk_max_records == 0 {
-        return Err("bulk_max_records must be at least 1".to_owned());
-    }
-    if config.bulk_timeout_secs == 0 {
-        return Err("bulk_timeout_secs must be at least 1".to_owned());
-    }
-    Ok(())
+    check_range("bulk_max_records", config.bulk_max_records, 1..=u64::MAX)?;
+    check_range("bulk_timeout_secs", config.bulk_timeout_secs, 1..=u64::MAX)
 }
 
 /// A created job: where it lives and how its CSV is delimited.
@@ -89,14 +67,6 @@ struct Page {
     next: Option<String>,
     /// Daily API requests left, from `Sforce-Limit-Info`.
     api_remaining: Option<u64>,
-}
-
-/// A response header as text.
-fn header<'r>(headers: &'r HeaderMap, name: &str) -> Option<&'r str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
 }
 
 /// Decodes one results page of a job whose SELECT list is `fields` (the record keys, spelt as
@@ -125,62 +95,12 @@ fn parse_page(
         }
         Some(locator) => Some(locator.to_owned()),
     };
-    // Every page has a header row and ends with a line break (LF or CRLF).
-    if body.last() != Some(&b'\n') {
-        return Err(BodyError::Incomplete(format!(
-            "the CSV body ({} bytes) does not end with a line break",
-            body.len()
-        )));
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .delimiter(delimiter)
-        .from_reader(body);
-    let columns = reader
-        .headers()
-        .map_err(|e| BodyError::Invalid(format!("unreadable CSV header row: {e}")))?
-        .clone();
-    let same = columns.len() == fields.len()
-        && columns
-            .iter()
-            .zip(fields)
-            .all(|(c, f)| c.trim().eq_ignore_ascii_case(f));
-    if !same {
-        return Err(BodyError::Invalid(format!(
-            "CSV columns `{}` are not the query's `{}`",
-            columns.iter().collect::<Vec<_>>().join(","),
-            fields.join(",")
-        )));
-    }
-    let mut records = Vec::new();
-    for (line, row) in reader.records().enumerate() {
-        let row = row.map_err(|e| BodyError::Invalid(format!("CSV row {}: {e}", line + 1)))?;
-        let mut record = Map::new();
-        for (field, value) in fields.iter().zip(row.iter()) {
-            let value = if value.is_empty() {
-                Value::Null
-            } else {
-                Value::String(value.to_owned())
-            };
-            record.insert(field.clone(), value);
-        }
-        records.push(Value::Object(record));
-    }
-    match promised {
-        Some(n) if records.len() < n => Err(BodyError::Incomplete(format!(
-            "{} of the {n} rows `Sforce-NumberOfRecords` announced",
-            records.len()
-        ))),
-        Some(n) if records.len() > n => Err(BodyError::Invalid(format!(
-            "{} rows where `Sforce-NumberOfRecords` announced {n}",
-            records.len()
-        ))),
-        _ => Ok(Page {
-            records,
-            next,
-            api_remaining: None,
-        }),
-    }
+    let records = csv_records(body, fields, delimiter, promised)?;
+    Ok(Page {
+        records,
+        next,
+        api_remaining: None,
+    })
 }
 
 /// The results pages of a completed job, paged by `locator`; the same position as the REST
@@ -197,10 +117,10 @@ pub(crate) struct BulkPages<'a> {
 }
 
 #[async_trait]
-impl PageSource<Cursor> for BulkPages<'_> {
+impl PageSource<Keyset> for BulkPages<'_> {
     type Raw = Value;
 
-    async fn next_page(&mut self, cursor: &mut Cursor) -> Result<PullPage<Value>, ConnectorError> {
+    async fn next_page(&mut self, cursor: &mut Keyset) -> Result<PullPage<Value>, ConnectorError> {
         if self.pages > 0 {
             self.conn.keep_reserve(self.api_remaining)?;
         }
@@ -211,13 +131,8 @@ impl PageSource<Cursor> for BulkPages<'_> {
         self.pages += 1;
         self.api_remaining = page.api_remaining;
         self.locator = page.next;
-        let (records, skipped) = cursor.advance(page.records);
-        Ok(PullPage {
-            records,
-            skipped,
-            more: self.locator.is_some(),
-            total: None,
-        })
+        let more = self.locator.is_some();
+        Ok(cursor.page(page.records, mapping::position, more))
     }
 }
 
@@ -233,11 +148,11 @@ impl BulkPages<'_> {
 impl SalesforceConnector {
     /// Whether a read from `cursor` of a query with `total` rows goes through Bulk: a full
     /// refresh from scratch above the threshold.
-    pub(crate) fn wants_bulk(&self, cursor: &Cursor, total: Option<u64>) -> bool {
+    pub(crate) fn wants_bulk(&self, cursor: &Keyset, total: Option<u64>) -> bool {
         let threshold = self.config.bulk_threshold;
         threshold > 0
             && !cursor.incremental
-            && *cursor == Cursor::default()
+            && *cursor == Keyset::default()
             && total.is_some_and(|t| t > threshold)
     }
 
@@ -354,7 +269,7 @@ impl SalesforceConnector {
                     });
                 }
             }
-            self.keep_reserve(crate::query::daily_remaining(&response.headers))?;
+            self.keep_reserve(daily_remaining(&response.headers))?;
             if started.elapsed() >= deadline {
                 self.abort_job(job).await;
                 return Err(ConnectorError::Transient {
@@ -387,8 +302,8 @@ impl SalesforceConnector {
             .http
             .send_decoded(&request, |headers, body| {
                 parse_page(
-                    header(headers, "sforce-numberofrecords"),
-                    header(headers, "sforce-locator"),
+                    header_text(headers, "sforce-numberofrecords"),
+                    header_text(headers, "sforce-locator"),
                     body,
                     &job.columns,
                     job.delimiter,
@@ -399,7 +314,7 @@ impl SalesforceConnector {
                 tracing::warn!(stream = object.name, job = %job.id, error = %e, "bulk results page failed");
             })?;
         Ok(Page {
-            api_remaining: crate::query::daily_remaining(&response.headers),
+            api_remaining: daily_remaining(&response.headers),
             ..response.body
         })
     }

@@ -1,63 +1,23 @@
 //! The Salesforce connector: `Account`, `Contact`, `Opportunity` or `Contract`,
-//! `OpportunityContactRole` and `DatedConversionRate` over the REST query API (`GET
-//! /services/data/<version>/query` and `/queryAll`), mapped to accounts, people,
-//! subscriptions, deal contacts and FX rates.
+//! `OpportunityContactRole` and `DatedConversionRate` over the REST query API (`query`, and
+//! `queryAll` for incremental runs and deletes; Bulk API 2.0 query jobs for large first loads),
+//! mapped to accounts, people, subscriptions, deal contacts and FX rates. The crate README
+//! describes the streams, their state, the describe check, Bulk, auth and limits.
 //!
-//! Key types:
-//! - [`SalesforceConfig`]: the `[connectors.<name>]` section of `tributary.toml` for
-//!   `kind = "salesforce"`, with the revenue field mapping (`[connectors.<name>.mapping]`,
-//!   over [`default_mapping`]).
-//! - [`SalesforceConnector`]: implements [`tributary_connector::Connector`]. Streams:
-//!   `Account`, `Contact`, then `Opportunity` and `OpportunityContactRole` (subscriptions from
-//!   opportunities, the default) or `Contract` (`subscriptions_from = "contract"`), then
-//!   `DatedConversionRate` (`fx_rates`, full refresh only); the others incremental (first) or
-//!   full refresh.
-//! - [`mapping`]: the pure functions from Salesforce's JSON to the model, with [`MapError`].
-//! - [`quota_observer`]: turns the daily `REQUEST_LIMIT_EXCEEDED` into
-//!   [`ConnectorError::QuotaExhausted`]; `reserve_api_requests` stops a read earlier, from
-//!   `Sforce-Limit-Info`.
-//! - `setup` (private): what a read needs before its first query (describe checks and the
-//!   select list, the owners, the corporate currency), as a per-read context.
-//! - `query` and `bulk` (private): the REST query and the Bulk API 2.0 job as page sources of
-//!   the SDK's pull driver ([`tributary_connector::pull`]), which owns the page loop, the
-//!   per-page checkpoints, the counts and the starting-cursor rules.
-//!
-//! Every read is one SOQL query ordered by `SystemModstamp, Id`, paged through
-//! `nextRecordsUrl`, with a checkpoint after every batch holding the last `(SystemModstamp,
-//! Id)` read — never the `nextRecordsUrl`, whose cursor expires. A resumed read queries again
-//! from that stamp and skips what it had read. A full refresh uses `query` (live rows only; the
-//! engine's sweep deletes the rest) and ends with [`ReadItem::Complete`] holding the last
-//! stamp served as the next incremental run's mark. An incremental run uses
-//! `queryAll` from the saved high-water mark minus `overlap_secs`, so soft-deleted rows arrive
-//! with `IsDeleted = true` and become deletes, and saves the newest stamp read as the next
-//! mark; with no mark it reads everything first. The query's `totalSize` is reported against
-//! the rows it served ([`ReadItem::Count`], phase `query` or `queryAll`). Only closed-won
-//! opportunities (activated or expired contracts) are subscriptions: a full refresh skips the
-//! others, an incremental run deletes them. The first request of every read asks for
-//! `batch_size` records per batch (`Sforce-Query-Options`).
-//!
-//! Before the first query of `Account`, `Opportunity` or `Contract` the object's `describe` is
-//! read (cached for [`DESCRIBE_MAX_AGE`], so once per run): `CurrencyIsoCode` is selected only
-//! where it exists (single-currency orgs refuse it), the mapping's fields only when the
-//! mapping names them, and a configured field the object lacks fails the read with a config
-//! error before any record. An `Account` read first loads the org's users (one query) and
-//! maps `OwnerId` to the owner's email; a `DatedConversionRate` read first finds the corporate
-//! currency, and reads nothing in a single-currency org.
-//!
-//! A full refresh from scratch of more than `bulk_threshold` rows runs the same SOQL as a Bulk
-//! API 2.0 query job instead (`bulk.rs`), checkpointing the same position after every results
-//! page, so that a cut-off bulk read resumes through REST.
-//!
-//! After the token request every call goes to the token response's `instance_url`
-//! ([`tributary_connector::TokenExtras::instance_url`]); with a static bearer session id, to
-//! `endpoint`.
+//! Key types: [`SalesforceConfig`] (`kind = "salesforce"`, with the revenue mapping over
+//! [`default_mapping`]); [`SalesforceConnector`], declared to registries as [`DECLARATION`];
+//! [`mapping`], the pure functions from Salesforce's JSON to the model; [`quota_observer`],
+//! the daily request limit as [`ConnectorError::QuotaExhausted`]. Privately: `setup`, what a
+//! read fetches before its first query (describe checks and the select list, the owners, the
+//! corporate currency); `query` and `bulk`, page sources of the SDK's pull driver reading one
+//! SOQL query in `(SystemModstamp, Id)` order ([`tributary_connector::pull::keyset`]).
 //!
 //! What it must not do: open its own HTTP client, read the environment, sleep or retry on its
 //! own (the runtime's [`tributary_connector::HttpClient`] retries and refreshes tokens on
-//! `INVALID_SESSION_ID`), log tokens, or panic on vendor data.
+//! `INVALID_SESSION_ID`; only a Bulk job is waited for, see `bulk`), log tokens, or panic on
+//! vendor data.
 
 mod bulk;
-mod kind;
 pub mod mapping;
 mod query;
 mod setup;
@@ -69,25 +29,23 @@ pub use bulk::{
     DEFAULT_BULK_TIMEOUT_SECS,
 };
 
-pub use kind::{DECLARATION, SalesforceKind};
 pub use mapping::MapError;
 
 use async_stream::try_stream;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use futures::{StreamExt, stream::BoxStream};
+use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
-use tributary_connector::pull::{
-    self, INCREMENTAL_FIRST, PerRecord, Phase, PullState, Start, StreamDecl,
-};
+use tributary_connector::map::FieldCatalog;
+use tributary_connector::pull::keyset::Keyset;
+use tributary_connector::pull::{self, INCREMENTAL_FIRST, PerRecord, Phase, StreamDecl};
 use tributary_connector::{
-    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, DeleteStrategy,
-    MappingSettings, ObservedResponse, QuotaVerdict, ReadItem, RevenueMapping, StreamSpec,
-    StreamState, SyncMode, check_endpoint,
+    Auth, AuthSettings, Connector, ConnectorContext, ConnectorError, ConnectorKind, CrmSettings,
+    Declared, DeleteStrategy, MappingSettings, ObservedResponse, QuotaVerdict, ReadItem,
+    RevenueMapping, StreamSpec, StreamState, SyncMode, check_range, header_text,
 };
 use tributary_model::{Currency, EntityKind, RevenueEventKind};
 
@@ -227,10 +185,12 @@ impl Default for SalesforceConfig {
 }
 
 impl SalesforceConfig {
-    /// Checks every value; the message names the field.
-    pub fn validate(&self, instance: &str) -> Result<(), ConnectorError> {
+    /// Checks every value; the message names the field. Returns the settings every CRM
+    /// connector parses alike (the mapping over [`default_mapping`]).
+    pub fn validate(&self, instance: &str) -> Result<CrmSettings, ConnectorError> {
+        let (endpoint, currency, mapping) = (&self.endpoint, &self.default_currency, &self.mapping);
+        let crm = CrmSettings::parse(instance, endpoint, currency, mapping, default_mapping())?;
         let fail = |message: String| ConnectorError::config(instance, message);
-        check_endpoint(&self.endpoint).map_err(fail)?;
         let version_ok = self
             .api_version
             .strip_prefix('v')
@@ -247,20 +207,11 @@ impl SalesforceConfig {
                 self.api_version
             )));
         }
-        Currency::parse(&self.default_currency)
-            .map_err(|e| fail(format!("default_currency: {e}")))?;
         bulk::validate(self).map_err(fail)?;
-        if !(MIN_BATCH_SIZE..=DEFAULT_BATCH_SIZE).contains(&self.batch_size) {
-            return Err(fail(format!(
-                "batch_size must be between {MIN_BATCH_SIZE} and {DEFAULT_BATCH_SIZE}, got {}",
-                self.batch_size
-            )));
-        }
-        self.mapping
-            .resolve(default_mapping())
-            .map_err(|e| fail(e.to_string()))?;
+        let batch_sizes = MIN_BATCH_SIZE.into()..=DEFAULT_BATCH_SIZE.into();
+        check_range("batch_size", self.batch_size.into(), batch_sizes).map_err(fail)?;
         match self.auth {
-            AuthSettings::Oauth2(_) | AuthSettings::Bearer { .. } => Ok(()),
+            AuthSettings::Oauth2(_) | AuthSettings::Bearer { .. } => Ok(crm),
             _ => Err(fail(
                 "auth must be `kind = \"oauth2\"` (refresh_token or jwt_bearer) or `kind = \"bearer\"`"
                     .to_owned(),
@@ -272,6 +223,34 @@ impl SalesforceConfig {
 /// The [`Auth`] the runtime's HTTP client must carry for `config`.
 pub fn http_auth(config: &SalesforceConfig, instance: &str) -> Result<Auth, ConnectorError> {
     config.auth.build(instance)
+}
+
+/// The `salesforce` kind.
+pub struct SalesforceKind;
+
+/// Salesforce's entry in a registry of kinds.
+pub static DECLARATION: Declared<SalesforceKind> = Declared::new();
+
+impl ConnectorKind for SalesforceKind {
+    type Config = SalesforceConfig;
+    const NAME: &'static str = KIND;
+    const SUMMARY: &'static str = "Salesforce: accounts, contacts, won opportunities or contracts, contact roles and dated rates (REST query/queryAll, Bulk API 2.0)";
+    const AUTH: &'static [&'static str] = &["OAuth2 refresh token", "OAuth2 JWT bearer"];
+
+    fn streams() -> Vec<StreamSpec> {
+        STREAMS.iter().map(StreamDecl::spec).collect()
+    }
+
+    fn auth(config: &SalesforceConfig, instance: &str) -> Result<Auth, ConnectorError> {
+        http_auth(config, instance)
+    }
+
+    fn build(
+        config: SalesforceConfig,
+        cx: ConnectorContext,
+    ) -> Result<Box<dyn Connector>, ConnectorError> {
+        Ok(Box::new(SalesforceConnector::new(cx, config)?))
+    }
 }
 
 /// Turns Salesforce's daily-limit refusal (403 `REQUEST_LIMIT_EXCEEDED`, `TotalRequests Limit
@@ -291,12 +270,8 @@ pub fn quota_observer(response: &ObservedResponse<'_>) -> QuotaVerdict {
     if !daily {
         return QuotaVerdict::Continue;
     }
-    let usage = response
-        .headers
-        .get("sforce-limit-info")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| format!(" ({v})"))
-        .unwrap_or_default();
+    let usage = header_text(response.headers, "sforce-limit-info");
+    let usage = usage.map(|v| format!(" ({v})")).unwrap_or_default();
     QuotaVerdict::Exhausted {
         message: format!("Salesforce daily API request limit reached{usage}"),
         resume_at: None,
@@ -391,108 +366,8 @@ static STREAMS: [StreamDecl<Sf>; 6] = [
     },
 ];
 
-/// The last record read: its `SystemModstamp` and `Id`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Position {
-    modstamp: DateTime<Utc>,
-    id: String,
-}
-
-/// The state of one stream. Never the `nextRecordsUrl`: its query cursor expires, so a
-/// resumed read queries again from the last position read.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Cursor {
-    /// The high-water mark of the last completed incremental run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    since: Option<DateTime<Utc>>,
-    /// The last record read by the read in progress.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    after: Option<Position>,
-    /// The read in progress is incremental (through `queryAll`).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    incremental: bool,
-}
-
-impl PullState for Cursor {
-    /// A mark, or a read through `queryAll` in progress: a full refresh cannot resume it.
-    fn is_incremental(&self) -> bool {
-        self.incremental || self.since.is_some()
-    }
-}
-
-impl Cursor {
-    fn to_state(&self) -> StreamState {
-        StreamState::encode(self)
-    }
-
-    /// The state to read `stream` from in `mode`, given the saved one (the SDK's rules).
-    fn starting(stream: &str, mode: SyncMode, state: Option<StreamState>) -> Self {
-        let cursor = match pull::start::<Cursor>(stream, mode, state) {
-            Start::Resume(cursor) => cursor,
-            Start::Fresh => Cursor::default(),
-        };
-        Cursor {
-            incremental: mode == SyncMode::Incremental,
-            ..cursor
-        }
-    }
-
-    /// Whether a record at `(modstamp, id)` was read before this position.
-    fn already_read(&self, modstamp: DateTime<Utc>, id: &str) -> bool {
-        self.after
-            .as_ref()
-            .is_some_and(|a| modstamp == a.modstamp && id <= a.id.as_str())
-    }
-
-    /// Takes in a batch served in `(SystemModstamp, Id)` order: drops the records read before
-    /// this position (a resumed query starts again at its stamp) and moves the position to
-    /// the last record served. Returns the rest and how many were dropped; a record without
-    /// an `Id` or stamp stays, for the mapper to reject.
-    fn advance(&mut self, records: Vec<Value>) -> (Vec<Value>, u64) {
-        let served = records.len();
-        let fresh: Vec<Value> = records
-            .into_iter()
-            .filter(|raw| {
-                let (Some(id), Some(modstamp)) = (mapping::record_id(raw), mapping::modstamp(raw))
-                else {
-                    return true;
-                };
-                if self.already_read(modstamp, &id) {
-                    return false;
-                }
-                // The last record served, not the greatest: a record changed while the query
-                // pages is served in its old place with its new, later stamp, and resuming
-                // from that stamp would skip the records between.
-                self.after = Some(Position { modstamp, id });
-                true
-            })
-            .collect();
-        let skipped = (served - fresh.len()) as u64;
-        (fresh, skipped)
-    }
-
-    /// What follows a read that reached its end: the next incremental run's mark, the newest
-    /// of the saved one and the last stamp read (after a full refresh, the last stamp served,
-    /// so that the next incremental run does not read everything again).
-    fn next(&self) -> Option<StreamState> {
-        let last = self.after.as_ref().map(|a| a.modstamp);
-        let since = match (self.since, last) {
-            (Some(s), Some(a)) => Some(s.max(a)),
-            (s, a) => s.or(a),
-        };
-        since.map(|since| {
-            Cursor {
-                since: Some(since),
-                ..Cursor::default()
-            }
-            .to_state()
-        })
-    }
-}
-
 /// A `describe` result and when it was fetched; `None` when the org has no such object.
-type CachedDescribe = (std::time::Instant, Option<std::sync::Arc<setup::Describe>>);
+type CachedDescribe = (std::time::Instant, Option<std::sync::Arc<FieldCatalog>>);
 
 /// A configured Salesforce connector instance.
 #[derive(Debug)]
@@ -514,14 +389,10 @@ impl SalesforceConnector {
         mut ctx: ConnectorContext,
         config: SalesforceConfig,
     ) -> Result<Self, ConnectorError> {
-        config.validate(&ctx.instance)?;
-        let fail = |message: String| ConnectorError::config(&ctx.instance, message);
-        let default_currency = Currency::parse(&config.default_currency)
-            .map_err(|e| fail(format!("default_currency: {e}")))?;
-        let mapping = config
-            .mapping
-            .resolve(default_mapping())
-            .map_err(|e| fail(e.to_string()))?;
+        let CrmSettings {
+            default_currency,
+            mapping,
+        } = config.validate(&ctx.instance)?;
         ctx.http = ctx.http.with_quota_observer(quota_observer);
         Ok(Self {
             ctx,
@@ -566,23 +437,49 @@ impl SalesforceConnector {
     fn config_error(&self, message: String) -> ConnectorError {
         ConnectorError::config(&self.ctx.instance, message)
     }
+}
 
-    /// Reads `object` from `cursor`: one SOQL query from the position (or the mark less the
-    /// overlap) on, through `queryAll` when incremental, or a Bulk job for a large full
-    /// refresh from scratch; then the end state.
-    fn read_object(
-        &self,
-        object: Object,
-        mut cursor: Cursor,
-    ) -> BoxStream<'_, Result<ReadItem, ConnectorError>> {
+#[async_trait]
+impl Connector for SalesforceConnector {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn instance(&self) -> &str {
+        &self.ctx.instance
+    }
+
+    async fn check(&self) -> Result<(), ConnectorError> {
+        self.first_batch("SELECT Id FROM Account LIMIT 1".to_owned(), false)
+            .await
+            .map(|_| ())
+    }
+
+    fn streams(&self) -> Vec<StreamSpec> {
+        STREAMS
+            .iter()
+            .filter(|o| self.declares(o))
+            .map(StreamDecl::spec)
+            .collect()
+    }
+
+    fn read<'a>(
+        &'a self,
+        stream: &'a StreamSpec,
+        mode: SyncMode,
+        state: Option<StreamState>,
+    ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
         Box::pin(try_stream! {
+            let declared = STREAMS.iter().filter(|o| self.declares(o));
+            let object = StreamDecl::lookup(declared, &stream.name, KIND, &self.ctx.instance)?;
+            // Rates have no incremental mode: every read is whole.
+            let mut cursor = Keyset::starting(object.name, object.mode(mode), state);
+            // One SOQL query from the position (or the mark less the overlap) on, through
+            // `queryAll` when incremental, or a Bulk job for a large full refresh from scratch;
+            // then the end state.
             let (stream, incremental) = (object.name, cursor.incremental);
             let mode = if incremental { SyncMode::Incremental } else { SyncMode::FullRefresh };
-            let from = match (&cursor.after, cursor.since) {
-                (Some(after), _) => Some(after.modstamp),
-                (None, Some(since)) => Some(pull::lookback(since, self.config.overlap_secs)),
-                (None, None) => None,
-            };
+            let from = cursor.from(self.config.overlap_secs);
             let Some(run) = self.prepare(object).await? else {
                 yield pull::finish(mode, None);
                 return;
@@ -617,59 +514,6 @@ impl SalesforceConnector {
                 tracing::info!(stream, next = ?next.as_ref().map(|s| &s.0), "salesforce changes read");
             }
             yield pull::finish(mode, next);
-        })
-    }
-}
-
-#[async_trait]
-impl Connector for SalesforceConnector {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    fn instance(&self) -> &str {
-        &self.ctx.instance
-    }
-
-    async fn check(&self) -> Result<(), ConnectorError> {
-        self.first_batch("SELECT Id FROM Account LIMIT 1".to_owned(), false)
-            .await
-            .map(|_| ())
-    }
-
-    fn streams(&self) -> Vec<StreamSpec> {
-        STREAMS
-            .iter()
-            .filter(|o| self.declares(o))
-            .map(StreamDecl::spec)
-            .collect()
-    }
-
-    fn read<'a>(
-        &'a self,
-        stream: &'a StreamSpec,
-        mode: SyncMode,
-        state: Option<StreamState>,
-    ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
-        Box::pin(try_stream! {
-            let Some(object) = StreamDecl::find(&STREAMS, &stream.name).filter(|o| self.declares(o)) else {
-                Err(self.config_error(format!(
-                    "salesforce has no stream `{}` (with subscriptions_from = `{}` and fx_rates = {})",
-                    stream.name,
-                    match self.config.subscriptions_from {
-                        SubscriptionSource::Opportunity => "opportunity",
-                        SubscriptionSource::Contract => "contract",
-                    },
-                    self.config.fx_rates
-                )))?;
-                return;
-            };
-            // Rates have no incremental mode: every read is whole.
-            let cursor = Cursor::starting(object.name, object.mode(mode), state);
-            let mut items = self.read_object(object, cursor);
-            while let Some(item) = items.next().await {
-                yield item?;
-            }
         })
     }
 }

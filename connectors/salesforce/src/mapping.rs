@@ -11,10 +11,11 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 pub use tributary_connector::MapError;
 use tributary_connector::RevenueMapping;
-use tributary_connector::map::{Fields, full_name, segment_by_employees};
+use tributary_connector::map::{Fields, full_name, id_text, segment_by_employees};
+use tributary_connector::pull::keyset::Position;
 use tributary_model::{
-    Account, Currency, DealContact, ExternalRef, FxRate, Money, Person, Subscription,
-    SubscriptionStatus, normalize_domain, normalize_email,
+    Account, Currency, DealContact, ExternalRef, FxRate, Person, Subscription, SubscriptionStatus,
+    normalize_domain, normalize_email,
 };
 
 /// The `system` of every [`ExternalRef`] this connector emits.
@@ -31,11 +32,7 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
 
 /// A record's `Id`, when it has one.
 pub fn record_id(raw: &Value) -> Option<String> {
-    raw.get("Id")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    raw.get("Id").and_then(id_text)
 }
 
 /// A record's `SystemModstamp`.
@@ -43,6 +40,14 @@ pub fn modstamp(raw: &Value) -> Option<DateTime<Utc>> {
     raw.get("SystemModstamp")
         .and_then(Value::as_str)
         .and_then(parse_datetime)
+}
+
+/// A record's place in a query ordered by `SystemModstamp, Id`, when it has both.
+pub fn position(raw: &Value) -> Option<Position> {
+    Some(Position {
+        modstamp: modstamp(raw)?,
+        id: record_id(raw)?,
+    })
 }
 
 /// Whether the record is soft-deleted (`IsDeleted`, only ever true through `queryAll`).
@@ -128,8 +133,7 @@ pub fn map_opportunity(
     }
     let id = record_id(raw).unwrap_or_else(|| "?".to_owned());
     let f = Fields::new(raw, "Opportunity", &id);
-    let (term, arr) = f.term_and_arr(mapping, None)?;
-    let currency = f.currency("CurrencyIsoCode", default_currency)?;
+    let revenue = f.revenue(mapping, "CurrencyIsoCode", default_currency, None)?;
     let Some(start) = f.date("CloseDate")? else {
         return Err(f.error(
             "CloseDate",
@@ -137,17 +141,15 @@ pub fn map_opportunity(
             "a closed-won opportunity needs a close date to start its term",
         ));
     };
-    let end = start.checked_add_months(Months::new(term)).ok_or_else(|| {
-        f.error(
-            "CloseDate",
-            f.text("CloseDate").as_deref(),
-            "term ends out of range",
-        )
-    })?;
-    let motion = mapping
-        .motion_field
-        .as_deref()
-        .and_then(|field| f.text(field));
+    let end = start
+        .checked_add_months(Months::new(revenue.term))
+        .ok_or_else(|| {
+            f.error(
+                "CloseDate",
+                f.text("CloseDate").as_deref(),
+                "term ends out of range",
+            )
+        })?;
     Ok(Some(Subscription {
         account: account(&f, instance),
         plan: f
@@ -156,9 +158,9 @@ pub fn map_opportunity(
             .unwrap_or_else(|| "default".to_owned()),
         start_date: start,
         end_date: Some(end),
-        arr: Money::new(arr, currency),
+        arr: revenue.arr,
         status: SubscriptionStatus::on(start, Some(end), today),
-        motion: mapping.motion(motion.as_deref()),
+        motion: revenue.motion,
     }))
 }
 
@@ -202,11 +204,15 @@ pub fn map_contract(
             "an activated contract needs a start date",
         ));
     };
-    let (term, arr) = f.term_and_arr(mapping, Some("ContractTerm"))?;
-    let currency = f.currency("CurrencyIsoCode", default_currency)?;
+    let revenue = f.revenue(
+        mapping,
+        "CurrencyIsoCode",
+        default_currency,
+        Some("ContractTerm"),
+    )?;
     let end = match f.date("EndDate")? {
         Some(last) => last.checked_add_days(Days::new(1)),
-        None => start.checked_add_months(Months::new(term)),
+        None => start.checked_add_months(Months::new(revenue.term)),
     }
     .ok_or_else(|| {
         f.error(
@@ -222,10 +228,6 @@ pub fn map_contract(
             "the contract ends before it starts",
         ));
     }
-    let motion = mapping
-        .motion_field
-        .as_deref()
-        .and_then(|field| f.text(field));
     Ok(Some(Subscription {
         account: account(&f, instance),
         plan: f
@@ -233,13 +235,13 @@ pub fn map_contract(
             .map_or_else(|| "contract".to_owned(), |n| format!("Contract {n}")),
         start_date: start,
         end_date: Some(end),
-        arr: Money::new(arr, currency),
+        arr: revenue.arr,
         status: if f.text("StatusCode").as_deref() == Some("Terminated") {
             SubscriptionStatus::Cancelled
         } else {
             SubscriptionStatus::on(start, Some(end), today)
         },
-        motion: mapping.motion(motion.as_deref()),
+        motion: revenue.motion,
     }))
 }
 
@@ -313,8 +315,8 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::str::FromStr;
-    use tributary_model::RevenueEventKind;
     use tributary_model::Segment;
+    use tributary_model::{Money, RevenueEventKind};
 
     fn usd() -> Currency {
         Currency::parse("USD").unwrap()

@@ -1,34 +1,22 @@
 //! The REST query API (`GET /services/data/<version>/query` and `/queryAll`) as a page source
-//! of the SDK's pull driver, and the mapping of its records to items.
-//!
-//! Every read is one SOQL query ordered by `SystemModstamp, Id`, paged through
-//! `nextRecordsUrl`. The next-records URL names a server-side cursor that expires, so it stays
-//! inside [`QueryPages`]; the state after every batch holds the last `(SystemModstamp, Id)`
-//! read instead, from which a resumed read queries again and skips what it had read
-//! (`Cursor::advance`). Before each next batch the daily-request reserve is checked
-//! (`reserve_api_requests`), so a run stops at a checkpoint rather than spend what other
-//! integrations need.
+//! of the SDK's pull driver, and the mapping of its records to items. The expiring
+//! `nextRecordsUrl` stays inside [`QueryPages`]; the state holds the keyset position instead.
+//! Before each next batch the daily-request reserve is checked (`reserve_api_requests`).
 
 use crate::setup::Run;
-use crate::{CONTACT, CONTACT_ROLE, CONTRACT, Cursor, OPPORTUNITY, Object, RATES};
+use crate::{CONTACT, CONTACT_ROLE, CONTRACT, OPPORTUNITY, Object, RATES};
 use crate::{SalesforceConnector, mapping};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
 use serde_json::Value;
 use tributary_connector::map::Fields;
+use tributary_connector::pull::keyset::{Keyset, Position};
 use tributary_connector::pull::{self, Emitter, Mapped, Page, PageSource};
 use tributary_connector::{
-    ConnectorError, HeaderMap, HeaderName, HeaderValue, HttpRequest, quota_readings,
+    ConnectorError, DailyReserve, HeaderName, HeaderValue, HttpRequest, daily_remaining,
 };
 use tributary_model::Entity;
-
-/// Daily API requests left, from `Sforce-Limit-Info: api-usage=used/max`.
-pub(crate) fn daily_remaining(headers: &HeaderMap) -> Option<u64> {
-    quota_readings(headers)
-        .into_iter()
-        .find(|r| r.header == "Sforce-Limit-Info")
-        .map(|r| r.remaining as u64)
-}
 
 /// The SOQL of a read of `fields` from `from` (inclusive) on.
 pub(crate) fn soql_for(object: Object, fields: &[String], from: Option<DateTime<Utc>>) -> String {
@@ -48,68 +36,39 @@ fn soql_datetime(t: DateTime<Utc>) -> String {
 }
 
 /// One batch of a query response.
+#[derive(Deserialize)]
 pub(crate) struct Batch {
-    pub(crate) records: Vec<Value>,
+    done: bool,
+    /// Where the next batch is, until the query is done.
+    #[serde(rename = "nextRecordsUrl")]
     pub(crate) next: Option<String>,
+    /// The rows of the whole query.
+    #[serde(rename = "totalSize")]
     pub(crate) total: Option<u64>,
+    pub(crate) records: Vec<Value>,
     /// Daily API requests left, from `Sforce-Limit-Info`.
+    #[serde(skip)]
     api_remaining: Option<u64>,
 }
 
 pub(crate) fn parse_batch(url: &str, body: Value) -> Result<Batch, ConnectorError> {
-    let decode = |message: &str| ConnectorError::Decode {
+    let decode = |message: String| ConnectorError::Decode {
         url: url.to_owned(),
-        message: message.to_owned(),
+        message,
     };
-    let Value::Object(mut map) = body else {
-        return Err(decode("response is not a JSON object"));
-    };
-    let done = match map.get("done") {
-        Some(Value::Bool(b)) => *b,
-        _ => return Err(decode("response has no boolean `done`")),
-    };
-    let next = match map.remove("nextRecordsUrl") {
-        Some(Value::String(s)) if !s.is_empty() => Some(s),
-        None | Some(Value::Null) => None,
-        Some(_) => return Err(decode("`nextRecordsUrl` is not a string")),
-    };
-    if !done && next.is_none() {
-        return Err(decode("`done` is false but there is no `nextRecordsUrl`"));
+    let mut batch: Batch =
+        serde_json::from_value(body).map_err(|e| decode(format!("not a query response: {e}")))?;
+    let done = batch.done;
+    batch.next = batch.next.filter(|next| !done && !next.is_empty());
+    if !done && batch.next.is_none() {
+        return Err(decode(
+            "`done` is false but there is no `nextRecordsUrl`".to_owned(),
+        ));
     }
-    let total = map.get("totalSize").and_then(Value::as_u64);
-    let records = match map.remove("records") {
-        Some(Value::Array(records)) => records,
-        _ => return Err(decode("response has no `records` array")),
-    };
-    Ok(Batch {
-        records,
-        next: if done { None } else { next },
-        total,
-        api_remaining: None,
-    })
+    Ok(batch)
 }
 
 impl SalesforceConnector {
-    /// Where REST calls go: the token response's `instance_url`, else `endpoint`.
-    pub(crate) async fn instance_url(&self) -> Result<String, ConnectorError> {
-        let base = match self.ctx.http.token_manager() {
-            Some(manager) => {
-                let extras = manager.extras().await?;
-                match extras.instance_url() {
-                    Some(url) => url.to_owned(),
-                    None => {
-                        return Err(ConnectorError::Decode {
-                            url: self.config.endpoint.clone(),
-                            message: "the token response has no `instance_url`".to_owned(),
-                        });
-                    }
-                }
-            }
-            None => self.config.endpoint.clone(),
-        };
-        Ok(base.trim_end_matches('/').to_owned())
-    }
-
     /// Every row of a small query, all batches.
     pub(crate) async fn query_all_rows(&self, soql: String) -> Result<Vec<Value>, ConnectorError> {
         let mut batch = self.first_batch(soql, false).await?;
@@ -158,19 +117,19 @@ impl SalesforceConnector {
         })
     }
 
-    /// Refuses to go on when the org's daily API requests are down to the configured reserve.
+    /// Refuses to go on when the org's daily API requests are down to `reserve_api_requests`.
     pub(crate) fn keep_reserve(&self, remaining: Option<u64>) -> Result<(), ConnectorError> {
-        let reserve = self.config.reserve_api_requests;
-        match remaining {
-            Some(left) if reserve > 0 && left <= reserve => Err(ConnectorError::QuotaExhausted {
-                url: self.config.endpoint.clone(),
-                message: format!(
-                    "{left} daily API requests left, at or under the reserve of {reserve} (reserve_api_requests)"
-                ),
-                resume_at: None,
-            }),
-            _ => Ok(()),
-        }
+        let requests = self.config.reserve_api_requests;
+        let reserve = DailyReserve {
+            requests,
+            key: "reserve_api_requests",
+        };
+        reserve.check(&self.config.endpoint, remaining)
+    }
+
+    /// Where REST calls go: the token response's `instance_url`, else `endpoint`.
+    pub(crate) async fn instance_url(&self) -> Result<String, ConnectorError> {
+        self.ctx.http.instance_url(&self.config.endpoint).await
     }
 
     /// The record/delete/reject step of a read of `object`.
@@ -194,7 +153,7 @@ impl SalesforceConnector {
         emit: &Emitter,
         raw: Value,
     ) -> Mapped {
-        let (Some(id), Some(modstamp)) = (mapping::record_id(&raw), mapping::modstamp(&raw)) else {
+        let Some(Position { modstamp, id }) = mapping::position(&raw) else {
             let reason = format!(
                 "{} record without an `Id` or a valid `SystemModstamp`",
                 object.name
@@ -261,10 +220,10 @@ impl<'a> QueryPages<'a> {
 }
 
 #[async_trait]
-impl PageSource<Cursor> for QueryPages<'_> {
+impl PageSource<Keyset> for QueryPages<'_> {
     type Raw = Value;
 
-    async fn next_page(&mut self, cursor: &mut Cursor) -> Result<Page<Value>, ConnectorError> {
+    async fn next_page(&mut self, cursor: &mut Keyset) -> Result<Page<Value>, ConnectorError> {
         // Only the first batch carries the query's count: `totalSize` is the whole query's.
         let (batch, total) = match (self.first.take(), self.next.take()) {
             (Some(first), _) => {
@@ -280,12 +239,9 @@ impl PageSource<Cursor> for QueryPages<'_> {
         };
         self.next = batch.next;
         self.api_remaining = batch.api_remaining;
-        let (records, skipped) = cursor.advance(batch.records);
-        Ok(Page {
-            records,
-            skipped,
-            more: self.next.is_some(),
-            total,
-        })
+        let more = self.next.is_some();
+        Ok(cursor
+            .page(batch.records, mapping::position, more)
+            .with_total(total))
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
 use std::time::Instant;
+use tributary_connector::map::{FieldCatalog, Fields};
 use tributary_connector::{ConnectorError, HttpRequest};
 use tributary_model::Currency;
 
@@ -25,39 +26,13 @@ pub(crate) struct Run {
     pub(crate) today: NaiveDate,
 }
 
-/// What `describe` says about an sObject: its fields, by lowercased API name.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Describe {
-    fields: HashMap<String, String>,
-}
-
-impl Describe {
-    fn from_body(body: &Value) -> Option<Self> {
-        let fields = body.get("fields")?.as_array()?;
-        Some(Self {
-            fields: fields
-                .iter()
-                .filter_map(|f| f.get("name")?.as_str())
-                .map(|n| (n.to_ascii_lowercase(), n.to_owned()))
-                .collect(),
-        })
-    }
-
-    /// The field's API name as the org spells it, when the object has it.
-    fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
-    }
-}
-
 impl SalesforceConnector {
     /// `GET …/sobjects/{object}/describe`, at most once per [`DESCRIBE_MAX_AGE`]; `None` when
     /// the org has no such object (404).
     async fn describe(
         &self,
         object: &'static str,
-    ) -> Result<Option<Arc<Describe>>, ConnectorError> {
+    ) -> Result<Option<Arc<FieldCatalog>>, ConnectorError> {
         let cached = self
             .describes
             .lock()
@@ -74,12 +49,14 @@ impl SalesforceConnector {
             self.config.api_version
         );
         let describe = match self.ctx.http.send(&HttpRequest::get(&url)).await {
-            Ok(response) => Some(Arc::new(Describe::from_body(&response.body).ok_or_else(
-                || ConnectorError::Decode {
-                    url: url.clone(),
-                    message: "the describe result has no `fields` array".to_owned(),
-                },
-            )?)),
+            Ok(response) => Some(Arc::new(
+                FieldCatalog::from_names(&response.body, "fields").ok_or_else(|| {
+                    ConnectorError::Decode {
+                        url: url.clone(),
+                        message: "the describe result has no `fields` array".to_owned(),
+                    }
+                })?,
+            )),
             Err(ConnectorError::Http { status: 404, .. }) => None,
             Err(e) => return Err(e),
         };
@@ -127,53 +104,15 @@ impl SalesforceConnector {
             fields.push(f.to_owned());
         }
         if mapped {
+            let instance = &self.ctx.instance;
+            let lookup = |f: &str| describe.field(f);
             let settings = &self.config.mapping;
-            let m = &self.mapping;
-            let configured =
-                |s: &Option<String>| s.as_deref().is_some_and(|v| !v.trim().is_empty());
-            let wanted = [
-                (
-                    "arr_field",
-                    m.arr_field.as_deref(),
-                    configured(&settings.arr_field),
-                ),
-                (
-                    "amount_field",
-                    Some(m.amount_field.as_str()),
-                    configured(&settings.amount_field) || m.arr_field.is_none(),
-                ),
-                (
-                    "term_field",
-                    m.term_field.as_deref(),
-                    configured(&settings.term_field),
-                ),
-                (
-                    "motion_field",
-                    m.motion_field.as_deref(),
-                    configured(&settings.motion_field),
-                ),
-            ];
-            for (key, field, required) in wanted {
-                let Some(field) = field else { continue };
-                match describe.field(field) {
-                    Some(name) => {
-                        if !fields.iter().any(|f| f.eq_ignore_ascii_case(name)) {
-                            fields.push(name.to_owned());
-                        }
-                    }
-                    None if required => {
-                        return Err(self.config_error(format!(
-                            "`{}` has no field `{field}` (mapping.{key}); name a field of `{}` that exists in this org",
-                            object.name,
-                            object.name
-                        )));
-                    }
-                    None => tracing::debug!(
-                        object = object.name,
-                        field,
-                        key,
-                        "default mapping field absent on the object; not selected"
-                    ),
+            for name in self
+                .mapping
+                .fields_on(settings, instance, object.name, lookup)?
+            {
+                if !fields.iter().any(|f| f.eq_ignore_ascii_case(name)) {
+                    fields.push(name.to_owned());
                 }
             }
         }
@@ -189,17 +128,9 @@ impl SalesforceConnector {
             .iter()
             .filter_map(|u| {
                 let id = mapping::record_id(u)?;
-                let text = |f: &str| {
-                    u.get(f)
-                        .and_then(Value::as_str)
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                };
-                let shown = text("Email")
-                    .map(|e| e.to_ascii_lowercase())
-                    .or_else(|| text("Name"))?;
-                Some((id, shown))
+                let f = Fields::new(u, "User", &id);
+                let email = f.text("Email").map(|e| e.to_ascii_lowercase());
+                Some((id.clone(), email.or_else(|| f.text("Name"))?))
             })
             .collect();
         tracing::debug!(

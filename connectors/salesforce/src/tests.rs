@@ -1,8 +1,10 @@
 //! Unit tests of the crate root: config, SOQL, the cursor and batch decoding.
 
 use super::*;
+use chrono::{DateTime, Utc};
 use query::parse_batch;
 use serde_json::json;
+use tributary_connector::pull::keyset::{Keyset as Cursor, Position};
 
 fn t(s: &str) -> DateTime<Utc> {
     mapping::parse_datetime(s).unwrap()
@@ -146,13 +148,16 @@ fn a_resumed_batch_drops_what_was_read_and_moves_to_the_last_record_served() {
         }),
         ..Cursor::default()
     };
-    let (fresh, skipped) = c.advance(vec![
-        rec("003A", "2024-02-01T00:00:00.000+0000"),
-        rec("003B", "2024-02-01T00:00:00.000+0000"),
-        rec("003C", "2024-02-01T00:00:00.000+0000"),
-        json!({"Id": "003X"}),
-        rec("003D", "2024-03-01T00:00:00.000+0000"),
-    ]);
+    let (fresh, skipped) = c.advance(
+        vec![
+            rec("003A", "2024-02-01T00:00:00.000+0000"),
+            rec("003B", "2024-02-01T00:00:00.000+0000"),
+            rec("003C", "2024-02-01T00:00:00.000+0000"),
+            json!({"Id": "003X"}),
+            rec("003D", "2024-03-01T00:00:00.000+0000"),
+        ],
+        mapping::position,
+    );
     // The two read before are dropped but still count as served; the one without a stamp
     // stays for the mapper to reject.
     assert_eq!(skipped, 2);

@@ -189,6 +189,15 @@ pub struct Decoded<T> {
     pub body: T,
 }
 
+/// A response header's value as trimmed text, when it is present and printable
+/// (`Sforce-Locator`, `Sforce-Limit-Info`, quota headers).
+pub fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
 /// One request for [`HttpClient::send`] / [`HttpClient::send_bytes`]: method, URL, query
 /// parameters, extra headers (e.g. `Sforce-Query-Options: batchSize=200`) and an optional JSON
 /// body. Auth headers are added by the client; never put credentials here.
@@ -366,6 +375,25 @@ impl HttpClient {
             Auth::OAuth2(manager) => Some(manager),
             _ => None,
         }
+    }
+
+    /// Where calls to the vendor go: the `instance_url` of the OAuth2 token response (the
+    /// instance a Salesforce org lives on; a token response without one is a decode error),
+    /// else `endpoint` (a static bearer token); without a trailing slash.
+    pub async fn instance_url(&self, endpoint: &str) -> Result<String, ConnectorError> {
+        let base = match self.token_manager() {
+            Some(manager) => match manager.extras().await?.instance_url() {
+                Some(url) => url.to_owned(),
+                None => {
+                    return Err(ConnectorError::Decode {
+                        url: endpoint.to_owned(),
+                        message: "the token response has no `instance_url`".to_owned(),
+                    });
+                }
+            },
+            None => endpoint.to_owned(),
+        };
+        Ok(base.trim_end_matches('/').to_owned())
     }
 
     /// The tunables.
@@ -781,6 +809,16 @@ impl WithoutUrlRef for reqwest::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_text_is_trimmed_and_only_printable() {
+        let mut h = HeaderMap::new();
+        h.insert("sforce-locator", " MTAwMDA ".parse().unwrap());
+        h.insert("x-bytes", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        assert_eq!(header_text(&h, "Sforce-Locator"), Some("MTAwMDA"));
+        assert_eq!(header_text(&h, "x-bytes"), None);
+        assert_eq!(header_text(&h, "absent"), None);
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

@@ -9,6 +9,7 @@ use crate::{Auth, Connector, ConnectorContext, ConnectorError, HttpClient, HttpC
 use crate::{DeleteStrategy, StreamSpec, SyncMode};
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
+use std::ops::RangeInclusive;
 
 /// What a vendor crate declares about its connector kind.
 pub trait ConnectorKind: Send + Sync + 'static {
@@ -125,6 +126,20 @@ pub fn check_endpoint(endpoint: &str) -> Result<(), String> {
     }
 }
 
+/// Checks a configured count against the `range` the vendor (or the connector) accepts; the
+/// message names `key`: `page_size must be between 1 and 100, got 0`, or `… must be at least
+/// 1` when the range has no upper bound (`1..=u64::MAX`).
+pub fn check_range(key: &str, value: u64, range: RangeInclusive<u64>) -> Result<(), String> {
+    match (range.contains(&value), *range.end()) {
+        (true, _) => Ok(()),
+        (false, u64::MAX) => Err(format!("{key} must be at least {}", range.start())),
+        (false, end) => Err(format!(
+            "{key} must be between {} and {end}, got {value}",
+            range.start()
+        )),
+    }
+}
+
 /// The kind called `name` among `kinds`, or a config error listing the known ones.
 pub fn find_kind<'k>(
     kinds: &[&'k dyn DynKind],
@@ -165,4 +180,27 @@ pub fn describe_streams(kind: &dyn DynKind) -> Vec<String> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_out_of_range_name_their_key_and_the_range() {
+        assert_eq!(check_range("page_size", 100, 1..=100), Ok(()));
+        assert_eq!(
+            check_range("page_size", 0, 1..=100),
+            Err("page_size must be between 1 and 100, got 0".to_owned())
+        );
+        assert_eq!(
+            check_range("batch_size", 2001, 200..=2000),
+            Err("batch_size must be between 200 and 2000, got 2001".to_owned())
+        );
+        assert_eq!(check_range("bulk_timeout_secs", 9, 1..=u64::MAX), Ok(()));
+        assert_eq!(
+            check_range("bulk_timeout_secs", 0, 1..=u64::MAX),
+            Err("bulk_timeout_secs must be at least 1".to_owned())
+        );
+    }
 }

@@ -44,19 +44,22 @@ pub use auth::{
 pub use error::{ConnectorError, ErrorClass};
 pub use http::{
     Auth, BodyError, BytesResponse, Decoded, HttpClient, HttpClientConfig, HttpRequest,
-    HttpResponse, RateLimit,
+    HttpResponse, RateLimit, header_text,
 };
-pub use kind::{ConnectorKind, Declared, DynKind, check_endpoint, describe_streams, find_kind};
+pub use kind::{
+    ConnectorKind, Declared, DynKind, check_endpoint, check_range, describe_streams, find_kind,
+};
 pub use map::{Fields, MapError};
 pub use push::{Accepted, PushError, PushItem, PushRequest, PushResponse, PushSource};
 pub use quota::{
-    ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow, quota_readings,
+    DailyReserve, ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow,
+    daily_remaining, quota_readings,
 };
 pub use reqwest::{
     Method,
     header::{HeaderMap, HeaderName, HeaderValue},
 };
-pub use revenue::{ArrProblem, MappingError, MappingSettings, RevenueMapping};
+pub use revenue::{ArrProblem, CrmSettings, MappingError, MappingSettings, RevenueMapping};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;

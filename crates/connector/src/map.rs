@@ -7,12 +7,12 @@
 //! come back as `""`. So every reader accepts both forms and treats an empty string like null:
 //! a record is rejected for a value that is there and wrong, never for one that is absent.
 
-use crate::{ArrProblem, RevenueMapping};
+use crate::{ArrProblem, BodyError, RevenueMapping};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::str::FromStr;
-use tributary_model::{Currency, Segment};
+use tributary_model::{Currency, Money, RevenueEventKind, Segment};
 
 /// A field that could not be mapped; the record is rejected with this as its reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -232,10 +232,149 @@ impl Fields<'_> {
     }
 }
 
+/// What a won deal or contract is worth, read through a [`RevenueMapping`]
+/// ([`Fields::revenue`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revenue {
+    /// The term in months.
+    pub term: u32,
+    /// ARR, in the record's currency.
+    pub arr: Money,
+    /// The mapping's reading of its motion field, when it lists the value.
+    pub motion: Option<RevenueEventKind>,
+}
+
+impl Fields<'_> {
+    /// The term and ARR of a won deal or contract ([`Fields::term_and_arr`], `term_fallback`
+    /// as there), the ARR in the currency of `currency_field`, else `default_currency`
+    /// ([`Fields::currency`]), and the motion as `mapping` reads its motion field
+    /// ([`RevenueMapping::motion`]).
+    pub fn revenue(
+        &self,
+        mapping: &RevenueMapping,
+        currency_field: &str,
+        default_currency: &Currency,
+        term_fallback: Option<&str>,
+    ) -> Result<Revenue, MapError> {
+        let (term, arr) = self.term_and_arr(mapping, term_fallback)?;
+        let currency = self.currency(currency_field, default_currency)?;
+        let motion_value = mapping.motion_field.as_deref().and_then(|f| self.text(f));
+        Ok(Revenue {
+            term,
+            arr: Money::new(arr, currency),
+            motion: mapping.motion(motion_value.as_deref()),
+        })
+    }
+}
+
 fn parse_decimal(s: &str) -> Option<Decimal> {
     Decimal::from_str(s)
         .or_else(|_| Decimal::from_scientific(s))
         .ok()
+}
+
+/// The fields an object has, from the vendor's field metadata (Salesforce's `describe`,
+/// HubSpot's property definitions): what a mapping is checked against before anything is read
+/// ([`RevenueMapping::fields_on`], [`RevenueMapping::ensure_fields_exist`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldCatalog {
+    /// Lowercased name → the name as the vendor spells it.
+    names: std::collections::BTreeMap<String, String>,
+}
+
+impl FieldCatalog {
+    /// The `name` of every entry of the array at `key` of `body` (`fields` of a describe,
+    /// `results` of property definitions); `None` when there is no such array.
+    pub fn from_names(body: &Value, key: &str) -> Option<Self> {
+        let names = body.get(key)?.as_array()?;
+        Some(Self {
+            names: names
+                .iter()
+                .filter_map(|f| f.get("name")?.as_str())
+                .map(|n| (n.to_ascii_lowercase(), n.to_owned()))
+                .collect(),
+        })
+    }
+
+    /// The field's name as the vendor spells it, matched case-insensitively (Salesforce's API
+    /// names are).
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.names
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// How many fields the object has.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether it has none.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+}
+
+/// The rows of one page of a CSV export as JSON records keyed by `columns` (every value a
+/// string, an empty value null), for vendors that export CSV (Salesforce's Bulk API results,
+/// Canvas's reports), so that the records map like the vendor's JSON ones. The header row must
+/// name `columns`, in order (case-insensitively). A body that does not end with a line break,
+/// or holds fewer rows than the vendor `announced` for the page, arrived cut short:
+/// [`BodyError::Incomplete`], which [`crate::HttpClient::send_decoded`] fetches again. A
+/// malformed row, or more rows than announced, is [`BodyError::Invalid`].
+pub fn csv_records(
+    body: &[u8],
+    columns: &[String],
+    delimiter: u8,
+    announced: Option<usize>,
+) -> Result<Vec<Value>, BodyError> {
+    // Every page has a header row and ends with a line break (LF or CRLF).
+    if body.last() != Some(&b'\n') {
+        return Err(BodyError::Incomplete(format!(
+            "the CSV body ({} bytes) does not end with a line break",
+            body.len()
+        )));
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .delimiter(delimiter)
+        .from_reader(body);
+    let header = reader
+        .headers()
+        .map_err(|e| BodyError::Invalid(format!("unreadable CSV header row: {e}")))?
+        .clone();
+    let same = header.len() == columns.len()
+        && header
+            .iter()
+            .zip(columns)
+            .all(|(h, c)| h.trim().eq_ignore_ascii_case(c));
+    if !same {
+        return Err(BodyError::Invalid(format!(
+            "CSV columns `{}` are not the query's `{}`",
+            header.iter().collect::<Vec<_>>().join(","),
+            columns.join(",")
+        )));
+    }
+    let mut records = Vec::new();
+    for (line, row) in reader.records().enumerate() {
+        let row = row.map_err(|e| BodyError::Invalid(format!("CSV row {}: {e}", line + 1)))?;
+        let record = columns.iter().zip(row.iter()).map(|(column, value)| {
+            let value = (!value.is_empty()).then(|| Value::String(value.to_owned()));
+            (column.clone(), value.unwrap_or(Value::Null))
+        });
+        records.push(Value::Object(record.collect()));
+    }
+    match announced {
+        Some(n) if records.len() < n => Err(BodyError::Incomplete(format!(
+            "{} of the {n} rows the page announced",
+            records.len()
+        ))),
+        Some(n) if records.len() > n => Err(BodyError::Invalid(format!(
+            "{} rows where the page announced {n}",
+            records.len()
+        ))),
+        _ => Ok(records),
+    }
 }
 
 /// The array at `key` of `value`, empty when it is missing or not an array (a vendor's
@@ -309,6 +448,106 @@ mod tests {
         assert_eq!(parse_timestamp(" "), None);
         assert_eq!(id_text(&json!(8)), Some("8".to_owned()));
         assert_eq!(id_text(&json!("")), None);
+    }
+
+    #[test]
+    fn revenue_reads_term_arr_currency_and_motion_through_the_mapping() {
+        let mapping = RevenueMapping {
+            arr_field: None,
+            amount_field: "Amount".into(),
+            term_field: None,
+            default_term_months: 12,
+            motion_field: Some("Type".into()),
+            motions: [("New Customer".to_owned(), RevenueEventKind::New)].into(),
+        };
+        let usd = Currency::usd();
+        let raw = json!({"Amount": "6000", "Term": 6, "Cur": "EUR", "Type": "New Customer"});
+        let f = Fields::new(&raw, "Contract", "800A");
+        let eur = Currency::parse("EUR").unwrap();
+        assert_eq!(
+            f.revenue(&mapping, "Cur", &usd, Some("Term")),
+            Ok(Revenue {
+                term: 6,
+                arr: Money::new(Decimal::from(12000), eur),
+                motion: Some(RevenueEventKind::New),
+            })
+        );
+        let plain = json!({"Amount": 100, "Type": "Renewal"});
+        let r = Fields::new(&plain, "Opportunity", "006A")
+            .revenue(&mapping, "Cur", &usd, None)
+            .unwrap();
+        assert_eq!(
+            (r.term, r.arr.currency.as_str(), r.motion),
+            (12, "USD", None)
+        );
+        let bad = json!({"Amount": 100, "Cur": "dollars"});
+        let err = Fields::new(&bad, "Opportunity", "006A")
+            .revenue(&mapping, "Cur", &usd, None)
+            .unwrap_err();
+        assert_eq!(err.field, "Cur");
+        let none = json!({"Type": "New Customer"});
+        let err = Fields::new(&none, "Opportunity", "006A")
+            .revenue(&mapping, "Cur", &usd, None)
+            .unwrap_err();
+        assert_eq!(err.field, "Amount");
+    }
+
+    #[test]
+    fn a_field_catalog_finds_fields_as_the_vendor_spells_them() {
+        let describe = json!({"name": "Contract", "fields": [{"name": "Id"}, {"name": "ARR__c"}, {"label": "x"}]});
+        let c = FieldCatalog::from_names(&describe, "fields").unwrap();
+        assert_eq!((c.len(), c.is_empty()), (2, false));
+        assert_eq!(c.field("arr__C"), Some("ARR__c"));
+        assert_eq!(c.field("Amount"), None);
+        assert_eq!(FieldCatalog::from_names(&describe, "results"), None);
+        assert_eq!(
+            FieldCatalog::from_names(&json!({"results": {}}), "results"),
+            None
+        );
+    }
+
+    #[test]
+    fn csv_rows_become_records_and_short_pages_are_incomplete() {
+        let columns: Vec<String> = ["Id", "Name", "Amount"].map(str::to_owned).into();
+        let body = b"\"Id\",\"Name\",\"Amount\"\n\"006A\",\"Acme, \"\"Inc\"\"\nEU\",\"\"\n006B,Beta,12.50\r\n";
+        assert_eq!(
+            csv_records(body, &columns, b',', Some(2)),
+            Ok(vec![
+                json!({"Id": "006A", "Name": "Acme, \"Inc\"\nEU", "Amount": null}),
+                json!({"Id": "006B", "Name": "Beta", "Amount": "12.50"}),
+            ])
+        );
+        assert_eq!(
+            csv_records(b"id|name|amount\n", &columns, b'|', None),
+            Ok(vec![])
+        );
+        // A body cut anywhere but inside a quoted line break is incomplete.
+        let plain = b"Id,Name,Amount\n006A,Acme,\n006B,Beta,12.50\r\n";
+        for cut in 0..plain.len() - 1 {
+            assert!(
+                matches!(
+                    csv_records(&plain[..cut], &columns, b',', Some(2)),
+                    Err(BodyError::Incomplete(_))
+                ),
+                "{cut}"
+            );
+        }
+        // Cut at a row's end: only the announced count tells.
+        let first_row = body.iter().position(|b| *b == b'\n').unwrap() + 1;
+        let one = &body[..body.len() - b"006B,Beta,12.50\r\n".len()];
+        assert!(first_row < one.len());
+        assert!(matches!(
+            csv_records(one, &columns, b',', Some(2)),
+            Err(BodyError::Incomplete(_))
+        ));
+        assert!(matches!(
+            csv_records(body, &columns, b',', Some(1)),
+            Err(BodyError::Invalid(_))
+        ));
+        assert!(matches!(
+            csv_records(body, &columns[..2], b',', None),
+            Err(BodyError::Invalid(m)) if m.contains("not the query's")
+        ));
     }
 
     #[test]

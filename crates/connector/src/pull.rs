@@ -16,7 +16,8 @@
 //!   [`OffsetLimit`] (Moodle, Skilljar's `count`), [`link_next`] (`Link: <…>; rel="next"`,
 //!   Canvas), [`next_url`] (Salesforce `nextRecordsUrl`, Skilljar `next`) and
 //!   [`lookback`]/[`lookback_ms`] (time windows read with an overlap behind the saved mark),
-//!   and [`seek::SeekWindow`], a window of changes read by seeking on the modified time.
+//!   [`seek::SeekWindow`], a window of changes read by seeking on the modified time, and
+//!   [`keyset::Keyset`], the state of one query read in `(modified, id)` order.
 //!
 //! Vendor knowledge (request bodies, search windows and caps, SOQL, bulk jobs) stays in the
 //! vendor crate; nothing here sends a request. A phase's state is the vendor's own type, so
@@ -502,6 +503,7 @@ pub fn lookback_ms(mark_ms: i64, overlap_secs: u64) -> i64 {
     mark_ms.saturating_sub(overlap).max(0)
 }
 
+pub mod keyset;
 mod lookup;
 pub mod seek;
 

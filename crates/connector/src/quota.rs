@@ -88,12 +88,7 @@ pub struct QuotaReading {
 /// `-Interval-Milliseconds`, and Canvas `X-Rate-Limit-Remaining`. Unknown or malformed headers
 /// are skipped.
 pub fn quota_readings(headers: &HeaderMap) -> Vec<QuotaReading> {
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
+    let text = |name: &str| crate::header_text(headers, name);
     let number = |name: &str| text(name).and_then(|v| v.parse::<f64>().ok());
     let mut out = Vec::new();
     // https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm
@@ -144,6 +139,48 @@ pub fn quota_readings(headers: &HeaderMap) -> Vec<QuotaReading> {
         });
     }
     out
+}
+
+/// Daily requests left, from the first daily reading of `headers` ([`quota_readings`]:
+/// Salesforce's `Sforce-Limit-Info`, HubSpot's `X-HubSpot-RateLimit-Daily-Remaining`).
+pub fn daily_remaining(headers: &HeaderMap) -> Option<u64> {
+    quota_readings(headers)
+        .into_iter()
+        .find(|r| r.window == QuotaWindow::Daily)
+        .map(|r| r.remaining as u64)
+}
+
+/// Daily requests a run leaves to the vendor account's other integrations (a setting such as
+/// Salesforce's `reserve_api_requests`). Checked before each further request, with what the
+/// last response said is left ([`daily_remaining`]), it ends the run at its last checkpoint
+/// instead of spending them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyReserve {
+    /// Requests to leave; 0 keeps none back (the run reads until the vendor refuses).
+    pub requests: u64,
+    /// The configuration key that sets it, for the message.
+    pub key: &'static str,
+}
+
+impl DailyReserve {
+    /// [`crate::ConnectorError::QuotaExhausted`] (about `url`) when `remaining` is at or
+    /// under the reserve; otherwise, or when the vendor did not say, go on.
+    pub fn check(&self, url: &str, remaining: Option<u64>) -> Result<(), crate::ConnectorError> {
+        let (reserve, key) = (self.requests, self.key);
+        match remaining {
+            Some(left) if reserve > 0 && left <= reserve => {
+                Err(crate::ConnectorError::QuotaExhausted {
+                    url: url.to_owned(),
+                    message: format!(
+                        "{left} daily API requests left, at or under the reserve of {reserve} \
+                         ({key})"
+                    ),
+                    resume_at: None,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -207,5 +244,35 @@ mod tests {
                 limit: None,
             }]
         );
+    }
+
+    #[test]
+    fn a_reserve_stops_at_or_under_it_and_only_then() {
+        let sf = headers(&[("Sforce-Limit-Info", "api-usage=93/100")]);
+        assert_eq!(daily_remaining(&sf), Some(7));
+        let hs = headers(&[
+            ("X-HubSpot-RateLimit-Remaining", "97"),
+            ("X-HubSpot-RateLimit-Daily-Remaining", "12"),
+        ]);
+        assert_eq!(daily_remaining(&hs), Some(12));
+        assert_eq!(daily_remaining(&HeaderMap::new()), None);
+        let reserve = DailyReserve {
+            requests: 7,
+            key: "reserve_api_requests",
+        };
+        assert!(reserve.check("u", Some(8)).is_ok());
+        assert!(reserve.check("u", None).is_ok());
+        match reserve.check("u", Some(7)) {
+            Err(crate::ConnectorError::QuotaExhausted { message, .. }) => assert_eq!(
+                message,
+                "7 daily API requests left, at or under the reserve of 7 (reserve_api_requests)"
+            ),
+            other => panic!("expected QuotaExhausted, got {other:?}"),
+        }
+        let none = DailyReserve {
+            requests: 0,
+            ..reserve
+        };
+        assert!(none.check("u", Some(0)).is_ok());
     }
 }

@@ -7,14 +7,16 @@
 //! exactly the fields the result names ([`RevenueMapping::fields`], so a custom field that an
 //! org does not have is never selected unless configured), reads their values with its own
 //! vendor-aware accessors and hands them to [`RevenueMapping::arr`] and
-//! [`RevenueMapping::motion`].
+//! [`RevenueMapping::motion`]. [`CrmSettings::parse`] checks what every CRM configuration
+//! has alike (endpoint, default currency, mapping); [`RevenueMapping::ensure_fields_exist`]
+//! and [`RevenueMapping::fields_on`] check the mapping against the vendor's field metadata.
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tributary_model::RevenueEventKind;
+use tributary_model::{Currency, RevenueEventKind};
 
-use crate::ConnectorError;
+use crate::{ConnectorError, check_endpoint};
 
 /// Longest term a contract may have, in months.
 pub const MAX_TERM_MONTHS: u32 = 120;
@@ -81,6 +83,18 @@ pub enum ArrProblem {
 }
 
 impl MappingSettings {
+    /// Whether these settings name the field of `mapping.<key>` (a non-empty value).
+    pub fn configures(&self, key: &str) -> bool {
+        let set = match key {
+            "arr_field" => &self.arr_field,
+            "amount_field" => &self.amount_field,
+            "term_field" => &self.term_field,
+            "motion_field" => &self.motion_field,
+            _ => return false,
+        };
+        set.as_deref().is_some_and(|v| !v.trim().is_empty())
+    }
+
     /// `defaults` with these settings laid over them, checked.
     pub fn resolve(&self, defaults: RevenueMapping) -> Result<RevenueMapping, MappingError> {
         let optional = |set: &Option<String>, default: Option<String>| match set {
@@ -116,12 +130,7 @@ impl MappingSettings {
                 ),
             });
         }
-        for (key, field) in [
-            ("arr_field", mapping.arr_field.as_deref()),
-            ("amount_field", Some(mapping.amount_field.as_str())),
-            ("term_field", mapping.term_field.as_deref()),
-            ("motion_field", mapping.motion_field.as_deref()),
-        ] {
+        for (key, field) in mapping.keyed_fields() {
             if let Some(f) = field
                 && !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
             {
@@ -136,6 +145,17 @@ impl MappingSettings {
 }
 
 impl RevenueMapping {
+    /// Every field slot of the mapping with its `mapping.*` key, in a stable order (ARR,
+    /// amount, term, motion); `None` where the mapping has no such field.
+    pub fn keyed_fields(&self) -> [(&'static str, Option<&str>); 4] {
+        [
+            ("arr_field", self.arr_field.as_deref()),
+            ("amount_field", Some(self.amount_field.as_str())),
+            ("term_field", self.term_field.as_deref()),
+            ("motion_field", self.motion_field.as_deref()),
+        ]
+    }
+
     /// The `mapping.*` key that names `field`, for messages.
     pub fn key_of(&self, field: &str) -> &'static str {
         if self.arr_field.as_deref() == Some(field) {
@@ -152,15 +172,7 @@ impl RevenueMapping {
     /// The fields a read must request for this mapping, without duplicates, in a stable order.
     pub fn fields(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for f in [
-            self.arr_field.as_deref(),
-            Some(self.amount_field.as_str()),
-            self.term_field.as_deref(),
-            self.motion_field.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for f in self.keyed_fields().into_iter().filter_map(|(_, f)| f) {
             if !out.contains(&f) {
                 out.push(f);
             }
@@ -243,6 +255,79 @@ impl RevenueMapping {
                 ),
             )),
         }
+    }
+
+    /// The mapping's fields that `object` has, spelt as its field metadata spells them
+    /// (`lookup` finds a field there: Salesforce's `describe`, case-insensitive), for a vendor
+    /// whose objects differ in the standard fields they have. A field `settings` configure
+    /// must exist, and so must the amount when there is no ARR field (ARR cannot do without
+    /// it): else a [`ConnectorError::Config`] of connector `instance` naming the object, the
+    /// field and its `mapping.<key>`, before anything is read. A default field the object
+    /// lacks is left out (`Type` on a Salesforce `Contract`): its motion is then unknown, its
+    /// term the default.
+    pub fn fields_on<'d>(
+        &self,
+        settings: &MappingSettings,
+        instance: &str,
+        object: &str,
+        lookup: impl Fn(&str) -> Option<&'d str>,
+    ) -> Result<Vec<&'d str>, ConnectorError> {
+        let mut out = Vec::new();
+        for (key, field) in self.keyed_fields() {
+            let Some(field) = field else { continue };
+            let required =
+                settings.configures(key) || (key == "amount_field" && self.arr_field.is_none());
+            match lookup(field) {
+                Some(name) if out.contains(&name) => {}
+                Some(name) => out.push(name),
+                None if required => {
+                    return Err(ConnectorError::config(
+                        instance,
+                        format!(
+                            "`{object}` has no field `{field}` (mapping.{key}); name a field of \
+                             `{object}` that exists, by its API name"
+                        ),
+                    ));
+                }
+                None => tracing::debug!(
+                    object,
+                    field,
+                    key,
+                    "default mapping field absent on the object; not selected"
+                ),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// What every CRM connector's configuration has and checks alike, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrmSettings {
+    /// The currency of deals that name none (a single-currency org or portal).
+    pub default_currency: Currency,
+    /// The instance's `mapping` over the vendor's defaults.
+    pub mapping: RevenueMapping,
+}
+
+impl CrmSettings {
+    /// Checks `endpoint` ([`check_endpoint`]), parses `default_currency` and resolves
+    /// `mapping` over the vendor's `defaults`; a failure is a [`ConnectorError::Config`] of
+    /// connector `instance` naming the key.
+    pub fn parse(
+        instance: &str,
+        endpoint: &str,
+        default_currency: &str,
+        mapping: &MappingSettings,
+        defaults: RevenueMapping,
+    ) -> Result<Self, ConnectorError> {
+        let fail = |message: String| ConnectorError::config(instance, message);
+        check_endpoint(endpoint).map_err(fail)?;
+        Ok(Self {
+            default_currency: Currency::parse(default_currency)
+                .map_err(|e| fail(format!("default_currency: {e}")))?,
+            mapping: mapping.resolve(defaults).map_err(|e| fail(e.to_string()))?,
+        })
     }
 }
 
@@ -362,6 +447,84 @@ mod tests {
                 );
             }
             other => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_fields_an_object_lacks_are_left_out_and_configured_ones_required() {
+        let contract = ["Id", "ARR__c", "ContractTerm"];
+        let lookup = |f: &str| contract.iter().copied().find(|c| c.eq_ignore_ascii_case(f));
+        let settings = |v| serde_json::from_value::<MappingSettings>(v).unwrap();
+        let with_arr = settings(serde_json::json!({"arr_field": "arr__c"}));
+        let m = with_arr.resolve(sf()).unwrap();
+        // The amount is optional beside an ARR field, the default `Type` is left out, and the
+        // object's own spelling is kept.
+        assert_eq!(
+            m.fields_on(&with_arr, "prod", "Contract", lookup).unwrap(),
+            vec!["ARR__c"]
+        );
+        let default = MappingSettings::default();
+        match sf().fields_on(&default, "prod", "Contract", lookup) {
+            Err(ConnectorError::Config { instance, message }) => {
+                assert_eq!(instance, "prod");
+                assert!(
+                    message.starts_with("`Contract` has no field `Amount` (mapping.amount_field)"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a config error, got {other:?}"),
+        }
+        let motion =
+            settings(serde_json::json!({"arr_field": "ARR__c", "motion_field": "Kind__c"}));
+        let m = motion.resolve(sf()).unwrap();
+        let err = m
+            .fields_on(&motion, "prod", "Contract", lookup)
+            .unwrap_err();
+        assert!(err.to_string().contains("(mapping.motion_field)"), "{err}");
+        assert!(motion.configures("arr_field") && !motion.configures("term_field"));
+        assert!(!settings(serde_json::json!({"term_field": " "})).configures("term_field"));
+    }
+
+    #[test]
+    fn crm_settings_check_the_endpoint_currency_and_mapping() {
+        let ok = CrmSettings::parse(
+            "prod",
+            "https://x.test",
+            "EUR",
+            &MappingSettings::default(),
+            sf(),
+        )
+        .unwrap();
+        assert_eq!((ok.default_currency.as_str(), ok.mapping), ("EUR", sf()));
+        let bad_term =
+            serde_json::from_value(serde_json::json!({"default_term_months": 0})).unwrap();
+        for (endpoint, currency, mapping, expected) in [
+            (
+                "login",
+                "EUR",
+                MappingSettings::default(),
+                "endpoint `login` is not a URL",
+            ),
+            (
+                "https://x.test",
+                "dollars",
+                MappingSettings::default(),
+                "default_currency: ",
+            ),
+            (
+                "https://x.test",
+                "EUR",
+                bad_term,
+                "mapping.default_term_months: ",
+            ),
+        ] {
+            match CrmSettings::parse("prod", endpoint, currency, &mapping, sf()) {
+                Err(ConnectorError::Config { instance, message }) => {
+                    assert_eq!(instance, "prod");
+                    assert!(message.starts_with(expected), "{message}");
+                }
+                other => panic!("expected a config error, got {other:?}"),
+            }
         }
     }
 }

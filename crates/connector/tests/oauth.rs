@@ -425,6 +425,24 @@ async fn the_manager_hands_out_tokens_directly() {
     assert_eq!(mock.lock().token_calls, 2);
 }
 
+#[tokio::test]
+async fn calls_go_to_the_token_responses_instance_url_else_the_endpoint() {
+    let mock = Mock::start().await;
+    let jwt = TokenManager::new(jwt_config(&mock, PRIVATE_KEY)).unwrap();
+    let http = HttpClient::new(fast_retries(), Auth::OAuth2(jwt)).unwrap();
+    let url = http.instance_url("https://login.example").await.unwrap();
+    assert_eq!(url, mock.base.trim_end_matches('/'));
+    // The refresh-token answer of this mock names no instance.
+    let err = client(refresh_config(&mock))
+        .instance_url("https://login.example")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no `instance_url`"), "{err}");
+    let bearer = HttpClient::new(fast_retries(), Auth::Bearer(secret("00D!x"))).unwrap();
+    let url = bearer.instance_url("https://org.example/").await.unwrap();
+    assert_eq!(url, "https://org.example");
+}
+
 /// The path Salesforce's Bulk API 2.0 reads take: `instance_url` from the token response's
 /// extras, then CSV result pages through `send_bytes`/`send_decoded`. A token response cut
 /// short must be retried on every step of it, the first token request included.

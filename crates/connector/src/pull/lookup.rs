@@ -4,15 +4,16 @@ use super::StreamDecl;
 use crate::ConnectorError;
 
 impl<V> StreamDecl<V> {
-    /// The declaration called `name` in `table`, or the [`ConnectorError::Config`] of
-    /// connector `instance` saying that its kind `kind` has no such stream.
+    /// The declaration called `name` in `table` (every stream of the kind, or those an
+    /// instance's configuration declares), or the [`ConnectorError::Config`] of connector
+    /// `instance` saying that its kind `kind` has no such stream.
     pub fn lookup<'t>(
-        table: &'t [StreamDecl<V>],
+        table: impl IntoIterator<Item = &'t StreamDecl<V>>,
         name: &str,
         kind: &str,
         instance: &str,
     ) -> Result<&'t StreamDecl<V>, ConnectorError> {
-        Self::find(table, name).ok_or_else(|| {
+        table.into_iter().find(|d| d.name == name).ok_or_else(|| {
             ConnectorError::config(instance, format!("{kind} has no stream `{name}`"))
         })
     }
@@ -44,5 +45,12 @@ mod tests {
             }
             other => panic!("expected a config error, got {other:?}"),
         }
+        // Over the streams an instance declares.
+        let declared = table.iter().filter(|d| d.name != "deals");
+        let err = StreamDecl::lookup(declared, "deals", "hubspot", "prod").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            ConnectorError::config("prod", "hubspot has no stream `deals`").to_string()
+        );
     }
 }
