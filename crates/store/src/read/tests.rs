@@ -310,3 +310,61 @@ async fn a_stored_value_that_does_not_decode_is_a_corrupt_row() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sync_runs_decode_their_status_warnings_and_drift() {
+    use crate::{RunChecks, RunFinish, RunStatus, SchemaDrift, SchemaUpdate};
+    for_each_backend(|store| async move {
+        let run = store
+            .start_run("crm-1", "deals", "incremental", None)
+            .await
+            .unwrap();
+        let drift = SchemaDrift {
+            field: "properties.amount".into(),
+            old_type: "number".into(),
+            new_type: Some("string".into()),
+            policy: "evolve".into(),
+        };
+        store
+            .record_schema(
+                run,
+                "crm-1",
+                "deals",
+                &SchemaUpdate {
+                    drift: vec![drift.clone()],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let (rows, _) = store.sync_runs(Some("crm-1"), 0, 10).await.unwrap();
+        assert_eq!(rows[0].status, RunStatus::Running);
+        assert!(rows[0].warnings.is_empty() && rows[0].complete().is_none());
+        store
+            .finish_run(
+                run,
+                RunFinish {
+                    status: RunStatus::Paused,
+                    cursor_after: Some(json!({"after": "9"})),
+                    error: None,
+                    checks: RunChecks {
+                        source_count: Some(10),
+                        source_read: Some(9),
+                        warnings: vec!["read 9 of 10".into()],
+                        ..Default::default()
+                    },
+                },
+            )
+            .await
+            .unwrap();
+        let (rows, total) = store.sync_runs(Some("crm-1"), 0, 10).await.unwrap();
+        assert_eq!(total, 1);
+        let r = &rows[0];
+        assert_eq!(r.status, RunStatus::Paused);
+        assert_eq!(r.warnings, ["read 9 of 10"]);
+        assert_eq!(r.drift, [drift]);
+        assert_eq!(r.complete(), Some(false));
+        assert_eq!(r.cursor_after, Some(json!({"after": "9"})));
+    })
+    .await;
+}
