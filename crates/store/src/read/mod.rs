@@ -40,8 +40,8 @@ pub struct Page<T> {
 
 /// A read type that belongs to a parent by the parent's id: people and subscriptions of
 /// accounts, deal contacts of subscriptions, external references of any entity. Load them
-/// with [`Store::children_of`]. Implemented in this crate only.
-pub trait Child: Sized + Send + Sync + 'static {
+/// with [`Store::children_of`]. Sealed: only this crate's read types implement it.
+pub trait Child: sealed::Sealed + Sized + Send + Sync + 'static {
     /// The relation, for logs and statistics (`people of accounts`).
     const RELATION: &'static str;
 
@@ -54,6 +54,11 @@ pub trait Child: Sized + Send + Sync + 'static {
         store: &'a Store,
         parents: &'a [Uuid],
     ) -> BoxFuture<'a, Result<Vec<Self>, StoreError>>;
+}
+
+mod sealed {
+    /// Keeps [`super::Child`] to this crate's read types.
+    pub trait Sealed {}
 }
 
 impl Store {
@@ -115,6 +120,8 @@ where
 /// (filters and order) its rows come from.
 macro_rules! child {
     ($row:ty, $relation:literal, $entity:ident, $parent:ident, |$r:ident| $parent_id:expr, $select:expr) => {
+        impl $crate::read::sealed::Sealed for $row {}
+
         impl $crate::read::Child for $row {
             const RELATION: &'static str = $relation;
 
