@@ -8,16 +8,12 @@
 
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::str::FromStr;
 use tributary_analytics::fx::{FxTable, Quote};
 use tributary_analytics::ledger::{Ledger, LedgerConfig, SubscriptionInput};
-use tributary_model::{
-    Currency, Entity, EntityKind, ExternalRef, Money, RevenueEventKind, SourceRecord,
-};
-use tributary_store::{CommitBatch, Store, money::from_e4};
+use tributary_model::{Currency, Entity, EntityKind, ExternalRef, SourceRecord};
+use tributary_store::{CommitBatch, Store};
 
 /// The instance name the ledger's derived rows carry.
 pub const LEDGER_INSTANCE: &str = "ledger";
@@ -97,16 +93,12 @@ impl LedgerSettings {
 /// (units of the currency per unit of `reporting`).
 pub async fn synced_fx(store: &Store, reporting: Currency) -> Result<FxTable> {
     let mut table = FxTable::new(reporting.clone());
-    for row in store.fx_rates(reporting.as_str()).await? {
-        let currency = Currency::parse(&row.currency)?;
-        if currency == reporting {
+    for row in store.fx_rates(&reporting).await? {
+        if row.currency == reporting {
             continue;
         }
-        let rate = Decimal::from_str(&row.rate).with_context(|| {
-            format!("stored rate `{}` of {currency} is not a decimal", row.rate)
-        })?;
         table
-            .insert_quote(currency, row.start_date, Quote::Inverse(rate))
+            .insert_quote(row.currency, row.start_date, Quote::Inverse(row.rate))
             .context("conflicting synced exchange rates")?;
     }
     Ok(table)
@@ -137,7 +129,7 @@ pub async fn refresh(store: &Store, fx: &FxTable, grace_days: u32) -> Result<Led
     let mut refs: HashMap<uuid::Uuid, ExternalRef> = HashMap::new();
     for r in store.external_refs_of(&ids).await? {
         refs.entry(r.entity_id)
-            .or_insert_with(|| ExternalRef::new(r.system, r.instance, r.object, r.external_id));
+            .or_insert_with(|| r.to_external_ref());
     }
     // Accounts and subscriptions are keyed by their source references, not our ids, so the
     // ledger (and its rows) is the same in every store that synced the same source, whatever
@@ -161,9 +153,9 @@ pub async fn refresh(store: &Store, fx: &FxTable, grace_days: u32) -> Result<Led
             account: key,
             start: s.start_date,
             end: s.end_date,
-            arr: Money::new(from_e4(s.arr_e4), Currency::parse(&s.currency)?),
+            arr: s.arr.clone(),
             source,
-            kind_hint: s.motion.as_deref().and_then(parse_kind),
+            kind_hint: s.motion,
         });
     }
     inputs.sort_by(|a, b| (&a.account, a.start, &a.id).cmp(&(&b.account, b.start, &b.id)));
@@ -229,10 +221,6 @@ pub async fn refresh(store: &Store, fx: &FxTable, grace_days: u32) -> Result<Led
     })
 }
 
-fn parse_kind(s: &str) -> Option<RevenueEventKind> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
-}
-
 /// The simulator's fixed FX rates as a dated table (valid since 2000), for the demo.
 pub fn simulator_fx() -> Result<FxTable> {
     let since = NaiveDate::from_ymd_opt(2000, 1, 1).context("valid date")?;
@@ -250,7 +238,9 @@ pub fn simulator_fx() -> Result<FxTable> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tributary_model::{FxRate, Money, Subscription, SubscriptionStatus};
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+    use tributary_model::{FxRate, Money, RevenueEventKind, Subscription, SubscriptionStatus};
     use tributary_store::testing::for_each_backend;
 
     fn d(s: &str) -> NaiveDate {
@@ -340,16 +330,17 @@ mod tests {
                 .revenue_events(&Default::default(), 0, 10)
                 .await
                 .expect("events");
-            let deltas: Vec<(NaiveDate, i64)> = events
+            let deltas: Vec<(NaiveDate, Decimal)> = events
                 .iter()
-                .map(|e| (e.event_date, e.arr_delta_e4))
+                .map(|e| (e.date, e.arr_delta.amount))
                 .collect();
+            let e4 = |n: i64| Decimal::new(n, 4);
             assert_eq!(
                 deltas,
                 vec![
-                    (d("2024-01-01"), 10_799_999),
-                    (d("2025-01-01"), 12_500_000 - 10_799_999),
-                    (d("2026-01-01"), -12_500_000),
+                    (d("2024-01-01"), e4(10_799_999)),
+                    (d("2025-01-01"), e4(12_500_000 - 10_799_999)),
+                    (d("2026-01-01"), e4(-12_500_000)),
                 ]
             );
             // Without synced rates for GBP, a GBP contract is refused with its currency named.

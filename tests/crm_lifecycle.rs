@@ -294,8 +294,8 @@ async fn lifecycle(crm: Crm) -> Result<()> {
                 .with_context(|| format!("{crm:?}/{backend}: renewal {id} has no subscription"))?;
             assert_eq!(sub.end_date, Some(r.end_date()), "{crm:?}/{backend}: {id}");
             assert_eq!(
-                sub.motion.as_deref(),
-                Some("renewal"),
+                sub.motion,
+                Some(tributary_model::RevenueEventKind::Renewal),
                 "{crm:?}/{backend}: {id}"
             );
         }

@@ -296,10 +296,10 @@ async fn a_deleted_opportunity_leaves_the_ledger() -> Result<()> {
         assert_ne!(
             after
                 .iter()
-                .map(|e| (e.event_date, e.arr_delta_e4))
+                .map(|e| (e.date, e.arr_delta.clone()))
                 .collect::<Vec<_>>(),
             old.iter()
-                .map(|e| (e.event_date, e.arr_delta_e4))
+                .map(|e| (e.date, e.arr_delta.clone()))
                 .collect::<Vec<_>>(),
             "{backend}: the account's ledger still shows the deleted deal"
         );

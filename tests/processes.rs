@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use tributary::config::ConnectorSection;
 use tributary_connector::SyncMode;
 use tributary_sim::{Company, MockServer, SimConfig, hubspot};
-use tributary_store::Store;
 use tributary_store::testing::TestDatabase;
+use tributary_store::{RunStatus, Store};
 use tributary_sync::{NoProgress, SyncEngine};
 
 const CONNECTOR: &str = "hubspot-sim";
@@ -138,7 +138,7 @@ async fn mid_stream(store: &Store) -> Result<bool> {
     let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 10).await?;
     Ok(runs
         .iter()
-        .any(|r| r.status == "running" && r.records_read > 0))
+        .any(|r| r.status == RunStatus::Running && r.records_read > 0))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +156,7 @@ async fn two_workers_run_every_scheduled_run_exactly_once() -> Result<()> {
             // Slots whose every stream succeeded (a worker stopped mid-slot leaves one that
             // did not, which the assertions below do not count).
             let mut succeeded: BTreeMap<_, usize> = BTreeMap::new();
-            for r in runs.iter().filter(|r| r.status == "succeeded") {
+            for r in runs.iter().filter(|r| r.status == RunStatus::Succeeded) {
                 *succeeded.entry(r.scheduled_for).or_default() += 1;
             }
             Ok(succeeded.values().filter(|n| **n >= STREAMS.len()).count() >= 5)
@@ -185,7 +185,7 @@ async fn two_workers_run_every_scheduled_run_exactly_once() -> Result<()> {
                 "{}: slot {slot} ran on {workers:?}",
                 db.backend
             );
-            if runs.iter().all(|r| r.status == "succeeded") {
+            if runs.iter().all(|r| r.status == RunStatus::Succeeded) {
                 let mut streams: Vec<_> = runs.iter().map(|r| r.stream.as_str()).collect();
                 streams.sort();
                 assert_eq!(streams, STREAMS, "{}: slot {slot}", db.backend);
@@ -239,7 +239,7 @@ async fn a_killed_workers_run_is_taken_over_after_its_lease_expires() -> Result<
                 Ok(runs
                     .iter()
                     // `deal_contacts` is the connector's last stream.
-                    .any(|r| r.stream == "deal_contacts" && r.status == "succeeded"))
+                    .any(|r| r.stream == "deal_contacts" && r.status == RunStatus::Succeeded))
             },
         )
         .await?;
@@ -294,7 +294,7 @@ async fn a_sync_killed_mid_stream_resumes_to_the_same_content() -> Result<()> {
         assert_eq!(store.content_digest().await?, expected, "{}", db.backend);
         let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 100).await?;
         assert!(
-            runs.iter().any(|r| r.status == "abandoned"),
+            runs.iter().any(|r| r.status == RunStatus::Abandoned),
             "{}: the killed run is marked abandoned",
             db.backend
         );

@@ -369,15 +369,10 @@ impl Ledger {
     }
 }
 
-/// The stable snake_case name of an event kind.
+/// The stable snake_case name of an event kind ([`RevenueEventKind::as_str`], the one place
+/// the names are spelled).
 pub fn kind_name(kind: RevenueEventKind) -> &'static str {
-    match kind {
-        RevenueEventKind::New => "new",
-        RevenueEventKind::Renewal => "renewal",
-        RevenueEventKind::Expansion => "expansion",
-        RevenueEventKind::Contraction => "contraction",
-        RevenueEventKind::Churn => "churn",
-    }
+    kind.as_str()
 }
 
 /// Extends the subscriptions that end where a gap of at most `grace_days` begins to the

@@ -10,6 +10,12 @@
 //!   contraction, churn) with ARR delta and ARR after in the reporting currency, plus
 //!   [`ledger::arr_on`] and a reconciliation check ([`ledger::Ledger::reconcile`]).
 //! - [`metrics`]: NRR and GRR over a period (SPEC §8) as exact [`rust_decimal::Decimal`]s.
+//! - [`arr`]: an account's ARR on a day from its contracts, in their own currencies (what
+//!   the account 360 shows; SPEC §8), and which contracts count towards it.
+//! - [`bridge`]: the ARR bridge over a *stored* ledger ([`bridge::LedgerLine`]s read back
+//!   from the database): opening and closing ARR from the lines' snapshots, movements from
+//!   their deltas, and the accounts where the two readings disagree; plus an account's ARR
+//!   on a day according to its stored lines.
 //!
 //! Money is always [`rust_decimal::Decimal`], never a float, so ledger totals reconcile to
 //! the last digit.
@@ -19,6 +25,8 @@
 //! (SPEC §2: analytics core math does no I/O). That keeps every number here reproducible in a
 //! unit test.
 
+pub mod arr;
+pub mod bridge;
 pub mod fx;
 pub mod ledger;
 pub mod metrics;
@@ -63,6 +71,26 @@ pub enum AnalyticsError {
         /// The date asked for.
         date: NaiveDate,
     },
+    /// A period whose start is after its end.
+    #[error("invalid period: {from} is after {to}")]
+    InvalidPeriod {
+        /// The start asked for.
+        from: NaiveDate,
+        /// The end asked for.
+        to: NaiveDate,
+    },
+    /// Amounts in different currencies that must share one (a ledger in one reporting
+    /// currency).
+    #[error("amounts in {first} and {other} cannot be combined")]
+    MixedCurrencies {
+        /// The currency met first.
+        first: Currency,
+        /// Another one.
+        other: Currency,
+    },
+    /// A sum that does not fit a decimal.
+    #[error("{0} overflows")]
+    Overflow(&'static str),
     /// A subscription that cannot be put in a ledger.
     #[error("invalid subscription `{id}`: {reason}")]
     InvalidSubscription {

@@ -1,7 +1,7 @@
 //! The gateway's errors and their stable `extensions.code` (STYLE §3).
 //!
 //! Every error a client can see carries a SCREAMING_SNAKE code. Internal errors (the store
-//! failed, a row does not decode) are logged with their whole chain through `tracing` and reach
+//! failed, a row does not decode, analytics refused stored data) are logged with their whole chain through `tracing` and reach
 //! the client only as "internal error" with code `INTERNAL`.
 
 use async_graphql::ErrorExtensions;
@@ -55,14 +55,9 @@ pub enum GatewayError {
     /// The store failed.
     #[error("store error")]
     Store(#[source] Arc<StoreError>),
-    /// A stored value does not map onto the API (an unknown enum value in a row).
-    #[error("corrupt value in `{table}`: {message}")]
-    Corrupt {
-        /// The table holding the value.
-        table: &'static str,
-        /// What is wrong with it.
-        message: String,
-    },
+    /// The analytics core refused the stored data (a revenue ledger mixing currencies).
+    #[error("analytics error")]
+    Analytics(#[source] tributary_analytics::AnalyticsError),
     /// The schema was built without data a resolver needs (a programming error).
     #[error("schema misconfigured: {0}")]
     Misconfigured(&'static str),
@@ -76,7 +71,7 @@ impl GatewayError {
             GatewayError::BadCursor(_) => code::BAD_CURSOR,
             GatewayError::NotFound(_) => code::NOT_FOUND,
             GatewayError::Store(_)
-            | GatewayError::Corrupt { .. }
+            | GatewayError::Analytics(_)
             | GatewayError::Misconfigured(_) => code::INTERNAL,
         }
     }
@@ -84,6 +79,18 @@ impl GatewayError {
     /// Whether the client must not see the message.
     fn is_internal(&self) -> bool {
         self.code() == code::INTERNAL
+    }
+}
+
+impl From<tributary_analytics::AnalyticsError> for GatewayError {
+    /// A period the other way round is the client's mistake; anything else is ours.
+    fn from(e: tributary_analytics::AnalyticsError) -> Self {
+        match e {
+            tributary_analytics::AnalyticsError::InvalidPeriod { from, to } => {
+                GatewayError::Validation(format!("`from` ({from}) is after `to` ({to})"))
+            }
+            e => GatewayError::Analytics(e),
+        }
     }
 }
 

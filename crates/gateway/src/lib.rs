@@ -1,10 +1,15 @@
 //! The GraphQL gateway of Tributary (SPEC §10, §11): an async-graphql schema over the unified
-//! model and the axum router that serves it over HTTP.
+//! model, one module per domain, and the axum router that serves it over HTTP.
 //!
 //! Key items:
-//! - [`schema`] / [`TributarySchema`]: the query root ([`QueryRoot`]) over a [`Store`], with
-//!   depth and complexity limits and batched loading of account children (DataLoader), and
-//!   [`sdl`], the schema's SDL built without a database (the source of `schema.graphql`).
+//! - [`domains`]: the schema by domain — [`domains::accounts`], [`domains::revenue`],
+//!   [`domains::ops`] — each with its own types and `…Query` object, merged into
+//!   [`QueryRoot`] and [`MutationRoot`] (async-graphql `MergedObject`). Learning, usage,
+//!   support and analytics domains are added beside them.
+//! - [`schema`] / [`TributarySchema`]: the schema over a [`Store`], with depth and complexity
+//!   limits and batched loading of children (one generic DataLoader over
+//!   `Store::children_of`), and [`sdl`], the schema's SDL built without a database (the
+//!   source of `schema.graphql`).
 //! - [`app`]: the router: `POST`/`GET /graphql` (GraphQL over HTTP, answering
 //!   `application/graphql-response+json` or `application/json` as the client accepts),
 //!   GraphiQL at `/`, `/healthz`, `/readyz`; with a body size limit, timeouts and request
@@ -15,28 +20,31 @@
 //!   (`VALIDATION_FAILED`, `BAD_CURSOR`, `INTERNAL` …; see [`error::code`]); internal errors are
 //!   logged and shown only as "internal error".
 //!
-//! What it must not do: call a vendor, or touch SQL. It reads everything through
-//! `tributary-store`, whose list queries are set-based, so the gateway stays a thin,
-//! stateless layer (SPEC §14: replicas sit behind any load balancer). Store rows never leave
-//! as API types: [`types`] converts them, so a column can change without changing the API.
+//! What it must not do: call a vendor, touch SQL, decode stored values or compute figures. It
+//! reads through `tributary-store`, whose read types arrive decoded (model enums, exact
+//! `Money`), and takes ARR and the ARR bridge from `tributary-analytics`; it converts both
+//! into its own output types, so a column or a formula can change without changing the API.
+//! Its list queries are set-based, so the gateway stays a thin, stateless layer (SPEC §14:
+//! replicas sit behind any load balancer).
 
+pub mod domains;
 pub mod error;
-pub mod types;
+pub mod paging;
+pub mod scalars;
 
-mod bridge;
 mod checks;
 mod cursor;
 mod http;
 mod loaders;
 mod push;
-mod query;
 
 #[cfg(test)]
 mod tests;
 
+pub use domains::{MutationRoot, QueryRoot};
 pub use error::GatewayError;
+pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use push::PushMount;
-pub use query::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MutationRoot, QueryRoot};
 
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 use axum::Router;
@@ -111,7 +119,12 @@ impl AppState {
 
 /// The schema builder without data: the types, limits and checks.
 fn builder(config: &GatewayConfig) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription).extension(checks::RequestChecks {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .extension(checks::RequestChecks {
         max_depth: config.max_depth,
         max_complexity: config.max_complexity,
     })

@@ -1,19 +1,23 @@
-//! Batched loading of the children of accounts (and of any entity's external references)
-//! through async-graphql's [`DataLoader`]: the `people` of every account on a page are fetched
-//! by **one** `Store::people_of_accounts` call, not one per account (graphile crystal#219).
+//! Batched loading of children through async-graphql's [`DataLoader`]: the `people` of every
+//! account on a page are fetched by **one** store call, not one per account (graphile
+//! crystal#219).
+//!
+//! One generic loader serves every relation the store declares ([`Child`]: people and
+//! subscriptions of accounts, revenue events of accounts, external references of any
+//! entity): its key, [`ChildrenOf`], is typed by the relation, which gives each relation its
+//! own batch queue inside one [`DataLoader`], and each batch is one
+//! [`Store::children_of`] call. Deal contacts add a second call for their people.
 //!
 //! The loader keeps no cache, so it lives in the schema and is shared by all requests: there is
-//! nothing to go stale, and concurrent requests may even share a batch. Each child kind has its
-//! own key type, which gives it its own batch queue inside one [`DataLoader`].
+//! nothing to go stale, and concurrent requests may even share a batch.
 
 use crate::error::GatewayError;
 use async_graphql::dataloader::{DataLoader, Loader};
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tributary_store::entities::{deal_contact, external_ref, person, revenue_event, subscription};
-use tributary_store::{Store, StoreError};
+use tributary_store::{Child, DealContactRow, PersonRow, Store, StoreError};
 use uuid::Uuid;
 
 /// How long a loader waits for more keys before it queries. Sibling fields of a list register
@@ -21,21 +25,33 @@ use uuid::Uuid;
 /// latency of any query that touches children.
 pub(crate) const DEFAULT_BATCH_DELAY: Duration = Duration::from_millis(1);
 
-/// The people of an account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct PeopleOf(pub Uuid);
+/// The children in relation `C` of the parent with this id.
+pub(crate) struct ChildrenOf<C>(pub Uuid, PhantomData<fn() -> C>);
 
-/// The subscriptions of an account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct SubscriptionsOf(pub Uuid);
+impl<C> ChildrenOf<C> {
+    pub(crate) fn new(parent: Uuid) -> Self {
+        ChildrenOf(parent, PhantomData)
+    }
+}
 
-/// The source references of an entity (account, person, subscription …).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct RefsOf(pub Uuid);
-
-/// The revenue events of an account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct RevenueEventsOf(pub Uuid);
+// Derives would require `C` itself to be `Clone`, `Eq` and `Hash`; only the id matters.
+impl<C> Clone for ChildrenOf<C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<C> Copy for ChildrenOf<C> {}
+impl<C> PartialEq for ChildrenOf<C> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<C> Eq for ChildrenOf<C> {}
+impl<C> std::hash::Hash for ChildrenOf<C> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
 
 /// The people on the deal behind a subscription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -43,60 +59,56 @@ pub(crate) struct ContactsOf(pub Uuid);
 
 /// A person's part in a deal, with the person when known.
 #[derive(Clone, Debug)]
-pub(crate) struct DealContactRow {
-    pub contact: deal_contact::Model,
-    pub person: Option<person::Model>,
+pub(crate) struct DealContactWithPerson {
+    pub contact: DealContactRow,
+    pub person: Option<PersonRow>,
 }
 
-/// Counts of store calls made by the loader, per child kind; tests use them to prove batching.
+/// What [`ContactsOf`] batches are recorded under.
+const CONTACTS: &str = "contacts of deals";
+
+/// Batches run and keys asked for, per relation; tests use them to prove batching.
 #[derive(Debug, Default)]
 pub(crate) struct LoaderStats {
-    people: BatchCount,
-    subscriptions: BatchCount,
-    refs: BatchCount,
-    revenue_events: BatchCount,
-    contacts: BatchCount,
+    counts: Mutex<BTreeMap<&'static str, (u64, u64)>>,
 }
 
-/// Batches run and keys asked for.
-#[derive(Debug, Default)]
-pub(crate) struct BatchCount {
-    batches: AtomicU64,
-    keys: AtomicU64,
-}
-
-impl BatchCount {
-    fn record(&self, keys: usize) {
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        self.keys.fetch_add(keys as u64, Ordering::Relaxed);
+impl LoaderStats {
+    fn record(&self, relation: &'static str, keys: usize) {
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let c = counts.entry(relation).or_default();
+        c.0 += 1;
+        c.1 += keys as u64;
     }
 
-    /// `(batches, keys)` so far.
+    /// `(batches, keys)` of `relation` so far.
     #[cfg(test)]
-    pub(crate) fn get(&self) -> (u64, u64) {
-        (
-            self.batches.load(Ordering::Relaxed),
-            self.keys.load(Ordering::Relaxed),
-        )
+    pub(crate) fn get(&self, relation: &str) -> (u64, u64) {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(relation)
+            .copied()
+            .unwrap_or_default()
     }
 }
 
 #[cfg(test)]
 impl LoaderStats {
     pub(crate) fn people(&self) -> (u64, u64) {
-        self.people.get()
+        self.get(PersonRow::RELATION)
     }
     pub(crate) fn subscriptions(&self) -> (u64, u64) {
-        self.subscriptions.get()
+        self.get(tributary_store::SubscriptionRow::RELATION)
     }
     pub(crate) fn refs(&self) -> (u64, u64) {
-        self.refs.get()
+        self.get(tributary_store::ExternalRefRow::RELATION)
     }
     pub(crate) fn revenue_events(&self) -> (u64, u64) {
-        self.revenue_events.get()
+        self.get(tributary_store::RevenueEventRow::RELATION)
     }
     pub(crate) fn contacts(&self) -> (u64, u64) {
-        self.contacts.get()
+        self.get(CONTACTS)
     }
 }
 
@@ -115,7 +127,7 @@ pub(crate) fn loaders(store: Store, delay: Duration, stats: Arc<LoaderStats>) ->
 }
 
 /// Groups `rows` by the key `key_of` gives them; rows without a key are dropped.
-fn group<K, R>(rows: Vec<R>, key_of: impl Fn(&R) -> Option<K>) -> HashMap<K, Vec<R>>
+fn group<K, R>(rows: Vec<R>, key_of: impl Fn(&R) -> Option<K>) -> HashMap<K, Arc<[R]>>
 where
     K: std::hash::Hash + Eq,
 {
@@ -125,109 +137,42 @@ where
             out.entry(k).or_default().push(row);
         }
     }
-    out
+    out.into_iter().map(|(k, v)| (k, v.into())).collect()
 }
 
-fn ids<K: Copy>(keys: &[K], id: impl Fn(K) -> Uuid) -> Vec<Uuid> {
-    keys.iter().map(|k| id(*k)).collect()
-}
-
-impl Loader<PeopleOf> for StoreLoader {
-    type Value = Arc<[person::Model]>;
-    type Error = Arc<StoreError>;
-
-    async fn load(&self, keys: &[PeopleOf]) -> Result<HashMap<PeopleOf, Self::Value>, Self::Error> {
-        self.stats.people.record(keys.len());
-        let rows = self
-            .store
-            .people_of_accounts(&ids(keys, |k| k.0))
-            .await
-            .map_err(Arc::new)?;
-        Ok(group(rows, |p| p.account_id.map(PeopleOf))
-            .into_iter()
-            .map(|(k, v)| (k, v.into()))
-            .collect())
-    }
-}
-
-impl Loader<SubscriptionsOf> for StoreLoader {
-    type Value = Arc<[subscription::Model]>;
+impl<C: Child> Loader<ChildrenOf<C>> for StoreLoader {
+    type Value = Arc<[C]>;
     type Error = Arc<StoreError>;
 
     async fn load(
         &self,
-        keys: &[SubscriptionsOf],
-    ) -> Result<HashMap<SubscriptionsOf, Self::Value>, Self::Error> {
-        self.stats.subscriptions.record(keys.len());
+        keys: &[ChildrenOf<C>],
+    ) -> Result<HashMap<ChildrenOf<C>, Self::Value>, Self::Error> {
+        self.stats.record(C::RELATION, keys.len());
+        let parents: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let rows = self
             .store
-            .subscriptions_of_accounts(&ids(keys, |k| k.0))
+            .children_of::<C>(&parents)
             .await
             .map_err(Arc::new)?;
-        Ok(group(rows, |s| s.account_id.map(SubscriptionsOf))
-            .into_iter()
-            .map(|(k, v)| (k, v.into()))
-            .collect())
-    }
-}
-
-impl Loader<RefsOf> for StoreLoader {
-    type Value = Arc<[external_ref::Model]>;
-    type Error = Arc<StoreError>;
-
-    async fn load(&self, keys: &[RefsOf]) -> Result<HashMap<RefsOf, Self::Value>, Self::Error> {
-        self.stats.refs.record(keys.len());
-        let rows = self
-            .store
-            .external_refs_of(&ids(keys, |k| k.0))
-            .await
-            .map_err(Arc::new)?;
-        Ok(group(rows, |r| Some(RefsOf(r.entity_id)))
-            .into_iter()
-            .map(|(k, v)| (k, v.into()))
-            .collect())
-    }
-}
-
-impl Loader<RevenueEventsOf> for StoreLoader {
-    type Value = Arc<[revenue_event::Model]>;
-    type Error = Arc<StoreError>;
-
-    async fn load(
-        &self,
-        keys: &[RevenueEventsOf],
-    ) -> Result<HashMap<RevenueEventsOf, Self::Value>, Self::Error> {
-        self.stats.revenue_events.record(keys.len());
-        let rows = self
-            .store
-            .revenue_events_of_accounts(&ids(keys, |k| k.0))
-            .await
-            .map_err(Arc::new)?;
-        Ok(group(rows, |e| e.account_id.map(RevenueEventsOf))
-            .into_iter()
-            .map(|(k, v)| (k, v.into()))
-            .collect())
+        Ok(group(rows, |r| r.parent_id().map(ChildrenOf::new)))
     }
 }
 
 impl Loader<ContactsOf> for StoreLoader {
-    type Value = Arc<[DealContactRow]>;
+    type Value = Arc<[DealContactWithPerson]>;
     type Error = Arc<StoreError>;
 
     async fn load(
         &self,
         keys: &[ContactsOf],
     ) -> Result<HashMap<ContactsOf, Self::Value>, Self::Error> {
-        self.stats.contacts.record(keys.len());
-        let contacts = self
-            .store
-            .deal_contacts_of_subscriptions(&ids(keys, |k| k.0))
-            .await
-            .map_err(Arc::new)?;
-        let mut person_ids: Vec<Uuid> = contacts.iter().filter_map(|c| c.person_id).collect();
-        person_ids.sort();
-        person_ids.dedup();
-        let people: HashMap<Uuid, person::Model> = self
+        self.stats.record(CONTACTS, keys.len());
+        let deals: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let contacts: Vec<DealContactRow> =
+            self.store.children_of(&deals).await.map_err(Arc::new)?;
+        let person_ids: Vec<Uuid> = contacts.iter().filter_map(|c| c.person_id).collect();
+        let people: HashMap<Uuid, PersonRow> = self
             .store
             .people_by_id(&person_ids)
             .await
@@ -235,16 +180,14 @@ impl Loader<ContactsOf> for StoreLoader {
             .into_iter()
             .map(|p| (p.id, p))
             .collect();
-        let rows = contacts.into_iter().map(|contact| DealContactRow {
-            person: contact.person_id.and_then(|id| people.get(&id).cloned()),
-            contact,
-        });
-        Ok(group(rows.collect(), |r| {
-            r.contact.subscription_id.map(ContactsOf)
-        })
-        .into_iter()
-        .map(|(k, v)| (k, v.into()))
-        .collect())
+        let rows = contacts
+            .into_iter()
+            .map(|contact| DealContactWithPerson {
+                person: contact.person_id.and_then(|id| people.get(&id).cloned()),
+                contact,
+            })
+            .collect();
+        Ok(group(rows, |r| r.contact.subscription_id.map(ContactsOf)))
     }
 }
 

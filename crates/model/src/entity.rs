@@ -424,6 +424,34 @@ pub enum RevenueEventKind {
     Churn,
 }
 
+impl RevenueEventKind {
+    /// Every kind, in the order a bridge lists movements: new, renewal, expansion,
+    /// contraction, churn.
+    pub const ALL: [RevenueEventKind; 5] = [
+        RevenueEventKind::New,
+        RevenueEventKind::Renewal,
+        RevenueEventKind::Expansion,
+        RevenueEventKind::Contraction,
+        RevenueEventKind::Churn,
+    ];
+
+    /// The stable snake_case name (the one serde uses, and the one stored).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevenueEventKind::New => "new",
+            RevenueEventKind::Renewal => "renewal",
+            RevenueEventKind::Expansion => "expansion",
+            RevenueEventKind::Contraction => "contraction",
+            RevenueEventKind::Churn => "churn",
+        }
+    }
+
+    /// Parses [`RevenueEventKind::as_str`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// A change in an account's ARR: the ledger finance reconciles against.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevenueEvent {
@@ -659,5 +687,17 @@ mod tests {
         assert_eq!(Segment::parse("Mid-Market"), Some(Segment::MidMarket));
         assert_eq!(Segment::parse("SMB"), Some(Segment::Smb));
         assert_eq!(Segment::parse("whale"), None);
+    }
+
+    #[test]
+    fn revenue_event_kind_names_round_trip_and_match_serde() {
+        for kind in RevenueEventKind::ALL {
+            assert_eq!(RevenueEventKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::String(kind.as_str().to_owned())
+            );
+        }
+        assert_eq!(RevenueEventKind::parse("Renewal"), None);
     }
 }

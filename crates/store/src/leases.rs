@@ -9,11 +9,10 @@
 //! stops renewing, its lease expires, and the next worker to poll takes the same scheduled
 //! slot over (the run resumes from the last checkpoint).
 
-use crate::entities::sync_lease;
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, ExprTrait, QueryOrder};
+use sea_orm::{ConnectionTrait, DbBackend, ExprTrait};
 use std::time::Duration;
 
 /// A claimed run.
@@ -170,13 +169,5 @@ impl Store {
             }
         }
         Ok(self.db().execute(&q).await?.rows_affected() == 1)
-    }
-
-    /// Every connector's schedule and lease.
-    pub async fn leases(&self) -> Result<Vec<sync_lease::Model>, StoreError> {
-        Ok(sync_lease::Entity::find()
-            .order_by_asc(sync_lease::Column::Connector)
-            .all(self.db())
-            .await?)
     }
 }

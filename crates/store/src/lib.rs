@@ -1,32 +1,45 @@
 //! Storage for Tributary (SPEC §3, §6): sea-orm entities and migrations that run unchanged on
 //! SQLite and PostgreSQL, batched idempotent upserts keyed by [`ExternalRef`], sync state,
-//! sync runs and quarantine, and the read queries the gateway needs.
+//! sync runs and quarantine, and the reads the gateway and analytics need.
 //!
 //! Key types:
 //! - [`Store`]: a connection pool plus every operation; cheap to clone.
 //! - [`CommitBatch`]: records, rejects, deletes and a stream's new cursor, written in **one
 //!   transaction** by [`Store::commit_batch`], so a crash never separates data from its cursor.
-//! - [`entities`]: sea-orm models of every table, for reads.
+//! - [`read`]: reads by domain ([`read::accounts`], [`read::revenue`], [`read::ops`],
+//!   [`read::aggregates`]), each returning **decoded read types** ([`AccountRow`],
+//!   [`SubscriptionRow`] …) with model enums, exact [`Money`] and UTC times; the children of
+//!   many parents through one generic query, [`Store::children_of`].
 //!
 //! Identity: every source row gets an entry in `external_refs` mapping its [`ExternalRef`] to
 //! our UUIDv7 id. A reference to a row not seen yet (a contact whose company comes later)
 //! reserves the id, so load order never matters and re-syncs keep ids stable.
 //!
-//! Only this crate knows SQL and sea-orm. It knows nothing of HTTP, vendors or GraphQL.
+//! Only this crate knows SQL and sea-orm: the sea-orm entities are private, and no sea-orm
+//! type appears in its API, so callers never see a storage row or a stored string to parse.
+//! It knows nothing of HTTP, vendors or GraphQL.
 //!
 //! [`ExternalRef`]: tributary_model::ExternalRef
+//! [`Money`]: tributary_model::Money
 
-pub mod entities;
+mod entities;
 mod leases;
 pub mod migration;
 pub mod money;
-mod read;
+pub mod read;
 mod runs;
 pub mod testing;
 mod write;
 
 pub use leases::Lease;
-pub use read::{AccountFilter, AccountPage, Page, RevenueEventFilter, StoreCounts};
+pub use read::accounts::{
+    AccountFilter, AccountPage, AccountRow, DealContactRow, ExternalRefRow, PersonRow,
+    SubscriptionRow,
+};
+pub use read::aggregates::StoreCounts;
+pub use read::ops::{QuarantineRow, ScheduleRow, SyncRunRow};
+pub use read::revenue::{FxRateRow, RevenueEventFilter, RevenueEventRow};
+pub use read::{Child, Page};
 pub use runs::{
     FieldSchema, RunChecks, RunFinish, RunOrigin, RunStatus, SchemaDrift, SchemaUpdate,
 };

@@ -1,13 +1,11 @@
 //! Sync state (one opaque JSON cursor per connector stream) and the `sync_runs` log.
 
-use crate::entities::{quarantine, stream_field, sync_run, sync_state};
+use crate::entities::{stream_field, sync_run, sync_state};
 use crate::{CommitOutcome, Store, StoreError};
 use chrono::{DateTime, Utc};
 use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use tributary_model::SyncRunId;
 
 /// How a run ended.
@@ -36,6 +34,20 @@ impl RunStatus {
             RunStatus::Paused => "paused",
             RunStatus::Abandoned => "abandoned",
         }
+    }
+
+    /// Every status.
+    pub const ALL: [RunStatus; 5] = [
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Paused,
+        RunStatus::Abandoned,
+    ];
+
+    /// Parses [`RunStatus::as_str`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -409,46 +421,6 @@ impl Store {
             .and_where(Expr::col("status").eq(RunStatus::Running.as_str()))
             .to_owned();
         Ok(self.db().execute(&q).await?.rows_affected())
-    }
-
-    /// Runs, newest first, optionally of one connector; `offset`/`limit` page through them.
-    pub async fn sync_runs(
-        &self,
-        connector: Option<&str>,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<sync_run::Model>, u64), StoreError> {
-        let mut q = sync_run::Entity::find();
-        if let Some(c) = connector {
-            q = q.filter(sync_run::Column::Connector.eq(c));
-        }
-        let total = q.clone().count(self.db()).await?;
-        let rows = q
-            .order_by_desc(sync_run::Column::StartedAt)
-            .order_by_desc(sync_run::Column::Id)
-            .offset(offset)
-            .limit(limit)
-            .all(self.db())
-            .await?;
-        Ok((rows, total))
-    }
-
-    /// Unresolved quarantined records (a record that later landed is resolved), newest
-    /// first.
-    pub async fn quarantine(
-        &self,
-        offset: u64,
-        limit: u64,
-    ) -> Result<(Vec<quarantine::Model>, u64), StoreError> {
-        let q = quarantine::Entity::find().filter(quarantine::Column::ResolvedAt.is_null());
-        let total = q.clone().count(self.db()).await?;
-        let rows = q
-            .order_by_desc(quarantine::Column::Id)
-            .offset(offset)
-            .limit(limit)
-            .all(self.db())
-            .await?;
-        Ok((rows, total))
     }
 }
 

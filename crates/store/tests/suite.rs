@@ -9,7 +9,9 @@ use std::str::FromStr;
 use tributary_model::*;
 use tributary_store::testing::TestDatabase;
 use tributary_store::testing::for_each_backend;
-use tributary_store::{AccountFilter, CommitBatch, QuarantineItem, RunFinish, RunStatus};
+use tributary_store::{
+    AccountFilter, CommitBatch, PersonRow, QuarantineItem, RunFinish, RunStatus,
+};
 
 fn company(id: &str, name: &str, segment: Segment) -> SourceRecord {
     SourceRecord {
@@ -118,7 +120,7 @@ async fn references_resolve_whatever_the_load_order() {
             .await
             .unwrap();
         assert_eq!(page.items.len(), 1);
-        let people = store.people_of_accounts(&[page.items[0].id]).await.unwrap();
+        let people: Vec<PersonRow> = store.children_of(&[page.items[0].id]).await.unwrap();
         assert_eq!(people.len(), 1);
         assert_eq!(people[0].email.as_deref(), Some("p10@x.example"));
     })
@@ -206,7 +208,7 @@ async fn state_and_run_counters_commit_with_the_batch() {
         assert_eq!(total, 1);
         assert_eq!(runs[0].records_read, 1);
         assert_eq!(runs[0].records_written, 1);
-        assert_eq!(runs[0].status, "succeeded");
+        assert_eq!(runs[0].status, RunStatus::Succeeded);
     })
     .await;
 }
@@ -263,7 +265,7 @@ async fn account_pages_are_keyset_ordered_and_filtered() {
         let expected: Vec<String> = (0..25).map(|i| format!("Co {i:02}")).collect();
         assert_eq!(seen, expected);
         let smb = AccountFilter {
-            segment: Some("smb".into()),
+            segment: Some(Segment::Smb),
             name_contains: Some("CO 1".into()),
             ..Default::default()
         };

@@ -9,6 +9,7 @@ use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tributary_connector::*;
 use tributary_model::*;
+use tributary_store::RunStatus;
 use tributary_store::testing::TestDatabase;
 use tributary_sync::{NoProgress, SyncEngine};
 
@@ -175,8 +176,8 @@ async fn a_failed_stream_resumes_from_its_last_checkpoint() {
 
         let (runs, total) = store.sync_runs(Some("paged-test"), 0, 10).await.unwrap();
         assert_eq!(total, 2);
-        assert_eq!(runs[0].status, "succeeded");
-        assert_eq!(runs[1].status, "failed");
+        assert_eq!(runs[0].status, RunStatus::Succeeded);
+        assert_eq!(runs[1].status, RunStatus::Failed);
         assert!(
             runs[1]
                 .error
@@ -297,7 +298,7 @@ async fn a_spent_quota_pauses_the_run_at_its_checkpoint_without_failing() {
         Some(json!({"page": 2}))
     );
     let (runs, _) = store.sync_runs(Some("paged-test"), 0, 10).await.unwrap();
-    assert_eq!(runs[0].status, "paused");
+    assert_eq!(runs[0].status, RunStatus::Paused);
     assert!(runs[0].error.as_deref().unwrap().contains("daily limit"));
     // The next run resumes from the checkpoint and completes.
     let second = engine

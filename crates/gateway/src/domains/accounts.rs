@@ -1,0 +1,466 @@
+//! The accounts domain: accounts (a Relay connection with keyset cursors), their people and
+//! subscriptions, the people on each deal, and where each record came from.
+//!
+//! `Account`'s revenue fields (`revenueEvents`, `ledgerArr`) are declared here, where the type
+//! is, and resolved by [`super::revenue`].
+
+use super::revenue::{self, RevenueEvent, RevenueEventKind};
+use super::{loaders, store};
+use crate::cursor;
+use crate::error::GatewayError;
+use crate::loaders::{ChildrenOf, ContactsOf, DealContactWithPerson};
+use crate::paging::{DEFAULT_PAGE_SIZE, PageInfo, connection, page_complexity, page_size};
+use crate::scalars::{Date, DateTime, Money, day, instant};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use tributary_analytics::arr::{self, Contract};
+use tributary_store::{AccountRow, ExternalRefRow, PersonRow, SubscriptionRow};
+use uuid::Uuid;
+
+/// An account's size band.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "tributary_model::Segment")]
+pub enum Segment {
+    /// Small and medium business.
+    Smb,
+    /// Mid-market.
+    MidMarket,
+    /// Enterprise.
+    Enterprise,
+}
+
+/// A person's role at their account.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "tributary_model::PersonRole")]
+pub enum PersonRole {
+    /// Administers the product for the account.
+    Admin,
+    /// Uses the product.
+    EndUser,
+    /// Sponsors or signs.
+    Executive,
+}
+
+/// Lifecycle of a subscription, as its source reports it.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "tributary_model::SubscriptionStatus")]
+pub enum SubscriptionStatus {
+    /// Signed, not yet started.
+    Pending,
+    /// Running.
+    Active,
+    /// Ended (renewed into another subscription or churned).
+    Ended,
+    /// Cancelled before its end.
+    Cancelled,
+}
+
+/// Filters on the account list; all given conditions must hold.
+#[derive(InputObject, Clone, Debug, Default)]
+pub struct AccountFilter {
+    /// Case-insensitive substring of the name; `%` and `_` match themselves.
+    pub name_contains: Option<String>,
+    /// Exact segment.
+    pub segment: Option<Segment>,
+    /// Exact industry, as the source names it.
+    pub industry: Option<String>,
+    /// Exact region, as the source names it.
+    pub region: Option<String>,
+    /// Exact domain; `https://www.Acme.com/` is read as `acme.com`.
+    pub domain: Option<String>,
+}
+
+impl From<AccountFilter> for tributary_store::AccountFilter {
+    fn from(f: AccountFilter) -> Self {
+        tributary_store::AccountFilter {
+            name_contains: f.name_contains,
+            segment: f.segment.map(Into::into),
+            industry: f.industry,
+            region: f.region,
+            domain: f.domain.map(|d| {
+                tributary_model::normalize_domain(&d).unwrap_or_else(|| d.trim().to_lowercase())
+            }),
+        }
+    }
+}
+
+/// Where a record came from: one row in one source system.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct ExternalRef {
+    /// The vendor system, e.g. `hubspot`.
+    pub system: String,
+    /// The connector instance, e.g. `hubspot-prod`.
+    pub instance: String,
+    /// The vendor's object type, e.g. `companies`.
+    pub object: String,
+    /// The vendor's id of the row.
+    pub external_id: String,
+}
+
+impl From<&ExternalRefRow> for ExternalRef {
+    fn from(r: &ExternalRefRow) -> Self {
+        ExternalRef {
+            system: r.system.clone(),
+            instance: r.instance.clone(),
+            object: r.object.clone(),
+            external_id: r.external_id.clone(),
+        }
+    }
+}
+
+/// The source references of entity `id`, batched.
+async fn external_refs(ctx: &Context<'_>, id: Uuid) -> Result<Vec<ExternalRef>> {
+    let refs =
+        crate::loaders::children(loaders(ctx)?, ChildrenOf::<ExternalRefRow>::new(id)).await?;
+    Ok(refs.iter().map(ExternalRef::from).collect())
+}
+
+/// The subscriptions of account `id`, batched.
+async fn subscriptions_of(
+    ctx: &Context<'_>,
+    id: Uuid,
+) -> Result<std::sync::Arc<[SubscriptionRow]>> {
+    Ok(crate::loaders::children(loaders(ctx)?, ChildrenOf::<SubscriptionRow>::new(id)).await?)
+}
+
+/// The subscriptions as ARR needs them.
+fn contracts(rows: &[SubscriptionRow]) -> Vec<Contract<'_>> {
+    rows.iter()
+        .map(|s| Contract {
+            status: s.status,
+            start: s.start_date,
+            end: s.end_date,
+            arr: &s.arr,
+        })
+        .collect()
+}
+
+/// A customer account, merged across systems.
+pub struct Account(AccountRow);
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Account(row)
+    }
+}
+
+/// A customer account, merged across systems.
+#[Object]
+impl Account {
+    /// Our id of the account.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Display name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Primary web domain, lower-case, without scheme or `www.`.
+    async fn domain(&self) -> Option<&str> {
+        self.0.domain.as_deref()
+    }
+
+    /// Size band.
+    async fn segment(&self) -> Option<Segment> {
+        self.0.segment.map(Into::into)
+    }
+
+    /// Industry, as the source names it.
+    async fn industry(&self) -> Option<&str> {
+        self.0.industry.as_deref()
+    }
+
+    /// Sales region, as the source names it.
+    async fn region(&self) -> Option<&str> {
+        self.0.region.as_deref()
+    }
+
+    /// Owner (account manager), as the source names it.
+    async fn owner(&self) -> Option<&str> {
+        self.0.owner.as_deref()
+    }
+
+    /// Licensed seats, where known.
+    async fn seats(&self) -> Option<i64> {
+        self.0.seats
+    }
+
+    /// When the account was created in its source.
+    async fn created_at(&self) -> Option<DateTime> {
+        instant(self.0.created_at)
+    }
+
+    /// The source's last-modified time of the row we hold.
+    async fn source_updated_at(&self) -> Option<DateTime> {
+        instant(self.0.source_updated_at)
+    }
+
+    /// People of the account, by name.
+    async fn people(&self, ctx: &Context<'_>) -> Result<Vec<Person>> {
+        let rows = crate::loaders::children(loaders(ctx)?, ChildrenOf::<PersonRow>::new(self.0.id))
+            .await?;
+        Ok(rows.iter().cloned().map(Person::from).collect())
+    }
+
+    /// Subscriptions of the account, by start date.
+    async fn subscriptions(&self, ctx: &Context<'_>) -> Result<Vec<Subscription>> {
+        let rows = subscriptions_of(ctx, self.0.id).await?;
+        Ok(rows.iter().cloned().map(Subscription).collect())
+    }
+
+    /// Annual recurring revenue: the sum of the ARR of the subscriptions active on `asOf`
+    /// (default: today, UTC). A subscription is active when its source does not call it
+    /// ended or cancelled and `asOf` falls in `[startDate, endDate)`. Zero when none is active
+    /// and all the account's subscriptions share one currency; null when the account has no
+    /// subscription or active ones in several currencies (see `arrByCurrency`).
+    async fn arr(&self, ctx: &Context<'_>, as_of: Option<Date>) -> Result<Option<Money>> {
+        let rows = subscriptions_of(ctx, self.0.id).await?;
+        let arr = arr::account_arr(&contracts(&rows), day(as_of)).map_err(GatewayError::from)?;
+        Ok(arr.as_ref().map(Money::from))
+    }
+
+    /// ARR (as in `arr`) per currency, by currency code; empty when no subscription is active.
+    async fn arr_by_currency(&self, ctx: &Context<'_>, as_of: Option<Date>) -> Result<Vec<Money>> {
+        let rows = subscriptions_of(ctx, self.0.id).await?;
+        let sums = arr::by_currency(&contracts(&rows), day(as_of)).map_err(GatewayError::from)?;
+        Ok(sums.iter().map(Money::from).collect())
+    }
+
+    /// The account's lines of the revenue ledger, by date, optionally between `from` and `to`
+    /// (inclusive). The ledger also holds scheduled future changes (a contract ending without
+    /// a renewal yet is a churn on its end date); pass `to` to see history only.
+    async fn revenue_events(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<Date>,
+        to: Option<Date>,
+    ) -> Result<Vec<RevenueEvent>> {
+        revenue::account_revenue_events(ctx, self.0.id, from, to).await
+    }
+
+    /// ARR on `asOf` (default: today, UTC) according to the revenue ledger, in the reporting
+    /// currency: the `arrAfter` of the account's last ledger line on or before that day, zero
+    /// before its first. Null when the account has no ledger lines. Unlike `arr`, which adds
+    /// the contracts' own currencies, this is what finance reconciles.
+    async fn ledger_arr(&self, ctx: &Context<'_>, as_of: Option<Date>) -> Result<Option<Money>> {
+        revenue::account_ledger_arr(ctx, self.0.id, day(as_of)).await
+    }
+
+    /// The source rows merged into this account.
+    async fn external_refs(&self, ctx: &Context<'_>) -> Result<Vec<ExternalRef>> {
+        external_refs(ctx, self.0.id).await
+    }
+}
+
+/// A person's part in the deal behind a subscription (Salesforce OpportunityContactRole,
+/// HubSpot deal–contact association).
+pub struct DealContact(DealContactWithPerson);
+
+/// A person's part in the deal behind a subscription.
+#[Object]
+impl DealContact {
+    /// The role as the CRM names it (`Decision Maker`, `Economic Buyer`…).
+    async fn role(&self) -> Option<&str> {
+        self.0.contact.role.as_deref()
+    }
+
+    /// Whether the CRM marks this person as the deal's primary contact.
+    async fn primary(&self) -> bool {
+        self.0.contact.primary
+    }
+
+    /// The person; null when the CRM's contact has not been synced (or was deleted).
+    async fn person(&self) -> Option<Person> {
+        self.0
+            .person
+            .clone()
+            .filter(|p| p.deleted_at.is_none())
+            .map(Person::from)
+    }
+}
+
+/// A person: CRM contact, LMS learner, product user or ticket requester.
+pub struct Person(PersonRow);
+
+impl From<PersonRow> for Person {
+    fn from(row: PersonRow) -> Self {
+        Person(row)
+    }
+}
+
+/// A person: CRM contact, LMS learner, product user or ticket requester.
+#[Object]
+impl Person {
+    /// Our id of the person.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Full name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Normalised (trimmed, lower-case) email address.
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    /// Job title, as the source names it.
+    async fn title(&self) -> Option<&str> {
+        self.0.title.as_deref()
+    }
+
+    /// Role at the account.
+    async fn role(&self) -> Option<PersonRole> {
+        self.0.role.map(Into::into)
+    }
+
+    /// When a source first saw the person.
+    async fn first_seen_at(&self) -> Option<DateTime> {
+        instant(self.0.first_seen_at)
+    }
+
+    /// The source rows merged into this person.
+    async fn external_refs(&self, ctx: &Context<'_>) -> Result<Vec<ExternalRef>> {
+        external_refs(ctx, self.0.id).await
+    }
+}
+
+/// A subscription of an account, derived from CRM opportunities or contracts.
+pub struct Subscription(SubscriptionRow);
+
+/// A subscription of an account, derived from CRM opportunities or contracts.
+#[Object]
+impl Subscription {
+    /// Our id of the subscription.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Product or plan name.
+    async fn plan(&self) -> &str {
+        &self.0.plan
+    }
+
+    /// First day of the term.
+    async fn start_date(&self) -> Date {
+        Date(self.0.start_date)
+    }
+
+    /// Day after the last day of the term (exclusive), when known.
+    async fn end_date(&self) -> Option<Date> {
+        self.0.end_date.map(Date)
+    }
+
+    /// Annual recurring revenue of the subscription.
+    async fn arr(&self) -> Money {
+        Money::from(&self.0.arr)
+    }
+
+    /// Lifecycle status, as the source reports it.
+    async fn status(&self) -> SubscriptionStatus {
+        self.0.status.into()
+    }
+
+    /// What the CRM calls this deal (new business, renewal, expansion…), read through the
+    /// instance's field mapping from the opportunity type or deal type; null when the source
+    /// does not say. The ledger's kinds come from ARR movements and may differ.
+    async fn motion(&self) -> Option<RevenueEventKind> {
+        self.0.motion.map(Into::into)
+    }
+
+    /// The people on the deal behind this subscription, primary contact first.
+    async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<DealContact>> {
+        let rows = crate::loaders::children(loaders(ctx)?, ContactsOf(self.0.id)).await?;
+        Ok(rows.iter().cloned().map(DealContact).collect())
+    }
+
+    /// The source rows this subscription was derived from.
+    async fn external_refs(&self, ctx: &Context<'_>) -> Result<Vec<ExternalRef>> {
+        external_refs(ctx, self.0.id).await
+    }
+}
+
+connection!(
+    /// A page of accounts, ordered by name then id.
+    AccountConnection,
+    AccountEdge,
+    Account
+);
+
+/// The accounts domain's queries.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct AccountsQuery;
+
+#[Object]
+impl AccountsQuery {
+    /// Accounts, ordered by name then id, `first` (0 to 500) after the cursor `after`.
+    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    async fn accounts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(DEFAULT_PAGE_SIZE)")] first: Option<i32>,
+        after: Option<String>,
+        filter: Option<AccountFilter>,
+    ) -> Result<AccountConnection> {
+        let first = page_size(first)?;
+        let after = after.as_deref().map(cursor::decode_account).transpose()?;
+        let filter = filter.unwrap_or_default().into();
+        let page = store(ctx)?
+            .list_accounts(&filter, first, after)
+            .await
+            .map_err(GatewayError::from)?;
+        let edges: Vec<AccountEdge> = page
+            .items
+            .into_iter()
+            .map(|row| AccountEdge {
+                cursor: cursor::encode_account(&row.name, row.id),
+                node: Account::from(row),
+            })
+            .collect();
+        Ok(AccountConnection {
+            page_info: PageInfo {
+                has_next_page: page.has_next,
+                has_previous_page: false,
+                start_cursor: edges.first().map(|e| e.cursor.clone()),
+                end_cursor: edges.last().map(|e| e.cursor.clone()),
+            },
+            edges,
+            total_count: page.total,
+        })
+    }
+
+    /// One account by id; null when there is none.
+    async fn account(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Account>> {
+        let uuid = Uuid::parse_str(&id).map_err(|_| {
+            GatewayError::Validation(format!(
+                "`id` must be an account id (a UUID), got `{}`",
+                id.0
+            ))
+        })?;
+        let row = store(ctx)?
+            .account(uuid)
+            .await
+            .map_err(GatewayError::from)?;
+        Ok(row.map(Account::from))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_domains_are_normalised() {
+        let f: tributary_store::AccountFilter = AccountFilter {
+            domain: Some("https://www.Acme.com/pricing".into()),
+            segment: Some(Segment::MidMarket),
+            ..Default::default()
+        }
+        .into();
+        assert_eq!(f.domain.as_deref(), Some("acme.com"));
+        assert_eq!(f.segment, Some(tributary_model::Segment::MidMarket));
+    }
+}

@@ -1,0 +1,242 @@
+//! The operations domain: the sync run log, quarantined records and the connectors'
+//! schedules and leases.
+
+use super::decode;
+use crate::entities::{quarantine, sync_lease, sync_run};
+use crate::{RunStatus, SchemaDrift, Store, StoreError};
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+/// One run of one connector stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRunRow {
+    /// Our id.
+    pub id: Uuid,
+    /// The connector instance.
+    pub connector: String,
+    /// The stream.
+    pub stream: String,
+    /// The sync mode (`full_refresh`, `incremental`).
+    pub mode: String,
+    /// How the run ended, or that it runs.
+    pub status: RunStatus,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it finished; none while it runs.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Records the connector read.
+    pub records_read: i64,
+    /// Records inserted or changed.
+    pub records_written: i64,
+    /// Records set aside as unmappable.
+    pub records_quarantined: i64,
+    /// Records deleted because the source deleted them.
+    pub records_deleted: i64,
+    /// The stream's cursor when the run started.
+    pub cursor_before: Option<serde_json::Value>,
+    /// The stream's cursor when it ended.
+    pub cursor_after: Option<serde_json::Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The scheduled slot it ran for, when a worker ran it.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    /// The worker that ran it.
+    pub worker: Option<String>,
+    /// How the stream learns of deletions (`native_feed`, `key_diff`, `none`).
+    pub delete_strategy: Option<String>,
+    /// The source's own count of what the run read.
+    pub source_count: Option<i64>,
+    /// Records read in the phases the source counted.
+    pub source_read: Option<i64>,
+    /// Problems that did not stop the run.
+    pub warnings: Vec<String>,
+    /// Fields whose type changed or that disappeared.
+    pub drift: Vec<SchemaDrift>,
+}
+
+impl SyncRunRow {
+    /// Whether everything the source counted was read; none when it counted nothing.
+    pub fn complete(&self) -> Option<bool> {
+        Some(self.source_read? >= self.source_count?)
+    }
+}
+
+/// A JSON column holding a list, empty when null.
+fn json_list<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    column: &str,
+    value: Option<serde_json::Value>,
+) -> Result<Vec<T>, StoreError> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(v) => serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+            table,
+            message: format!("`{column}` does not decode: {e}"),
+        }),
+    }
+}
+
+impl TryFrom<sync_run::Model> for SyncRunRow {
+    type Error = StoreError;
+
+    fn try_from(m: sync_run::Model) -> Result<Self, StoreError> {
+        const T: &str = "sync_runs";
+        Ok(SyncRunRow {
+            status: decode(T, "status", &m.status, RunStatus::parse)?,
+            warnings: json_list(T, "warnings", m.warnings)?,
+            drift: json_list(T, "drift", m.drift)?,
+            id: m.id,
+            connector: m.connector,
+            stream: m.stream,
+            mode: m.mode,
+            started_at: m.started_at,
+            finished_at: m.finished_at,
+            records_read: m.records_read,
+            records_written: m.records_written,
+            records_quarantined: m.records_quarantined,
+            records_deleted: m.records_deleted,
+            cursor_before: m.cursor_before,
+            cursor_after: m.cursor_after,
+            error: m.error,
+            scheduled_for: m.scheduled_for,
+            worker: m.worker,
+            delete_strategy: m.delete_strategy,
+            source_count: m.source_count,
+            source_read: m.source_read,
+        })
+    }
+}
+
+/// A source record that could not be mapped, kept with its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineRow {
+    /// Our id of the entry.
+    pub id: i64,
+    /// The run that set it aside, when known.
+    pub sync_run_id: Option<Uuid>,
+    /// The connector instance.
+    pub connector: String,
+    /// The stream.
+    pub stream: String,
+    /// The vendor's id of the record, when it had one.
+    pub external_id: Option<String>,
+    /// Why it was set aside.
+    pub reason: String,
+    /// The record as the vendor sent it.
+    pub payload: String,
+    /// When it was first set aside.
+    pub created_at: DateTime<Utc>,
+    /// When it was last seen.
+    pub last_seen_at: DateTime<Utc>,
+    /// How many times it was seen.
+    pub occurrences: i64,
+}
+
+impl From<quarantine::Model> for QuarantineRow {
+    fn from(m: quarantine::Model) -> Self {
+        QuarantineRow {
+            id: m.id,
+            sync_run_id: m.sync_run_id,
+            connector: m.connector,
+            stream: m.stream,
+            external_id: m.external_id,
+            reason: m.reason,
+            payload: m.payload,
+            created_at: m.created_at,
+            last_seen_at: m.last_seen_at,
+            occurrences: m.occurrences,
+        }
+    }
+}
+
+/// A connector's schedule and lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRow {
+    /// The connector instance.
+    pub connector: String,
+    /// Its vendor kind.
+    pub kind: Option<String>,
+    /// When its next run is due.
+    pub next_run_at: DateTime<Utc>,
+    /// Whether a full refresh was asked for and has not run yet.
+    pub full_refresh_requested: bool,
+    /// The worker holding the lease, if any.
+    pub holder: Option<String>,
+    /// When that lease expires unless renewed.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The scheduled slot the holder claimed.
+    pub claimed_for: Option<DateTime<Utc>>,
+}
+
+impl From<sync_lease::Model> for ScheduleRow {
+    fn from(m: sync_lease::Model) -> Self {
+        ScheduleRow {
+            connector: m.connector,
+            kind: m.kind,
+            next_run_at: m.next_run_at,
+            full_refresh_requested: m.full_refresh_requested,
+            holder: m.holder,
+            expires_at: m.expires_at,
+            claimed_for: m.claimed_for,
+        }
+    }
+}
+
+impl Store {
+    /// Runs, newest first, optionally of one connector; `offset`/`limit` page through them.
+    /// Also returns how many there are in all.
+    pub async fn sync_runs(
+        &self,
+        connector: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<SyncRunRow>, u64), StoreError> {
+        let mut q = sync_run::Entity::find();
+        if let Some(c) = connector {
+            q = q.filter(sync_run::Column::Connector.eq(c));
+        }
+        let total = q.clone().count(self.db()).await?;
+        let rows = q
+            .order_by_desc(sync_run::Column::StartedAt)
+            .order_by_desc(sync_run::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(self.db())
+            .await?;
+        let rows = rows
+            .into_iter()
+            .map(SyncRunRow::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((rows, total))
+    }
+
+    /// Unresolved quarantined records (a record that later landed is resolved), newest
+    /// first. Also returns how many there are in all.
+    pub async fn quarantine(
+        &self,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<QuarantineRow>, u64), StoreError> {
+        let q = quarantine::Entity::find().filter(quarantine::Column::ResolvedAt.is_null());
+        let total = q.clone().count(self.db()).await?;
+        let rows = q
+            .order_by_desc(quarantine::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(self.db())
+            .await?;
+        Ok((rows.into_iter().map(QuarantineRow::from).collect(), total))
+    }
+
+    /// Every connector's schedule and lease, by connector.
+    pub async fn leases(&self) -> Result<Vec<ScheduleRow>, StoreError> {
+        Ok(sync_lease::Entity::find()
+            .order_by_asc(sync_lease::Column::Connector)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(ScheduleRow::from)
+            .collect())
+    }
+}
