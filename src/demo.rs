@@ -156,7 +156,6 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
     let sim = SimConfig {
         seed: opts.seed,
         accounts: opts.accounts,
-        faults: opts.faults.clone(),
         ..SimConfig::default()
     };
     let company = Arc::new(Company::generate(&sim));
@@ -245,7 +244,6 @@ pub async fn serve_mocks(
     let sim = SimConfig {
         seed,
         accounts,
-        faults: faults.clone(),
         ..SimConfig::default()
     };
     let company = Arc::new(Company::generate(&sim));

@@ -29,7 +29,6 @@ async fn demo_path_serves_the_simulated_company_over_http() -> Result<()> {
     let sim = SimConfig {
         seed: 7,
         accounts: 150,
-        faults: faults.clone(),
         ..SimConfig::default()
     };
     let truth = Company::generate(&sim).truth();

@@ -507,7 +507,7 @@ impl HubspotMock {
             deal_contacts,
             contact_deals,
             malformed: malformed_indices(&company, &config.faults),
-            faults: FaultInjector::for_company(&company, config.faults.clone()),
+            faults: FaultInjector::for_world(company.seed, company.today, config.faults.clone()),
             company,
             config,
             ids,
@@ -2545,7 +2545,6 @@ mod tests {
     ) -> (Arc<Company>, HubspotMock, MockServer) {
         let company = Arc::new(Company::generate(&SimConfig {
             accounts,
-            faults: faults.clone(),
             ..SimConfig::default()
         }));
         let mock = HubspotMock::new(company.clone(), HubspotMockConfig::with_faults(faults));

@@ -80,12 +80,14 @@
 mod causal;
 mod company;
 mod config;
-pub mod faults;
+/// The mock framework under its old name, for the vendor mocks still in this crate.
+mod faults {
+    pub use tributary_mock_kit::*;
+}
 pub mod hubspot;
 mod learning;
 mod names;
 pub mod salesforce;
-mod server;
 mod support;
 mod truth;
 mod usage;
@@ -94,11 +96,13 @@ pub use causal::{CausalConfig, DGP, Dgp, Treatment};
 pub use company::{
     Company, DealMotion, DealStage, SimAccount, SimContact, SimDeal, SimOwner, Truth,
 };
-pub use config::{Faults, FaultsParseError, Probability, Schedule, SimConfig};
-pub use faults::{FaultInjector, FaultStats, VendorFaults, VendorMock};
+pub use config::SimConfig;
 pub use learning::{SimCourse, SimEnrollment, SimFeature};
-pub use server::MockServer;
 pub use support::{SimTicket, TicketStatus};
+pub use tributary_mock_kit::{
+    FaultInjector, FaultStats, Faults, FaultsParseError, MockServer, Probability, Schedule,
+    VendorFaults, VendorMock,
+};
 pub use truth::{
     AccountTruth, DecisionSummary, DecisionTruth, FxTable, GroundTruth, GroundTruthSummary,
     PlantedParameters, TwinTotals, truth_json,

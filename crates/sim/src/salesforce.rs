@@ -602,7 +602,7 @@ impl SalesforceMock {
         let state = Arc::new(MockState {
             malformed,
             deleted,
-            faults: FaultInjector::for_company(&company, config.faults.clone()),
+            faults: FaultInjector::for_world(company.seed, company.today, config.faults.clone()),
             company,
             config,
             api_used: AtomicU64::new(0),
