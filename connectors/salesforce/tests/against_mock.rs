@@ -19,14 +19,13 @@ use tributary_connector::{
     StreamState, SyncMode,
 };
 use tributary_connector_salesforce::{SalesforceConfig, SalesforceConnector, http_auth};
-use tributary_model::{Entity, RevenueEventKind};
-use tributary_sim::{
-    Company, DealMotion, DealStage, Faults, MockServer, SimConfig,
-    salesforce::{
-        CORPORATE_CURRENCY, SObject, SalesforceMock, SalesforceMockConfig, TOKEN_PATH,
-        dated_conversion_rates, salesforce_id,
-    },
+use tributary_mock_kit::{Faults, MockServer};
+use tributary_mock_salesforce::{
+    CORPORATE_CURRENCY, SObject, SalesforceMock, SalesforceMockConfig, TOKEN_PATH,
+    dated_conversion_rates, salesforce_id,
 };
+use tributary_model::{Entity, RevenueEventKind};
+use tributary_sim::{Company, DealMotion, DealStage, SimConfig};
 use tributary_testkit::items::{checkpoints, completion, nth_checkpoint, read_stream, record_ids};
 
 fn company() -> Arc<Company> {
@@ -107,7 +106,7 @@ fn configured(server: &MockServer, extra: Value) -> SalesforceConnector {
 /// Configured with the simulator org's mapping (ARR__c, Term_Months__c, its Type picklist).
 fn simulated(server: &MockServer, extra: Value) -> SalesforceConnector {
     build(server, extra, |c| {
-        c.mapping = tributary_testkit::mapping(tributary_sim::salesforce::revenue_mapping())
+        c.mapping = tributary_testkit::mapping(tributary_mock_salesforce::revenue_mapping())
     })
     .unwrap()
 }
@@ -346,8 +345,8 @@ async fn repeated_and_changing_records_are_read_once_each_and_none_is_lost() {
         &co,
         SalesforceMockConfig {
             faults: Faults::none()
-                .with_duplicates(tributary_sim::Probability::new(0.5))
-                .with_mutate(tributary_sim::Probability::new(0.05)),
+                .with_duplicates(tributary_mock_kit::Probability::new(0.5))
+                .with_mutate(tributary_mock_kit::Probability::new(0.05)),
             ..small_batches()
         },
     )
@@ -676,7 +675,7 @@ async fn a_single_currency_org_is_read_without_currency_iso_code() {
     )
     .await;
     let c = build(&server, json!({"default_currency": "EUR"}), |c| {
-        c.mapping = tributary_testkit::mapping(tributary_sim::salesforce::revenue_mapping());
+        c.mapping = tributary_testkit::mapping(tributary_mock_salesforce::revenue_mapping());
     })
     .unwrap();
     for stream in ["Account", "Opportunity", "OpportunityContactRole"] {
@@ -824,7 +823,7 @@ async fn contact_roles_link_won_deals_to_their_accounts_contacts() {
             deal_account[&deal.external_id], contact_account[&person.external_id],
             "a contact of the deal's account"
         );
-        assert!(tributary_sim::salesforce::CONTACT_ROLES.contains(&d.role.as_deref().unwrap()));
+        assert!(tributary_mock_salesforce::CONTACT_ROLES.contains(&d.role.as_deref().unwrap()));
         let entry = per_deal.entry(deal.external_id.clone()).or_default();
         entry.0 += 1;
         entry.1 += usize::from(d.primary);
