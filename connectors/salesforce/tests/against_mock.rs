@@ -169,7 +169,7 @@ async fn full_refresh_pages_every_record_through_the_instance_url() {
     let won = co
         .deals
         .iter()
-        .filter(|d| d.stage == DealStage::ClosedWon)
+        .filter(|d| d.stage == DealStage::Won)
         .count();
     assert!(won > 0 && won < co.deals.len());
     assert_eq!(
@@ -221,11 +221,7 @@ async fn incremental_reads_changes_through_query_all_and_deletes() {
 
     // The org soft-deletes two contacts and an opportunity after the first run.
     let gone = [&co.contacts[3].id, &co.contacts[10].id];
-    let won = co
-        .deals
-        .iter()
-        .find(|d| d.stage == DealStage::ClosedWon)
-        .unwrap();
+    let won = co.deals.iter().find(|d| d.stage == DealStage::Won).unwrap();
     let (_mock, server) = serve(
         &co,
         SalesforceMockConfig {
@@ -265,7 +261,7 @@ async fn incremental_reads_changes_through_query_all_and_deletes() {
     let not_won = co
         .deals
         .iter()
-        .filter(|d| d.stage != DealStage::ClosedWon)
+        .filter(|d| d.stage != DealStage::Won)
         .count();
     let deletes = first
         .iter()
@@ -436,7 +432,7 @@ async fn malformed_records_become_rejects_naming_the_field_and_the_stream_goes_o
     let won = co
         .deals
         .iter()
-        .filter(|d| d.stage == DealStage::ClosedWon)
+        .filter(|d| d.stage == DealStage::Won)
         .count();
     let contracts = configured(
         &server,
@@ -582,7 +578,7 @@ async fn the_mapping_selects_only_configured_fields_and_matches_the_generator() 
     let won: Vec<_> = co
         .deals
         .iter()
-        .filter(|d| d.stage == DealStage::ClosedWon)
+        .filter(|d| d.stage == DealStage::Won)
         .collect();
     assert_eq!(by_id.len(), won.len());
     for d in won {
@@ -753,11 +749,7 @@ async fn contracts_give_the_same_subscriptions_as_opportunities() {
 
     // Incremental: the deleted deal's contract becomes a delete.
     drop(server);
-    let won = co
-        .deals
-        .iter()
-        .find(|d| d.stage == DealStage::ClosedWon)
-        .unwrap();
+    let won = co.deals.iter().find(|d| d.stage == DealStage::Won).unwrap();
     let (_mock, server) = serve(
         &co,
         SalesforceMockConfig {

@@ -7,7 +7,8 @@
 //! - [`SimConfig`]: seed, size, the simulated "today", the planted effects of training
 //!   ([`CausalConfig`]).
 //! - [`Company`]: the generated company as of its today — accounts, contacts (some of whom
-//!   moved companies) and deals ([`SimAccount`], [`SimContact`], [`SimDeal`]), the feature
+//!   moved companies) and deals ([`SimAccount`], [`SimContact`], [`SimDeal`], in the world's
+//!   own terms: an [`Industry`], a [`DealStage`], a [`DealMotion`]), the feature
 //!   catalog with its release calendar ([`SimFeature`]), courses and enrollments
 //!   ([`SimCourse`], [`SimEnrollment`]) and support tickets ([`SimTicket`]); usage events
 //!   ([`SimUsageEvent`]) are streamed, never stored ([`Company::usage_events`]).
@@ -40,7 +41,9 @@
 //!
 //! What it must not do: be used by library code paths (only tests, benches and the binary's
 //! `demo` / `sim` commands and the mocks depend on it); do I/O or HTTP (serving it is the
-//! mocks' job); or depend on the store, sync engine, gateway, any connector or any mock.
+//! mocks' job); depend on the store, sync engine, gateway, any connector or any mock; or speak
+//! any vendor's vocabulary — field names, stage ids, enum values and id formats belong to
+//! each vendor's mock crate, which translates the world (`tests/vendor_neutral.rs` checks).
 
 mod causal;
 mod company;
@@ -53,7 +56,7 @@ mod usage;
 
 pub use causal::{CausalConfig, DGP, Dgp, Treatment};
 pub use company::{
-    Company, DealMotion, DealStage, SimAccount, SimContact, SimDeal, SimOwner, Truth,
+    Company, DealMotion, DealStage, Industry, SimAccount, SimContact, SimDeal, SimOwner, Truth,
 };
 pub use config::SimConfig;
 pub use learning::{SimCourse, SimEnrollment, SimFeature};

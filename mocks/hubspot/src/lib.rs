@@ -134,5 +134,5 @@ pub(crate) use {
         self as faults, FaultInjector, FaultStats, Faults, Revision, TokenCheck, VendorFaults,
         VendorMock,
     },
-    tributary_sim::{Company, DealMotion, DealStage, SimContact, SimDeal},
+    tributary_sim::{Company, DealMotion, DealStage, Industry, SimContact, SimDeal},
 };

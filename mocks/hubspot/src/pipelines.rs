@@ -135,21 +135,21 @@ pub fn deal_stage(d: &SimDeal) -> &'static PipelineStage {
     let pipeline = deal_pipeline(d);
     let index = if pipeline.id == DEFAULT_PIPELINE.id {
         match d.stage {
-            DealStage::AppointmentScheduled => 0,
-            DealStage::QualifiedToBuy => 1,
-            DealStage::PresentationScheduled => 2,
-            DealStage::DecisionMakerBoughtIn => 3,
-            DealStage::ContractSent => 4,
-            DealStage::ClosedWon => 5,
-            DealStage::ClosedLost => 6,
+            DealStage::Discovery => 0,
+            DealStage::Qualified => 1,
+            DealStage::Proposal => 2,
+            DealStage::Commitment => 3,
+            DealStage::Negotiation => 4,
+            DealStage::Won => 5,
+            DealStage::Lost => 6,
         }
     } else {
         match d.stage {
-            DealStage::AppointmentScheduled | DealStage::QualifiedToBuy => 0,
-            DealStage::PresentationScheduled | DealStage::DecisionMakerBoughtIn => 1,
-            DealStage::ContractSent => 2,
-            DealStage::ClosedWon => 3,
-            DealStage::ClosedLost => 4,
+            DealStage::Discovery | DealStage::Qualified => 0,
+            DealStage::Proposal | DealStage::Commitment => 1,
+            DealStage::Negotiation => 2,
+            DealStage::Won => 3,
+            DealStage::Lost => 4,
         }
     };
     &pipeline.stages[index]

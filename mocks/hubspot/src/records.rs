@@ -59,7 +59,7 @@ impl MockState {
                         }),
                     ),
                     ("domain", Some(a.domain.clone())),
-                    ("industry", Some(a.industry.clone())),
+                    ("industry", Some(industry(a.industry).to_owned())),
                     ("city", Some(a.city.clone())),
                     ("country", Some(a.country.clone())),
                     (
@@ -126,7 +126,7 @@ impl MockState {
                     ("dealstage", Some(stage.id.to_owned())),
                     ("pipeline", Some(deal_pipeline(d).id.to_owned())),
                     ("closedate", Some(timestamp(d.close_date))),
-                    ("dealtype", Some(d.dealtype().to_owned())),
+                    ("dealtype", Some(dealtype(d.motion).to_owned())),
                     (DEAL_MOTION_PROPERTY, Some(deal_motion(d.motion).to_owned())),
                     ("hs_is_closed_won", Some(d.stage.is_won().to_string())),
                     ("hs_is_closed", Some(d.stage.is_closed().to_string())),
@@ -285,5 +285,32 @@ impl MockState {
             record.insert("associations".into(), Value::Object(assoc));
         }
         Value::Object(record)
+    }
+}
+
+/// HubSpot's `industry` enumeration value of an industry (from the portal's default options).
+pub(crate) fn industry(industry: Industry) -> &'static str {
+    match industry {
+        Industry::ComputerSoftware => "COMPUTER_SOFTWARE",
+        Industry::FinancialServices => "FINANCIAL_SERVICES",
+        Industry::HospitalHealthCare => "HOSPITAL_HEALTH_CARE",
+        Industry::Machinery => "MACHINERY",
+        Industry::Retail => "RETAIL",
+        Industry::ELearning => "E_LEARNING",
+        Industry::LogisticsAndSupplyChain => "LOGISTICS_AND_SUPPLY_CHAIN",
+        Industry::MarketingAndAdvertising => "MARKETING_AND_ADVERTISING",
+        Industry::Telecommunications => "TELECOMMUNICATIONS",
+        Industry::OilEnergy => "OIL_ENERGY",
+        Industry::ManagementConsulting => "MANAGEMENT_CONSULTING",
+        Industry::Insurance => "INSURANCE",
+    }
+}
+
+/// HubSpot's own `dealtype`: `newbusiness` or `existingbusiness`, which cannot tell a renewal
+/// from an expansion (the portal's custom `deal_motion` can).
+pub(crate) fn dealtype(motion: DealMotion) -> &'static str {
+    match motion {
+        DealMotion::NewBusiness => "newbusiness",
+        _ => "existingbusiness",
     }
 }

@@ -121,5 +121,5 @@ pub(crate) use {
     tributary_mock_kit::{
         self as faults, FaultInjector, FaultStats, Faults, TokenCheck, VendorFaults, VendorMock,
     },
-    tributary_sim::{Company, DealMotion, DealStage},
+    tributary_sim::{Company, DealMotion, DealStage, Industry},
 };

@@ -75,7 +75,7 @@ impl SalesforceMock {
     /// A mock serving `company` as configured.
     pub fn new(company: Arc<Company>, config: SalesforceMockConfig) -> Self {
         let contracts: Vec<usize> = (0..company.deals.len())
-            .filter(|&i| company.deals[i].stage == DealStage::ClosedWon)
+            .filter(|&i| company.deals[i].stage == DealStage::Won)
             .collect();
         let contact_roles = contact_roles(&company, &contracts);
         let ids = |object: SObject| -> Vec<&str> {
@@ -116,7 +116,7 @@ impl SalesforceMock {
                 .collect();
             let won_deals = (0..company.deals.len())
                 .filter(|&i| {
-                    company.deals[i].stage == DealStage::ClosedWon
+                    company.deals[i].stage == DealStage::Won
                         && company.deals[i].archived_at.is_none()
                 })
                 .collect();

@@ -3,42 +3,46 @@
 
 use crate::*;
 
-pub(crate) fn industry_label(hubspot: &str) -> String {
-    hubspot
-        .split('_')
-        .map(|w| {
-            let lower = w.to_ascii_lowercase();
-            let mut chars = lower.chars();
-            chars.next().map_or(String::new(), |c| {
-                c.to_ascii_uppercase().to_string() + chars.as_str()
-            })
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+/// The org's `Industry` picklist label of an industry.
+pub(crate) fn industry_label(industry: Industry) -> &'static str {
+    match industry {
+        Industry::ComputerSoftware => "Computer Software",
+        Industry::FinancialServices => "Financial Services",
+        Industry::HospitalHealthCare => "Hospital Health Care",
+        Industry::Machinery => "Machinery",
+        Industry::Retail => "Retail",
+        Industry::ELearning => "E Learning",
+        Industry::LogisticsAndSupplyChain => "Logistics And Supply Chain",
+        Industry::MarketingAndAdvertising => "Marketing And Advertising",
+        Industry::Telecommunications => "Telecommunications",
+        Industry::OilEnergy => "Oil Energy",
+        Industry::ManagementConsulting => "Management Consulting",
+        Industry::Insurance => "Insurance",
+    }
 }
 
-/// The default Salesforce stage a HubSpot pipeline stage corresponds to.
+/// The org's `StageName` (Salesforce's default sales process) of a deal stage.
 pub fn stage_name(stage: DealStage) -> &'static str {
     match stage {
-        DealStage::AppointmentScheduled => "Prospecting",
-        DealStage::QualifiedToBuy => "Qualification",
-        DealStage::PresentationScheduled => "Value Proposition",
-        DealStage::DecisionMakerBoughtIn => "Id. Decision Makers",
-        DealStage::ContractSent => "Negotiation/Review",
-        DealStage::ClosedWon => "Closed Won",
-        DealStage::ClosedLost => "Closed Lost",
+        DealStage::Discovery => "Prospecting",
+        DealStage::Qualified => "Qualification",
+        DealStage::Proposal => "Value Proposition",
+        DealStage::Commitment => "Id. Decision Makers",
+        DealStage::Negotiation => "Negotiation/Review",
+        DealStage::Won => "Closed Won",
+        DealStage::Lost => "Closed Lost",
     }
 }
 
 pub(crate) fn probability(stage: DealStage) -> u32 {
     match stage {
-        DealStage::AppointmentScheduled => 10,
-        DealStage::QualifiedToBuy => 20,
-        DealStage::PresentationScheduled => 50,
-        DealStage::DecisionMakerBoughtIn => 60,
-        DealStage::ContractSent => 90,
-        DealStage::ClosedWon => 100,
-        DealStage::ClosedLost => 0,
+        DealStage::Discovery => 10,
+        DealStage::Qualified => 20,
+        DealStage::Proposal => 50,
+        DealStage::Commitment => 60,
+        DealStage::Negotiation => 90,
+        DealStage::Won => 100,
+        DealStage::Lost => 0,
     }
 }
 

@@ -65,16 +65,7 @@ impl MockState {
                         .map(|(v, a)| ((*v).to_owned(), *a))
                         .collect(),
                     (SObject::Opportunity, "StageName") => active(
-                        &[
-                            DealStage::AppointmentScheduled,
-                            DealStage::QualifiedToBuy,
-                            DealStage::PresentationScheduled,
-                            DealStage::DecisionMakerBoughtIn,
-                            DealStage::ContractSent,
-                            DealStage::ClosedWon,
-                            DealStage::ClosedLost,
-                        ]
-                        .map(stage_name),
+                        &DealStage::ALL.map(stage_name),
                     ),
                     (SObject::Contract, "Status" | "StatusCode") => {
                         active(&["Draft", "InApproval", "Activated", "Terminated", "Expired"])
@@ -198,7 +189,7 @@ impl MockState {
                 );
                 put("Name", json!(a.name));
                 put("Type", json!("Customer"));
-                put("Industry", json!(industry_label(&a.industry)));
+                put("Industry", json!(industry_label(a.industry)));
                 put("BillingCountry", json!(a.country));
                 put("BillingCity", json!(a.city));
                 put("Website", json!(format!("https://www.{}", a.domain)));
@@ -240,8 +231,8 @@ impl MockState {
                     json!(d.close_date.date_naive().format("%Y-%m-%d").to_string()),
                 );
                 put("Type", json!(opportunity_type(d.motion)));
-                let won = d.stage == DealStage::ClosedWon;
-                let closed = won || d.stage == DealStage::ClosedLost;
+                let won = d.stage == DealStage::Won;
+                let closed = won || d.stage == DealStage::Lost;
                 put("IsWon", json!(won));
                 put("IsClosed", json!(closed));
                 put("Probability", json!(probability(d.stage)));

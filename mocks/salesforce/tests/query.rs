@@ -384,7 +384,7 @@ async fn opportunities_carry_amount_arr_and_type() {
         .company
         .deals
         .iter()
-        .filter(|d| d.archived_at.is_none() && d.stage == DealStage::ClosedWon)
+        .filter(|d| d.archived_at.is_none() && d.stage == DealStage::Won)
         .collect();
     assert_eq!(records.len(), won.len());
     let (r, d) = (&records[0], won[0]);
@@ -650,7 +650,7 @@ async fn contracts_mirror_closed_won_deals_with_inclusive_end_dates() {
         .company
         .deals
         .iter()
-        .filter(|d| d.archived_at.is_none() && d.stage == DealStage::ClosedWon)
+        .filter(|d| d.archived_at.is_none() && d.stage == DealStage::Won)
         .collect();
     assert_eq!(contracts.len(), won.len());
     assert_eq!(opportunities.len(), won.len());
@@ -714,7 +714,7 @@ async fn contact_roles_name_one_to_three_contacts_of_the_deals_account_one_prima
         assert!(r["Id"].as_str().unwrap().starts_with("00K"));
         let deal = deal_of(r["OpportunityId"].as_str().unwrap());
         let contact = contact_of(r["ContactId"].as_str().unwrap());
-        assert_eq!(deal.stage, DealStage::ClosedWon);
+        assert_eq!(deal.stage, DealStage::Won);
         assert_eq!(deal.account, contact.account);
         assert!(contact.created_at <= deal.close_date);
         assert!(tributary_mock_salesforce::CONTACT_ROLES.contains(&r["Role"].as_str().unwrap()));
