@@ -20,7 +20,10 @@ use std::sync::Arc;
 use std::time::Instant;
 use tributary::demo::SimulatedCrm;
 use tributary_connector::SyncMode;
-use tributary_sim::{Company, MockServer, SimConfig, hubspot, salesforce};
+use tributary_mock_hubspot as hubspot;
+use tributary_mock_kit::MockServer;
+use tributary_mock_salesforce as salesforce;
+use tributary_sim::{Company, SimConfig};
 use tributary_store::testing::TestDatabase;
 use tributary_sync::{NoProgress, SyncEngine};
 

@@ -5,7 +5,9 @@ use crate::{progress, registry, serve::redact};
 use anyhow::{Context, Result};
 use std::{net::SocketAddr, sync::Arc};
 use tributary_connector::{Connector, SyncMode};
-use tributary_sim::{Company, Faults, MockServer, SimConfig, hubspot};
+use tributary_mock_hubspot as hubspot;
+use tributary_mock_kit::{Faults, MockServer};
+use tributary_sim::{Company, SimConfig};
 use tributary_store::Store;
 use tributary_sync::{NoProgress, Progress, SyncEngine, SyncReport};
 
@@ -111,7 +113,7 @@ impl SimulatedCrm {
                 )
             }
             SimulatedCrm::Salesforce => {
-                let mock = tributary_sim::salesforce::SalesforceMockConfig::default();
+                let mock = tributary_mock_salesforce::SalesforceMockConfig::default();
                 let mut auth = toml::Table::new();
                 auth.insert("kind".to_owned(), "oauth2".into());
                 auth.insert("grant".to_owned(), "refresh_token".into());
@@ -124,7 +126,7 @@ impl SimulatedCrm {
                 auth.insert("refresh_token".to_owned(), env("SFDC_REFRESH_TOKEN"));
                 section.insert("auth".to_owned(), toml::Value::Table(auth));
                 (
-                    tributary_sim::salesforce::revenue_mapping(),
+                    tributary_mock_salesforce::revenue_mapping(),
                     vec![
                         ("SFDC_CLIENT_SECRET".to_owned(), mock.client_secret),
                         ("SFDC_REFRESH_TOKEN".to_owned(), mock.refresh_token),
@@ -156,7 +158,6 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
     let sim = SimConfig {
         seed: opts.seed,
         accounts: opts.accounts,
-        faults: opts.faults.clone(),
         ..SimConfig::default()
     };
     let company = Arc::new(Company::generate(&sim));
@@ -245,7 +246,6 @@ pub async fn serve_mocks(
     let sim = SimConfig {
         seed,
         accounts,
-        faults: faults.clone(),
         ..SimConfig::default()
     };
     let company = Arc::new(Company::generate(&sim));
@@ -261,11 +261,11 @@ pub async fn serve_mocks(
             )
         },
         {
-            let config = tributary_sim::salesforce::SalesforceMockConfig::with_faults(faults);
+            let config = tributary_mock_salesforce::SalesforceMockConfig::with_faults(faults);
             let hint = config.credential_hint();
             (
                 "salesforce",
-                tributary_sim::salesforce::router(Arc::clone(&company), config),
+                tributary_mock_salesforce::router(Arc::clone(&company), config),
                 hint,
             )
         },

@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use std::{net::SocketAddr, path::PathBuf};
 use tributary::{Config, demo, progress, registry, serve};
 use tributary_connector::SyncMode;
-use tributary_sim::Faults;
+use tributary_mock_kit::Faults;
 use tributary_store::Store;
 use tributary_sync::SyncEngine;
 
@@ -67,7 +67,7 @@ enum Command {
         company: CompanyArgs,
         /// Fault knobs of the mock APIs, comma-separated, e.g.
         /// `rate_limit=3@5/50,retry_after=0,server_errors=2@20,truncate=0.1,slow_ms=200,token_ttl=5,mutate=0.05,duplicates=0.05,malformed=3`
-        /// (see `tributary-sim`'s Faults for every knob).
+        /// (see `tributary-mock-kit`'s Faults for every knob).
         #[arg(long, default_value = "")]
         faults: String,
         /// Where to serve GraphQL.

@@ -24,9 +24,11 @@ use std::sync::Arc;
 use tributary::demo::SimulatedCrm;
 use tributary_analytics::ledger::{Ledger, LedgerConfig, SubscriptionInput, kind_name};
 use tributary_connector::{Connector, SyncMode};
+use tributary_mock_hubspot as hubspot;
+use tributary_mock_kit::MockServer;
+use tributary_mock_salesforce::{SObject, SalesforceMockConfig};
 use tributary_model::{Currency, Money};
-use tributary_sim::salesforce::{SObject, SalesforceMockConfig};
-use tributary_sim::{Company, MockServer, SimConfig, hubspot};
+use tributary_sim::{Company, SimConfig};
 use tributary_store::Store;
 use tributary_store::testing::TestDatabase;
 use tributary_sync::{NoProgress, SyncEngine};
@@ -53,7 +55,7 @@ fn company_on(today: NaiveDate) -> Company {
 /// Starts the CRM's mock of `company` on `addr` (port 0: any).
 async fn start_mock(crm: Crm, company: Arc<Company>, addr: SocketAddr) -> Result<MockServer> {
     let router = match crm {
-        Crm::Salesforce => tributary_sim::salesforce::router(
+        Crm::Salesforce => tributary_mock_salesforce::router(
             company,
             SalesforceMockConfig {
                 batch_size: 200,
@@ -179,7 +181,7 @@ async fn ledger(gw: &Gateway) -> Result<Vec<(String, String, Decimal)>> {
 /// The vendor id of generator deal `deal` in `crm`.
 fn vendor_deal_id(crm: Crm, deal: &tributary_sim::SimDeal, index: usize) -> String {
     match crm {
-        Crm::Salesforce => tributary_sim::salesforce::salesforce_id(
+        Crm::Salesforce => tributary_mock_salesforce::salesforce_id(
             SObject::Opportunity,
             deal.id.parse().unwrap_or(index as u64),
         ),
@@ -367,8 +369,8 @@ async fn the_ledger_converts_through_salesforces_dated_rates() -> Result<()> {
     use tributary_analytics::fx::{FxTable, Quote};
     let company = Arc::new(company_on(SimConfig::default().today));
     let mut fx = FxTable::new(Currency::usd());
-    for r in tributary_sim::salesforce::dated_conversion_rates() {
-        if r.iso_code != tributary_sim::salesforce::CORPORATE_CURRENCY {
+    for r in tributary_mock_salesforce::dated_conversion_rates() {
+        if r.iso_code != tributary_mock_salesforce::CORPORATE_CURRENCY {
             fx.insert_quote(
                 Currency::parse(r.iso_code)?,
                 r.start_date,

@@ -11,7 +11,8 @@ use common::Gateway;
 use serde_json::{Value, json};
 use tributary::demo::{self, DemoOptions};
 use tributary_connector::SyncMode;
-use tributary_sim::{Company, Faults, SimConfig};
+use tributary_mock_kit::Faults;
+use tributary_sim::{Company, SimConfig};
 use tributary_store::testing::TestDatabase;
 
 const ACCOUNTS_PAGE: &str = r#"
@@ -29,7 +30,6 @@ async fn demo_path_serves_the_simulated_company_over_http() -> Result<()> {
     let sim = SimConfig {
         seed: 7,
         accounts: 150,
-        faults: faults.clone(),
         ..SimConfig::default()
     };
     let truth = Company::generate(&sim).truth();

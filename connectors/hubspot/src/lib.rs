@@ -6,7 +6,7 @@
 //! Key types:
 //! - [`HubspotConfig`]: the `[connectors.<name>]` section of `tributary.toml` for
 //!   `kind = "hubspot"`, with its revenue field mapping (`mapping`, over [`default_mapping`];
-//!   the simulated portal's is published by its mock, `tributary_sim::hubspot::revenue_mapping`).
+//!   the simulated portal's is published by its mock, `tributary_mock_hubspot::revenue_mapping`).
 //! - [`HubspotConnector`]: implements [`tributary_connector::Connector`] with the streams
 //!   `companies`, `contacts`, `deals` and `deal_contacts`, each incremental (first, so
 //!   scheduled runs are) or full refresh. [`HubspotKind`] declares the kind

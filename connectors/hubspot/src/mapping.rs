@@ -441,7 +441,7 @@ mod tests {
 
     fn sim_mapping() -> RevenueMapping {
         serde_json::from_value::<tributary_connector::MappingSettings>(
-            tributary_sim::hubspot::revenue_mapping(),
+            tributary_mock_hubspot::revenue_mapping(),
         )
         .unwrap()
         .resolve(default_mapping())

@@ -137,7 +137,7 @@ fn streams_declare_entity_cursor_and_mode() {
 #[test]
 fn the_mapping_decides_which_deal_properties_are_requested() {
     let config = HubspotConfig {
-        mapping: tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping()),
+        mapping: tributary_testkit::mapping(tributary_mock_hubspot::revenue_mapping()),
         ..HubspotConfig::new("http://127.0.0.1:1/", SecretString::from("t"))
     };
     let c = HubspotConnector::new(ctx(), config).unwrap();

@@ -12,11 +12,11 @@ use tributary_connector::{
     StreamSpec, StreamState, SyncMode,
 };
 use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
+use tributary_mock_hubspot as hubspot;
+use tributary_mock_hubspot::{HubspotMock, HubspotMockConfig};
+use tributary_mock_kit::{FaultStats, Faults, MockServer, Probability, Schedule};
 use tributary_model::{Entity, ExternalRef, SourceRecord};
-use tributary_sim::{
-    Company, FaultStats, Faults, MockServer, Probability, Schedule, SimConfig,
-    hubspot::{self, HubspotMock, HubspotMockConfig},
-};
+use tributary_sim::{Company, SimConfig};
 
 const INSTANCE: &str = "hubspot-sim";
 
@@ -65,7 +65,7 @@ fn connector_with(
 ) -> HubspotConnector {
     let config = HubspotConfig {
         page_size,
-        mapping: tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping()),
+        mapping: tributary_testkit::mapping(tributary_mock_hubspot::revenue_mapping()),
         ..HubspotConfig::new(f.server.base_url.clone(), SecretString::from(token))
     };
     let http = HttpClient::new(http, http_auth(&config, "test").expect("auth builds"))
@@ -415,7 +415,7 @@ async fn won_is_decided_by_the_pipeline_stage_and_unknown_stages_fall_back() {
 #[tokio::test]
 async fn a_mapped_property_the_portal_lacks_fails_before_anything_is_read() {
     let f = fixture_with(generate(10), Faults::default()).await;
-    let mut mapping = tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping());
+    let mut mapping = tributary_testkit::mapping(tributary_mock_hubspot::revenue_mapping());
     mapping.term_field = Some("contract_term".to_owned());
     let config = HubspotConfig {
         mapping,
@@ -465,7 +465,7 @@ async fn a_portal_without_multi_currency_books_every_deal_in_its_currency() {
     );
     let server = MockServer::start(mock.router()).await.unwrap();
     let config = HubspotConfig {
-        mapping: tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping()),
+        mapping: tributary_testkit::mapping(tributary_mock_hubspot::revenue_mapping()),
         default_currency: "CHF".to_owned(),
         ..HubspotConfig::new(
             server.base_url.clone(),

@@ -23,11 +23,11 @@ use tributary_connector::{
     StreamSpec, StreamState, SyncMode,
 };
 use tributary_connector_hubspot::{HubspotConfig, HubspotConnector, http_auth};
+use tributary_mock_hubspot as hubspot;
+use tributary_mock_hubspot::{HubspotMock, HubspotMockConfig};
+use tributary_mock_kit::{Faults, MockServer, Probability, Schedule};
 use tributary_model::Entity;
-use tributary_sim::{
-    Company, Faults, MockServer, Probability, Schedule, SimConfig,
-    hubspot::{self, HubspotMock, HubspotMockConfig},
-};
+use tributary_sim::{Company, SimConfig};
 use tributary_store::testing::TestDatabase;
 use tributary_sync::{NoProgress, SyncEngine};
 
@@ -83,7 +83,7 @@ const OPTS: Opts = Opts {
 fn connector_with(base_url: &str, opts: Opts, http: HttpClientConfig) -> HubspotConnector {
     let config = HubspotConfig {
         page_size: 50,
-        mapping: tributary_testkit::mapping(tributary_sim::hubspot::revenue_mapping()),
+        mapping: tributary_testkit::mapping(tributary_mock_hubspot::revenue_mapping()),
         search_page_size: opts.search_page_size,
         overlap_secs: opts.overlap_secs,
         ..HubspotConfig::new(

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use tributary_connector::{
     Connector, ConnectorError, DynKind, ReadItem, StreamSpec, StreamState, SyncMode,
 };
-use tributary_sim::{Company, Faults, VendorMock};
+use tributary_mock_kit::{Faults, VendorMock};
+use tributary_sim::Company;
 use tributary_testkit::{Backend, Check, Expected, Kit, KitError, Knob, VendorUnderTest};
 use vendor::HubSpot;
 

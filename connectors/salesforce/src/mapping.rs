@@ -377,7 +377,7 @@ mod tests {
 
     fn simulator() -> RevenueMapping {
         serde_json::from_value::<tributary_connector::MappingSettings>(
-            tributary_sim::salesforce::revenue_mapping(),
+            tributary_mock_salesforce::revenue_mapping(),
         )
         .unwrap()
         .resolve(crate::default_mapping())

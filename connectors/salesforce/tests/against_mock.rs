@@ -19,14 +19,13 @@ use tributary_connector::{
     StreamState, SyncMode,
 };
 use tributary_connector_salesforce::{SalesforceConfig, SalesforceConnector, http_auth};
-use tributary_model::{Entity, RevenueEventKind};
-use tributary_sim::{
-    Company, DealMotion, DealStage, Faults, MockServer, SimConfig,
-    salesforce::{
-        CORPORATE_CURRENCY, SObject, SalesforceMock, SalesforceMockConfig, TOKEN_PATH,
-        dated_conversion_rates, salesforce_id,
-    },
+use tributary_mock_kit::{Faults, MockServer};
+use tributary_mock_salesforce::{
+    CORPORATE_CURRENCY, SObject, SalesforceMock, SalesforceMockConfig, TOKEN_PATH,
+    dated_conversion_rates, salesforce_id,
 };
+use tributary_model::{Entity, RevenueEventKind};
+use tributary_sim::{Company, DealMotion, DealStage, SimConfig};
 use tributary_testkit::items::{checkpoints, completion, nth_checkpoint, read_stream, record_ids};
 
 fn company() -> Arc<Company> {
@@ -107,7 +106,7 @@ fn configured(server: &MockServer, extra: Value) -> SalesforceConnector {
 /// Configured with the simulator org's mapping (ARR__c, Term_Months__c, its Type picklist).
 fn simulated(server: &MockServer, extra: Value) -> SalesforceConnector {
     build(server, extra, |c| {
-        c.mapping = tributary_testkit::mapping(tributary_sim::salesforce::revenue_mapping())
+        c.mapping = tributary_testkit::mapping(tributary_mock_salesforce::revenue_mapping())
     })
     .unwrap()
 }
@@ -170,7 +169,7 @@ async fn full_refresh_pages_every_record_through_the_instance_url() {
     let won = co
         .deals
         .iter()
-        .filter(|d| d.stage == DealStage::ClosedWon)
+        .filter(|d| d.stage == DealStage::Won)
         .count();
     assert!(won > 0 && won < co.deals.len());
     assert_eq!(
@@ -222,11 +221,7 @@ async fn incremental_reads_changes_through_query_all_and_deletes() {
 
     // The org soft-deletes two contacts and an opportunity after the first run.
     let gone = [&co.contacts[3].id, &co.contacts[10].id];
-    let won = co
-        .deals
-        .iter()
-        .find(|d| d.stage == DealStage::ClosedWon)
-        .unwrap();
+    let won = co.deals.iter().find(|d| d.stage == DealStage::Won).unwrap();
     let (_mock, server) = serve(
         &co,
         SalesforceMockConfig {
@@ -266,7 +261,7 @@ async fn incremental_reads_changes_through_query_all_and_deletes() {
     let not_won = co
         .deals
         .iter()
-        .filter(|d| d.stage != DealStage::ClosedWon)
+        .filter(|d| d.stage != DealStage::Won)
         .count();
     let deletes = first
         .iter()
@@ -346,8 +341,8 @@ async fn repeated_and_changing_records_are_read_once_each_and_none_is_lost() {
         &co,
         SalesforceMockConfig {
             faults: Faults::none()
-                .with_duplicates(tributary_sim::Probability::new(0.5))
-                .with_mutate(tributary_sim::Probability::new(0.05)),
+                .with_duplicates(tributary_mock_kit::Probability::new(0.5))
+                .with_mutate(tributary_mock_kit::Probability::new(0.05)),
             ..small_batches()
         },
     )
@@ -437,7 +432,7 @@ async fn malformed_records_become_rejects_naming_the_field_and_the_stream_goes_o
     let won = co
         .deals
         .iter()
-        .filter(|d| d.stage == DealStage::ClosedWon)
+        .filter(|d| d.stage == DealStage::Won)
         .count();
     let contracts = configured(
         &server,
@@ -583,7 +578,7 @@ async fn the_mapping_selects_only_configured_fields_and_matches_the_generator() 
     let won: Vec<_> = co
         .deals
         .iter()
-        .filter(|d| d.stage == DealStage::ClosedWon)
+        .filter(|d| d.stage == DealStage::Won)
         .collect();
     assert_eq!(by_id.len(), won.len());
     for d in won {
@@ -676,7 +671,7 @@ async fn a_single_currency_org_is_read_without_currency_iso_code() {
     )
     .await;
     let c = build(&server, json!({"default_currency": "EUR"}), |c| {
-        c.mapping = tributary_testkit::mapping(tributary_sim::salesforce::revenue_mapping());
+        c.mapping = tributary_testkit::mapping(tributary_mock_salesforce::revenue_mapping());
     })
     .unwrap();
     for stream in ["Account", "Opportunity", "OpportunityContactRole"] {
@@ -754,11 +749,7 @@ async fn contracts_give_the_same_subscriptions_as_opportunities() {
 
     // Incremental: the deleted deal's contract becomes a delete.
     drop(server);
-    let won = co
-        .deals
-        .iter()
-        .find(|d| d.stage == DealStage::ClosedWon)
-        .unwrap();
+    let won = co.deals.iter().find(|d| d.stage == DealStage::Won).unwrap();
     let (_mock, server) = serve(
         &co,
         SalesforceMockConfig {
@@ -824,7 +815,7 @@ async fn contact_roles_link_won_deals_to_their_accounts_contacts() {
             deal_account[&deal.external_id], contact_account[&person.external_id],
             "a contact of the deal's account"
         );
-        assert!(tributary_sim::salesforce::CONTACT_ROLES.contains(&d.role.as_deref().unwrap()));
+        assert!(tributary_mock_salesforce::CONTACT_ROLES.contains(&d.role.as_deref().unwrap()));
         let entry = per_deal.entry(deal.external_id.clone()).or_default();
         entry.0 += 1;
         entry.1 += usize::from(d.primary);

@@ -10,13 +10,12 @@ use tributary_connector::{
     Connector, ConnectorContext, ConnectorError, DynKind, HttpClient, HttpClientConfig, SyncMode,
 };
 use tributary_connector_salesforce::{SalesforceConfig, SalesforceConnector, http_auth};
-use tributary_sim::{
-    Company, Faults, MockServer, Schedule, SimConfig, VendorMock,
-    salesforce::{
-        SalesforceMock, SalesforceMockConfig, TOKEN_PATH,
-        bulk::{BulkMockConfig, BulkStats},
-    },
+use tributary_mock_kit::{Faults, MockServer, Schedule, VendorMock};
+use tributary_mock_salesforce::{
+    SalesforceMock, SalesforceMockConfig, TOKEN_PATH,
+    bulk::{BulkMockConfig, BulkStats},
 };
+use tributary_sim::{Company, SimConfig};
 use tributary_store::{Store, testing::for_each_backend};
 use tributary_sync::{NoProgress, SyncEngine, SyncReport};
 use tributary_testkit::items::{checkpoints, completion, nth_checkpoint, read_stream, record_ids};

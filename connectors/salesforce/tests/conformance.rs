@@ -3,7 +3,9 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tributary_connector::DynKind;
-use tributary_sim::{Company, Faults, VendorMock, salesforce};
+use tributary_mock_kit::{Faults, VendorMock};
+use tributary_mock_salesforce as salesforce;
+use tributary_sim::Company;
 use tributary_testkit::{Expected, VendorUnderTest};
 
 mod truth;

@@ -28,10 +28,10 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tributary_model::{Currency, PersonRole, Segment, SubscriptionStatus};
 
-/// A sales rep who owns accounts (a HubSpot owner).
+/// A sales rep who owns accounts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SimOwner {
-    /// HubSpot owner id (numeric string).
+    /// The rep's id in the world: eight digits, unique.
     pub id: String,
     /// Given name.
     pub first_name: String,
@@ -41,20 +41,20 @@ pub struct SimOwner {
     pub email: String,
 }
 
-/// A customer account (a HubSpot company).
+/// A customer account.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimAccount {
-    /// HubSpot-style numeric id, ascending in creation order.
+    /// The world's id (digits), ascending in creation order.
     pub id: String,
     /// Company name, unique within the company.
     pub name: String,
     /// Web domain, unique, lower-case.
     pub domain: String,
-    /// HubSpot `industry` enumeration value, e.g. `COMPUTER_SOFTWARE`.
-    pub industry: String,
+    /// The account's industry.
+    pub industry: Industry,
     /// Sales region: `NA`, `EMEA`, `APAC` or `LATAM`.
     pub region: String,
-    /// Country name as HubSpot stores it, e.g. `United States`.
+    /// Country name in English, e.g. `United States`.
     pub country: String,
     /// City.
     pub city: String,
@@ -80,10 +80,10 @@ pub struct SimAccount {
     pub churned_on: Option<NaiveDate>,
 }
 
-/// A person at an account (a HubSpot contact).
+/// A person at an account.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimContact {
-    /// HubSpot-style numeric id, ascending in creation order.
+    /// The world's id (digits), ascending in creation order.
     pub id: String,
     /// Index into [`Company::accounts`].
     pub account: usize,
@@ -127,77 +127,111 @@ pub enum DealMotion {
     AddOn,
 }
 
-/// A stage of HubSpot's default sales pipeline.
+/// Where a deal stands in the sales process. Each CRM mock maps these to its vendor's own
+/// pipeline stages (ids, labels, probabilities).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum DealStage {
-    /// `appointmentscheduled`
-    AppointmentScheduled,
-    /// `qualifiedtobuy`
-    QualifiedToBuy,
-    /// `presentationscheduled`
-    PresentationScheduled,
-    /// `decisionmakerboughtin`
-    DecisionMakerBoughtIn,
-    /// `contractsent`
-    ContractSent,
-    /// `closedwon`
-    ClosedWon,
-    /// `closedlost`
-    ClosedLost,
+    /// First meetings: the need is being explored.
+    Discovery,
+    /// The buyer is qualified: budget, authority, need and timing.
+    Qualified,
+    /// A proposal or demo has been presented.
+    Proposal,
+    /// The decision makers are committed to buy.
+    Commitment,
+    /// The contract is out for negotiation and signature.
+    Negotiation,
+    /// Closed: the contract was signed.
+    Won,
+    /// Closed: the buyer decided against it.
+    Lost,
 }
 
 impl DealStage {
-    /// The open stages, in pipeline order.
+    /// The open stages, in order.
     pub const OPEN: [DealStage; 5] = [
-        DealStage::AppointmentScheduled,
-        DealStage::QualifiedToBuy,
-        DealStage::PresentationScheduled,
-        DealStage::DecisionMakerBoughtIn,
-        DealStage::ContractSent,
+        DealStage::Discovery,
+        DealStage::Qualified,
+        DealStage::Proposal,
+        DealStage::Commitment,
+        DealStage::Negotiation,
     ];
 
-    /// HubSpot's internal stage id.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DealStage::AppointmentScheduled => "appointmentscheduled",
-            DealStage::QualifiedToBuy => "qualifiedtobuy",
-            DealStage::PresentationScheduled => "presentationscheduled",
-            DealStage::DecisionMakerBoughtIn => "decisionmakerboughtin",
-            DealStage::ContractSent => "contractsent",
-            DealStage::ClosedWon => "closedwon",
-            DealStage::ClosedLost => "closedlost",
-        }
-    }
+    /// Every stage, the open ones in order, then won and lost.
+    pub const ALL: [DealStage; 7] = [
+        DealStage::Discovery,
+        DealStage::Qualified,
+        DealStage::Proposal,
+        DealStage::Commitment,
+        DealStage::Negotiation,
+        DealStage::Won,
+        DealStage::Lost,
+    ];
 
     /// Whether the deal was won.
     pub fn is_won(self) -> bool {
-        self == DealStage::ClosedWon
+        self == DealStage::Won
     }
 
     /// Whether the deal is closed (won or lost).
     pub fn is_closed(self) -> bool {
-        matches!(self, DealStage::ClosedWon | DealStage::ClosedLost)
-    }
-
-    /// HubSpot's default win probability of the stage (`hs_deal_stage_probability`).
-    pub fn probability(self) -> &'static str {
-        match self {
-            DealStage::AppointmentScheduled => "0.2",
-            DealStage::QualifiedToBuy => "0.4",
-            DealStage::PresentationScheduled => "0.6",
-            DealStage::DecisionMakerBoughtIn => "0.8",
-            DealStage::ContractSent => "0.9",
-            DealStage::ClosedWon => "1.0",
-            DealStage::ClosedLost => "0.0",
-        }
+        matches!(self, DealStage::Won | DealStage::Lost)
     }
 }
 
-/// A deal (HubSpot deal): one contract, or an attempt at one.
+/// The industry an account is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Industry {
+    /// Computer software.
+    ComputerSoftware,
+    /// Financial services.
+    FinancialServices,
+    /// Hospitals and health care.
+    HospitalHealthCare,
+    /// Machinery.
+    Machinery,
+    /// Retail.
+    Retail,
+    /// E-learning.
+    ELearning,
+    /// Logistics and supply chain.
+    LogisticsAndSupplyChain,
+    /// Marketing and advertising.
+    MarketingAndAdvertising,
+    /// Telecommunications.
+    Telecommunications,
+    /// Oil and energy.
+    OilEnergy,
+    /// Management consulting.
+    ManagementConsulting,
+    /// Insurance.
+    Insurance,
+}
+
+impl Industry {
+    /// Every industry, in declaration order.
+    pub const ALL: [Industry; 12] = [
+        Industry::ComputerSoftware,
+        Industry::FinancialServices,
+        Industry::HospitalHealthCare,
+        Industry::Machinery,
+        Industry::Retail,
+        Industry::ELearning,
+        Industry::LogisticsAndSupplyChain,
+        Industry::MarketingAndAdvertising,
+        Industry::Telecommunications,
+        Industry::OilEnergy,
+        Industry::ManagementConsulting,
+        Industry::Insurance,
+    ];
+}
+
+/// A deal: one contract, or an attempt at one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimDeal {
-    /// HubSpot-style numeric id, ascending in creation order.
+    /// The world's id (digits), ascending in creation order.
     pub id: String,
     /// Index into [`Company::accounts`].
     pub account: usize,
@@ -227,14 +261,6 @@ pub struct SimDeal {
 }
 
 impl SimDeal {
-    /// HubSpot's `dealtype`: `newbusiness` or `existingbusiness`.
-    pub fn dealtype(&self) -> &'static str {
-        match self.motion {
-            DealMotion::NewBusiness => "newbusiness",
-            _ => "existingbusiness",
-        }
-    }
-
     /// First day of the term of a won deal.
     pub fn start_date(&self) -> NaiveDate {
         self.close_date.date_naive()
@@ -975,7 +1001,7 @@ impl Company {
             closed_lost_deals: self
                 .deals
                 .iter()
-                .filter(|d| d.stage == DealStage::ClosedLost)
+                .filter(|d| d.stage == DealStage::Lost)
                 .count(),
             open_deals: self.deals.iter().filter(|d| !d.stage.is_closed()).count(),
             churned_accounts: self
@@ -1157,7 +1183,7 @@ fn gen_accounts(config: &SimConfig, owner_count: usize) -> Vec<SimAccount> {
             id: compact(id.to_string()),
             name: compact(name),
             domain: compact(format!("{slug}.{tld}")),
-            industry: pick(&mut rng, names::INDUSTRIES).to_owned(),
+            industry: names::INDUSTRIES[rng.random_range(0..names::INDUSTRIES.len())],
             region: region.to_owned(),
             country: country.to_owned(),
             city: pick(&mut rng, cities).to_owned(),
@@ -1557,9 +1583,9 @@ impl DealPlan {
         let closed = self.closed_at < cutoff;
         let (stage, motion, seats, updated_at) = if closed {
             let stage = if self.won {
-                DealStage::ClosedWon
+                DealStage::Won
             } else {
-                DealStage::ClosedLost
+                DealStage::Lost
             };
             (stage, self.motion, self.seats, self.closed_at)
         } else {

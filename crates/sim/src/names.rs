@@ -1,6 +1,8 @@
 //! Word lists the generator draws names from. Only data: appending to a list changes which
 //! names a seed produces, so append new lists rather than editing old ones once data is pinned.
 
+use crate::Industry;
+
 /// First halves of company names ("Blue" + "peak").
 pub(crate) const NAME_HEADS: &[&str] = &[
     "Blue", "North", "Silver", "Iron", "Bright", "Clear", "Red", "Green", "Stone", "River",
@@ -55,27 +57,27 @@ pub(crate) const NAME_TRADES: &[&str] = &[
 pub(crate) const LEGAL_SUFFIXES: &[&str] =
     &["", "", "", "", " Inc.", " LLC", " Ltd", " Group", " Corp."];
 
-/// HubSpot's `industry` enumeration values (a subset of the portal default options).
-pub(crate) const INDUSTRIES: &[&str] = &[
-    "COMPUTER_SOFTWARE",
-    "FINANCIAL_SERVICES",
-    "HOSPITAL_HEALTH_CARE",
-    "MACHINERY",
-    "RETAIL",
-    "E_LEARNING",
-    "LOGISTICS_AND_SUPPLY_CHAIN",
-    "MARKETING_AND_ADVERTISING",
-    "TELECOMMUNICATIONS",
-    "OIL_ENERGY",
-    "MANAGEMENT_CONSULTING",
-    "INSURANCE",
+/// The industries accounts are in, in the order the generator draws from.
+pub(crate) const INDUSTRIES: &[Industry] = &[
+    Industry::ComputerSoftware,
+    Industry::FinancialServices,
+    Industry::HospitalHealthCare,
+    Industry::Machinery,
+    Industry::Retail,
+    Industry::ELearning,
+    Industry::LogisticsAndSupplyChain,
+    Industry::MarketingAndAdvertising,
+    Industry::Telecommunications,
+    Industry::OilEnergy,
+    Industry::ManagementConsulting,
+    Industry::Insurance,
 ];
 
 /// A country accounts are located in.
 pub(crate) struct Geo {
     /// Sales region.
     pub region: &'static str,
-    /// Country as HubSpot stores it.
+    /// Country name in English.
     pub country: &'static str,
     /// Cities to pick from.
     pub cities: &'static [&'static str],

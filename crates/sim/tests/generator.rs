@@ -107,7 +107,10 @@ fn the_data_of_a_seed_is_pinned() {
     assert_eq!(
         got,
         (
-            0x3be6_e61b_d8f4_222b,
+            // Changed once, when the world stopped speaking HubSpot (issue 10): deal stages
+            // serialise under the world's own names (`won`, not `closedwon`); with the old
+            // names put back the company hashes to the previous pin, 0x3be6_e61b_d8f4_222b.
+            0xa160_c9a3_30e8_b7a6,
             0xf4f6_85f9_f1a3_42fb,
             0x7916_c46f_5977_b236,
             136_745

@@ -25,9 +25,8 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use tributary_connector::{Connector, ConnectorError, DynKind, HttpClientConfig, SyncMode};
-use tributary_sim::{
-    Company, FaultStats, Faults, MockServer, Probability, Schedule, SimConfig, VendorMock,
-};
+use tributary_mock_kit::{FaultStats, Faults, MockServer, Probability, Schedule, VendorMock};
+use tributary_sim::{Company, SimConfig};
 use tributary_store::Store;
 use tributary_store::testing::TestDatabase;
 use tributary_sync::{NoProgress, SyncEngine, SyncReport};
@@ -903,7 +902,7 @@ pub async fn run_suite_check(
 }
 
 /// A connector's revenue field mapping from its `mapping` table as data, e.g. a simulated
-/// org's (`tributary_sim::hubspot::revenue_mapping()`); panics on a table that does not
+/// org's (`tributary_mock_hubspot::revenue_mapping()`); panics on a table that does not
 /// decode, which is a bug in the test.
 pub fn mapping(table: serde_json::Value) -> tributary_connector::MappingSettings {
     serde_json::from_value(table).expect("a simulated org's mapping decodes as MappingSettings")

@@ -3,7 +3,9 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tributary_connector::DynKind;
-use tributary_sim::{Company, Faults, VendorMock, hubspot};
+use tributary_mock_hubspot as hubspot;
+use tributary_mock_kit::{Faults, VendorMock};
+use tributary_sim::Company;
 use tributary_testkit::{Expected, VendorUnderTest};
 
 /// HubSpot under the conformance kit: its mock, its connector (private-app token or OAuth

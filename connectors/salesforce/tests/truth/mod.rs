@@ -2,7 +2,8 @@
 //! REST and Bulk conformance suites).
 
 use std::sync::Arc;
-use tributary_sim::{Company, salesforce};
+use tributary_mock_salesforce as salesforce;
+use tributary_sim::Company;
 use tributary_testkit::Expected;
 
 /// What a full read with the default settings must land: every live `Account` and `Contact`,

@@ -6,13 +6,12 @@
 use reqwest::{Method, header::HeaderMap};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tributary_sim::{
-    Company, Faults, MockServer, Probability, Schedule, SimConfig,
-    salesforce::{
-        SObject, SalesforceMock, SalesforceMockConfig, TOKEN_PATH,
-        bulk::{BulkMockConfig, BulkStats},
-    },
+use tributary_mock_kit::{Faults, MockServer, Probability, Schedule};
+use tributary_mock_salesforce::{
+    SObject, SalesforceMock, SalesforceMockConfig, TOKEN_PATH,
+    bulk::{BulkMockConfig, BulkStats},
 };
+use tributary_sim::{Company, SimConfig};
 
 const JOBS: &str = "/services/data/v62.0/jobs/query";
 const SOQL: &str = "SELECT Id, Name, NumberOfEmployees, CurrencyIsoCode, SystemModstamp, IsDeleted \

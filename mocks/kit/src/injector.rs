@@ -9,14 +9,14 @@
 //! [`FaultInjector::issue_token`] / [`FaultInjector::check_token`] from its auth,
 //! [`FaultInjector::repeat_last`] and [`FaultInjector::mutate_around_page`] from its paging,
 //! [`FaultInjector::revision`] when it renders a record, and [`sample`] to choose malformed
-//! records. [`VendorMock`] is what `tributary sim serve` needs from it.
+//! records. [`VendorMock`] is what `tributary sim serve` and the conformance kit need from it.
 //!
 //! Everything is deterministic given the seed: a request-level fault depends on the request's
 //! number (1-based, over everything the mock instance receives), a record-level one on the
 //! stream, the page and the record, never on the wall clock. Only token lifetimes in seconds
 //! and the delays of `slow_ms` are measured in real time.
 
-use crate::{Company, Faults, company::stream_rng};
+use crate::Faults;
 use axum::{
     Router,
     body::Body,
@@ -25,8 +25,9 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
-use rand::RngExt;
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::{
     collections::{HashMap, HashSet},
     fmt,
@@ -228,14 +229,10 @@ impl FaultInjector {
         }
     }
 
-    /// Injects `faults` into a mock of `company`: its seed, and its "today" (midnight UTC,
-    /// after every generated event) as the time mutated records are stamped from.
-    pub fn for_company(company: &Company, faults: Faults) -> Self {
-        Self::new(
-            company.seed,
-            company.today.and_time(NaiveTime::MIN).and_utc(),
-            faults,
-        )
+    /// Injects `faults` into a mock of a simulated world generated from `seed` as of `today`:
+    /// mutated records are stamped from `today` at midnight UTC, after every generated event.
+    pub fn for_world(seed: u64, today: NaiveDate, faults: Faults) -> Self {
+        Self::new(seed, today.and_time(NaiveTime::MIN).and_utc(), faults)
     }
 
     /// The knobs.
@@ -514,7 +511,10 @@ async fn truncate(response: Response, counters: &Counters, request: u64) -> Resp
 /// deterministically from `seed` and `label`: how mocks pick the records of
 /// [`Faults::malformed_records`].
 pub fn sample(seed: u64, label: &str, candidates: Vec<usize>, n: usize) -> HashSet<usize> {
-    let mut rng = stream_rng(seed, label, 0);
+    // The simulator's stream derivation (FNV-1a of the label, SplitMix64 of seed and index 0,
+    // ChaCha8): the records a seed makes malformed stay the same records wherever the
+    // sampling code lives.
+    let mut rng = ChaCha8Rng::seed_from_u64(splitmix(splitmix(seed ^ fnv1a(label))));
     let mut c = candidates;
     let take = n.min(c.len());
     // A partial Fisher–Yates shuffle: the first `take` slots are a uniform sample.
@@ -528,7 +528,7 @@ pub fn sample(seed: u64, label: &str, candidates: Vec<usize>, n: usize) -> HashS
 
 /// A uniform 64-bit draw from `seed`, a `label` naming the decision and the `parts` that
 /// identify its instance (a request number, a hashed record id…).
-pub(crate) fn draw(seed: u64, label: &str, parts: &[u64]) -> u64 {
+pub fn draw(seed: u64, label: &str, parts: &[u64]) -> u64 {
     let mut h = splitmix(seed ^ fnv1a(label));
     for &p in parts {
         h = splitmix(h ^ p);
@@ -536,7 +536,8 @@ pub(crate) fn draw(seed: u64, label: &str, parts: &[u64]) -> u64 {
     h
 }
 
-fn fnv1a(s: &str) -> u64 {
+/// FNV-1a (64-bit) of `s`: how mocks turn a stream name or a record id into a draw's part.
+pub fn fnv1a(s: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in s.bytes() {
         h ^= u64::from(b);

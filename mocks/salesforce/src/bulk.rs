@@ -38,7 +38,7 @@
 //! `vendor-apis.md`; the names here are the mock's best reading of Salesforce's, and a client
 //! should key on the status, not on them.
 
-use super::{
+use crate::{
     MockState, SObject, SalesforceMock, api_error, json_response, matches, order_key_cmp,
     salesforce_id, sf_datetime, tokenize,
 };

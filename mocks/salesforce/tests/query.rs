@@ -7,13 +7,12 @@ use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use std::{str::FromStr, sync::Arc};
-use tributary_sim::{
-    Company, DealStage, Faults, MockServer, Schedule, SimConfig, SimContact,
-    salesforce::{
-        JWT_BEARER_GRANT, SObject, SalesforceMock, SalesforceMockConfig, TOKEN_PATH,
-        opportunity_type, salesforce_id, sf_datetime,
-    },
+use tributary_mock_kit::{Faults, MockServer, Schedule};
+use tributary_mock_salesforce::{
+    JWT_BEARER_GRANT, SObject, SalesforceMock, SalesforceMockConfig, TOKEN_PATH, opportunity_type,
+    salesforce_id, sf_datetime,
 };
+use tributary_sim::{Company, DealStage, SimConfig, SimContact};
 
 fn parse_sf_datetime(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z")
@@ -385,7 +384,7 @@ async fn opportunities_carry_amount_arr_and_type() {
         .company
         .deals
         .iter()
-        .filter(|d| d.archived_at.is_none() && d.stage == DealStage::ClosedWon)
+        .filter(|d| d.archived_at.is_none() && d.stage == DealStage::Won)
         .collect();
     assert_eq!(records.len(), won.len());
     let (r, d) = (&records[0], won[0]);
@@ -651,7 +650,7 @@ async fn contracts_mirror_closed_won_deals_with_inclusive_end_dates() {
         .company
         .deals
         .iter()
-        .filter(|d| d.archived_at.is_none() && d.stage == DealStage::ClosedWon)
+        .filter(|d| d.archived_at.is_none() && d.stage == DealStage::Won)
         .collect();
     assert_eq!(contracts.len(), won.len());
     assert_eq!(opportunities.len(), won.len());
@@ -715,10 +714,10 @@ async fn contact_roles_name_one_to_three_contacts_of_the_deals_account_one_prima
         assert!(r["Id"].as_str().unwrap().starts_with("00K"));
         let deal = deal_of(r["OpportunityId"].as_str().unwrap());
         let contact = contact_of(r["ContactId"].as_str().unwrap());
-        assert_eq!(deal.stage, DealStage::ClosedWon);
+        assert_eq!(deal.stage, DealStage::Won);
         assert_eq!(deal.account, contact.account);
         assert!(contact.created_at <= deal.close_date);
-        assert!(tributary_sim::salesforce::CONTACT_ROLES.contains(&r["Role"].as_str().unwrap()));
+        assert!(tributary_mock_salesforce::CONTACT_ROLES.contains(&r["Role"].as_str().unwrap()));
         let e = per_deal.entry(deal.id.clone()).or_default();
         e.0 += 1;
         e.1 += usize::from(r["IsPrimary"] == json!(true));
@@ -742,7 +741,7 @@ async fn currency_objects_serve_the_exposed_dated_rates() {
     assert_eq!(corporate.len(), 1);
     assert_eq!(
         corporate[0]["IsoCode"],
-        tributary_sim::salesforce::CORPORATE_CURRENCY
+        tributary_mock_salesforce::CORPORATE_CURRENCY
     );
     let rows = all_records(
         &f,
@@ -750,7 +749,7 @@ async fn currency_objects_serve_the_exposed_dated_rates() {
         "SELECT Id, IsoCode, ConversionRate, StartDate, NextStartDate FROM DatedConversionRate ORDER BY StartDate ASC",
     )
     .await;
-    let expected = tributary_sim::salesforce::dated_conversion_rates();
+    let expected = tributary_mock_salesforce::dated_conversion_rates();
     assert_eq!(rows.len(), expected.len());
     for rate in &expected {
         let row = rows
