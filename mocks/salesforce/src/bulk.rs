@@ -39,8 +39,8 @@
 //! should key on the status, not on them.
 
 use crate::{
-    MockState, SObject, SalesforceMock, api_error, json_response, matches, order_key_cmp,
-    salesforce_id, sf_datetime, tokenize,
+    MockState, SObject, SalesforceMock, api_error, json_response, salesforce_id, sf_datetime,
+    tokenize,
 };
 use axum::{
     Router,
@@ -371,29 +371,10 @@ async fn create_job(
 
     // The snapshot, selected as the REST query selects.
     let all = operation == "queryAll";
-    let mut rows: Vec<Map<String, Value>> = (0..state.len(soql.object))
-        .map(|i| state.record(soql.object, i))
-        .filter(|r| all || r.get("IsDeleted") != Some(&Value::Bool(true)))
-        .filter(|r| soql.conditions.iter().all(|c| matches(r, c)))
+    let rows: Vec<Map<String, Value>> = crate::query::select_rows(&state, &soql, all)
+        .into_iter()
+        .map(|(_, r)| r)
         .collect();
-    if !soql.order.is_empty() {
-        rows.sort_by(|a, b| {
-            soql.order
-                .iter()
-                .map(|(f, asc)| {
-                    let o = order_key_cmp(
-                        a.get(*f).unwrap_or(&Value::Null),
-                        b.get(*f).unwrap_or(&Value::Null),
-                    );
-                    if *asc { o } else { o.reverse() }
-                })
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-    }
-    if let Some(limit) = soql.limit {
-        rows.truncate(limit);
-    }
     let rows: Vec<(Vec<String>, String)> = rows
         .iter()
         .map(|r| {

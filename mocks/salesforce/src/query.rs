@@ -36,29 +36,15 @@ pub(crate) async fn query_all(
     run_query(&state, &version, &headers, &params, true)
 }
 
-pub(crate) fn run_query(
+/// The rows `soql` selects, with their indices, as the org answers it: live rows only unless
+/// `all` (`queryAll`), filtered by its conditions, in its `ORDER BY` (ties keep the org's
+/// order) and cut at its `LIMIT`. The REST query and a Bulk job select alike.
+pub(crate) fn select_rows(
     state: &MockState,
-    version: &str,
-    headers: &HeaderMap,
-    params: &[(String, String)],
+    soql: &Soql,
     all: bool,
-) -> Response {
-    if let Some(refused) = state.refuse(headers) {
-        return refused;
-    }
-    let Some(q) = params.iter().find(|(k, _)| k == "q").map(|(_, v)| v) else {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "MALFORMED_QUERY",
-            "A query string has to be specified",
-        );
-    };
-    let soql = match state.parse(q) {
-        Ok(s) => s,
-        Err((code, message)) => return api_error(StatusCode::BAD_REQUEST, code, &message),
-    };
-    let n = state.len(soql.object);
-    let mut rows: Vec<(usize, Map<String, Value>)> = (0..n)
+) -> Vec<(usize, Map<String, Value>)> {
+    let mut rows: Vec<(usize, Map<String, Value>)> = (0..state.len(soql.object))
         .map(|i| (i, state.record(soql.object, i)))
         .filter(|(_, r)| all || r.get("IsDeleted") != Some(&Value::Bool(true)))
         .filter(|(_, r)| soql.conditions.iter().all(|c| matches(r, c)))
@@ -81,6 +67,31 @@ pub(crate) fn run_query(
     if let Some(limit) = soql.limit {
         rows.truncate(limit);
     }
+    rows
+}
+
+pub(crate) fn run_query(
+    state: &MockState,
+    version: &str,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+    all: bool,
+) -> Response {
+    if let Some(refused) = state.refuse(headers) {
+        return refused;
+    }
+    let Some(q) = params.iter().find(|(k, _)| k == "q").map(|(_, v)| v) else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_QUERY",
+            "A query string has to be specified",
+        );
+    };
+    let soql = match state.parse(q) {
+        Ok(s) => s,
+        Err((code, message)) => return api_error(StatusCode::BAD_REQUEST, code, &message),
+    };
+    let rows = select_rows(state, &soql, all);
     // The header is a hint: the org never serves more than its own batch size.
     let org_batch = state.config.batch_size.max(1);
     let batch = requested_batch(headers).map_or(org_batch, |n| n.min(org_batch));
