@@ -85,7 +85,7 @@ pub use config::{
     JWT_BEARER_GRANT, MAX_BATCH_SIZE, MIN_BATCH_SIZE, SESSION_LIFETIME_SECS, SalesforceMockConfig,
     TOKEN_PATH, TOKEN_PREFIX,
 };
-pub use mock::{SalesforceMock, revenue_mapping, router};
+pub use mock::{API_VERSIONS, SalesforceMock, revenue_mapping, router};
 pub use objects::{SObject, salesforce_id, sf_datetime};
 pub use org::{
     CONTACT_ROLES, CORPORATE_CURRENCY, DatedRate, dated_conversion_rates, opportunity_type,
@@ -98,7 +98,7 @@ pub(crate) use {auth::*, config::*, mock::*, objects::*, org::*, query::*, recor
 #[allow(unused_imports)]
 pub(crate) use {
     axum::{
-        Router,
+        Json, Router,
         body::Bytes,
         extract::{Path, Query, Request, State},
         http::{HeaderMap, HeaderValue, StatusCode, header},
