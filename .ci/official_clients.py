@@ -215,6 +215,10 @@ def hubspot(base, hint):
             got = api.get_all()
             expect(f"{kind} get_all ids", [r.id for r in got], want)
 
+        def get_by_id(api=api, want=want, kind=kind):
+            got = api.basic_api.get_by_id(want[0])
+            expect(f"{kind} get_by_id id", got.id, want[0])
+
         def search(api=api, want=want, kind=kind):
             got = api.search_api.do_search(public_object_search_request=PublicObjectSearchRequest(
                 filter_groups=[], sorts=[], properties=[], limit=100, after="0"))
@@ -222,6 +226,7 @@ def hubspot(base, hint):
 
         check(f"hubspot {kind} get_page", get_page)
         check(f"hubspot {kind} get_all", get_all)
+        check(f"hubspot {kind} get_by_id", get_by_id)
         check(f"hubspot {kind} search", search)
 
 
