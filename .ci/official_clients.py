@@ -163,6 +163,17 @@ def salesforce(base, hint, scratch):
         expect("describe fields", [f["name"] for f in got["fields"]],
                [f["name"] for f in served_fields["fields"]])
 
+    def describe_global():
+        names = [o["name"] for o in sf.describe()["sobjects"]]
+        for name in ("Account", "Contact", "Opportunity"):
+            if name not in names:
+                raise AssertionError(f"describe() lists no {name}: {names}")
+
+    def get_record():
+        got = sf.Account.get(accounts[0]["Id"])
+        expect("Account.get Id", got["Id"], accounts[0]["Id"])
+        expect("Account.get Name", got["Name"], accounts[0]["Name"])
+
     def bulk2():
         rows = []
         for chunk in sf.bulk2.Account.query("SELECT Id, Name FROM Account", max_records=25,
@@ -175,6 +186,8 @@ def salesforce(base, hint, scratch):
     check("salesforce query_all (nextRecordsUrl)", query_all_paged)
     check("salesforce query_more", query_more)
     check("salesforce describe", describe)
+    check("salesforce global describe", describe_global)
+    check("salesforce sObject get", get_record)
     check("salesforce bulk2 query", bulk2)
 
 

@@ -23,6 +23,11 @@
 //! - `GET /services/data/<version>/sobjects/<sObject>/describe`: `{name, label, queryable,
 //!   fields: [{name, label, type, nillable, picklistValues: [{value, label, active,
 //!   defaultValue}]}]}` for every sObject served; 404 `NOT_FOUND` for any other.
+//! - `GET /services/data/<version>/sobjects/`: the global describe (name, label, keyPrefix,
+//!   urls); `GET /services/data/<version>/sobjects/<sObject>/<id>`: one record with every
+//!   field, 404 `NOT_FOUND` for an unknown id and `ENTITY_IS_DELETED` for a deleted one.
+//! - Every resource answers with and without a trailing slash, under any `v<NN.N>`; version
+//!   discovery `GET /services/data/` lists [`API_VERSIONS`] without a session.
 //! - `multi_currency = false` serves a single-currency org: no object has `CurrencyIsoCode`
 //!   (describe leaves it out, a query selecting it is 400 `INVALID_FIELD`) and `CurrencyType`
 //!   and `DatedConversionRate` do not exist. Otherwise the corporate currency is USD, with EUR

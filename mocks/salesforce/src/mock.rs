@@ -198,6 +198,16 @@ impl SalesforceMock {
                 "/services/data/{version}/sobjects/{object}/describe/",
                 get(describe),
             )
+            .route("/services/data/{version}/sobjects", get(describe_global))
+            .route("/services/data/{version}/sobjects/", get(describe_global))
+            .route(
+                "/services/data/{version}/sobjects/{object}/{id}",
+                get(retrieve),
+            )
+            .route(
+                "/services/data/{version}/sobjects/{object}/{id}/",
+                get(retrieve),
+            )
             .merge(bulk::routes())
             .fallback(not_found)
             .layer(axum::middleware::from_fn_with_state(

@@ -146,3 +146,63 @@ async fn version_discovery_lists_the_versions_without_a_session() {
         }
     }
 }
+
+#[tokio::test]
+async fn global_describe_lists_every_sobject_with_its_urls() {
+    // simple-salesforce's `describe()`.
+    let f = fixture().await;
+    for path in [
+        "/services/data/v59.0/sobjects",
+        "/services/data/v59.0/sobjects/",
+    ] {
+        let (status, body) = f.get(path, &[], None).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        let sobjects = body["sobjects"].as_array().unwrap();
+        let names: Vec<&str> = sobjects
+            .iter()
+            .map(|o| o["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            names.contains(&"Account") && names.contains(&"Opportunity"),
+            "{names:?}"
+        );
+        let account = sobjects.iter().find(|o| o["name"] == "Account").unwrap();
+        assert_eq!(account["keyPrefix"], "001");
+        let describe = account["urls"]["describe"].as_str().unwrap();
+        let (status, _) = f.get(describe, &[], None).await;
+        assert_eq!(status, 200, "{describe}");
+    }
+}
+
+#[tokio::test]
+async fn a_record_is_retrieved_by_id_as_query_serves_it() {
+    // simple-salesforce's `sf.Account.get(id)`.
+    let f = fixture().await;
+    let (_, listed) = f
+        .get(
+            "/services/data/v59.0/query",
+            &[("q", "SELECT Id, Name, SystemModstamp FROM Account LIMIT 3")],
+            None,
+        )
+        .await;
+    for record in listed["records"].as_array().unwrap() {
+        let url = record["attributes"]["url"].as_str().unwrap();
+        for path in [url.to_owned(), format!("{url}/")] {
+            let (status, got) = f.get(&path, &[], None).await;
+            assert_eq!(status, 200, "{path}: {got}");
+            assert_eq!(got["attributes"]["type"], "Account");
+            for field in ["Id", "Name", "SystemModstamp"] {
+                assert_eq!(got[field], record[field], "{field}");
+            }
+        }
+    }
+    let (status, body) = f
+        .get(
+            "/services/data/v59.0/sobjects/Account/001SIM999999999AAA",
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(body[0]["errorCode"], "NOT_FOUND");
+}
