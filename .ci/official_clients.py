@@ -182,7 +182,17 @@ def salesforce(base, hint, scratch):
         expect("bulk2 Account ids", sorted(r["Id"] for r in rows),
                sorted(r["Id"] for r in accounts))
 
+    def errors():
+        from simple_salesforce.exceptions import SalesforceMalformedRequest
+        try:
+            sf.query("SELECT NoSuchField FROM Account")
+        except SalesforceMalformedRequest as e:
+            expect("error body errorCode", e.content[0]["errorCode"], "INVALID_FIELD")
+        else:
+            raise AssertionError("a query of an unknown field was answered")
+
     check("salesforce query", query)
+    check("salesforce error body", errors)
     check("salesforce query_all (nextRecordsUrl)", query_all_paged)
     check("salesforce query_more", query_more)
     check("salesforce describe", describe)
@@ -237,7 +247,18 @@ def hubspot(base, hint):
                 filter_groups=[], sorts=[], properties=[], limit=100, after="0"))
             expect(f"{kind} search total", got.total, len(want))
 
+        def not_found(api=api, kind=kind):
+            try:
+                api.basic_api.get_by_id("999999999999")
+            except Exception as e:  # noqa: BLE001 - each object's package has its own ApiException
+                if getattr(e, "status", None) != 404:
+                    raise
+                expect(f"{kind} 404 category", json.loads(e.body)["category"], "OBJECT_NOT_FOUND")
+            else:
+                raise AssertionError("an unknown id was answered")
+
         check(f"hubspot {kind} get_page", get_page)
+        check(f"hubspot {kind} error body", not_found)
         check(f"hubspot {kind} get_all", get_all)
         check(f"hubspot {kind} get_by_id", get_by_id)
         check(f"hubspot {kind} search", search)
