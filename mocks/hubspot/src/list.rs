@@ -158,3 +158,56 @@ pub(crate) fn list_page(
     }
     json_response(StatusCode::OK, &Value::Object(body))
 }
+
+/// `GET /crm/v3/objects/{objectType}/{objectId}` (`properties`, `associations`, `archived`):
+/// one record by id, as the official clients' `basic_api.get_by_id` reads it; 404
+/// `OBJECT_NOT_FOUND` for an unknown id, or an archived one unless `archived=true`.
+pub(crate) async fn get_object(
+    State(state): State<Arc<MockState>>,
+    Path((object_type, object_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    if let Some(refusal) = state.refuse(&headers) {
+        return refusal;
+    }
+    let rate_headers = state.rate_headers(false);
+    let mut response = match HubspotObject::parse(&object_type) {
+        None => error(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            &format!("Unable to infer object type from: {object_type}"),
+        ),
+        Some(object) => {
+            let archived =
+                param(&query, "archived").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            let ids = &state.ids[slot(object)];
+            let found = object_id
+                .parse::<u64>()
+                .ok()
+                .and_then(|id| ids.binary_search(&id).ok())
+                .filter(|&i| state.archived_at(object, i).is_some() == archived);
+            match found {
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "OBJECT_NOT_FOUND",
+                    "Object not found.  objectId are usually numeric.",
+                ),
+                Some(i) => {
+                    let requested = list_param(&query, "properties");
+                    let associations: Vec<HubspotObject> = list_param(&query, "associations")
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|a| HubspotObject::parse(a))
+                        .collect();
+                    json_response(
+                        StatusCode::OK,
+                        &state.render(object, i, &requested, &associations),
+                    )
+                }
+            }
+        }
+    };
+    response.headers_mut().extend(rate_headers);
+    response
+}

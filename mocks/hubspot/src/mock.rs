@@ -136,6 +136,7 @@ impl HubspotMock {
         let routes = Router::new()
             .route("/crm/v3/objects/{object_type}", get(list_objects))
             .route("/crm/v3/objects/{object_type}/search", post(search_objects))
+            .route("/crm/v3/objects/{object_type}/{object_id}", get(get_object))
             .route("/crm/v3/pipelines/{object_type}", get(list_pipelines))
             .route("/crm/v3/properties/{object_type}", get(list_properties))
             .route(

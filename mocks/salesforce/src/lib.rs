@@ -23,6 +23,11 @@
 //! - `GET /services/data/<version>/sobjects/<sObject>/describe`: `{name, label, queryable,
 //!   fields: [{name, label, type, nillable, picklistValues: [{value, label, active,
 //!   defaultValue}]}]}` for every sObject served; 404 `NOT_FOUND` for any other.
+//! - `GET /services/data/<version>/sobjects/`: the global describe (name, label, keyPrefix,
+//!   urls); `GET /services/data/<version>/sobjects/<sObject>/<id>`: one record with every
+//!   field, 404 `NOT_FOUND` for an unknown id and `ENTITY_IS_DELETED` for a deleted one.
+//! - Every resource answers with and without a trailing slash, under any `v<NN.N>`; version
+//!   discovery `GET /services/data/` lists [`API_VERSIONS`] without a session.
 //! - `multi_currency = false` serves a single-currency org: no object has `CurrencyIsoCode`
 //!   (describe leaves it out, a query selecting it is 400 `INVALID_FIELD`) and `CurrencyType`
 //!   and `DatedConversionRate` do not exist. Otherwise the corporate currency is USD, with EUR
@@ -85,7 +90,7 @@ pub use config::{
     JWT_BEARER_GRANT, MAX_BATCH_SIZE, MIN_BATCH_SIZE, SESSION_LIFETIME_SECS, SalesforceMockConfig,
     TOKEN_PATH, TOKEN_PREFIX,
 };
-pub use mock::{SalesforceMock, revenue_mapping, router};
+pub use mock::{API_VERSIONS, SalesforceMock, revenue_mapping, router};
 pub use objects::{SObject, salesforce_id, sf_datetime};
 pub use org::{
     CONTACT_ROLES, CORPORATE_CURRENCY, DatedRate, dated_conversion_rates, opportunity_type,
@@ -98,7 +103,7 @@ pub(crate) use {auth::*, config::*, mock::*, objects::*, org::*, query::*, recor
 #[allow(unused_imports)]
 pub(crate) use {
     axum::{
-        Router,
+        Json, Router,
         body::Bytes,
         extract::{Path, Query, Request, State},
         http::{HeaderMap, HeaderValue, StatusCode, header},

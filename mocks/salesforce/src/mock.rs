@@ -182,12 +182,31 @@ impl SalesforceMock {
     /// The routes, wrapped in the limit accounting and the fault layer.
     pub fn router(&self) -> Router {
         let api = Router::new()
+            // Salesforce answers each resource with and without a trailing slash; official
+            // clients use both (simple-salesforce asks for `query/` and `queryAll/`).
             .route("/services/data/{version}/query", get(query))
+            .route("/services/data/{version}/query/", get(query))
             .route("/services/data/{version}/queryAll", get(query_all))
+            .route("/services/data/{version}/queryAll/", get(query_all))
             .route("/services/data/{version}/query/{locator}", get(next_batch))
+            .route("/services/data/{version}/query/{locator}/", get(next_batch))
             .route(
                 "/services/data/{version}/sobjects/{object}/describe",
                 get(describe),
+            )
+            .route(
+                "/services/data/{version}/sobjects/{object}/describe/",
+                get(describe),
+            )
+            .route("/services/data/{version}/sobjects", get(describe_global))
+            .route("/services/data/{version}/sobjects/", get(describe_global))
+            .route(
+                "/services/data/{version}/sobjects/{object}/{id}",
+                get(retrieve),
+            )
+            .route(
+                "/services/data/{version}/sobjects/{object}/{id}/",
+                get(retrieve),
             )
             .merge(bulk::routes())
             .fallback(not_found)
@@ -197,6 +216,8 @@ impl SalesforceMock {
             ));
         let routes = Router::new()
             .route(TOKEN_PATH, post(issue_token))
+            .route("/services/data", get(versions))
+            .route("/services/data/", get(versions))
             .merge(api)
             .with_state(self.state.clone());
         self.state.faults.wrap(routes, SalesforceFaults)
@@ -269,6 +290,27 @@ impl SalesforceMock {
             .map(|i| self.state.record(object, i))
             .collect()
     }
+}
+
+/// The API versions the mock answers to, oldest first, as `GET /services/data/` lists them.
+pub const API_VERSIONS: [&str; 4] = ["59.0", "60.0", "61.0", "62.0"];
+
+/// `GET /services/data/`: the version discovery resource, which Salesforce serves without a
+/// session. Every version path is answered alike; these are the ones listed.
+async fn versions() -> Response {
+    Json(
+        API_VERSIONS
+            .iter()
+            .map(|v| {
+                json!({
+                    "label": format!("API {v}"),
+                    "url": format!("/services/data/v{v}"),
+                    "version": v,
+                })
+            })
+            .collect::<Vec<_>>(),
+    )
+    .into_response()
 }
 
 impl VendorMock for SalesforceMock {

@@ -232,3 +232,93 @@ pub(crate) fn serve_batch(
     body.insert("records".into(), Value::Array(records));
     json_response(StatusCode::OK, &Value::Object(body))
 }
+
+/// `GET /services/data/<version>/sobjects/`: the global describe, every sObject the org has
+/// with its key prefix and resource URLs (simple-salesforce's `describe()`).
+pub(crate) async fn describe_global(
+    State(state): State<Arc<MockState>>,
+    Path(version): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = state.refuse(&headers) {
+        return refused;
+    }
+    let sobjects: Vec<Value> = SObject::ALL
+        .into_iter()
+        .filter_map(|object| {
+            let described = state.describe(object)?;
+            let name = object.as_str();
+            let base = format!("/services/data/{version}/sobjects/{name}");
+            Some(json!({
+                "name": name,
+                "label": described.get("label").cloned().unwrap_or(Value::Null),
+                "keyPrefix": object.key_prefix(),
+                "queryable": true,
+                "retrieveable": true,
+                "custom": false,
+                "urls": {
+                    "sobject": base,
+                    "describe": format!("{base}/describe"),
+                    "rowTemplate": format!("{base}/{{ID}}"),
+                },
+            }))
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects}),
+    )
+}
+
+/// `GET /services/data/<version>/sobjects/<sObject>/<id>`: one record with every field
+/// (simple-salesforce's `sf.Account.get(id)`); 404 `NOT_FOUND` for an unknown id, 404
+/// `ENTITY_IS_DELETED` for a deleted one, as Salesforce answers.
+pub(crate) async fn retrieve(
+    State(state): State<Arc<MockState>>,
+    Path((version, object, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = state.refuse(&headers) {
+        return refused;
+    }
+    let not_found = || {
+        api_error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        )
+    };
+    let Some(object) = SObject::parse(&object).filter(|o| state.describe(*o).is_some()) else {
+        return not_found();
+    };
+    let Some(full) = (0..state.len(object))
+        .map(|i| state.record(object, i))
+        .find(|r| r.get("Id").and_then(Value::as_str) == Some(id.as_str()))
+    else {
+        return not_found();
+    };
+    if full.get("IsDeleted") == Some(&Value::Bool(true)) {
+        return api_error(
+            StatusCode::NOT_FOUND,
+            "ENTITY_IS_DELETED",
+            "entity is deleted",
+        );
+    }
+    let name = object.as_str();
+    let mut out = Map::new();
+    out.insert(
+        "attributes".into(),
+        json!({"type": name, "url": format!("/services/data/{version}/sobjects/{name}/{id}")}),
+    );
+    for f in object
+        .fields()
+        .iter()
+        .filter(|f| state.config.multi_currency || **f != "CurrencyIsoCode")
+    {
+        out.insert(
+            (*f).to_owned(),
+            full.get(*f).cloned().unwrap_or(Value::Null),
+        );
+    }
+    json_response(StatusCode::OK, &Value::Object(out))
+}

@@ -253,3 +253,39 @@ fn credential_hint_names_the_private_app_token_and_the_oauth_client() {
          token_path=/oauth/v1/token"
     );
 }
+
+#[tokio::test]
+async fn one_record_by_id_as_the_listing_serves_it() {
+    // hubspot-api-client's `basic_api.get_by_id` (`.ci/official-clients`).
+    let (_, server) = serve(10, Faults::default()).await;
+    let token = Some(DEFAULT_ACCESS_TOKEN);
+    let query = "properties=amount,dealstage&associations=companies";
+    let (_, _, page) = get(
+        &server,
+        &format!("/crm/v3/objects/deals?limit=5&{query}"),
+        token,
+    )
+    .await;
+    for listed in page["results"].as_array().unwrap() {
+        let id = listed["id"].as_str().unwrap();
+        let (status, _, one) = get(
+            &server,
+            &format!("/crm/v3/objects/deals/{id}?{query}"),
+            token,
+        )
+        .await;
+        assert_eq!(status, 200, "{one}");
+        assert_eq!(&one, listed);
+    }
+    for missing in [
+        "/crm/v3/objects/deals/999999999999",
+        "/crm/v3/objects/deals/abc",
+    ] {
+        let (status, _, body) = get(&server, missing, token).await;
+        assert_eq!(status, 404, "{missing}");
+        assert_eq!(body["category"], "OBJECT_NOT_FOUND");
+        assert_eq!(body["status"], "error");
+    }
+    let (status, _, _) = get(&server, "/crm/v3/objects/deals/1", None).await;
+    assert_eq!(status, 401);
+}

@@ -1,0 +1,283 @@
+"""Drives the vendors' official Python clients, unmodified, against `tributary sim serve`.
+
+Usage: official_clients.py <serve stdout> <scratch dir>. Run by `.ci/official-clients`.
+
+Each check compares what the official client reads with what the mock serves through plain
+HTTP, and fails with the client's own error when the mock refuses a request the real API
+accepts.
+"""
+
+import csv
+import io
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+import urllib.request
+
+FAILURES = []
+
+
+def check(name, fn):
+    started = time.monotonic()
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - every failure is reported, then the run fails
+        FAILURES.append(name)
+        print(f"FAIL {name}: {type(e).__name__}: {e}")
+        traceback.print_exc(limit=3)
+        return
+    print(f"ok   {name} ({time.monotonic() - started:.2f}s)")
+
+
+def expect(what, got, want):
+    if got != want:
+        raise AssertionError(f"{what}: the official client got {got!r}, the mock serves {want!r}")
+
+
+def http(method, url, headers=None, data=None):
+    """Plain HTTP, no client library: what the mock serves."""
+    req = urllib.request.Request(url, method=method, headers=headers or {}, data=data)
+    with urllib.request.urlopen(req) as resp:
+        return json.loads(resp.read())
+
+
+# -- A TLS front for the Salesforce mock ------------------------------------------------------
+# simple-salesforce builds every URL as `https://{instance}/…`; the mock serves plain HTTP on
+# loopback. A self-signed certificate for 127.0.0.1, trusted through the `session` the client
+# accepts, and a byte pump in front of the mock: the client itself is untouched.
+
+
+def tls_front(backend_port, scratch):
+    cert, key = f"{scratch}/cert.pem", f"{scratch}/key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+
+    def pump(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def serve():
+        while True:
+            conn, _ = listener.accept()
+            try:
+                tls = context.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                conn.close()
+                continue
+            backend = socket.create_connection(("127.0.0.1", backend_port))
+            threading.Thread(target=pump, args=(tls, backend), daemon=True).start()
+            threading.Thread(target=pump, args=(backend, tls), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1], cert
+
+
+def salesforce(base, hint, scratch):
+    import requests
+    from simple_salesforce import Salesforce
+
+    creds = dict(kv.split("=", 1) for kv in hint.split())
+    token = http("POST", base + creds["token_path"], data=urllib.parse.urlencode({
+        "grant_type": "refresh_token", "client_id": creds["client_id"],
+        "client_secret": creds["client_secret"], "refresh_token": creds["refresh_token"],
+    }).encode(), headers={"Content-Type": "application/x-www-form-urlencoded"})
+    auth = {"Authorization": "Bearer " + token["access_token"]}
+
+    def served(soql, all_rows=False):
+        """Every record of a query, read over plain HTTP."""
+        url = f"{base}/services/data/v59.0/{'queryAll' if all_rows else 'query'}?" + \
+            urllib.parse.urlencode({"q": soql})
+        records = []
+        while True:
+            page = http("GET", url, auth)
+            records += page["records"]
+            if page["done"]:
+                return records
+            url = base + page["nextRecordsUrl"]
+
+    port, cert = tls_front(int(urllib.parse.urlparse(base).port), scratch)
+    session = requests.Session()
+    session.verify = cert
+    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's `verify`.
+    os.environ["REQUESTS_CA_BUNDLE"] = os.environ["CURL_CA_BUNDLE"] = cert
+    sf = Salesforce(instance_url=f"https://127.0.0.1:{port}",
+                    session_id=token["access_token"], session=session)
+
+    accounts = served("SELECT Id, Name FROM Account")
+    contacts = served("SELECT Id FROM Contact")
+
+    def query():
+        got = sf.query("SELECT Id, Name FROM Account")
+        expect("query Account totalSize", got["totalSize"], len(accounts))
+        expect("query Account ids", sorted(r["Id"] for r in got["records"]),
+               sorted(r["Id"] for r in accounts))
+
+    def query_all_paged():
+        # batchSize=200 (the smallest Salesforce allows) so the contacts take several batches.
+        got = sf.query_all("SELECT Id FROM Contact", include_deleted=True,
+                           headers={"Sforce-Query-Options": "batchSize=200"})
+        want = served("SELECT Id FROM Contact", all_rows=True)
+        if len(want) <= 200:
+            raise AssertionError(f"only {len(want)} contacts: too few to page")
+        expect("query_all Contact ids", sorted(r["Id"] for r in got["records"]),
+               sorted(r["Id"] for r in want))
+        expect("query_all Contact live subset", len(contacts) <= len(want), True)
+
+    def query_more():
+        first = sf.query("SELECT Id FROM Contact", headers={"Sforce-Query-Options": "batchSize=200"})
+        if first["done"]:
+            raise AssertionError("the first batch of contacts is the last")
+        more = sf.query_more(first["nextRecordsUrl"], identifier_is_url=True)
+        locator = first["nextRecordsUrl"].rsplit("/", 1)[1]
+        again = sf.query_more(locator)
+        expect("query_more by URL and by locator", more["records"], again["records"])
+
+    def describe():
+        got = sf.Account.describe()
+        expect("describe name", got["name"], "Account")
+        served_fields = http("GET", f"{base}/services/data/v59.0/sobjects/Account/describe", auth)
+        expect("describe fields", [f["name"] for f in got["fields"]],
+               [f["name"] for f in served_fields["fields"]])
+
+    def describe_global():
+        names = [o["name"] for o in sf.describe()["sobjects"]]
+        for name in ("Account", "Contact", "Opportunity"):
+            if name not in names:
+                raise AssertionError(f"describe() lists no {name}: {names}")
+
+    def get_record():
+        got = sf.Account.get(accounts[0]["Id"])
+        expect("Account.get Id", got["Id"], accounts[0]["Id"])
+        expect("Account.get Name", got["Name"], accounts[0]["Name"])
+
+    def bulk2():
+        rows = []
+        for chunk in sf.bulk2.Account.query("SELECT Id, Name FROM Account", max_records=25,
+                                            wait=0.1):
+            rows += list(csv.DictReader(io.StringIO(chunk)))
+        expect("bulk2 Account ids", sorted(r["Id"] for r in rows),
+               sorted(r["Id"] for r in accounts))
+
+    def errors():
+        from simple_salesforce.exceptions import SalesforceMalformedRequest
+        try:
+            sf.query("SELECT NoSuchField FROM Account")
+        except SalesforceMalformedRequest as e:
+            expect("error body errorCode", e.content[0]["errorCode"], "INVALID_FIELD")
+        else:
+            raise AssertionError("a query of an unknown field was answered")
+
+    check("salesforce query", query)
+    check("salesforce error body", errors)
+    check("salesforce query_all (nextRecordsUrl)", query_all_paged)
+    check("salesforce query_more", query_more)
+    check("salesforce describe", describe)
+    check("salesforce global describe", describe_global)
+    check("salesforce sObject get", get_record)
+    check("salesforce bulk2 query", bulk2)
+
+
+def hubspot(base, hint):
+    from hubspot import HubSpot
+    from hubspot.crm.companies import PublicObjectSearchRequest
+
+    token = dict(kv.split("=", 1) for kv in hint.split())["access_token"]
+    auth = {"Authorization": "Bearer " + token}
+    client = HubSpot(access_token=token, host=base)
+
+    def served(kind):
+        ids, after = [], None
+        while True:
+            url = f"{base}/crm/v3/objects/{kind}?limit=100" + (f"&after={after}" if after else "")
+            page = http("GET", url, auth)
+            ids += [r["id"] for r in page["results"]]
+            after = page.get("paging", {}).get("next", {}).get("after")
+            if not after:
+                return ids
+
+    apis = {
+        "companies": client.crm.companies,
+        "contacts": client.crm.contacts,
+        "deals": client.crm.deals,
+    }
+    for kind, api in apis.items():
+        want = served(kind)
+
+        def get_page(api=api, want=want, kind=kind):
+            page = api.basic_api.get_page(limit=10)
+            expect(f"{kind} get_page ids", [r.id for r in page.results], want[:10])
+            after = page.paging.next.after
+            second = api.basic_api.get_page(limit=10, after=after)
+            expect(f"{kind} second page ids", [r.id for r in second.results], want[10:20])
+
+        def get_all(api=api, want=want, kind=kind):
+            got = api.get_all()
+            expect(f"{kind} get_all ids", [r.id for r in got], want)
+
+        def get_by_id(api=api, want=want, kind=kind):
+            got = api.basic_api.get_by_id(want[0])
+            expect(f"{kind} get_by_id id", got.id, want[0])
+
+        def search(api=api, want=want, kind=kind):
+            got = api.search_api.do_search(public_object_search_request=PublicObjectSearchRequest(
+                filter_groups=[], sorts=[], properties=[], limit=100, after="0"))
+            expect(f"{kind} search total", got.total, len(want))
+
+        def not_found(api=api, kind=kind):
+            try:
+                api.basic_api.get_by_id("999999999999")
+            except Exception as e:  # noqa: BLE001 - each object's package has its own ApiException
+                if getattr(e, "status", None) != 404:
+                    raise
+                expect(f"{kind} 404 category", json.loads(e.body)["category"], "OBJECT_NOT_FOUND")
+            else:
+                raise AssertionError("an unknown id was answered")
+
+        check(f"hubspot {kind} get_page", get_page)
+        check(f"hubspot {kind} error body", not_found)
+        check(f"hubspot {kind} get_all", get_all)
+        check(f"hubspot {kind} get_by_id", get_by_id)
+        check(f"hubspot {kind} search", search)
+
+
+def main():
+    serve_out, scratch = sys.argv[1], sys.argv[2]
+    mocks = {}
+    for line in open(serve_out):
+        vendor, base, hint = (line.rstrip("\n").split(" ", 2) + [""])[:3]
+        mocks[vendor] = (base.rstrip("/"), hint)
+    started = time.monotonic()
+    salesforce(mocks["salesforce"][0], mocks["salesforce"][1], scratch)
+    hubspot(mocks["hubspot"][0], mocks["hubspot"][1])
+    print(f"official clients: {time.monotonic() - started:.1f}s")
+    if FAILURES:
+        print(f"{len(FAILURES)} official-client check(s) failed against the mocks: "
+              + ", ".join(FAILURES), file=sys.stderr)
+        sys.exit(1)
+
+
+main()
