@@ -191,7 +191,7 @@ impl Store {
             crate::runs::advance_run(&txn, run, batch.records_read, &outcome).await?;
         }
         txn.commit().await?;
-        if self.growth.grew(reserved) && self.backend() == DbBackend::Postgres {
+        if self.backend() == DbBackend::Postgres && self.growth.grew(reserved) {
             self.refresh_statistics().await?;
         }
         Ok(outcome)
