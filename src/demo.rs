@@ -250,38 +250,23 @@ pub async fn serve_mocks(
     };
     let company = Arc::new(Company::generate(&sim));
     // One mock per vendor on consecutive ports from `listen`.
-    let mocks: Vec<(&str, axum::Router, String)> = vec![
-        {
-            let config = hubspot::HubspotMockConfig::with_faults(faults.clone());
-            let hint = config.credential_hint();
-            (
-                "hubspot",
-                hubspot::router(Arc::clone(&company), config),
-                hint,
-            )
-        },
-        {
-            let config = tributary_mock_salesforce::SalesforceMockConfig::with_faults(faults);
-            let hint = config.credential_hint();
-            (
-                "salesforce",
-                tributary_mock_salesforce::router(Arc::clone(&company), config),
-                hint,
-            )
-        },
-    ];
+    let mocks: Vec<Box<dyn tributary_mock_kit::VendorMock>> = registry::MOCKS
+        .iter()
+        .map(|mock| mock(Arc::clone(&company), faults.clone()))
+        .collect();
     let mut servers = Vec::new();
-    for (i, (vendor, router, hint)) in mocks.into_iter().enumerate() {
+    for (i, mock) in mocks.iter().enumerate() {
+        let vendor = mock.vendor();
         let port = if listen.port() == 0 {
             0
         } else {
             listen.port() + i as u16
         };
         let addr = SocketAddr::new(listen.ip(), port);
-        let server = MockServer::start_on(addr, router)
+        let server = MockServer::start_on(addr, mock.router())
             .await
             .with_context(|| format!("cannot listen on {addr} for the {vendor} mock"))?;
-        println!("{vendor} {} {hint}", server.base_url);
+        println!("{vendor} {} {}", server.base_url, mock.credential_hint());
         servers.push(server);
     }
     shutdown.await;

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod ledger;
 pub mod progress;
 pub mod registry;
+pub mod scaffold;
 pub mod serve;
 
 pub use config::Config;

@@ -122,7 +122,8 @@ enum Command {
         #[command(subcommand)]
         command: SimCommand,
     },
-    /// The connector kinds this build knows.
+    /// The connector kinds this build knows (`list`), and a new one scaffolded (`new`).
+    #[command(visible_alias = "connector")]
     Connectors {
         #[command(subcommand)]
         command: ConnectorsCommand,
@@ -133,6 +134,17 @@ enum Command {
 enum ConnectorsCommand {
     /// Every kind with its auth and streams: cursor field, sync modes, delete strategy.
     List,
+    /// Scaffold a connector for a paged JSON API: `connectors/<kind>` (the connector),
+    /// `mocks/<kind>` (its mock) and its conformance test, registered in the workspace, the
+    /// registry, `sim serve` and CI, and passing the conformance kit as generated. Run at the
+    /// root of a Tributary checkout; CONNECTORS.md continues from there.
+    New {
+        /// The new kind: a lower-case word of letters and digits (`zendesk`).
+        kind: String,
+        /// The root of the Tributary checkout to add it to.
+        #[arg(long, default_value = ".")]
+        workspace: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -225,6 +237,21 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Connectors {
             command: ConnectorsCommand::List,
         } => print_out(registry::list().trim_end()),
+        Command::Connectors {
+            command: ConnectorsCommand::New { kind, workspace },
+        } => {
+            use tributary::scaffold;
+            let names = scaffold::Names::new(&kind)?;
+            let planned = scaffold::plan(&workspace, &names)?;
+            let written = scaffold::write(&workspace, &planned)?;
+            for path in &written {
+                println!("wrote {}", path.display());
+            }
+            if let Err(e) = scaffold::format(&workspace, &written) {
+                eprintln!("warning: {e}");
+            }
+            print_out(&scaffold::next_steps(&names))
+        }
         Command::CheckConfig { config } => {
             tributary::init_tracing("warn", false);
             check_config(&config).await

@@ -5,12 +5,34 @@
 
 use crate::config::{ConnectorSection, resolve_secrets};
 use anyhow::{Context, Result};
+use std::sync::Arc;
 use tributary_connector::{Connector, DynKind, HttpClientConfig, describe_streams, find_kind};
+use tributary_mock_hubspot::{HubspotMock, HubspotMockConfig};
+use tributary_mock_kit::{Faults, VendorMock};
+use tributary_mock_salesforce::{SalesforceMock, SalesforceMockConfig};
+use tributary_sim::Company;
 
 /// Every connector kind this build knows, in the order `connectors list` shows them.
 pub static KINDS: &[&dyn DynKind] = &[
     &tributary_connector_hubspot::DECLARATION,
     &tributary_connector_salesforce::DECLARATION,
+    // `tributary connector new` adds kinds above this line.
+];
+
+/// Builds a vendor's mock serving a simulated company with fault knobs.
+pub type MockFactory = fn(Arc<Company>, Faults) -> Box<dyn VendorMock>;
+
+/// Every vendor mock `tributary sim serve` starts, in port order.
+pub static MOCKS: &[MockFactory] = &[
+    |company, faults| {
+        let config = HubspotMockConfig::with_faults(faults);
+        Box::new(HubspotMock::new(company, config))
+    },
+    |company, faults| {
+        let config = SalesforceMockConfig::with_faults(faults);
+        Box::new(SalesforceMock::new(company, config))
+    },
+    // `tributary connector new` adds mocks above this line.
 ];
 
 /// Builds the connector `name` from its section, resolving secrets with `lookup`.
@@ -108,15 +130,42 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_is_listed_and_has_a_mock_for_sim_serve() {
+        let list = list();
+        let company = Arc::new(Company::generate(&tributary_sim::SimConfig {
+            accounts: 3,
+            ..tributary_sim::SimConfig::default()
+        }));
+        let vendors: Vec<&str> = MOCKS
+            .iter()
+            .map(|mock| mock(Arc::clone(&company), Faults::none()).vendor())
+            .collect();
+        for kind in KINDS {
+            let line = format!("{}  {}\n", kind.name(), kind.summary());
+            assert!(list.contains(&line), "`{line}` missing from:\n{list}");
+            assert!(
+                vendors.contains(&kind.name()),
+                "no mock for {}",
+                kind.name()
+            );
+        }
+    }
+
+    #[test]
     fn an_unknown_kind_names_the_known_ones() {
         let section: ConnectorSection =
-            toml::from_str("kind = \"zendesk\"").expect("a valid section");
+            toml::from_str("kind = \"nosuchvendor\"").expect("a valid section");
         let err = build("desk", &section, &|_| None)
             .err()
             .expect("unknown kind");
+        let known: Vec<&str> = KINDS.iter().map(|k| k.name()).collect();
+        assert!(known.starts_with(&["hubspot", "salesforce"]), "{known:?}");
         assert_eq!(
             format!("{err:#}"),
-            "invalid configuration for connector `desk`: unknown kind `zendesk` (known: hubspot, salesforce)"
+            format!(
+                "invalid configuration for connector `desk`: unknown kind `nosuchvendor` (known: {})",
+                known.join(", ")
+            )
         );
     }
 }
