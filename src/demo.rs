@@ -14,6 +14,10 @@ use tributary_sync::{NoProgress, Progress, SyncEngine, SyncReport};
 /// The instance name the demo gives its HubSpot connector.
 pub const DEMO_CONNECTOR: &str = "hubspot-demo";
 
+/// How often the demo's worker syncs its connector (and how long after the initial sync the
+/// first scheduled run is due); `triggerSync` runs it at once.
+pub const DEMO_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3_600);
+
 /// Options of `tributary demo`.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -54,7 +58,7 @@ pub struct Demo {
     /// The running HubSpot mock (kept alive for later syncs).
     pub hubspot: MockServer,
     /// The HubSpot connector pointed at the mock.
-    pub connector: Box<dyn Connector>,
+    pub connector: Arc<dyn Connector>,
     /// What the initial sync did.
     pub report: SyncReport,
 }
@@ -68,6 +72,20 @@ impl Demo {
             .await?;
         crate::ledger::refresh(&self.store, &crate::ledger::simulator_fx()?, 30).await?;
         Ok(report)
+    }
+
+    /// A worker running the demo's connector like `tributary serve` runs configured ones:
+    /// scheduled every [`DEMO_INTERVAL`], listed by the `connectors` query, and run at once by
+    /// `triggerSync(connector: "hubspot-demo")`, with the ledger derived after each run.
+    pub fn worker(&self) -> Result<crate::serve::Worker> {
+        let scheduler = crate::config::SchedulerConfig::default();
+        Ok(crate::serve::Worker::new(
+            self.store.clone(),
+            vec![(Arc::clone(&self.connector), DEMO_INTERVAL)],
+            std::time::Duration::from_secs(scheduler.lease_ttl_secs),
+            std::time::Duration::from_millis(scheduler.poll_interval_ms),
+        )
+        .with_fixed_fx(crate::ledger::simulator_fx()?, 30))
     }
 }
 
@@ -178,7 +196,8 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
     store.migrate().await?;
 
     // The demo's token is the mock's, not a secret from the environment.
-    let connector = SimulatedCrm::Hubspot.connector(DEMO_CONNECTOR, &hubspot.base_url)?;
+    let connector: Arc<dyn Connector> =
+        Arc::from(SimulatedCrm::Hubspot.connector(DEMO_CONNECTOR, &hubspot.base_url)?);
     let engine = SyncEngine::new(store.clone());
     let bars = progress::Bars::new(DEMO_CONNECTOR);
     let progress: &dyn Progress = if opts.progress { &bars } else { &NoProgress };
@@ -186,6 +205,12 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
         .sync(connector.as_ref(), SyncMode::FullRefresh, &[], progress)
         .await?;
     crate::ledger::refresh(&store, &crate::ledger::simulator_fx()?, 30).await?;
+    // The initial sync was this slot's run: the worker's first is due an interval later
+    // (kept if a schedule exists from an earlier demo on this database).
+    let next = chrono::Utc::now() + chrono::Duration::from_std(DEMO_INTERVAL)?;
+    store
+        .ensure_schedule(DEMO_CONNECTOR, connector.kind(), next)
+        .await?;
     Ok(Demo {
         store,
         hubspot,
@@ -221,15 +246,22 @@ pub async fn run(
     println!("graphql: http://{addr}/graphql");
     println!("graphiql: http://{addr}/");
     println!("hubspot mock: {}", demo.hubspot.base_url);
+    println!(
+        "connector {DEMO_CONNECTOR}: synced; runs hourly, or now with mutation {{ triggerSync(connector: \"{DEMO_CONNECTOR}\") {{ connector }} }}"
+    );
     println!("try: curl -s http://{addr}/graphql -H 'content-type: application/json' \\");
     println!("       -d '{{\"query\":\"{EXAMPLE_QUERY}\"}}'");
     println!("press Ctrl-C to stop");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(demo.worker()?.run(stopped));
     tributary_gateway::serve(
         listener,
         tributary_gateway::AppState::new(demo.store.clone()),
         shutdown,
     )
     .await?;
+    let _ = stop.send(true);
+    worker.await??;
     demo.hubspot.shutdown().await?;
     demo.store.close().await?;
     Ok(())

@@ -132,8 +132,14 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ConnectorsCommand {
-    /// Every kind with its auth and streams: cursor field, sync modes, delete strategy.
-    List,
+    /// Every kind with its auth and streams (cursor field, sync modes, delete strategy), then
+    /// the instances configured in tributary.toml (when there is one) with the streams each
+    /// syncs.
+    List {
+        /// Configuration file; without it, `tributary.toml` when it exists.
+        #[arg(long, short, env = "TRIBUTARY_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Scaffold a connector for a paged JSON API: `connectors/<kind>` (the connector),
     /// `mocks/<kind>` (its mock) and its conformance test, registered in the workspace, the
     /// registry, `sim serve` and CI, and passing the conformance kit as generated. Run at the
@@ -235,8 +241,22 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Schema => print_out(tributary_gateway::sdl().trim_end()),
         Command::Connectors {
-            command: ConnectorsCommand::List,
-        } => print_out(registry::list().trim_end()),
+            command: ConnectorsCommand::List { config },
+        } => {
+            let mut out = format!("kinds:\n{}", registry::list());
+            let default = PathBuf::from("tributary.toml");
+            let path = config.or_else(|| default.exists().then_some(default));
+            match path {
+                Some(path) => {
+                    let config = Config::load(&path)?;
+                    let lookup = |var: &str| std::env::var(var).ok();
+                    out.push_str(&format!("\ninstances ({}):\n", path.display()));
+                    out.push_str(&registry::list_instances(&config, &lookup));
+                }
+                None => out.push_str("\nno tributary.toml here: no configured instances\n"),
+            }
+            print_out(out.trim_end())
+        }
         Command::Connectors {
             command: ConnectorsCommand::New { kind, workspace },
         } => {

@@ -6,7 +6,9 @@
 use crate::config::{ConnectorSection, resolve_secrets};
 use anyhow::{Context, Result};
 use std::sync::Arc;
-use tributary_connector::{Connector, DynKind, HttpClientConfig, describe_streams, find_kind};
+use tributary_connector::{
+    Connector, DynKind, HttpClientConfig, describe_specs, describe_streams, find_kind,
+};
 use tributary_mock_hubspot::{HubspotMock, HubspotMockConfig};
 use tributary_mock_kit::{Faults, VendorMock};
 use tributary_mock_salesforce::{SalesforceMock, SalesforceMockConfig};
@@ -88,6 +90,31 @@ pub fn list() -> String {
     out
 }
 
+/// The configured instances of `config` for `tributary connectors list`: each with its kind,
+/// interval and the streams it syncs, or why it cannot be built (a missing secret, a bad key),
+/// with `lookup` resolving secrets.
+pub fn list_instances(config: &crate::Config, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    if config.connectors.is_empty() {
+        return "no connector instances configured\n".to_owned();
+    }
+    let mut out = String::new();
+    for (name, section) in &config.connectors {
+        out.push_str(&format!(
+            "{name}  kind={} every {}s\n",
+            section.kind, section.interval_secs
+        ));
+        match build(name, section, lookup) {
+            Ok(connector) => {
+                for line in describe_specs(&connector.streams()) {
+                    out.push_str(&format!("  stream {line}\n"));
+                }
+            }
+            Err(e) => out.push_str(&format!("  cannot be built: {e:#}\n")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +176,39 @@ mod tests {
                 kind.name()
             );
         }
+    }
+
+    #[test]
+    fn configured_instances_are_listed_with_their_streams_or_what_stops_them() {
+        let config = crate::Config::parse(
+            r#"
+[connectors.crm]
+kind = "hubspot"
+interval_secs = 900
+access_token = { env = "LIST_TEST_TOKEN" }
+
+[connectors.sfdc]
+kind = "salesforce"
+access_token = { env = "LIST_TEST_MISSING" }
+"#,
+        )
+        .expect("a valid config");
+        let lookup = |var: &str| (var == "LIST_TEST_TOKEN").then(|| "pat-x".to_owned());
+        let list = list_instances(&config, &lookup);
+        assert!(
+            list.contains("crm  kind=hubspot every 900s\n  stream companies"),
+            "{list}"
+        );
+        assert!(
+            list.contains("sfdc  kind=salesforce every 3600s\n  cannot be built:"),
+            "{list}"
+        );
+        assert!(list.contains("LIST_TEST_MISSING"), "{list}");
+        let empty = crate::Config::parse("").expect("an empty config");
+        assert_eq!(
+            list_instances(&empty, &lookup),
+            "no connector instances configured\n"
+        );
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct Worker {
     lease_ttl: Duration,
     poll: Duration,
     ledger: crate::ledger::LedgerSettings,
+    /// Rates that replace `ledger`'s source (the demo's simulated company).
+    fixed_fx: Option<(tributary_analytics::fx::FxTable, u32)>,
 }
 
 impl Worker {
@@ -61,8 +63,16 @@ impl Worker {
             lease_ttl,
             poll,
             ledger: crate::ledger::LedgerSettings::default(),
+            fixed_fx: None,
             drift_policies: std::collections::HashMap::new(),
         }
+    }
+
+    /// Derives the revenue ledger with `fx` and `grace_days` instead of ledger settings (the
+    /// demo, whose simulated company has its own rates).
+    pub fn with_fixed_fx(mut self, fx: tributary_analytics::fx::FxTable, grace_days: u32) -> Self {
+        self.fixed_fx = Some((fx, grace_days));
+        self
     }
 
     /// Sets each connector's drift policy (by instance name; the default for the others).
@@ -170,7 +180,11 @@ impl Worker {
                         let (read, o) = report.totals();
                         tracing::info!(connector = %name, read, written = o.written, quarantined = o.quarantined, deleted = o.deleted, succeeded = report.succeeded(), "scheduled sync finished");
                         resume_at = report.paused().and_then(|p| p.resume_at);
-                        match self.ledger.refresh(&self.store).await {
+                        let ledger = match &self.fixed_fx {
+                            Some((fx, grace)) => crate::ledger::refresh(&self.store, fx, *grace).await,
+                            None => self.ledger.refresh(&self.store).await,
+                        };
+                        match ledger {
                             Ok(l) => tracing::info!(events = l.events, written = l.written, removed = l.removed, "revenue ledger refreshed"),
                             Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot refresh the revenue ledger"),
                         }

@@ -310,3 +310,86 @@ async fn a_deleted_opportunity_leaves_the_ledger() -> Result<()> {
     }
     Ok(())
 }
+
+/// The demo's connector is a scheduled connector like any configured one: the `connectors`
+/// query lists it, and `triggerSync` makes the demo's worker run it (full refresh) at once.
+#[tokio::test]
+async fn the_demo_connector_is_listed_and_runs_when_triggered() -> Result<()> {
+    for db in TestDatabase::all().await? {
+        let backend = db.backend;
+        let opts = DemoOptions {
+            seed: 5,
+            accounts: 40,
+            database: db.url.clone(),
+            progress: false,
+            ..DemoOptions::default()
+        };
+        let demo = demo::prepare(&opts).await?;
+        let gateway = Gateway::start(demo.store.clone()).await?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(demo.worker()?.run(stopped));
+
+        let listed = gateway
+            .query(
+                "{ connectors { name kind nextRunAt lastRuns { stream status } } }",
+                Value::Null,
+            )
+            .await?;
+        let c = &listed["connectors"][0];
+        assert_eq!(
+            c["name"],
+            json!(demo::DEMO_CONNECTOR),
+            "{backend}: {listed}"
+        );
+        assert_eq!(c["kind"], json!("hubspot"), "{backend}");
+        assert_eq!(
+            c["lastRuns"].as_array().map(Vec::len),
+            Some(4),
+            "{backend}: {c}"
+        );
+        let runs = |data: &Value| data["syncRuns"]["totalCount"].as_u64().unwrap_or(0);
+        const RUNS: &str =
+            "{ syncRuns(first: 20) { totalCount edges { node { stream mode status } } } }";
+        let before = runs(&gateway.query(RUNS, Value::Null).await?);
+
+        let triggered = gateway
+            .query(
+                r#"mutation { triggerSync(connector: "hubspot-demo", fullRefresh: true) { connector fullRefresh } }"#,
+                Value::Null,
+            )
+            .await?;
+        assert_eq!(
+            triggered["triggerSync"]["fullRefresh"],
+            json!(true),
+            "{backend}"
+        );
+        // The worker polls every 2 s; wait (bounded) for its four stream runs to finish.
+        let mut after = Value::Null;
+        for _ in 0..300 {
+            after = gateway.query(RUNS, Value::Null).await?;
+            let finished = after["syncRuns"]["edges"]
+                .as_array()
+                .map(|e| {
+                    e.iter()
+                        .take(4)
+                        .all(|e| e["node"]["status"] == json!("SUCCEEDED"))
+                })
+                .unwrap_or(false);
+            if runs(&after) >= before + 4 && finished {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert_eq!(runs(&after), before + 4, "{backend}: {after}");
+        let newest = &after["syncRuns"]["edges"][0]["node"];
+        assert_eq!(newest["mode"], json!("full_refresh"), "{backend}: {after}");
+
+        let _ = stop.send(true);
+        worker.await??;
+        gateway.stop().await?;
+        demo.hubspot.shutdown().await?;
+        demo.store.close().await?;
+        db.cleanup().await?;
+    }
+    Ok(())
+}

@@ -166,7 +166,12 @@ pub fn find_kind<'k>(
 /// One line per stream of `kind` for `tributary connectors list`: name, entity, cursor
 /// field, sync modes and delete strategy, aligned in columns.
 pub fn describe_streams(kind: &dyn DynKind) -> Vec<String> {
-    kind.streams()
+    describe_specs(&kind.streams())
+}
+
+/// [`describe_streams`] of given streams (an instance's, which its configuration may narrow).
+pub fn describe_specs(streams: &[StreamSpec]) -> Vec<String> {
+    streams
         .iter()
         .map(|s| {
             let modes: Vec<&str> = s.modes.iter().map(|m| SyncMode::as_str(*m)).collect();

@@ -47,7 +47,8 @@ pub use http::{
     HttpResponse, RateLimit, header_text,
 };
 pub use kind::{
-    ConnectorKind, Declared, DynKind, check_endpoint, check_range, describe_streams, find_kind,
+    ConnectorKind, Declared, DynKind, check_endpoint, check_range, describe_specs,
+    describe_streams, find_kind,
 };
 pub use map::{Fields, MapError};
 pub use push::{Accepted, PushError, PushItem, PushRequest, PushResponse, PushSource};
