@@ -383,19 +383,80 @@ pub(crate) async fn graphiql() -> Html<String> {
 }
 
 /// The type of the operation `request` selects, when its document parses and names one.
-fn selected_operation(request: &mut async_graphql::Request) -> Option<OperationType> {
+/// The operation the request selects: its type, and the response keys of its top-level
+/// selection in query order (fragments expanded, first occurrence wins), by which the
+/// response's `data` is ordered.
+fn selected_operation(
+    request: &mut async_graphql::Request,
+) -> Option<(OperationType, Vec<String>)> {
     let name = request.operation_name.clone();
     let doc = request.parsed_query().ok()?;
-    match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => {
-            ops.get(name.as_str()).map(|op| op.node.ty)
+    let op = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str())?,
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+        (DocumentOperations::Multiple(_), None) => return None,
+    };
+    let mut keys = Vec::new();
+    let mut seen_fragments = Vec::new();
+    response_keys(
+        doc,
+        &op.node.selection_set.node,
+        &mut keys,
+        &mut seen_fragments,
+    );
+    Some((op.node.ty, keys))
+}
+
+/// Appends the response keys of `set` (fields by alias or name, fragments expanded once each)
+/// to `keys`, skipping keys already there.
+fn response_keys<'d>(
+    doc: &'d async_graphql::parser::types::ExecutableDocument,
+    set: &'d async_graphql::parser::types::SelectionSet,
+    keys: &mut Vec<String>,
+    seen_fragments: &mut Vec<&'d str>,
+) {
+    use async_graphql::parser::types::Selection;
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => {
+                let key = field.node.response_key().node.as_str();
+                if !keys.iter().any(|k| k == key) {
+                    keys.push(key.to_owned());
+                }
+            }
+            Selection::InlineFragment(fragment) => {
+                response_keys(doc, &fragment.node.selection_set.node, keys, seen_fragments);
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                if seen_fragments.contains(&name) {
+                    continue;
+                }
+                seen_fragments.push(name);
+                if let Some(fragment) = doc.fragments.get(name) {
+                    response_keys(doc, &fragment.node.selection_set.node, keys, seen_fragments);
+                }
+            }
         }
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| op.node.ty)
-        }
-        (DocumentOperations::Multiple(_), None) => None,
     }
+}
+
+/// Puts the top-level fields of `data` in the order of `keys`. The root types merge one
+/// object per domain, which resolve their fields domain by domain; the spec orders a
+/// response by its selection set.
+fn order_fields(data: &mut async_graphql::Value, keys: &[String]) {
+    let async_graphql::Value::Object(map) = data else {
+        return;
+    };
+    let mut ordered = async_graphql::indexmap::IndexMap::with_capacity(map.len());
+    for key in keys {
+        if let Some((name, value)) = map.shift_remove_entry(key.as_str()) {
+            ordered.insert(name, value);
+        }
+    }
+    ordered.extend(std::mem::take(map));
+    *map = ordered;
 }
 
 async fn execute(shared: &Shared, media: MediaType, params: Params, method: Method) -> Response {
@@ -419,7 +480,8 @@ async fn execute(shared: &Shared, media: MediaType, params: Params, method: Meth
             }
         }
     }
-    if method == Method::GET && selected_operation(&mut request) == Some(OperationType::Mutation) {
+    let selected = selected_operation(&mut request);
+    if method == Method::GET && matches!(selected, Some((OperationType::Mutation, _))) {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
@@ -446,6 +508,9 @@ async fn execute(shared: &Shared, media: MediaType, params: Params, method: Meth
         );
     };
     let executed = marker.executed();
+    if let Some((_, keys)) = &selected {
+        order_fields(&mut response.data, keys);
+    }
     for e in &mut response.errors {
         if !has_code(e) {
             // Request errors without a code come from choosing the operation ("operation name

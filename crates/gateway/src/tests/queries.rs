@@ -617,3 +617,35 @@ async fn the_arr_bridge_reconciles_the_stored_ledger() {
     })
     .await;
 }
+
+/// Top-level and nested fields come back in the order the query selects them (GraphQL spec
+/// §7.1.1: ordered by the selection set), whichever domain module resolves them, on every
+/// request.
+#[tokio::test]
+async fn response_fields_follow_the_query_order() {
+    with_fixtures(|store| async move {
+        let app = router(&store);
+        let query = r#"{ syncRuns(first: 1) { totalCount } accounts(first: 2) { totalCount edges { node { name id } } }
+                        quarantine(first: 1) { totalCount } revenueLedger(first: 1) { totalCount }
+                        connectors { name } b: accounts(first: 1) { pageInfo { hasNextPage } totalCount } }"#;
+        let expected = [
+            "\"syncRuns\"", "\"accounts\"", "\"totalCount\"", "\"edges\"", "\"name\"", "\"id\"",
+            "\"quarantine\"", "\"revenueLedger\"", "\"connectors\"", "\"b\"", "\"pageInfo\"",
+        ];
+        for _ in 0..20 {
+            let reply = query_reply(&app, query, json!({})).await;
+            let text = reply.text();
+            let mut at = 0;
+            for key in expected {
+                let found = text[at..].find(key).unwrap_or_else(|| panic!("{key} out of order in {text}"));
+                at += found + key.len();
+            }
+        }
+        // Fragments are expanded where they are spread.
+        let query = "query { ...Ops accounts(first: 1) { totalCount } } fragment Ops on Query { quarantine(first: 1) { totalCount } }";
+        let text = query_reply(&app, query, json!({})).await.text();
+        let (q, a) = (text.find("\"quarantine\""), text.find("\"accounts\""));
+        assert!(q.is_some() && q < a, "{text}");
+    })
+    .await;
+}
