@@ -327,7 +327,7 @@ mod tests {
                 "the renewal is typed New in the CRM"
             );
             let (events, _) = store
-                .revenue_events(&Default::default(), 0, 10)
+                .revenue_events(&Default::default(), 0, 10, true)
                 .await
                 .expect("events");
             let deltas: Vec<(NaiveDate, Decimal)> = events

@@ -137,7 +137,7 @@ where
 
 /// True once a running stream has committed at least one page.
 async fn mid_stream(store: &Store) -> Result<bool> {
-    let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 10).await?;
+    let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 10, true).await?;
     Ok(runs
         .iter()
         .any(|r| r.status == RunStatus::Running && r.records_read > 0))
@@ -154,7 +154,7 @@ async fn two_workers_run_every_scheduled_run_exactly_once() -> Result<()> {
         let mut b = tributary(&config, &["serve", "--role", "worker"])?;
         // Let about five one-second slots pass.
         wait_for("five scheduled runs", Duration::from_secs(60), || async {
-            let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 1000).await?;
+            let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 1000, true).await?;
             // Slots whose every stream succeeded (a worker stopped mid-slot leaves one that
             // did not, which the assertions below do not count).
             let mut succeeded: BTreeMap<_, usize> = BTreeMap::new();
@@ -169,7 +169,7 @@ async fn two_workers_run_every_scheduled_run_exactly_once() -> Result<()> {
         a.wait_exit(Duration::from_secs(20)).await?;
         b.wait_exit(Duration::from_secs(20)).await?;
 
-        let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 1000).await?;
+        let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 1000, true).await?;
         let mut by_slot: BTreeMap<_, Vec<_>> = BTreeMap::new();
         for r in &runs {
             by_slot
@@ -237,7 +237,7 @@ async fn a_killed_workers_run_is_taken_over_after_its_lease_expires() -> Result<
             "worker B to finish the run",
             Duration::from_secs(90),
             || async {
-                let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 100).await?;
+                let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 100, true).await?;
                 Ok(runs
                     .iter()
                     // `deal_contacts` is the connector's last stream.
@@ -245,7 +245,7 @@ async fn a_killed_workers_run_is_taken_over_after_its_lease_expires() -> Result<
             },
         )
         .await?;
-        let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 100).await?;
+        let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 100, true).await?;
         let workers: std::collections::BTreeSet<_> =
             runs.iter().filter_map(|r| r.worker.clone()).collect();
         assert_eq!(workers.len(), 2, "{}: {workers:?}", db.backend);
@@ -294,7 +294,7 @@ async fn a_sync_killed_mid_stream_resumes_to_the_same_content() -> Result<()> {
         let status = again.wait_exit(Duration::from_secs(120)).await?;
         assert!(status.success(), "{}: second sync failed", db.backend);
         assert_eq!(store.content_digest().await?, expected, "{}", db.backend);
-        let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 100).await?;
+        let (runs, _) = store.sync_runs(Some(CONNECTOR), 0, 100, true).await?;
         assert!(
             runs.iter().any(|r| r.status == RunStatus::Abandoned),
             "{}: the killed run is marked abandoned",

@@ -551,7 +551,7 @@ pub(crate) async fn healthz() -> &'static str {
 
 /// `GET /readyz`: the database answers.
 pub(crate) async fn readyz(State(shared): State<Shared>) -> Response {
-    match shared.state.store.sync_runs(None, 0, 1).await {
+    match shared.state.store.sync_runs(None, 0, 1, false).await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "readiness check failed: the database does not answer");

@@ -40,15 +40,31 @@ pub(crate) fn offset_after(list: &str, after: Option<&str>) -> Result<u64, Gatew
     }
 }
 
-/// Page info of an offset page starting at `offset` with `len` edges out of `total`.
-pub(crate) fn offset_page_info(list: &str, offset: u64, len: usize, total: u64) -> PageInfo {
+/// Page info of an offset page starting at `offset` with `len` edges out of `total` (counted
+/// only when the query selects `totalCount` or `hasNextPage`, see [`wants_total`]).
+pub(crate) fn offset_page_info(
+    list: &str,
+    offset: u64,
+    len: usize,
+    total: Option<u64>,
+) -> PageInfo {
     let len = len as u64;
     PageInfo {
-        has_next_page: offset.saturating_add(len) < total,
+        has_next_page: total.is_some_and(|total| offset.saturating_add(len) < total),
         has_previous_page: offset > 0,
         start_cursor: (len > 0).then(|| cursor::encode_offset(list, offset)),
         end_cursor: (len > 0).then(|| cursor::encode_offset(list, offset + len - 1)),
     }
+}
+
+/// Whether the connection being resolved must count its nodes: it selects `totalCount`, or,
+/// for an offset page whose `hasNextPage` comes from the count, `pageInfo { hasNextPage }`.
+/// A `COUNT` scans every matching row, which the page itself never does; a client that does
+/// not ask for it does not pay for it.
+pub(crate) fn wants_total(ctx: &async_graphql::Context<'_>, offset_page: bool) -> bool {
+    let look = ctx.look_ahead();
+    look.field("totalCount").exists()
+        || (offset_page && look.field("pageInfo").field("hasNextPage").exists())
 }
 
 /// Relay page information.
@@ -73,7 +89,8 @@ macro_rules! connection {
         pub struct $conn {
             pub(crate) edges: Vec<$edge>,
             pub(crate) page_info: $crate::paging::PageInfo,
-            pub(crate) total_count: u64,
+            /// Counted only when selected ([`wants_total`](crate::paging::wants_total)).
+            pub(crate) total_count: Option<u64>,
         }
 
         impl $conn {
@@ -84,7 +101,7 @@ macro_rules! connection {
                 list: &str,
                 offset: u64,
                 rows: Vec<R>,
-                total: u64,
+                total: Option<u64>,
             ) -> Self
             where
                 $node: From<R>,
@@ -124,8 +141,10 @@ macro_rules! connection {
             }
 
             /// Nodes matching the arguments, all pages together.
-            async fn total_count(&self) -> u64 {
-                self.total_count
+            async fn total_count(&self) -> async_graphql::Result<u64> {
+                self.total_count.ok_or_else(|| {
+                    $crate::error::GatewayError::Misconfigured("totalCount was not counted").into()
+                })
             }
         }
 
@@ -176,9 +195,9 @@ mod tests {
 
     #[test]
     fn offset_pages() {
-        let p = offset_page_info("q", 0, 0, 0);
+        let p = offset_page_info("q", 0, 0, Some(0));
         assert!(!p.has_next_page && !p.has_previous_page && p.end_cursor.is_none());
-        let p = offset_page_info("q", 10, 5, 16);
+        let p = offset_page_info("q", 10, 5, Some(16));
         assert!(p.has_next_page && p.has_previous_page);
         assert_eq!(
             cursor::decode_offset("q", p.end_cursor.as_deref().unwrap()).unwrap(),

@@ -116,7 +116,7 @@ async fn references_resolve_whatever_the_load_order() {
             .await
             .unwrap();
         let page = store
-            .list_accounts(&AccountFilter::default(), 10, None)
+            .list_accounts(&AccountFilter::default(), 10, None, true)
             .await
             .unwrap();
         assert_eq!(page.items.len(), 1);
@@ -143,8 +143,8 @@ async fn bad_records_are_quarantined_and_the_rest_lands() {
         let out = store.commit_batch(b).await.unwrap();
         assert_eq!(out.written, 1);
         assert_eq!(out.quarantined, 3);
-        let (rows, total) = store.quarantine(0, 10).await.unwrap();
-        assert_eq!(total, 3);
+        let (rows, total) = store.quarantine(0, 10, true).await.unwrap();
+        assert_eq!(total, Some(3));
         let reasons: Vec<&str> = rows.iter().map(|r| r.reason.as_str()).collect();
         assert!(reasons.iter().any(|r| r.contains("`name`")), "{reasons:?}");
         assert!(
@@ -156,8 +156,8 @@ async fn bad_records_are_quarantined_and_the_rest_lands() {
         // The same bad records in a later run are counted, not duplicated.
         let again = batch(vec![company("2", "", Segment::Smb)]);
         assert_eq!(store.commit_batch(again).await.unwrap().quarantined, 1);
-        let (rows, total) = store.quarantine(0, 10).await.unwrap();
-        assert_eq!(total, 3);
+        let (rows, total) = store.quarantine(0, 10, true).await.unwrap();
+        assert_eq!(total, Some(3));
         let row = rows
             .iter()
             .find(|r| r.external_id.as_deref() == Some("2"))
@@ -167,8 +167,8 @@ async fn bad_records_are_quarantined_and_the_rest_lands() {
         // Once the record is fixed at the source and lands, its entry is resolved.
         let fixed = batch(vec![company("2", "Initech", Segment::Smb)]);
         assert_eq!(store.commit_batch(fixed).await.unwrap().written, 1);
-        let (_, total) = store.quarantine(0, 10).await.unwrap();
-        assert_eq!(total, 2);
+        let (_, total) = store.quarantine(0, 10, true).await.unwrap();
+        assert_eq!(total, Some(2));
     })
     .await;
 }
@@ -204,8 +204,8 @@ async fn state_and_run_counters_commit_with_the_batch() {
             )
             .await
             .unwrap();
-        let (runs, total) = store.sync_runs(Some("hs"), 0, 10).await.unwrap();
-        assert_eq!(total, 1);
+        let (runs, total) = store.sync_runs(Some("hs"), 0, 10, true).await.unwrap();
+        assert_eq!(total, Some(1));
         assert_eq!(runs[0].records_read, 1);
         assert_eq!(runs[0].records_written, 1);
         assert_eq!(runs[0].status, RunStatus::Succeeded);
@@ -224,13 +224,19 @@ async fn deletes_hide_rows_and_a_reappearing_row_comes_back() {
         b.deletes = vec![ExternalRef::new("hubspot", "hs", "companies", "1")];
         assert_eq!(store.commit_batch(b).await.unwrap().deleted, 1);
         let f = AccountFilter::default();
-        assert_eq!(store.list_accounts(&f, 10, None).await.unwrap().total, 0);
+        assert_eq!(
+            store.list_accounts(&f, 10, None, true).await.unwrap().total,
+            Some(0)
+        );
         let out = store
             .commit_batch(batch(vec![company("1", "Acme", Segment::Smb)]))
             .await
             .unwrap();
         assert_eq!(out.written, 1);
-        assert_eq!(store.list_accounts(&f, 10, None).await.unwrap().total, 1);
+        assert_eq!(
+            store.list_accounts(&f, 10, None, true).await.unwrap().total,
+            Some(1)
+        );
     })
     .await;
 }
@@ -253,8 +259,11 @@ async fn account_pages_are_keyset_ordered_and_filtered() {
         let mut seen = Vec::new();
         let mut after = None;
         loop {
-            let page = store.list_accounts(&f, 10, after.clone()).await.unwrap();
-            assert_eq!(page.total, 25);
+            let page = store
+                .list_accounts(&f, 10, after.clone(), true)
+                .await
+                .unwrap();
+            assert_eq!(page.total, Some(25));
             seen.extend(page.items.iter().map(|a| a.name.clone()));
             let Some(last) = page.items.last() else { break };
             if !page.has_next {
@@ -269,7 +278,7 @@ async fn account_pages_are_keyset_ordered_and_filtered() {
             name_contains: Some("CO 1".into()),
             ..Default::default()
         };
-        let page = store.list_accounts(&smb, 100, None).await.unwrap();
+        let page = store.list_accounts(&smb, 100, None, true).await.unwrap();
         let names: Vec<&str> = page.items.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["Co 10", "Co 12", "Co 14", "Co 16", "Co 18"]);
         // LIKE wildcards in user input are literal.
@@ -277,7 +286,14 @@ async fn account_pages_are_keyset_ordered_and_filtered() {
             name_contains: Some("%".into()),
             ..Default::default()
         };
-        assert_eq!(store.list_accounts(&pct, 100, None).await.unwrap().total, 0);
+        assert_eq!(
+            store
+                .list_accounts(&pct, 100, None, true)
+                .await
+                .unwrap()
+                .total,
+            Some(0)
+        );
     })
     .await;
 }
@@ -323,7 +339,7 @@ async fn a_completed_full_refresh_marks_rows_it_did_not_see_as_deleted() {
         b.complete_full_refresh = true;
         assert_eq!(store.commit_batch(b).await.unwrap().deleted, 1);
         let names: Vec<String> = store
-            .list_accounts(&AccountFilter::default(), 10, None)
+            .list_accounts(&AccountFilter::default(), 10, None, true)
             .await
             .unwrap()
             .items
@@ -340,11 +356,11 @@ async fn a_completed_full_refresh_marks_rows_it_did_not_see_as_deleted() {
         assert_eq!(store.commit_batch(b).await.unwrap().deleted, 0);
         assert_eq!(
             store
-                .list_accounts(&AccountFilter::default(), 10, None)
+                .list_accounts(&AccountFilter::default(), 10, None, true)
                 .await
                 .unwrap()
                 .total,
-            2
+            Some(2)
         );
     })
     .await;

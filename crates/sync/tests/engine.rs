@@ -174,8 +174,11 @@ async fn a_failed_stream_resumes_from_its_last_checkpoint() {
         );
         assert_eq!(store.counts().await.unwrap(), expected, "{}", db.backend);
 
-        let (runs, total) = store.sync_runs(Some("paged-test"), 0, 10).await.unwrap();
-        assert_eq!(total, 2);
+        let (runs, total) = store
+            .sync_runs(Some("paged-test"), 0, 10, true)
+            .await
+            .unwrap();
+        assert_eq!(total, Some(2));
         assert_eq!(runs[0].status, RunStatus::Succeeded);
         assert_eq!(runs[1].status, RunStatus::Failed);
         assert!(
@@ -186,7 +189,7 @@ async fn a_failed_stream_resumes_from_its_last_checkpoint() {
                 .contains("connection reset")
         );
         assert_eq!(runs[1].cursor_after, Some(json!({"page": 3})));
-        let (q, _) = store.quarantine(0, 10).await.unwrap();
+        let (q, _) = store.quarantine(0, 10, true).await.unwrap();
         assert_eq!(q.len(), 1);
         assert!(q[0].reason.contains("not a number"));
 
@@ -297,7 +300,10 @@ async fn a_spent_quota_pauses_the_run_at_its_checkpoint_without_failing() {
         store.load_state("paged-test", "accounts").await.unwrap(),
         Some(json!({"page": 2}))
     );
-    let (runs, _) = store.sync_runs(Some("paged-test"), 0, 10).await.unwrap();
+    let (runs, _) = store
+        .sync_runs(Some("paged-test"), 0, 10, true)
+        .await
+        .unwrap();
     assert_eq!(runs[0].status, RunStatus::Paused);
     assert!(runs[0].error.as_deref().unwrap().contains("daily limit"));
     // The next run resumes from the checkpoint and completes.

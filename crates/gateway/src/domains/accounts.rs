@@ -9,7 +9,9 @@ use super::{loaders, store};
 use crate::cursor;
 use crate::error::GatewayError;
 use crate::loaders::{ChildrenOf, ContactsOf, DealContactWithPerson};
-use crate::paging::{DEFAULT_PAGE_SIZE, PageInfo, connection, page_complexity, page_size};
+use crate::paging::{
+    DEFAULT_PAGE_SIZE, PageInfo, connection, page_complexity, page_size, wants_total,
+};
 use crate::scalars::{Date, DateTime, Money, day, instant};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use tributary_analytics::arr::{self, Contract};
@@ -409,7 +411,7 @@ impl AccountsQuery {
         let after = after.as_deref().map(cursor::decode_account).transpose()?;
         let filter = filter.unwrap_or_default().into();
         let page = store(ctx)?
-            .list_accounts(&filter, first, after)
+            .list_accounts(&filter, first, after, wants_total(ctx, false))
             .await
             .map_err(GatewayError::from)?;
         let edges: Vec<AccountEdge> = page

@@ -3,7 +3,9 @@
 
 use super::store;
 use crate::error::GatewayError;
-use crate::paging::{DEFAULT_PAGE_SIZE, connection, offset_after, page_complexity, page_size};
+use crate::paging::{
+    DEFAULT_PAGE_SIZE, connection, offset_after, page_complexity, page_size, wants_total,
+};
 use crate::scalars::{DateTime, instant};
 use async_graphql::{Context, Enum, ID, Json, Object, Result, SimpleObject};
 use tributary_store::{QuarantineRow, ScheduleRow, Store, SyncRunRow};
@@ -278,7 +280,9 @@ connection!(
 /// The status of the connector scheduled by `schedule`, with its latest run per stream
 /// (streams run in turn, so the newest few runs hold one of each).
 async fn status_of(store: &Store, schedule: ScheduleRow) -> Result<ConnectorStatus, GatewayError> {
-    let (runs, _) = store.sync_runs(Some(&schedule.connector), 0, 100).await?;
+    let (runs, _) = store
+        .sync_runs(Some(&schedule.connector), 0, 100, false)
+        .await?;
     let mut seen = std::collections::BTreeSet::new();
     let last_runs = runs
         .into_iter()
@@ -321,7 +325,7 @@ impl OpsQuery {
         let first = page_size(first)?;
         let offset = offset_after(SYNC_RUNS, after.as_deref())?;
         let (rows, total) = store(ctx)?
-            .sync_runs(connector.as_deref(), offset, first)
+            .sync_runs(connector.as_deref(), offset, first, wants_total(ctx, true))
             .await
             .map_err(GatewayError::from)?;
         Ok(SyncRunConnection::from_offset_page(
@@ -340,7 +344,7 @@ impl OpsQuery {
         let first = page_size(first)?;
         let offset = offset_after(QUARANTINE, after.as_deref())?;
         let (rows, total) = store(ctx)?
-            .quarantine(offset, first)
+            .quarantine(offset, first, wants_total(ctx, true))
             .await
             .map_err(GatewayError::from)?;
         Ok(QuarantineConnection::from_offset_page(

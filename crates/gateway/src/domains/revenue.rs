@@ -5,7 +5,9 @@
 use super::{loaders, store};
 use crate::error::GatewayError;
 use crate::loaders::ChildrenOf;
-use crate::paging::{DEFAULT_PAGE_SIZE, connection, offset_after, page_complexity, page_size};
+use crate::paging::{
+    DEFAULT_PAGE_SIZE, connection, offset_after, page_complexity, page_size, wants_total,
+};
 use crate::scalars::{Date, Money};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::NaiveDate;
@@ -284,7 +286,7 @@ impl RevenueQuery {
         let offset = offset_after(REVENUE_LEDGER, after.as_deref())?;
         let filter: tributary_store::RevenueEventFilter = filter.unwrap_or_default().try_into()?;
         let (rows, total) = store(ctx)?
-            .revenue_events(&filter, offset, first)
+            .revenue_events(&filter, offset, first, wants_total(ctx, true))
             .await
             .map_err(GatewayError::from)?;
         Ok(RevenueEventConnection::from_offset_page(

@@ -649,3 +649,35 @@ async fn response_fields_follow_the_query_order() {
     })
     .await;
 }
+
+/// `totalCount` is counted only when selected — directly, by alias or through a fragment —
+/// and for offset pages also when `hasNextPage` is; the page itself is right either way.
+#[tokio::test]
+async fn total_count_is_counted_only_when_selected() {
+    with_fixtures(|store| async move {
+        let app = router(&store);
+        let page = |d: &Value| d["accounts"]["edges"].as_array().map(Vec::len);
+        let d = data(&app, "{ accounts(first: 2) { pageInfo { hasNextPage } edges { node { name } } } }", json!({})).await;
+        assert_eq!(page(&d), Some(2));
+        assert_eq!(d["accounts"]["pageInfo"]["hasNextPage"], true);
+        let d = data(
+            &app,
+            "{ accounts(first: 2) { ...Counted } sr: syncRuns(first: 1) { n: totalCount } q: quarantine(first: 5) { pageInfo { hasNextPage } } }
+             fragment Counted on AccountConnection { n: totalCount }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(d["accounts"]["n"], json!(ACCOUNTS), "{d}");
+        assert_eq!(d["sr"]["n"], 0, "{d}");
+        assert_eq!(d["q"]["pageInfo"]["hasNextPage"], false, "{d}");
+        let d = data(&app, "{ revenueLedger(first: 1) { pageInfo { hasNextPage } } }", json!({})).await;
+        assert_eq!(d["revenueLedger"]["pageInfo"]["hasNextPage"], true, "{d}");
+        // Without the selection the store is not asked to count.
+        let unasked = store
+            .list_accounts(&Default::default(), 2, None, false)
+            .await
+            .expect("a page");
+        assert_eq!((unasked.items.len(), unasked.total), (2, None));
+    })
+    .await;
+}

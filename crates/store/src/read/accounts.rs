@@ -7,8 +7,7 @@ use crate::{Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tributary_model::{
     EntityKind, ExternalRef, Money, PersonRole, RevenueEventKind, Segment, SubscriptionStatus,
@@ -301,6 +300,7 @@ impl Store {
         filter: &AccountFilter,
         first: u64,
         after: Option<(String, Uuid)>,
+        count: bool,
     ) -> Result<AccountPage, StoreError> {
         let mut cond = Condition::all().add(account::Column::DeletedAt.is_null());
         if let Some(s) = filter.name_contains.as_deref().filter(|s| !s.is_empty()) {
@@ -321,9 +321,8 @@ impl Store {
                 cond = cond.add(col.eq(v.as_str()));
             }
         }
-        let total = account::Entity::find()
-            .filter(cond.clone())
-            .count(self.db())
+        let total = self
+            .count_if(count, &account::Entity::find().filter(cond.clone()))
             .await?;
         let mut page_cond = cond;
         if let Some((name, id)) = after {

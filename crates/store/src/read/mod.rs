@@ -32,8 +32,9 @@ const IN_CHUNK: usize = 10_000;
 pub struct Page<T> {
     /// The rows of this page.
     pub items: Vec<T>,
-    /// Rows matching the filter, all pages together.
-    pub total: u64,
+    /// Rows matching the filter, all pages together, when asked for (a `COUNT` costs a scan
+    /// the page itself does not).
+    pub total: Option<u64>,
     /// Whether a row follows the last one of this page.
     pub has_next: bool,
 }
@@ -62,6 +63,19 @@ mod sealed {
 }
 
 impl Store {
+    /// How many rows `query` matches, when `count`; `None` (no query) otherwise.
+    async fn count_if<E>(&self, count: bool, query: &Select<E>) -> Result<Option<u64>, StoreError>
+    where
+        E: EntityTrait,
+        E::Model: Sync,
+    {
+        use sea_orm::PaginatorTrait;
+        if !count {
+            return Ok(None);
+        }
+        Ok(Some(query.clone().count(self.db()).await?))
+    }
+
     /// The children of `parents` in relation `C`, in the relation's order within each parent
     /// (see each read type). One query per 10,000 distinct parents.
     pub async fn children_of<C: Child>(&self, parents: &[Uuid]) -> Result<Vec<C>, StoreError> {

@@ -5,7 +5,7 @@ use super::decode;
 use crate::entities::{quarantine, sync_lease, sync_run};
 use crate::{RunStatus, SchemaDrift, Store, StoreError};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 /// One run of one connector stream.
@@ -185,18 +185,19 @@ impl From<sync_lease::Model> for ScheduleRow {
 
 impl Store {
     /// Runs, newest first, optionally of one connector; `offset`/`limit` page through them.
-    /// Also returns how many there are in all.
+    /// With `count`, also how many there are in all (one more query).
     pub async fn sync_runs(
         &self,
         connector: Option<&str>,
         offset: u64,
         limit: u64,
-    ) -> Result<(Vec<SyncRunRow>, u64), StoreError> {
+        count: bool,
+    ) -> Result<(Vec<SyncRunRow>, Option<u64>), StoreError> {
         let mut q = sync_run::Entity::find();
         if let Some(c) = connector {
             q = q.filter(sync_run::Column::Connector.eq(c));
         }
-        let total = q.clone().count(self.db()).await?;
+        let total = self.count_if(count, &q).await?;
         let rows = q
             .order_by_desc(sync_run::Column::StartedAt)
             .order_by_desc(sync_run::Column::Id)
@@ -212,14 +213,15 @@ impl Store {
     }
 
     /// Unresolved quarantined records (a record that later landed is resolved), newest
-    /// first. Also returns how many there are in all.
+    /// first. With `count`, also how many there are in all (one more query).
     pub async fn quarantine(
         &self,
         offset: u64,
         limit: u64,
-    ) -> Result<(Vec<QuarantineRow>, u64), StoreError> {
+        count: bool,
+    ) -> Result<(Vec<QuarantineRow>, Option<u64>), StoreError> {
         let q = quarantine::Entity::find().filter(quarantine::Column::ResolvedAt.is_null());
-        let total = q.clone().count(self.db()).await?;
+        let total = self.count_if(count, &q).await?;
         let rows = q
             .order_by_desc(quarantine::Column::Id)
             .offset(offset)

@@ -6,7 +6,7 @@ use crate::entities::{fx_rate, revenue_event};
 use crate::{Store, StoreError};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::str::FromStr;
 use tributary_model::{Currency, Money, RevenueEventKind};
 use uuid::Uuid;
@@ -103,15 +103,16 @@ impl TryFrom<fx_rate::Model> for FxRateRow {
 
 impl Store {
     /// Live revenue events matching `filter`, by date, account and id; `offset`/`limit` page
-    /// through them. Also returns how many match in all.
+    /// through them. With `count`, also how many match in all (one more query).
     pub async fn revenue_events(
         &self,
         filter: &RevenueEventFilter,
         offset: u64,
         limit: u64,
-    ) -> Result<(Vec<RevenueEventRow>, u64), StoreError> {
+        count: bool,
+    ) -> Result<(Vec<RevenueEventRow>, Option<u64>), StoreError> {
         let q = revenue_event_query(filter);
-        let total = q.clone().count(self.db()).await?;
+        let total = self.count_if(count, &q).await?;
         let rows = q.offset(offset).limit(limit).all(self.db()).await?;
         Ok((decode_all(rows)?, total))
     }

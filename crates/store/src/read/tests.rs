@@ -85,7 +85,7 @@ async fn commit(store: &Store, records: Vec<SourceRecord>) {
 /// Our id of each company, by its external id.
 async fn account_ids(store: &Store) -> std::collections::BTreeMap<String, Uuid> {
     let page = store
-        .list_accounts(&AccountFilter::default(), 100, None)
+        .list_accounts(&AccountFilter::default(), 100, None, true)
         .await
         .unwrap();
     let ids: Vec<Uuid> = page.items.iter().map(|a| a.id).collect();
@@ -217,7 +217,7 @@ async fn rows_decode_into_domain_types() {
         )
         .await;
         let account = store
-            .list_accounts(&AccountFilter::default(), 10, None)
+            .list_accounts(&AccountFilter::default(), 10, None, true)
             .await
             .unwrap()
             .items
@@ -229,11 +229,11 @@ async fn rows_decode_into_domain_types() {
         };
         assert_eq!(
             store
-                .list_accounts(&filtered, 10, None)
+                .list_accounts(&filtered, 10, None, true)
                 .await
                 .unwrap()
                 .total,
-            1
+            Some(1)
         );
 
         let subs: Vec<SubscriptionRow> = store.children_of(&[account.id]).await.unwrap();
@@ -337,7 +337,7 @@ async fn sync_runs_decode_their_status_warnings_and_drift() {
             )
             .await
             .unwrap();
-        let (rows, _) = store.sync_runs(Some("crm-1"), 0, 10).await.unwrap();
+        let (rows, _) = store.sync_runs(Some("crm-1"), 0, 10, true).await.unwrap();
         assert_eq!(rows[0].status, RunStatus::Running);
         assert!(rows[0].warnings.is_empty() && rows[0].complete().is_none());
         store
@@ -357,8 +357,8 @@ async fn sync_runs_decode_their_status_warnings_and_drift() {
             )
             .await
             .unwrap();
-        let (rows, total) = store.sync_runs(Some("crm-1"), 0, 10).await.unwrap();
-        assert_eq!(total, 1);
+        let (rows, total) = store.sync_runs(Some("crm-1"), 0, 10, true).await.unwrap();
+        assert_eq!(total, Some(1));
         let r = &rows[0];
         assert_eq!(r.status, RunStatus::Paused);
         assert_eq!(r.warnings, ["read 9 of 10"]);
