@@ -166,7 +166,11 @@ mod tests {
         ] {
             assert!(is_loopback(url), "{url}");
         }
-        for url in ["https://api.hubapi.com/crm", "http://10.0.0.1:4100", "http://[::2]/"] {
+        for url in [
+            "https://api.hubapi.com/crm",
+            "http://10.0.0.1:4100",
+            "http://[::2]/",
+        ] {
             assert!(!is_loopback(url), "{url}");
         }
     }

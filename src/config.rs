@@ -153,7 +153,9 @@ fn config_dir(path: &Path) -> Result<PathBuf> {
     let file = path
         .canonicalize()
         .with_context(|| format!("cannot resolve config file `{}`", path.display()))?;
-    Ok(file.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf))
+    Ok(file
+        .parent()
+        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf))
 }
 
 /// `url` with a relative SQLite file made absolute against `dir`; any other URL unchanged.
@@ -350,15 +352,23 @@ mod tests {
         };
         let conf = dir.join("conf");
         // Resolved against `conf`, not the working directory (the package root under test).
-        let c = load("database_url = \"sqlite:data/t.db?mode=rwc\"\n[ledger]\nfx_rates_csv = \"fx/r.csv\"\n");
+        let c = load(
+            "database_url = \"sqlite:data/t.db?mode=rwc\"\n[ledger]\nfx_rates_csv = \"fx/r.csv\"\n",
+        );
         assert_eq!(
             c.database_url,
             format!("sqlite://{}?mode=rwc", conf.join("data/t.db").display())
         );
-        assert_eq!(c.ledger.fx_rates_csv, conf.join("fx/r.csv").display().to_string());
+        assert_eq!(
+            c.ledger.fx_rates_csv,
+            conf.join("fx/r.csv").display().to_string()
+        );
         // The same through a path with `..`.
         let c = Config::load(&dir.join("conf/../conf/tributary.toml")).unwrap();
-        assert_eq!(c.ledger.fx_rates_csv, conf.join("fx/r.csv").display().to_string());
+        assert_eq!(
+            c.ledger.fx_rates_csv,
+            conf.join("fx/r.csv").display().to_string()
+        );
         // The default database lives beside the file.
         let c = load("");
         assert_eq!(

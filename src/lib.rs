@@ -88,7 +88,10 @@ mod tests {
         }
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let e = anyhow::Error::new(Repeats(io)).context("cannot sync");
-        assert_eq!(format!("{e:#}"), "cannot sync: pool failed: refused: refused");
+        assert_eq!(
+            format!("{e:#}"),
+            "cannot sync: pool failed: refused: refused"
+        );
         assert_eq!(super::error_line(&e), "cannot sync: pool failed: refused");
     }
 }

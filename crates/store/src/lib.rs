@@ -121,7 +121,10 @@ enum Target {
     /// An in-memory SQLite database (`url` as given).
     SqliteMemory { url: String },
     /// A SQLite file: its path as written and the URL to open it with (created when missing).
-    SqliteFile { path: std::path::PathBuf, url: String },
+    SqliteFile {
+        path: std::path::PathBuf,
+        url: String,
+    },
     /// A PostgreSQL server (`url` with the loopback `sslmode` rule applied).
     Postgres { url: String },
 }
@@ -181,15 +184,15 @@ impl Target {
         match self {
             Target::SqliteMemory { .. } => "an in-memory SQLite database".to_owned(),
             Target::SqliteFile { path, .. } => format!("SQLite database `{}`", path.display()),
-            Target::Postgres { url } => match url
-                .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
-            {
-                Ok(o) => match o.get_socket() {
-                    Some(socket) => format!("PostgreSQL at {}", socket.display()),
-                    None => format!("PostgreSQL at {}:{}", o.get_host(), o.get_port()),
-                },
-                Err(_) => "PostgreSQL".to_owned(),
-            },
+            Target::Postgres { url } => {
+                match url.parse::<sea_orm::sqlx::postgres::PgConnectOptions>() {
+                    Ok(o) => match o.get_socket() {
+                        Some(socket) => format!("PostgreSQL at {}", socket.display()),
+                        None => format!("PostgreSQL at {}:{}", o.get_host(), o.get_port()),
+                    },
+                    Err(_) => "PostgreSQL".to_owned(),
+                }
+            }
         }
     }
 
@@ -211,9 +214,9 @@ impl Target {
                     return Err(self.failed("it is a directory"));
                 }
                 match path.parent() {
-                    Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(
-                        self.failed(format!("directory `{}` does not exist", dir.display()))
-                    ),
+                    Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+                        Err(self.failed(format!("directory `{}` does not exist", dir.display())))
+                    }
                     _ => Ok(()),
                 }
             }
@@ -229,10 +232,7 @@ impl Target {
                         Ok(())
                     }
                     Ok(Err(e)) => Err(self.failed(describe_sqlx(&e))),
-                    Err(_) => Err(self.failed(format!(
-                        "no answer within {} s",
-                        timeout.as_secs()
-                    ))),
+                    Err(_) => Err(self.failed(format!("no answer within {} s", timeout.as_secs()))),
                 }
             }
         }
@@ -445,7 +445,10 @@ mod connect_tests {
         ] {
             let err = Target::parse(url).unwrap_err().to_string();
             assert!(err.contains(shown), "{err}");
-            assert!(err.contains("sqlite://") && err.contains("postgres://"), "{err}");
+            assert!(
+                err.contains("sqlite://") && err.contains("postgres://"),
+                "{err}"
+            );
             assert!(!err.contains("hunter2"), "{err}");
         }
     }
@@ -478,7 +481,9 @@ mod connect_tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with(&format!("cannot connect to PostgreSQL at 127.0.0.1:{port}: ")),
+            err.starts_with(&format!(
+                "cannot connect to PostgreSQL at 127.0.0.1:{port}: "
+            )),
             "{err}"
         );
         assert!(err.to_lowercase().contains("connection refused"), "{err}");
