@@ -128,7 +128,8 @@ impl Config {
 
     /// Parses TOML text.
     pub fn parse(text: &str) -> Result<Self> {
-        let config: Config = toml::from_str(text)?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!(toml_error(text, &e)))?;
         if config.scheduler.lease_ttl_secs == 0 || config.scheduler.poll_interval_ms == 0 {
             bail!("scheduler: lease_ttl_secs and poll_interval_ms must be at least 1");
         }
@@ -145,6 +146,21 @@ impl Config {
             }
         }
         Ok(config)
+    }
+}
+
+/// A TOML error on one line, `line L, column C: message`, instead of the parser's multi-line
+/// excerpt with a caret.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
     }
 }
 
@@ -411,5 +427,19 @@ mod tests {
     #[test]
     fn unknown_top_level_keys_are_refused() {
         assert!(Config::parse("databse_url = \"x\"").is_err());
+    }
+
+    #[test]
+    fn syntax_errors_are_one_line_with_line_and_column() {
+        let err = Config::parse("listen = \"127.0.0.1:4000\"\ndatabse_url = \"x\"\n").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(!text.contains('\n'), "{text}");
+        assert!(
+            text.starts_with("line 2, column 1: unknown field `databse_url`"),
+            "{text}"
+        );
+        let err = Config::parse("database_url = \n").unwrap_err().to_string();
+        assert!(err.starts_with("line 1, column 16: "), "{err}");
+        assert!(!err.contains('\n'), "{err}");
     }
 }
