@@ -3,16 +3,26 @@
 //! Secrets are never literals: a key whose name says it holds a secret (`*token*`,
 //! `*secret*`, `*password*`, `*key*`) must be an env-var reference, `{ env = "NAME" }`, which
 //! is resolved here, at the binary's edge, before a connector sees its settings.
+//!
+//! Paths are relative to the configuration file: [`Config::load`] resolves a relative SQLite
+//! `database_url` (`sqlite://tributary.db`, `sqlite:data/t.db`) and `ledger.fx_rates_csv`
+//! against the directory holding the file, so a command behaves the same from any working
+//! directory. Without a `database_url` the database is `tributary.db` beside the file.
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
-use std::{collections::BTreeMap, net::SocketAddr, path::Path};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Database URL: `sqlite://tributary.db` (the default) or `postgres://user@host/db`.
+    /// Database URL: `sqlite://tributary.db` (the default) or `postgres://user@host/db`. A
+    /// relative SQLite path is relative to the configuration file's directory.
     #[serde(default = "default_database_url")]
     pub database_url: String,
     /// Address the GraphQL gateway listens on.
@@ -94,16 +104,32 @@ pub struct ConnectorSection {
 }
 
 impl Config {
-    /// Reads and parses a file.
+    /// Reads and parses a file, and resolves its relative paths against the file's directory
+    /// ([`Config::resolve_paths`]).
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config file `{}`", path.display()))?;
-        Self::parse(&text).with_context(|| format!("invalid config file `{}`", path.display()))
+        let mut config = Self::parse(&text)
+            .with_context(|| format!("invalid config file `{}`", path.display()))?;
+        config.resolve_paths(&config_dir(path)?);
+        Ok(config)
+    }
+
+    /// Makes every relative path of the configuration absolute against `dir`: a SQLite
+    /// `database_url`'s file and `ledger.fx_rates_csv`. Absolute paths, in-memory databases
+    /// and PostgreSQL URLs are left as they are.
+    pub fn resolve_paths(&mut self, dir: &Path) {
+        self.database_url = resolve_sqlite_url(&self.database_url, dir);
+        let fx = &mut self.ledger.fx_rates_csv;
+        if !fx.is_empty() && Path::new(fx.as_str()).is_relative() {
+            *fx = dir.join(fx.as_str()).display().to_string();
+        }
     }
 
     /// Parses TOML text.
     pub fn parse(text: &str) -> Result<Self> {
-        let config: Config = toml::from_str(text)?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!(toml_error(text, &e)))?;
         if config.scheduler.lease_ttl_secs == 0 || config.scheduler.poll_interval_ms == 0 {
             bail!("scheduler: lease_ttl_secs and poll_interval_ms must be at least 1");
         }
@@ -121,6 +147,74 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// A TOML error on one line, `line L, column C: message`, instead of the parser's multi-line
+/// excerpt with a caret.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
+/// The absolute directory holding the configuration file `path`.
+fn config_dir(path: &Path) -> Result<PathBuf> {
+    let file = path
+        .canonicalize()
+        .with_context(|| format!("cannot resolve config file `{}`", path.display()))?;
+    Ok(file
+        .parent()
+        .map_or_else(|| PathBuf::from("/"), Path::to_path_buf))
+}
+
+/// `url` with a relative SQLite file made absolute against `dir`; any other URL unchanged.
+/// `sqlite://a.db` and `sqlite:a.db` both name `a.db`; `sqlite:///abs/a.db` is absolute.
+fn resolve_sqlite_url(url: &str, dir: &Path) -> String {
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return url.to_owned();
+    };
+    if rest.contains(":memory:") || rest.contains("mode=memory") {
+        return url.to_owned();
+    }
+    let (location, query) = match rest.split_once('?') {
+        Some((l, q)) => (l, Some(q)),
+        None => (rest, None),
+    };
+    let file = location.strip_prefix("//").unwrap_or(location);
+    if file.is_empty() || Path::new(file).is_absolute() {
+        return url.to_owned();
+    }
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    format!("sqlite://{}{query}", dir.join(file).display())
+}
+
+/// Every `{ env = "NAME" }` in `settings` (nested tables too) whose variable `lookup` does
+/// not know, as `(key, variable)`.
+pub fn missing_secrets(
+    settings: &toml::Table,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(String, String)> {
+    let mut missing = Vec::new();
+    for (key, value) in settings {
+        if let toml::Value::Table(t) = value {
+            match t.get("env") {
+                Some(toml::Value::String(var)) if t.len() == 1 => {
+                    if lookup(var).is_none() {
+                        missing.push((key.clone(), var.clone()));
+                    }
+                }
+                _ => missing.extend(missing_secrets(t, lookup)),
+            }
+        }
+    }
+    missing
 }
 
 /// Replaces every `{ env = "NAME" }` in `settings` with the variable's value, using `lookup`
@@ -175,8 +269,17 @@ mod tests {
 
     #[test]
     fn the_example_config_parses_and_resolves() {
-        let config = Config::parse(EXAMPLE).expect("example parses");
-        assert_eq!(config.database_url, "sqlite://tributary.db");
+        assert_eq!(
+            Config::parse(EXAMPLE).expect("example parses").database_url,
+            "sqlite://tributary.db"
+        );
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = Config::load(&root.join("tributary.example.toml")).expect("example loads");
+        let root = root.canonicalize().unwrap();
+        assert_eq!(
+            config.database_url,
+            format!("sqlite://{}", root.join("tributary.db").display())
+        );
         let hs = &config.connectors["hubspot-sim"];
         assert_eq!(hs.kind, "hubspot");
         assert_eq!(hs.drift_policy, tributary_sync::DriftPolicy::Evolve);
@@ -192,7 +295,7 @@ mod tests {
         // Every documented key is one the connector accepts (its config denies unknown keys).
         let connector = crate::registry::build("hubspot-sim", hs, &|_| Some("pat-123".into()))
             .expect("the example's connector settings are valid");
-        // The example's FX file loads (paths are relative to the working directory).
+        // The example's FX file loads (paths are relative to the config file's directory).
         let fx = config
             .ledger
             .csv_fx_table()
@@ -251,7 +354,92 @@ mod tests {
     }
 
     #[test]
+    fn relative_paths_resolve_against_the_config_files_directory() {
+        let dir = std::env::temp_dir().join(format!(
+            "tributary-config-{}",
+            uuid::Uuid::now_v7().simple()
+        ));
+        std::fs::create_dir_all(dir.join("conf")).unwrap();
+        let dir = dir.canonicalize().unwrap();
+        let file = dir.join("conf/tributary.toml");
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(&file).unwrap()
+        };
+        let conf = dir.join("conf");
+        // Resolved against `conf`, not the working directory (the package root under test).
+        let c = load(
+            "database_url = \"sqlite:data/t.db?mode=rwc\"\n[ledger]\nfx_rates_csv = \"fx/r.csv\"\n",
+        );
+        assert_eq!(
+            c.database_url,
+            format!("sqlite://{}?mode=rwc", conf.join("data/t.db").display())
+        );
+        assert_eq!(
+            c.ledger.fx_rates_csv,
+            conf.join("fx/r.csv").display().to_string()
+        );
+        // The same through a path with `..`.
+        let c = Config::load(&dir.join("conf/../conf/tributary.toml")).unwrap();
+        assert_eq!(
+            c.ledger.fx_rates_csv,
+            conf.join("fx/r.csv").display().to_string()
+        );
+        // The default database lives beside the file.
+        let c = load("");
+        assert_eq!(
+            c.database_url,
+            format!("sqlite://{}", conf.join("tributary.db").display())
+        );
+        assert_eq!(c.ledger.fx_rates_csv, "");
+        // Absolute paths, memory databases and PostgreSQL stay as written.
+        for url in [
+            "sqlite:///var/lib/t.db",
+            "sqlite::memory:",
+            "postgres://u@h:5432/db",
+        ] {
+            assert_eq!(load(&format!("database_url = \"{url}\"")).database_url, url);
+        }
+        let c = load("[ledger]\nfx_rates_csv = \"/etc/fx.csv\"\n");
+        assert_eq!(c.ledger.fx_rates_csv, "/etc/fx.csv");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn missing_secrets_are_listed_by_key_and_variable() {
+        let c = Config::parse(
+            "[connectors.x]\nkind = \"hubspot\"\naccess_token = { env = \"A\" }\n\
+             [connectors.x.auth]\nclient_secret = { env = \"B\" }\nrefresh_token = { env = \"C\" }\n",
+        )
+        .unwrap();
+        let missing = missing_secrets(&c.connectors["x"].settings, &|v| {
+            (v == "C").then(|| "set".to_owned())
+        });
+        assert_eq!(
+            missing,
+            [
+                ("access_token".to_owned(), "A".to_owned()),
+                ("client_secret".to_owned(), "B".to_owned())
+            ]
+        );
+    }
+
+    #[test]
     fn unknown_top_level_keys_are_refused() {
         assert!(Config::parse("databse_url = \"x\"").is_err());
+    }
+
+    #[test]
+    fn syntax_errors_are_one_line_with_line_and_column() {
+        let err = Config::parse("listen = \"127.0.0.1:4000\"\ndatabse_url = \"x\"\n").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(!text.contains('\n'), "{text}");
+        assert!(
+            text.starts_with("line 2, column 1: unknown field `databse_url`"),
+            "{text}"
+        );
+        let err = Config::parse("database_url = \n").unwrap_err().to_string();
+        assert!(err.starts_with("line 1, column 16: "), "{err}");
+        assert!(!err.contains('\n'), "{err}");
     }
 }

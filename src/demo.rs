@@ -1,7 +1,7 @@
 //! `tributary demo`: a simulated company behind a HubSpot-faithful mock on loopback, synced
 //! through the real HubSpot connector over HTTP into a database, then served over GraphQL.
 
-use crate::{progress, registry, serve::redact};
+use crate::{progress, registry};
 use anyhow::{Context, Result};
 use std::{net::SocketAddr, sync::Arc};
 use tributary_connector::{Connector, SyncMode};
@@ -187,9 +187,8 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
         .await
         .context("cannot start the HubSpot mock")?;
 
-    let store = Store::connect(&opts.database)
-        .await
-        .with_context(|| format!("cannot open database `{}`", redact(&opts.database)))?;
+    // The store's connect error names the file or the host and port.
+    let store = Store::connect(&opts.database).await?;
     if opts.reset {
         store.reset().await?;
     }

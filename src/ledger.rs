@@ -32,8 +32,8 @@ pub struct LedgerSettings {
     /// rates a CRM connector synced, e.g. Salesforce `DatedConversionRate`, quoted against the
     /// reporting currency as the org's corporate currency).
     pub fx_source: FxSource,
-    /// A CSV file of dated FX rates into the reporting currency (`date,currency,rate`), relative
-    /// to the working directory; empty: only the reporting currency is known, and a contract in
+    /// A CSV file of dated FX rates into the reporting currency (`date,currency,rate`); a
+    /// relative path is relative to the configuration file's directory; empty: only the reporting currency is known, and a contract in
     /// another currency stops the ledger refresh with an error naming it. Used when
     /// `fx_source = "csv"`.
     pub fx_rates_csv: String,

@@ -5,6 +5,7 @@
 //! Only this package reads environment variables, owns the process (signals, terminal
 //! progress bars) and knows every connector crate (the [`registry`]).
 
+pub mod check;
 pub mod config;
 pub mod demo;
 pub mod ledger;
@@ -14,6 +15,24 @@ pub mod scaffold;
 pub mod serve;
 
 pub use config::Config;
+
+/// An error and its causes on one line, `outer: cause: root`, each message once: a cause whose
+/// text its parent already contains (errors that print their source in their own message) is
+/// left out.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(text.as_str()) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
 
 /// Starts tracing: `RUST_LOG` wins; otherwise `default` (e.g. `warn` for interactive commands,
 /// whose progress bars tell the story, `info` for `serve`).
@@ -49,5 +68,31 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_error_line_names_each_cause_once() {
+        #[derive(Debug)]
+        struct Repeats(std::io::Error);
+        impl std::fmt::Display for Repeats {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "pool failed: {}", self.0)
+            }
+        }
+        impl std::error::Error for Repeats {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = anyhow::Error::new(Repeats(io)).context("cannot sync");
+        assert_eq!(
+            format!("{e:#}"),
+            "cannot sync: pool failed: refused: refused"
+        );
+        assert_eq!(super::error_line(&e), "cannot sync: pool failed: refused");
     }
 }

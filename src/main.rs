@@ -112,7 +112,8 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
-    /// Validate the configuration and check every connector's credentials.
+    /// Check everything a run needs: the database URL and that the database answers, the files
+    /// the configuration names, the secrets it references, and each connector's credentials.
     CheckConfig {
         #[command(flatten)]
         config: ConfigArg,
@@ -187,7 +188,7 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // The cause chain on one line; no backtrace noise for an operator.
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", tributary::error_line(&e));
             std::process::ExitCode::FAILURE
         }
     }
@@ -273,7 +274,8 @@ async fn run(cli: Cli) -> Result<()> {
             print_out(&scaffold::next_steps(&names))
         }
         Command::CheckConfig { config } => {
-            tributary::init_tracing("warn", false);
+            // Each check prints its own line; the HTTP client's retry warnings would repeat them.
+            tributary::init_tracing("error", false);
             check_config(&config).await
         }
         Command::Sim { command } => match command {
@@ -360,49 +362,49 @@ async fn sync(
         }
         failed |= !report.succeeded();
     }
-    // The ledger is derived from what landed; a ledger problem (a missing FX rate, say) is
-    // reported loudly but does not undo or fail the sync.
-    match config.ledger.refresh(&store).await {
-        Ok(ledger) => println!(
-            "revenue ledger: {} events, {} written, {} removed",
-            ledger.events, ledger.written, ledger.removed
-        ),
-        Err(e) => eprintln!("warning: revenue ledger not refreshed: {e:#}"),
-    }
+    // The ledger is derived from what landed: a ledger that cannot be refreshed (a missing FX
+    // rate or file, say) does not undo the sync, but the run failed a step and says so.
+    let ledger = match config.ledger.refresh(&store).await {
+        Ok(ledger) => {
+            println!(
+                "revenue ledger: {} events, {} written, {} removed",
+                ledger.events, ledger.written, ledger.removed
+            );
+            None
+        }
+        Err(e) => {
+            let reason = tributary::error_line(&e);
+            println!("revenue ledger: FAILED, not refreshed: {reason}");
+            Some(reason)
+        }
+    };
+    let mut problems = Vec::new();
     if failed {
-        bail!(
+        problems.push(
             "some streams failed; committed checkpoints are kept and the next sync resumes from them"
+                .to_owned(),
         );
+    }
+    if let Some(reason) = ledger {
+        problems.push(format!("the revenue ledger was not refreshed: {reason}"));
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("; "));
     }
     Ok(())
 }
 
 async fn check_config(arg: &ConfigArg) -> Result<()> {
     let config = arg.load()?;
-    println!("{}: valid", arg.config.display());
-    println!("database_url = {}", serve::redact(&config.database_url));
-    println!("listen = {}", config.listen);
-    let mut bad = 0;
-    for (name, section) in &config.connectors {
-        match registry::build(name, section, &|v| std::env::var(v).ok()) {
-            Ok(connector) => match connector.check().await {
-                Ok(()) => println!(
-                    "connector {name} ({}): ok, every {}s",
-                    section.kind, section.interval_secs
-                ),
-                Err(e) => {
-                    bad += 1;
-                    println!("connector {name} ({}): check failed: {e}", section.kind);
-                }
-            },
-            Err(e) => {
-                bad += 1;
-                println!("connector {name}: {e:#}");
-            }
-        }
+    println!("{}: parsed", arg.config.display());
+    let findings = tributary::check::run(&config, &|v| std::env::var(v).ok()).await;
+    for finding in &findings {
+        println!("{finding}");
     }
-    if bad > 0 {
-        bail!("{bad} connector(s) failed their check");
+    let failed = findings.iter().filter(|f| !f.ok).count();
+    if failed > 0 {
+        bail!("{failed} of {} checks failed", findings.len());
     }
+    println!("all {} checks passed", findings.len());
     Ok(())
 }

@@ -43,11 +43,33 @@ pub fn build(
     section: &ConnectorSection,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Box<dyn Connector>> {
+    build_with(name, section, lookup, HttpClientConfig::default())
+}
+
+/// [`build`] with the HTTP client settings `http` (e.g. [`check_http_config`]).
+pub fn build_with(
+    name: &str,
+    section: &ConnectorSection,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    http: HttpClientConfig,
+) -> Result<Box<dyn Connector>> {
     let kind = find_kind(KINDS, name, &section.kind)?;
     let settings = resolve_secrets(name, &section.settings, lookup)?;
     let settings = serde_json::to_value(toml::Value::Table(settings))
         .with_context(|| format!("settings of connector `{name}` are not representable"))?;
-    Ok(kind.build(name, settings, HttpClientConfig::default())?)
+    Ok(kind.build(name, settings, http)?)
+}
+
+/// HTTP settings for `check-config`: a few seconds per request and one quick retry, so an
+/// endpoint nobody answers fails in seconds instead of after a sync's patient backoff.
+pub fn check_http_config() -> HttpClientConfig {
+    HttpClientConfig {
+        timeout: std::time::Duration::from_secs(5),
+        max_retries: 1,
+        initial_backoff: std::time::Duration::from_millis(200),
+        max_backoff: std::time::Duration::from_secs(1),
+        ..HttpClientConfig::default()
+    }
 }
 
 /// Builds every configured connector from the process environment, with its interval and

@@ -186,7 +186,7 @@ impl Worker {
                         };
                         match ledger {
                             Ok(l) => tracing::info!(events = l.events, written = l.written, removed = l.removed, "revenue ledger refreshed"),
-                            Err(e) => tracing::error!(error = %format!("{e:#}"), "cannot refresh the revenue ledger"),
+                            Err(e) => tracing::error!(error = %crate::error_line(&e), "cannot refresh the revenue ledger"),
                         }
                     }
                     Err(e) => tracing::error!(connector = %name, error = %e, "scheduled sync failed"),
@@ -222,9 +222,8 @@ pub async fn serve(
     role: Role,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let store = Store::connect(&config.database_url)
-        .await
-        .with_context(|| format!("cannot open database `{}`", redact(&config.database_url)))?;
+    // The store's connect error names the file or the host and port.
+    let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = if role == Role::Gateway {

@@ -49,14 +49,27 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
-/// Errors of the store.
+/// Errors of the store. Each displays as one line that carries everything it knows, and none
+/// has a `source()`: the driver's own errors repeat their causes in their text, so a caller
+/// printing the cause chain would print the same message several times.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database refused or failed an operation.
-    #[error("database error: {0}")]
-    Db(#[from] sea_orm::DbErr),
+    #[error("database error: {}", describe_db_err(.0))]
+    Db(sea_orm::DbErr),
+    /// The database could not be reached or opened.
+    #[error("cannot connect to {target}: {message}")]
+    Connect {
+        /// What was tried: `PostgreSQL at host:port`, `SQLite database `path``.
+        target: String,
+        /// Why it failed: the OS error, the server's message, or the timeout.
+        message: String,
+    },
     /// The database URL is not one we support.
-    #[error("unsupported database url `{0}`: expected sqlite://… or postgres://…")]
+    #[error(
+        "unsupported database url {0}: use sqlite://path/to/file.db (relative or, with a third \
+         slash, absolute), sqlite::memory:, or postgres://user@host:5432/db (postgresql:// too)"
+    )]
     UnsupportedUrl(String),
     /// A value cannot be stored as given (e.g. an amount with too many decimals).
     #[error("invalid value: {0}")]
@@ -69,6 +82,161 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl From<sea_orm::DbErr> for StoreError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        StoreError::Db(e)
+    }
+}
+
+/// The driver's message of `e` once: the server's own text for a database error (without the
+/// PostgreSQL source line sqlx appends), the OS error for an I/O failure.
+fn describe_db_err(e: &sea_orm::DbErr) -> String {
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        DbErr::Conn(RuntimeErr::SqlxError(s))
+        | DbErr::Exec(RuntimeErr::SqlxError(s))
+        | DbErr::Query(RuntimeErr::SqlxError(s)) => describe_sqlx(s),
+        other => other.to_string(),
+    }
+}
+
+fn describe_sqlx(e: &sea_orm::sqlx::Error) -> String {
+    use sea_orm::sqlx::Error;
+    match e {
+        Error::Database(d) => d.message().to_owned(),
+        Error::Io(io) => io.to_string(),
+        Error::PoolTimedOut => "timed out waiting for a connection".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// How long [`Store::connect`] waits for PostgreSQL to accept its first connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a database URL names, parsed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// An in-memory SQLite database (`url` as given).
+    SqliteMemory { url: String },
+    /// A SQLite file: its path as written and the URL to open it with (created when missing).
+    SqliteFile {
+        path: std::path::PathBuf,
+        url: String,
+    },
+    /// A PostgreSQL server (`url` with the loopback `sslmode` rule applied).
+    Postgres { url: String },
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Self, StoreError> {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            if rest.contains(":memory:") || rest.contains("mode=memory") {
+                return Ok(Target::SqliteMemory {
+                    url: url.to_owned(),
+                });
+            }
+            let (location, query) = match rest.split_once('?') {
+                Some((l, q)) => (l, Some(q)),
+                None => (rest, None),
+            };
+            let path = location.strip_prefix("//").unwrap_or(location);
+            if path.is_empty() {
+                return Err(StoreError::UnsupportedUrl(format!(
+                    "`{url}` (no file name)"
+                )));
+            }
+            let url = match query {
+                Some(q) if q.contains("mode=") => url.to_owned(),
+                Some(_) => format!("{url}&mode=rwc"),
+                None => format!("{url}?mode=rwc"),
+            };
+            Ok(Target::SqliteFile {
+                path: path.into(),
+                url,
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Target::Postgres {
+                url: plain_on_loopback(url),
+            })
+        } else {
+            // Show the scheme only: the rest of a URL may hold a password.
+            let shown = match url.split_once("://") {
+                Some((scheme, _)) => format!("`{scheme}://…`"),
+                None if url.contains('@') => "without a scheme".to_owned(),
+                None => format!("`{url}` (no scheme)"),
+            };
+            Err(StoreError::UnsupportedUrl(shown))
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Target::SqliteMemory { url }
+            | Target::SqliteFile { url, .. }
+            | Target::Postgres { url } => url,
+        }
+    }
+
+    /// What the target is, for an error message (no credentials).
+    fn describe(&self) -> String {
+        match self {
+            Target::SqliteMemory { .. } => "an in-memory SQLite database".to_owned(),
+            Target::SqliteFile { path, .. } => format!("SQLite database `{}`", path.display()),
+            Target::Postgres { url } => {
+                match url.parse::<sea_orm::sqlx::postgres::PgConnectOptions>() {
+                    Ok(o) => match o.get_socket() {
+                        Some(socket) => format!("PostgreSQL at {}", socket.display()),
+                        None => format!("PostgreSQL at {}:{}", o.get_host(), o.get_port()),
+                    },
+                    Err(_) => "PostgreSQL".to_owned(),
+                }
+            }
+        }
+    }
+
+    fn failed(&self, message: impl Into<String>) -> StoreError {
+        StoreError::Connect {
+            target: self.describe(),
+            message: message.into(),
+        }
+    }
+
+    /// Checks that the database can be opened, without creating anything: a SQLite file's
+    /// directory exists; PostgreSQL accepts one connection within `timeout` (one attempt, no
+    /// retries, so a refused connection says so at once).
+    async fn probe(&self, timeout: Duration) -> Result<(), StoreError> {
+        match self {
+            Target::SqliteMemory { .. } => Ok(()),
+            Target::SqliteFile { path, .. } => {
+                if path.is_dir() {
+                    return Err(self.failed("it is a directory"));
+                }
+                match path.parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+                        Err(self.failed(format!("directory `{}` does not exist", dir.display())))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Target::Postgres { url } => {
+                use sea_orm::sqlx::Connection;
+                use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
+                let options: PgConnectOptions = url
+                    .parse()
+                    .map_err(|e: sea_orm::sqlx::Error| self.failed(describe_sqlx(&e)))?;
+                match tokio::time::timeout(timeout, PgConnection::connect_with(&options)).await {
+                    Ok(Ok(conn)) => {
+                        let _ = conn.close().await;
+                        Ok(())
+                    }
+                    Ok(Err(e)) => Err(self.failed(describe_sqlx(&e))),
+                    Err(_) => Err(self.failed(format!("no answer within {} s", timeout.as_secs()))),
+                }
+            }
+        }
+    }
 }
 
 /// `url` with `sslmode=disable` added when it names no `sslmode` and its host is this
@@ -114,49 +282,48 @@ pub struct Store {
 
 impl Store {
     /// Connects to `url` (`sqlite://file.db`, `sqlite::memory:`, `postgres://…`). A SQLite file
-    /// is created when missing and put in WAL mode.
+    /// is created when missing (its directory must exist) and put in WAL mode. A database that
+    /// cannot be reached fails with one [`StoreError::Connect`] naming the file or the host and
+    /// port, within [`CONNECT_TIMEOUT`] for PostgreSQL.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let (url, sqlite) = if let Some(rest) = url.strip_prefix("sqlite:") {
-            let memory = rest.contains(":memory:") || rest.contains("mode=memory");
-            let url = if memory || rest.contains("mode=") {
-                url.to_owned()
-            } else if rest.contains('?') {
-                format!("{url}&mode=rwc")
-            } else {
-                format!("{url}?mode=rwc")
-            };
-            (url, Some(memory))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (plain_on_loopback(url), None)
-        } else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
-        };
-        let mut opts = ConnectOptions::new(url);
+        let target = Target::parse(url)?;
+        target.probe(CONNECT_TIMEOUT).await?;
+        let mut opts = ConnectOptions::new(target.url());
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30));
-        match sqlite {
+        match target {
             // Every connection to `:memory:` would be its own empty database.
-            Some(true) => {
+            Target::SqliteMemory { .. } => {
                 opts.max_connections(1).min_connections(1);
             }
-            Some(false) => {
+            Target::SqliteFile { .. } => {
                 opts.max_connections(8);
             }
-            None => {
+            Target::Postgres { .. } => {
                 opts.max_connections(16);
             }
         }
-        let db = Database::connect(opts).await?;
-        if sqlite == Some(false) {
+        let db = Database::connect(opts)
+            .await
+            .map_err(|e| target.failed(describe_db_err(&e)))?;
+        if let Target::SqliteFile { .. } = target {
             // WAL lets readers (the gateway) proceed while a sync writes.
             db.execute_unprepared("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-                .await?;
+                .await
+                .map_err(|e| target.failed(describe_db_err(&e)))?;
         }
         Ok(Self {
             db,
             growth: Default::default(),
         })
+    }
+
+    /// Checks that `url` is a supported database URL and the database can be opened, creating
+    /// nothing: a SQLite file's directory exists; PostgreSQL accepts a connection (with these
+    /// credentials) within `timeout`. `tributary check-config` runs it.
+    pub async fn probe(url: &str, timeout: Duration) -> Result<(), StoreError> {
+        Target::parse(url)?.probe(timeout).await
     }
 
     /// Applies pending migrations.
@@ -244,5 +411,99 @@ mod url_tests {
         ] {
             assert_eq!(plain_on_loopback(url), expected, "{url}");
         }
+    }
+}
+
+#[cfg(test)]
+mod connect_tests {
+    use super::{Store, StoreError, Target};
+    use std::time::Duration;
+
+    #[test]
+    fn urls_are_classified_and_others_refused_with_the_accepted_forms() {
+        assert_eq!(
+            Target::parse("sqlite://data/t.db").unwrap(),
+            Target::SqliteFile {
+                path: "data/t.db".into(),
+                url: "sqlite://data/t.db?mode=rwc".into()
+            }
+        );
+        assert_eq!(
+            Target::parse("sqlite:///abs/t.db?mode=ro").unwrap(),
+            Target::SqliteFile {
+                path: "/abs/t.db".into(),
+                url: "sqlite:///abs/t.db?mode=ro".into()
+            }
+        );
+        assert!(matches!(
+            Target::parse("sqlite::memory:").unwrap(),
+            Target::SqliteMemory { .. }
+        ));
+        for (url, shown) in [
+            ("mysql://root:hunter2@db/x", "`mysql://…`"),
+            ("tributary.db", "`tributary.db` (no scheme)"),
+        ] {
+            let err = Target::parse(url).unwrap_err().to_string();
+            assert!(err.contains(shown), "{err}");
+            assert!(
+                err.contains("sqlite://") && err.contains("postgres://"),
+                "{err}"
+            );
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_file_in_a_missing_directory_is_named() {
+        let err = Store::connect("sqlite:///nonexistent-tributary/dir/x.db")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "cannot connect to SQLite database `/nonexistent-tributary/dir/x.db`: \
+             directory `/nonexistent-tributary/dir` does not exist"
+        );
+        assert!(std::error::Error::source(&err).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_refused_postgres_connection_names_host_port_and_the_os_error() {
+        // A port nobody listens on: bind one, note it, and close it again.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("postgres://postgres@127.0.0.1:{port}/x");
+        let err = Store::probe(&url, Duration::from_secs(5))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "cannot connect to PostgreSQL at 127.0.0.1:{port}: "
+            )),
+            "{err}"
+        );
+        assert!(err.to_lowercase().contains("connection refused"), "{err}");
+        let err = Store::connect(&url).await.unwrap_err().to_string();
+        assert!(err.to_lowercase().contains("connection refused"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_wrong_role_is_reported_once_without_a_source_line() {
+        let Ok(url) = std::env::var("TRIBUTARY_TEST_POSTGRES_URL") else {
+            return;
+        };
+        let Some((_, rest)) = url.split_once("://") else {
+            return;
+        };
+        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+        let url = format!("postgres://no_such_role_tributary@{host}");
+        let err = Store::connect(&url).await.unwrap_err().to_string();
+        assert_eq!(err.matches("no_such_role_tributary").count(), 1, "{err}");
+        assert!(err.contains("does not exist"), "{err}");
+        assert!(!err.contains(" at line "), "{err}");
     }
 }
