@@ -287,6 +287,7 @@ mod tests {
                     ),
                     status: SubscriptionStatus::Active,
                     motion: Some(RevenueEventKind::New),
+                    arr_basis: None,
                 })
             };
             store

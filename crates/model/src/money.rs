@@ -62,6 +62,10 @@ impl Currency {
         let dp = self.minor_units();
         let mut rounded = amount.round_dp_with_strategy(dp, ROUNDING);
         rounded.rescale(dp);
+        // No negative zero: −0.001 USD is written 0.00.
+        if rounded.is_zero() {
+            rounded.set_sign_positive(true);
+        }
         rounded
     }
 }
@@ -191,6 +195,7 @@ mod tests {
             ("3", "KWD", "3.000"),
             ("1.00005", "CLF", "1.0001"),
             ("9.999", "XYZ", "10.00"),
+            ("-0.001", "USD", "0.00"),
         ] {
             let m = Money::rounded(dec(amount), cur(code));
             assert_eq!(m.amount.to_string(), shown, "{amount} {code}");
