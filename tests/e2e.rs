@@ -164,7 +164,10 @@ async fn served_ledger(gateway: &Gateway) -> Result<(Vec<ledger::Line>, Vec<Valu
                 .context("a company ref")?;
             company_of.insert(
                 a["id"].as_str().context("id")?.to_owned(),
-                company["externalId"].as_str().context("externalId")?.to_owned(),
+                company["externalId"]
+                    .as_str()
+                    .context("externalId")?
+                    .to_owned(),
             );
         }
         if page["pageInfo"]["hasNextPage"] != true {
@@ -218,7 +221,12 @@ async fn the_revenue_ledger_over_http_is_the_generators_contract_history() -> Re
     };
     let company = Company::generate(&sim);
     let today = company.today;
-    let want = ledger::generator_ledger(&company, |_| true, ledger::simulator_rates);
+    let want = ledger::generator_ledger(
+        &company,
+        |_| true,
+        ledger::simulator_rates,
+        ledger::Kinds::Motions,
+    );
     // The generator's ARR today, per account in cents, summed: what the ledger must add up to.
     let arr_today: i64 = {
         let mut last: std::collections::BTreeMap<&str, i64> = Default::default();
@@ -227,14 +235,20 @@ async fn the_revenue_ledger_over_http_is_the_generators_contract_history() -> Re
         }
         last.values().sum()
     };
+    assert_eq!(
+        arr_today,
+        ledger::generator_arr_cents(&company, today, |_| true, ledger::simulator_rates)
+    );
     assert!(arr_today > 0);
     // The world is one where rounding matters: some lines are not whole cents before rounding.
     assert!(
         company
             .expected_closed_won_deals()
-            .any(|d| !(ledger::simulator_rates(d).usd * rust_decimal::Decimal::ONE_HUNDRED)
-                .fract()
-                .is_zero()),
+            .any(
+                |d| !(ledger::simulator_rates(d).usd * rust_decimal::Decimal::ONE_HUNDRED)
+                    .fract()
+                    .is_zero()
+            ),
         "no deal converts to a fraction of a cent"
     );
 
@@ -282,7 +296,10 @@ async fn the_revenue_ledger_over_http_is_the_generators_contract_history() -> Re
         for (from, to) in [
             (first - chrono::Days::new(1), today),
             (today - chrono::Months::new(12), today),
-            (today - chrono::Months::new(30), today - chrono::Months::new(6)),
+            (
+                today - chrono::Months::new(30),
+                today - chrono::Months::new(6),
+            ),
             (today, today + chrono::Months::new(18)),
         ] {
             let data = gateway
@@ -350,7 +367,10 @@ async fn the_revenue_ledger_over_http_is_the_generators_contract_history() -> Re
         }
         // The demo's HubSpot deals carry an amount and a term.
         assert_eq!(bases, ["AMOUNT_OVER_TERM".to_owned()].into(), "{backend}");
-        assert!(checked > 5 * want.len(), "{backend}: only {checked} amounts");
+        assert!(
+            checked > 5 * want.len(),
+            "{backend}: only {checked} amounts"
+        );
 
         // A second sync of unchanged contracts changes no ledger line.
         let before = demo.store.content_digest().await?;

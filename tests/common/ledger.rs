@@ -82,7 +82,10 @@ fn cents(amount: Decimal) -> i64 {
 /// An amount that is a whole number of cents, in cents.
 fn exact_cents(amount: Decimal) -> i64 {
     let c = amount * Decimal::ONE_HUNDRED;
-    assert!(c.fract().is_zero(), "{amount} is not a whole number of cents");
+    assert!(
+        c.fract().is_zero(),
+        "{amount} is not a whole number of cents"
+    );
     i64::try_from(c.trunc()).expect("cents fit in i64")
 }
 
@@ -95,12 +98,24 @@ fn kind_of(motion: DealMotion) -> &'static str {
     }
 }
 
+/// Where a line's kind comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kinds {
+    /// The motion of the deal starting on the day (fixed rates: a flat renewal is flat in
+    /// USD too).
+    Motions,
+    /// The movement of the account's ARR in USD cents (dated rates: a flat renewal booked at
+    /// a newer rate moves ARR in USD).
+    UsdMovement,
+}
+
 /// The ledger the generator's won deals that `keep` accepts give, converted by `convert`,
 /// sorted by account, date.
 pub fn generator_ledger(
     company: &Company,
     keep: impl Fn(&SimDeal) -> bool,
     convert: impl Fn(&SimDeal) -> Conversion,
+    kinds: Kinds,
 ) -> Vec<Line> {
     #[derive(Default)]
     struct Day<'a> {
@@ -131,6 +146,13 @@ pub fn generator_ledger(
             let kind = if let Some(first) = day.started.first() {
                 if before == 0 {
                     "NEW"
+                } else if kinds == Kinds::UsdMovement {
+                    match shown.cmp(&before) {
+                        std::cmp::Ordering::Greater => "EXPANSION",
+                        std::cmp::Ordering::Less if shown == 0 => "CHURN",
+                        std::cmp::Ordering::Less => "CONTRACTION",
+                        std::cmp::Ordering::Equal => "RENEWAL",
+                    }
                 } else {
                     // An add-on and a renewal never start on the same day in the generator.
                     assert!(
@@ -147,7 +169,12 @@ pub fn generator_ledger(
                 panic!("{account} {date}: ARR moves without a deal starting or the last ending")
             };
             let involved = || day.started.iter().chain(&day.ended);
-            let currency = day.started.iter().chain(&day.ended).next().map(|d| &d.currency);
+            let currency = day
+                .started
+                .iter()
+                .chain(&day.ended)
+                .next()
+                .map(|d| &d.currency);
             let original = involved()
                 .all(|d| Some(&d.currency) == currency)
                 .then(|| {
@@ -206,7 +233,11 @@ pub fn minor_amount(money: &Value) -> Result<i64> {
         "{amount} {currency} is not a decimal"
     );
     let minor: i64 = format!("{digits}{fraction}").parse()?;
-    Ok(if whole.starts_with('-') { -minor } else { minor })
+    Ok(if whole.starts_with('-') {
+        -minor
+    } else {
+        minor
+    })
 }
 
 /// Walks a GraphQL response and checks every Money in it (an object with `amount` and
@@ -276,4 +307,19 @@ pub fn assert_same_lines(got: &[Line], want: &[Line], what: &str) {
             want.len()
         );
     }
+}
+
+/// The generator's ARR on `day` in USD cents, from its won deals that `keep` accepts and that
+/// run on `day`, summed per account exactly and rounded to the cent per account.
+pub fn generator_arr_cents(
+    company: &Company,
+    day: NaiveDate,
+    keep: impl Fn(&SimDeal) -> bool,
+    convert: impl Fn(&SimDeal) -> Conversion,
+) -> i64 {
+    let mut per_account: BTreeMap<usize, Decimal> = BTreeMap::new();
+    for d in company.active_deals_on(day).filter(|d| keep(d)) {
+        *per_account.entry(d.account).or_default() += convert(d).usd;
+    }
+    per_account.into_values().map(cents).sum()
 }
