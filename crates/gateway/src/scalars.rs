@@ -127,7 +127,7 @@ mod tests {
             let m = Money::new(Decimal::from_str(given).unwrap(), &currency);
             assert_eq!(m.amount.to_string(), shown, "{given} {code}");
             // As GraphQL writes it: a string with those decimals.
-            let json = async_graphql::to_value(&m.amount).unwrap();
+            let json = async_graphql::to_value(m.amount).unwrap();
             assert_eq!(json, Value::String(shown.to_owned()), "{given} {code}");
         }
     }
