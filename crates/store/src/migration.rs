@@ -520,3 +520,38 @@ impl MigrationTrait for M0005MoneyProvenance {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::for_each_backend;
+
+    /// The newest migration goes down and up again on both backends, and its columns are
+    /// there after it went up: an earlier schema can be upgraded and downgraded in place.
+    #[tokio::test]
+    async fn money_provenance_goes_down_and_up_again() {
+        for_each_backend(|store| async move {
+            let db = store.db();
+            let has = |table: &'static str, col: &'static str| async move {
+                SchemaManager::new(db).has_column(table, col).await.unwrap()
+            };
+            for (table, col) in [
+                ("revenue_events", "fx_rate_date"),
+                ("subscriptions", "arr_basis"),
+            ] {
+                assert!(has(table, col).await, "{table}.{col}");
+            }
+            Migrator::down(db, Some(1)).await.expect("down");
+            assert!(!has("revenue_events", "fx_rate").await);
+            assert!(!has("subscriptions", "arr_basis").await);
+            assert!(
+                has("subscriptions", "motion").await,
+                "only the newest went down"
+            );
+            Migrator::up(db, None).await.expect("up again");
+            assert!(has("revenue_events", "original_delta_e4").await);
+            assert!(has("subscriptions", "arr_basis").await);
+        })
+        .await;
+    }
+}
