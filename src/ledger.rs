@@ -287,6 +287,7 @@ mod tests {
                     ),
                     status: SubscriptionStatus::Active,
                     motion: Some(RevenueEventKind::New),
+                    arr_basis: None,
                 })
             };
             store
@@ -334,14 +335,31 @@ mod tests {
                 .iter()
                 .map(|e| (e.date, e.arr_delta.amount))
                 .collect();
-            let e4 = |n: i64| Decimal::new(n, 4);
+            // 1000 / 0.925926 = 1079.99991…, shown to the cent; deltas are differences of
+            // the rounded ARR, written with two decimals.
+            let shown: Vec<(NaiveDate, String)> =
+                deltas.iter().map(|(d, a)| (*d, a.to_string())).collect();
             assert_eq!(
-                deltas,
+                shown,
                 vec![
-                    (d("2024-01-01"), e4(10_799_999)),
-                    (d("2025-01-01"), e4(12_500_000 - 10_799_999)),
-                    (d("2026-01-01"), e4(-12_500_000)),
+                    (d("2024-01-01"), "1080.00".to_owned()),
+                    (d("2025-01-01"), "170.00".to_owned()),
+                    (d("2026-01-01"), "-1250.00".to_owned()),
                 ]
+            );
+            // Each line says what it converted, at which rate, effective from which day.
+            assert_eq!(
+                events[0].original_delta.as_ref().map(ToString::to_string),
+                Some("1000.00 EUR".to_owned())
+            );
+            let fx = events[0].fx.expect("one rate");
+            assert_eq!(fx.rate, Decimal::from_str("0.925926").expect("rate"));
+            assert_eq!(fx.quote, tributary_model::FxQuote::Divide);
+            assert_eq!(fx.rate_date, Some(d("2000-01-01")));
+            assert_eq!(events[1].fx, None, "two rates meet on the renewal");
+            assert_eq!(
+                events[2].fx.and_then(|f| f.rate_date),
+                Some(d("2024-07-01"))
             );
             // Without synced rates for GBP, a GBP contract is refused with its currency named.
             let table = synced_fx(&store, Currency::parse("GBP").expect("GBP"))

@@ -2,8 +2,11 @@
 //! 90 days ago, then the CRM moves on to today — renewals and expansions close, and an
 //! opportunity is deleted — and an **incremental** sync brings exactly that in. Checked over
 //! GraphQL on a real socket: the new renewals are subscriptions, the deleted opportunity's
-//! subscription and its ledger lines are gone, and the whole revenue ledger equals the ledger
-//! derived from the generator's own won deals at today (minus the deleted one), line for line.
+//! subscription and its ledger lines are gone, and the whole revenue ledger equals the
+//! generator's own contract history at today (minus the deleted one), line for line: each
+//! line's date, kind, delta and ARR after in cents, its change in the deal's currency and the
+//! rate that converted it, computed from the generator's won deals alone (`common::ledger`,
+//! not Tributary's ledger code).
 //!
 //! Runs for Salesforce (query/queryAll, `IsDeleted`) and HubSpot (search, `archived=true`),
 //! on SQLite and again on PostgreSQL when `TRIBUTARY_TEST_POSTGRES_URL` is set.
@@ -15,19 +18,17 @@ mod common;
 use anyhow::{Context, Result, ensure};
 use chrono::{Days, NaiveDate};
 use common::Gateway;
-use rust_decimal::Decimal;
+use common::ledger::{self, Line, assert_same_lines};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 use tributary::demo::SimulatedCrm;
-use tributary_analytics::ledger::{Ledger, LedgerConfig, SubscriptionInput, kind_name};
 use tributary_connector::{Connector, SyncMode};
 use tributary_mock_hubspot as hubspot;
 use tributary_mock_kit::MockServer;
 use tributary_mock_salesforce::{SObject, SalesforceMockConfig};
-use tributary_model::{Currency, Money};
+use tributary_model::Currency;
 use tributary_sim::{Company, SimConfig};
 use tributary_store::Store;
 use tributary_store::testing::TestDatabase;
@@ -94,80 +95,51 @@ async fn sync(
         .collect())
 }
 
-/// `(date, kind, delta)` of every ledger line, as the generator's won deals give them (those
-/// deleted in the CRM left out, unless listed in `keep`).
-fn expected_ledger(company: &Company, keep: &[String]) -> Result<Vec<(String, String, Decimal)>> {
-    let subs: Vec<SubscriptionInput> = company
-        .expected_closed_won_deals()
-        .filter(|d| d.archived_at.is_none() || keep.contains(&d.id))
-        .map(|d| SubscriptionInput {
-            id: d.id.clone(),
-            account: company.accounts[d.account].id.clone(),
-            start: d.start_date(),
-            end: Some(d.end_date()),
-            arr: Money::new(d.arr(), d.currency.clone()),
-            source: None,
-            kind_hint: None,
-        })
-        .collect();
-    let ledger = Ledger::derive(
-        &subs,
-        &tributary::ledger::simulator_fx()?,
-        &LedgerConfig::default(),
-    )?;
-    let mut lines: Vec<(String, String, Decimal)> = ledger
-        .events()
-        .iter()
-        .map(|e| {
-            (
-                e.date.to_string(),
-                kind_name(e.kind).to_owned(),
-                e.arr_delta.amount.normalize(),
-            )
+/// Every line of the ledger the generator's won deals give at the simulator's fixed rates
+/// (those deleted in the CRM left out, unless listed in `keep`), computed from the deals
+/// alone (`common::ledger`), accounts left out (compared by date, kind and amounts).
+fn expected_ledger(company: &Company, keep: &[String]) -> Vec<Line> {
+    unnamed(ledger::generator_ledger(
+        company,
+        |d| d.archived_at.is_none() || keep.contains(&d.id),
+        ledger::simulator_rates,
+        ledger::Kinds::Motions,
+    ))
+}
+
+/// `lines` without their accounts, sorted.
+fn unnamed(lines: Vec<Line>) -> Vec<Line> {
+    let mut lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| Line {
+            account: String::new(),
+            ..l
         })
         .collect();
     lines.sort();
-    Ok(lines)
+    lines
 }
 
-/// Equal ledgers, or a failure that shows where they part.
-fn assert_same_ledger(
-    got: &[(String, String, Decimal)],
-    want: &[(String, String, Decimal)],
-    what: &str,
-) {
-    if got != want {
-        let missing: Vec<_> = want.iter().filter(|l| !got.contains(l)).take(5).collect();
-        let extra: Vec<_> = got.iter().filter(|l| !want.contains(l)).take(5).collect();
-        panic!(
-            "{what}: {} lines, expected {}; missing {missing:?}; unexpected {extra:?}",
-            got.len(),
-            want.len()
-        );
-    }
-}
-
-/// Every ledger line over HTTP, page by page.
-async fn ledger(gw: &Gateway) -> Result<Vec<(String, String, Decimal)>> {
+/// Every ledger line over HTTP, page by page, each money amount checked for its currency's
+/// decimals.
+async fn served(gw: &Gateway) -> Result<Vec<Line>> {
     let mut lines = Vec::new();
     let mut after = Value::Null;
     loop {
         let d = gw
             .query(
-                "query($after: String) { revenueLedger(first: 500, after: $after) {
-                   pageInfo { hasNextPage endCursor }
-                   nodes { date kind arrDelta { amount currency } } } }",
+                &format!(
+                    "query($after: String) {{ revenueLedger(first: 200, after: $after) {{
+                       pageInfo {{ hasNextPage endCursor }} nodes {{ {} }} }} }}",
+                    ledger::LINE_FIELDS
+                ),
                 json!({"after": after}),
             )
             .await?;
+        ledger::check_every_money(&d)?;
         let l = &d["revenueLedger"];
         for n in l["nodes"].as_array().context("nodes")? {
-            ensure!(n["arrDelta"]["currency"] == "USD", "{n}");
-            lines.push((
-                n["date"].as_str().context("date")?.to_owned(),
-                n["kind"].as_str().context("kind")?.to_ascii_lowercase(),
-                Decimal::from_str(n["arrDelta"]["amount"].as_str().context("amount")?)?.normalize(),
-            ));
+            lines.push(ledger::served_line(n, String::new())?);
         }
         if l["pageInfo"]["hasNextPage"] != true {
             break;
@@ -260,9 +232,9 @@ async fn lifecycle(crm: Crm) -> Result<()> {
         };
         let first = sync(&store, connector.as_ref(), first_mode).await?;
         let gateway = Gateway::start(store.clone()).await?;
-        assert_same_ledger(
-            &ledger(&gateway).await?,
-            &expected_ledger(&before, &[])?,
+        assert_same_lines(
+            &served(&gateway).await?,
+            &expected_ledger(&before, &[]),
             &format!("{crm:?}/{backend}: the first sync's ledger is the generator's as of {then}"),
         );
         // The deleted deal is in the ledger before it is deleted.
@@ -303,42 +275,32 @@ async fn lifecycle(crm: Crm) -> Result<()> {
         }
         // The whole ledger, over HTTP, equals the generator's at today without the deleted
         // deal — so the renewals are in it and the deleted deal's lines are gone.
-        let ledger = ledger(&gateway).await?;
-        assert_same_ledger(
+        let ledger = served(&gateway).await?;
+        assert_same_lines(
             &ledger,
-            &expected_ledger(&after, &[])?,
+            &expected_ledger(&after, &[]),
             &format!("{crm:?}/{backend}: the ledger after the incremental sync"),
         );
         if let Some(name) = deleted_account {
             assert_ne!(
-                expected_ledger(&after, &deleted)?,
+                expected_ledger(&after, &deleted),
                 ledger,
                 "{crm:?}/{backend}: deleting {name}'s deal must change the ledger"
             );
         }
-        // ARR today per the ledger equals the generator's, less the deleted deal.
-        let total: Decimal = ledger
+        // ARR today per the ledger, in cents, equals the generator's, less the deleted deal.
+        let total: i64 = ledger
             .iter()
-            .filter(|(date, _, _)| date.as_str() <= today.to_string().as_str())
-            .map(|(_, _, d)| *d)
+            .filter(|l| l.date <= today)
+            .map(|l| l.delta_cents)
             .sum();
-        let fx = after.ground_truth().fx;
-        let mut want = Decimal::ZERO;
-        let mut per_currency: BTreeMap<String, Decimal> = BTreeMap::new();
-        for d in after
-            .active_deals_on(today)
-            .filter(|d| !deleted.contains(&d.id))
-        {
-            *per_currency.entry(d.currency.to_string()).or_default() += d.arr();
-        }
-        for (c, arr) in per_currency {
-            want += fx.to_reporting(&c, arr);
-        }
-        assert_eq!(
-            total.normalize(),
-            want.normalize(),
-            "{crm:?}/{backend}: ARR today"
+        let want = ledger::generator_arr_cents(
+            &after,
+            today,
+            |d| !deleted.contains(&d.id),
+            ledger::simulator_rates,
         );
+        assert_eq!(total, want, "{crm:?}/{backend}: ARR today");
 
         gateway.stop().await?;
         mock.shutdown().await?;
@@ -361,51 +323,43 @@ async fn hubspot_renewals_arrive_incrementally() -> Result<()> {
 
 /// `fx_source = "synced"`: the ledger converts through the exchange rates the Salesforce
 /// connector synced from the org (`DatedConversionRate`), dividing by the rate of each
-/// contract's start date exactly as Salesforce converts — checked line for line against a
-/// ledger derived from the generator's deals with the org's published rates.
+/// contract's start date exactly as Salesforce converts — checked line for line, in cents,
+/// against the generator's deals converted here at the org's published rates.
 #[tokio::test]
 async fn the_ledger_converts_through_salesforces_dated_rates() -> Result<()> {
     use tributary::ledger::{FxSource, LedgerSettings};
-    use tributary_analytics::fx::{FxTable, Quote};
     let company = Arc::new(company_on(SimConfig::default().today));
-    let mut fx = FxTable::new(Currency::usd());
-    for r in tributary_mock_salesforce::dated_conversion_rates() {
-        if r.iso_code != tributary_mock_salesforce::CORPORATE_CURRENCY {
-            fx.insert_quote(
-                Currency::parse(r.iso_code)?,
-                r.start_date,
-                Quote::Inverse(r.rate),
-            )?;
+    // Salesforce converts by dividing by the rate of the contract's start date (the latest
+    // `DatedConversionRate` on or before it), quoted as units of the currency per USD.
+    let rates = tributary_mock_salesforce::dated_conversion_rates();
+    let convert = |d: &tributary_sim::SimDeal| -> ledger::Conversion {
+        if d.currency == Currency::usd() {
+            return ledger::simulator_rates(d);
         }
-    }
-    let subs: Vec<SubscriptionInput> = company
-        .expected_closed_won_deals()
-        .filter(|d| d.archived_at.is_none())
-        .map(|d| SubscriptionInput {
-            id: d.id.clone(),
-            account: company.accounts[d.account].id.clone(),
-            start: d.start_date(),
-            end: Some(d.end_date()),
-            arr: Money::new(d.arr(), d.currency.clone()),
-            source: None,
-            kind_hint: None,
-        })
-        .collect();
-    let mut want: Vec<(String, String, Decimal)> =
-        Ledger::derive(&subs, &fx, &LedgerConfig::default())?
-            .events()
+        let r = rates
             .iter()
-            .map(|e| {
-                (
-                    e.date.to_string(),
-                    kind_name(e.kind).to_owned(),
-                    e.arr_delta.amount.normalize(),
-                )
-            })
-            .collect();
-    want.sort();
+            .filter(|r| r.iso_code == d.currency.as_str() && r.start_date <= d.start_date())
+            .max_by_key(|r| r.start_date)
+            .expect("a rate for every deal");
+        ledger::Conversion {
+            usd: d.arr() / r.rate,
+            rate: r.rate,
+            quote: "DIVIDE",
+            rate_date: Some(r.start_date),
+        }
+    };
+    let want = unnamed(ledger::generator_ledger(
+        &company,
+        |d| d.archived_at.is_none(),
+        convert,
+        ledger::Kinds::UsdMovement,
+    ));
     // The org's later rates really are used: converting at the first rates would differ.
-    assert_ne!(want, expected_ledger(&company, &[])?);
+    assert_ne!(want, expected_ledger(&company, &[]));
+    assert!(
+        want.iter().any(|l| l.fx.is_none()),
+        "a renewal meets two rates"
+    );
 
     for db in TestDatabase::all().await? {
         let backend = db.backend;
@@ -427,8 +381,8 @@ async fn the_ledger_converts_through_salesforces_dated_rates() -> Result<()> {
         };
         settings.refresh(&store).await?;
         let gateway = Gateway::start(store.clone()).await?;
-        assert_same_ledger(
-            &ledger(&gateway).await?,
+        assert_same_lines(
+            &served(&gateway).await?,
             &want,
             &format!("{backend}: the ledger through the org's dated rates"),
         );

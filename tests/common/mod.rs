@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod ledger;
+
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
 use tributary_store::Store;

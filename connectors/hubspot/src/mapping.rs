@@ -223,6 +223,7 @@ pub fn map_deal(
         arr: revenue.arr,
         status: SubscriptionStatus::on(start, Some(end), m.today),
         motion: revenue.motion,
+        arr_basis: Some(revenue.basis),
     }))
 }
 

@@ -161,6 +161,7 @@ pub fn map_opportunity(
         arr: revenue.arr,
         status: SubscriptionStatus::on(start, Some(end), today),
         motion: revenue.motion,
+        arr_basis: Some(revenue.basis),
     }))
 }
 
@@ -242,6 +243,7 @@ pub fn map_contract(
             SubscriptionStatus::on(start, Some(end), today)
         },
         motion: revenue.motion,
+        arr_basis: Some(revenue.basis),
     }))
 }
 

@@ -11,22 +11,18 @@
 //! Salesforce converts it, rather than multiplied by a rounded reciprocal, so the ledger
 //! agrees with the CRM's own converted figures.
 //!
-//! Rounding: [`FxTable::convert`] rounds the converted amount to 4 decimal places, half away
-//! from zero ("half-up", `RoundingStrategy::MidpointAwayFromZero`). Totals reconcile because
-//! callers convert each amount once (per subscription, per event) and then add the converted
-//! amounts exactly; a total is never converted again. Amounts with at most two decimals
-//! converted at rates with at most two decimals are exact at 4 places, so no rounding happens
-//! at all for typical rates such as `1.08`.
+//! Rounding: [`FxTable::convert`] rounds the converted amount to the reporting currency's
+//! minor unit (ISO 4217: cents for USD, whole yen for JPY), half away from zero — the one
+//! rule of [`tributary_model::ROUNDING`]. [`FxTable::convert_exact`] leaves it unrounded, for
+//! amounts that are summed before the sum is rounded once: the ledger converts each contract
+//! exactly and rounds an account's ARR (see [`crate::ledger`] for why and for what reconciles).
 
 use crate::AnalyticsError;
 use chrono::NaiveDate;
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use tributary_model::{Currency, Money};
-
-/// Decimal places of converted amounts.
-pub const CONVERTED_DP: u32 = 4;
+use tributary_model::{Currency, FxConversion, FxQuote, Money};
 
 /// How one dated rate is quoted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +37,19 @@ impl Quote {
     fn value(self) -> Decimal {
         match self {
             Quote::Direct(r) | Quote::Inverse(r) => r,
+        }
+    }
+
+    /// The quote as the model records it.
+    fn conversion(self, rate_date: Option<NaiveDate>) -> FxConversion {
+        let (rate, quote) = match self {
+            Quote::Direct(r) => (r, FxQuote::Multiply),
+            Quote::Inverse(r) => (r, FxQuote::Divide),
+        };
+        FxConversion {
+            rate,
+            quote,
+            rate_date,
         }
     }
 
@@ -174,27 +183,58 @@ impl FxTable {
 
     /// The rate of `currency` on `date`: the latest one effective on or before it.
     pub fn rate(&self, currency: &Currency, date: NaiveDate) -> Result<Quote, AnalyticsError> {
+        self.dated_rate(currency, date).map(|(quote, _)| quote)
+    }
+
+    /// [`FxTable::rate`] with the day the rate is effective from (`None` for the reporting
+    /// currency, which converts at 1 on every day).
+    fn dated_rate(
+        &self,
+        currency: &Currency,
+        date: NaiveDate,
+    ) -> Result<(Quote, Option<NaiveDate>), AnalyticsError> {
         if *currency == self.reporting {
-            return Ok(Quote::Direct(Decimal::ONE));
+            return Ok((Quote::Direct(Decimal::ONE), None));
         }
         self.rates
             .get(currency)
             .and_then(|dated| dated.range(..=date).next_back())
-            .map(|(_, rate)| *rate)
+            .map(|(day, rate)| (*rate, Some(*day)))
             .ok_or_else(|| AnalyticsError::MissingRate {
                 currency: currency.clone(),
                 date,
             })
     }
 
-    /// `money` in the reporting currency at the rate of `date`, rounded to
-    /// [`CONVERTED_DP`] places half away from zero.
+    /// `money` in the reporting currency at the rate of `date`, rounded to the reporting
+    /// currency's minor unit, half away from zero ([`Currency::round`]).
     pub fn convert(&self, money: &Money, date: NaiveDate) -> Result<Money, AnalyticsError> {
-        let rate = self.rate(&money.currency, date)?;
-        let amount = rate
-            .apply(money.amount)
-            .round_dp_with_strategy(CONVERTED_DP, RoundingStrategy::MidpointAwayFromZero);
-        Ok(Money::new(amount, self.reporting.clone()))
+        self.convert_recorded(money, date).map(|(m, _)| m)
+    }
+
+    /// [`FxTable::convert`], with the rate it used and the day that rate is effective from.
+    pub fn convert_recorded(
+        &self,
+        money: &Money,
+        date: NaiveDate,
+    ) -> Result<(Money, FxConversion), AnalyticsError> {
+        let (exact, conversion) = self.convert_exact(money, date)?;
+        Ok((exact.round_to_minor_unit(), conversion))
+    }
+
+    /// `money` in the reporting currency at the rate of `date`, *not* rounded (a division
+    /// keeps 28 significant digits), with the rate used: for amounts that are added up before
+    /// the sum is rounded once (an account's ARR, see [`crate::ledger`]).
+    pub fn convert_exact(
+        &self,
+        money: &Money,
+        date: NaiveDate,
+    ) -> Result<(Money, FxConversion), AnalyticsError> {
+        let (rate, rate_date) = self.dated_rate(&money.currency, date)?;
+        Ok((
+            Money::new(rate.apply(money.amount), self.reporting.clone()),
+            rate.conversion(rate_date),
+        ))
     }
 }
 
@@ -260,7 +300,7 @@ mod tests {
         let m = fx
             .convert(&Money::new(dec("1000"), cur("EUR")), d("2025-01-01"))
             .unwrap();
-        assert_eq!(m.amount, dec("1079.9999"));
+        assert_eq!(m.amount.to_string(), "1080.00");
         assert_eq!(m.currency, Currency::usd());
         // The same date may not carry two different quotes.
         assert!(
@@ -320,9 +360,11 @@ mod tests {
     }
 
     #[test]
-    fn conversion_rounds_half_away_from_zero_to_four_places() {
+    fn conversion_rounds_half_away_from_zero_to_the_minor_unit() {
         let fx = FxTable::new(Currency::usd())
             .with_rate(cur("EUR"), d("2025-01-01"), dec("1.08"))
+            .unwrap()
+            .with_rate(cur("EUR"), d("2025-07-01"), dec("1.1"))
             .unwrap()
             .with_rate(cur("JPY"), d("2025-01-01"), dec("0.00665"))
             .unwrap()
@@ -330,15 +372,44 @@ mod tests {
             .unwrap();
         let on = d("2025-05-05");
         let conv = |amount: &str, c: &str| fx.convert(&Money::new(dec(amount), cur(c)), on);
-        assert_eq!(conv("1234.56", "EUR").unwrap().amount, dec("1333.3248"));
+        let shown = |amount: &str, c: &str| conv(amount, c).unwrap().amount.to_string();
+        // 1234.56 × 1.08 = 1333.3248: cents, with exactly two decimals.
+        assert_eq!(shown("1234.56", "EUR"), "1333.32");
         assert_eq!(conv("1234.56", "EUR").unwrap().currency, Currency::usd());
-        // Ordinary rounding at the fifth place: 1.5 × 0.00665 = 0.009975, 0.5 × 0.00665 = 0.003325.
-        assert_eq!(conv("1.5", "JPY").unwrap().amount, dec("0.0100"));
-        assert_eq!(conv("0.5", "JPY").unwrap().amount, dec("0.0033"));
-        // True midpoints: 0.0005 × 0.5 = 0.00025 → 0.0003 (half-up; banker's would give 0.0002).
-        assert_eq!(conv("0.0005", "CHF").unwrap().amount, dec("0.0003"));
-        assert_eq!(conv("-0.0005", "CHF").unwrap().amount, dec("-0.0003"));
-        assert_eq!(conv("10.00", "USD").unwrap().amount, dec("10.00"));
+        assert_eq!(shown("1000", "EUR"), "1080.00");
+        // 1.5 × 0.00665 = 0.009975 → 0.01; 0.5 × 0.00665 = 0.003325 → 0.00.
+        assert_eq!(shown("1.5", "JPY"), "0.01");
+        assert_eq!(shown("0.5", "JPY"), "0.00");
+        // True midpoints: 0.01 × 0.5 = 0.005 → 0.01 (half away from zero; banker's: 0.00).
+        assert_eq!(shown("0.01", "CHF"), "0.01");
+        assert_eq!(shown("-0.01", "CHF"), "-0.01");
+        assert_eq!(shown("0.03", "CHF"), "0.02");
+        assert_eq!(shown("10", "USD"), "10.00");
         assert!(conv("1", "GBP").is_err());
+        // The rate and the day it is effective from are recorded.
+        let (m, used) = fx
+            .convert_recorded(&Money::new(dec("100"), cur("EUR")), d("2025-09-30"))
+            .unwrap();
+        assert_eq!(m.amount.to_string(), "110.00");
+        assert_eq!(
+            used,
+            FxConversion {
+                rate: dec("1.1"),
+                quote: FxQuote::Multiply,
+                rate_date: Some(d("2025-07-01")),
+            }
+        );
+        let (_, same) = fx
+            .convert_recorded(&Money::new(dec("100"), Currency::usd()), on)
+            .unwrap();
+        assert_eq!((same.rate, same.rate_date), (Decimal::ONE, None));
+        // A reporting currency without minor unit rounds to whole units.
+        let yen = FxTable::new(cur("JPY"))
+            .with_rate(Currency::usd(), d("2025-01-01"), dec("151.37"))
+            .unwrap();
+        let m = yen
+            .convert(&Money::new(dec("12.34"), Currency::usd()), on)
+            .unwrap();
+        assert_eq!(m.amount.to_string(), "1868");
     }
 }

@@ -5,11 +5,25 @@
 //!
 //! - **ARR** of an account on day `d` is the sum of the ARR of its subscriptions active on `d`
 //!   (`start ≤ d < end`; an open end never ends) — SPEC §8, [`arr_on`].
-//! - **Conversion**: each subscription's ARR is converted once, at the FX rate of its start
-//!   date (the booking rate), and keeps that reporting-currency value for its whole term. ARR
-//!   therefore changes only when a subscription starts or ends, never because a rate moved,
-//!   and every event is an exact sum of converted subscription amounts, so deltas add up to
-//!   the ARR difference to the last digit (see [`crate::fx`] for the rounding).
+//! - **Conversion**: each subscription's ARR is converted once, exactly, at the FX rate of its
+//!   start date (the booking rate), and keeps that reporting-currency value for its whole
+//!   term. ARR therefore changes only when a subscription starts or ends, never because a
+//!   rate moved.
+//! - **Rounding** (one rule): an account's ARR on a day — the exact sum of its active
+//!   subscriptions' converted ARR — is rounded to the reporting currency's minor unit (cents
+//!   for USD, whole yen for JPY), half away from zero ([`tributary_model::ROUNDING`]). Every
+//!   event's `arr_after` is that rounded ARR, and its `arr_delta` the difference of two rounded
+//!   ARRs, so every figure has exactly the currency's decimals, an account's deltas add up to
+//!   its ARR to the cent (the differences telescope), and a total over accounts is the exact
+//!   sum of their rounded figures: nothing is ever rounded twice and nothing is left over.
+//!   Finance's reading: EUR 30,636.48 at 1.08 is USD 33,087.3984, shown as 33,087.40; when a
+//!   co-terminous add-on of EUR 1,000.01 (USD 1,080.0108) joins it the account's ARR is
+//!   34,167.4092 → 34,167.41, a delta of +1,080.01; and when both are renewed as one flat
+//!   contract the renewal is +0.00, not a one-cent movement from rounding each contract
+//!   separately.
+//! - **What an event records besides its amounts**: the change in the contracts' own currency
+//!   ([`LedgerEvent::original_delta`], when they share one) and the rate that converted them
+//!   with the day it is effective from ([`LedgerEvent::fx`], when they share one).
 //! - **Events**: one per account and day on which its ARR changes or a subscription is
 //!   replaced by another; all starts and ends of that day are netted into one event:
 //!   - `new`: ARR goes from zero to positive (the first subscription, or a return after churn);
@@ -37,7 +51,7 @@ use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tributary_model::{Currency, ExternalRef, Money, RevenueEvent, RevenueEventKind};
+use tributary_model::{Currency, ExternalRef, FxConversion, Money, RevenueEvent, RevenueEventKind};
 
 /// A subscription as the ledger needs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,8 +102,13 @@ pub struct EffectiveSubscription {
     pub end: Option<NaiveDate>,
     /// The end as contracted.
     pub contract_end: Option<NaiveDate>,
-    /// ARR in the reporting currency, converted at the rate of `start`.
+    /// ARR in the reporting currency, converted exactly at the rate of `start` (not rounded:
+    /// an account's ARR is rounded once it is summed).
     pub arr: Decimal,
+    /// ARR in the subscription's own currency, as given.
+    pub original_arr: Money,
+    /// The rate that converted it.
+    pub fx: FxConversion,
     /// The source opportunity.
     pub source: Option<ExternalRef>,
     /// The source's own classification of the subscription's start.
@@ -121,6 +140,12 @@ pub struct LedgerEvent {
     pub ended: Vec<String>,
     /// The source opportunity: that of the first subscription started, else of the first ended.
     pub source: Option<ExternalRef>,
+    /// The change in the subscriptions' own currency (Σ started − Σ ended original ARR), when
+    /// they are all in one currency.
+    pub original_delta: Option<Money>,
+    /// The rate that converted the subscriptions started and ended, when it is the same for
+    /// all of them.
+    pub fx: Option<FxConversion>,
 }
 
 impl LedgerEvent {
@@ -133,6 +158,8 @@ impl LedgerEvent {
             kind: self.kind,
             arr_delta: self.arr_delta.clone(),
             arr_after: self.arr_after.clone(),
+            original_delta: self.original_delta.clone(),
+            fx: self.fx,
         }
     }
 }
@@ -148,8 +175,9 @@ pub struct Ledger {
     events: Vec<LedgerEvent>,
 }
 
-/// Σ ARR of the subscriptions active on `day` (`start ≤ day < end`), each converted to the
-/// reporting currency at the rate of its start date and rounded as [`FxTable::convert`] does.
+/// Σ ARR of the subscriptions active on `day` (`start ≤ day < end`), each converted exactly
+/// to the reporting currency at the rate of its start date, the sum rounded to the currency's
+/// minor unit. Pass one account's subscriptions for its ARR as the ledger shows it.
 /// Pass one account's subscriptions for its ARR, or any set for their total. Contract ends
 /// are used as given (no grace period).
 pub fn arr_on(
@@ -160,10 +188,10 @@ pub fn arr_on(
     let mut total = Decimal::ZERO;
     for s in subscriptions {
         if s.start <= day && s.end.is_none_or(|e| day < e) {
-            total += fx.convert(&s.arr, s.start)?.amount;
+            total += fx.convert_exact(&s.arr, s.start)?.0.amount;
         }
     }
-    Ok(Money::new(total, fx.reporting().clone()))
+    Ok(Money::rounded(total, fx.reporting().clone()))
 }
 
 impl Ledger {
@@ -192,7 +220,7 @@ impl Ledger {
             if s.arr.amount < Decimal::ZERO {
                 return Err(invalid("negative arr"));
             }
-            let arr = fx.convert(&s.arr, s.start)?.amount;
+            let (converted, conversion) = fx.convert_exact(&s.arr, s.start)?;
             by_account
                 .entry(&s.account)
                 .or_default()
@@ -202,7 +230,9 @@ impl Ledger {
                     start: s.start,
                     end: s.end,
                     contract_end: s.end,
-                    arr,
+                    arr: converted.amount,
+                    original_arr: s.arr.clone(),
+                    fx: conversion,
                     source: s.source.clone(),
                     kind_hint: s.kind_hint,
                 });
@@ -292,13 +322,15 @@ impl Ledger {
     }
 
     /// An account's ARR on `day` summed from its (effective) subscriptions, independently of
-    /// the events.
+    /// the events, and rounded to the reporting currency's minor unit.
     pub fn subscription_arr_on(&self, account: &str, day: NaiveDate) -> Decimal {
-        self.account_subscriptions(account)
-            .iter()
-            .filter(|s| s.active_on(day))
-            .map(|s| s.arr)
-            .sum()
+        self.reporting.round(
+            self.account_subscriptions(account)
+                .iter()
+                .filter(|s| s.active_on(day))
+                .map(|s| s.arr)
+                .sum(),
+        )
     }
 
     /// The events whose derived kind differs from the kind the source gave a subscription
@@ -409,6 +441,7 @@ fn bridge_gaps(subs: &mut [EffectiveSubscription], grace_days: u32) {
 
 #[derive(Default)]
 struct DayChange<'a> {
+    /// Exact, unrounded.
     delta: Decimal,
     started: Vec<&'a EffectiveSubscription>,
     ended: Vec<&'a EffectiveSubscription>,
@@ -427,11 +460,14 @@ fn account_events(subs: &[EffectiveSubscription], reporting: &Currency) -> Vec<L
             day.ended.push(s);
         }
     }
-    let mut arr = Decimal::ZERO;
+    // The exact ARR, and the ARR as shown: rounded to the minor unit.
+    let mut exact = Decimal::ZERO;
+    let mut arr = reporting.round(Decimal::ZERO);
     let mut out = Vec::new();
     for (date, change) in days {
         let before = arr;
-        arr += change.delta;
+        exact += change.delta;
+        arr = reporting.round(exact);
         debug_assert!(
             arr >= Decimal::ZERO,
             "arr is a sum of active non-negative amounts"
@@ -449,20 +485,30 @@ fn account_events(subs: &[EffectiveSubscription], reporting: &Currency) -> Vec<L
         } else {
             continue;
         };
-        let source = change
-            .started
-            .iter()
-            .chain(&change.ended)
-            .find_map(|s| s.source.clone());
+        let involved = || change.started.iter().chain(&change.ended);
+        let source = involved().find_map(|s| s.source.clone());
+        let currency = &involved().next().map(|s| &s.original_arr.currency);
+        let original_delta = involved()
+            .all(|s| Some(&s.original_arr.currency) == *currency)
+            .then(|| {
+                let started: Decimal = change.started.iter().map(|s| s.original_arr.amount).sum();
+                let ended: Decimal = change.ended.iter().map(|s| s.original_arr.amount).sum();
+                currency.map(|c| Money::new(started - ended, c.clone()))
+            })
+            .flatten();
+        let first_fx = involved().next().map(|s| s.fx);
+        let fx = first_fx.filter(|f| involved().all(|s| s.fx == *f));
         out.push(LedgerEvent {
             account: subs[0].account.clone(),
             date,
             kind,
-            arr_delta: Money::new(change.delta, reporting.clone()),
+            arr_delta: Money::new(arr - before, reporting.clone()),
             arr_after: Money::new(arr, reporting.clone()),
             started: change.started.iter().map(|s| s.id.clone()).collect(),
             ended: change.ended.iter().map(|s| s.id.clone()).collect(),
             source,
+            original_delta,
+            fx,
         });
     }
     out
@@ -633,12 +679,12 @@ mod tests {
                 ("c", "a", "2025-01-01", "2026-01-01", "1000", "USD"),
             ],
             30,
-            "a 2022-01-01 new +1200 =1200\n\
-             a 2023-01-01 renewal +0 =1200\n\
-             a 2024-01-01 expansion +300 =1500\n\
-             a 2024-07-01 expansion +300 =1800\n\
-             a 2025-01-01 contraction -800 =1000\n\
-             a 2026-01-01 churn -1000 =0\n",
+            "a 2022-01-01 new +1200.00 =1200.00\n\
+             a 2023-01-01 renewal +0.00 =1200.00\n\
+             a 2024-01-01 expansion +300.00 =1500.00\n\
+             a 2024-07-01 expansion +300.00 =1800.00\n\
+             a 2025-01-01 contraction -800.00 =1000.00\n\
+             a 2026-01-01 churn -1000.00 =0.00\n",
         );
         let renewal = &ledger.account_events("a")[1];
         assert_eq!(renewal.started, ["r1"]);
@@ -672,9 +718,9 @@ mod tests {
         let ledger = check(
             &rows,
             30,
-            "a 2023-01-01 new +1200 =1200\n\
-             a 2024-01-21 renewal +0 =1200\n\
-             a 2025-01-21 churn -1200 =0\n",
+            "a 2023-01-01 new +1200.00 =1200.00\n\
+             a 2024-01-21 renewal +0.00 =1200.00\n\
+             a 2025-01-21 churn -1200.00 =0.00\n",
         );
         // The gap is covered at the old ARR: the ledger's ARR is not the contracts' ARR there.
         assert_eq!(ledger.arr_on("a", d("2024-01-10")), Decimal::from(1200));
@@ -690,17 +736,17 @@ mod tests {
         check(
             &rows,
             20,
-            "a 2023-01-01 new +1200 =1200\n\
-             a 2024-01-21 renewal +0 =1200\n\
-             a 2025-01-21 churn -1200 =0\n",
+            "a 2023-01-01 new +1200.00 =1200.00\n\
+             a 2024-01-21 renewal +0.00 =1200.00\n\
+             a 2025-01-21 churn -1200.00 =0.00\n",
         );
         check(
             &rows,
             19,
-            "a 2023-01-01 new +1200 =1200\n\
-             a 2024-01-01 churn -1200 =0\n\
-             a 2024-01-21 new +1200 =1200\n\
-             a 2025-01-21 churn -1200 =0\n",
+            "a 2023-01-01 new +1200.00 =1200.00\n\
+             a 2024-01-01 churn -1200.00 =0.00\n\
+             a 2024-01-21 new +1200.00 =1200.00\n\
+             a 2025-01-21 churn -1200.00 =0.00\n",
         );
         // A late renewal at a higher ARR is an expansion.
         check(
@@ -709,9 +755,9 @@ mod tests {
                 ("late", "a", "2024-01-05", "2025-01-05", "1300", "USD"),
             ],
             30,
-            "a 2023-01-01 new +1200 =1200\n\
-             a 2024-01-05 expansion +100 =1300\n\
-             a 2025-01-05 churn -1300 =0\n",
+            "a 2023-01-01 new +1200.00 =1200.00\n\
+             a 2024-01-05 expansion +100.00 =1300.00\n\
+             a 2025-01-05 churn -1300.00 =0.00\n",
         );
     }
 
@@ -727,14 +773,60 @@ mod tests {
                 ("b3", "b", "2025-01-01", "2026-01-01", "100", "EUR"),
             ],
             30,
-            "a 2023-01-01 new +1000 =1000\n\
-             a 2023-06-01 expansion +500 =1500\n\
-             a 2024-06-01 contraction -500 =1000\n\
+            "a 2023-01-01 new +1000.00 =1000.00\n\
+             a 2023-06-01 expansion +500.00 =1500.00\n\
+             a 2024-06-01 contraction -500.00 =1000.00\n\
              b 2023-01-01 new +108.00 =108.00\n\
              b 2024-01-01 renewal +0.00 =108.00\n\
              b 2025-01-01 expansion +2.00 =110.00\n\
              b 2026-01-01 churn -110.00 =0.00\n",
         );
+    }
+
+    #[test]
+    fn an_accounts_arr_is_rounded_to_the_cent_once_and_flat_renewals_stay_flat() {
+        // EUR 30,636.48 × 1.08 = 33,087.3984; the add-on EUR 1,000.01 × 1.08 = 1,080.0108.
+        let ledger = check(
+            &[
+                ("main", "a", "2023-01-01", "2024-01-01", "30636.48", "EUR"),
+                ("addon", "a", "2023-07-01", "2024-01-01", "1000.01", "EUR"),
+                ("renew", "a", "2024-01-01", "2025-01-01", "31636.49", "EUR"),
+                // Renewed flat in EUR when the rate is 1.10: 34,800.139 → 34,800.14.
+                ("again", "a", "2025-01-01", "2026-01-01", "31636.49", "EUR"),
+            ],
+            30,
+            "a 2023-01-01 new +33087.40 =33087.40\n\
+             a 2023-07-01 expansion +1080.01 =34167.41\n\
+             a 2024-01-01 renewal +0.00 =34167.41\n\
+             a 2025-01-01 expansion +632.73 =34800.14\n\
+             a 2026-01-01 churn -34800.14 =0.00\n",
+        );
+        let e = ledger.account_events("a");
+        assert!(
+            e.iter()
+                .all(|e| e.arr_delta.amount.scale() == 2 && e.arr_after.amount.scale() == 2)
+        );
+        // What each event records of the contracts behind it.
+        let eur = |s: &str| {
+            Some(Money::new(
+                Decimal::from_str(s).unwrap(),
+                Currency::parse("EUR").unwrap(),
+            ))
+        };
+        assert_eq!(e[0].original_delta, eur("30636.48"));
+        assert_eq!(e[1].original_delta, eur("1000.01"));
+        assert_eq!(e[2].original_delta, eur("0.00"));
+        let at_108 = Some(FxConversion {
+            rate: Decimal::new(108, 2),
+            quote: tributary_model::FxQuote::Multiply,
+            rate_date: Some(d("2020-01-01")),
+        });
+        assert_eq!((e[0].fx, e[1].fx, e[2].fx), (at_108, at_108, at_108));
+        // Two rates met on 2025-01-01: none is recorded; the EUR change is still known.
+        assert_eq!((e[3].original_delta.clone(), e[3].fx), (eur("0.00"), None));
+        assert_eq!(e[4].fx.map(|f| f.rate), Some(Decimal::new(110, 2)));
+        let model = e[1].to_revenue_event(None);
+        assert_eq!((model.original_delta, model.fx), (eur("1000.01"), at_108));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Key items:
 //! - [`fx::FxTable`]: dated exchange rates into one reporting currency (latest rate on or
 //!   before a date), built in code or parsed from CSV text; [`fx::FxTable::convert`] rounds to
-//!   4 decimal places, half away from zero.
+//!   the reporting currency's minor unit, half away from zero.
 //! - [`ledger::Ledger`]: from subscriptions ([`ledger::SubscriptionInput`]) the ordered
 //!   [`tributary_model::RevenueEvent`]-shaped events per account (new, renewal, expansion,
 //!   contraction, churn) with ARR delta and ARR after in the reporting currency, plus
@@ -19,6 +19,19 @@
 //!
 //! Money is always [`rust_decimal::Decimal`], never a float, so ledger totals reconcile to
 //! the last digit.
+//!
+//! # Rounding, as finance reads it
+//!
+//! Every amount the ledger shows is in the reporting currency with exactly its ISO 4217 minor
+//! unit of decimals (two for USD). The one rule ([`tributary_model::ROUNDING`], half away from
+//! zero) is applied once per account and day: each contract's ARR is converted exactly at its
+//! booking rate, an account's ARR on a day is the sum of its active contracts' converted ARR
+//! rounded to the cent, and each ledger line's delta is the difference between two such
+//! rounded ARRs. So an account's lines add up to its ARR to the cent, the bridge's opening,
+//! movements and closing are sums of those rounded figures and reconcile exactly, and a flat
+//! renewal stays flat. A total over accounts can differ from the total converted and rounded
+//! in one go by at most half a cent per account; finance reconciles against the sum of the
+//! accounts, which is what every total here is. See [`ledger`] for a worked example.
 //!
 //! What this crate must not do: any I/O. It reads no files (CSV comes in as text), opens no
 //! connection and touches no database; the store and gateway feed it and present its results

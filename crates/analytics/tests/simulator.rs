@@ -73,9 +73,15 @@ fn arr_per_account_and_in_total_equals_the_generator_exactly() {
     }
 }
 
+/// An amount in cents, rounded half away from zero: how finance rounds an account's ARR.
+fn cents(amount: Decimal) -> Decimal {
+    amount.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+}
+
 fn arr_equals_the_generator(w: &World) {
     let today = w.company.today;
-    // The generator's view: the deals active today, converted exactly with its rates.
+    // The generator's view: the deals active today, converted exactly with its rates; an
+    // account's ARR is their sum rounded to the cent.
     let mut expected: BTreeMap<&str, Decimal> = BTreeMap::new();
     for d in w.company.active_deals_on(today) {
         *expected
@@ -83,32 +89,47 @@ fn arr_equals_the_generator(w: &World) {
             .or_default() += w.truth_fx.to_reporting(d.currency.as_str(), d.arr());
     }
     let mut active = 0;
+    let mut rounded_away = 0;
     for a in &w.company.accounts {
-        let want = expected.get(a.id.as_str()).copied().unwrap_or_default();
-        assert_eq!(w.ledger.arr_on(&a.id, today), want, "account {}", a.id);
+        let exact = expected.get(a.id.as_str()).copied().unwrap_or_default();
+        let want = cents(exact);
+        let got = w.ledger.arr_on(&a.id, today);
+        assert_eq!(got, want, "account {}", a.id);
+        // Every figure has exactly two decimals.
+        assert_eq!(got.scale(), 2, "account {}: {got}", a.id);
         active += usize::from(want > Decimal::ZERO);
+        rounded_away += usize::from(want != exact);
     }
+    assert!(rounded_away > 0, "the EUR rate makes some accounts round");
     // The ground truth's per-account ARR (account currency) agrees too.
     for t in &w.company.ground_truth().per_account {
         assert_eq!(
             w.ledger.arr_on(&t.account_id, today),
-            w.truth_fx.to_reporting(&t.currency, t.arr_today),
+            cents(w.truth_fx.to_reporting(&t.currency, t.arr_today)),
             "account {}",
             t.account_id
         );
     }
     let truth = w.company.truth();
-    let total: Decimal = truth
+    let exact_total: Decimal = truth
         .arr_today
         .iter()
         .map(|(c, arr)| w.truth_fx.to_reporting(c, *arr))
         .sum();
+    // The total is the sum of the accounts' rounded ARR, within half a cent per account of the
+    // exact total.
+    let total: Decimal = expected.values().copied().map(cents).sum();
+    assert!(
+        (total - exact_total).abs() <= Decimal::new(5, 3) * Decimal::from(active),
+        "{total} {exact_total}"
+    );
     assert_eq!(w.ledger.total_arr_on(today), total);
+    // Summed over all accounts' contracts at once, the exact total is rounded once.
     assert_eq!(
         tributary_analytics::ledger::arr_on(&w.subscriptions, &w.fx, today)
             .unwrap()
             .amount,
-        total
+        cents(exact_total)
     );
     assert_eq!(active, truth.active_accounts);
     assert!(truth.arr_today.len() == 3 && total > Decimal::from(1_000_000));
@@ -223,7 +244,13 @@ fn nrr_and_grr_over_the_last_year_match_the_deals() {
         rows.entry(d.account).or_insert(zero).end +=
             w.truth_fx.to_reporting(d.currency.as_str(), d.arr());
     }
-    let rows: Vec<PeriodArr> = rows.into_values().collect();
+    let rows: Vec<PeriodArr> = rows
+        .into_values()
+        .map(|r| PeriodArr {
+            start: cents(r.start),
+            end: cents(r.end),
+        })
+        .collect();
     let (n, g) = (nrr(&rows).unwrap(), grr(&rows).unwrap());
     assert_eq!(w.ledger.nrr(from, to), Some(n));
     assert_eq!(w.ledger.grr(from, to), Some(g));

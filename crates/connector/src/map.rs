@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use std::str::FromStr;
-use tributary_model::{Currency, Money, RevenueEventKind, Segment};
+use tributary_model::{ArrBasis, Currency, Money, RevenueEventKind, Segment};
 
 /// A field that could not be mapped; the record is rejected with this as its reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -202,7 +202,7 @@ impl Fields<'_> {
         &self,
         mapping: &RevenueMapping,
         term_fallback: Option<&str>,
-    ) -> Result<(u32, Decimal), MapError> {
+    ) -> Result<(u32, Decimal, ArrBasis), MapError> {
         let arr = match &mapping.arr_field {
             Some(field) => self.decimal(field)?,
             None => None,
@@ -238,8 +238,10 @@ impl Fields<'_> {
 pub struct Revenue {
     /// The term in months.
     pub term: u32,
-    /// ARR, in the record's currency.
+    /// ARR, in the record's currency, rounded to its minor unit ([`Money::rounded`]).
     pub arr: Money,
+    /// How the ARR was derived: the ARR field, or the amount over the term.
+    pub basis: ArrBasis,
     /// The mapping's reading of its motion field, when it lists the value.
     pub motion: Option<RevenueEventKind>,
 }
@@ -256,12 +258,13 @@ impl Fields<'_> {
         default_currency: &Currency,
         term_fallback: Option<&str>,
     ) -> Result<Revenue, MapError> {
-        let (term, arr) = self.term_and_arr(mapping, term_fallback)?;
+        let (term, arr, basis) = self.term_and_arr(mapping, term_fallback)?;
         let currency = self.currency(currency_field, default_currency)?;
         let motion_value = mapping.motion_field.as_deref().and_then(|f| self.text(f));
         Ok(Revenue {
             term,
-            arr: Money::new(arr, currency),
+            arr: Money::rounded(arr, currency),
+            basis,
             motion: mapping.motion(motion_value.as_deref()),
         })
     }
@@ -468,18 +471,28 @@ mod tests {
             f.revenue(&mapping, "Cur", &usd, Some("Term")),
             Ok(Revenue {
                 term: 6,
-                arr: Money::new(Decimal::from(12000), eur),
+                arr: Money::new(Decimal::from(12000), eur.clone()),
+                basis: ArrBasis::AmountOverTerm,
                 motion: Some(RevenueEventKind::New),
             })
         );
+        // amount × 12 / term rounded to the currency's minor unit: cents for EUR, yen for JPY.
+        for (cur, shown) in [("EUR", "1714.29"), ("JPY", "1714"), ("KWD", "1714.286")] {
+            let raw = json!({"Amount": "1000", "Term": 7, "Cur": cur});
+            let r = Fields::new(&raw, "Contract", "800B")
+                .revenue(&mapping, "Cur", &usd, Some("Term"))
+                .unwrap();
+            assert_eq!(r.arr.amount.to_string(), shown);
+        }
         let plain = json!({"Amount": 100, "Type": "Renewal"});
         let r = Fields::new(&plain, "Opportunity", "006A")
             .revenue(&mapping, "Cur", &usd, None)
             .unwrap();
         assert_eq!(
-            (r.term, r.arr.currency.as_str(), r.motion),
-            (12, "USD", None)
+            (r.term, r.arr.currency.as_str(), r.motion, r.basis),
+            (12, "USD", None, ArrBasis::AmountOverDefaultTerm)
         );
+        assert_eq!(r.arr.amount.to_string(), "100.00");
         let bad = json!({"Amount": 100, "Cur": "dollars"});
         let err = Fields::new(&bad, "Opportunity", "006A")
             .revenue(&mapping, "Cur", &usd, None)

@@ -11,10 +11,10 @@
 //! has alike (endpoint, default currency, mapping); [`RevenueMapping::ensure_fields_exist`]
 //! and [`RevenueMapping::fields_on`] check the mapping against the vendor's field metadata.
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tributary_model::{Currency, RevenueEventKind};
+use tributary_model::{ArrBasis, Currency, RevenueEventKind};
 
 use crate::{ConnectorError, check_endpoint};
 
@@ -180,31 +180,33 @@ impl RevenueMapping {
         out
     }
 
-    /// The term in months and the ARR of a record with these values of
-    /// [`RevenueMapping::arr_field`], [`RevenueMapping::amount_field`] and
+    /// The term in months, the ARR and how it was derived ([`ArrBasis`]) of a record with
+    /// these values of [`RevenueMapping::arr_field`], [`RevenueMapping::amount_field`] and
     /// [`RevenueMapping::term_field`]: the ARR field when present, else `amount × 12 / term`
-    /// rounded half-up to cents.
+    /// (the record's term, else [`RevenueMapping::default_term_months`]). Not rounded: the
+    /// caller knows the currency and rounds to its minor unit ([`crate::map::Fields::revenue`]).
     pub fn arr(
         &self,
         arr: Option<Decimal>,
         amount: Option<Decimal>,
         term: Option<i64>,
-    ) -> Result<(u32, Decimal), ArrProblem> {
-        let term = match term {
-            None => self.default_term_months,
-            Some(n) if (1..=i64::from(MAX_TERM_MONTHS)).contains(&n) => n as u32,
+    ) -> Result<(u32, Decimal, ArrBasis), ArrProblem> {
+        let (term, term_basis) = match term {
+            None => (self.default_term_months, ArrBasis::AmountOverDefaultTerm),
+            Some(n) if (1..=i64::from(MAX_TERM_MONTHS)).contains(&n) => {
+                (n as u32, ArrBasis::AmountOverTerm)
+            }
             Some(n) => return Err(ArrProblem::Term(n)),
         };
-        let value = match (arr, amount) {
-            (Some(arr), _) => arr,
-            (None, Some(amount)) => (amount * Decimal::from(12) / Decimal::from(term))
-                .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
+        let (value, basis) = match (arr, amount) {
+            (Some(arr), _) => (arr, ArrBasis::ArrField),
+            (None, Some(amount)) => (amount * Decimal::from(12) / Decimal::from(term), term_basis),
             (None, None) => return Err(ArrProblem::NoValue),
         };
         if value.is_sign_negative() && !value.is_zero() {
             return Err(ArrProblem::Negative(value));
         }
-        Ok((term, value))
+        Ok((term, value, basis))
     }
 
     /// The kind the motion field's `value` means, when the mapping lists it.
@@ -401,19 +403,25 @@ mod tests {
     #[test]
     fn arr_comes_from_the_arr_field_or_the_amount_over_the_term() {
         let m = sf();
-        assert_eq!(m.arr(None, Some(d("6000.5")), None), Ok((12, d("6000.50"))));
+        use ArrBasis as B;
+        assert_eq!(
+            m.arr(None, Some(d("6000.5")), None),
+            Ok((12, d("6000.50"), B::AmountOverDefaultTerm))
+        );
         assert_eq!(
             m.arr(None, Some(d("24000")), Some(24)),
-            Ok((24, d("12000")))
+            Ok((24, d("12000"), B::AmountOverTerm))
         );
         assert_eq!(
             m.arr(None, Some(d("6000.5")), Some(6)),
-            Ok((6, d("12001.00")))
+            Ok((6, d("12001.00"), B::AmountOverTerm))
         );
-        assert_eq!(m.arr(None, Some(d("1000")), Some(7)), Ok((7, d("1714.29"))));
+        // Exact here; rounded to the currency's minor unit once the currency is known.
+        let (_, sevenths, _) = m.arr(None, Some(d("1000")), Some(7)).unwrap();
+        assert_eq!(sevenths.round_dp(6), d("1714.285714"));
         assert_eq!(
             m.arr(Some(d("9000")), Some(d("1")), Some(36)),
-            Ok((36, d("9000")))
+            Ok((36, d("9000"), B::ArrField))
         );
         assert_eq!(m.arr(None, None, None), Err(ArrProblem::NoValue));
         assert_eq!(m.arr(None, Some(d("1")), Some(0)), Err(ArrProblem::Term(0)));

@@ -74,26 +74,26 @@ pub(crate) fn instant(t: Option<chrono::DateTime<Utc>>) -> Option<DateTime> {
     t.map(DateTime)
 }
 
-/// An exact amount of money. `amount` is a decimal string (`"1200.50"`), never a float.
+/// An exact amount of money. `amount` is a decimal string (`"1200.50"`), never a float, with
+/// exactly the currency's ISO 4217 minor-unit decimals (`"1200.00"` USD, `"1200"` JPY).
 #[derive(SimpleObject, Clone, Debug, PartialEq, Eq)]
 pub struct Money {
-    /// The amount, exact, with at least two decimals.
+    /// The amount, exact, with exactly the currency's minor-unit decimals (two for USD, EUR
+    /// and GBP, none for JPY).
     pub amount: Decimal,
     /// ISO 4217 currency code, e.g. `USD`.
     pub currency: String,
 }
 
 impl Money {
-    /// `amount` in `currency`, written as the API writes amounts: no trailing zeros beyond
-    /// the second decimal (`1.2350` → `1.235`, `7` → `7.00`), so a sum reads like a stored
-    /// amount.
+    /// `amount` in `currency`, written as the API writes amounts: with exactly the currency's
+    /// minor-unit decimals (`7` → `7.00` USD). Every amount Tributary derives already is a
+    /// whole number of minor units (see `tributary_model::ROUNDING`), so this only writes the
+    /// decimals; an amount a source gave with more (a CRM field with four decimals) is rounded
+    /// by the same rule.
     pub(crate) fn new(amount: Decimal, currency: &tributary_model::Currency) -> Self {
-        let mut amount = amount.normalize();
-        if amount.scale() < 2 {
-            amount.rescale(2);
-        }
         Money {
-            amount,
+            amount: currency.round(amount),
             currency: currency.as_str().to_owned(),
         }
     }
@@ -111,17 +111,24 @@ mod tests {
     use std::str::FromStr;
 
     #[test]
-    fn amounts_keep_two_decimals_at_least_and_no_trailing_zeros_beyond() {
-        let usd = tributary_model::Currency::usd();
-        for (given, shown) in [
-            ("7", "7.00"),
-            ("1.2350", "1.235"),
-            ("1201.00", "1201.00"),
-            ("-0.0001", "-0.0001"),
-            ("0", "0.00"),
+    fn amounts_have_exactly_the_currencys_minor_unit_decimals() {
+        for (given, code, shown) in [
+            ("7", "USD", "7.00"),
+            ("1.2350", "USD", "1.24"),
+            ("1201.00", "EUR", "1201.00"),
+            ("-0.0001", "USD", "0.00"),
+            ("-0.005", "USD", "-0.01"),
+            ("0", "GBP", "0.00"),
+            ("220291575.8064", "USD", "220291575.81"),
+            ("1200.00", "JPY", "1200"),
+            ("12", "KWD", "12.000"),
         ] {
-            let m = Money::new(Decimal::from_str(given).unwrap(), &usd);
-            assert_eq!(m.amount.to_string(), shown, "{given}");
+            let currency = tributary_model::Currency::parse(code).unwrap();
+            let m = Money::new(Decimal::from_str(given).unwrap(), &currency);
+            assert_eq!(m.amount.to_string(), shown, "{given} {code}");
+            // As GraphQL writes it: a string with those decimals.
+            let json = async_graphql::to_value(m.amount).unwrap();
+            assert_eq!(json, Value::String(shown.to_owned()), "{given} {code}");
         }
     }
 }

@@ -406,6 +406,10 @@ pub struct Subscription {
     /// `dealtype`); `None` when the source does not say. The ledger derives event kinds from
     /// ARR and reports where they disagree with this.
     pub motion: Option<RevenueEventKind>,
+    /// How `arr` was derived from the source record; `None` when the source did not say
+    /// (a row stored before it was recorded).
+    #[serde(default)]
+    pub arr_basis: Option<ArrBasis>,
 }
 
 /// What a revenue event did to an account's ARR.
@@ -467,6 +471,92 @@ pub struct RevenueEvent {
     pub arr_delta: Money,
     /// ARR after the event.
     pub arr_after: Money,
+    /// The change in the contracts' own currency, before conversion: what the started
+    /// contracts add less what the ended ones took away. `None` when the event's contracts
+    /// are in several currencies (there is no one original amount).
+    #[serde(default)]
+    pub original_delta: Option<Money>,
+    /// The exchange rate that converted the event's contracts into the reporting currency,
+    /// when they were all converted at the same one; `None` when several rates contributed
+    /// (a renewal booked at a newer rate than the contract it replaces).
+    #[serde(default)]
+    pub fx: Option<FxConversion>,
+}
+
+/// How an amount was converted into the reporting currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FxConversion {
+    /// The rate as quoted.
+    pub rate: Decimal,
+    /// Whether amounts are multiplied or divided by `rate`.
+    pub quote: FxQuote,
+    /// The day from which the rate is effective (the dated rate the conversion looked up:
+    /// the latest on or before the booking day); `None` for an amount already in the
+    /// reporting currency, which converts at 1 on every day.
+    pub rate_date: Option<NaiveDate>,
+}
+
+/// Which way a rate is quoted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FxQuote {
+    /// Units of the reporting currency per unit of the amount's currency: multiply.
+    Multiply,
+    /// Units of the amount's currency per unit of the reporting currency (how Salesforce's
+    /// `DatedConversionRate` quotes against the corporate currency): divide.
+    Divide,
+}
+
+impl FxQuote {
+    /// The stable snake_case name used in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FxQuote::Multiply => "multiply",
+            FxQuote::Divide => "divide",
+        }
+    }
+
+    /// Parses [`FxQuote::as_str`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        [FxQuote::Multiply, FxQuote::Divide]
+            .into_iter()
+            .find(|q| q.as_str() == s)
+    }
+}
+
+/// How a subscription's ARR was derived from its source record (the CRM field mapping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrBasis {
+    /// Read from the mapping's ARR field (`ARR__c`, `hs_arr`).
+    ArrField,
+    /// The amount field × 12 / the term in months read from the record's term field.
+    AmountOverTerm,
+    /// The amount field × 12 / the mapping's default term: the record gave no term.
+    AmountOverDefaultTerm,
+}
+
+impl ArrBasis {
+    /// Every basis.
+    pub const ALL: [ArrBasis; 3] = [
+        ArrBasis::ArrField,
+        ArrBasis::AmountOverTerm,
+        ArrBasis::AmountOverDefaultTerm,
+    ];
+
+    /// The stable snake_case name used in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArrBasis::ArrField => "arr_field",
+            ArrBasis::AmountOverTerm => "amount_over_term",
+            ArrBasis::AmountOverDefaultTerm => "amount_over_default_term",
+        }
+    }
+
+    /// Parses [`ArrBasis::as_str`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.as_str() == s)
+    }
 }
 
 /// A person's part in a deal: Salesforce `OpportunityContactRole`, HubSpot deal→contact
@@ -658,6 +748,7 @@ mod tests {
             arr: Money::zero(Currency::usd()),
             status: SubscriptionStatus::Active,
             motion: None,
+            arr_basis: None,
         });
         assert!(matches!(
             sub.validate(),

@@ -72,6 +72,7 @@ entity_module!(subscription, "subscriptions", {
     pub currency: String,
     pub status: String,
     pub motion: Option<String>,
+    pub arr_basis: Option<String>,
 });
 
 entity_module!(deal_contact, "deal_contacts", {
@@ -114,6 +115,11 @@ entity_module!(revenue_event, "revenue_events", {
     pub arr_delta_e4: i64,
     pub arr_after_e4: i64,
     pub currency: String,
+    pub original_delta_e4: Option<i64>,
+    pub original_currency: Option<String>,
+    pub fx_rate: Option<String>,
+    pub fx_quote: Option<String>,
+    pub fx_rate_date: Option<Date>,
 });
 
 entity_module!(course, "courses", {

@@ -16,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0002Scheduling),
             Box::new(M0003Revenue),
             Box::new(M0004SyncChecks),
+            Box::new(M0005MoneyProvenance),
         ]
     }
 }
@@ -468,5 +469,89 @@ impl MigrationTrait for M0004SyncChecks {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// Where money figures come from: a revenue event's change in the contracts' own currency and
+/// the exchange rate that converted it (with the day it is effective from), and how a
+/// subscription's ARR was derived from its source record.
+struct M0005MoneyProvenance;
+
+impl MigrationName for M0005MoneyProvenance {
+    fn name(&self) -> &str {
+        "m0005_money_provenance"
+    }
+}
+
+/// The columns [`M0005MoneyProvenance`] adds, by table.
+fn money_provenance_columns() -> [(&'static str, ColumnDef); 6] {
+    [
+        ("revenue_events", big_integer_null("original_delta_e4")),
+        ("revenue_events", string_len_null("original_currency", 3)),
+        // A rate is kept exactly as text, like `fx_rates.rate`.
+        ("revenue_events", string_null("fx_rate")),
+        ("revenue_events", string_null("fx_quote")),
+        ("revenue_events", date_null("fx_rate_date")),
+        ("subscriptions", string_null("arr_basis")),
+    ]
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0005MoneyProvenance {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite alters one column per statement.
+        for (table, mut col) in money_provenance_columns() {
+            m.alter_table(Table::alter().table(table).add_column(&mut col).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for (table, col) in money_provenance_columns() {
+            m.alter_table(
+                Table::alter()
+                    .table(table)
+                    .drop_column(Alias::new(col.get_column_name()))
+                    .to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::for_each_backend;
+
+    /// The newest migration goes down and up again on both backends, and its columns are
+    /// there after it went up: an earlier schema can be upgraded and downgraded in place.
+    #[tokio::test]
+    async fn money_provenance_goes_down_and_up_again() {
+        for_each_backend(|store| async move {
+            let db = store.db();
+            let has = |table: &'static str, col: &'static str| async move {
+                SchemaManager::new(db).has_column(table, col).await.unwrap()
+            };
+            for (table, col) in [
+                ("revenue_events", "fx_rate_date"),
+                ("subscriptions", "arr_basis"),
+            ] {
+                assert!(has(table, col).await, "{table}.{col}");
+            }
+            Migrator::down(db, Some(1)).await.expect("down");
+            assert!(!has("revenue_events", "fx_rate").await);
+            assert!(!has("subscriptions", "arr_basis").await);
+            assert!(
+                has("subscriptions", "motion").await,
+                "only the newest went down"
+            );
+            Migrator::up(db, None).await.expect("up again");
+            assert!(has("revenue_events", "original_delta_e4").await);
+            assert!(has("subscriptions", "arr_basis").await);
+        })
+        .await;
     }
 }

@@ -274,7 +274,10 @@ fn check(entity: &Entity) -> Result<(), String> {
     entity.validate().map_err(|e| e.to_string())?;
     let amounts = match entity {
         Entity::Subscription(s) => vec![s.arr.amount],
-        Entity::RevenueEvent(e) => vec![e.arr_delta.amount, e.arr_after.amount],
+        Entity::RevenueEvent(e) => [e.arr_delta.amount, e.arr_after.amount]
+            .into_iter()
+            .chain(e.original_delta.as_ref().map(|m| m.amount))
+            .collect(),
         _ => vec![],
     };
     for a in amounts {
@@ -354,7 +357,8 @@ fn columns_of(kind: EntityKind) -> &'static [&'static str] {
             "arr_e4",
             "currency",
             "status",
-            "motion"
+            "motion",
+            "arr_basis"
         ),
         EntityKind::RevenueEvent => cols!(
             "account_id",
@@ -363,7 +367,12 @@ fn columns_of(kind: EntityKind) -> &'static [&'static str] {
             "kind",
             "arr_delta_e4",
             "arr_after_e4",
-            "currency"
+            "currency",
+            "original_delta_e4",
+            "original_currency",
+            "fx_rate",
+            "fx_quote",
+            "fx_rate_date"
         ),
         EntityKind::Course => cols!("title", "kind", "level", "tags", "features"),
         EntityKind::Enrollment => cols!(
@@ -458,6 +467,7 @@ fn entity_row(
             s.arr.currency.as_str().to_owned().into(),
             s.status.as_str().to_owned().into(),
             s.motion.as_ref().map(enum_name).transpose()?.into(),
+            s.arr_basis.map(|b| b.as_str().to_owned()).into(),
         ]),
         Entity::RevenueEvent(e) => {
             if e.arr_delta.currency != e.arr_after.currency {
@@ -474,6 +484,18 @@ fn entity_row(
                 to_e4(e.arr_delta.amount)?.into(),
                 to_e4(e.arr_after.amount)?.into(),
                 e.arr_after.currency.as_str().to_owned().into(),
+                e.original_delta
+                    .as_ref()
+                    .map(|m| to_e4(m.amount))
+                    .transpose()?
+                    .into(),
+                e.original_delta
+                    .as_ref()
+                    .map(|m| m.currency.as_str().to_owned())
+                    .into(),
+                e.fx.map(|f| f.rate.to_string()).into(),
+                e.fx.map(|f| f.quote.as_str().to_owned()).into(),
+                e.fx.and_then(|f| f.rate_date).into(),
             ])
         }
         Entity::Course(c) => row.extend([

@@ -61,6 +61,7 @@ fn deal(id: &str, company_id: &str, amount: &str) -> SourceRecord {
             arr: Money::new(Decimal::from_str(amount).unwrap(), Currency::usd()),
             status: SubscriptionStatus::Active,
             motion: None,
+            arr_basis: None,
         }),
     }
 }

@@ -330,6 +330,19 @@ impl Person {
     }
 }
 
+/// How a subscription's ARR was derived from its CRM record.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "tributary_model::ArrBasis")]
+pub enum ArrBasis {
+    /// Read from the mapping's ARR field (`arr_field`, e.g. `ARR__c`).
+    ArrField,
+    /// The amount field × 12 / the term in months from the record's term field, rounded to
+    /// the currency's minor unit.
+    AmountOverTerm,
+    /// The amount field × 12 / the mapping's `default_term_months`: the record has no term.
+    AmountOverDefaultTerm,
+}
+
 /// A subscription of an account, derived from CRM opportunities or contracts.
 pub struct Subscription(SubscriptionRow);
 
@@ -356,9 +369,16 @@ impl Subscription {
         self.0.end_date.map(Date)
     }
 
-    /// Annual recurring revenue of the subscription.
+    /// Annual recurring revenue of the subscription, in its own currency.
     async fn arr(&self) -> Money {
         Money::from(&self.0.arr)
+    }
+
+    /// How `arr` was derived from the CRM record through the instance's field mapping: read
+    /// from the ARR field, or the amount × 12 / the term in months (the record's term, or
+    /// the mapping's default term when the record gives none); null when not recorded.
+    async fn arr_basis(&self) -> Option<ArrBasis> {
+        self.0.arr_basis.map(Into::into)
     }
 
     /// Lifecycle status, as the source reports it.

@@ -11,6 +11,7 @@ use crate::paging::{
 use crate::scalars::{Date, Money};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use tributary_analytics::bridge::{self, LedgerLine};
 use tributary_store::RevenueEventRow;
 use uuid::Uuid;
@@ -73,6 +74,55 @@ impl RevenueEvent {
     /// The account's ARR from this day on.
     async fn arr_after(&self) -> Money {
         Money::from(&self.0.arr_after)
+    }
+
+    /// The change in the contracts' own currency, before conversion (what the contracts
+    /// started on this day add, less what those ended take away); null when they are in
+    /// several currencies.
+    async fn original_delta(&self) -> Option<Money> {
+        self.0.original_delta.as_ref().map(Money::from)
+    }
+
+    /// The exchange rate that converted this day's contracts into the reporting currency,
+    /// and the day it is effective from; null when several rates contributed (a contract
+    /// booked at an older rate ends the day one booked at a newer rate starts).
+    async fn fx(&self) -> Option<FxConversion> {
+        self.0.fx.map(Into::into)
+    }
+}
+
+/// Which way an exchange rate is quoted.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "tributary_model::FxQuote")]
+pub enum FxQuote {
+    /// Units of the reporting currency per unit of the contract's currency: amounts are
+    /// multiplied by the rate.
+    Multiply,
+    /// Units of the contract's currency per unit of the reporting currency (Salesforce's
+    /// `DatedConversionRate`): amounts are divided by the rate.
+    Divide,
+}
+
+/// How contracts were converted into the reporting currency: each contract's ARR at the rate
+/// effective on its start date, exactly; the account's ARR is then rounded to the cent.
+#[derive(SimpleObject, Clone, Debug, PartialEq, Eq)]
+pub struct FxConversion {
+    /// The rate, as quoted.
+    pub rate: Decimal,
+    /// Whether amounts are multiplied or divided by `rate`.
+    pub quote: FxQuote,
+    /// The day the rate is effective from (the latest dated rate on or before the contract's
+    /// start); null for contracts already in the reporting currency, which convert at 1.
+    pub rate_date: Option<Date>,
+}
+
+impl From<tributary_model::FxConversion> for FxConversion {
+    fn from(f: tributary_model::FxConversion) -> Self {
+        FxConversion {
+            rate: f.rate.normalize(),
+            quote: f.quote.into(),
+            rate_date: f.rate_date.map(Date),
+        }
     }
 }
 
@@ -335,11 +385,10 @@ impl RevenueQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rust_decimal::Decimal;
     use tributary_model::Currency;
 
     fn row(account: u128, date: &str, kind: &str, delta: i64, after: i64) -> RevenueEventRow {
-        let usd = |n: i64| tributary_model::Money::new(Decimal::new(n, 4), Currency::usd());
+        let usd = |n: i64| tributary_model::Money::new(Decimal::new(n, 2), Currency::usd());
         RevenueEventRow {
             id: Uuid::now_v7(),
             account_id: Some(Uuid::from_u128(account)),
@@ -348,6 +397,8 @@ mod tests {
             kind: tributary_model::RevenueEventKind::parse(kind).unwrap(),
             arr_delta: usd(delta),
             arr_after: usd(after),
+            original_delta: None,
+            fx: None,
         }
     }
 
@@ -370,8 +421,8 @@ mod tests {
             .unwrap()
             .into();
         assert!(b.reconciled, "{b:?}");
-        assert_eq!(b.opening_arr.amount.to_string(), "0.015");
-        assert_eq!(b.closing_arr.amount.to_string(), "0.012");
+        assert_eq!(b.opening_arr.amount.to_string(), "1.50");
+        assert_eq!(b.closing_arr.amount.to_string(), "1.20");
         assert_eq!(b.difference.amount.to_string(), "0.00");
         let m: Vec<(RevenueEventKind, u64, String)> = b
             .movements
@@ -383,9 +434,9 @@ mod tests {
             [
                 (RevenueEventKind::New, 0, "0.00".to_owned()),
                 (RevenueEventKind::Renewal, 1, "0.00".to_owned()),
-                (RevenueEventKind::Expansion, 1, "0.002".to_owned()),
+                (RevenueEventKind::Expansion, 1, "0.20".to_owned()),
                 (RevenueEventKind::Contraction, 0, "0.00".to_owned()),
-                (RevenueEventKind::Churn, 1, "-0.005".to_owned()),
+                (RevenueEventKind::Churn, 1, "-0.50".to_owned()),
             ]
         );
     }
@@ -403,7 +454,7 @@ mod tests {
             .unwrap()
             .into();
         assert!(!b.reconciled);
-        assert_eq!(b.difference.amount.to_string(), "0.002");
+        assert_eq!(b.difference.amount.to_string(), "0.20");
         assert_eq!(b.differences.len(), 1);
         assert_eq!(
             b.differences[0].account_id.as_str(),

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use std::str::FromStr;
 use tower::ServiceExt;
 use tributary_model::{
-    Account, Currency, DealContact, Entity, ExternalRef, Money, Person, PersonRole, RevenueEvent,
-    RevenueEventKind, Segment, SourceRecord, Subscription, SubscriptionStatus,
+    Account, ArrBasis, Currency, DealContact, Entity, ExternalRef, Money, Person, PersonRole,
+    RevenueEvent, RevenueEventKind, Segment, SourceRecord, Subscription, SubscriptionStatus,
 };
 pub(crate) use tributary_store::testing::for_each_backend;
 use tributary_store::{CommitBatch, QuarantineItem, Store};
@@ -104,6 +104,7 @@ fn deal(
             ),
             status: SubscriptionStatus::Active,
             motion: (id == "d1").then_some(RevenueEventKind::Renewal),
+            arr_basis: (id == "d1").then_some(ArrBasis::ArrField),
         }),
     }
 }
@@ -133,6 +134,8 @@ fn ledger_line(
             kind,
             arr_delta: usd(delta),
             arr_after: usd(after),
+            original_delta: None,
+            fx: None,
         }),
     }
 }
@@ -164,7 +167,7 @@ pub(crate) async fn load_fixtures(store: &Store) {
         deal("d1", "acme", "1200.50", "USD", CURRENT),
         deal("d2", "acme", "99.99", "USD", ("2020-01-01", "2021-01-01")),
         deal("d3", "globex", "1000", "EUR", CURRENT),
-        deal("d4", "globex", "10.0001", "USD", CURRENT),
+        deal("d4", "globex", "10.01", "USD", CURRENT),
         SourceRecord {
             external_ref: ExternalRef::new("hubspot", "hs", "deal_contacts", "d1-p2"),
             source_updated_at: None,
@@ -194,8 +197,8 @@ pub(crate) async fn load_fixtures(store: &Store) {
             "globex",
             "2020-01-01",
             RevenueEventKind::New,
-            "1090.0001",
-            "1090.0001",
+            "1090.01",
+            "1090.01",
         ),
     ]);
     let out = store

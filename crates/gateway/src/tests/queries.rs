@@ -229,7 +229,7 @@ async fn arr_in_several_currencies_is_only_given_per_currency() {
             d["account"]["arrByCurrency"],
             json!([
                 {"amount": "1000.00", "currency": "EUR"},
-                {"amount": "10.0001", "currency": "USD"}
+                {"amount": "10.01", "currency": "USD"}
             ])
         );
         // An account without subscriptions has no ARR to speak of.
@@ -539,7 +539,7 @@ async fn accounts_carry_their_ledger_and_subscriptions_their_deal_people() {
                  ledgerArr { amount currency }
                  before: ledgerArr(asOf: "2019-12-31") { amount currency }
                  middle: ledgerArr(asOf: "2020-07-01") { amount }
-                 subscriptions { plan motion contacts { role primary person { name email } } }
+                 subscriptions { plan motion arrBasis contacts { role primary person { name email } } }
                } }"#,
             json!({"id": acme}),
         )
@@ -560,6 +560,8 @@ async fn accounts_carry_their_ledger_and_subscriptions_their_deal_people() {
             .collect();
         assert_eq!(with_people.len(), 1);
         assert_eq!(with_people[0]["motion"], "RENEWAL");
+        assert_eq!(with_people[0]["arrBasis"], "ARR_FIELD");
+        assert!(subs.iter().any(|s| s["arrBasis"].is_null()));
         assert_eq!(
             with_people[0]["contacts"],
             json!([{"role": "Economic Buyer", "primary": true,
@@ -592,8 +594,8 @@ async fn the_arr_bridge_reconciles_the_stored_ledger() {
                      difference { amount } reconciled differences { accountId } } }"#;
         let d = data(&app, q, json!({"from": "2020-06-01", "to": "2021-06-01"})).await;
         let b = &d["revenueBridge"];
-        assert_eq!(b["openingArr"], json!({"amount": "2390.4901", "currency": "USD"}));
-        assert_eq!(b["closingArr"]["amount"], "2290.5001");
+        assert_eq!(b["openingArr"], json!({"amount": "2390.50", "currency": "USD"}));
+        assert_eq!(b["closingArr"]["amount"], "2290.51");
         assert_eq!(b["difference"]["amount"], "0.00");
         assert_eq!(b["reconciled"], true);
         assert_eq!(b["differences"], json!([]));

@@ -10,7 +10,8 @@ use sea_orm::{
     ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tributary_model::{
-    EntityKind, ExternalRef, Money, PersonRole, RevenueEventKind, Segment, SubscriptionStatus,
+    ArrBasis, EntityKind, ExternalRef, Money, PersonRole, RevenueEventKind, Segment,
+    SubscriptionStatus,
 };
 use uuid::Uuid;
 
@@ -153,6 +154,8 @@ pub struct SubscriptionRow {
     pub status: SubscriptionStatus,
     /// What the CRM calls the deal (new business, renewal…), when it says.
     pub motion: Option<RevenueEventKind>,
+    /// How `arr` was derived from the source record, when recorded.
+    pub arr_basis: Option<ArrBasis>,
 }
 
 impl TryFrom<subscription::Model> for SubscriptionRow {
@@ -167,6 +170,11 @@ impl TryFrom<subscription::Model> for SubscriptionRow {
                 .motion
                 .as_deref()
                 .map(|k| decode(T, "motion", k, RevenueEventKind::parse))
+                .transpose()?,
+            arr_basis: m
+                .arr_basis
+                .as_deref()
+                .map(|b| decode(T, "arr_basis", b, ArrBasis::parse))
                 .transpose()?,
             id: m.id,
             account_id: m.account_id,

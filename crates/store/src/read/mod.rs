@@ -184,10 +184,16 @@ pub(crate) fn money(
     e4: i64,
     currency: &str,
 ) -> Result<tributary_model::Money, StoreError> {
-    Ok(tributary_model::Money::new(
-        crate::money::from_e4(e4),
-        currency_of(table, currency)?,
-    ))
+    let currency = currency_of(table, currency)?;
+    // Written with the currency's decimals (`1200.00` USD, `1200` JPY) when the stored amount
+    // is a whole number of its minor unit, as every amount Tributary derives is; a source
+    // amount with more decimals keeps them.
+    let mut amount = rust_decimal::Decimal::new(e4, crate::money::SCALE).normalize();
+    let dp = currency.minor_units();
+    if amount.scale() < dp {
+        amount.rescale(dp);
+    }
+    Ok(tributary_model::Money::new(amount, currency))
 }
 
 /// A stored currency code.

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::str::FromStr;
-use tributary_model::{Currency, Money, RevenueEventKind};
+use tributary_model::{Currency, FxConversion, FxQuote, Money, RevenueEventKind};
 use uuid::Uuid;
 
 /// One live line of the revenue ledger: a change of an account's ARR, in the reporting
@@ -29,6 +29,10 @@ pub struct RevenueEventRow {
     pub arr_delta: Money,
     /// The account's ARR from this day on.
     pub arr_after: Money,
+    /// The change in the contracts' own currency, when they share one.
+    pub original_delta: Option<Money>,
+    /// The rate that converted the contracts, when they share one.
+    pub fx: Option<FxConversion>,
 }
 
 impl TryFrom<revenue_event::Model> for RevenueEventRow {
@@ -40,6 +44,18 @@ impl TryFrom<revenue_event::Model> for RevenueEventRow {
             kind: decode(T, "kind", &m.kind, RevenueEventKind::parse)?,
             arr_delta: money(T, m.arr_delta_e4, &m.currency)?,
             arr_after: money(T, m.arr_after_e4, &m.currency)?,
+            original_delta: match (m.original_delta_e4, m.original_currency.as_deref()) {
+                (Some(e4), Some(currency)) => Some(money(T, e4, currency)?),
+                _ => None,
+            },
+            fx: match (m.fx_rate.as_deref(), m.fx_quote.as_deref()) {
+                (Some(rate), Some(quote)) => Some(FxConversion {
+                    rate: Decimal::from_str(rate).map_err(|_| corrupt(T, "fx_rate", rate))?,
+                    quote: decode(T, "fx_quote", quote, FxQuote::parse)?,
+                    rate_date: m.fx_rate_date,
+                }),
+                _ => None,
+            },
             id: m.id,
             account_id: m.account_id,
             subscription_id: m.subscription_id,

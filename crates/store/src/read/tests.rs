@@ -66,6 +66,7 @@ fn deal(id: &str, company: &str, arr: Money, motion: Option<RevenueEventKind>) -
             arr,
             status: SubscriptionStatus::Pending,
             motion,
+            arr_basis: motion.map(|_| ArrBasis::AmountOverTerm),
         }),
     )
 }
@@ -211,6 +212,12 @@ async fn rows_decode_into_domain_types() {
                         kind: RevenueEventKind::Contraction,
                         arr_delta: money("-0.0001", "USD"),
                         arr_after: money("10", "USD"),
+                        original_delta: Some(money("-150", "JPY")),
+                        fx: Some(FxConversion {
+                            rate: Decimal::from_str("151.123456789").unwrap(),
+                            quote: FxQuote::Divide,
+                            rate_date: Some(d("2026-01-01")),
+                        }),
                     }),
                 ),
             ],
@@ -241,6 +248,9 @@ async fn rows_decode_into_domain_types() {
             .iter()
             .map(|s| (s.arr.to_string(), s.status, s.motion))
             .collect();
+        let bases: std::collections::HashSet<Option<ArrBasis>> =
+            subs.iter().map(|s| s.arr_basis).collect();
+        assert_eq!(bases, [None, Some(ArrBasis::AmountOverTerm)].into());
         got.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(
             got,
@@ -272,6 +282,17 @@ async fn rows_decode_into_domain_types() {
         assert_eq!(events[0].kind, RevenueEventKind::Contraction);
         assert_eq!(events[0].arr_delta.to_string(), "-0.0001 USD");
         assert_eq!(events[0].arr_after.to_string(), "10.00 USD");
+        // In the currency's own decimals: none for JPY.
+        assert_eq!(
+            events[0].original_delta.as_ref().map(ToString::to_string),
+            Some("-150 JPY".to_owned())
+        );
+        let fx = events[0].fx.unwrap();
+        assert_eq!(fx.rate.to_string(), "151.123456789");
+        assert_eq!(
+            (fx.quote, fx.rate_date),
+            (FxQuote::Divide, Some(d("2026-01-01")))
+        );
         assert_eq!(events[0].account_id, Some(account.id));
         let filter = RevenueEventFilter {
             kinds: vec![RevenueEventKind::New],
