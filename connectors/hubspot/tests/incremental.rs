@@ -161,7 +161,10 @@ fn emitted(items: &[ReadItem]) -> Vec<String> {
             ReadItem::Record(r) => Some(r.external_ref.external_id.clone()),
             ReadItem::Reject(r) => r.external_id.clone(),
             ReadItem::Delete(r) => Some(r.external_id.clone()),
-            ReadItem::Checkpoint(_) | ReadItem::Complete(_) | ReadItem::Count(_) => None,
+            ReadItem::Checkpoint(_)
+            | ReadItem::Complete(_)
+            | ReadItem::Count(_)
+            | ReadItem::Expect(_) => None,
         })
         .collect()
 }

@@ -290,6 +290,7 @@ where
     Box::pin(try_stream! {
         let mut local = Tally::default();
         let mut pages = 0u64;
+        let mut announced = false;
         loop {
             let page = source.next_page(state).await?;
             pages += 1;
@@ -300,8 +301,16 @@ where
             if count.total.is_none() {
                 count.total = page.total;
             }
+            let expect = match (announced, count.total) {
+                (false, Some(total)) => Some(total.saturating_sub(count.read)),
+                _ => None,
+            };
             if count.total.is_some() {
                 count.read += page.records.len() as u64 + page.skipped;
+            }
+            if let Some(more) = expect {
+                announced = true;
+                yield ReadItem::Expect(more);
             }
             tracing::debug!(stream, phase = name, records = page.records.len(), "page read");
             for mapped in mapper.map_page(page.records).await? {

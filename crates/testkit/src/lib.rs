@@ -634,10 +634,11 @@ impl Kit {
                     .sync(store, connector.as_ref(), SyncMode::FullRefresh)
                     .await?;
                 let (_, o) = again.totals();
-                if o.written != 0 || o.deleted != 0 {
+                if o.written != 0 || o.deleted + o.swept != 0 {
                     return Err(c.fail(format!(
                         "a second full refresh wrote {} and deleted {} rows",
-                        o.written, o.deleted
+                        o.written,
+                        o.deleted + o.swept
                     )));
                 }
                 if store.content_digest().await.map_err(|e| c.setup(e))? != first {
