@@ -307,3 +307,53 @@ pub async fn serve_mocks(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tributary_store::{CommitOutcome, RunChecks};
+    use tributary_sync::StreamReport;
+
+    fn report(errors: &[(&str, Option<&str>)]) -> SyncReport {
+        SyncReport {
+            connector: DEMO_CONNECTOR.to_owned(),
+            streams: errors
+                .iter()
+                .map(|(stream, error)| StreamReport {
+                    stream: (*stream).to_owned(),
+                    run_id: tributary_model::SyncRunId::new(),
+                    read: 0,
+                    outcome: CommitOutcome::default(),
+                    error: error.map(str::to_owned),
+                    paused: None,
+                    checks: RunChecks::default(),
+                    drift: Vec::new(),
+                    duration: Duration::ZERO,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_ready_line_names_failed_streams_and_why() {
+        let took = Duration::from_millis(2_340);
+        assert_eq!(
+            ready_line(took, &report(&[("companies", None), ("deals", None)])),
+            "ready in 2.3s"
+        );
+        assert_eq!(
+            ready_line(
+                took,
+                &report(&[
+                    ("companies", None),
+                    ("deals", Some("rate limited after 5 attempts")),
+                    ("deal_contacts", Some("server error 503")),
+                ])
+            ),
+            "ready in 2.3s, but 2 stream(s) failed and their data is partial: \
+             hubspot-demo/deals (rate limited after 5 attempts); \
+             hubspot-demo/deal_contacts (server error 503)"
+        );
+    }
+}

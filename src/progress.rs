@@ -164,7 +164,7 @@ pub fn summary(report: &SyncReport) -> String {
     }
     out.push_str(
         "read = written + unchanged + skipped + quarantined + deleted; skipped: read but not \
-         loaded on purpose (a delete of a row not stored, a record repeated in a page); swept: \
+         loaded on purpose (a deal not won, a delete of a row not stored, a record read twice); swept: \
          rows a full refresh removed because the source no longer has them\n",
     );
     out
@@ -241,11 +241,11 @@ mod tests {
             ],
         };
         let expected = "\
-stream                        read  written  unchanged  skipped  quarantined  deleted  swept  secs  status
-hubspot-demo/companies        2000     1990          0        0           10        0      0  1.25  ok
-hubspot-demo/deals            6310     5512          0      798            0        0      3  1.25  ok
-hubspot-demo/deal_contacts       1        0          0        1            0        0      0  1.25  FAILED: server error 503 after 5 attempts
-read = written + unchanged + skipped + quarantined + deleted; skipped: read but not loaded on purpose (a delete of a row not stored, a record repeated in a page); swept: rows a full refresh removed because the source no longer has them
+stream                      read  written  unchanged  skipped  quarantined  deleted  swept  secs  status
+hubspot-demo/companies      2000     1990          0        0           10        0      0  1.25  ok
+hubspot-demo/deals          6310     5512          0      798            0        0      3  1.25  ok
+hubspot-demo/deal_contacts     1        0          0        1            0        0      0  1.25  FAILED: server error 503 after 5 attempts
+read = written + unchanged + skipped + quarantined + deleted; skipped: read but not loaded on purpose (a deal not won, a delete of a row not stored, a record read twice); swept: rows a full refresh removed because the source no longer has them
 ";
         assert_eq!(summary(&report), expected);
         assert_eq!(

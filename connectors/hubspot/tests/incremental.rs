@@ -164,7 +164,8 @@ fn emitted(items: &[ReadItem]) -> Vec<String> {
             ReadItem::Checkpoint(_)
             | ReadItem::Complete(_)
             | ReadItem::Count(_)
-            | ReadItem::Expect(_) => None,
+            | ReadItem::Expect(_)
+            | ReadItem::Skip => None,
         })
         .collect()
 }
@@ -492,10 +493,12 @@ async fn cut_off(
     panic!("{name}: fewer than {n} checkpoints");
 }
 
+/// The items without checkpoints and progress totals.
 fn without_checkpoints(items: &[ReadItem]) -> Vec<ReadItem> {
     items
         .iter()
-        .filter(|i| !matches!(i, ReadItem::Checkpoint(_)))
+        // A resumed read's progress total is what is left, not the whole: not data.
+        .filter(|i| !matches!(i, ReadItem::Checkpoint(_) | ReadItem::Expect(_)))
         .cloned()
         .collect()
 }

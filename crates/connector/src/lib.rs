@@ -192,6 +192,10 @@ pub enum ReadItem {
     Reject(Reject),
     /// The source deleted this row.
     Delete(ExternalRef),
+    /// A record read and deliberately not loaded (a deal that is not won, in a full refresh
+    /// whose sweep removes what it no longer sees; a deleted row a full listing still shows):
+    /// nothing is stored, but the run counts it, so its figures add up to what was read.
+    Skip,
     /// The vendor's count of a phase of the read against what was read.
     Count(SourceCount),
     /// The vendor says this many more items are still to come in the phase being read (its

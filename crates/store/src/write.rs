@@ -42,6 +42,8 @@ pub struct CommitBatch {
     pub rejects: Vec<QuarantineItem>,
     /// Rows the source deleted.
     pub deletes: Vec<ExternalRef>,
+    /// Items the connector read and deliberately did not load ([`CommitOutcome::skipped`]).
+    pub skipped: u64,
     /// The stream's new state: `None` leaves it, `Some(Value::Null)` clears it.
     pub state: Option<serde_json::Value>,
     /// This batch ends a full refresh that read the stream to its end: rows of the stream not
@@ -61,9 +63,9 @@ pub struct CommitOutcome {
     pub quarantined: u64,
     /// Rows marked deleted because the source said so (a delete item).
     pub deleted: u64,
-    /// Items read but deliberately not loaded: a record repeated later in the same batch
-    /// (the later copy is loaded), or a delete of a row that is not stored or already deleted
-    /// (e.g. a deal that was never won). With the four above, these account for every item
+    /// Items read but deliberately not loaded: what the connector skipped (a deal not won),
+    /// a record repeated later in the same batch (the later copy is loaded), or a delete of a
+    /// row that is not stored or already deleted (e.g. a deal that was never won). With the four above, these account for every item
     /// the connector yielded.
     pub skipped: u64,
     /// Rows a completed full refresh marked deleted because the source no longer lists them;
@@ -184,7 +186,8 @@ impl Store {
         outcome.deleted = mark_deleted(&txn, &batch.deletes, now).await?;
         // A delete that found no live row, and a record superseded by a later copy in this
         // batch, were read and deliberately not loaded.
-        outcome.skipped = (batch.deletes.len() as u64).saturating_sub(outcome.deleted)
+        outcome.skipped = batch.skipped
+            + (batch.deletes.len() as u64).saturating_sub(outcome.deleted)
             + (valid - records.len()) as u64;
 
         // Every row this stream reported, good or bad, counts as seen for the sweep.

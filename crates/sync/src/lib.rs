@@ -349,6 +349,10 @@ impl SyncEngine {
                     batch.deletes.push(r);
                     batch.records_read += 1;
                 }
+                ReadItem::Skip => {
+                    batch.skipped += 1;
+                    batch.records_read += 1;
+                }
                 ReadItem::Count(c) => {
                     counts.push(c);
                 }
@@ -477,6 +481,7 @@ impl SyncEngine {
                     payload: r.raw.to_string(),
                 }),
                 ReadItem::Delete(r) => batch.deletes.push(r),
+                ReadItem::Skip => batch.skipped += 1,
                 // A push has no cursor and no vendor count.
                 ReadItem::Checkpoint(_)
                 | ReadItem::Complete(_)

@@ -109,7 +109,7 @@ async fn run(source: &mut FakePager, state: &mut FakeState) -> Vec<Result<ReadIt
         .await
 }
 
-/// A compact trace: `r<id>` record, `x` reject, `d<id>` delete, `c<state>` checkpoint,
+/// A compact trace: `r<id>` record, `x` reject, `d<id>` delete, `s` skip, `c<state>` checkpoint,
 /// `n<source>/<read>` count, `t<more>` expected total, `e` error.
 fn trace(items: &[Result<ReadItem, String>]) -> Vec<String> {
     items
@@ -118,6 +118,7 @@ fn trace(items: &[Result<ReadItem, String>]) -> Vec<String> {
             Ok(ReadItem::Record(r)) => format!("r{}", r.external_ref.external_id),
             Ok(ReadItem::Reject(_)) => "x".to_owned(),
             Ok(ReadItem::Delete(r)) => format!("d{}", r.external_id),
+            Ok(ReadItem::Skip) => "s".to_owned(),
             Ok(ReadItem::Checkpoint(s)) => format!("c{}", s.0),
             Ok(ReadItem::Complete(s)) => format!("done{}", s.0),
             Ok(ReadItem::Count(c)) => format!("n{}/{}", c.source, c.read),
@@ -195,6 +196,7 @@ async fn rejects_and_skips_do_not_stop_the_read_and_a_shortfall_is_counted() {
             "x",
             "x",
             r#"c{"page":1,"read":3,"total":9}"#,
+            "s",
             "r4",
             "n9/5"
         ]
