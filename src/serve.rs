@@ -168,7 +168,7 @@ impl Worker {
                 match result {
                     Ok(report) => {
                         let (read, o) = report.totals();
-                        tracing::info!(connector = %name, read, written = o.written, quarantined = o.quarantined, deleted = o.deleted, succeeded = report.succeeded(), "scheduled sync finished");
+                        tracing::info!(connector = %name, read, written = o.written, unchanged = o.unchanged, skipped = o.skipped, quarantined = o.quarantined, deleted = o.deleted, swept = o.swept, succeeded = report.succeeded(), "scheduled sync finished");
                         resume_at = report.paused().and_then(|p| p.resume_at);
                         match self.ledger.refresh(&self.store).await {
                             Ok(l) => tracing::info!(events = l.events, written = l.written, removed = l.removed, "revenue ledger refreshed"),
