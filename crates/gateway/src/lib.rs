@@ -12,8 +12,8 @@
 //!   source of `schema.graphql`).
 //! - [`app`]: the router: `POST`/`GET /graphql` (GraphQL over HTTP, answering
 //!   `application/graphql-response+json` or `application/json` as the client accepts),
-//!   GraphiQL at `/`, `/healthz`, `/readyz`; with a body size limit, timeouts and request
-//!   tracing. [`serve`] runs it with graceful shutdown. Push connectors' ingest routes
+//!   GraphiQL at `/` (every file it loads embedded, see `graphiql`), `/healthz`, `/readyz`;
+//!   with a body size limit, timeouts and request tracing. [`serve`] runs it with graceful shutdown. Push connectors' ingest routes
 //!   ([`PushMount`]) are mounted under their prefixes: a request is committed through the
 //!   sync engine before it is acknowledged.
 //! - [`GatewayError`]: every error a client sees carries a stable `extensions.code`
