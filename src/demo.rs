@@ -228,20 +228,21 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let started = std::time::Instant::now();
-    let demo = prepare(&opts).await?;
-    if opts.progress {
-        eprint!("{}", progress::summary(&demo.report));
-    }
+    // The port first: a busy one fails now, not after the sync.
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| {
             format!(
-                "cannot listen on {} (is another demo running?)",
+                "cannot listen on {} (is another demo running? pick another with --listen)",
                 opts.listen
             )
         })?;
     let addr = listener.local_addr()?;
-    println!("ready in {:.1}s", started.elapsed().as_secs_f64());
+    let demo = prepare(&opts).await?;
+    if opts.progress {
+        print!("{}", progress::summary(&demo.report));
+    }
+    println!("{}", ready_line(started.elapsed(), &demo.report));
     println!("graphql: http://{addr}/graphql");
     println!("graphiql: http://{addr}/");
     println!("hubspot mock: {}", demo.hubspot.base_url);
@@ -264,6 +265,22 @@ pub async fn run(
     demo.hubspot.shutdown().await?;
     demo.store.close().await?;
     Ok(())
+}
+
+/// The line that says the demo serves: how long it took, and which streams failed (the
+/// data served then is partial), naming each with its reason.
+pub fn ready_line(took: std::time::Duration, report: &SyncReport) -> String {
+    let failed = progress::failed_streams(report);
+    if failed.is_empty() {
+        format!("ready in {:.1}s", took.as_secs_f64())
+    } else {
+        format!(
+            "ready in {:.1}s, but {} stream(s) failed and their data is partial: {}",
+            took.as_secs_f64(),
+            failed.len(),
+            failed.join("; ")
+        )
+    }
 }
 
 /// `tributary sim serve`: every vendor mock on its own, until `shutdown` resolves.
@@ -305,4 +322,54 @@ pub async fn serve_mocks(
         server.shutdown().await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tributary_store::{CommitOutcome, RunChecks};
+    use tributary_sync::StreamReport;
+
+    fn report(errors: &[(&str, Option<&str>)]) -> SyncReport {
+        SyncReport {
+            connector: DEMO_CONNECTOR.to_owned(),
+            streams: errors
+                .iter()
+                .map(|(stream, error)| StreamReport {
+                    stream: (*stream).to_owned(),
+                    run_id: tributary_model::SyncRunId::new(),
+                    read: 0,
+                    outcome: CommitOutcome::default(),
+                    error: error.map(str::to_owned),
+                    paused: None,
+                    checks: RunChecks::default(),
+                    drift: Vec::new(),
+                    duration: Duration::ZERO,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_ready_line_names_failed_streams_and_why() {
+        let took = Duration::from_millis(2_340);
+        assert_eq!(
+            ready_line(took, &report(&[("companies", None), ("deals", None)])),
+            "ready in 2.3s"
+        );
+        assert_eq!(
+            ready_line(
+                took,
+                &report(&[
+                    ("companies", None),
+                    ("deals", Some("rate limited after 5 attempts")),
+                    ("deal_contacts", Some("server error 503")),
+                ])
+            ),
+            "ready in 2.3s, but 2 stream(s) failed and their data is partial: \
+             hubspot-demo/deals (rate limited after 5 attempts); \
+             hubspot-demo/deal_contacts (server error 503)"
+        );
+    }
 }

@@ -216,7 +216,7 @@ pub async fn refresh(store: &Store, fx: &FxTable, grace_days: u32) -> Result<Led
     Ok(LedgerOutcome {
         events,
         written: outcome.written,
-        removed: outcome.deleted,
+        removed: outcome.swept,
         kind_mismatches: mismatches.len(),
     })
 }

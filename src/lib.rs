@@ -34,19 +34,29 @@ pub fn error_line(e: &anyhow::Error) -> String {
     line
 }
 
-/// Starts tracing: `RUST_LOG` wins; otherwise `default` (e.g. `warn` for interactive commands,
-/// whose progress bars tell the story, `info` for `serve`).
+/// Starts tracing on stderr: `RUST_LOG` wins; otherwise `default` (e.g. `warn` for
+/// interactive commands, whose progress bars tell the story, `info` for `serve`). Colours only
+/// when stderr is a terminal (and `NO_COLOR` is unset), so a redirected log is plain text.
 pub fn init_tracing(default: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(log_colours(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        ))
         .with_writer(std::io::stderr);
     if json {
         let _ = builder.json().try_init();
     } else {
         let _ = builder.try_init();
     }
+}
+
+/// Whether log lines carry ANSI colours: on a terminal, unless `NO_COLOR` asks otherwise.
+fn log_colours(stderr_is_terminal: bool, no_color: bool) -> bool {
+    stderr_is_terminal && !no_color
 }
 
 /// Resolves when the process is asked to stop (Ctrl-C, or SIGTERM on Unix).
@@ -94,5 +104,12 @@ mod tests {
             "cannot sync: pool failed: refused: refused"
         );
         assert_eq!(super::error_line(&e), "cannot sync: pool failed: refused");
+    }
+
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal() {
+        assert!(super::log_colours(true, false));
+        assert!(!super::log_colours(false, false));
+        assert!(!super::log_colours(true, true));
     }
 }

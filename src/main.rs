@@ -59,16 +59,41 @@ impl CompanyArgs {
     }
 }
 
+/// The `--faults` syntax, in full, for `demo --help` and `sim serve --help` alike.
+const FAULTS_HELP: &str = "\
+Make the simulated vendor misbehave, deterministically (the same seed and knobs give the same
+faults on every run), so you can watch the sync cope. Knobs are comma-separated NAME=VALUE:
+
+  rate_limit=SCHEDULE     those requests get the vendor's 429 with Retry-After
+  retry_after=SECS        the Retry-After of those 429s (default 1)
+  server_errors=SCHEDULE  those requests get a 500, 502 or 503
+  truncate=SCHEDULE       those successful responses have their body cut in half
+  slow_ms=MS              every response is delayed this long
+  token_ttl=N             an OAuth access token works for N requests, then gets a 401
+  token_ttl_secs=SECS     OAuth access tokens expire this long after issue
+  mutate=P                records change (newer modified time) while a sync pages through them
+  duplicates=P            a page repeats its last record as the next page's first
+  malformed=N             N records of each object type are served malformed
+
+Requests are numbered from 1 per mock. A SCHEDULE is K (requests 1 to K), A-B (requests A to
+B), or K@N (K requests from request N), any of them optionally followed by /P (and again every
+P requests); or a fraction such as 0.1 (each request with that probability, drawn from the
+seed). A probability P is a fraction (0.05) or a percentage (5%).
+
+Example: --faults rate_limit=3@5/50,retry_after=1,server_errors=2@20,slow_ms=200,malformed=3
+answers requests 5-7 of every 50 with 429 and Retry-After: 1, requests 20-21 with a 5xx,
+delays every response by 200 ms, and serves 3 broken records of each type (they go to
+quarantine with their reason while the rest lands).";
+
 #[derive(Subcommand)]
 enum Command {
     /// Simulated company → real connectors over HTTP → database → GraphQL with GraphiQL.
     Demo {
         #[command(flatten)]
         company: CompanyArgs,
-        /// Fault knobs of the mock APIs, comma-separated, e.g.
-        /// `rate_limit=3@5/50,retry_after=0,server_errors=2@20,truncate=0.1,slow_ms=200,token_ttl=5,mutate=0.05,duplicates=0.05,malformed=3`
-        /// (see `tributary-mock-kit`'s Faults for every knob).
-        #[arg(long, default_value = "")]
+        /// Make the mock vendor misbehave: comma-separated knobs, e.g.
+        /// `rate_limit=3@5/50,malformed=3` (`--help` lists every knob).
+        #[arg(long, default_value = "", value_name = "KNOBS", long_help = FAULTS_HELP)]
         faults: String,
         /// Where to serve GraphQL.
         #[arg(long, default_value = "127.0.0.1:4000")]
@@ -160,8 +185,9 @@ enum SimCommand {
     Serve {
         #[command(flatten)]
         company: CompanyArgs,
-        /// Fault knobs, comma-separated, e.g. `rate_limit=0.1,retry_after=1,truncate=0.05,malformed=3`.
-        #[arg(long, default_value = "")]
+        /// Make the mocks misbehave: comma-separated knobs, e.g.
+        /// `rate_limit=3@5/50,malformed=3` (`--help` lists every knob).
+        #[arg(long, default_value = "", value_name = "KNOBS", long_help = FAULTS_HELP)]
         faults: String,
         /// Address of the first mock.
         #[arg(long, default_value = "127.0.0.1:4100")]
@@ -335,7 +361,7 @@ async fn sync(
     } else {
         SyncMode::Incremental
     };
-    let mut failed = false;
+    let mut failed = Vec::new();
     for (name, section) in &config.connectors {
         if !only.is_empty() && !only.contains(name) {
             continue;
@@ -360,7 +386,7 @@ async fn sync(
                 ),
             }
         }
-        failed |= !report.succeeded();
+        failed.extend(progress::failed_streams(&report));
     }
     // The ledger is derived from what landed: a ledger that cannot be refreshed (a missing FX
     // rate or file, say) does not undo the sync, but the run failed a step and says so.
@@ -379,11 +405,12 @@ async fn sync(
         }
     };
     let mut problems = Vec::new();
-    if failed {
-        problems.push(
-            "some streams failed; committed checkpoints are kept and the next sync resumes from them"
-                .to_owned(),
-        );
+    if !failed.is_empty() {
+        problems.push(format!(
+            "{} stream(s) failed: {}; committed checkpoints are kept and the next sync resumes from them",
+            failed.len(),
+            failed.join("; ")
+        ));
     }
     if let Some(reason) = ledger {
         problems.push(format!("the revenue ledger was not refreshed: {reason}"));
@@ -407,4 +434,32 @@ async fn check_config(arg: &ConfigArg) -> Result<()> {
     }
     println!("all {} checks passed", findings.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    /// `--help` stands alone: it names every knob the mocks accept, and its example parses.
+    #[test]
+    fn the_faults_help_lists_every_knob_and_its_example_parses() {
+        for knob in Faults::KNOBS {
+            assert!(
+                FAULTS_HELP.contains(&format!("\n  {knob}=")),
+                "`{knob}` is missing from the --faults help"
+            );
+        }
+        let example = FAULTS_HELP
+            .split("Example: --faults ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("the help has an example");
+        Faults::parse(example).expect("the help's example parses");
+    }
 }

@@ -178,7 +178,7 @@ impl Worker {
                 match result {
                     Ok(report) => {
                         let (read, o) = report.totals();
-                        tracing::info!(connector = %name, read, written = o.written, quarantined = o.quarantined, deleted = o.deleted, succeeded = report.succeeded(), "scheduled sync finished");
+                        tracing::info!(connector = %name, read, written = o.written, unchanged = o.unchanged, skipped = o.skipped, quarantined = o.quarantined, deleted = o.deleted, swept = o.swept, succeeded = report.succeeded(), "scheduled sync finished");
                         resume_at = report.paused().and_then(|p| p.resume_at);
                         let ledger = match &self.fixed_fx {
                             Some((fx, grace)) => crate::ledger::refresh(&self.store, fx, *grace).await,

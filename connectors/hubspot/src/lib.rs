@@ -514,6 +514,7 @@ impl HubspotConnector {
         let pipelines = Pipelines::parse(&response.body)
             .map_err(|message| ConnectorError::Decode { url, message })?;
         tracing::debug!(
+            stream = DEALS,
             stages = pipelines.stage_count(),
             multi_currency = existing.contains(CURRENCY_PROPERTY),
             "hubspot deal pipelines and properties read"
@@ -549,6 +550,7 @@ impl Run<'_> {
             .unwrap_or(false);
         if first {
             tracing::warn!(
+                stream = self.object.name,
                 pipeline = pipeline.as_deref().unwrap_or(""),
                 stage = stage.as_deref().unwrap_or(""),
                 won,

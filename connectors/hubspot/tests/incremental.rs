@@ -161,7 +161,11 @@ fn emitted(items: &[ReadItem]) -> Vec<String> {
             ReadItem::Record(r) => Some(r.external_ref.external_id.clone()),
             ReadItem::Reject(r) => r.external_id.clone(),
             ReadItem::Delete(r) => Some(r.external_id.clone()),
-            ReadItem::Checkpoint(_) | ReadItem::Complete(_) | ReadItem::Count(_) => None,
+            ReadItem::Checkpoint(_)
+            | ReadItem::Complete(_)
+            | ReadItem::Count(_)
+            | ReadItem::Expect(_)
+            | ReadItem::Skip => None,
         })
         .collect()
 }
@@ -489,10 +493,12 @@ async fn cut_off(
     panic!("{name}: fewer than {n} checkpoints");
 }
 
+/// The items without checkpoints and progress totals.
 fn without_checkpoints(items: &[ReadItem]) -> Vec<ReadItem> {
     items
         .iter()
-        .filter(|i| !matches!(i, ReadItem::Checkpoint(_)))
+        // A resumed read's progress total is what is left, not the whole: not data.
+        .filter(|i| !matches!(i, ReadItem::Checkpoint(_) | ReadItem::Expect(_)))
         .cloned()
         .collect()
 }

@@ -134,6 +134,7 @@ impl SalesforceConnector {
             })
             .collect();
         tracing::debug!(
+            stream = ACCOUNT,
             users = owners.len(),
             "salesforce users loaded for account owners"
         );
@@ -175,6 +176,7 @@ impl SalesforceConnector {
             RATES => {
                 if !self.multi_currency().await? {
                     tracing::info!(
+                        stream = object.name,
                         "single-currency salesforce org: no dated conversion rates to read"
                     );
                     return Ok(None);

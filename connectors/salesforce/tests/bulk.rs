@@ -148,7 +148,7 @@ async fn a_large_full_refresh_goes_through_bulk_and_lands_what_rest_lands() {
             // A second bulk refresh changes nothing.
             let again = sync(&store, &c, SyncMode::FullRefresh).await;
             let (_, outcome) = again.totals();
-            assert_eq!((outcome.written, outcome.deleted), (0, 0));
+            assert_eq!((outcome.written, outcome.deleted, outcome.swept), (0, 0, 0));
             assert_eq!(store.content_digest().await.unwrap(), clean);
         }
     })

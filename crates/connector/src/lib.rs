@@ -193,8 +193,16 @@ pub enum ReadItem {
     Reject(Reject),
     /// The source deleted this row.
     Delete(ExternalRef),
+    /// A record read and deliberately not loaded (a deal that is not won, in a full refresh
+    /// whose sweep removes what it no longer sees; a deleted row a full listing still shows):
+    /// nothing is stored, but the run counts it, so its figures add up to what was read.
+    Skip,
     /// The vendor's count of a phase of the read against what was read.
     Count(SourceCount),
+    /// The vendor says this many more items are still to come in the phase being read (its
+    /// count less what earlier runs of a resumed read took): a total for a progress bar, sent
+    /// once per phase when the vendor reports one. Not a check: [`ReadItem::Count`] is.
+    Expect(u64),
     /// Everything before this item is safe to commit together with this state. A connector
     /// emits one after each page; `StreamState(Value::Null)` means "start over next time"
     /// (and, in a full refresh, that the read reached its end, as [`ReadItem::Complete`]).

@@ -212,18 +212,19 @@ pub enum Mapped {
     Reject(Reject),
     /// The source deleted the row (or it no longer maps to an entity, in an incremental read).
     Delete(ExternalRef),
-    /// Nothing to emit (e.g. a lost deal in a full refresh, whose sweep deletes it).
+    /// Nothing to load (e.g. a lost deal in a full refresh, whose sweep deletes it); still
+    /// yielded as [`ReadItem::Skip`] so the run counts it.
     Skip,
 }
 
 impl Mapped {
-    /// The item to yield, if any.
-    pub fn into_item(self) -> Option<ReadItem> {
+    /// The item to yield.
+    pub fn into_item(self) -> ReadItem {
         match self {
-            Mapped::Record(r) => Some(ReadItem::Record(r)),
-            Mapped::Reject(r) => Some(ReadItem::Reject(r)),
-            Mapped::Delete(r) => Some(ReadItem::Delete(r)),
-            Mapped::Skip => None,
+            Mapped::Record(r) => ReadItem::Record(r),
+            Mapped::Reject(r) => ReadItem::Reject(r),
+            Mapped::Delete(r) => ReadItem::Delete(r),
+            Mapped::Skip => ReadItem::Skip,
         }
     }
 }
@@ -290,6 +291,7 @@ where
     Box::pin(try_stream! {
         let mut local = Tally::default();
         let mut pages = 0u64;
+        let mut announced = false;
         loop {
             let page = source.next_page(state).await?;
             pages += 1;
@@ -300,14 +302,20 @@ where
             if count.total.is_none() {
                 count.total = page.total;
             }
+            let expect = match (announced, count.total) {
+                (false, Some(total)) => Some(total.saturating_sub(count.read)),
+                _ => None,
+            };
             if count.total.is_some() {
                 count.read += page.records.len() as u64 + page.skipped;
             }
+            if let Some(more) = expect {
+                announced = true;
+                yield ReadItem::Expect(more);
+            }
             tracing::debug!(stream, phase = name, records = page.records.len(), "page read");
             for mapped in mapper.map_page(page.records).await? {
-                if let Some(item) = mapped.into_item() {
-                    yield item;
-                }
+                yield mapped.into_item();
             }
             if !page.more {
                 break;

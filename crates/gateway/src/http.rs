@@ -21,7 +21,7 @@ use async_graphql::{ServerError, Variables};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -361,7 +361,7 @@ pub(crate) async fn graphql_get(
 ) -> Response {
     let raw = raw.unwrap_or_default();
     if raw.is_empty() && accepts_html(&headers) {
-        return graphiql().await.into_response();
+        return crate::graphiql::page().await;
     }
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
@@ -370,16 +370,6 @@ pub(crate) async fn graphql_get(
         Ok(params) => execute(&shared, media, params, Method::GET).await,
         Err(message) => error_response(StatusCode::BAD_REQUEST, media, code::BAD_REQUEST, message),
     }
-}
-
-/// `GET /`: GraphiQL pointed at `/graphql`.
-pub(crate) async fn graphiql() -> Html<String> {
-    Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("Tributary")
-            .finish(),
-    )
 }
 
 /// The type of the operation `request` selects, when its document parses and names one.

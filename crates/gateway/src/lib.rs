@@ -12,8 +12,8 @@
 //!   source of `schema.graphql`).
 //! - [`app`]: the router: `POST`/`GET /graphql` (GraphQL over HTTP, answering
 //!   `application/graphql-response+json` or `application/json` as the client accepts),
-//!   GraphiQL at `/`, `/healthz`, `/readyz`; with a body size limit, timeouts and request
-//!   tracing. [`serve`] runs it with graceful shutdown. Push connectors' ingest routes
+//!   GraphiQL at `/` (every file it loads embedded, see `graphiql`), `/healthz`, `/readyz`;
+//!   with a body size limit, timeouts and request tracing. [`serve`] runs it with graceful shutdown. Push connectors' ingest routes
 //!   ([`PushMount`]) are mounted under their prefixes: a request is committed through the
 //!   sync engine before it is acknowledged.
 //! - [`GatewayError`]: every error a client sees carries a stable `extensions.code`
@@ -34,6 +34,7 @@ pub mod scalars;
 
 mod checks;
 mod cursor;
+mod graphiql;
 mod http;
 mod loaders;
 mod push;
@@ -155,7 +156,8 @@ pub fn sdl() -> String {
     builder(&GatewayConfig::default()).finish().sdl()
 }
 
-/// The HTTP router: `POST`/`GET /graphql`, GraphiQL at `/`, `/healthz`, `/readyz`.
+/// The HTTP router: `POST`/`GET /graphql`, GraphiQL at `/` (its assets under `/assets/`),
+/// `/healthz`, `/readyz`.
 pub fn app(state: AppState) -> Router {
     let schema = schema_with_config(state.store.clone(), &state.config);
     router(state, schema)
@@ -166,7 +168,8 @@ pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
     let pushed = push::mount(Router::new(), &state.store, &state.push);
     let shared = http::Shared { state, schema };
     Router::new()
-        .route("/", get(http::graphiql))
+        .route("/", get(graphiql::page))
+        .route("/assets/{*path}", get(graphiql::asset))
         .route("/graphql", get(http::graphql_get).post(http::graphql_post))
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))

@@ -164,7 +164,8 @@ pub(crate) async fn advance_run<C: ConnectionTrait>(
             add("records_read", read),
             add("records_written", o.written),
             add("records_quarantined", o.quarantined),
-            add("records_deleted", o.deleted),
+            // The column counts every row the run marked deleted, swept ones included.
+            add("records_deleted", o.deleted + o.swept),
         ])
         .and_where(Expr::col("id").eq(run.0))
         .to_owned();

@@ -42,6 +42,8 @@ pub struct CommitBatch {
     pub rejects: Vec<QuarantineItem>,
     /// Rows the source deleted.
     pub deletes: Vec<ExternalRef>,
+    /// Items the connector read and deliberately did not load ([`CommitOutcome::skipped`]).
+    pub skipped: u64,
     /// The stream's new state: `None` leaves it, `Some(Value::Null)` clears it.
     pub state: Option<serde_json::Value>,
     /// This batch ends a full refresh that read the stream to its end: rows of the stream not
@@ -59,8 +61,16 @@ pub struct CommitOutcome {
     pub unchanged: u64,
     /// Records sent to quarantine (rejects plus records failing validation).
     pub quarantined: u64,
-    /// Rows marked deleted.
+    /// Rows marked deleted because the source said so (a delete item).
     pub deleted: u64,
+    /// Items read but deliberately not loaded: what the connector skipped (a deal not won),
+    /// a record repeated later in the same batch (the later copy is loaded), or a delete of a
+    /// row that is not stored or already deleted (e.g. a deal that was never won). With the four above, these account for every item
+    /// the connector yielded.
+    pub skipped: u64,
+    /// Rows a completed full refresh marked deleted because the source no longer lists them;
+    /// not items that were read.
+    pub swept: u64,
 }
 
 impl CommitOutcome {
@@ -70,6 +80,13 @@ impl CommitOutcome {
         self.unchanged += other.unchanged;
         self.quarantined += other.quarantined;
         self.deleted += other.deleted;
+        self.skipped += other.skipped;
+        self.swept += other.swept;
+    }
+
+    /// The items these figures account for: every record, reject and delete a batch held.
+    pub fn accounted(&self) -> u64 {
+        self.written + self.unchanged + self.quarantined + self.deleted + self.skipped
     }
 }
 
@@ -94,9 +111,11 @@ impl Store {
         // Last write wins for a row repeated within a batch (vendors repeat rows across
         // pages), and PostgreSQL refuses to update one row twice in one statement.
         let mut latest: BTreeMap<ExternalRef, SourceRecord> = BTreeMap::new();
+        let mut valid = 0usize;
         for rec in std::mem::take(&mut batch.records) {
             match check(&rec.entity) {
                 Ok(()) => {
+                    valid += 1;
                     latest.insert(rec.external_ref.clone(), rec);
                 }
                 Err(reason) => quarantine.push(QuarantineItem {
@@ -165,6 +184,11 @@ impl Store {
         .await?;
 
         outcome.deleted = mark_deleted(&txn, &batch.deletes, now).await?;
+        // A delete that found no live row, and a record superseded by a later copy in this
+        // batch, were read and deliberately not loaded.
+        outcome.skipped = batch.skipped
+            + (batch.deletes.len() as u64).saturating_sub(outcome.deleted)
+            + (valid - records.len()) as u64;
 
         // Every row this stream reported, good or bad, counts as seen for the sweep.
         let ref_ids: Vec<i64> = records
@@ -182,7 +206,7 @@ impl Store {
         resolve_quarantine(&txn, &batch, &records, now).await?;
 
         if batch.complete_full_refresh {
-            outcome.deleted += sweep(&txn, &batch.connector, &batch.stream, now).await?;
+            outcome.swept = sweep(&txn, &batch.connector, &batch.stream, now).await?;
         }
         if let Some(state) = batch.state.take() {
             crate::runs::save_state(&txn, &batch.connector, &batch.stream, state, now).await?;

@@ -214,6 +214,51 @@ async fn state_and_run_counters_commit_with_the_batch() {
     .await;
 }
 
+/// Every item of a batch lands in exactly one figure: a delete of a row that is not stored
+/// (or is already deleted) and a record repeated in the batch are skipped, not lost.
+#[tokio::test]
+async fn every_item_of_a_batch_is_accounted_for() {
+    for_each_backend(|store| async move {
+        let acme = company("1", "Acme", Segment::Smb);
+        let first = store
+            .commit_batch(batch(vec![
+                acme.clone(),
+                company("2", "Globex", Segment::Smb),
+            ]))
+            .await
+            .unwrap();
+        assert_eq!((first.written, first.skipped, first.accounted()), (2, 0, 2));
+
+        // Acme twice (the later copy loads), Globex unchanged, and a delete of a row that
+        // was never stored.
+        let mut b = batch(vec![
+            acme.clone(),
+            company("1", "Acme Inc", Segment::Smb),
+            company("2", "Globex", Segment::Smb),
+        ]);
+        b.deletes = vec![ExternalRef::new("hubspot", "hs", "companies", "404")];
+        b.records_read += 1;
+        let items = b.records_read;
+        let out = store.commit_batch(b).await.unwrap();
+        assert_eq!(
+            (out.written, out.unchanged, out.deleted, out.skipped),
+            (1, 1, 0, 2),
+            "{out:?}"
+        );
+        assert_eq!(out.accounted(), items);
+
+        // Deleting twice: the second delete finds nothing live and is skipped.
+        for expected in [(1, 0), (0, 1)] {
+            let mut b = batch(vec![]);
+            b.deletes = vec![ExternalRef::new("hubspot", "hs", "companies", "1")];
+            let out = store.commit_batch(b).await.unwrap();
+            assert_eq!((out.deleted, out.skipped), expected, "{out:?}");
+            assert_eq!(out.accounted(), 1);
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn deletes_hide_rows_and_a_reappearing_row_comes_back() {
     for_each_backend(|store| async move {
@@ -326,7 +371,7 @@ async fn a_completed_full_refresh_marks_rows_it_did_not_see_as_deleted() {
         let mut b = batch(all.clone());
         b.state = Some(serde_json::Value::Null);
         b.complete_full_refresh = true;
-        assert_eq!(store.commit_batch(b).await.unwrap().deleted, 0);
+        assert_eq!(store.commit_batch(b).await.unwrap().swept, 0);
 
         // Second full refresh, interrupted after page one ({"after": ...}) and resumed: the
         // marker of the first attempt survives, and "3" vanished at the source.
@@ -338,7 +383,7 @@ async fn a_completed_full_refresh_marks_rows_it_did_not_see_as_deleted() {
         let mut b = batch(vec![all[1].clone()]);
         b.state = Some(serde_json::Value::Null);
         b.complete_full_refresh = true;
-        assert_eq!(store.commit_batch(b).await.unwrap().deleted, 1);
+        assert_eq!(store.commit_batch(b).await.unwrap().swept, 1);
         let names: Vec<String> = store
             .list_accounts(&AccountFilter::default(), 10, None, true)
             .await
@@ -354,7 +399,7 @@ async fn a_completed_full_refresh_marks_rows_it_did_not_see_as_deleted() {
         let mut b = batch(vec![]);
         b.state = Some(serde_json::Value::Null);
         b.complete_full_refresh = true;
-        assert_eq!(store.commit_batch(b).await.unwrap().deleted, 0);
+        assert_eq!(store.commit_batch(b).await.unwrap().swept, 0);
         assert_eq!(
             store
                 .list_accounts(&AccountFilter::default(), 10, None, true)

@@ -25,6 +25,7 @@ pub use drift::{DriftPolicy, SchemaTracker};
 
 use futures::StreamExt;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 use tributary_connector::{
     Connector, PushItem, PushSource, ReadItem, SourceCount, StreamSpec, SyncMode,
 };
@@ -62,6 +63,9 @@ pub enum SyncError {
 pub trait Progress: Send + Sync {
     /// A stream starts.
     fn stream_started(&self, _stream: &StreamSpec) {}
+    /// The vendor says `more` items of the stream are still to come (added up over the
+    /// phases of a read): the total a progress bar fills towards.
+    fn expected(&self, _stream: &StreamSpec, _more: u64) {}
     /// A batch of a stream was committed; the figures are the stream's running totals.
     fn committed(&self, _stream: &StreamSpec, _read: u64, _outcome: &CommitOutcome) {}
     /// A stream finished.
@@ -239,6 +243,10 @@ impl SyncEngine {
         })
     }
 
+    /// Runs one stream inside a span naming the connector and the stream, so every line
+    /// logged while it runs (the connector's, the HTTP client's) carries both. The span is
+    /// attached to the future, not entered across `.await`s, so it never leaks onto other
+    /// tasks' lines.
     async fn sync_stream(
         &self,
         connector: &dyn Connector,
@@ -247,15 +255,27 @@ impl SyncEngine {
         origin: &RunOrigin,
         progress: &dyn Progress,
     ) -> Result<StreamReport, tributary_store::StoreError> {
-        let instance = connector.instance().to_owned();
         // A stream that cannot read incrementally is read in full.
         let mode = if spec.modes.contains(&mode) {
             mode
         } else {
             spec.modes.first().copied().unwrap_or(SyncMode::FullRefresh)
         };
-        let span = tracing::info_span!("sync_stream", connector = %instance, stream = %spec.name, mode = mode.as_str());
-        let _guard = span.enter();
+        let span = tracing::info_span!("sync_stream", connector = %connector.instance(), stream = %spec.name, mode = mode.as_str());
+        self.run_stream(connector, spec, mode, origin, progress)
+            .instrument(span)
+            .await
+    }
+
+    async fn run_stream(
+        &self,
+        connector: &dyn Connector,
+        spec: &StreamSpec,
+        mode: SyncMode,
+        origin: &RunOrigin,
+        progress: &dyn Progress,
+    ) -> Result<StreamReport, tributary_store::StoreError> {
+        let instance = connector.instance().to_owned();
         let started = Instant::now();
         progress.stream_started(spec);
         if mode == SyncMode::FullRefresh {
@@ -301,12 +321,12 @@ impl SyncEngine {
                     resume_at,
                     ..
                 }) => {
-                    tracing::warn!(%message, resume_at = ?resume_at, "vendor quota spent: the run pauses at its last checkpoint and resumes when the window rolls over");
+                    tracing::warn!(stream = %spec.name, %message, resume_at = ?resume_at, "vendor quota spent: the run pauses at its last checkpoint and resumes when the window rolls over");
                     paused = Some(Paused { message, resume_at });
                     break;
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "stream stopped");
+                    tracing::error!(stream = %spec.name, error = %e, "stream stopped");
                     error = Some(e.to_string());
                     break;
                 }
@@ -329,9 +349,14 @@ impl SyncEngine {
                     batch.deletes.push(r);
                     batch.records_read += 1;
                 }
+                ReadItem::Skip => {
+                    batch.skipped += 1;
+                    batch.records_read += 1;
+                }
                 ReadItem::Count(c) => {
                     counts.push(c);
                 }
+                ReadItem::Expect(more) => progress.expected(spec, more),
                 ReadItem::Checkpoint(s) => {
                     cursor = (!s.0.is_null()).then(|| s.0.clone());
                     // A full refresh that reached its end (state back to null) sweeps away
@@ -388,11 +413,14 @@ impl SyncEngine {
             )
             .await?;
         tracing::info!(
+            stream = %spec.name,
             read,
             written = totals.written,
             unchanged = totals.unchanged,
             quarantined = totals.quarantined,
             deleted = totals.deleted,
+            skipped = totals.skipped,
+            swept = totals.swept,
             status = status.as_str(),
             "stream finished"
         );
@@ -453,8 +481,12 @@ impl SyncEngine {
                     payload: r.raw.to_string(),
                 }),
                 ReadItem::Delete(r) => batch.deletes.push(r),
+                ReadItem::Skip => batch.skipped += 1,
                 // A push has no cursor and no vendor count.
-                ReadItem::Checkpoint(_) | ReadItem::Complete(_) | ReadItem::Count(_) => continue,
+                ReadItem::Checkpoint(_)
+                | ReadItem::Complete(_)
+                | ReadItem::Count(_)
+                | ReadItem::Expect(_) => continue,
             }
             batch.records_read += 1;
         }
@@ -482,6 +514,7 @@ impl SyncEngine {
         let seen = schema.observe(&batch.records);
         for d in &seen.update.drift {
             tracing::warn!(
+                stream = %batch.stream,
                 field = %d.field,
                 old_type = %d.old_type,
                 new_type = d.new_type.as_deref().unwrap_or("(gone)"),
@@ -507,7 +540,11 @@ impl SyncEngine {
                 payload: r.raw.to_string(),
             });
         }
-        self.store.commit_batch(batch).await
+        let items = batch.records_read;
+        let outcome = self.store.commit_batch(batch).await?;
+        // Every record, reject and delete read lands in exactly one figure of the outcome.
+        debug_assert_eq!(outcome.accounted(), items, "{outcome:?}");
+        Ok(outcome)
     }
 }
 
@@ -530,7 +567,7 @@ fn completeness(spec: &StreamSpec, counts: &[SourceCount]) -> RunChecks {
                 c.read,
                 c.source - c.read
             );
-            tracing::warn!(phase = %c.phase, source = c.source, read = c.read, "{warning}");
+            tracing::warn!(stream = %spec.name, phase = %c.phase, source = c.source, read = c.read, "{warning}");
             checks.warnings.push(warning);
         }
     }

@@ -231,12 +231,12 @@ async fn a_full_refresh_marks_rows_that_vanished_as_deleted() {
             .sync(&conn, SyncMode::FullRefresh, &[], &NoProgress)
             .await
             .unwrap();
-        assert_eq!(first.streams[0].outcome.deleted, 0);
+        assert_eq!(first.streams[0].outcome.swept, 0);
         let second = engine
             .sync(&conn, SyncMode::FullRefresh, &[], &NoProgress)
             .await
             .unwrap();
-        assert_eq!(second.streams[0].outcome.deleted, 10, "{}", db.backend);
+        assert_eq!(second.streams[0].outcome.swept, 10, "{}", db.backend);
         assert_eq!(second.streams[0].outcome.written, 0);
         let counts = store.counts().await.unwrap();
         assert_eq!(counts.entities[&EntityKind::Account], 39, "{}", db.backend);
@@ -266,7 +266,7 @@ async fn a_full_refresh_can_complete_with_a_state() {
             .sync(&conn, SyncMode::FullRefresh, &[], &NoProgress)
             .await
             .unwrap();
-        assert_eq!(second.streams[0].outcome.deleted, 10, "{}", db.backend);
+        assert_eq!(second.streams[0].outcome.swept, 10, "{}", db.backend);
         assert_eq!(
             store.load_state("paged-test", "accounts").await.unwrap(),
             Some(mark.clone()),

@@ -40,7 +40,8 @@ pub fn expected(company: &Arc<Company>) -> Expected {
 
 /// What an incremental run reads without landing it: deleted rows from `queryAll` (a delete
 /// each) and opportunities that are not won (a delete each, as they are no subscription), with
-/// the `SystemModstamp` that brings them into an incremental window.
+/// the `SystemModstamp` that brings them into an incremental window; and the corporate
+/// currency's own dated rates, which every (full) read of the rates skips.
 pub fn read_not_landed(company: &Arc<Company>) -> Expected {
     let mock = salesforce::SalesforceMock::new(
         company.clone(),
@@ -67,5 +68,18 @@ pub fn read_not_landed(company: &Arc<Company>) -> Expected {
     out.entry("Opportunity".to_owned())
         .or_default()
         .extend(open_or_lost);
+    // The corporate currency's own dated rates (always 1) are read and skipped.
+    let own_rates = mock
+        .live_rows()
+        .remove("DatedConversionRate")
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|row| {
+            row.get("IsoCode").and_then(|v| v.as_str()) == Some(salesforce::CORPORATE_CURRENCY)
+        })
+        .filter_map(|row| salesforce::SalesforceMock::id_and_modstamp(&row));
+    out.entry("DatedConversionRate".to_owned())
+        .or_default()
+        .extend(own_rates);
     out
 }

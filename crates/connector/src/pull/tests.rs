@@ -109,8 +109,8 @@ async fn run(source: &mut FakePager, state: &mut FakeState) -> Vec<Result<ReadIt
         .await
 }
 
-/// A compact trace: `r<id>` record, `x` reject, `d<id>` delete, `c<state>` checkpoint,
-/// `n<source>/<read>` count, `e` error.
+/// A compact trace: `r<id>` record, `x` reject, `d<id>` delete, `s` skip, `c<state>` checkpoint,
+/// `n<source>/<read>` count, `t<more>` expected total, `e` error.
 fn trace(items: &[Result<ReadItem, String>]) -> Vec<String> {
     items
         .iter()
@@ -118,9 +118,11 @@ fn trace(items: &[Result<ReadItem, String>]) -> Vec<String> {
             Ok(ReadItem::Record(r)) => format!("r{}", r.external_ref.external_id),
             Ok(ReadItem::Reject(_)) => "x".to_owned(),
             Ok(ReadItem::Delete(r)) => format!("d{}", r.external_id),
+            Ok(ReadItem::Skip) => "s".to_owned(),
             Ok(ReadItem::Checkpoint(s)) => format!("c{}", s.0),
             Ok(ReadItem::Complete(s)) => format!("done{}", s.0),
             Ok(ReadItem::Count(c)) => format!("n{}/{}", c.source, c.read),
+            Ok(ReadItem::Expect(n)) => format!("t{n}"),
             Err(_) => "e".to_owned(),
         })
         .collect()
@@ -134,6 +136,7 @@ async fn a_checkpoint_follows_every_page_but_the_last_and_the_count_ends_the_pha
     assert_eq!(
         trace(&items),
         [
+            "t6",
             "r0",
             "r1",
             r#"c{"page":1,"read":2,"total":6}"#,
@@ -163,7 +166,8 @@ async fn a_resumed_phase_starts_at_its_checkpoint_and_counts_the_whole_phase() {
         ..FakeState::default()
     };
     let items = run(&mut source, &mut state).await;
-    assert_eq!(trace(&items), ["r4", "r5", "n6/6"]);
+    // The bar's total is what is left: 2 of the 6.
+    assert_eq!(trace(&items), ["t2", "r4", "r5", "n6/6"]);
     assert_eq!(
         source.fetched,
         [2],
@@ -187,15 +191,17 @@ async fn rejects_and_skips_do_not_stop_the_read_and_a_shortfall_is_counted() {
     assert_eq!(
         trace(&items),
         [
+            "t9",
             "r1",
             "x",
             "x",
             r#"c{"page":1,"read":3,"total":9}"#,
+            "s",
             "r4",
             "n9/5"
         ]
     );
-    match &items[1] {
+    match &items[2] {
         Ok(ReadItem::Reject(r)) => {
             assert_eq!(r.external_id.as_deref(), Some("2"));
             assert_eq!(r.reason, "bad value");
@@ -240,6 +246,7 @@ async fn a_failed_page_ends_the_stream_after_the_last_checkpoint() {
     assert_eq!(
         trace(&items),
         [
+            "t3",
             "r0",
             r#"c{"page":1,"read":1,"total":3}"#,
             "r1",

@@ -1,6 +1,7 @@
 //! Tests through the router (`app(state)` + `tower::ServiceExt::oneshot`), on SQLite always
 //! and on PostgreSQL when `TRIBUTARY_TEST_POSTGRES_URL` is set.
 
+mod graphiql;
 mod protocol;
 mod push;
 mod queries;

@@ -324,8 +324,7 @@ async fn get_serves_data_and_graphiql() {
             let reply = get(&app, uri, "text/html,application/xhtml+xml,*/*;q=0.8").await;
             assert_eq!(reply.status, StatusCode::OK, "{uri}");
             assert!(reply.content_type().starts_with("text/html"), "{uri}");
-            assert!(reply.text().contains("graphiql"), "{uri}");
-            assert!(reply.text().contains("/graphql"), "{uri}");
+            assert!(reply.text().contains("GraphiQL"), "{uri}");
         }
         // Other methods on the endpoint.
         let req = Request::builder()
