@@ -129,9 +129,25 @@ async fn demo_path_serves_the_simulated_company_over_http() -> Result<()> {
         assert_eq!(demo.store.counts().await?, before, "{backend}");
 
         let data = gateway
-            .query("{ syncRuns(first: 10) { totalCount edges { node { stream status recordsWritten } } } }", Value::Null)
+            .query("{ syncRuns(first: 10) { totalCount edges { node { stream status recordsRead recordsWritten recordsUnchanged recordsSkipped recordsQuarantined recordsDeleted recordsSwept } } } }", Value::Null)
             .await?;
         assert_eq!(data["syncRuns"]["totalCount"], json!(8), "{backend}");
+        // Every run's figures add up to what it read, as its summary line does.
+        let mut skipped = 0;
+        for edge in data["syncRuns"]["edges"].as_array().context("edges")? {
+            let n = &edge["node"];
+            let f = |k: &str| n[k].as_i64().unwrap_or(-1);
+            let accounted = f("recordsWritten")
+                + f("recordsUnchanged")
+                + f("recordsSkipped")
+                + f("recordsQuarantined")
+                + f("recordsDeleted")
+                - f("recordsSwept");
+            assert_eq!(f("recordsRead"), accounted, "{backend}: {n}");
+            skipped += f("recordsSkipped");
+        }
+        // Open deals are read and deliberately not loaded, in both runs.
+        assert!(skipped > 0, "{backend}: {data}");
 
         gateway.stop().await?;
         demo.hubspot.shutdown().await?;

@@ -17,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0003Revenue),
             Box::new(M0004SyncChecks),
             Box::new(M0005MoneyProvenance),
+            Box::new(M0006RunFigures),
         ]
     }
 }
@@ -521,6 +522,50 @@ impl MigrationTrait for M0005MoneyProvenance {
     }
 }
 
+/// Every figure of a run's summary table on the run itself, so that what a run read adds up
+/// there too: `read = written + unchanged + skipped + quarantined + deleted`, with `swept` (rows
+/// a full refresh removed, also counted in `records_deleted`) beside them.
+struct M0006RunFigures;
+
+impl MigrationName for M0006RunFigures {
+    fn name(&self) -> &str {
+        "m0006_run_figures"
+    }
+}
+
+/// The columns [`M0006RunFigures`] adds to `sync_runs`.
+const RUN_FIGURES: [&str; 3] = ["records_unchanged", "records_skipped", "records_swept"];
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0006RunFigures {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite alters one column per statement.
+        for col in RUN_FIGURES {
+            m.alter_table(
+                Table::alter()
+                    .table("sync_runs")
+                    .add_column(big_integer(col).default(0))
+                    .to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for col in RUN_FIGURES {
+            m.alter_table(
+                Table::alter()
+                    .table("sync_runs")
+                    .drop_column(col)
+                    .to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,7 +574,7 @@ mod tests {
     /// The newest migration goes down and up again on both backends, and its columns are
     /// there after it went up: an earlier schema can be upgraded and downgraded in place.
     #[tokio::test]
-    async fn money_provenance_goes_down_and_up_again() {
+    async fn the_newest_migrations_go_down_and_up_again() {
         for_each_backend(|store| async move {
             let db = store.db();
             let has = |table: &'static str, col: &'static str| async move {
@@ -538,10 +583,17 @@ mod tests {
             for (table, col) in [
                 ("revenue_events", "fx_rate_date"),
                 ("subscriptions", "arr_basis"),
+                ("sync_runs", "records_skipped"),
             ] {
                 assert!(has(table, col).await, "{table}.{col}");
             }
-            Migrator::down(db, Some(1)).await.expect("down");
+            Migrator::down(db, Some(1)).await.expect("down m0006");
+            assert!(!has("sync_runs", "records_swept").await);
+            assert!(
+                has("subscriptions", "arr_basis").await,
+                "only m0006 went down"
+            );
+            Migrator::down(db, Some(1)).await.expect("down m0005");
             assert!(!has("revenue_events", "fx_rate").await);
             assert!(!has("subscriptions", "arr_basis").await);
             assert!(
@@ -551,6 +603,7 @@ mod tests {
             Migrator::up(db, None).await.expect("up again");
             assert!(has("revenue_events", "original_delta_e4").await);
             assert!(has("subscriptions", "arr_basis").await);
+            assert!(has("sync_runs", "records_unchanged").await);
         })
         .await;
     }

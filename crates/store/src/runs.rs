@@ -166,6 +166,9 @@ pub(crate) async fn advance_run<C: ConnectionTrait>(
             add("records_quarantined", o.quarantined),
             // The column counts every row the run marked deleted, swept ones included.
             add("records_deleted", o.deleted + o.swept),
+            add("records_unchanged", o.unchanged),
+            add("records_skipped", o.skipped),
+            add("records_swept", o.swept),
         ])
         .and_where(Expr::col("id").eq(run.0))
         .to_owned();

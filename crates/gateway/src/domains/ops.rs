@@ -89,9 +89,27 @@ impl SyncRun {
         self.0.records_quarantined
     }
 
-    /// Records deleted because the source deleted them.
+    /// Records deleted: those the source deleted, and the rows a full refresh swept
+    /// (`recordsSwept`). `recordsRead` = `recordsWritten` + `recordsUnchanged` +
+    /// `recordsSkipped` + `recordsQuarantined` + (`recordsDeleted` − `recordsSwept`).
     async fn records_deleted(&self) -> i64 {
         self.0.records_deleted
+    }
+
+    /// Records read that were already stored exactly as read.
+    async fn records_unchanged(&self) -> i64 {
+        self.0.records_unchanged
+    }
+
+    /// Records read and deliberately not loaded (an open deal, a rate of the reporting
+    /// currency against itself).
+    async fn records_skipped(&self) -> i64 {
+        self.0.records_skipped
+    }
+
+    /// Rows a full refresh removed because the source no longer listed them.
+    async fn records_swept(&self) -> i64 {
+        self.0.records_swept
     }
 
     /// The stream's cursor (connector-specific JSON) when the run started.

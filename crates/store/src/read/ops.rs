@@ -31,8 +31,15 @@ pub struct SyncRunRow {
     pub records_written: i64,
     /// Records set aside as unmappable.
     pub records_quarantined: i64,
-    /// Records deleted because the source deleted them.
+    /// Records deleted: those the source deleted, and those a full refresh swept.
     pub records_deleted: i64,
+    /// Records read that were already stored as read.
+    pub records_unchanged: i64,
+    /// Records read and deliberately not loaded (e.g. open deals).
+    pub records_skipped: i64,
+    /// Rows a full refresh removed because the source no longer listed them (also counted
+    /// in `records_deleted`).
+    pub records_swept: i64,
     /// The stream's cursor when the run started.
     pub cursor_before: Option<serde_json::Value>,
     /// The stream's cursor when it ended.
@@ -96,6 +103,9 @@ impl TryFrom<sync_run::Model> for SyncRunRow {
             records_written: m.records_written,
             records_quarantined: m.records_quarantined,
             records_deleted: m.records_deleted,
+            records_unchanged: m.records_unchanged,
+            records_skipped: m.records_skipped,
+            records_swept: m.records_swept,
             cursor_before: m.cursor_before,
             cursor_after: m.cursor_after,
             error: m.error,
