@@ -6,13 +6,19 @@ use sea_orm::ExprTrait;
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use tributary_model::{Entity, EntityKind, ExternalRef, SourceRecord, SyncRunId};
 use uuid::Uuid;
 
 /// Bind parameters per statement stay under SQLite's 32,766 and PostgreSQL's 65,535 caps
 /// (sea-orm#691): statements are chunked to this many values.
 const MAX_PARAMS: usize = 30_000;
+
+/// `= ANY` of the ids in the JSON array bound as parameter `$n` on PostgreSQL: one statement
+/// text for any number of ids, probing the primary key once per id.
+fn pg_any_id(n: usize) -> String {
+    format!("= ANY(ARRAY(SELECT json_array_elements_text(${n}::json)::bigint))")
+}
 
 /// A record that could not be stored, kept with its raw payload and the reason.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,53 +139,81 @@ impl Store {
             wanted.push((r.kind(), &r.external_ref));
             wanted.extend(r.entity.links());
         }
-        let (refs, reserved) = resolve_refs(&txn, &wanted, true, now).await?;
+        let own: HashSet<&ExternalRef> = records.iter().map(|r| &r.external_ref).collect();
+        let resolved = resolve_refs(
+            &txn,
+            &wanted,
+            Some(Reserve {
+                own: &own,
+                stream: &batch.stream,
+            }),
+            now,
+        )
+        .await?;
+        let refs = &resolved.refs;
+        // What is stored for the records whose references existed before this batch: a
+        // record whose entity and raw payload hash as stored is not written again.
+        let mut known: BTreeMap<EntityKind, Vec<i64>> = BTreeMap::new();
+        for r in &records {
+            let id = refs[&r.external_ref].ref_id;
+            if !resolved.inserted.contains(&id) {
+                known.entry(r.kind()).or_default().push(id);
+            }
+        }
+        let stored = stored_hashes(&txn, &known).await?;
 
         let mut outcome = CommitOutcome::default();
         let mut by_kind: BTreeMap<EntityKind, Vec<Vec<Value>>> = BTreeMap::new();
         let mut raw_rows = Vec::with_capacity(records.len());
         for r in &records {
             let own = refs[&r.external_ref];
+            let before = stored.get(&own.ref_id);
             let hash = hex_sha256(&serde_json::to_vec(&r.entity).map_err(invalid)?);
-            let row = entity_row(r, own.entity_id, &refs, &hash, now)?;
-            by_kind.entry(r.kind()).or_default().push(row);
-            let raw_hash = hex_sha256(r.raw.to_string().as_bytes());
-            raw_rows.push(vec![
-                own.ref_id.into(),
-                Value::Json(Some(Box::new(r.raw.clone()))),
-                raw_hash.into(),
-                r.source_updated_at.into(),
-                batch.run_id.map(|id| id.0).into(),
-                now.into(),
-            ]);
+            if before.is_some_and(|b| b.live && b.content_hash == hash) {
+                outcome.unchanged += 1;
+            } else {
+                let row = entity_row(r, own.entity_id, refs, &hash, now)?;
+                by_kind.entry(r.kind()).or_default().push(row);
+            }
+            // The payload is serialised once: its text is hashed and stored as it is.
+            let raw = r.raw.to_string();
+            let raw_hash = hex_sha256(raw.as_bytes());
+            if before.and_then(|b| b.raw_hash.as_deref()) != Some(raw_hash.as_str()) {
+                raw_rows.push(vec![
+                    own.ref_id.into(),
+                    raw.into(),
+                    raw_hash.into(),
+                    r.source_updated_at.into(),
+                    batch.run_id.map(|id| id.0).into(),
+                    now.into(),
+                ]);
+            }
         }
         for (kind, rows) in by_kind {
             let n = rows.len() as u64;
             let table = table_of(kind);
-            let changed = Expr::col((table, "content_hash"))
-                .ne(Expr::col(("excluded", "content_hash")))
-                .or(Expr::col((table, "deleted_at")).is_not_null());
-            let written =
-                upsert(&txn, table, columns_of(kind), rows, &["id"], Some(changed)).await?;
+            let changed = format!(
+                "{table}.content_hash <> excluded.content_hash OR {table}.deleted_at IS NOT NULL"
+            );
+            let written = upsert(
+                &txn,
+                table,
+                columns_of(kind),
+                rows,
+                &["id"],
+                Some(&changed),
+            )
+            .await?;
             outcome.written += written;
             outcome.unchanged += n - Ord::min(written, n);
         }
-        let changed =
-            Expr::col(("raw_payloads", "content_hash")).ne(Expr::col(("excluded", "content_hash")));
         upsert(
             &txn,
             "raw_payloads",
-            &[
-                "ref_id",
-                "payload",
-                "content_hash",
-                "source_updated_at",
-                "sync_run_id",
-                "fetched_at",
-            ],
+            RAW_COLUMNS,
             raw_rows,
             &["ref_id"],
-            Some(changed),
+            Some("raw_payloads.content_hash <> excluded.content_hash"),
         )
         .await?;
 
@@ -190,10 +224,12 @@ impl Store {
             + (batch.deletes.len() as u64).saturating_sub(outcome.deleted)
             + (valid - records.len()) as u64;
 
-        // Every row this stream reported, good or bad, counts as seen for the sweep.
+        // Every row this stream reported, good or bad, counts as seen for the sweep (the
+        // references this batch created were stamped as they were created).
         let ref_ids: Vec<i64> = records
             .iter()
             .map(|r| refs[&r.external_ref].ref_id)
+            .filter(|id| !resolved.inserted.contains(id))
             .collect();
         let bad_ids: Vec<&str> = quarantine
             .iter()
@@ -215,7 +251,7 @@ impl Store {
             crate::runs::advance_run(&txn, run, batch.records_read, &outcome).await?;
         }
         txn.commit().await?;
-        if self.backend() == DbBackend::Postgres && self.growth.grew(reserved) {
+        if self.backend() == DbBackend::Postgres && self.growth.grew(resolved.reserved) {
             self.refresh_statistics().await?;
         }
         Ok(outcome)
@@ -576,21 +612,37 @@ fn entity_row(
     Ok(row)
 }
 
+/// References to create when missing: the batch's own records' are stamped with the stream
+/// and as seen now; references only linked to (a contact's company not yet read) are not.
+struct Reserve<'a> {
+    own: &'a HashSet<&'a ExternalRef>,
+    stream: &'a str,
+}
+
+/// The references of a batch.
+struct ResolvedRefs {
+    refs: RefMap,
+    /// Ids of the references this batch created.
+    inserted: HashSet<i64>,
+    /// How many it created.
+    reserved: u64,
+}
+
 /// Looks up (and with `reserve`, creates) the `external_refs` rows of `wanted`.
 async fn resolve_refs<C: ConnectionTrait>(
     db: &C,
     wanted: &[(EntityKind, &ExternalRef)],
-    reserve: bool,
+    reserve: Option<Reserve<'_>>,
     now: DateTime<Utc>,
-) -> Result<(RefMap, u64), StoreError> {
+) -> Result<ResolvedRefs, StoreError> {
     let mut kinds: HashMap<&ExternalRef, EntityKind> = HashMap::new();
     for (k, r) in wanted {
         kinds.entry(*r).or_insert(*k);
     }
     let keys: Vec<&ExternalRef> = kinds.keys().copied().collect();
     let mut found = lookup_refs(db, &keys).await?;
-    let mut reserved = 0;
-    if reserve {
+    let mut inserted = HashSet::new();
+    if let Some(reserve) = reserve {
         let missing: Vec<&ExternalRef> = keys
             .iter()
             .copied()
@@ -600,6 +652,7 @@ async fn resolve_refs<C: ConnectionTrait>(
             let rows = missing
                 .iter()
                 .map(|r| {
+                    let own = reserve.own.contains(*r);
                     vec![
                         r.system.clone().into(),
                         r.instance.clone().into(),
@@ -608,12 +661,14 @@ async fn resolve_refs<C: ConnectionTrait>(
                         kinds[*r].as_str().to_owned().into(),
                         Uuid::now_v7().into(),
                         now.into(),
+                        own.then(|| reserve.stream.to_owned()).into(),
+                        own.then_some(now).into(),
                     ]
                 })
                 .collect();
-            // A concurrent writer may reserve the same ref first; then its id wins and the
-            // lookup below returns it.
-            upsert(
+            // A concurrent writer may reserve the same ref first; then its row is not
+            // returned here, and the lookup below finds it.
+            let created = insert_returning(
                 db,
                 "external_refs",
                 &[
@@ -624,17 +679,42 @@ async fn resolve_refs<C: ConnectionTrait>(
                     "entity_kind",
                     "entity_id",
                     "created_at",
+                    "stream",
+                    "last_seen_at",
                 ],
                 rows,
                 &["system", "instance", "object", "external_id"],
-                None,
+                &["id", "system", "instance", "object", "external_id", "entity_id"],
             )
             .await?;
-            found.extend(lookup_refs(db, &missing).await?);
-            reserved = missing.len() as u64;
+            for row in created {
+                let r = ExternalRef::new(
+                    row.try_get::<String>("", "system")?,
+                    row.try_get::<String>("", "instance")?,
+                    row.try_get::<String>("", "object")?,
+                    row.try_get::<String>("", "external_id")?,
+                );
+                let resolved = Resolved {
+                    ref_id: row.try_get("", "id")?,
+                    entity_id: row.try_get("", "entity_id")?,
+                };
+                inserted.insert(resolved.ref_id);
+                found.insert(r, resolved);
+            }
+            let raced: Vec<&ExternalRef> = missing
+                .into_iter()
+                .filter(|r| !found.contains_key(*r))
+                .collect();
+            if !raced.is_empty() {
+                found.extend(lookup_refs(db, &raced).await?);
+            }
         }
     }
-    Ok((found, reserved))
+    Ok(ResolvedRefs {
+        refs: found,
+        reserved: inserted.len() as u64,
+        inserted,
+    })
 }
 
 async fn lookup_refs<C: ConnectionTrait>(
@@ -651,11 +731,13 @@ async fn lookup_refs<C: ConnectionTrait>(
     let backend = db.get_database_backend();
     let mut out = RefMap::new();
     for ((system, instance, object), ids) in groups {
-        for chunk in ids.chunks(MAX_PARAMS - 3) {
-            let rows = if backend == DbBackend::Postgres {
-                db.query_all_raw(lookup_by_key(system, instance, object, chunk))
-                    .await?
-            } else {
+        let mut rows = Vec::new();
+        if backend == DbBackend::Postgres {
+            rows = db
+                .query_all_raw(lookup_by_key(system, instance, object, &ids)?)
+                .await?;
+        } else {
+            for chunk in ids.chunks(MAX_PARAMS - 3) {
                 let q = Query::select()
                     .columns(["id", "external_id", "entity_id"])
                     .from("external_refs")
@@ -664,18 +746,18 @@ async fn lookup_refs<C: ConnectionTrait>(
                     .and_where(Expr::col("object").eq(object))
                     .and_where(Expr::col("external_id").is_in(chunk.iter().copied()))
                     .to_owned();
-                db.query_all(&q).await?
-            };
-            for row in rows {
-                let external_id: String = row.try_get("", "external_id")?;
-                out.insert(
-                    ExternalRef::new(system, instance, object, external_id),
-                    Resolved {
-                        ref_id: row.try_get("", "id")?,
-                        entity_id: row.try_get("", "entity_id")?,
-                    },
-                );
+                rows.extend(db.query_all(&q).await?);
             }
+        }
+        for row in rows {
+            let external_id: String = row.try_get("", "external_id")?;
+            out.insert(
+                ExternalRef::new(system, instance, object, external_id),
+                Resolved {
+                    ref_id: row.try_get("", "id")?,
+                    entity_id: row.try_get("", "entity_id")?,
+                },
+            );
         }
     }
     Ok(out)
@@ -686,22 +768,83 @@ async fn lookup_refs<C: ConnectionTrait>(
 /// lets the planner probe the index by its first three columns and filter the ids, which it
 /// does whenever the statistics predate the object (a new stream's first pages, when
 /// `object = 'deals'` is estimated at one row): every lookup then reads every reference of
-/// the object, 73 ms at 50,000 deals instead of well under one.
-fn lookup_by_key(system: &str, instance: &str, object: &str, ids: &[&str]) -> Statement {
-    let keys = (0..ids.len())
-        .map(|i| format!("(${}::text)", i + 4))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "SELECT r.id, r.external_id, r.entity_id FROM (VALUES {keys}) AS k(external_id) \
+/// the object, 73 ms at 50,000 deals instead of well under one. The ids travel as one JSON
+/// array, so the statement's text is the same for any batch and stays prepared.
+fn lookup_by_key(
+    system: &str,
+    instance: &str,
+    object: &str,
+    ids: &[&str],
+) -> Result<Statement, StoreError> {
+    let sql = "SELECT r.id, r.external_id, r.entity_id \
+         FROM json_array_elements_text($4::json) AS k(external_id) \
          CROSS JOIN LATERAL (SELECT id, external_id, entity_id FROM external_refs \
-         WHERE system = $1 AND instance = $2 AND object = $3 AND external_id = k.external_id) AS r"
-    );
-    let values = [system, instance, object]
-        .into_iter()
-        .chain(ids.iter().copied())
-        .map(|v| Value::from(v.to_owned()));
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+         WHERE system = $1 AND instance = $2 AND object = $3 AND external_id = k.external_id) AS r";
+    let values: [Value; 4] = [
+        system.into(),
+        instance.into(),
+        object.into(),
+        serde_json::to_string(ids).map_err(invalid)?.into(),
+    ];
+    Ok(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+}
+
+/// What the store holds for a record already known: its entity's content hash, whether
+/// the entity is live, and the hash of its raw payload.
+struct Stored {
+    content_hash: String,
+    live: bool,
+    raw_hash: Option<String>,
+}
+
+/// The stored hashes of the entities behind these references, by reference id.
+async fn stored_hashes<C: ConnectionTrait>(
+    db: &C,
+    known: &BTreeMap<EntityKind, Vec<i64>>,
+) -> Result<HashMap<i64, Stored>, StoreError> {
+    let backend = db.get_database_backend();
+    let mut out = HashMap::new();
+    for (kind, ids) in known {
+        let table = table_of(*kind);
+        let select = format!(
+            "SELECT r.id, e.content_hash, e.deleted_at IS NULL AS live, p.content_hash AS raw_hash \
+             FROM external_refs r JOIN {table} e ON e.id = r.entity_id \
+             LEFT JOIN raw_payloads p ON p.ref_id = r.id WHERE r.id"
+        );
+        let mut rows = Vec::new();
+        if backend == DbBackend::Postgres {
+            let sql = format!("{select} {}", pg_any_id(1));
+            let ids = serde_json::to_string(ids).map_err(invalid)?;
+            rows = db
+                .query_all_raw(Statement::from_sql_and_values(backend, sql, [ids.into()]))
+                .await?;
+        } else {
+            for chunk in ids.chunks(MAX_PARAMS) {
+                let marks = vec!["?"; chunk.len()].join(",");
+                let sql = format!("{select} IN ({marks})");
+                let values = chunk.iter().map(|id| Value::from(*id));
+                rows.extend(
+                    db.query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+                        .await?,
+                );
+            }
+        }
+        for row in rows {
+            out.insert(
+                row.try_get::<i64>("", "id")?,
+                Stored {
+                    content_hash: row.try_get("", "content_hash")?,
+                    live: row.try_get("", "live")?,
+                    raw_hash: row.try_get("", "raw_hash")?,
+                },
+            );
+        }
+    }
+    Ok(out)
 }
 
 async fn mark_deleted<C: ConnectionTrait>(
@@ -730,33 +873,135 @@ async fn mark_deleted<C: ConnectionTrait>(
     Ok(deleted)
 }
 
+/// The columns of `raw_payloads`; `payload` is bound as the JSON text it was hashed from.
+const RAW_COLUMNS: &[&str] = &[
+    "ref_id",
+    "payload",
+    "content_hash",
+    "source_updated_at",
+    "sync_run_id",
+    "fetched_at",
+];
+
+/// Columns whose values are bound as JSON text already serialised, never serialised again.
+const JSON_TEXT_COLUMNS: &[&str] = &["payload"];
+
 /// `INSERT … ON CONFLICT (conflict) DO UPDATE SET <every other column> WHERE changed`, or
-/// `DO NOTHING` without `changed`, chunked under the bind-parameter caps. Returns the rows
-/// inserted or updated.
+/// `DO NOTHING` without `changed`. Returns the rows inserted or updated.
+///
+/// On PostgreSQL the rows travel as one JSON array and are unpacked by
+/// `json_populate_recordset` into the table's own row type: one statement per table and
+/// batch, whatever its size, whose text never changes (so it stays prepared), with no cap on
+/// bind parameters. On SQLite, multi-row `VALUES`, chunked under its bind-parameter cap.
 async fn upsert<C: ConnectionTrait>(
     db: &C,
     table: &'static str,
     columns: &'static [&'static str],
     rows: Vec<Vec<Value>>,
     conflict: &[&'static str],
-    changed: Option<Expr>,
+    changed: Option<&str>,
 ) -> Result<u64, DbErr> {
-    let update: Vec<&str> = columns
-        .iter()
-        .copied()
-        .filter(|c| !conflict.contains(c))
-        .collect();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        let sql = pg_upsert_sql(table, columns, conflict, changed, &[]);
+        let stmt = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [json_rows(columns, &rows)?.into()],
+        );
+        return Ok(db.execute_raw(stmt).await?.rows_affected());
+    }
+    let mut affected = 0;
+    for q in sqlite_inserts(table, columns, rows, conflict, changed)? {
+        affected += db.execute(&q).await?.rows_affected();
+    }
+    Ok(affected)
+}
+
+/// [`upsert`] with `DO NOTHING`, returning `returning` of the rows it inserted.
+async fn insert_returning<C: ConnectionTrait>(
+    db: &C,
+    table: &'static str,
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Value>>,
+    conflict: &[&'static str],
+    returning: &[&'static str],
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        let sql = pg_upsert_sql(table, columns, conflict, None, returning);
+        let stmt = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            [json_rows(columns, &rows)?.into()],
+        );
+        return db.query_all_raw(stmt).await;
+    }
+    let mut out = Vec::new();
+    for mut q in sqlite_inserts(table, columns, rows, conflict, None)? {
+        q.returning(Query::returning().columns(returning.iter().copied()));
+        out.extend(db.query_all(&q).await?);
+    }
+    Ok(out)
+}
+
+fn pg_upsert_sql(
+    table: &str,
+    columns: &[&str],
+    conflict: &[&str],
+    changed: Option<&str>,
+    returning: &[&str],
+) -> String {
+    let cols = columns.join(", ");
+    let action = match changed {
+        Some(cond) => {
+            let set = columns
+                .iter()
+                .filter(|c| !conflict.contains(c))
+                .map(|c| format!("{c} = excluded.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("DO UPDATE SET {set} WHERE {cond}")
+        }
+        None => "DO NOTHING".to_owned(),
+    };
+    let mut sql = format!(
+        "INSERT INTO {table} ({cols}) SELECT {cols} FROM json_populate_recordset(NULL::{table}, $1::json) \
+         ON CONFLICT ({}) {action}",
+        conflict.join(", ")
+    );
+    if !returning.is_empty() {
+        sql.push_str(" RETURNING ");
+        sql.push_str(&returning.join(", "));
+    }
+    sql
+}
+
+/// The SQLite statements of an insert, chunked under the bind-parameter cap.
+fn sqlite_inserts(
+    table: &'static str,
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Value>>,
+    conflict: &[&'static str],
+    changed: Option<&str>,
+) -> Result<Vec<sea_orm::sea_query::InsertStatement>, DbErr> {
     let mut on_conflict = OnConflict::columns(conflict.iter().copied());
     match changed {
         Some(cond) => {
-            on_conflict.update_columns(update).action_and_where(cond);
+            on_conflict
+                .update_columns(columns.iter().copied().filter(|c| !conflict.contains(c)))
+                .action_and_where(Expr::cust(cond.to_owned()));
         }
         None => {
             on_conflict.do_nothing();
         }
     }
-    let mut affected = 0;
     let per_chunk = (MAX_PARAMS / columns.len()).max(1);
+    let mut out = Vec::new();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let mut q = Query::insert();
@@ -767,9 +1012,67 @@ async fn upsert<C: ConnectionTrait>(
             q.values(row.into_iter().map(Expr::val))
                 .map_err(|e| DbErr::Custom(format!("bad row for `{table}`: {e}")))?;
         }
-        affected += db.execute(&q).await?.rows_affected();
+        out.push(q);
     }
-    Ok(affected)
+    Ok(out)
+}
+
+/// Rows as the text of a JSON array of objects keyed by column, the input of
+/// `json_populate_recordset`. Values become what PostgreSQL's input functions read back
+/// exactly: RFC 3339 timestamps with microseconds, ISO dates, UUIDs and numbers as text or
+/// numbers, JSON nested as JSON.
+fn json_rows(columns: &[&str], rows: &[Vec<Value>]) -> Result<String, DbErr> {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(rows.len() * 256);
+    out.push('[');
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        for (j, (col, v)) in columns.iter().zip(row).enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(col);
+            out.push_str("\":");
+            let _ = match v {
+                _ if *v == v.as_null() => write!(out, "null"),
+                Value::String(Some(s)) if JSON_TEXT_COLUMNS.contains(col) => write!(out, "{s}"),
+                Value::String(Some(s)) => write!(
+                    out,
+                    "{}",
+                    serde_json::to_string(s).map_err(|e| DbErr::Custom(e.to_string()))?
+                ),
+                Value::Bool(Some(b)) => write!(out, "{b}"),
+                Value::TinyInt(Some(n)) => write!(out, "{n}"),
+                Value::SmallInt(Some(n)) => write!(out, "{n}"),
+                Value::Int(Some(n)) => write!(out, "{n}"),
+                Value::BigInt(Some(n)) => write!(out, "{n}"),
+                Value::TinyUnsigned(Some(n)) => write!(out, "{n}"),
+                Value::SmallUnsigned(Some(n)) => write!(out, "{n}"),
+                Value::Unsigned(Some(n)) => write!(out, "{n}"),
+                Value::BigUnsigned(Some(n)) => write!(out, "{n}"),
+                Value::Uuid(Some(u)) => write!(out, "\"{u}\""),
+                Value::ChronoDate(Some(d)) => write!(out, "\"{d}\""),
+                Value::ChronoDateTimeUtc(Some(t)) => write!(
+                    out,
+                    "\"{}\"",
+                    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                ),
+                Value::Json(Some(j)) => write!(out, "{j}"),
+                other => {
+                    return Err(DbErr::Custom(format!(
+                        "column `{col}`: no JSON form for {other:?}"
+                    )));
+                }
+            };
+        }
+        out.push('}');
+    }
+    out.push(']');
+    Ok(out)
 }
 
 /// Records that the stream reported these rows now (landed ones by ref id, bad ones by
@@ -781,16 +1084,31 @@ async fn touch_refs<C: ConnectionTrait>(
     bad_external_ids: &[&str],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    for chunk in ref_ids.chunks(MAX_PARAMS - 2) {
-        let q = Query::update()
-            .table("external_refs")
-            .values([
-                ("stream", batch.stream.as_str().into()),
-                ("last_seen_at", now.into()),
-            ])
-            .and_where(Expr::col("id").is_in(chunk.iter().copied()))
-            .to_owned();
-        db.execute(&q).await?;
+    if ref_ids.is_empty() {
+    } else if db.get_database_backend() == DbBackend::Postgres {
+        let sql = format!(
+            "UPDATE external_refs SET stream = $1, last_seen_at = $2 WHERE id {}",
+            pg_any_id(3)
+        );
+        let values: [Value; 3] = [
+            batch.stream.as_str().into(),
+            now.into(),
+            serde_json::to_string(ref_ids).map_err(invalid)?.into(),
+        ];
+        db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+            .await?;
+    } else {
+        for chunk in ref_ids.chunks(MAX_PARAMS - 2) {
+            let q = Query::update()
+                .table("external_refs")
+                .values([
+                    ("stream", batch.stream.as_str().into()),
+                    ("last_seen_at", now.into()),
+                ])
+                .and_where(Expr::col("id").is_in(chunk.iter().copied()))
+                .to_owned();
+            db.execute(&q).await?;
+        }
     }
     for chunk in bad_external_ids.chunks(MAX_PARAMS - 3) {
         let q = Query::update()
@@ -981,6 +1299,22 @@ async fn resolve_quarantine<C: ConnectionTrait>(
         .iter()
         .map(|r| r.external_ref.external_id.as_str())
         .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    if db.get_database_backend() == DbBackend::Postgres {
+        let sql = "UPDATE quarantine SET resolved_at = $1 WHERE connector = $2 AND stream = $3 \
+                   AND resolved_at IS NULL AND external_id = ANY(ARRAY(SELECT json_array_elements_text($4::json)))";
+        let values: [Value; 4] = [
+            now.into(),
+            batch.connector.as_str().into(),
+            batch.stream.as_str().into(),
+            serde_json::to_string(&ids).map_err(invalid)?.into(),
+        ];
+        db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+            .await?;
+        return Ok(());
+    }
     for chunk in ids.chunks(MAX_PARAMS - 2) {
         let q = Query::update()
             .table("quarantine")

@@ -312,6 +312,9 @@ impl SyncEngine {
         let mut error = None;
         let mut paused = None;
         let mut counts: Vec<SourceCount> = Vec::new();
+        // The commit of the last batch runs on its own task while the connector fetches the
+        // next page (pipelining); at most one is in flight, so commits stay in page order.
+        let mut inflight: Option<InflightCommit> = None;
         let mut items = connector.read(spec, mode, state.map(tributary_connector::StreamState));
         while let Some(item) = items.next().await {
             let item = match item {
@@ -373,19 +376,38 @@ impl SyncEngine {
                 }
             }
             let held = batch.records.len() + batch.rejects.len() + batch.deletes.len();
-            if flush || held >= self.batch_size {
-                read += batch.records_read;
-                let full = std::mem::replace(&mut batch, new_batch());
-                totals.add(self.commit(full, &mut schema, &mut drift).await?);
+            if !(flush || held >= self.batch_size) {
+                continue;
+            }
+            // Group commit: while the previous commit is still running, the pages read
+            // meanwhile join this batch (its checkpoint is the newest page's), up to the
+            // batch size; a batch always ends at a checkpoint or at that size.
+            if held < self.batch_size && inflight.as_ref().is_some_and(|c| !c.is_finished()) {
+                continue;
+            }
+            if let Some(c) = inflight.take() {
+                read += c.read;
+                totals.add(c.finish().await?);
                 progress.committed(spec, read, &totals);
             }
+            let full = std::mem::replace(&mut batch, new_batch());
+            inflight = Some(self.start_commit(full, &mut schema, &mut drift));
         }
         drop(items);
+        if let Some(c) = inflight.take() {
+            read += c.read;
+            totals.add(c.finish().await?);
+            progress.committed(spec, read, &totals);
+        }
         // Whatever arrived after the last checkpoint is committed without moving the cursor:
         // upserts are idempotent, so re-reading it next time is harmless.
         if batch.records_read > 0 {
             read += batch.records_read;
-            totals.add(self.commit(batch, &mut schema, &mut drift).await?);
+            totals.add(
+                self.start_commit(batch, &mut schema, &mut drift)
+                    .finish()
+                    .await?,
+            );
             progress.committed(spec, read, &totals);
         }
         let status = if error.is_some() {
@@ -502,15 +524,15 @@ impl SyncEngine {
         Ok(outcome)
     }
 
-    /// Commits a batch of a run, after looking at it: new fields are recorded and drift is
-    /// reported on the run (and in the log) first, and the records the policy holds move
-    /// into quarantine.
-    async fn commit(
+    /// Starts the commit of a batch of a run on its own task, after looking at it: new fields
+    /// are recorded and drift is reported on the run (and in the log) first, and the records
+    /// the policy holds move into quarantine.
+    fn start_commit(
         &self,
         mut batch: CommitBatch,
         schema: &mut SchemaTracker,
         drift: &mut Vec<SchemaDrift>,
-    ) -> Result<CommitOutcome, tributary_store::StoreError> {
+    ) -> InflightCommit {
         let seen = schema.observe(&batch.records);
         for d in &seen.update.drift {
             tracing::warn!(
@@ -525,11 +547,10 @@ impl SyncEngine {
         let changed = !seen.update.upsert.is_empty()
             || !seen.update.remove.is_empty()
             || !seen.update.drift.is_empty();
-        if let (true, Some(run)) = (changed, batch.run_id) {
-            self.store
-                .record_schema(run, &batch.connector, &batch.stream, &seen.update)
-                .await?;
-        }
+        let schema_update = match (changed, batch.run_id) {
+            (true, Some(run)) => Some((run, seen.update.clone())),
+            _ => None,
+        };
         drift.extend(seen.update.drift);
         // Highest index first, so earlier indexes stay valid while records move out.
         for (i, reason) in seen.quarantine.into_iter().rev() {
@@ -541,10 +562,47 @@ impl SyncEngine {
             });
         }
         let items = batch.records_read;
-        let outcome = self.store.commit_batch(batch).await?;
-        // Every record, reject and delete read lands in exactly one figure of the outcome.
-        debug_assert_eq!(outcome.accounted(), items, "{outcome:?}");
-        Ok(outcome)
+        let store = self.store.clone();
+        let task = tokio::spawn(
+            async move {
+                if let Some((run, update)) = schema_update {
+                    store
+                        .record_schema(run, &batch.connector, &batch.stream, &update)
+                        .await?;
+                }
+                let outcome = store.commit_batch(batch).await?;
+                // Every record, reject and delete read lands in exactly one figure of the
+                // outcome.
+                debug_assert_eq!(outcome.accounted(), items, "{outcome:?}");
+                Ok(outcome)
+            }
+            .in_current_span(),
+        );
+        InflightCommit { task, read: items }
+    }
+}
+
+/// A batch being committed on its own task.
+struct InflightCommit {
+    task: tokio::task::JoinHandle<Result<CommitOutcome, tributary_store::StoreError>>,
+    /// The items the batch holds.
+    read: u64,
+}
+
+impl InflightCommit {
+    fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Waits for the commit; a panic inside it is the caller's panic.
+    async fn finish(self) -> Result<CommitOutcome, tributary_store::StoreError> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(tributary_store::StoreError::Invalid(format!(
+                "commit task stopped: {e}"
+            ))),
+        }
     }
 }
 
