@@ -4,8 +4,13 @@
 //!
 //! ```sh
 //! cargo bench --bench crm_sync -- [--crm hubspot|salesforce|both] [--accounts N]
-//!                                 [--postgres] [--runs R]
+//!                                 [--postgres] [--runs R] [--resync] [--digest]
 //! ```
+//!
+//! With `--resync`, each run then syncs the same, unchanged source again into the database it
+//! just filled and reports that too: what a scheduled full refresh of a quiet CRM costs. With
+//! `--digest`, each run prints the store's content digest, which must be the same on SQLite
+//! and PostgreSQL for the same arguments.
 //!
 //! Each run syncs into a fresh database (a temporary SQLite file, or with `--postgres` a
 //! database created on the server `TRIBUTARY_TEST_POSTGRES_URL` names and dropped after the
@@ -14,6 +19,11 @@
 //! BENCHMARKS.md.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A bench reports on the terminal.
+
+/// mimalloc instead of glibc's malloc: a sync allocates and frees many small values per record
+/// on several threads, and glibc's allocator took about a third of its CPU (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::{Context, Result, bail};
 use std::sync::Arc;
@@ -32,6 +42,8 @@ struct Args {
     accounts: usize,
     postgres: bool,
     runs: usize,
+    resync: bool,
+    digest: bool,
 }
 
 fn args() -> Result<Args> {
@@ -40,6 +52,8 @@ fn args() -> Result<Args> {
         accounts: 20_000,
         postgres: false,
         runs: 3,
+        resync: false,
+        digest: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -56,6 +70,8 @@ fn args() -> Result<Args> {
             "--accounts" => out.accounts = value()?.parse()?,
             "--postgres" => out.postgres = true,
             "--runs" => out.runs = value()?.parse()?,
+            "--resync" => out.resync = true,
+            "--digest" => out.digest = true,
             // `cargo bench` passes `--bench`; libtest's filters mean nothing here.
             "--bench" => {}
             other => bail!("unknown argument `{other}`"),
@@ -137,6 +153,32 @@ async fn main() -> Result<()> {
             );
             if best.is_none_or(|(b, _)| secs < b) {
                 best = Some((secs, read));
+            }
+            if args.resync {
+                let t = Instant::now();
+                let again = SyncEngine::new(store.clone())
+                    .sync(connector.as_ref(), SyncMode::FullRefresh, &[], &NoProgress)
+                    .await?;
+                let secs = t.elapsed().as_secs_f64();
+                if !again.succeeded() {
+                    bail!("{} re-sync failed: {again:?}", crm.kind());
+                }
+                let (read, outcome) = again.totals();
+                println!(
+                    "{} run {run}: {:<24} {read:>9} records {secs:>7.2}s {:>9.0} records/s ({} written, {} unchanged)",
+                    crm.kind(),
+                    "re-sync, unchanged",
+                    read as f64 / secs,
+                    outcome.written,
+                    outcome.unchanged
+                );
+            }
+            if args.digest {
+                println!(
+                    "{} run {run}: content digest {}",
+                    crm.kind(),
+                    store.content_digest().await?
+                );
             }
             store.close().await?;
             db.cleanup().await?;

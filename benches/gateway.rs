@@ -15,6 +15,11 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)] // A bench reports on the terminal.
 
+/// mimalloc instead of glibc's malloc: a sync allocates and frees many small values per record
+/// on several threads, and glibc's allocator took about a third of its CPU (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

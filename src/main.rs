@@ -1,6 +1,11 @@
 //! The `tributary` command line. Parsing only: every command is implemented in the library.
 
 use anyhow::{Context, Result, bail};
+
+/// mimalloc instead of glibc's malloc: a sync allocates and frees many small values per record
+/// on several threads, and glibc's allocator took about a third of its CPU (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Args, Parser, Subcommand};
 use std::{net::SocketAddr, path::PathBuf};
 use tributary::{Config, demo, progress, registry, serve};

@@ -195,15 +195,8 @@ impl Store {
             let changed = format!(
                 "{table}.content_hash <> excluded.content_hash OR {table}.deleted_at IS NOT NULL"
             );
-            let written = upsert(
-                &txn,
-                table,
-                columns_of(kind),
-                rows,
-                &["id"],
-                Some(&changed),
-            )
-            .await?;
+            let written =
+                upsert(&txn, table, columns_of(kind), rows, &["id"], Some(&changed)).await?;
             outcome.written += written;
             outcome.unchanged += n - Ord::min(written, n);
         }
@@ -684,7 +677,14 @@ async fn resolve_refs<C: ConnectionTrait>(
                 ],
                 rows,
                 &["system", "instance", "object", "external_id"],
-                &["id", "system", "instance", "object", "external_id", "entity_id"],
+                &[
+                    "id",
+                    "system",
+                    "instance",
+                    "object",
+                    "external_id",
+                    "entity_id",
+                ],
             )
             .await?;
             for row in created {
@@ -914,7 +914,7 @@ async fn upsert<C: ConnectionTrait>(
         return Ok(db.execute_raw(stmt).await?.rows_affected());
     }
     let mut affected = 0;
-    for q in sqlite_inserts(table, columns, rows, conflict, changed)? {
+    for q in values_inserts(table, columns, rows, conflict, changed)? {
         affected += db.execute(&q).await?.rows_affected();
     }
     Ok(affected)
@@ -942,7 +942,7 @@ async fn insert_returning<C: ConnectionTrait>(
         return db.query_all_raw(stmt).await;
     }
     let mut out = Vec::new();
-    for mut q in sqlite_inserts(table, columns, rows, conflict, None)? {
+    for mut q in values_inserts(table, columns, rows, conflict, None)? {
         q.returning(Query::returning().columns(returning.iter().copied()));
         out.extend(db.query_all(&q).await?);
     }
@@ -981,8 +981,9 @@ fn pg_upsert_sql(
     sql
 }
 
-/// The SQLite statements of an insert, chunked under the bind-parameter cap.
-fn sqlite_inserts(
+/// An insert as multi-row `VALUES` statements (SQLite's form), chunked under the
+/// bind-parameter cap.
+fn values_inserts(
     table: &'static str,
     columns: &'static [&'static str],
     rows: Vec<Vec<Value>>,
@@ -1095,8 +1096,12 @@ async fn touch_refs<C: ConnectionTrait>(
             now.into(),
             serde_json::to_string(ref_ids).map_err(invalid)?.into(),
         ];
-        db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
-            .await?;
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
     } else {
         for chunk in ref_ids.chunks(MAX_PARAMS - 2) {
             let q = Query::update()
@@ -1311,8 +1316,12 @@ async fn resolve_quarantine<C: ConnectionTrait>(
             batch.stream.as_str().into(),
             serde_json::to_string(&ids).map_err(invalid)?.into(),
         ];
-        db.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
-            .await?;
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
         return Ok(());
     }
     for chunk in ids.chunks(MAX_PARAMS - 2) {
@@ -1385,6 +1394,262 @@ mod tests {
         store.commit_batch(batch).await.expect("commit");
         assert_eq!(estimate().await, ANALYZE_MIN_ROWS as i64);
         db.cleanup().await.expect("cleanup");
+    }
+
+    /// Every entity kind, every column set (and some null), to compare the two ways rows
+    /// reach PostgreSQL.
+    fn one_of_each_kind() -> Vec<SourceRecord> {
+        use chrono::{NaiveDate, TimeZone, Utc};
+        use rust_decimal::Decimal;
+        use tributary_model::*;
+        let at = Utc.with_ymd_and_hms(2026, 3, 4, 5, 6, 7).unwrap()
+            + chrono::TimeDelta::microseconds(123_456);
+        let day = NaiveDate::from_ymd_opt(2026, 3, 4).unwrap();
+        let r = |o: &str, id: &str| ExternalRef::new("crm", "c", o, id);
+        let usd = Currency::parse("USD").unwrap();
+        let eur = Currency::parse("EUR").unwrap();
+        let entities = vec![
+            Entity::Account(Account {
+                name: "Acme \"Ünïcode\" \\ Co".into(),
+                domain: Some("acme.example".into()),
+                segment: Some(Segment::MidMarket),
+                industry: Some("Software".into()),
+                region: None,
+                owner: Some("o@x".into()),
+                seats: Some(1_234_567_890_123),
+                created_at: Some(at),
+            }),
+            Entity::Person(Person {
+                name: "Ann".into(),
+                email: Some("ann@acme.example".into()),
+                title: None,
+                role: Some(PersonRole::Admin),
+                account: Some(r("a", "1")),
+                first_seen_at: Some(at),
+            }),
+            Entity::Subscription(Subscription {
+                account: Some(r("a", "1")),
+                plan: "Pro".into(),
+                start_date: day,
+                end_date: None,
+                arr: Money::new(Decimal::new(1_234_567, 2), eur.clone()),
+                status: SubscriptionStatus::Active,
+                motion: Some(RevenueEventKind::Expansion),
+                arr_basis: Some(ArrBasis::AmountOverTerm),
+            }),
+            Entity::RevenueEvent(RevenueEvent {
+                account: Some(r("a", "1")),
+                subscription: Some(r("s", "1")),
+                date: day,
+                kind: RevenueEventKind::New,
+                arr_delta: Money::new(Decimal::new(-5, 1), usd.clone()),
+                arr_after: Money::new(Decimal::new(99_995, 1), usd.clone()),
+                original_delta: Some(Money::new(Decimal::new(-4, 1), eur.clone())),
+                fx: Some(FxConversion {
+                    rate: Decimal::new(1_085_012_345, 9),
+                    quote: FxQuote::Multiply,
+                    rate_date: Some(day),
+                }),
+            }),
+            Entity::Course(Course {
+                title: "Admin 101".into(),
+                kind: CourseKind::Ilt,
+                level: CourseLevel::Advanced,
+                tags: vec!["a".into(), "b \"q\"".into()],
+                features: vec![],
+            }),
+            Entity::Enrollment(Enrollment {
+                person: Some(r("p", "1")),
+                course: Some(r("k", "1")),
+                enrolled_at: at,
+                started_at: None,
+                completed_at: Some(at),
+                status: EnrollmentStatus::Completed,
+                score: Some(Decimal::new(875, 1)),
+                passed: Some(true),
+                certified: false,
+            }),
+            Entity::UsageEvent(UsageEvent {
+                person: None,
+                anonymous_id: Some("anon".into()),
+                account: Some(r("a", "1")),
+                event: "Report Built".into(),
+                feature: Some("reports".into()),
+                occurred_at: at,
+                properties: serde_json::json!({"n": 1.5, "s": "x", "nested": {"a": [1, null]}}),
+            }),
+            Entity::Ticket(Ticket {
+                account: Some(r("a", "1")),
+                requester: Some(r("p", "1")),
+                created_at: at,
+                solved_at: None,
+                channel: Some("email".into()),
+                tags: vec!["how-to".into()],
+                category: TicketCategory::HowTo,
+            }),
+            Entity::DealContact(DealContact {
+                subscription: Some(r("s", "1")),
+                person: Some(r("p", "1")),
+                role: None,
+                primary: true,
+            }),
+            Entity::FxRate(FxRate {
+                base: usd.clone(),
+                currency: eur.clone(),
+                start_date: day,
+                rate: Decimal::new(920_000_001, 9),
+            }),
+        ];
+        entities
+            .into_iter()
+            .enumerate()
+            .map(|(i, entity)| SourceRecord {
+                external_ref: r(&format!("o{i}"), "x"),
+                source_updated_at: Some(at),
+                raw: serde_json::json!({ "i": i }),
+                entity,
+            })
+            .collect()
+    }
+
+    /// On PostgreSQL rows travel as one JSON array (`json_populate_recordset`); the same row
+    /// bound as parameters stores exactly the same values, column by column.
+    #[tokio::test]
+    async fn rows_sent_as_json_store_what_bound_parameters_store() {
+        use super::{RefMap, Resolved, columns_of, entity_row, table_of, upsert, values_inserts};
+        let Some(db) = TestDatabase::postgres().await.expect("postgres") else {
+            return;
+        };
+        let store = db.store().await.expect("store");
+        let conn = store.db();
+        let now = chrono::Utc::now();
+        let records = one_of_each_kind();
+        let mut refs = RefMap::new();
+        for (n, r) in records
+            .iter()
+            .flat_map(|r| r.entity.links().into_iter().map(|(_, l)| l.clone()))
+            .enumerate()
+        {
+            refs.insert(
+                r,
+                Resolved {
+                    ref_id: n as i64,
+                    entity_id: uuid::Uuid::now_v7(),
+                },
+            );
+        }
+        for rec in &records {
+            let kind = rec.kind();
+            let (bound, sent) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+            let row = |id| entity_row(rec, id, &refs, "hash", now).expect("row");
+            for q in values_inserts(
+                table_of(kind),
+                columns_of(kind),
+                vec![row(bound)],
+                &["id"],
+                None,
+            )
+            .expect("insert")
+            {
+                conn.execute(&q).await.expect("bound insert");
+            }
+            let n = upsert(
+                conn,
+                table_of(kind),
+                columns_of(kind),
+                vec![row(sent)],
+                &["id"],
+                None,
+            )
+            .await
+            .expect("json insert");
+            assert_eq!(n, 1);
+            let stored = async |id: uuid::Uuid| {
+                let sql = format!(
+                    "SELECT (to_jsonb(t) - 'id')::text AS j FROM {} t WHERE id = $1",
+                    table_of(kind)
+                );
+                conn.query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    sql,
+                    [id.into()],
+                ))
+                .await
+                .expect("select")
+                .expect("a row")
+                .try_get::<String>("", "j")
+                .expect("j")
+            };
+            let (a, b) = (stored(bound).await, stored(sent).await);
+            assert_eq!(a, b, "{kind:?}");
+        }
+        db.cleanup().await.expect("cleanup");
+    }
+
+    /// A record is compared with what is stored before anything is sent: an unchanged one
+    /// writes neither its entity nor its raw payload, and a new payload alone rewrites only
+    /// the payload.
+    #[tokio::test]
+    async fn unchanged_records_and_payloads_are_not_rewritten() {
+        crate::testing::for_each_backend(|store| async move {
+            let record = |name: &str, note: &str| SourceRecord {
+                external_ref: ExternalRef::new("hubspot", "hs", "companies", "1"),
+                source_updated_at: None,
+                raw: serde_json::json!({ "id": "1", "name": name, "note": note }),
+                entity: Entity::Account(Account {
+                    name: name.into(),
+                    domain: None,
+                    segment: None,
+                    industry: None,
+                    region: None,
+                    owner: None,
+                    seats: None,
+                    created_at: None,
+                }),
+            };
+            let commit = async |r: SourceRecord| {
+                store
+                    .commit_batch(CommitBatch {
+                        connector: "hs".into(),
+                        stream: "companies".into(),
+                        records_read: 1,
+                        records: vec![r],
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("commit")
+            };
+            let stored = async || {
+                let row = store
+                    .db()
+                    .query_one_raw(Statement::from_string(
+                        store.backend(),
+                        "SELECT a.synced_at AS e, p.fetched_at AS p, p.content_hash AS h \
+                         FROM accounts a, raw_payloads p",
+                    ))
+                    .await
+                    .expect("select")
+                    .expect("a row");
+                (
+                    row.try_get::<chrono::DateTime<chrono::Utc>>("", "e")
+                        .expect("e"),
+                    row.try_get::<chrono::DateTime<chrono::Utc>>("", "p")
+                        .expect("p"),
+                    row.try_get::<String>("", "h").expect("h"),
+                )
+            };
+            assert_eq!(commit(record("Acme", "a")).await.written, 1);
+            let first = stored().await;
+            let again = commit(record("Acme", "a")).await;
+            assert_eq!((again.written, again.unchanged), (0, 1));
+            assert_eq!(stored().await, first, "nothing rewritten");
+            let note = commit(record("Acme", "b")).await;
+            assert_eq!((note.written, note.unchanged), (0, 1));
+            let (entity, payload, hash) = stored().await;
+            assert_eq!(entity, first.0, "the entity is as it was");
+            assert!(payload > first.1 && hash != first.2, "the payload is new");
+        })
+        .await;
     }
 
     #[test]
