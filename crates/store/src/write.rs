@@ -228,7 +228,15 @@ impl Store {
             .iter()
             .filter_map(|q| q.external_id.as_deref())
             .collect();
-        touch_refs(&txn, &batch, &ref_ids, &bad_ids, now).await?;
+        // Only a full refresh in progress (its marker set) reads what was seen; outside one,
+        // touching every reference would rewrite a row per record for nothing (on
+        // PostgreSQL a new tuple and an entry in each of the table's indexes).
+        if sweep_started(&txn, &batch.connector, &batch.stream)
+            .await?
+            .is_some()
+        {
+            touch_refs(&txn, &batch, &ref_ids, &bad_ids, now).await?;
+        }
 
         outcome.quarantined = quarantine.len() as u64;
         record_quarantine(&txn, &batch, quarantine, now).await?;
@@ -1128,6 +1136,24 @@ async fn touch_refs<C: ConnectionTrait>(
     Ok(())
 }
 
+/// When the full refresh in progress on the stream began ([`Store::begin_sweep`]), if one is.
+async fn sweep_started<C: ConnectionTrait>(
+    db: &C,
+    connector: &str,
+    stream: &str,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let marker = Query::select()
+        .column("sweep_started_at")
+        .from("sync_state")
+        .and_where(Expr::col("connector").eq(connector))
+        .and_where(Expr::col("stream").eq(stream))
+        .to_owned();
+    Ok(match db.query_one(&marker).await? {
+        Some(row) => row.try_get("", "sweep_started_at")?,
+        None => None,
+    })
+}
+
 /// Ends a full refresh: rows the stream wrote before but did not report since the refresh
 /// began are marked deleted, and the marker is cleared. A refresh that saw nothing at all
 /// while rows exist deletes nothing and says so: an empty answer from a vendor is far more
@@ -1138,17 +1164,7 @@ async fn sweep<C: ConnectionTrait>(
     stream: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let marker = Query::select()
-        .column("sweep_started_at")
-        .from("sync_state")
-        .and_where(Expr::col("connector").eq(connector))
-        .and_where(Expr::col("stream").eq(stream))
-        .to_owned();
-    let started: Option<DateTime<Utc>> = match db.query_one(&marker).await? {
-        Some(row) => row.try_get("", "sweep_started_at")?,
-        None => None,
-    };
-    let Some(started) = started else {
+    let Some(started) = sweep_started(db, connector, stream).await? else {
         return Ok(0);
     };
     let stale = Expr::col("instance")
