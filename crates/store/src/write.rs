@@ -228,15 +228,14 @@ impl Store {
             .iter()
             .filter_map(|q| q.external_id.as_deref())
             .collect();
-        // Only a full refresh in progress (its marker set) reads what was seen; outside one,
-        // touching every reference would rewrite a row per record for nothing (on
-        // PostgreSQL a new tuple and an entry in each of the table's indexes).
-        if sweep_started(&txn, &batch.connector, &batch.stream)
+        // Only a full refresh in progress (its marker set) reads when a row was last seen;
+        // outside one, stamping every reference would rewrite a row per record for nothing
+        // (on PostgreSQL a new tuple and an entry in each of the table's indexes), so only
+        // references first reserved as another record's link are claimed for the stream.
+        let sweeping = sweep_started(&txn, &batch.connector, &batch.stream)
             .await?
-            .is_some()
-        {
-            touch_refs(&txn, &batch, &ref_ids, &bad_ids, now).await?;
-        }
+            .is_some();
+        touch_refs(&txn, &batch, &ref_ids, &bad_ids, sweeping.then_some(now)).await?;
 
         outcome.quarantined = quarantine.len() as u64;
         record_quarantine(&txn, &batch, quarantine, now).await?;
@@ -1084,26 +1083,37 @@ fn json_rows(columns: &[&str], rows: &[Vec<Value>]) -> Result<String, DbErr> {
     Ok(out)
 }
 
-/// Records that the stream reported these rows now (landed ones by ref id, bad ones by
-/// external id), so a full refresh can tell which rows vanished at the source.
+/// Records that the stream reported these rows: with `seen` (a full refresh in progress), when
+/// (landed ones by ref id, bad ones by external id), so the refresh can tell which rows vanished
+/// at the source; always, that the landed ones belong to the stream.
 async fn touch_refs<C: ConnectionTrait>(
     db: &C,
     batch: &CommitBatch,
     ref_ids: &[i64],
     bad_external_ids: &[&str],
-    now: DateTime<Utc>,
+    seen: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
+    let stream = batch.stream.as_str();
     if ref_ids.is_empty() {
     } else if db.get_database_backend() == DbBackend::Postgres {
-        let sql = format!(
-            "UPDATE external_refs SET stream = $1, last_seen_at = $2 WHERE id {}",
-            pg_any_id(3)
-        );
-        let values: [Value; 3] = [
-            batch.stream.as_str().into(),
-            now.into(),
-            serde_json::to_string(ref_ids).map_err(invalid)?.into(),
-        ];
+        let ids = serde_json::to_string(ref_ids).map_err(invalid)?;
+        let (sql, values): (String, Vec<Value>) = match seen {
+            Some(now) => (
+                format!(
+                    "UPDATE external_refs SET stream = $1, last_seen_at = $2 WHERE id {}",
+                    pg_any_id(3)
+                ),
+                vec![stream.into(), now.into(), ids.into()],
+            ),
+            None => (
+                format!(
+                    "UPDATE external_refs SET stream = $1 WHERE id {} \
+                     AND stream IS DISTINCT FROM $1",
+                    pg_any_id(2)
+                ),
+                vec![stream.into(), ids.into()],
+            ),
+        };
         db.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
@@ -1112,23 +1122,34 @@ async fn touch_refs<C: ConnectionTrait>(
         .await?;
     } else {
         for chunk in ref_ids.chunks(MAX_PARAMS - 2) {
-            let q = Query::update()
-                .table("external_refs")
-                .values([
-                    ("stream", batch.stream.as_str().into()),
-                    ("last_seen_at", now.into()),
-                ])
-                .and_where(Expr::col("id").is_in(chunk.iter().copied()))
-                .to_owned();
+            let mut q = Query::update();
+            q.table("external_refs")
+                .value("stream", stream)
+                .and_where(Expr::col("id").is_in(chunk.iter().copied()));
+            match seen {
+                Some(now) => {
+                    q.value("last_seen_at", now);
+                }
+                None => {
+                    q.and_where(
+                        Expr::col("stream")
+                            .is_null()
+                            .or(Expr::col("stream").ne(stream)),
+                    );
+                }
+            }
             db.execute(&q).await?;
         }
     }
+    let Some(now) = seen else {
+        return Ok(());
+    };
     for chunk in bad_external_ids.chunks(MAX_PARAMS - 3) {
         let q = Query::update()
             .table("external_refs")
             .value("last_seen_at", now)
             .and_where(Expr::col("instance").eq(batch.connector.as_str()))
-            .and_where(Expr::col("stream").eq(batch.stream.as_str()))
+            .and_where(Expr::col("stream").eq(stream))
             .and_where(Expr::col("external_id").is_in(chunk.iter().copied()))
             .to_owned();
         db.execute(&q).await?;

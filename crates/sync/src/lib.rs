@@ -399,9 +399,10 @@ impl SyncEngine {
             totals.add(c.finish().await?);
             progress.committed(spec, read, &totals);
         }
-        // Whatever arrived after the last checkpoint is committed without moving the cursor:
-        // upserts are idempotent, so re-reading it next time is harmless.
-        if batch.records_read > 0 {
+        // The pages held back while the last commit ran, with their checkpoint; and whatever
+        // arrived after the last checkpoint, committed without moving the cursor (upserts are
+        // idempotent, so re-reading it next time is harmless).
+        if batch.records_read > 0 || batch.state.is_some() {
             read += batch.records_read;
             totals.add(
                 self.start_commit(batch, &mut schema, &mut drift)

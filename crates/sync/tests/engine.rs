@@ -27,6 +27,8 @@ struct Paged {
     reads_from: std::sync::Mutex<Vec<usize>>,
     /// End the read with `ReadItem::Complete(this)` instead of a null checkpoint.
     complete_with: Option<serde_json::Value>,
+    /// After the last page's checkpoint, end with `ReadItem::Complete(this)` and no records.
+    then_complete: Option<serde_json::Value>,
 }
 
 #[async_trait]
@@ -115,6 +117,9 @@ impl Connector for Paged {
                 _ => items.push(Ok(ReadItem::Checkpoint(StreamState(next)))),
             }
         }
+        if let Some(end) = &self.then_complete {
+            items.push(Ok(ReadItem::Complete(StreamState(end.clone()))));
+        }
         stream::iter(items).boxed()
     }
 }
@@ -129,6 +134,7 @@ fn paged(fail_at: Option<usize>) -> Paged {
         failures: AtomicUsize::new(0),
         reads_from: Default::default(),
         complete_with: None,
+        then_complete: None,
     }
 }
 
@@ -247,6 +253,45 @@ async fn a_full_refresh_marks_rows_that_vanished_as_deleted() {
 
 /// A full refresh that ends with `ReadItem::Complete` sweeps like one ending with a null
 /// checkpoint, and keeps the state it hands over (the next incremental run's mark).
+/// Pages read while the previous commit runs join the next commit (the connector here yields
+/// 200 pages at once, far faster than they commit): nothing is lost or counted twice, and the
+/// newest checkpoint — here a final state after the last page, with no records of its own —
+/// is what the store keeps.
+#[tokio::test]
+async fn pages_read_during_a_commit_join_the_next_one_with_their_checkpoint() {
+    for db in TestDatabase::all().await.unwrap() {
+        let store = db.store().await.unwrap();
+        let mark = json!({"since": "2026-12-01T00:00:00Z"});
+        let conn = Paged {
+            pages: 200,
+            then_complete: Some(mark.clone()),
+            ..paged(None)
+        };
+        let report = SyncEngine::new(store.clone())
+            .sync(&conn, SyncMode::FullRefresh, &[], &NoProgress)
+            .await
+            .unwrap();
+        let s = &report.streams[0];
+        assert_eq!(s.read, 2_000, "{}", db.backend);
+        assert_eq!((s.outcome.written, s.outcome.quarantined), (1_999, 1));
+        assert_eq!(
+            store.load_state("paged-test", "accounts").await.unwrap(),
+            Some(mark.clone()),
+            "{}",
+            db.backend
+        );
+        let counts = store.counts().await.unwrap();
+        assert_eq!(
+            counts.entities[&EntityKind::Account],
+            1_999,
+            "{}",
+            db.backend
+        );
+        store.close().await.unwrap();
+        db.cleanup().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_full_refresh_can_complete_with_a_state() {
     for db in TestDatabase::all().await.unwrap() {
