@@ -56,6 +56,13 @@ pub struct CommitBatch {
     /// seen since the refresh began ([`Store::begin_sweep`]) are marked deleted, in the same
     /// transaction.
     pub complete_full_refresh: bool,
+    /// The source can send this batch again (a pull sync re-reads from its last checkpoint),
+    /// so on PostgreSQL it commits without waiting for the WAL flush
+    /// (`synchronous_commit = off` for this transaction only): a server crash may lose the
+    /// last such commits, each with its checkpoint — never data without its checkpoint or the
+    /// reverse — and the next run reads them again. Leave it false for anything acknowledged
+    /// to a client (push sources).
+    pub replayable: bool,
 }
 
 /// What a commit did.
@@ -134,6 +141,10 @@ impl Store {
         let records: Vec<SourceRecord> = latest.into_values().collect();
 
         let txn = self.begin_write().await?;
+        if batch.replayable && self.backend() == DbBackend::Postgres {
+            txn.execute_unprepared("SET LOCAL synchronous_commit = off")
+                .await?;
+        }
         let mut wanted: Vec<(EntityKind, &ExternalRef)> = Vec::new();
         for r in &records {
             wanted.push((r.kind(), &r.external_ref));

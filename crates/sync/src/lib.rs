@@ -298,6 +298,7 @@ impl SyncEngine {
             connector: instance.clone(),
             stream: spec.name.clone(),
             run_id: Some(run_id),
+            replayable: true,
             ..Default::default()
         };
         let mut schema = SchemaTracker::new(
