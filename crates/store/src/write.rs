@@ -1019,10 +1019,12 @@ fn values_inserts(
             on_conflict.do_nothing();
         }
     }
-    let per_chunk = (MAX_PARAMS / columns.len()).max(1);
     let mut out = Vec::new();
     let mut rows = rows.into_iter().peekable();
+    let mut left = rows.len();
     while rows.peek().is_some() {
+        let per_chunk = chunk_rows(left, columns.len());
+        left -= per_chunk;
         let mut q = Query::insert();
         q.into_table(table)
             .columns(columns.iter().copied())
@@ -1034,6 +1036,17 @@ fn values_inserts(
         out.push(q);
     }
     Ok(out)
+}
+
+/// Rows in the next multi-row statement when `left` remain: the most that fit under the
+/// bind-parameter cap, rounded down to a power of two. Each statement text is prepared and
+/// cached per connection, and a batch of any size is cut into at most one statement shape
+/// per power of two: with one statement per batch size, group commits of ever-different
+/// sizes would prepare a new, large statement each time and fill the cache with them.
+fn chunk_rows(left: usize, columns: usize) -> usize {
+    let cap = (MAX_PARAMS / columns.max(1)).max(1);
+    let n = Ord::min(left, cap).max(1);
+    1 << n.ilog2()
 }
 
 /// Rows as the text of a JSON array of objects keyed by column, the input of
@@ -1698,6 +1711,30 @@ mod tests {
             assert!(payload > first.1 && hash != first.2, "the payload is new");
         })
         .await;
+    }
+
+    #[test]
+    fn inserts_are_cut_into_few_statement_shapes() {
+        use super::chunk_rows;
+        let cut = |mut left: usize, columns: usize| {
+            let mut sizes = Vec::new();
+            while left > 0 {
+                let n = chunk_rows(left, columns);
+                sizes.push(n);
+                left -= n;
+            }
+            sizes
+        };
+        assert_eq!(cut(1, 14), vec![1]);
+        assert_eq!(cut(100, 14), vec![64, 32, 4]);
+        assert_eq!(cut(5_000, 14), vec![2_048, 2_048, 512, 256, 128, 8]);
+        // Under the cap of 30,000 parameters: 2,142 rows of 14 columns, so 2,048.
+        assert!(cut(100_000, 14).iter().all(|n| n * 14 <= 30_000));
+        assert_eq!(
+            cut(3, 40_000),
+            vec![1, 1, 1],
+            "a row wider than the cap alone"
+        );
     }
 
     #[test]
