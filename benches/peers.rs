@@ -1392,11 +1392,16 @@ async fn bench(args: &Args) -> Result<()> {
     drop(filled);
 
     println!(
-        "\n`cargo bench --bench peers -- --accounts {} --runs {} --secs {}{}` — median (min–max) of {} run(s); \
+        "\n`cargo bench --bench peers -- --accounts {} --runs {} --secs {} --backend {}{}` — median (min–max) of {} run(s); \
          ratio = ours / peer (medians).\n",
         args.accounts,
         args.runs,
         args.secs,
+        match args.backends.as_slice() {
+            [Backend::Sqlite] => "sqlite",
+            [Backend::Postgres] => "postgres",
+            _ => "both",
+        },
         match args.only {
             Some(Leg::Sync) => " --only sync",
             Some(Leg::Gateway) => " --only gateway",
