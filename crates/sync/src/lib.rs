@@ -141,6 +141,11 @@ impl SyncReport {
     }
 }
 
+/// The most items pages held back by a running commit grow a batch to: past about a thousand
+/// rows a statement's fixed costs are amortised, and every item held is memory (a contact's
+/// parsed payload is several kilobytes; with 5,000 a sync's peak RSS passed 300 MB).
+const GROUP_ITEMS: usize = 1_000;
+
 /// Runs streams into the store.
 #[derive(Clone, Debug)]
 pub struct SyncEngine {
@@ -381,9 +386,11 @@ impl SyncEngine {
                 continue;
             }
             // Group commit: while the previous commit is still running, the pages read
-            // meanwhile join this batch (its checkpoint is the newest page's), up to the
-            // batch size; a batch always ends at a checkpoint or at that size.
-            if held < self.batch_size && inflight.as_ref().is_some_and(|c| !c.is_finished()) {
+            // meanwhile join this batch (its checkpoint is the newest page's), up to
+            // GROUP_ITEMS; a batch always ends at a checkpoint or at the batch size.
+            if held < Ord::min(self.batch_size, GROUP_ITEMS)
+                && inflight.as_ref().is_some_and(|c| !c.is_finished())
+            {
                 continue;
             }
             if let Some(c) = inflight.take() {
