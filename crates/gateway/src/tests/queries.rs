@@ -726,6 +726,23 @@ async fn response_fields_follow_the_query_order() {
         let text = query_reply(&app, query, json!({})).await.text();
         let (q, a) = (text.find("\"quarantine\""), text.find("\"accounts\""));
         assert!(q.is_some() && q < a, "{text}");
+
+        // Nested fields too: a person's `externalRefs` waits for the batching loader (a level
+        // below the page's look-ahead) while `name` is ready at once, and the executor
+        // records sibling fields as they finish; the response still lists them as asked, in
+        // every item of every list.
+        let query = "{ accounts(first: 27) { nodes { subscriptions { contacts { primary person { externalRefs { externalId system } name ...P } } } } } }
+                     fragment P on Person { id name }";
+        let text = query_reply(&app, query, json!({})).await.text();
+        let people = text.matches("\"person\":{").count();
+        assert!(people > 0, "{text}");
+        assert_eq!(
+            text.matches("\"person\":{\"externalRefs\":").count(),
+            people,
+            "{text}"
+        );
+        assert!(text.contains("\"system\":\"hubspot\"}],\"name\":"), "{text}");
+        assert!(!text.contains("\"system\":\"hubspot\"}],\"id\":"), "{text}");
     })
     .await;
 }
