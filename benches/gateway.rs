@@ -4,7 +4,10 @@
 //!
 //! ```sh
 //! cargo bench --bench gateway -- [--accounts N] [--postgres] [--secs S] [--concurrency C]
+//!                                  [--only TEXT]
 //! ```
+//!
+//! `--only 360` runs only the queries whose name holds `360` (to profile one of them).
 //!
 //! Queries (issue 12's shared set): a page of 10 accounts by name with `totalCount`, the same
 //! page without it, and one account with its people and subscriptions (at concurrency C and
@@ -31,6 +34,7 @@ struct Args {
     postgres: bool,
     secs: u64,
     concurrency: usize,
+    only: Option<String>,
 }
 
 fn args() -> Result<Args> {
@@ -39,6 +43,7 @@ fn args() -> Result<Args> {
         postgres: false,
         secs: 10,
         concurrency: 10,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -48,6 +53,7 @@ fn args() -> Result<Args> {
             "--postgres" => out.postgres = true,
             "--secs" => out.secs = value()?.parse()?,
             "--concurrency" => out.concurrency = value()?.parse()?,
+            "--only" => out.only = Some(value()?),
             "--bench" => {}
             other => bail!("unknown argument `{other}`"),
         }
@@ -188,6 +194,13 @@ async fn main() -> Result<()> {
         ),
     ];
     for (name, body, concurrency) in cases {
+        if args
+            .only
+            .as_deref()
+            .is_some_and(|only| !name.contains(only))
+        {
+            continue;
+        }
         let f = load(&url, body, concurrency, args.secs).await?;
         println!(
             "{name:<34} {concurrency:>5} {:>9.0} {:>9.2} {:>9.2}   ({} requests)",

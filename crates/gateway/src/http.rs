@@ -372,13 +372,10 @@ pub(crate) async fn graphql_get(
     }
 }
 
-/// The type of the operation `request` selects, when its document parses and names one.
-/// The operation the request selects: its type, and the response keys of its top-level
-/// selection in query order (fragments expanded, first occurrence wins), by which the
-/// response's `data` is ordered.
-fn selected_operation(
-    request: &mut async_graphql::Request,
-) -> Option<(OperationType, Vec<String>)> {
+/// The operation the request selects: its type, and the [`Shape`] of its selection (response
+/// keys in query order, fragments expanded, at every level), by which the response's `data`
+/// is ordered. `None` when the document does not parse or names no operation.
+fn selected_operation(request: &mut async_graphql::Request) -> Option<(OperationType, Shape)> {
     let name = request.operation_name.clone();
     let doc = request.parsed_query().ok()?;
     let op = match (&doc.operations, name) {
@@ -387,66 +384,101 @@ fn selected_operation(
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
         (DocumentOperations::Multiple(_), None) => return None,
     };
-    let mut keys = Vec::new();
-    let mut seen_fragments = Vec::new();
-    response_keys(
+    let mut shape = Shape::default();
+    let mut budget = SHAPE_BUDGET;
+    shape.add(
         doc,
         &op.node.selection_set.node,
-        &mut keys,
-        &mut seen_fragments,
+        &mut Vec::new(),
+        &mut budget,
     );
-    Some((op.node.ty, keys))
+    Some((op.node.ty, shape))
 }
 
-/// Appends the response keys of `set` (fields by alias or name, fragments expanded once each)
-/// to `keys`, skipping keys already there.
-fn response_keys<'d>(
-    doc: &'d async_graphql::parser::types::ExecutableDocument,
-    set: &'d async_graphql::parser::types::SelectionSet,
-    keys: &mut Vec<String>,
-    seen_fragments: &mut Vec<&'d str>,
-) {
-    use async_graphql::parser::types::Selection;
-    for item in &set.items {
-        match &item.node {
-            Selection::Field(field) => {
-                let key = field.node.response_key().node.as_str();
-                if !keys.iter().any(|k| k == key) {
-                    keys.push(key.to_owned());
+/// Most fields a [`Shape`] records. The shape is built before the query is validated, so a
+/// document whose fragments expand without end (a "fragment bomb", which the complexity
+/// limit then refuses) must not make it grow without end either; past the budget the rest of
+/// the response keeps the executor's order.
+const SHAPE_BUDGET: usize = 20_000;
+
+/// The response keys a selection set asks for, in the query's order, each with the shape of
+/// its own selection (fields of the same key merged, as the executor merges them).
+#[derive(Debug, Default)]
+struct Shape(Vec<(String, Shape)>);
+
+impl Shape {
+    /// Adds the fields of `set` (fragments expanded where they are spread; a fragment inside
+    /// itself is skipped), spending one unit of `budget` per field.
+    fn add<'d>(
+        &mut self,
+        doc: &'d async_graphql::parser::types::ExecutableDocument,
+        set: &'d async_graphql::parser::types::SelectionSet,
+        visiting: &mut Vec<&'d str>,
+        budget: &mut usize,
+    ) {
+        use async_graphql::parser::types::Selection;
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    if *budget == 0 {
+                        return;
+                    }
+                    *budget -= 1;
+                    let key = field.node.response_key().node.as_str();
+                    let at = match self.0.iter().position(|(k, _)| k == key) {
+                        Some(at) => at,
+                        None => {
+                            self.0.push((key.to_owned(), Shape::default()));
+                            self.0.len() - 1
+                        }
+                    };
+                    self.0[at]
+                        .1
+                        .add(doc, &field.node.selection_set.node, visiting, budget);
                 }
-            }
-            Selection::InlineFragment(fragment) => {
-                response_keys(doc, &fragment.node.selection_set.node, keys, seen_fragments);
-            }
-            Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.as_str();
-                if seen_fragments.contains(&name) {
-                    continue;
+                Selection::InlineFragment(fragment) => {
+                    self.add(doc, &fragment.node.selection_set.node, visiting, budget);
                 }
-                seen_fragments.push(name);
-                if let Some(fragment) = doc.fragments.get(name) {
-                    response_keys(doc, &fragment.node.selection_set.node, keys, seen_fragments);
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    if visiting.contains(&name) {
+                        continue;
+                    }
+                    if let Some(fragment) = doc.fragments.get(name) {
+                        visiting.push(name);
+                        self.add(doc, &fragment.node.selection_set.node, visiting, budget);
+                        visiting.pop();
+                    }
                 }
             }
         }
     }
-}
 
-/// Puts the top-level fields of `data` in the order of `keys`. The root types merge one
-/// object per domain, which resolve their fields domain by domain; the spec orders a
-/// response by its selection set.
-fn order_fields(data: &mut async_graphql::Value, keys: &[String]) {
-    let async_graphql::Value::Object(map) = data else {
-        return;
-    };
-    let mut ordered = async_graphql::indexmap::IndexMap::with_capacity(map.len());
-    for key in keys {
-        if let Some((name, value)) = map.shift_remove_entry(key.as_str()) {
-            ordered.insert(name, value);
+    /// Puts the fields of `value` in this shape's order, at every level (each item of a list
+    /// alike). The executor resolves sibling fields concurrently and records each as it
+    /// finishes, and the root types merge one object per domain; the spec orders a response
+    /// by its selection set (GraphQL §6.3.2, "CollectFields").
+    fn order(&self, value: &mut async_graphql::Value) {
+        match value {
+            async_graphql::Value::Object(map) => {
+                let mut ordered = async_graphql::indexmap::IndexMap::with_capacity(map.len());
+                for (key, shape) in &self.0 {
+                    if let Some((name, mut value)) = map.shift_remove_entry(key.as_str()) {
+                        shape.order(&mut value);
+                        ordered.insert(name, value);
+                    }
+                }
+                ordered.extend(std::mem::take(map));
+                *map = ordered;
+            }
+            async_graphql::Value::List(items) => {
+                for item in items {
+                    self.order(item);
+                }
+            }
+            _ => {}
         }
     }
-    ordered.extend(std::mem::take(map));
-    *map = ordered;
 }
 
 async fn execute(shared: &Shared, media: MediaType, params: Params, method: Method) -> Response {
@@ -498,8 +530,8 @@ async fn execute(shared: &Shared, media: MediaType, params: Params, method: Meth
         );
     };
     let executed = marker.executed();
-    if let Some((_, keys)) = &selected {
-        order_fields(&mut response.data, keys);
+    if let Some((_, shape)) = &selected {
+        shape.order(&mut response.data);
     }
     for e in &mut response.errors {
         if !has_code(e) {

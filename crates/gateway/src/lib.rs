@@ -7,9 +7,10 @@
 //!   [`QueryRoot`] and [`MutationRoot`] (async-graphql `MergedObject`). Learning, usage,
 //!   support and analytics domains are added beside them.
 //! - [`schema`] / [`TributarySchema`]: the schema over a [`Store`], with depth and complexity
-//!   limits and batched loading of children (one generic DataLoader over
-//!   `Store::children_of`), and [`sdl`], the schema's SDL built without a database (the
-//!   source of `schema.graphql`).
+//!   limits and set-based loading of children: lists and `account(id)` look ahead and
+//!   prefetch the children of all their parents, one `Store::children_of` query per relation
+//!   and level (`prefetch`); deeper levels go through one generic DataLoader. And [`sdl`],
+//!   the schema's SDL built without a database (the source of `schema.graphql`).
 //! - [`app`]: the router: `POST`/`GET /graphql` (GraphQL over HTTP, answering
 //!   `application/graphql-response+json` or `application/json` as the client accepts),
 //!   GraphiQL at `/` (every file it loads embedded, see `graphiql`), `/healthz`, `/readyz`;
@@ -37,6 +38,7 @@ mod cursor;
 mod graphiql;
 mod http;
 mod loaders;
+mod prefetch;
 mod push;
 
 #[cfg(test)]
@@ -79,7 +81,8 @@ pub struct GatewayConfig {
     /// Highest query complexity allowed (a list field counts its selection once per node it
     /// may return); code `QUERY_TOO_COMPLEX`.
     pub max_complexity: usize,
-    /// How long the child loaders wait to gather keys into one batch.
+    /// How long the child loaders wait to gather keys into one batch. Lists and `account`
+    /// prefetch their children by look-ahead and never wait; only deeper levels do.
     pub batch_delay: Duration,
 }
 

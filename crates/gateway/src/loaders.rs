@@ -10,6 +10,11 @@
 //!
 //! The loader keeps no cache, so it lives in the schema and is shared by all requests: there is
 //! nothing to go stale, and concurrent requests may even share a batch.
+//!
+//! Lists and `account(id)` do not wait for it: they prefetch their children by look-ahead
+//! ([`crate::prefetch`]), through [`StoreLoader::fetch`]. The loader serves the levels they do
+//! not look ahead to (a deal contact's person's references, say), where its batching delay is
+//! what gathers the siblings' keys.
 
 use crate::error::GatewayError;
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -67,13 +72,26 @@ pub(crate) struct DealContactWithPerson {
 /// What [`ContactsOf`] batches are recorded under.
 const CONTACTS: &str = "contacts of deals";
 
-/// Batches run and keys asked for, per relation; tests use them to prove batching.
+/// Batches run and keys asked for, per relation, and how many of the batches the DataLoader
+/// ran (the others were prefetched by a parent resolver); tests use them to prove batching.
 #[derive(Debug, Default)]
 pub(crate) struct LoaderStats {
     counts: Mutex<BTreeMap<&'static str, (u64, u64)>>,
+    by_loader: std::sync::atomic::AtomicU64,
 }
 
 impl LoaderStats {
+    fn record_loader_batch(&self) {
+        self.by_loader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Batches the DataLoader ran (after its batching delay), all relations together.
+    #[cfg(test)]
+    pub(crate) fn loader_batches(&self) -> u64 {
+        self.by_loader.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     fn record(&self, relation: &'static str, keys: usize) {
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         let c = counts.entry(relation).or_default();
@@ -140,6 +158,53 @@ where
     out.into_iter().map(|(k, v)| (k, v.into())).collect()
 }
 
+impl StoreLoader {
+    /// The children in relation `C` of `parents`, by parent: one store call, recorded in the
+    /// statistics. The loader's batches and the look-ahead prefetch both come here.
+    pub(crate) async fn fetch<C: Child>(
+        &self,
+        parents: &[Uuid],
+    ) -> Result<HashMap<Uuid, Arc<[C]>>, StoreError> {
+        self.stats.record(C::RELATION, parents.len());
+        let rows = self.store.children_of::<C>(parents).await?;
+        Ok(group(rows, |r| r.parent_id()))
+    }
+
+    /// The people on the deals of `subscriptions`, by subscription: two store calls (the deal
+    /// contacts, then their people), recorded as one batch.
+    pub(crate) async fn fetch_contacts(
+        &self,
+        subscriptions: &[Uuid],
+    ) -> Result<HashMap<Uuid, Arc<[DealContactWithPerson]>>, StoreError> {
+        self.stats.record(CONTACTS, subscriptions.len());
+        let contacts: Vec<DealContactRow> = self.store.children_of(subscriptions).await?;
+        let person_ids: Vec<Uuid> = contacts.iter().filter_map(|c| c.person_id).collect();
+        let people: HashMap<Uuid, PersonRow> = self
+            .store
+            .people_by_id(&person_ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        let rows = contacts
+            .into_iter()
+            .map(|contact| DealContactWithPerson {
+                person: contact.person_id.and_then(|id| people.get(&id).cloned()),
+                contact,
+            })
+            .collect();
+        Ok(group(rows, |r| r.contact.subscription_id))
+    }
+}
+
+/// `map` with its keys wrapped by `key`.
+fn rekey<K: std::hash::Hash + Eq, V>(
+    map: HashMap<Uuid, V>,
+    key: impl Fn(Uuid) -> K,
+) -> HashMap<K, V> {
+    map.into_iter().map(|(k, v)| (key(k), v)).collect()
+}
+
 impl<C: Child> Loader<ChildrenOf<C>> for StoreLoader {
     type Value = Arc<[C]>;
     type Error = Arc<StoreError>;
@@ -148,14 +213,10 @@ impl<C: Child> Loader<ChildrenOf<C>> for StoreLoader {
         &self,
         keys: &[ChildrenOf<C>],
     ) -> Result<HashMap<ChildrenOf<C>, Self::Value>, Self::Error> {
-        self.stats.record(C::RELATION, keys.len());
+        self.stats.record_loader_batch();
         let parents: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let rows = self
-            .store
-            .children_of::<C>(&parents)
-            .await
-            .map_err(Arc::new)?;
-        Ok(group(rows, |r| r.parent_id().map(ChildrenOf::new)))
+        let rows = self.fetch::<C>(&parents).await.map_err(Arc::new)?;
+        Ok(rekey(rows, ChildrenOf::new))
     }
 }
 
@@ -167,27 +228,10 @@ impl Loader<ContactsOf> for StoreLoader {
         &self,
         keys: &[ContactsOf],
     ) -> Result<HashMap<ContactsOf, Self::Value>, Self::Error> {
-        self.stats.record(CONTACTS, keys.len());
+        self.stats.record_loader_batch();
         let deals: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let contacts: Vec<DealContactRow> =
-            self.store.children_of(&deals).await.map_err(Arc::new)?;
-        let person_ids: Vec<Uuid> = contacts.iter().filter_map(|c| c.person_id).collect();
-        let people: HashMap<Uuid, PersonRow> = self
-            .store
-            .people_by_id(&person_ids)
-            .await
-            .map_err(Arc::new)?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
-        let rows = contacts
-            .into_iter()
-            .map(|contact| DealContactWithPerson {
-                person: contact.person_id.and_then(|id| people.get(&id).cloned()),
-                contact,
-            })
-            .collect();
-        Ok(group(rows, |r| r.contact.subscription_id.map(ContactsOf)))
+        let rows = self.fetch_contacts(&deals).await.map_err(Arc::new)?;
+        Ok(rekey(rows, ContactsOf))
     }
 }
 

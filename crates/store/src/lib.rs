@@ -272,6 +272,9 @@ fn plain_on_loopback(url: &str) -> String {
     format!("{url}{separator}sslmode=disable")
 }
 
+/// Connections per core in a pool to a database file or server.
+const POOL_PER_CORE: u32 = 4;
+
 /// A connection pool to SQLite or PostgreSQL with every storage operation.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -289,29 +292,45 @@ impl Store {
         let target = Target::parse(url)?;
         target.probe(CONNECT_TIMEOUT).await?;
         let mut opts = ConnectOptions::new(target.url());
+        // sqlx prepares every statement and caches it per connection (100 statements; sea-orm
+        // keeps sqlx's defaults and binds every value as a parameter, so the text repeats and
+        // the cache hits). By default the pool also pings a connection on **every** checkout
+        // (`test_before_acquire`): a round trip per query on PostgreSQL. Only a connection idle
+        // long enough to have been dropped by the server or a proxy is checked now.
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire_if_idle_for(Duration::from_secs(30));
+        let cores = std::thread::available_parallelism().map_or(2, usize::from) as u32;
         match target {
             // Every connection to `:memory:` would be its own empty database.
             Target::SqliteMemory { .. } => {
                 opts.max_connections(1).min_connections(1);
             }
+            // In WAL mode readers run in parallel, each connection on its own thread, with one
+            // writer at a time: a few readers per core keep the cores busy while one writes.
             Target::SqliteFile { .. } => {
                 // Per connection, not per file: a pragma run once reaches one connection of
-                // the pool, and every other would fsync each commit (`synchronous=FULL`). A
-                // 16 MiB page cache (SQLite's default is 2 MiB) keeps the indexes a sync
-                // probes in memory, and checkpointing the WAL every 10,000 pages instead of
-                // 1,000 copies a page rewritten by many commits once: together they cut a
-                // sync's system time by 40% (BENCHMARKS.md).
-                opts.max_connections(8).map_sqlx_sqlite_opts(|o| {
-                    o.synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                        .pragma("cache_size", "-16384")
-                        .pragma("wal_autocheckpoint", "10000")
-                });
+                // the pool, and every other would fsync each commit (`synchronous=FULL`). An
+                // 8 MiB page cache per connection (SQLite's default is 2 MiB) keeps the indexes
+                // a sync probes in memory, and checkpointing the WAL every 10,000 pages instead
+                // of 1,000 copies a page rewritten by many commits once: together they cut a
+                // sync's system time by about 40% (BENCHMARKS.md).
+                opts.max_connections(POOL_PER_CORE * cores + 1)
+                    .min_connections(cores)
+                    .map_sqlx_sqlite_opts(|o| {
+                        o.synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                            .pragma("cache_size", "-8192")
+                            .pragma("wal_autocheckpoint", "10000")
+                    });
             }
+            // PostgreSQL runs a process per connection. The gateway reads an account and its
+            // children concurrently (three connections per request at once), and one run with
+            // a pool of 8 was slower at 10 clients (not a paired run: the machine was busy), so
+            // 16, the earlier size, stays the floor until a paired measurement decides.
             Target::Postgres { .. } => {
-                opts.max_connections(16);
+                opts.max_connections((POOL_PER_CORE * cores).max(16))
+                    .min_connections(cores);
             }
         }
         let db = Database::connect(opts)

@@ -12,8 +12,10 @@ use crate::loaders::{ChildrenOf, ContactsOf, DealContactWithPerson};
 use crate::paging::{
     DEFAULT_PAGE_SIZE, PageInfo, connection, page_complexity, page_size, wants_total,
 };
+use crate::prefetch::{self, AccountPlan, Prefetched, Selection};
 use crate::scalars::{Date, DateTime, Money, day, instant};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use std::sync::Arc;
 use tributary_analytics::arr::{self, Contract};
 use tributary_store::{AccountRow, ExternalRefRow, PersonRow, SubscriptionRow};
 use uuid::Uuid;
@@ -109,19 +111,23 @@ impl From<&ExternalRefRow> for ExternalRef {
     }
 }
 
-/// The source references of entity `id`, batched.
-async fn external_refs(ctx: &Context<'_>, id: Uuid) -> Result<Vec<ExternalRef>> {
-    let refs =
-        crate::loaders::children(loaders(ctx)?, ChildrenOf::<ExternalRefRow>::new(id)).await?;
+/// The source references of entity `id`, prefetched or batched.
+async fn external_refs(
+    ctx: &Context<'_>,
+    pre: Option<&Prefetched>,
+    id: Uuid,
+) -> Result<Vec<ExternalRef>> {
+    let refs = prefetch::children(ctx, pre, id, ChildrenOf::<ExternalRefRow>::new(id)).await?;
     Ok(refs.iter().map(ExternalRef::from).collect())
 }
 
-/// The subscriptions of account `id`, batched.
+/// The subscriptions of account `id`, prefetched or batched.
 async fn subscriptions_of(
     ctx: &Context<'_>,
+    pre: Option<&Prefetched>,
     id: Uuid,
-) -> Result<std::sync::Arc<[SubscriptionRow]>> {
-    Ok(crate::loaders::children(loaders(ctx)?, ChildrenOf::<SubscriptionRow>::new(id)).await?)
+) -> Result<Arc<[SubscriptionRow]>> {
+    Ok(prefetch::children(ctx, pre, id, ChildrenOf::<SubscriptionRow>::new(id)).await?)
 }
 
 /// The subscriptions as ARR needs them.
@@ -137,11 +143,17 @@ fn contracts(rows: &[SubscriptionRow]) -> Vec<Contract<'_>> {
 }
 
 /// A customer account, merged across systems.
-pub struct Account(AccountRow);
+pub struct Account(AccountRow, Option<Arc<Prefetched>>);
 
 impl From<AccountRow> for Account {
     fn from(row: AccountRow) -> Self {
-        Account(row)
+        Account(row, None)
+    }
+}
+
+impl Account {
+    fn pre(&self) -> Option<&Prefetched> {
+        self.1.as_deref()
     }
 }
 
@@ -200,15 +212,22 @@ impl Account {
 
     /// People of the account, by name.
     async fn people(&self, ctx: &Context<'_>) -> Result<Vec<Person>> {
-        let rows = crate::loaders::children(loaders(ctx)?, ChildrenOf::<PersonRow>::new(self.0.id))
-            .await?;
-        Ok(rows.iter().cloned().map(Person::from).collect())
+        let id = self.0.id;
+        let rows =
+            prefetch::children(ctx, self.pre(), id, ChildrenOf::<PersonRow>::new(id)).await?;
+        Ok(rows
+            .iter()
+            .map(|p| Person(p.clone(), self.1.clone()))
+            .collect())
     }
 
     /// Subscriptions of the account, by start date.
     async fn subscriptions(&self, ctx: &Context<'_>) -> Result<Vec<Subscription>> {
-        let rows = subscriptions_of(ctx, self.0.id).await?;
-        Ok(rows.iter().cloned().map(Subscription).collect())
+        let rows = subscriptions_of(ctx, self.pre(), self.0.id).await?;
+        Ok(rows
+            .iter()
+            .map(|s| Subscription(s.clone(), self.1.clone()))
+            .collect())
     }
 
     /// Annual recurring revenue: the sum of the ARR of the subscriptions active on `asOf`
@@ -217,14 +236,14 @@ impl Account {
     /// and all the account's subscriptions share one currency; null when the account has no
     /// subscription or active ones in several currencies (see `arrByCurrency`).
     async fn arr(&self, ctx: &Context<'_>, as_of: Option<Date>) -> Result<Option<Money>> {
-        let rows = subscriptions_of(ctx, self.0.id).await?;
+        let rows = subscriptions_of(ctx, self.pre(), self.0.id).await?;
         let arr = arr::account_arr(&contracts(&rows), day(as_of)).map_err(GatewayError::from)?;
         Ok(arr.as_ref().map(Money::from))
     }
 
     /// ARR (as in `arr`) per currency, by currency code; empty when no subscription is active.
     async fn arr_by_currency(&self, ctx: &Context<'_>, as_of: Option<Date>) -> Result<Vec<Money>> {
-        let rows = subscriptions_of(ctx, self.0.id).await?;
+        let rows = subscriptions_of(ctx, self.pre(), self.0.id).await?;
         let sums = arr::by_currency(&contracts(&rows), day(as_of)).map_err(GatewayError::from)?;
         Ok(sums.iter().map(Money::from).collect())
     }
@@ -238,7 +257,7 @@ impl Account {
         from: Option<Date>,
         to: Option<Date>,
     ) -> Result<Vec<RevenueEvent>> {
-        revenue::account_revenue_events(ctx, self.0.id, from, to).await
+        revenue::account_revenue_events(ctx, self.pre(), self.0.id, from, to).await
     }
 
     /// ARR on `asOf` (default: today, UTC) according to the revenue ledger, in the reporting
@@ -246,12 +265,12 @@ impl Account {
     /// before its first. Null when the account has no ledger lines. Unlike `arr`, which adds
     /// the contracts' own currencies, this is what finance reconciles.
     async fn ledger_arr(&self, ctx: &Context<'_>, as_of: Option<Date>) -> Result<Option<Money>> {
-        revenue::account_ledger_arr(ctx, self.0.id, day(as_of)).await
+        revenue::account_ledger_arr(ctx, self.pre(), self.0.id, day(as_of)).await
     }
 
     /// The source rows merged into this account.
     async fn external_refs(&self, ctx: &Context<'_>) -> Result<Vec<ExternalRef>> {
-        external_refs(ctx, self.0.id).await
+        external_refs(ctx, self.pre(), self.0.id).await
     }
 }
 
@@ -283,11 +302,11 @@ impl DealContact {
 }
 
 /// A person: CRM contact, LMS learner, product user or ticket requester.
-pub struct Person(PersonRow);
+pub struct Person(PersonRow, Option<Arc<Prefetched>>);
 
 impl From<PersonRow> for Person {
     fn from(row: PersonRow) -> Self {
-        Person(row)
+        Person(row, None)
     }
 }
 
@@ -326,7 +345,7 @@ impl Person {
 
     /// The source rows merged into this person.
     async fn external_refs(&self, ctx: &Context<'_>) -> Result<Vec<ExternalRef>> {
-        external_refs(ctx, self.0.id).await
+        external_refs(ctx, self.1.as_deref(), self.0.id).await
     }
 }
 
@@ -344,7 +363,7 @@ pub enum ArrBasis {
 }
 
 /// A subscription of an account, derived from CRM opportunities or contracts.
-pub struct Subscription(SubscriptionRow);
+pub struct Subscription(SubscriptionRow, Option<Arc<Prefetched>>);
 
 /// A subscription of an account, derived from CRM opportunities or contracts.
 #[Object]
@@ -395,13 +414,14 @@ impl Subscription {
 
     /// The people on the deal behind this subscription, primary contact first.
     async fn contacts(&self, ctx: &Context<'_>) -> Result<Vec<DealContact>> {
-        let rows = crate::loaders::children(loaders(ctx)?, ContactsOf(self.0.id)).await?;
+        let id = self.0.id;
+        let rows = prefetch::children(ctx, self.1.as_deref(), id, ContactsOf(id)).await?;
         Ok(rows.iter().cloned().map(DealContact).collect())
     }
 
     /// The source rows this subscription was derived from.
     async fn external_refs(&self, ctx: &Context<'_>) -> Result<Vec<ExternalRef>> {
-        external_refs(ctx, self.0.id).await
+        external_refs(ctx, self.1.as_deref(), self.0.id).await
     }
 }
 
@@ -434,12 +454,20 @@ impl AccountsQuery {
             .list_accounts(&filter, first, after, wants_total(ctx, false))
             .await
             .map_err(GatewayError::from)?;
+        // One query per relation and level for the whole page, before any node resolves.
+        let plan = AccountPlan::of(&Selection::connection_nodes(&ctx.look_ahead()));
+        let pre = if plan.is_empty() {
+            None
+        } else {
+            let ids: Vec<Uuid> = page.items.iter().map(|a| a.id).collect();
+            Some(Arc::new(plan.load(loaders(ctx)?, &ids).await?))
+        };
         let edges: Vec<AccountEdge> = page
             .items
             .into_iter()
             .map(|row| AccountEdge {
                 cursor: cursor::encode_account(&row.name, row.id),
-                node: Account::from(row),
+                node: Account(row, pre.clone()),
             })
             .collect();
         Ok(AccountConnection {
@@ -462,11 +490,19 @@ impl AccountsQuery {
                 id.0
             ))
         })?;
-        let row = store(ctx)?
-            .account(uuid)
-            .await
-            .map_err(GatewayError::from)?;
-        Ok(row.map(Account::from))
+        // The id is known before the account is read, so its children are read alongside it:
+        // one round trip of concurrent queries instead of one per level.
+        let plan = AccountPlan::of(&Selection::object(ctx.look_ahead()));
+        let (row, pre) = tokio::try_join!(
+            async { store(ctx)?.account(uuid).await.map_err(GatewayError::from) },
+            async {
+                if plan.is_empty() {
+                    return Ok(None);
+                }
+                Ok::<_, GatewayError>(Some(Arc::new(plan.load(loaders(ctx)?, &[uuid]).await?)))
+            },
+        )?;
+        Ok(row.map(|row| Account(row, pre)))
     }
 }
 

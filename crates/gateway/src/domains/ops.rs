@@ -295,21 +295,32 @@ connection!(
     QuarantinedRecord
 );
 
-/// The status of the connector scheduled by `schedule`, with its latest run per stream
-/// (streams run in turn, so the newest few runs hold one of each).
-async fn status_of(store: &Store, schedule: ScheduleRow) -> Result<ConnectorStatus, GatewayError> {
-    let (runs, _) = store
-        .sync_runs(Some(&schedule.connector), 0, 100, false)
-        .await?;
-    let mut seen = std::collections::BTreeSet::new();
-    let last_runs = runs
+/// The status of each connector scheduled by `schedules`, with its latest run per stream:
+/// one query for the runs of all of them.
+async fn statuses_of(
+    store: &Store,
+    schedules: Vec<ScheduleRow>,
+) -> Result<Vec<ConnectorStatus>, GatewayError> {
+    let names: Vec<String> = schedules.iter().map(|s| s.connector.clone()).collect();
+    let mut runs: std::collections::HashMap<String, Vec<SyncRunRow>> =
+        std::collections::HashMap::new();
+    for run in store.latest_runs(&names).await? {
+        runs.entry(run.connector.clone()).or_default().push(run);
+    }
+    Ok(schedules
         .into_iter()
-        .filter(|r| seen.insert(r.stream.clone()))
-        .collect();
-    Ok(ConnectorStatus {
-        schedule,
-        last_runs,
-    })
+        .map(|schedule| ConnectorStatus {
+            last_runs: runs.remove(&schedule.connector).unwrap_or_default(),
+            schedule,
+        })
+        .collect())
+}
+
+/// The status of the connector scheduled by `schedule`.
+async fn status_of(store: &Store, schedule: ScheduleRow) -> Result<ConnectorStatus, GatewayError> {
+    let mut out = statuses_of(store, vec![schedule]).await?;
+    out.pop()
+        .ok_or(GatewayError::Misconfigured("one schedule gives one status"))
 }
 
 const SYNC_RUNS: &str = "syncRuns";
@@ -324,11 +335,7 @@ impl OpsQuery {
     /// Every connector the workers schedule, with its next run, lease and latest runs.
     async fn connectors(&self, ctx: &Context<'_>) -> Result<Vec<ConnectorStatus>, GatewayError> {
         let store = store(ctx)?;
-        let mut out = Vec::new();
-        for schedule in store.leases().await? {
-            out.push(status_of(store, schedule).await?);
-        }
-        Ok(out)
+        statuses_of(store, store.leases().await?).await
     }
 
     /// Sync runs, newest first, optionally of one connector instance.

@@ -2,12 +2,13 @@
 //! an account's ARR according to the ledger. The bridge and ledger ARR are computed by
 //! `tributary_analytics::bridge`; this module only reads the lines and presents the result.
 
-use super::{loaders, store};
+use super::store;
 use crate::error::GatewayError;
 use crate::loaders::ChildrenOf;
 use crate::paging::{
     DEFAULT_PAGE_SIZE, connection, offset_after, page_complexity, page_size, wants_total,
 };
+use crate::prefetch::{self, Prefetched};
 use crate::scalars::{Date, Money};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::NaiveDate;
@@ -278,19 +279,24 @@ fn line(row: &RevenueEventRow) -> LedgerLine {
     }
 }
 
-/// The ledger lines of account `id`, batched.
-async fn lines_of(ctx: &Context<'_>, id: Uuid) -> Result<std::sync::Arc<[RevenueEventRow]>> {
-    Ok(crate::loaders::children(loaders(ctx)?, ChildrenOf::<RevenueEventRow>::new(id)).await?)
+/// The ledger lines of account `id`, prefetched or batched.
+async fn lines_of(
+    ctx: &Context<'_>,
+    pre: Option<&Prefetched>,
+    id: Uuid,
+) -> Result<std::sync::Arc<[RevenueEventRow]>> {
+    Ok(prefetch::children(ctx, pre, id, ChildrenOf::<RevenueEventRow>::new(id)).await?)
 }
 
 /// `Account.revenueEvents`: the account's ledger lines between `from` and `to`, inclusive.
 pub(crate) async fn account_revenue_events(
     ctx: &Context<'_>,
+    pre: Option<&Prefetched>,
     account: Uuid,
     from: Option<Date>,
     to: Option<Date>,
 ) -> Result<Vec<RevenueEvent>> {
-    let rows = lines_of(ctx, account).await?;
+    let rows = lines_of(ctx, pre, account).await?;
     Ok(rows
         .iter()
         .filter(|e| from.is_none_or(|f| e.date >= f.0))
@@ -303,10 +309,11 @@ pub(crate) async fn account_revenue_events(
 /// `Account.ledgerArr`: the account's ARR on `day` according to its ledger lines.
 pub(crate) async fn account_ledger_arr(
     ctx: &Context<'_>,
+    pre: Option<&Prefetched>,
     account: Uuid,
     day: NaiveDate,
 ) -> Result<Option<Money>> {
-    let rows = lines_of(ctx, account).await?;
+    let rows = lines_of(ctx, pre, account).await?;
     let lines: Vec<LedgerLine> = rows.iter().map(line).collect();
     Ok(bridge::arr_on(&lines, day).as_ref().map(Money::from))
 }

@@ -343,6 +343,84 @@ async fn children_of_a_page_are_loaded_in_one_batch_per_kind() {
     .await;
 }
 
+/// A page with children selected, and one account with its children, read each relation of
+/// each level with **one** prefetched query and never wait for the DataLoader: the test runs
+/// with no batching delay at all, where a loader batch could split, and proves the loader was
+/// not asked (its batches are counted apart from the prefetched ones).
+#[tokio::test]
+async fn pages_and_accounts_prefetch_one_query_per_relation_and_level() {
+    with_fixtures(|store| async move {
+        let stats = Arc::new(LoaderStats::default());
+        let config = GatewayConfig {
+            batch_delay: Duration::ZERO,
+            ..GatewayConfig::default()
+        };
+        let schema = build_schema(store.clone(), &config, stats.clone());
+        let app = raw_router(
+            AppState {
+                store: store.clone(),
+                config,
+                push: Vec::new(),
+            },
+            schema,
+        );
+        let d = data(
+            &app,
+            r#"{ accounts(first: 27) {
+                   edges { node { name people { name externalRefs { externalId } } arr { amount } } }
+                   nodes { subscriptions { plan contacts { role } externalRefs { externalId } }
+                           ledgerArr { amount } }
+                 } }"#,
+            json!({}),
+        )
+        .await;
+        let n = ACCOUNTS as u64;
+        let nodes = d["accounts"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), ACCOUNTS);
+        let acme = d["accounts"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| &e["node"])
+            .find(|n| n["name"] == "Acme")
+            .unwrap();
+        assert_eq!(acme["people"].as_array().unwrap().len(), 2);
+        assert_eq!(acme["people"][0]["externalRefs"], json!([{"externalId": "p2"}]));
+        // `edges` and `nodes` ask for different children of the same accounts: one query each.
+        assert_eq!(stats.people(), (1, n), "people");
+        assert_eq!(stats.subscriptions(), (1, n), "subscriptions");
+        assert_eq!(stats.revenue_events(), (1, n), "revenue events");
+        assert_eq!(stats.contacts(), (1, 4), "deal contacts of the page's 4 subscriptions");
+        // Second level: the refs of the page's people, and of its subscriptions.
+        assert_eq!(stats.refs(), (2, 2 + 4), "refs of 2 people, then of 4 subscriptions");
+        assert_eq!(stats.loader_batches(), 0, "nothing waited for the DataLoader");
+
+        // One account: its children are read alongside it, once each.
+        let id = id_of(&app, "acme").await;
+        let d = data(&app, ACCOUNT_360, json!({"id": id})).await;
+        assert_eq!(d["account"]["people"].as_array().unwrap().len(), 2);
+        assert_eq!(d["account"]["subscriptions"].as_array().unwrap().len(), 2);
+        assert_eq!(stats.people(), (2, n + 1));
+        assert_eq!(stats.subscriptions(), (2, n + 1));
+        assert_eq!(stats.loader_batches(), 0, "account 360 did not wait either");
+
+        // An unknown account is null, whatever its children queries found.
+        let d = data(&app, ACCOUNT_360, json!({"id": uuid::Uuid::nil().to_string()})).await;
+        assert_eq!(d["account"], Value::Null);
+
+        // A level the parent does not look ahead to falls back to the loader, and still works.
+        let d = data(
+            &app,
+            "{ accounts(first: 27) { nodes { subscriptions { contacts { person { externalRefs { externalId } } } } } } }",
+            json!({}),
+        )
+        .await;
+        assert_eq!(d["accounts"]["nodes"].as_array().unwrap().len(), ACCOUNTS);
+        assert!(stats.loader_batches() > 0);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn sync_runs_and_quarantine_page_with_offset_cursors() {
     for_each_backend(|store| async move {
@@ -648,6 +726,23 @@ async fn response_fields_follow_the_query_order() {
         let text = query_reply(&app, query, json!({})).await.text();
         let (q, a) = (text.find("\"quarantine\""), text.find("\"accounts\""));
         assert!(q.is_some() && q < a, "{text}");
+
+        // Nested fields too: a person's `externalRefs` waits for the batching loader (a level
+        // below the page's look-ahead) while `name` is ready at once, and the executor
+        // records sibling fields as they finish; the response still lists them as asked, in
+        // every item of every list.
+        let query = "{ accounts(first: 27) { nodes { subscriptions { contacts { primary person { externalRefs { externalId system } name ...P } } } } } }
+                     fragment P on Person { id name }";
+        let text = query_reply(&app, query, json!({})).await.text();
+        let people = text.matches("\"person\":{").count();
+        assert!(people > 0, "{text}");
+        assert_eq!(
+            text.matches("\"person\":{\"externalRefs\":").count(),
+            people,
+            "{text}"
+        );
+        assert!(text.contains("\"system\":\"hubspot\"}],\"name\":"), "{text}");
+        assert!(!text.contains("\"system\":\"hubspot\"}],\"id\":"), "{text}");
     })
     .await;
 }

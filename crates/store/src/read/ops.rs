@@ -222,6 +222,35 @@ impl Store {
         Ok((rows, total))
     }
 
+    /// The latest run of each stream of each of `connectors`, by connector, newest first
+    /// within a connector: **one** query whatever the number of connectors (a window over
+    /// their runs), so a list of connectors never costs a query per connector.
+    pub async fn latest_runs(&self, connectors: &[String]) -> Result<Vec<SyncRunRow>, StoreError> {
+        use sea_orm::{DbBackend, Statement};
+        if connectors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let backend = self.backend();
+        let placeholders: Vec<String> = (1..=connectors.len())
+            .map(|i| match backend {
+                DbBackend::Postgres => format!("${i}"),
+                _ => "?".to_owned(),
+            })
+            .collect();
+        let sql = format!(
+            "SELECT * FROM (SELECT sync_runs.*, ROW_NUMBER() OVER (PARTITION BY connector, \
+             stream ORDER BY started_at DESC, id DESC) AS latest FROM sync_runs WHERE connector \
+             IN ({})) runs WHERE latest = 1 ORDER BY connector, started_at DESC, id DESC",
+            placeholders.join(", ")
+        );
+        let values = connectors.iter().map(|c| c.as_str().into());
+        let rows = sync_run::Entity::find()
+            .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+            .all(self.db())
+            .await?;
+        rows.into_iter().map(SyncRunRow::try_from).collect()
+    }
+
     /// Unresolved quarantined records (a record that later landed is resolved), newest
     /// first. With `count`, also how many there are in all (one more query).
     pub async fn quarantine(

@@ -389,3 +389,39 @@ async fn sync_runs_decode_their_status_warnings_and_drift() {
     })
     .await;
 }
+
+/// The latest run of every stream of several connectors comes from one query, newest first
+/// within each connector, and a connector without runs has none.
+#[tokio::test]
+async fn latest_runs_are_the_newest_per_connector_and_stream() {
+    for_each_backend(|store| async move {
+        let mut latest = Vec::new();
+        for (connector, stream) in [
+            ("crm-1", "companies"),
+            ("crm-1", "contacts"),
+            ("crm-2", "companies"),
+            ("crm-1", "companies"),
+            ("crm-2", "companies"),
+            ("crm-1", "contacts"),
+        ] {
+            let id = store
+                .start_run(connector, stream, "incremental", None)
+                .await
+                .unwrap();
+            latest.retain(|(c, s, _)| (*c, *s) != (connector, stream));
+            latest.push((connector, stream, id.0));
+        }
+        let names = ["crm-1", "crm-2", "lms-1"].map(String::from);
+        let rows = store.latest_runs(&names).await.unwrap();
+        let got: Vec<(&str, &str, uuid::Uuid)> = rows
+            .iter()
+            .map(|r| (r.connector.as_str(), r.stream.as_str(), r.id))
+            .collect();
+        // By connector, newest first: crm-1's contacts ran last.
+        let mut want = latest.clone();
+        want.sort_by(|a, b| a.0.cmp(b.0).then(b.2.cmp(&a.2)));
+        assert_eq!(got, want);
+        assert!(store.latest_runs(&[]).await.unwrap().is_empty());
+    })
+    .await;
+}
