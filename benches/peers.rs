@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 use tributary::demo::SimulatedCrm;
+use tributary_store::testing::replace_db_name;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tributary");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -510,24 +511,6 @@ struct Db {
     name: String,
     admin: String,
     dir: Option<PathBuf>,
-}
-
-fn replace_db_name(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map(|i| i + scheme_end)
-        .unwrap_or(base.len());
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
 }
 
 fn psql(url: &str, sql: &str) -> Result<String> {

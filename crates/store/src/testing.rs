@@ -134,7 +134,7 @@ impl TestDatabase {
 }
 
 /// Swaps the database name of a PostgreSQL URL, keeping any query string.
-fn replace_db_name(url: &str, name: &str) -> String {
+pub fn replace_db_name(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
