@@ -1123,8 +1123,7 @@ async fn touch_refs<C: ConnectionTrait>(
     seen: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
     let stream = batch.stream.as_str();
-    if ref_ids.is_empty() {
-    } else if db.get_database_backend() == DbBackend::Postgres {
+    if !ref_ids.is_empty() && db.get_database_backend() == DbBackend::Postgres {
         let ids = serde_json::to_string(ref_ids).map_err(invalid)?;
         let (sql, values): (String, Vec<Value>) = match seen {
             Some(now) => (
@@ -1725,16 +1724,7 @@ mod tests {
                 external_ref: ExternalRef::new("hubspot", "hs", "companies", "1"),
                 source_updated_at: None,
                 raw: serde_json::json!({ "id": "1", "name": name, "note": note }),
-                entity: Entity::Account(Account {
-                    name: name.into(),
-                    domain: None,
-                    segment: None,
-                    industry: None,
-                    region: None,
-                    owner: None,
-                    seats: None,
-                    created_at: None,
-                }),
+                entity: Entity::Account(Account::named(name)),
             };
             let commit = async |r: SourceRecord| {
                 store
