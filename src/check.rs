@@ -52,6 +52,10 @@ impl std::fmt::Display for Finding {
 pub async fn run(config: &Config, lookup: &dyn Fn(&str) -> Option<String>) -> Vec<Finding> {
     let mut findings = vec![database(&config.database_url).await];
     findings.extend(files(config));
+    findings.push(match config.gateway.gateway_config() {
+        Ok(_) => Finding::ok("gateway settings"),
+        Err(e) => Finding::failed(crate::error_line(&e)),
+    });
     for (name, section) in &config.connectors {
         findings.push(connector(name, section, lookup).await);
     }

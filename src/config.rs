@@ -34,6 +34,9 @@ pub struct Config {
     /// How the revenue ledger is derived after each sync.
     #[serde(default)]
     pub ledger: crate::ledger::LedgerSettings,
+    /// How the GraphQL gateway is exposed: limits (and, later, auth and protocol options).
+    #[serde(default)]
+    pub gateway: crate::gateway_settings::GatewaySettings,
     /// Connector instances by name; the name goes into every record's external reference.
     #[serde(default)]
     pub connectors: BTreeMap<String, ConnectorSection>,
@@ -66,6 +69,7 @@ impl Default for Config {
             listen: default_listen(),
             scheduler: SchedulerConfig::default(),
             ledger: crate::ledger::LedgerSettings::default(),
+            gateway: crate::gateway_settings::GatewaySettings::default(),
             connectors: BTreeMap::new(),
         }
     }

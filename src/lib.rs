@@ -8,6 +8,7 @@
 pub mod check;
 pub mod config;
 pub mod demo;
+pub mod gateway_settings;
 pub mod ledger;
 pub mod progress;
 pub mod registry;

@@ -222,6 +222,7 @@ pub async fn serve(
     role: Role,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let gateway = config.gateway.gateway_config()?;
     // The store's connect error names the file or the host and port.
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
@@ -258,8 +259,11 @@ pub async fn serve(
         let addr = listener.local_addr()?;
         println!("graphql: http://{addr}/graphql");
         println!("graphiql: http://{addr}/");
-        tributary_gateway::serve(listener, tributary_gateway::AppState::new(store), shutdown)
-            .await?;
+        let state = tributary_gateway::AppState {
+            config: gateway,
+            ..tributary_gateway::AppState::new(store)
+        };
+        tributary_gateway::serve(listener, state, shutdown).await?;
     }
     let _ = stop_tx.send(true);
     if let Some(worker) = worker {

@@ -108,8 +108,8 @@ async fn the_example_config_passes_against_the_simulator() {
         .insert("endpoint".into(), format!("http://{}", mock.addr()).into());
     let findings = run(&config, &env).await;
     assert!(failures(&findings).is_empty(), "{findings:#?}");
-    // Database, FX file and the one connector.
-    assert_eq!(findings.len(), 3, "{findings:#?}");
+    // Database, FX file, gateway settings and the one connector.
+    assert_eq!(findings.len(), 4, "{findings:#?}");
     assert!(
         findings[1].text.ends_with("fx/simulator.csv`"),
         "{findings:#?}"
