@@ -36,10 +36,16 @@ impl Gateway {
         })
     }
 
+    /// A POST to the GraphQL endpoint carrying whatever credentials the gateway needs; every
+    /// test request goes through here, so tests of raw requests stay valid as auth changes.
+    pub fn post(&self) -> reqwest::RequestBuilder {
+        reqwest::Client::new().post(&self.url)
+    }
+
     /// POSTs `query`; the `data` of a successful answer, or an error naming what failed.
     pub async fn query(&self, query: &str, variables: Value) -> Result<Value> {
-        let resp = reqwest::Client::new()
-            .post(&self.url)
+        let resp = self
+            .post()
             .json(&json!({"query": query, "variables": variables}))
             .send()
             .await?;
