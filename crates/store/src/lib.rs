@@ -11,6 +11,8 @@
 //!   [`SubscriptionRow`] …) with model enums, exact [`Money`] and UTC times; the children of
 //!   many parents through one generic query, [`Store::children_of`].
 //!
+//! - [`keys`]: API keys ([`ApiKey`], [`Role`], [`KeyScope`]), stored as SHA-256 hashes only.
+//!
 //! Identity: every source row gets an entry in `external_refs` mapping its [`ExternalRef`] to
 //! our UUIDv7 id. A reference to a row not seen yet (a contact whose company comes later)
 //! reserves the id, so load order never matters and re-syncs keep ids stable.
@@ -23,6 +25,7 @@
 //! [`Money`]: tributary_model::Money
 
 mod entities;
+pub mod keys;
 mod leases;
 pub mod migration;
 pub mod money;
@@ -31,6 +34,7 @@ mod runs;
 pub mod testing;
 mod write;
 
+pub use keys::{ApiKey, ApiKeySecret, KeyHash, KeyScope, NewApiKey, Role};
 pub use leases::Lease;
 pub use read::accounts::{
     AccountFilter, AccountPage, AccountRow, DealContactRow, ExternalRefRow, PersonRow,
@@ -281,6 +285,8 @@ pub struct Store {
     db: DatabaseConnection,
     /// How much `external_refs` grew since its statistics were last refreshed.
     growth: std::sync::Arc<write::Growth>,
+    /// Bumped by every key revocation ([`Store::api_keys_generation`]).
+    keys_generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Store {
@@ -346,6 +352,7 @@ impl Store {
         Ok(Self {
             db,
             growth: Default::default(),
+            keys_generation: Default::default(),
         })
     }
 

@@ -19,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0005MoneyProvenance),
             Box::new(M0006RunFigures),
             Box::new(M0007LiveAccounts),
+            Box::new(M0008ApiKeys),
         ]
     }
 }
@@ -601,6 +602,61 @@ impl MigrationTrait for M0007LiveAccounts {
     }
 }
 
+struct M0008ApiKeys;
+
+impl MigrationName for M0008ApiKeys {
+    fn name(&self) -> &str {
+        "m0008_api_keys"
+    }
+}
+
+/// API keys (`crate::keys`): only a key's SHA-256 is stored, looked up through a unique index.
+/// A name is unique among keys not revoked, so a revoked key's name can be reused.
+#[async_trait::async_trait]
+impl MigrationTrait for M0008ApiKeys {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("api_keys")
+                .if_not_exists()
+                .col(uuid("id").primary_key())
+                .col(string("name"))
+                .col(string("role"))
+                .col(string_null("source"))
+                .col(string("prefix"))
+                .col(string("key_hash"))
+                .col(timestamp_with_time_zone("created_at"))
+                .col(timestamp_with_time_zone_null("revoked_at"))
+                .col(timestamp_with_time_zone_null("last_used_at"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("idx_api_keys_key_hash")
+                .table("api_keys")
+                .col("key_hash")
+                .unique()
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX IF NOT EXISTS idx_api_keys_live_name \
+                 ON api_keys (name) WHERE revoked_at IS NULL",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(Table::drop().table("api_keys").if_exists().to_owned())
+            .await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -629,6 +685,10 @@ mod tests {
                     .unwrap()
             };
             assert!(has_live_index().await);
+            assert!(has("api_keys", "key_hash").await);
+            Migrator::down(db, Some(1)).await.expect("down m0008");
+            assert!(!SchemaManager::new(db).has_table("api_keys").await.unwrap());
+            assert!(has_live_index().await, "only m0008 went down");
             Migrator::down(db, Some(1)).await.expect("down m0007");
             assert!(!has_live_index().await);
             assert!(
@@ -653,6 +713,7 @@ mod tests {
             assert!(has("subscriptions", "arr_basis").await);
             assert!(has("sync_runs", "records_unchanged").await);
             assert!(has_live_index().await);
+            assert!(has("api_keys", "last_used_at").await);
         })
         .await;
     }
