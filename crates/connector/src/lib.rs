@@ -51,7 +51,10 @@ pub use kind::{
     describe_streams, find_kind,
 };
 pub use map::{Fields, MapError};
-pub use push::{Accepted, PushError, PushItem, PushRequest, PushResponse, PushSource};
+pub use push::{
+    Accepted, CredentialVerifier, Credentials, PushError, PushItem, PushRequest, PushResponse,
+    PushSource, VerifiedCredential, VerifyError,
+};
 pub use quota::{
     DailyReserve, ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow,
     daily_remaining, quota_readings,

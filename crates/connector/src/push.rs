@@ -6,11 +6,18 @@
 //! and a replica holds no state (a client that got no answer retries; upserts keyed by
 //! external reference make the retry harmless).
 //!
+//! Credentials: a push source never sees the key store. The gateway hands it a
+//! [`Credentials`] in each [`PushRequest`], scoped to the source's instance, and the source asks
+//! it whether the secret its client presented (a Segment write key as the HTTP basic user or
+//! `writeKey` in the body, an xAPI basic-auth pair's password) is a live credential *for this
+//! source*. [`basic_auth`] and [`bearer`] read the usual headers.
+//!
 //! What a push source must not do: store anything itself, answer success for data it has not
 //! handed back as items, or panic on a client's bytes.
 
 use crate::{HeaderMap, Method, ReadItem, StreamSpec};
 use async_trait::async_trait;
+use std::sync::Arc;
 
 /// One HTTP request to a push source, its path relative to the source's mount prefix.
 #[derive(Debug, Clone)]
@@ -25,6 +32,106 @@ pub struct PushRequest {
     pub headers: HeaderMap,
     /// The body as received (still compressed if the client compressed it).
     pub body: Vec<u8>,
+    /// Verifies the credentials the client presented, against the credentials issued for
+    /// this source only (`tributary apikey create --push <instance>`).
+    pub credentials: Credentials,
+}
+
+/// A push credential that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCredential {
+    /// The credential's name (`tributary apikey create --name`), e.g. to compare with the
+    /// user name of an xAPI basic-auth pair.
+    pub name: String,
+}
+
+/// The credential store could not answer; the source should refuse with
+/// [`PushError::Unavailable`] so the client retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("credentials cannot be checked now: {0}")]
+pub struct VerifyError(pub String);
+
+/// Checks a secret against the credentials issued for one push source. The gateway implements
+/// it over the key store; a secret issued for another source, or a GraphQL key, does not
+/// verify.
+#[async_trait]
+pub trait CredentialVerifier: Send + Sync {
+    /// The credential `secret` belongs to, when it is live and scoped to this source.
+    async fn verify(&self, secret: &str) -> Result<Option<VerifiedCredential>, VerifyError>;
+}
+
+/// The [`CredentialVerifier`] of a request (cheap to clone).
+#[derive(Clone)]
+pub struct Credentials(Arc<dyn CredentialVerifier>);
+
+impl Credentials {
+    /// Credentials checked by `verifier`.
+    pub fn new(verifier: Arc<dyn CredentialVerifier>) -> Self {
+        Credentials(verifier)
+    }
+
+    /// Credentials that verify nothing (a request built outside the gateway, in a test).
+    pub fn none() -> Self {
+        struct Nothing;
+        #[async_trait]
+        impl CredentialVerifier for Nothing {
+            async fn verify(&self, _: &str) -> Result<Option<VerifiedCredential>, VerifyError> {
+                Ok(None)
+            }
+        }
+        Credentials(Arc::new(Nothing))
+    }
+
+    /// The credential `secret` belongs to, when it is live and scoped to this source.
+    pub async fn verify(&self, secret: &str) -> Result<Option<VerifiedCredential>, VerifyError> {
+        self.0.verify(secret).await
+    }
+
+    /// `Ok(credential)` when `secret` verifies; otherwise the error to refuse the request with:
+    /// [`PushError::Unauthorized`] (no secret, or a wrong one) or [`PushError::Unavailable`].
+    pub async fn require(&self, secret: Option<&str>) -> Result<VerifiedCredential, PushError> {
+        let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+            return Err(PushError::Unauthorized("no credentials".to_owned()));
+        };
+        match self.verify(secret).await {
+            Ok(Some(credential)) => Ok(credential),
+            // Never echo the secret.
+            Ok(None) => Err(PushError::Unauthorized("invalid credentials".to_owned())),
+            Err(e) => Err(PushError::Unavailable(e.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(…)")
+    }
+}
+
+/// The user name and password of an `Authorization: Basic` header, if it has a well-formed one.
+pub fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = headers.get(reqwest::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// The token of an `Authorization: Bearer` header, if it has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(reqwest::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// What the gateway sends back once the items are committed.
@@ -91,6 +198,10 @@ pub enum PushError {
     /// The route exists but not for this method (405).
     #[error("method not allowed: {0}")]
     MethodNotAllowed(String),
+    /// Something the request depends on (the credential store) cannot answer now (503); the
+    /// client retries.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl PushError {
@@ -102,6 +213,7 @@ impl PushError {
             PushError::BadRequest(_) => 400,
             PushError::NotFound(_) => 404,
             PushError::MethodNotAllowed(_) => 405,
+            PushError::Unavailable(_) => 503,
         }
     }
 }
@@ -134,5 +246,51 @@ pub trait PushSource: Send + Sync {
             error.status(),
             &serde_json::json!({ "error": error.to_string() }),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_auth(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_str(value).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn basic_and_bearer_credentials_are_read_from_the_header() {
+        // "writekey:" and "user:pa:ss" in base64.
+        assert_eq!(
+            basic_auth(&with_auth("Basic d3JpdGVrZXk6")),
+            Some(("writekey".to_owned(), String::new()))
+        );
+        assert_eq!(
+            basic_auth(&with_auth("basic dXNlcjpwYTpzcw==")),
+            Some(("user".to_owned(), "pa:ss".to_owned()))
+        );
+        assert_eq!(basic_auth(&with_auth("Basic !!!")), None);
+        assert_eq!(basic_auth(&with_auth("Bearer abc")), None);
+        assert_eq!(basic_auth(&HeaderMap::new()), None);
+        assert_eq!(bearer(&with_auth("Bearer abc")), Some("abc"));
+        assert_eq!(bearer(&with_auth("Bearer ")), None);
+        assert_eq!(bearer(&with_auth("Basic abc")), None);
+    }
+
+    #[tokio::test]
+    async fn no_credentials_verify_against_none() {
+        let none = Credentials::none();
+        assert_eq!(
+            none.require(Some("trb_x")).await,
+            Err(PushError::Unauthorized("invalid credentials".to_owned()))
+        );
+        assert_eq!(
+            none.require(None).await,
+            Err(PushError::Unauthorized("no credentials".to_owned()))
+        );
     }
 }

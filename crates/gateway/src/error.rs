@@ -38,6 +38,15 @@ pub mod code {
     pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
     /// The HTTP method cannot run this operation (a mutation over GET).
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    /// No API key, or an unknown or revoked one (HTTP 401; see `auth`).
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// The key's role may not read this field or run this mutation (a field error, HTTP 200
+    /// with the rest of the data), or the key cannot be used here at all (a push credential
+    /// sent to `/graphql`: HTTP 403).
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// The key (or, for anonymous requests, the client's IP) exceeded its rate limit (HTTP
+    /// 429 with `Retry-After`).
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
 }
 
 /// Errors raised while resolving a query.

@@ -13,13 +13,14 @@
 //!   `data` entry and status 400 under `application/graphql-response+json`, 200 under
 //!   `application/json`; once execution began the status is 200 and `data` is present.
 
+use crate::auth::Principal;
 use crate::checks::ExecutionMarker;
 use crate::error::{code, has_code, server_error, set_code};
 use crate::{AppState, TributarySchema};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ServerError, Variables};
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -112,7 +113,7 @@ pub(crate) fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
     }
 }
 
-fn accepts_html(headers: &HeaderMap) -> bool {
+pub(crate) fn accepts_html(headers: &HeaderMap) -> bool {
     headers
         .get_all(header::ACCEPT)
         .iter()
@@ -322,6 +323,7 @@ fn not_acceptable() -> Response {
 /// `POST /graphql`.
 pub(crate) async fn graphql_post(
     State(shared): State<Shared>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -348,7 +350,7 @@ pub(crate) async fn graphql_post(
         .map_err(|e| format!("the request body is not JSON: {e}"))
         .and_then(Params::from_json);
     match params {
-        Ok(params) => execute(&shared, media, params, Method::POST).await,
+        Ok(params) => execute(&shared, media, params, Method::POST, principal).await,
         Err(message) => error_response(StatusCode::BAD_REQUEST, media, code::BAD_REQUEST, message),
     }
 }
@@ -356,6 +358,7 @@ pub(crate) async fn graphql_post(
 /// `GET /graphql`; GraphiQL for a browser that asks for the bare endpoint.
 pub(crate) async fn graphql_get(
     State(shared): State<Shared>,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -367,7 +370,7 @@ pub(crate) async fn graphql_get(
         return not_acceptable();
     };
     match Params::from_query_string(&raw) {
-        Ok(params) => execute(&shared, media, params, Method::GET).await,
+        Ok(params) => execute(&shared, media, params, Method::GET, principal).await,
         Err(message) => error_response(StatusCode::BAD_REQUEST, media, code::BAD_REQUEST, message),
     }
 }
@@ -481,7 +484,22 @@ impl Shape {
     }
 }
 
-async fn execute(shared: &Shared, media: MediaType, params: Params, method: Method) -> Response {
+async fn execute(
+    shared: &Shared,
+    media: MediaType,
+    params: Params,
+    method: Method,
+    principal: Option<Extension<Principal>>,
+) -> Response {
+    // `auth::require` runs in front of every GraphQL request; without its principal nothing runs.
+    let Some(Extension(principal)) = principal else {
+        return error_response(
+            StatusCode::UNAUTHORIZED,
+            media,
+            code::UNAUTHENTICATED,
+            "this endpoint needs an API key",
+        );
+    };
     let mut request = async_graphql::Request::new(params.query);
     request.operation_name = params.operation_name;
     if let Some(vars) = params.variables {
@@ -517,7 +535,7 @@ async fn execute(shared: &Shared, media: MediaType, params: Params, method: Meth
     }
 
     let marker = ExecutionMarker::default();
-    let request = request.data(marker.clone());
+    let request = request.data(marker.clone()).data(principal);
     let timeout: Duration = shared.state.config.query_timeout;
     let Ok(mut response) = tokio::time::timeout(timeout, shared.schema.execute(request)).await
     else {

@@ -17,6 +17,9 @@
 //!   with a body size limit, timeouts and request tracing. [`serve`] runs it with graceful shutdown. Push connectors' ingest routes
 //!   ([`PushMount`]) are mounted under their prefixes: a request is committed through the
 //!   sync engine before it is acknowledged.
+//! - [`auth`]: API keys (`Authorization: Bearer`), the [`Principal`] each request runs as,
+//!   field guards by role (`FORBIDDEN`), 401 `UNAUTHENTICATED`, per-key rate limits (429
+//!   `RATE_LIMITED`), and push sources' credentials checked against the same key store.
 //! - [`GatewayError`]: every error a client sees carries a stable `extensions.code`
 //!   (`VALIDATION_FAILED`, `BAD_CURSOR`, `INTERNAL` …; see [`error::code`]); internal errors are
 //!   logged and shown only as "internal error".
@@ -28,6 +31,7 @@
 //! Its list queries are set-based, so the gateway stays a thin, stateless layer (SPEC §14:
 //! replicas sit behind any load balancer).
 
+pub mod auth;
 pub mod domains;
 pub mod error;
 pub mod paging;
@@ -44,6 +48,7 @@ mod push;
 #[cfg(test)]
 mod tests;
 
+pub use auth::{AuthConfig, Principal, RateLimit};
 pub use domains::{MutationRoot, QueryRoot};
 pub use error::GatewayError;
 pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
@@ -53,12 +58,14 @@ use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::http::{HeaderName, header};
 use axum::routing::get;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tributary_store::Store;
@@ -84,6 +91,8 @@ pub struct GatewayConfig {
     /// How long the child loaders wait to gather keys into one batch. Lists and `account`
     /// prefetch their children by look-ahead and never wait; only deeper levels do.
     pub batch_delay: Duration,
+    /// API keys, anonymous access and rate limits ([`auth`]).
+    pub auth: AuthConfig,
 }
 
 impl Default for GatewayConfig {
@@ -95,6 +104,7 @@ impl Default for GatewayConfig {
             max_depth: 12,
             max_complexity: 10_000,
             batch_delay: loaders::DEFAULT_BATCH_DELAY,
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -168,12 +178,21 @@ pub fn app(state: AppState) -> Router {
 
 pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
     let config = state.config.clone();
-    let pushed = push::mount(Router::new(), &state.store, &state.push);
+    let authenticator = Arc::new(auth::Authenticator::new(
+        state.store.clone(),
+        config.auth.clone(),
+    ));
+    let pushed = push::mount(Router::new(), &state.store, &state.push, &authenticator);
     let shared = http::Shared { state, schema };
     Router::new()
         .route("/", get(graphiql::page))
         .route("/assets/{*path}", get(graphiql::asset))
-        .route("/graphql", get(http::graphql_get).post(http::graphql_post))
+        .route(
+            "/graphql",
+            get(http::graphql_get).post(http::graphql_post).route_layer(
+                axum::middleware::from_fn_with_state(authenticator, auth::require),
+            ),
+        )
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))
         .fallback(http::not_found)
@@ -184,6 +203,12 @@ pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
         // §5.5); `ServiceBuilder` lists layers outermost first.
         .layer(
             ServiceBuilder::new()
+                // Keys never reach a log: the headers that carry them are marked sensitive
+                // before anything (the trace layer included) can print them.
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    HeaderName::from_static(auth::API_KEY_HEADER),
+                ]))
                 .layer(TraceLayer::new_for_http())
                 .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
                 .layer(TimeoutLayer::with_status_code(
@@ -203,7 +228,9 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "gateway listening");
     }
-    axum::serve(listener, app(state))
+    // Peer addresses key the rate limit of anonymous requests.
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -1,9 +1,12 @@
 //! The ingest routes of push connectors (SPEC §5, §14): each [`PushMount`] answers every
 //! method and path under its prefix. A request is read up to the source's own size limit,
 //! handed to the source to validate into items, committed through the sync engine, and only
-//! then acknowledged with the source's response. The gateway keeps no state of its own, so
+//! then acknowledged with the source's response. Each request carries the source's
+//! [`Credentials`]: the push keys issued for that source's instance, checked against the key
+//! store (`auth::PushCredentials`). The gateway keeps no state of its own, so
 //! any replica can take any request.
 
+use crate::auth::{Authenticator, PushCredentials};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -11,7 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use std::sync::Arc;
-use tributary_connector::{PushError, PushResponse, PushSource};
+use tributary_connector::{Credentials, PushError, PushResponse, PushSource};
 use tributary_store::Store;
 use tributary_sync::SyncEngine;
 
@@ -38,14 +41,24 @@ impl std::fmt::Debug for PushMount {
 struct Mounted {
     source: Arc<dyn PushSource>,
     engine: SyncEngine,
+    credentials: Credentials,
 }
 
 /// `router` with every mount's routes nested at its prefix.
-pub(crate) fn mount(mut router: Router, store: &Store, mounts: &[PushMount]) -> Router {
+pub(crate) fn mount(
+    mut router: Router,
+    store: &Store,
+    mounts: &[PushMount],
+    auth: &Arc<Authenticator>,
+) -> Router {
     for m in mounts {
         let state = Mounted {
             source: Arc::clone(&m.source),
             engine: SyncEngine::new(store.clone()),
+            credentials: Credentials::new(Arc::new(PushCredentials {
+                auth: Arc::clone(auth),
+                source: m.source.instance().to_owned(),
+            })),
         };
         let inner = Router::new()
             .route("/", any(handle))
@@ -80,6 +93,7 @@ async fn handle(
         query: uri.query().map(str::to_owned),
         headers,
         body,
+        credentials: m.credentials.clone(),
     };
     let accepted = match source.accept(request).await {
         Ok(a) => a,

@@ -6,6 +6,7 @@
 
 use super::revenue::{self, RevenueEvent, RevenueEventKind};
 use super::{loaders, store};
+use crate::auth;
 use crate::cursor;
 use crate::error::GatewayError;
 use crate::loaders::{ChildrenOf, ContactsOf, DealContactWithPerson};
@@ -235,6 +236,9 @@ impl Account {
     /// ended or cancelled and `asOf` falls in `[startDate, endDate)`. Zero when none is active
     /// and all the account's subscriptions share one currency; null when the account has no
     /// subscription or active ones in several currencies (see `arrByCurrency`).
+    ///
+    /// Needs role finance or admin (otherwise null, with a `FORBIDDEN` error).
+    #[graphql(guard = "auth::REVENUE")]
     async fn arr(&self, ctx: &Context<'_>, as_of: Option<Date>) -> Result<Option<Money>> {
         let rows = subscriptions_of(ctx, self.pre(), self.0.id).await?;
         let arr = arr::account_arr(&contracts(&rows), day(as_of)).map_err(GatewayError::from)?;
@@ -242,28 +246,43 @@ impl Account {
     }
 
     /// ARR (as in `arr`) per currency, by currency code; empty when no subscription is active.
-    async fn arr_by_currency(&self, ctx: &Context<'_>, as_of: Option<Date>) -> Result<Vec<Money>> {
+    ///
+    /// Needs role finance or admin (otherwise null, with a `FORBIDDEN` error).
+    #[graphql(guard = "auth::REVENUE")]
+    async fn arr_by_currency(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<Date>,
+    ) -> Result<Option<Vec<Money>>> {
         let rows = subscriptions_of(ctx, self.pre(), self.0.id).await?;
         let sums = arr::by_currency(&contracts(&rows), day(as_of)).map_err(GatewayError::from)?;
-        Ok(sums.iter().map(Money::from).collect())
+        Ok(Some(sums.iter().map(Money::from).collect()))
     }
 
     /// The account's lines of the revenue ledger, by date, optionally between `from` and `to`
     /// (inclusive). The ledger also holds scheduled future changes (a contract ending without
     /// a renewal yet is a churn on its end date); pass `to` to see history only.
+    ///
+    /// Needs role finance or admin (otherwise null, with a `FORBIDDEN` error).
+    #[graphql(guard = "auth::REVENUE")]
     async fn revenue_events(
         &self,
         ctx: &Context<'_>,
         from: Option<Date>,
         to: Option<Date>,
-    ) -> Result<Vec<RevenueEvent>> {
-        revenue::account_revenue_events(ctx, self.pre(), self.0.id, from, to).await
+    ) -> Result<Option<Vec<RevenueEvent>>> {
+        revenue::account_revenue_events(ctx, self.pre(), self.0.id, from, to)
+            .await
+            .map(Some)
     }
 
     /// ARR on `asOf` (default: today, UTC) according to the revenue ledger, in the reporting
     /// currency: the `arrAfter` of the account's last ledger line on or before that day, zero
     /// before its first. Null when the account has no ledger lines. Unlike `arr`, which adds
     /// the contracts' own currencies, this is what finance reconciles.
+    ///
+    /// Needs role finance or admin (otherwise null, with a `FORBIDDEN` error).
+    #[graphql(guard = "auth::REVENUE")]
     async fn ledger_arr(&self, ctx: &Context<'_>, as_of: Option<Date>) -> Result<Option<Money>> {
         revenue::account_ledger_arr(ctx, self.pre(), self.0.id, day(as_of)).await
     }
@@ -319,11 +338,17 @@ impl Person {
     }
 
     /// Full name.
-    async fn name(&self) -> &str {
-        &self.0.name
+    ///
+    /// Needs role cs, ce or admin (otherwise null, with a `FORBIDDEN` error).
+    #[graphql(guard = "auth::PERSONAL")]
+    async fn name(&self) -> Option<&str> {
+        Some(&self.0.name)
     }
 
     /// Normalised (trimmed, lower-case) email address.
+    ///
+    /// Needs role cs, ce or admin (otherwise null, with a `FORBIDDEN` error).
+    #[graphql(guard = "auth::PERSONAL")]
     async fn email(&self) -> Option<&str> {
         self.0.email.as_deref()
     }
@@ -389,8 +414,11 @@ impl Subscription {
     }
 
     /// Annual recurring revenue of the subscription, in its own currency.
-    async fn arr(&self) -> Money {
-        Money::from(&self.0.arr)
+    ///
+    /// Needs role finance or admin (otherwise null, with a `FORBIDDEN` error).
+    #[graphql(guard = "auth::REVENUE")]
+    async fn arr(&self) -> Option<Money> {
+        Some(Money::from(&self.0.arr))
     }
 
     /// How `arr` was derived from the CRM record through the instance's field mapping: read

@@ -2,6 +2,7 @@
 //! `triggerSync`, which only records the request for a worker.
 
 use super::store;
+use crate::auth;
 use crate::error::GatewayError;
 use crate::paging::{
     DEFAULT_PAGE_SIZE, connection, offset_after, page_complexity, page_size, wants_total,
@@ -206,7 +207,10 @@ pub struct QuarantinedRecord {
     /// Why the record was set aside.
     pub reason: String,
     /// The record as the vendor sent it (usually JSON text).
-    pub payload: String,
+    ///
+    /// Needs role cs, ce or admin (otherwise null, with a `FORBIDDEN` error).
+    #[graphql(guard = "auth::PERSONAL")]
+    pub payload: Option<String>,
     /// When the record was set aside.
     pub created_at: DateTime,
 }
@@ -220,7 +224,7 @@ impl From<QuarantineRow> for QuarantinedRecord {
             stream: r.stream,
             external_id: r.external_id,
             reason: r.reason,
-            payload: r.payload,
+            payload: Some(r.payload),
             created_at: DateTime(r.created_at),
         }
     }
@@ -388,6 +392,9 @@ impl OpsMutation {
     /// Asks the workers to sync `connector` now (as a full refresh when `fullRefresh`). The
     /// first free worker claims it within its poll interval; follow it with `connectors` or
     /// `syncRuns`.
+    ///
+    /// Needs role admin (otherwise a `FORBIDDEN` error).
+    #[graphql(guard = "auth::ADMIN")]
     async fn trigger_sync(
         &self,
         ctx: &Context<'_>,

@@ -3,6 +3,7 @@
 //! `tributary_analytics::bridge`; this module only reads the lines and presents the result.
 
 use super::store;
+use crate::auth;
 use crate::error::GatewayError;
 use crate::loaders::ChildrenOf;
 use crate::paging::{
@@ -331,14 +332,19 @@ impl RevenueQuery {
     /// filtered by account, kinds and dates. Derived from subscriptions after every sync; an
     /// account's deltas sum to its ARR. Scheduled future changes are included (a contract
     /// ending without a renewal yet is a churn on its end date); filter `to` for history.
-    #[graphql(complexity = "page_complexity(first, child_complexity)")]
+    ///
+    /// Needs role finance or admin (otherwise null, with a `FORBIDDEN` error).
+    #[graphql(
+        complexity = "page_complexity(first, child_complexity)",
+        guard = "auth::REVENUE"
+    )]
     async fn revenue_ledger(
         &self,
         ctx: &Context<'_>,
         filter: Option<RevenueLedgerFilter>,
         #[graphql(default_with = "Some(DEFAULT_PAGE_SIZE)")] first: Option<i32>,
         after: Option<String>,
-    ) -> Result<RevenueEventConnection> {
+    ) -> Result<Option<RevenueEventConnection>> {
         let first = page_size(first)?;
         let offset = offset_after(REVENUE_LEDGER, after.as_deref())?;
         let filter: tributary_store::RevenueEventFilter = filter.unwrap_or_default().try_into()?;
@@ -346,12 +352,12 @@ impl RevenueQuery {
             .revenue_events(&filter, offset, first, wants_total(ctx, true))
             .await
             .map_err(GatewayError::from)?;
-        Ok(RevenueEventConnection::from_offset_page(
+        Ok(Some(RevenueEventConnection::from_offset_page(
             REVENUE_LEDGER,
             offset,
             rows,
             total,
-        ))
+        )))
     }
 
     /// The ARR bridge finance reconciles with, from the stored ledger: ARR at the end of
@@ -359,6 +365,9 @@ impl RevenueQuery {
     /// to `to`, and ARR at the end of `to`, in the reporting currency, with the accounts whose
     /// movements do not explain their ARR change. Optionally of one account. Null when the
     /// ledger has no lines up to `to`.
+    ///
+    /// Needs role finance or admin (otherwise null, with a `FORBIDDEN` error).
+    #[graphql(guard = "auth::REVENUE")]
     async fn revenue_bridge(
         &self,
         ctx: &Context<'_>,

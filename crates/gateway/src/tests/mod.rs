@@ -1,6 +1,7 @@
 //! Tests through the router (`app(state)` + `tower::ServiceExt::oneshot`), on SQLite always
 //! and on PostgreSQL when `TRIBUTARY_TEST_POSTGRES_URL` is set.
 
+mod auth;
 mod graphiql;
 mod protocol;
 mod push;
@@ -15,13 +16,14 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::str::FromStr;
+use std::sync::Arc;
 use tower::ServiceExt;
 use tributary_model::{
     Account, ArrBasis, Currency, DealContact, Entity, ExternalRef, Money, Person, PersonRole,
     RevenueEvent, RevenueEventKind, Segment, SourceRecord, Subscription, SubscriptionStatus,
 };
 pub(crate) use tributary_store::testing::for_each_backend;
-use tributary_store::{CommitBatch, QuarantineItem, Store};
+use tributary_store::{CommitBatch, KeyScope, QuarantineItem, Role, Store};
 
 pub(crate) const GQL: &str = "application/graphql-response+json";
 
@@ -219,18 +221,57 @@ pub(crate) async fn load_fixtures(store: &Store) {
     assert_eq!(out.written, ACCOUNTS as u64 + 10);
 }
 
-/// A router over `store` with the default configuration.
+/// A router over `store` with the default configuration, its requests carrying an admin key.
 pub(crate) fn router(store: &Store) -> Router {
-    app(AppState::new(store.clone()))
+    with_admin_key(store, app(AppState::new(store.clone())))
 }
 
-/// A router over `store` with `config`.
+/// A router over `store` with `config`, its requests carrying an admin key.
 pub(crate) fn router_with(store: &Store, config: GatewayConfig) -> Router {
-    app(AppState {
-        store: store.clone(),
-        config,
-        push: Vec::new(),
-    })
+    with_admin_key(
+        store,
+        app(AppState {
+            store: store.clone(),
+            config,
+            push: Vec::new(),
+        }),
+    )
+}
+
+/// `router` with every request that carries no key of its own given a real admin key, created
+/// in `store` on the first request: the tests of queries and of the protocol go through the
+/// same authentication as a client.
+pub(crate) fn with_admin_key(store: &Store, router: Router) -> Router {
+    use axum::middleware::Next;
+    let store = store.clone();
+    let secret = Arc::new(tokio::sync::OnceCell::<String>::new());
+    router.layer(axum::middleware::from_fn(
+        move |mut request: Request<Body>, next: Next| {
+            let (store, secret) = (store.clone(), Arc::clone(&secret));
+            async move {
+                let h = request.headers();
+                if !h.contains_key(header::AUTHORIZATION) && !h.contains_key("x-api-key") {
+                    let secret = secret
+                        .get_or_init(|| async {
+                            let name = format!("test-admin-{}", uuid::Uuid::now_v7());
+                            store
+                                .create_api_key(&name, KeyScope::Graphql(Role::Admin))
+                                .await
+                                .expect("create the tests' admin key")
+                                .secret
+                                .expose()
+                                .to_owned()
+                        })
+                        .await;
+                    request.headers_mut().insert(
+                        header::AUTHORIZATION,
+                        format!("Bearer {secret}").parse().expect("a key is ASCII"),
+                    );
+                }
+                next.run(request).await
+            }
+        },
+    ))
 }
 
 /// A response, its body parsed as JSON when it is JSON.

@@ -429,7 +429,9 @@ async fn malformed_queries_get_spec_shaped_errors() {
 async fn store_failures_are_internal_and_hidden() {
     with_fixtures(|store| async move {
         let state = AppState::new(store.clone());
-        let app = app(state);
+        let app = super::with_admin_key(&store, app(state));
+        // The key is verified (and cached) while the database is there.
+        data(&app, "{ __typename }", json!({})).await;
         // A clone shares the pool: closing it takes the database away from the router.
         store.clone().close().await.unwrap();
         let reply = query_reply(&app, "{ accounts { totalCount } }", json!({})).await;

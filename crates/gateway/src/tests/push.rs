@@ -14,9 +14,10 @@ use tributary_connector::{
     ReadItem, Reject, StreamSpec, SyncMode,
 };
 use tributary_model::{Account, Entity, EntityKind, ExternalRef, SourceRecord};
-use tributary_store::Store;
+use tributary_store::{KeyScope, Role, Store};
 
-/// Accepts `POST /accounts` with a JSON array of `{"id", "name"}` and the key in `x-key`.
+/// Accepts `POST /accounts` with a JSON array of `{"id", "name"}` and a push key of its
+/// instance in `x-key`, checked through the request's credentials (the key store).
 struct Webhook;
 
 #[async_trait]
@@ -50,9 +51,8 @@ impl PushSource for Webhook {
         if r.method != Method::POST {
             return Err(PushError::MethodNotAllowed(r.method.to_string()));
         }
-        if r.headers.get("x-key").and_then(|v| v.to_str().ok()) != Some("secret") {
-            return Err(PushError::Unauthorized("wrong key".into()));
-        }
+        let key = r.headers.get("x-key").and_then(|v| v.to_str().ok());
+        r.credentials.require(key).await?;
         let rows: Vec<Value> = serde_json::from_slice(&r.body)
             .map_err(|e| PushError::BadRequest(format!("not a JSON array: {e}")))?;
         let items = rows
@@ -86,13 +86,32 @@ impl PushSource for Webhook {
 }
 
 fn router(store: &Store) -> axum::Router {
-    app(AppState {
-        push: vec![PushMount {
-            prefix: "/ingest/hook".into(),
-            source: Arc::new(Webhook),
-        }],
-        ..AppState::new(store.clone())
-    })
+    super::with_admin_key(
+        store,
+        app(AppState {
+            push: vec![PushMount {
+                prefix: "/ingest/hook".into(),
+                source: Arc::new(Webhook),
+            }],
+            ..AppState::new(store.clone())
+        }),
+    )
+}
+
+/// A push key for `source`.
+async fn push_key(store: &Store, name: &str, source: &str) -> String {
+    store
+        .create_api_key(
+            name,
+            KeyScope::Push {
+                source: source.into(),
+            },
+        )
+        .await
+        .unwrap()
+        .secret
+        .expose()
+        .to_owned()
 }
 
 fn hook(path: &str, key: &str, body: impl Into<Body>) -> Request<Body> {
@@ -113,8 +132,9 @@ async fn accounts(app: &axum::Router) -> i64 {
 async fn accepted_requests_are_committed_before_the_answer() {
     for_each_backend(|store| async move {
         let app = router(&store);
+        let secret = push_key(&store, "web", "hook").await;
         let body = json!([{"id": "1", "name": "Acme"}, {"id": "2", "name": "Globex"}, {"id": "3"}]);
-        let reply = send(&app, hook("/accounts", "secret", body.to_string())).await;
+        let reply = send(&app, hook("/accounts", &secret, body.to_string())).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
         assert_eq!(reply.json(), json!({"success": true}));
         // Answered after the commit: readable at once, the bad record in quarantine.
@@ -127,7 +147,7 @@ async fn accepted_requests_are_committed_before_the_answer() {
         .await;
         assert_eq!(q["quarantine"]["totalCount"], 1, "{q}");
         // A retry of the same request is harmless.
-        let reply = send(&app, hook("/accounts", "secret", body.to_string())).await;
+        let reply = send(&app, hook("/accounts", &secret, body.to_string())).await;
         assert_eq!(reply.status, StatusCode::OK);
         assert_eq!(accounts(&app).await, 2);
         // GraphQL is still where it was.
@@ -145,27 +165,53 @@ async fn accepted_requests_are_committed_before_the_answer() {
 async fn refused_requests_commit_nothing_and_say_why() {
     for_each_backend(|store| async move {
         let app = router(&store);
+        let secret = push_key(&store, "web", "hook").await;
+        let other = push_key(&store, "other", "another-source").await;
+        let revoked = push_key(&store, "old", "hook").await;
+        store.revoke_api_key("old").await.unwrap().unwrap();
+        let graphql = store
+            .create_api_key("bi", KeyScope::Graphql(Role::Admin))
+            .await
+            .unwrap()
+            .secret
+            .expose()
+            .to_owned();
         let one = json!([{"id": "1", "name": "Acme"}]).to_string();
         let cases = [
             (
                 hook("/accounts", "wrong", one.clone()),
                 StatusCode::UNAUTHORIZED,
-                "wrong key",
+                "invalid credentials",
             ),
             (
-                hook("/accounts", "secret", "{not json"),
+                hook("/accounts", &other, one.clone()),
+                StatusCode::UNAUTHORIZED,
+                "invalid credentials",
+            ),
+            (
+                hook("/accounts", &revoked, one.clone()),
+                StatusCode::UNAUTHORIZED,
+                "invalid credentials",
+            ),
+            (
+                hook("/accounts", &graphql, one.clone()),
+                StatusCode::UNAUTHORIZED,
+                "invalid credentials",
+            ),
+            (
+                hook("/accounts", &secret, "{not json"),
                 StatusCode::BAD_REQUEST,
                 "not a JSON array",
             ),
             (
-                hook("/elsewhere", "secret", one.clone()),
+                hook("/elsewhere", &secret, one.clone()),
                 StatusCode::NOT_FOUND,
                 "/elsewhere",
             ),
             (
                 hook(
                     "/accounts",
-                    "secret",
+                    &secret,
                     format!("[{}]", vec![r#"{"id":"9","name":"x"}"#; 40].join(",")),
                 ),
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -176,8 +222,36 @@ async fn refused_requests_commit_nothing_and_say_why() {
             let reply = send(&app, request).await;
             assert_eq!(reply.status, status, "{}", reply.text());
             assert!(reply.text().contains(says), "{}", reply.text());
+            assert!(
+                !reply.text().contains("trb_"),
+                "a key is echoed: {}",
+                reply.text()
+            );
         }
         assert_eq!(accounts(&app).await, 0);
+    })
+    .await;
+}
+
+/// A push credential is good at its source's endpoint only: GraphQL refuses it with 403.
+#[tokio::test]
+async fn a_push_key_cannot_query_graphql() {
+    for_each_backend(|store| async move {
+        let app = router(&store);
+        let secret = push_key(&store, "web", "hook").await;
+        let reply = send(
+            &app,
+            Request::post("/graphql")
+                .header("authorization", format!("Bearer {secret}"))
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"query": "{ accounts { totalCount } }"}"#))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text());
+        assert_eq!(reply.codes(), ["FORBIDDEN"]);
+        assert!(reply.json().get("data").is_none());
+        assert!(!reply.text().contains(&secret));
     })
     .await;
 }

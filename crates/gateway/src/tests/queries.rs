@@ -1,8 +1,9 @@
 //! The data served: pagination, filters, account 360, money, batching, the sync log.
 
+use super::with_admin_key;
 use super::*;
+use crate::build_schema;
 use crate::loaders::LoaderStats;
-use crate::{build_schema, router as raw_router};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -269,13 +270,16 @@ async fn children_of_a_page_are_loaded_in_one_batch_per_kind() {
             ..GatewayConfig::default()
         };
         let schema = build_schema(store.clone(), &config, stats.clone());
-        let app = raw_router(
-            AppState {
-                store: store.clone(),
-                config,
-                push: Vec::new(),
-            },
-            schema,
+        let app = with_admin_key(
+            &store,
+            crate::router(
+                AppState {
+                    store: store.clone(),
+                    config,
+                    push: Vec::new(),
+                },
+                schema,
+            ),
         );
         let d = data(
             &app,
@@ -356,13 +360,16 @@ async fn pages_and_accounts_prefetch_one_query_per_relation_and_level() {
             ..GatewayConfig::default()
         };
         let schema = build_schema(store.clone(), &config, stats.clone());
-        let app = raw_router(
-            AppState {
-                store: store.clone(),
-                config,
-                push: Vec::new(),
-            },
-            schema,
+        let app = with_admin_key(
+            &store,
+            crate::router(
+                AppState {
+                    store: store.clone(),
+                    config,
+                    push: Vec::new(),
+                },
+                schema,
+            ),
         );
         let d = data(
             &app,
