@@ -9,11 +9,23 @@
 //! request_timeout_secs = 60
 //! max_depth = 12
 //! max_complexity = 10000
+//!
+//! [gateway.auth]
+//! anonymous_role = "viewer"   # absent: requests without a key get 401
+//! cache_ttl_secs = 5
+//! requests_per_minute = 600   # 0: no limit
+//! burst = 100
+//!
+//! [gateway.auth.roles.admin]
+//! requests_per_minute = 6000
+//! burst = 500
 //! ```
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
-use tributary_gateway::GatewayConfig;
+use tributary_gateway::{AuthConfig, GatewayConfig, RateLimit};
+use tributary_store::Role;
 
 /// The `[gateway]` section.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -21,6 +33,95 @@ use tributary_gateway::GatewayConfig;
 pub struct GatewaySettings {
     /// `[gateway.limits]`: sizes, timeouts and query cost bounds.
     pub limits: LimitSettings,
+    /// `[gateway.auth]`: anonymous access, the key cache and rate limits.
+    pub auth: AuthSettings,
+}
+
+/// The `[gateway.auth]` table. API keys themselves live in the database
+/// (`tributary apikey create`), never in the file.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// The role of requests without a key (`viewer` …); absent, they are refused with 401.
+    pub anonymous_role: Option<Role>,
+    /// Seconds a verified key is trusted by a replica without asking the database: a key
+    /// revoked by another process still works there for up to this long. 0 checks every
+    /// request.
+    pub cache_ttl_secs: u64,
+    /// Requests a minute per key (per client IP for anonymous requests), per replica; 0 for
+    /// no limit.
+    pub requests_per_minute: u32,
+    /// Requests a key may send at once before the per-minute rate applies.
+    pub burst: u32,
+    /// `[gateway.auth.roles.<role>]`: limits of one role instead of the above.
+    pub roles: BTreeMap<Role, RoleLimitSettings>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        let d = AuthConfig::default();
+        let limit = d.rate_limit.unwrap_or_default();
+        AuthSettings {
+            anonymous_role: d.anonymous_role,
+            cache_ttl_secs: d.cache_ttl.as_secs(),
+            requests_per_minute: limit.requests_per_minute,
+            burst: limit.burst,
+            roles: BTreeMap::new(),
+        }
+    }
+}
+
+/// A `[gateway.auth.roles.<role>]` table.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RoleLimitSettings {
+    /// Requests a minute per key of this role, per replica; 0 for no limit.
+    pub requests_per_minute: u32,
+    /// Requests a key of this role may send at once.
+    pub burst: u32,
+}
+
+/// `requests_per_minute` and `burst` as a limit: `None` for no limit.
+fn rate_limit(
+    key: &str,
+    requests_per_minute: u32,
+    burst: u32,
+) -> anyhow::Result<Option<RateLimit>> {
+    if requests_per_minute == 0 {
+        return Ok(None);
+    }
+    anyhow::ensure!(
+        burst > 0,
+        "{key}.burst must be at least 1 when requests_per_minute is set"
+    );
+    Ok(Some(RateLimit {
+        requests_per_minute,
+        burst,
+    }))
+}
+
+impl AuthSettings {
+    /// The gateway's auth configuration, or one line saying which key is wrong.
+    pub fn auth_config(&self) -> anyhow::Result<AuthConfig> {
+        let mut role_rate_limits = BTreeMap::new();
+        for (role, l) in &self.roles {
+            let key = format!("gateway.auth.roles.{role}");
+            // A role without a limit gets an unbounded bucket rather than the default.
+            role_rate_limits.insert(
+                *role,
+                rate_limit(&key, l.requests_per_minute, l.burst)?.unwrap_or(RateLimit {
+                    requests_per_minute: u32::MAX,
+                    burst: u32::MAX,
+                }),
+            );
+        }
+        Ok(AuthConfig {
+            anonymous_role: self.anonymous_role,
+            cache_ttl: Duration::from_secs(self.cache_ttl_secs),
+            rate_limit: rate_limit("gateway.auth", self.requests_per_minute, self.burst)?,
+            role_rate_limits,
+        })
+    }
 }
 
 /// The `[gateway.limits]` table.
@@ -72,6 +173,7 @@ impl GatewaySettings {
             request_timeout: Duration::from_secs(l.request_timeout_secs),
             max_depth: l.max_depth,
             max_complexity: l.max_complexity,
+            auth: self.auth.auth_config()?,
             ..GatewayConfig::default()
         })
     }
@@ -85,6 +187,36 @@ mod tests {
     fn defaults_are_the_gateways() {
         let c = GatewaySettings::default().gateway_config().unwrap();
         assert_eq!(c, GatewayConfig::default());
+    }
+
+    #[test]
+    fn auth_settings_become_the_gateways_auth_config() {
+        let s: GatewaySettings = toml::from_str(
+            "[auth]\nanonymous_role = \"viewer\"\ncache_ttl_secs = 0\nrequests_per_minute = 0\n\
+             [auth.roles.finance]\nrequests_per_minute = 60\nburst = 5\n",
+        )
+        .unwrap();
+        let a = s.gateway_config().unwrap().auth;
+        assert_eq!(a.anonymous_role, Some(Role::Viewer));
+        assert_eq!(a.cache_ttl, Duration::ZERO);
+        assert_eq!(a.rate_limit, None);
+        assert_eq!(
+            a.role_rate_limits[&Role::Finance],
+            RateLimit {
+                requests_per_minute: 60,
+                burst: 5
+            }
+        );
+        for bad in [
+            "[auth]\nanonymous_role = \"root\"\n",
+            "[auth]\napi_key = \"trb_x\"\n",
+            "[auth.roles.push]\nrequests_per_minute = 1\nburst = 1\n",
+        ] {
+            assert!(toml::from_str::<GatewaySettings>(bad).is_err(), "{bad}");
+        }
+        let s: GatewaySettings = toml::from_str("[auth]\nburst = 0\n").unwrap();
+        let err = s.gateway_config().unwrap_err().to_string();
+        assert!(err.contains("gateway.auth.burst"), "{err}");
     }
 
     #[test]

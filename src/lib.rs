@@ -5,6 +5,7 @@
 //! Only this package reads environment variables, owns the process (signals, terminal
 //! progress bars) and knows every connector crate (the [`registry`]).
 
+pub mod apikey;
 pub mod check;
 pub mod config;
 pub mod demo;

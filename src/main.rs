@@ -153,6 +153,13 @@ enum Command {
         #[command(subcommand)]
         command: SimCommand,
     },
+    /// API keys of GraphQL clients and credentials of push sources: create (shown once), list,
+    /// revoke.
+    #[command(name = "apikey")]
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
     /// The connector kinds this build knows (`list`), and a new one scaffolded (`new`).
     #[command(visible_alias = "connector")]
     Connectors {
@@ -181,6 +188,38 @@ enum ConnectorsCommand {
         /// The root of the Tributary checkout to add it to.
         #[arg(long, default_value = ".")]
         workspace: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print it once (with its id); only its hash is stored.
+    #[command(group(clap::ArgGroup::new("scope").required(true).args(["role", "push"])))]
+    Create {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// A GraphQL key with this role: viewer, cs, ce, finance or admin.
+        #[arg(long, value_parser = |s: &str| s.parse::<tributary_store::Role>())]
+        role: Option<tributary_store::Role>,
+        /// A credential of this push source (its instance name), usable only at its endpoint.
+        #[arg(long, value_name = "CONNECTOR_INSTANCE")]
+        push: Option<String>,
+        /// A name for the key, unique among keys not revoked (`bi-prod`).
+        #[arg(long)]
+        name: String,
+    },
+    /// Every key: id, name, role or push source, prefix, created, last used, revoked. Never
+    /// the key.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Revoke a key by name or id.
+    Revoke {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The key's name or id.
+        name_or_id: String,
     },
 }
 
@@ -272,6 +311,10 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Schema => print_out(tributary_gateway::sdl().trim_end()),
+        Command::ApiKey { command } => {
+            tributary::init_tracing("warn", false);
+            api_key(command).await
+        }
         Command::Connectors {
             command: ConnectorsCommand::List { config },
         } => {
@@ -424,6 +467,38 @@ async fn sync(
         bail!("{}", problems.join("; "));
     }
     Ok(())
+}
+
+async fn api_key(command: ApiKeyCommand) -> Result<()> {
+    use tributary::apikey::{self, NewKey};
+    let (ApiKeyCommand::Create { config, .. }
+    | ApiKeyCommand::List { config }
+    | ApiKeyCommand::Revoke { config, .. }) = &command;
+    let config = config.load()?;
+    let store = Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    let out = match command {
+        ApiKeyCommand::Create {
+            role, push, name, ..
+        } => {
+            let kind = match (role, push) {
+                (Some(role), None) => NewKey::Role(role),
+                (None, Some(source)) => {
+                    if !config.connectors.contains_key(&source) {
+                        eprintln!(
+                            "note: no connector `{source}` in the configuration yet; the key works once a push source of that name is served"
+                        );
+                    }
+                    NewKey::Push(source)
+                }
+                _ => bail!("give exactly one of --role and --push"),
+            };
+            apikey::create(&store, &name, kind).await?
+        }
+        ApiKeyCommand::List { .. } => apikey::list(&store).await?,
+        ApiKeyCommand::Revoke { name_or_id, .. } => apikey::revoke(&store, &name_or_id).await?,
+    };
+    print_out(out.trim_end())
 }
 
 async fn check_config(arg: &ConfigArg) -> Result<()> {
