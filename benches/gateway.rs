@@ -65,6 +65,18 @@ const PAGE_COUNTED: &str = "{ accounts(first: 10) { totalCount edges { node { id
 const PAGE: &str = "{ accounts(first: 10) { edges { node { id name } } } }";
 const ACCOUNT_360: &str = "query($id: ID!) { account(id: $id) { name people { name email } subscriptions { plan status arr { amount currency } } } }";
 
+/// A client whose every request carries `Authorization: Bearer <key>`.
+fn client(key: &str) -> Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {key}").parse()?,
+    );
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
+}
+
 /// One POST; fails on a non-200 or a GraphQL error.
 async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<Value> {
     let resp = client.post(url).json(body).send().await?;
@@ -82,14 +94,15 @@ struct Figures {
 }
 
 /// `concurrency` clients sending `body` back to back for `secs` seconds.
-async fn load(url: &str, body: Value, concurrency: usize, secs: u64) -> Result<Figures> {
+async fn load(url: &str, key: &str, body: Value, concurrency: usize, secs: u64) -> Result<Figures> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (url, body) = (url.to_owned(), body.clone());
+        let key = key.to_owned();
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = client(&key)?;
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
@@ -147,15 +160,24 @@ async fn main() -> Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/graphql", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // The demo's admin key (the account-360 query reads people's emails); no rate limit, so
+    // the figures are the gateway's throughput.
+    let key = tributary::demo::admin_key(&demo.store).await?;
+    let key = key.expose().to_owned();
+    let mut config = tributary_gateway::GatewayConfig::default();
+    config.auth.rate_limit = None;
     let server = tokio::spawn(tributary_gateway::serve(
         listener,
-        tributary_gateway::AppState::new(demo.store.clone()),
+        tributary_gateway::AppState {
+            config,
+            ..tributary_gateway::AppState::new(demo.store.clone())
+        },
         async move {
             let _ = stopped.await;
         },
     ));
 
-    let client = reqwest::Client::new();
+    let client = client(&key)?;
     let first = post(&client, &url, &json!({ "query": PAGE_COUNTED })).await?;
     let total = first["data"]["accounts"]["totalCount"]
         .as_u64()
@@ -201,7 +223,7 @@ async fn main() -> Result<()> {
         {
             continue;
         }
-        let f = load(&url, body, concurrency, args.secs).await?;
+        let f = load(&url, &key, body, concurrency, args.secs).await?;
         println!(
             "{name:<34} {concurrency:>5} {:>9.0} {:>9.2} {:>9.2}   ({} requests)",
             f.per_sec,

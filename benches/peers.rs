@@ -642,8 +642,14 @@ fn write_config(
         "fx_rates_csv".to_owned(),
         format!("{ROOT}/fx/simulator.csv").into(),
     );
+    // A benchmark measures throughput: no per-key rate limit.
+    let mut auth = toml::Table::new();
+    auth.insert("requests_per_minute".to_owned(), 0.into());
+    let mut gateway = toml::Table::new();
+    gateway.insert("auth".to_owned(), toml::Value::Table(auth));
     let mut config = toml::Table::new();
     config.insert("database_url".to_owned(), db.url.clone().into());
+    config.insert("gateway".to_owned(), toml::Value::Table(gateway));
     config.insert("listen".to_owned(), format!("127.0.0.1:{listen}").into());
     config.insert("ledger".to_owned(), toml::Value::Table(ledger));
     config.insert("connectors".to_owned(), toml::Value::Table(connectors));
@@ -828,11 +834,21 @@ struct Load {
 /// oha in its own process: `concurrency` connections for `secs` seconds. Requests still in
 /// flight at the deadline are dropped by oha and not counted; any other error or a non-200
 /// fails the bench.
-fn oha(oha: &Path, url: &str, body: &Value, concurrency: usize, secs: u64) -> Result<Load> {
+fn oha(
+    oha: &Path,
+    url: &str,
+    headers: &[String],
+    body: &Value,
+    concurrency: usize,
+    secs: u64,
+) -> Result<Load> {
+    let mut cmd = Command::new(oha);
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
     let out = output(
         "oha",
-        Command::new(oha)
-            .args(["--no-tui", "--output-format", "json", "-m", "POST"])
+        cmd.args(["--no-tui", "--output-format", "json", "-m", "POST"])
             .args(["-H", "content-type: application/json"])
             .arg("-c")
             .arg(concurrency.to_string())
@@ -877,6 +893,7 @@ fn load_all(
     side: &str,
     oha_bin: &Path,
     url: &str,
+    headers: &[String],
     q: &Queries,
     secs: u64,
 ) -> Result<()> {
@@ -886,7 +903,7 @@ fn load_all(
         ("account", &q.account, 10),
         ("account_c1", &q.account, 1),
     ] {
-        let l = oha(oha_bin, url, body, c, secs)?;
+        let l = oha(oha_bin, url, headers, body, c, secs)?;
         eprintln!(
             "  {side:<12} {name:<13} c={c:<3} {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
             l.per_sec, l.p50, l.p99
@@ -951,7 +968,27 @@ async fn gateway_ours(
             .stderr(Stdio::null()),
     )?;
     let url = format!("http://127.0.0.1:{port}/graphql");
-    let client = reqwest::Client::new();
+    // An admin key (the account-360 query reads people's names and emails), sent by every
+    // request, by the client here and by oha.
+    let created = output(
+        "tributary apikey create",
+        Command::new(BIN)
+            .args(["apikey", "create", "--role", "admin", "--name"])
+            .arg(format!("bench-{}", uuid::Uuid::now_v7()))
+            .arg("--config")
+            .arg(&config),
+    )?;
+    let key = created
+        .lines()
+        .find_map(|l| l.strip_prefix("api key: "))
+        .context("`tributary apikey create` printed no key")?;
+    let authorization = format!("Bearer {key}");
+    let mut default_headers = reqwest::header::HeaderMap::new();
+    default_headers.insert(reqwest::header::AUTHORIZATION, authorization.parse()?);
+    let client = reqwest::Client::builder()
+        .default_headers(default_headers)
+        .build()?;
+    let headers = [format!("authorization: {authorization}")];
     wait_ready(&mut server, &client, &url).await?;
     // An account with people, so the account-360 query has children to fetch.
     let first = post(
@@ -978,7 +1015,15 @@ async fn gateway_ours(
     for body in [&q.page_counted, &q.page, &q.account] {
         post(&client, &url, body).await?;
     }
-    load_all(samples, db.backend.name(), oha_bin, &url, &q, secs)?;
+    load_all(
+        samples,
+        db.backend.name(),
+        oha_bin,
+        &url,
+        &headers,
+        &q,
+        secs,
+    )?;
     server.alive()?;
     Ok(Seen { id, total, people })
 }
@@ -1031,7 +1076,7 @@ async fn gateway_postgraphile(
         their_people == Some(people),
         "PostGraphile finds {their_people:?} people on account {id}, ours {people}"
     );
-    load_all(samples, "postgraphile", oha_bin, &url, &q, secs)?;
+    load_all(samples, "postgraphile", oha_bin, &url, &[], &q, secs)?;
     server.alive()?;
     Ok(())
 }

@@ -218,6 +218,22 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
     })
 }
 
+/// The name of the admin key each demo creates (the previous demo's is revoked).
+pub const DEMO_ADMIN_KEY: &str = "demo-admin";
+
+/// A fresh admin key for this demo, printed at start: the previous demo's `demo-admin` key is
+/// revoked first, so only the latest printed key works.
+pub async fn admin_key(store: &Store) -> Result<tributary_store::ApiKeySecret> {
+    store.revoke_api_key(DEMO_ADMIN_KEY).await?;
+    let new = store
+        .create_api_key(
+            DEMO_ADMIN_KEY,
+            tributary_store::KeyScope::Graphql(tributary_store::Role::Admin),
+        )
+        .await?;
+    Ok(new.secret)
+}
+
 /// The query printed for newcomers.
 pub const EXAMPLE_QUERY: &str =
     "{ accounts(first: 5) { totalCount edges { node { name segment people { name email } } } } }";
@@ -239,17 +255,22 @@ pub async fn run(
         })?;
     let addr = listener.local_addr()?;
     let demo = prepare(&opts).await?;
+    let key = admin_key(&demo.store).await?;
     if opts.progress {
         print!("{}", progress::summary(&demo.report));
     }
     println!("{}", ready_line(started.elapsed(), &demo.report));
     println!("graphql: http://{addr}/graphql");
-    println!("graphiql: http://{addr}/");
+    println!("admin api key: {}", key.expose());
+    println!(
+        "graphiql: http://{addr}/ (add the header {{\"Authorization\": \"Bearer <admin api key>\"}})"
+    );
     println!("hubspot mock: {}", demo.hubspot.base_url);
     println!(
         "connector {DEMO_CONNECTOR}: synced; runs hourly, or now with mutation {{ triggerSync(connector: \"{DEMO_CONNECTOR}\") {{ connector }} }}"
     );
     println!("try: curl -s http://{addr}/graphql -H 'content-type: application/json' \\");
+    println!("       -H 'authorization: Bearer {}' \\", key.expose());
     println!("       -d '{{\"query\":\"{EXAMPLE_QUERY}\"}}'");
     println!("press Ctrl-C to stop");
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -12,34 +12,74 @@ use tributary_store::Store;
 pub struct Gateway {
     /// The GraphQL endpoint.
     pub url: String,
+    /// An admin key created in the store for this gateway's tests; [`Gateway::post`] sends it.
+    pub admin_key: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Gateway {
-    /// Starts serving.
+    /// Starts serving with the default configuration but no rate limit (tests send requests
+    /// back to back; `tests/auth.rs` tests the limit with [`Gateway::start_with`]).
     pub async fn start(store: Store) -> Result<Self> {
+        let mut config = tributary_gateway::GatewayConfig::default();
+        config.auth.rate_limit = None;
+        Self::start_with(store, config, Vec::new()).await
+    }
+
+    /// Starts serving with `config` and these push sources, after creating an admin key in
+    /// `store`.
+    pub async fn start_with(
+        store: Store,
+        config: tributary_gateway::GatewayConfig,
+        push: Vec<tributary_gateway::PushMount>,
+    ) -> Result<Self> {
+        let name = format!("test-admin-{}", uuid::Uuid::now_v7());
+        let admin_key = store
+            .create_api_key(
+                &name,
+                tributary_store::KeyScope::Graphql(tributary_store::Role::Admin),
+            )
+            .await?
+            .secret
+            .expose()
+            .to_owned();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/graphql", listener.local_addr()?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(tributary_gateway::serve(
             listener,
-            tributary_gateway::AppState::new(store),
+            tributary_gateway::AppState {
+                config,
+                push,
+                ..tributary_gateway::AppState::new(store)
+            },
             async move {
                 let _ = rx.await;
             },
         ));
         Ok(Self {
             url,
+            admin_key,
             stop: Some(tx),
             task,
         })
     }
 
-    /// A POST to the GraphQL endpoint carrying whatever credentials the gateway needs; every
-    /// test request goes through here, so tests of raw requests stay valid as auth changes.
+    /// A POST to the GraphQL endpoint carrying whatever credentials the gateway needs (the
+    /// admin key); every test request goes through here, so tests of raw requests stay valid
+    /// as auth changes.
     pub fn post(&self) -> reqwest::RequestBuilder {
-        reqwest::Client::new().post(&self.url)
+        self.post_as(Some(&self.admin_key))
+    }
+
+    /// A POST to the GraphQL endpoint with `Authorization: Bearer <key>`, or no credentials.
+    pub fn post_as(&self, key: Option<&str>) -> reqwest::RequestBuilder {
+        let request = reqwest::Client::new().post(&self.url);
+        match key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
     }
 
     /// POSTs `query`; the `data` of a successful answer, or an error naming what failed.
