@@ -120,13 +120,18 @@ impl Config {
     }
 
     /// Makes every relative path of the configuration absolute against `dir`: a SQLite
-    /// `database_url`'s file and `ledger.fx_rates_csv`. Absolute paths, in-memory databases
+    /// `database_url`'s file, `ledger.fx_rates_csv` and `gateway.auth.jwt.jwks_file`. Absolute paths, in-memory databases
     /// and PostgreSQL URLs are left as they are.
     pub fn resolve_paths(&mut self, dir: &Path) {
         self.database_url = resolve_sqlite_url(&self.database_url, dir);
         let fx = &mut self.ledger.fx_rates_csv;
         if !fx.is_empty() && Path::new(fx.as_str()).is_relative() {
             *fx = dir.join(fx.as_str()).display().to_string();
+        }
+        if let Some(jwt) = &mut self.gateway.auth.jwt
+            && Path::new(&jwt.jwks_file).is_relative()
+        {
+            jwt.jwks_file = dir.join(&jwt.jwks_file).display().to_string();
         }
     }
 

@@ -19,11 +19,19 @@
 //! [gateway.auth.roles.admin]
 //! requests_per_minute = 6000
 //! burst = 500
+//!
+//! [gateway.auth.jwt]          # optional: OIDC/JWT bearer tokens besides API keys
+//! jwks_file = "jwks.json"
+//! issuer = "https://login.example.com/"
+//! audience = "tributary"
+//! role_claim = "groups"
+//! role_map = { "bi-analysts" = "finance" }
 //! ```
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
+use tributary_gateway::jwt::JwtConfig;
 use tributary_gateway::{AuthConfig, GatewayConfig, RateLimit};
 use tributary_store::Role;
 
@@ -55,6 +63,63 @@ pub struct AuthSettings {
     pub burst: u32,
     /// `[gateway.auth.roles.<role>]`: limits of one role instead of the above.
     pub roles: BTreeMap<Role, RoleLimitSettings>,
+    /// `[gateway.auth.jwt]`: accept OIDC/JWT bearer tokens too; absent, API keys only.
+    pub jwt: Option<JwtSettings>,
+}
+
+/// The `[gateway.auth.jwt]` table.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    /// The identity provider's JWK set (its `jwks_uri` document, saved), relative to the
+    /// configuration file. Tokens signed (RS256 or ES256) by one of its keys are accepted.
+    pub jwks_file: String,
+    /// The `iss` tokens must carry.
+    pub issuer: String,
+    /// The `aud` tokens must carry.
+    pub audience: String,
+    /// The claim naming the role (a string or a list of strings).
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+    /// `[gateway.auth.jwt.role_map]`: claim values mapped to roles (`"bi-analysts" =
+    /// "finance"`); other values count if they are role names.
+    #[serde(default)]
+    pub role_map: BTreeMap<String, Role>,
+}
+
+fn default_role_claim() -> String {
+    "role".to_owned()
+}
+
+impl JwtSettings {
+    /// The gateway's JWT configuration, its key set read from `jwks_file`.
+    pub fn jwt_config(&self) -> anyhow::Result<JwtConfig> {
+        use anyhow::Context;
+        let text = std::fs::read_to_string(&self.jwks_file).with_context(|| {
+            format!(
+                "gateway.auth.jwt.jwks_file: cannot read `{}`",
+                self.jwks_file
+            )
+        })?;
+        let jwks = JwtConfig::parse_jwks(&text).with_context(|| {
+            format!(
+                "gateway.auth.jwt.jwks_file: `{}` is not a JWK set",
+                self.jwks_file
+            )
+        })?;
+        anyhow::ensure!(
+            !jwks.keys.is_empty(),
+            "gateway.auth.jwt.jwks_file: `{}` holds no key",
+            self.jwks_file
+        );
+        Ok(JwtConfig {
+            jwks,
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            role_claim: self.role_claim.clone(),
+            role_map: self.role_map.clone(),
+        })
+    }
 }
 
 impl Default for AuthSettings {
@@ -67,6 +132,7 @@ impl Default for AuthSettings {
             requests_per_minute: limit.requests_per_minute,
             burst: limit.burst,
             roles: BTreeMap::new(),
+            jwt: None,
         }
     }
 }
@@ -120,6 +186,7 @@ impl AuthSettings {
             cache_ttl: Duration::from_secs(self.cache_ttl_secs),
             rate_limit: rate_limit("gateway.auth", self.requests_per_minute, self.burst)?,
             role_rate_limits,
+            jwt: self.jwt.as_ref().map(JwtSettings::jwt_config).transpose()?,
         })
     }
 }
@@ -217,6 +284,28 @@ mod tests {
         let s: GatewaySettings = toml::from_str("[auth]\nburst = 0\n").unwrap();
         let err = s.gateway_config().unwrap_err().to_string();
         assert!(err.contains("gateway.auth.burst"), "{err}");
+    }
+
+    #[test]
+    fn a_jwt_section_reads_its_key_set() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let jwks = root.join("crates/gateway/src/tests/jwt/jwks.json");
+        let s: GatewaySettings = toml::from_str(&format!(
+            "[auth.jwt]\njwks_file = \"{}\"\nissuer = \"https://idp\"\naudience = \"t\"\n\
+             role_map = {{ \"bi\" = \"finance\" }}\n",
+            jwks.display()
+        ))
+        .unwrap();
+        let jwt = s.gateway_config().unwrap().auth.jwt.unwrap();
+        assert_eq!(jwt.jwks.keys.len(), 2);
+        assert_eq!(jwt.role_claim, "role");
+        assert_eq!(jwt.role_map["bi"], Role::Finance);
+        let s: GatewaySettings = toml::from_str(
+            "[auth.jwt]\njwks_file = \"/nowhere/jwks.json\"\nissuer = \"i\"\naudience = \"a\"\n",
+        )
+        .unwrap();
+        let err = crate::error_line(&s.gateway_config().unwrap_err());
+        assert!(err.contains("/nowhere/jwks.json"), "{err}");
     }
 
     #[test]

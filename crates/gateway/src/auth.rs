@@ -29,6 +29,7 @@
 
 use crate::error::code;
 use crate::http::{MediaType, error_response, negotiate};
+use crate::jwt::{JwtConfig, JwtError, looks_like_jwt};
 use async_graphql::{Context, ErrorExtensions, Guard};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -59,6 +60,8 @@ pub struct AuthConfig {
     pub rate_limit: Option<RateLimit>,
     /// Limits of particular roles, instead of `rate_limit`.
     pub role_rate_limits: BTreeMap<Role, RateLimit>,
+    /// JWT bearer tokens accepted besides API keys ([`crate::jwt`]); `None`: API keys only.
+    pub jwt: Option<JwtConfig>,
 }
 
 impl Default for AuthConfig {
@@ -68,6 +71,7 @@ impl Default for AuthConfig {
             cache_ttl: Duration::from_secs(5),
             rate_limit: Some(RateLimit::default()),
             role_rate_limits: BTreeMap::new(),
+            jwt: None,
         }
     }
 }
@@ -269,6 +273,16 @@ impl Authenticator {
                 )),
             };
         };
+        if let Some(jwt) = &self.config.jwt
+            && looks_like_jwt(secret)
+        {
+            return jwt.verify(secret).map_err(|e| match e {
+                JwtError::Invalid(_) => unauthenticated(media, &e.to_string()),
+                JwtError::NoRole(_) => {
+                    error_response(StatusCode::FORBIDDEN, media, code::FORBIDDEN, e.to_string())
+                }
+            });
+        }
         match self.key(secret).await {
             Ok(Some(ApiKey {
                 id,
@@ -360,6 +374,9 @@ pub(crate) async fn require(
     if let Some(limit) = auth.config.limit_of(principal.role) {
         let bucket = match principal.key_id {
             Some(id) => BucketKey::Key(id),
+            None if principal.name.starts_with("jwt:") => {
+                BucketKey::Subject(principal.name.clone())
+            }
             None => BucketKey::Anonymous(
                 request
                     .extensions()
@@ -389,9 +406,11 @@ pub(crate) async fn require(
 }
 
 /// Whose bucket a request takes from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum BucketKey {
     Key(Uuid),
+    /// A JWT's subject (`jwt:<sub>`).
+    Subject(String),
     /// An anonymous client by IP (`None` when the server was not given peer addresses).
     Anonymous(Option<IpAddr>),
 }
@@ -471,23 +490,29 @@ mod tests {
         let t0 = Instant::now();
         let key = BucketKey::Key(Uuid::nil());
         for _ in 0..3 {
-            assert_eq!(b.take(key, limit, t0), Ok(()));
+            assert_eq!(b.take(key.clone(), limit, t0), Ok(()));
         }
-        let wait = b.take(key, limit, t0).unwrap_err();
+        let wait = b.take(key.clone(), limit, t0).unwrap_err();
         assert!(
             wait > Duration::from_millis(990) && wait <= Duration::from_secs(1),
             "{wait:?}"
         );
         // Another principal has its own bucket.
         assert_eq!(b.take(BucketKey::Anonymous(None), limit, t0), Ok(()));
-        assert_eq!(b.take(key, limit, t0 + Duration::from_secs(1)), Ok(()));
-        assert!(b.take(key, limit, t0 + Duration::from_secs(1)).is_err());
+        assert_eq!(
+            b.take(key.clone(), limit, t0 + Duration::from_secs(1)),
+            Ok(())
+        );
+        assert!(
+            b.take(key.clone(), limit, t0 + Duration::from_secs(1))
+                .is_err()
+        );
         // Refills to the burst, no further.
         let later = t0 + Duration::from_secs(100);
         for _ in 0..3 {
-            assert_eq!(b.take(key, limit, later), Ok(()));
+            assert_eq!(b.take(key.clone(), limit, later), Ok(()));
         }
-        assert!(b.take(key, limit, later).is_err());
+        assert!(b.take(key.clone(), limit, later).is_err());
     }
 
     #[test]

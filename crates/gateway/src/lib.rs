@@ -34,6 +34,7 @@
 pub mod auth;
 pub mod domains;
 pub mod error;
+pub mod jwt;
 pub mod paging;
 pub mod scalars;
 

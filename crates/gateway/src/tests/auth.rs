@@ -321,3 +321,143 @@ async fn a_key_past_its_rate_limit_gets_429_with_retry_after() {
     })
     .await;
 }
+
+mod jwt {
+    use super::*;
+    use crate::jwt::JwtConfig;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    const RSA: &str = include_str!("jwt/test-rsa.pem");
+    const EC: &str = include_str!("jwt/test-ec.pem");
+    const OTHER_RSA: &str = include_str!("jwt/other-rsa.pem");
+    const JWKS: &str = include_str!("jwt/jwks.json");
+
+    fn config() -> AuthConfig {
+        AuthConfig {
+            jwt: Some(JwtConfig {
+                jwks: JwtConfig::parse_jwks(JWKS).unwrap(),
+                issuer: "https://idp.example/".into(),
+                audience: "tributary".into(),
+                role_claim: "groups".into(),
+                role_map: [("bi-analysts".to_owned(), Role::Finance)].into(),
+            }),
+            ..AuthConfig::default()
+        }
+    }
+
+    fn claims(groups: Value) -> Value {
+        let now = Utc::now().timestamp();
+        json!({
+            "sub": "ada@example.com", "iss": "https://idp.example/", "aud": "tributary",
+            "iat": now, "exp": now + 600, "groups": groups,
+        })
+    }
+
+    fn sign(alg: Algorithm, kid: &str, pem: &str, claims: &Value) -> String {
+        let mut header = Header::new(alg);
+        header.kid = Some(kid.to_owned());
+        let key = match alg {
+            Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
+            _ => EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+        };
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    }
+
+    #[tokio::test]
+    async fn signed_tokens_act_as_their_mapped_role() {
+        with_fixtures(|store| async move {
+            let app = bare(&store, config());
+            let q = r#"{ accounts(first: 1, filter: {nameContains: "Acme"}) { nodes { arr { amount } people { email } } } }"#;
+            // RS256, a group mapped to finance: ARR yes, emails no.
+            let token = sign(Algorithm::RS256, "test-rsa", RSA, &claims(json!(["staff", "bi-analysts"])));
+            let reply = as_key(&app, Some(&token), q).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+            assert_eq!(forbidden(&reply), ["accounts.nodes.#.people.#.email"], "{}", reply.text());
+            // ES256, a role name as the claim value.
+            let token = sign(Algorithm::ES256, "test-ec", EC, &claims(json!("cs")));
+            let reply = as_key(&app, Some(&token), q).await;
+            assert_eq!(forbidden(&reply), ["accounts.nodes.#.arr"], "{}", reply.text());
+            // API keys still work beside tokens.
+            let secret = key(&store, "k", Role::Admin).await;
+            assert!(forbidden(&as_key(&app, Some(&secret), q).await).is_empty());
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn tokens_that_do_not_verify_are_unauthenticated() {
+        for_each_backend(|store| async move {
+            let app = bare(&store, config());
+            let good = claims(json!("finance"));
+            let mut expired = good.clone();
+            expired["exp"] = json!(Utc::now().timestamp() - 3600);
+            let mut audience = good.clone();
+            audience["aud"] = json!("someone-else");
+            let mut issuer = good.clone();
+            issuer["iss"] = json!("https://evil.example/");
+            let hs256 = jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &good,
+                &EncodingKey::from_secret(b"secret"),
+            )
+            .unwrap();
+            for (what, token, says) in [
+                (
+                    "expired",
+                    sign(Algorithm::RS256, "test-rsa", RSA, &expired),
+                    "expired",
+                ),
+                (
+                    "audience",
+                    sign(Algorithm::RS256, "test-rsa", RSA, &audience),
+                    "wrong audience",
+                ),
+                (
+                    "issuer",
+                    sign(Algorithm::RS256, "test-rsa", RSA, &issuer),
+                    "wrong issuer",
+                ),
+                (
+                    "foreign key",
+                    sign(Algorithm::RS256, "test-rsa", OTHER_RSA, &good),
+                    "bad signature",
+                ),
+                (
+                    "unknown kid",
+                    sign(Algorithm::RS256, "nope", RSA, &good),
+                    "no key",
+                ),
+                ("hs256", hs256, "only RS256 and ES256"),
+            ] {
+                let reply = as_key(&app, Some(&token), "{ __typename }").await;
+                assert_eq!(
+                    reply.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{what}: {}",
+                    reply.text()
+                );
+                assert_eq!(reply.codes(), ["UNAUTHENTICATED"], "{what}");
+                assert!(reply.text().contains(says), "{what}: {}", reply.text());
+                assert!(
+                    !reply.text().contains(&token[..20]),
+                    "{what}: the token is echoed"
+                );
+            }
+            // A good token without a known role: 403.
+            let token = sign(Algorithm::RS256, "test-rsa", RSA, &claims(json!(["staff"])));
+            let reply = as_key(&app, Some(&token), "{ __typename }").await;
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text());
+            assert_eq!(reply.codes(), ["FORBIDDEN"]);
+            // Without `[gateway.auth.jwt]` a token is just an unknown key.
+            let keys_only = bare(&store, AuthConfig::default());
+            let token = sign(Algorithm::RS256, "test-rsa", RSA, &good);
+            assert_eq!(
+                as_key(&keys_only, Some(&token), "{ __typename }")
+                    .await
+                    .status,
+                StatusCode::UNAUTHORIZED
+            );
+        })
+        .await;
+    }
+}
