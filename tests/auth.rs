@@ -488,3 +488,105 @@ async fn apikey_commands_create_list_and_revoke() -> Result<()> {
     }
     Ok(())
 }
+
+/// Runs `tributary demo` on `database` until it serves; returns the child, the GraphQL URL and
+/// the admin key it printed.
+fn start_demo(
+    database: &str,
+    dir: &std::path::Path,
+) -> Result<(std::process::Child, String, String)> {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args([
+            "demo",
+            "--accounts",
+            "20",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            database,
+        ])
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let (mut url, mut key, mut curl) = (None, None, String::new());
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some(u) = line.strip_prefix("graphql: ") {
+            ensure!(key.is_none(), "the key line comes after the graphql line");
+            url = Some(u.to_owned());
+        } else if let Some(k) = line.strip_prefix("admin api key: ") {
+            ensure!(url.is_some(), "the key line comes after the graphql line");
+            key = Some(k.to_owned());
+        } else if line.trim_start().starts_with("-H 'authorization: Bearer") {
+            curl = line;
+        } else if line.starts_with("press Ctrl-C") {
+            break;
+        }
+    }
+    let (url, key) = (url.unwrap_or_default(), key.unwrap_or_default());
+    ensure!(
+        url.starts_with("http://127.0.0.1:"),
+        "the demo serves on loopback: {url}"
+    );
+    ensure!(key.starts_with("trb_"), "no admin key printed");
+    ensure!(
+        curl.contains(&key),
+        "the curl example carries the key: {curl}"
+    );
+    Ok((child, url, key))
+}
+
+/// The demo prints a fresh admin key after the GraphQL URL; it works, no key does not, and the
+/// next demo on the same database revokes it.
+#[tokio::test]
+async fn the_demo_prints_an_admin_key_that_works_until_the_next_demo() -> Result<()> {
+    for db in TestDatabase::all().await? {
+        let dir = std::env::temp_dir().join(format!("tributary-demo-key-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir)?;
+        let client = reqwest::Client::new();
+        let ask = |url: &str, key: Option<&str>| {
+            let mut r = client
+                .post(url)
+                .json(&json!({"query": "{ accounts(first: 1) { totalCount } }"}));
+            if let Some(key) = key {
+                r = r.bearer_auth(key);
+            }
+            r.send()
+        };
+        let (mut first, url, old_key) = start_demo(&db.url, &dir)?;
+        let status = ask(&url, Some(&old_key)).await?.status();
+        let anonymous = ask(&url, None).await?.status();
+        first.kill()?;
+        first.wait()?;
+        ensure!(
+            status == 200,
+            "{}: the demo's key: HTTP {status}",
+            db.backend
+        );
+        ensure!(anonymous == 401, "{}: no key: HTTP {anonymous}", db.backend);
+
+        let (mut second, url, new_key) = start_demo(&db.url, &dir)?;
+        let old = ask(&url, Some(&old_key)).await?.status();
+        let new = ask(&url, Some(&new_key)).await?.status();
+        second.kill()?;
+        second.wait()?;
+        ensure!(new_key != old_key);
+        ensure!(
+            old == 401,
+            "{}: the previous demo's key: HTTP {old}",
+            db.backend
+        );
+        ensure!(new == 200, "{}: the new key: HTTP {new}", db.backend);
+        let _ = std::fs::remove_dir_all(&dir);
+        db.cleanup().await?;
+    }
+    Ok(())
+}
