@@ -590,3 +590,42 @@ async fn the_demo_prints_an_admin_key_that_works_until_the_next_demo() -> Result
     }
     Ok(())
 }
+
+/// A key revoked by another process (another pool on the same database) keeps working on a
+/// replica for up to `cache_ttl`, as documented; with no cache it is refused at once.
+#[tokio::test]
+async fn a_revocation_elsewhere_takes_effect_within_the_cache_ttl() -> Result<()> {
+    for db in TestDatabase::all().await? {
+        let backend = db.backend;
+        let store = db.store().await?;
+        let other_process = db.store().await?;
+        let mut cached = GatewayConfig::default();
+        cached.auth.cache_ttl = Duration::from_secs(3600);
+        let mut uncached = GatewayConfig::default();
+        uncached.auth.cache_ttl = Duration::ZERO;
+        let cached = Gateway::start_with(store.clone(), cached, Vec::new()).await?;
+        let uncached = Gateway::start_with(store.clone(), uncached, Vec::new()).await?;
+        let secret = key(&store, "bi", KeyScope::Graphql(Role::Viewer)).await?;
+        for gw in [&cached, &uncached] {
+            let (status, body) = ask(gw, Some(&secret), "{ __typename }").await?;
+            ensure!(status == 200, "{backend}: {body}");
+        }
+        ensure!(other_process.revoke_api_key("bi").await?.is_some());
+        let (status, _) = ask(&cached, Some(&secret), "{ __typename }").await?;
+        ensure!(
+            status == 200,
+            "{backend}: within the TTL the cached key still works"
+        );
+        let (status, body) = ask(&uncached, Some(&secret), "{ __typename }").await?;
+        ensure!(
+            status == 401,
+            "{backend}: without a cache: HTTP {status} {body}"
+        );
+        cached.stop().await?;
+        uncached.stop().await?;
+        other_process.close().await?;
+        store.close().await?;
+        db.cleanup().await?;
+    }
+    Ok(())
+}
