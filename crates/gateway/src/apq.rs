@@ -19,8 +19,8 @@
 //! The manifest is Apollo's `persisted-query-manifest` JSON (what
 //! `@apollo/generate-persisted-query-manifest` writes):
 //! `{"format": "apollo-persisted-query-manifest", "version": 1, "operations": [{"id": "<sha256 of
-//! body>", "name": "…", "type": "query", "body": "…"}]}`. An operation is found by its `id`
-//! and by the SHA-256 of its body.
+//! body>", "name": "…", "type": "query", "body": "…"}]}`. An operation is found by the SHA-256
+//! of its body (which is the `id` that tool writes); the `id` itself is not used.
 
 use crate::error::code;
 use lru::LruCache;
@@ -68,7 +68,7 @@ impl Default for PersistedQueries {
 /// Operations known in advance, from an Apollo persisted-query manifest.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Manifest {
-    /// Body by id and by the lower-case hex SHA-256 of the body.
+    /// Body by the lower-case hex SHA-256 of the body.
     by_hash: HashMap<String, Arc<str>>,
     operations: usize,
 }
@@ -89,9 +89,6 @@ pub enum ManifestError {
         /// The `version` it declares.
         version: u64,
     },
-    /// An id given to two different bodies.
-    #[error("the persisted-query manifest gives id `{0}` to two different operations")]
-    DuplicateId(String),
 }
 
 #[derive(Deserialize)]
@@ -103,7 +100,6 @@ struct ManifestFile {
 
 #[derive(Deserialize)]
 struct ManifestOperation {
-    id: String,
     body: String,
 }
 
@@ -125,28 +121,18 @@ impl Manifest {
                 version: file.version,
             });
         }
-        let mut by_hash: HashMap<String, Arc<str>> = HashMap::new();
-        let operations = file.operations.len();
-        for op in file.operations {
-            let body: Arc<str> = op.body.into();
-            for key in [op.id, sha256_hex(&body)] {
-                match by_hash.get(&key) {
-                    Some(known) if **known != *body => {
-                        return Err(ManifestError::DuplicateId(key));
-                    }
-                    _ => {
-                        by_hash.insert(key, body.clone());
-                    }
-                }
-            }
-        }
+        let by_hash: HashMap<String, Arc<str>> = file
+            .operations
+            .into_iter()
+            .map(|op| (sha256_hex(&op.body), op.body.into()))
+            .collect();
         Ok(Manifest {
+            operations: by_hash.len(),
             by_hash,
-            operations,
         })
     }
 
-    /// How many operations it lists.
+    /// How many distinct operations it lists.
     pub fn len(&self) -> usize {
         self.operations
     }
@@ -344,13 +330,13 @@ mod tests {
 
     #[test]
     fn the_cache_is_bounded_by_bytes_and_least_recently_used_goes_first() {
-        let a = apq(PersistedQueryMode::Automatic, 10, Manifest::default());
+        let a = apq(PersistedQueryMode::Automatic, 12, Manifest::default());
         let (q1, q2, q3) = ("{ aaaa }", "{ bb }", "{ c }");
         for q in [q1, q2] {
             a.resolve(Some(q.into()), Some(&ext(&sha256_hex(q))))
                 .unwrap();
         }
-        // 8 + 6 > 10: q1 went.
+        // 8 + 6 > 12: q1 went; 6 + 5 fit.
         let found = |q: &str| a.resolve(None, Some(&ext(&sha256_hex(q)))).is_ok();
         assert!(!found(q1));
         assert!(found(q2));
@@ -371,18 +357,12 @@ mod tests {
             "operations": [{"id": "q1", "name": "Q", "type": "query", "body": body}]});
         let m = Manifest::parse(&ok.to_string()).unwrap();
         assert_eq!(m.len(), 1);
-        assert_eq!(m.get("q1").map(|b| &**b), Some(body));
+        assert_eq!(m.get("q1"), None);
         assert_eq!(m.get(&sha256_hex(body)).map(|b| &**b), Some(body));
         let wrong = json!({"format": "other", "version": 1, "operations": []});
         assert!(matches!(
             Manifest::parse(&wrong.to_string()),
             Err(ManifestError::Format { .. })
-        ));
-        let dup = json!({"format": "apollo-persisted-query-manifest", "version": 1,
-            "operations": [{"id": "x", "body": "{ a }"}, {"id": "x", "body": "{ b }"}]});
-        assert!(matches!(
-            Manifest::parse(&dup.to_string()),
-            Err(ManifestError::DuplicateId(_))
         ));
         assert!(Manifest::parse("[").is_err());
     }

@@ -2,6 +2,7 @@
 //! and on PostgreSQL when `TRIBUTARY_TEST_POSTGRES_URL` is set.
 
 mod graphiql;
+mod ops;
 mod protocol;
 mod push;
 mod queries;
