@@ -224,7 +224,7 @@ pub async fn serve(
 ) -> Result<()> {
     let gateway = config.gateway.gateway_config()?;
     // The store's connect error names the file or the host and port.
-    let store = Store::connect(&config.database_url).await?;
+    let store = Store::connect(&config.database_url()?).await?;
     store.migrate().await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = if role == Role::Gateway {
