@@ -67,7 +67,10 @@ async fn database(config: &Config, lookup: &dyn Fn(&str) -> Option<String>) -> F
         Ok(url) => url,
         Err(e) => return Finding::failed(format!("database: {}", crate::error_line(&e))),
     };
-    if matches!(config.database_url, crate::config::DatabaseUrl::Literal(_))
+    // Only for URLs we accept: another scheme gets the list of accepted forms below.
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if postgres
+        && matches!(config.database_url, crate::config::DatabaseUrl::Literal(_))
         && crate::config::literal_password(&url)
     {
         return Finding::failed(format!(
