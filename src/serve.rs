@@ -258,7 +258,9 @@ pub async fn serve(
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         println!("graphql: http://{addr}/graphql");
-        println!("graphiql: http://{addr}/");
+        if gateway.graphiql {
+            println!("graphiql: http://{addr}/");
+        }
         let state = tributary_gateway::AppState {
             config: gateway,
             ..tributary_gateway::AppState::new(store)

@@ -153,3 +153,67 @@ async fn metrics_after_a_demo_sync_agree_with_sync_runs() -> Result<()> {
     }
     Ok(())
 }
+
+/// `tributary serve` with `TRIBUTARY_LOG_FORMAT=json` and the database URL from the
+/// environment: log lines are JSON objects, and a request's lines carry its request id.
+#[tokio::test]
+async fn serve_logs_json_lines_with_the_request_id() -> Result<()> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = std::env::temp_dir().join(format!("tributary-ops-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let config = dir.join("tributary.toml");
+    std::fs::write(
+        &config,
+        "database_url = { env = \"TRIBUTARY_DATABASE_URL\" }\nlisten = \"127.0.0.1:0\"\n\
+         [gateway]\ngraphiql = false\n",
+    )?;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
+        .args(["serve", "--role", "gateway", "--config"])
+        .arg(&config)
+        .env("TRIBUTARY_DATABASE_URL", "sqlite://served.db")
+        .env("TRIBUTARY_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info,tower_http=debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdout = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), stdout.next_line())
+        .await
+        .context("serve printed nothing")??
+        .context("serve exited")?;
+    let url = first
+        .strip_prefix("graphql: ")
+        .context("graphql line")?
+        .to_owned();
+    // The relative SQLite path from the environment lives beside the config file.
+    assert!(dir.join("served.db").exists());
+
+    let reply = reqwest::Client::new()
+        .post(&url)
+        .header("x-request-id", "ops-test-42")
+        .json(&json!({"query": "{ __typename }"}))
+        .send()
+        .await?;
+    assert_eq!(reply.headers()["x-request-id"], "ops-test-42");
+    assert_eq!(reply.status(), 200);
+    let root = url.trim_end_matches("/graphql");
+    let not_found = reqwest::get(format!("{root}/")).await?;
+    assert_eq!(not_found.status(), 404, "GraphiQL is off");
+
+    child.start_kill()?;
+    let out = child.wait_with_output().await?;
+    let stderr = String::from_utf8(out.stderr)?;
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).with_context(|| format!("not JSON: {l}")))
+        .collect::<Result<_>>()?;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["span"]["request_id"] == "ops-test-42" && l["span"]["path"] == "/graphql"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
