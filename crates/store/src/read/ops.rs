@@ -333,19 +333,26 @@ struct StreamHealthRaw {
 
 impl Store {
     /// Every connector stream that has run, by connector and stream, with its latest run,
-    /// its last success and its open quarantine: **one** query (a window over the runs and a
-    /// count per stream), so a metrics scrape costs the same whatever the number of streams.
+    /// its last success and its open quarantine: **one** query whatever the number of
+    /// streams, for a metrics scrape.
     pub async fn stream_health(&self) -> Result<Vec<StreamHealthRow>, StoreError> {
         use sea_orm::{FromQueryResult, Statement};
+        // Per stream, index walks rather than a window over every run ever recorded: the
+        // latest run and the latest successful one are found walking `(connector,
+        // started_at)` backwards, which stops at the first match.
         let sql = "SELECT r.connector, r.stream, r.status, r.started_at, r.finished_at, \
              r.records_read, r.records_written, r.records_quarantined, r.records_deleted, \
-             r.source_count, r.source_read, r.last_success_at, \
-             (SELECT COUNT(*) FROM quarantine q WHERE q.connector = r.connector \
-             AND q.stream = r.stream AND q.resolved_at IS NULL) AS open_quarantine \
-             FROM (SELECT sync_runs.*, ROW_NUMBER() OVER (PARTITION BY connector, stream \
-             ORDER BY started_at DESC, id DESC) AS latest, MAX(CASE WHEN status = 'succeeded' \
-             THEN finished_at END) OVER (PARTITION BY connector, stream) AS last_success_at \
-             FROM sync_runs) r WHERE r.latest = 1 ORDER BY r.connector, r.stream";
+             r.source_count, r.source_read, \
+             (SELECT x.finished_at FROM sync_runs x WHERE x.connector = s.connector \
+             AND x.stream = s.stream AND x.status = 'succeeded' \
+             ORDER BY x.started_at DESC, x.id DESC LIMIT 1) AS last_success_at, \
+             (SELECT COUNT(*) FROM quarantine q WHERE q.connector = s.connector \
+             AND q.stream = s.stream AND q.resolved_at IS NULL) AS open_quarantine \
+             FROM (SELECT DISTINCT connector, stream FROM sync_runs) s \
+             JOIN sync_runs r ON r.id = (SELECT y.id FROM sync_runs y \
+             WHERE y.connector = s.connector AND y.stream = s.stream \
+             ORDER BY y.started_at DESC, y.id DESC LIMIT 1) \
+             ORDER BY r.connector, r.stream";
         let rows = StreamHealthRaw::find_by_statement(Statement::from_string(self.backend(), sql))
             .all(self.db())
             .await?;
