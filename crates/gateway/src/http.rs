@@ -622,7 +622,7 @@ async fn execute_named(
     let Ok(mut response) = tokio::time::timeout(timeout, shared.schema.execute(request)).await
     else {
         tracing::warn!(timeout_ms = timeout.as_millis() as u64, "query timed out");
-        return named(
+        let mut response = named(
             error_response(
                 StatusCode::GATEWAY_TIMEOUT,
                 media,
@@ -631,6 +631,11 @@ async fn execute_named(
             ),
             name,
         );
+        // It ran, and failed: not a refusal.
+        if let Some(outcome) = response.extensions_mut().get_mut::<GraphqlOutcome>() {
+            outcome.outcome = Outcome::Error;
+        }
+        return response;
     };
     let executed = marker.executed();
     if let Some(selected) = &selected {

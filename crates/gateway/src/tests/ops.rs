@@ -213,6 +213,10 @@ async fn metrics_count_requests_and_report_the_sync_state() {
         data(&app, "{ __typename }", json!({})).await;
         let reply = query_reply(&app, "query Broken { nope }", json!({})).await;
         assert_eq!(reply.codes(), ["GRAPHQL_VALIDATION_FAILED"]);
+        let reply = query_reply(&app, "query Partial { account(id: \"nope\") { name } }", json!({})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        let partial_codes = reply.codes();
+        assert_eq!(partial_codes.len(), 1, "{}", reply.text());
         let reply = post(&app, GQL, "{not json").await;
         assert_eq!(reply.codes(), ["BAD_REQUEST"]);
         assert_eq!(get(&app, "/nowhere", "").await.status, StatusCode::NOT_FOUND);
@@ -237,11 +241,16 @@ async fn metrics_count_requests_and_report_the_sync_state() {
             Some(1.0)
         );
         assert_eq!(value(&m, errors, &[("code", "BAD_REQUEST")]), Some(1.0));
+        assert_eq!(value(&m, requests, &op("Partial", "error")), Some(1.0));
+        assert_eq!(
+            value(&m, errors, &[("code", partial_codes[0].as_str())]),
+            Some(1.0)
+        );
         let responses = "tributary_http_responses_total";
         // The 404 is counted as a response but not as a GraphQL request.
         assert_eq!(value(&m, responses, &[("status", "404")]), Some(1.0));
         assert_eq!(value(&m, responses, &[("status", "400")]), Some(2.0));
-        assert_eq!(value(&m, responses, &[("status", "200")]), Some(3.0));
+        assert_eq!(value(&m, responses, &[("status", "200")]), Some(4.0));
         assert!(!m.iter().any(|s| s.name == requests && s.labels["operation"] == "nowhere"));
 
         // The sync series agree with `syncRuns`.
