@@ -50,13 +50,17 @@ pub(crate) async fn assign(mut req: Request, next: Next) -> Response {
 
 /// The span of a request (the trace layer's `make_span_with`): method, path (never the query
 /// string, which may carry a whole GraphQL document) and request id.
+///
+/// The span is at ERROR level on purpose: a span filtered out by the log level gives its
+/// events no context, so an `info` span would drop the request id from the warnings and
+/// errors logged under `RUST_LOG=warn`. At ERROR it is enabled whenever anything is logged.
 pub(crate) fn span<B>(req: &axum::http::Request<B>) -> tracing::Span {
     let id = req
         .headers()
         .get(&HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!(
+    tracing::error_span!(
         "request",
         method = %req.method(),
         path = %req.uri().path(),
