@@ -50,7 +50,7 @@ impl std::fmt::Display for Finding {
 /// `lookup` (the process environment in production). Creates nothing: a SQLite file that does
 /// not exist yet only needs its directory.
 pub async fn run(config: &Config, lookup: &dyn Fn(&str) -> Option<String>) -> Vec<Finding> {
-    let mut findings = vec![database(&config.database_url).await];
+    let mut findings = vec![database(config, lookup).await];
     findings.extend(files(config));
     findings.push(match config.gateway.gateway_config() {
         Ok(_) => Finding::ok("gateway settings"),
@@ -62,9 +62,24 @@ pub async fn run(config: &Config, lookup: &dyn Fn(&str) -> Option<String>) -> Ve
     findings
 }
 
-async fn database(url: &str) -> Finding {
-    match Store::probe(url, DATABASE_TIMEOUT).await {
-        Ok(()) => Finding::ok(format!("database {}", crate::serve::redact(url))),
+async fn database(config: &Config, lookup: &dyn Fn(&str) -> Option<String>) -> Finding {
+    let url = match config.database_url_with(lookup) {
+        Ok(url) => url,
+        Err(e) => return Finding::failed(format!("database: {}", crate::error_line(&e))),
+    };
+    // Only for URLs we accept: another scheme gets the list of accepted forms below.
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if postgres
+        && matches!(config.database_url, crate::config::DatabaseUrl::Literal(_))
+        && crate::config::literal_password(&url)
+    {
+        return Finding::failed(format!(
+            "database: `database_url` {} holds a password; write `database_url = {{ env = \"TRIBUTARY_DATABASE_URL\" }}` and put the URL in that variable",
+            crate::serve::redact(&url)
+        ));
+    }
+    match Store::probe(&url, DATABASE_TIMEOUT).await {
+        Ok(()) => Finding::ok(format!("database {}", crate::serve::redact(&url))),
         Err(e) => Finding::failed(format!("database: {e}")),
     }
 }

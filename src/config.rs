@@ -4,6 +4,10 @@
 //! `*secret*`, `*password*`, `*key*`) must be an env-var reference, `{ env = "NAME" }`, which
 //! is resolved here, at the binary's edge, before a connector sees its settings.
 //!
+//! `database_url` may be an env-var reference too, `database_url = { env = "TRIBUTARY_DATABASE_URL" }`,
+//! resolved by [`Config::database_url`]; a literal URL that embeds a password is refused by
+//! `check-config` ([`literal_password`]).
+//!
 //! Paths are relative to the configuration file: [`Config::load`] resolves a relative SQLite
 //! `database_url` (`sqlite://tributary.db`, `sqlite:data/t.db`) and `ledger.fx_rates_csv`
 //! against the directory holding the file, so a command behaves the same from any working
@@ -21,10 +25,16 @@ use std::{
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Database URL: `sqlite://tributary.db` (the default) or `postgres://user@host/db`. A
-    /// relative SQLite path is relative to the configuration file's directory.
+    /// Database URL: `sqlite://tributary.db` (the default) or `postgres://user@host/db`, or
+    /// an env-var reference `{ env = "TRIBUTARY_DATABASE_URL" }` (a URL with a password
+    /// belongs there). A relative SQLite path is relative to the configuration file's
+    /// directory. Read it through [`Config::database_url`].
     #[serde(default = "default_database_url")]
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
+    /// The configuration file's directory, against which a SQLite path read from the
+    /// environment is resolved; none for a configuration parsed from text.
+    #[serde(skip)]
+    pub dir: Option<PathBuf>,
     /// Address the GraphQL gateway listens on.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
@@ -62,10 +72,35 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// The `database_url` key: a literal URL or an env-var reference.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum DatabaseUrl {
+    /// `database_url = "postgres://…"`.
+    Literal(String),
+    /// `database_url = { env = "VAR" }`.
+    Env(EnvRef),
+}
+
+/// `{ env = "VAR" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvRef {
+    /// The environment variable holding the value.
+    pub env: String,
+}
+
+impl From<&str> for DatabaseUrl {
+    fn from(url: &str) -> Self {
+        DatabaseUrl::Literal(url.to_owned())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
             database_url: default_database_url(),
+            dir: None,
             listen: default_listen(),
             scheduler: SchedulerConfig::default(),
             ledger: crate::ledger::LedgerSettings::default(),
@@ -75,8 +110,27 @@ impl Default for Config {
     }
 }
 
-fn default_database_url() -> String {
-    "sqlite://tributary.db".to_owned()
+fn default_database_url() -> DatabaseUrl {
+    DatabaseUrl::Literal("sqlite://tributary.db".to_owned())
+}
+
+/// Whether a literal database URL embeds a password (`postgres://user:pw@host/db`, or a
+/// `password=` parameter); `check-config` refuses it with a hint to use an env reference.
+pub fn literal_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = rest.split('/').next().unwrap_or_default();
+    let in_userinfo = authority
+        .rsplit_once('@')
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .is_some_and(|(_, password)| !password.is_empty());
+    let in_query = query.split('&').any(|pair| {
+        pair.split_once('=')
+            .is_some_and(|(k, v)| k.eq_ignore_ascii_case("password") && !v.is_empty())
+    });
+    in_userinfo || in_query
 }
 
 fn default_listen() -> SocketAddr {
@@ -119,14 +173,44 @@ impl Config {
         Ok(config)
     }
 
+    /// The database URL, reading an env-var reference from the process environment.
+    pub fn database_url(&self) -> Result<String> {
+        self.database_url_with(&|var| std::env::var(var).ok())
+    }
+
+    /// The database URL, reading an env-var reference through `lookup`; a missing variable
+    /// is one line naming it. A relative SQLite path from the environment is resolved against
+    /// the configuration file's directory, like a literal one.
+    pub fn database_url_with(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String> {
+        match &self.database_url {
+            DatabaseUrl::Literal(url) => Ok(url.clone()),
+            DatabaseUrl::Env(EnvRef { env }) => {
+                let url = lookup(env).with_context(|| {
+                    format!("environment variable `{env}` (for `database_url`) is not set")
+                })?;
+                Ok(match &self.dir {
+                    Some(dir) => resolve_sqlite_url(&url, dir),
+                    None => url,
+                })
+            }
+        }
+    }
+
     /// Makes every relative path of the configuration absolute against `dir`: a SQLite
-    /// `database_url`'s file, `ledger.fx_rates_csv` and `gateway.auth.jwt.jwks_file`. Absolute paths, in-memory databases
+    /// `database_url`'s file, `ledger.fx_rates_csv`, `gateway.persisted_queries.allow_list` and `gateway.auth.jwt.jwks_file`. Absolute paths, in-memory databases
     /// and PostgreSQL URLs are left as they are.
     pub fn resolve_paths(&mut self, dir: &Path) {
-        self.database_url = resolve_sqlite_url(&self.database_url, dir);
-        let fx = &mut self.ledger.fx_rates_csv;
-        if !fx.is_empty() && Path::new(fx.as_str()).is_relative() {
-            *fx = dir.join(fx.as_str()).display().to_string();
+        if let DatabaseUrl::Literal(url) = &mut self.database_url {
+            *url = resolve_sqlite_url(url, dir);
+        }
+        self.dir = Some(dir.to_owned());
+        for path in [
+            &mut self.ledger.fx_rates_csv,
+            &mut self.gateway.persisted_queries.allow_list,
+        ] {
+            if !path.is_empty() && Path::new(path.as_str()).is_relative() {
+                *path = dir.join(path.as_str()).display().to_string();
+            }
         }
         if let Some(jwt) = &mut self.gateway.auth.jwt
             && Path::new(&jwt.jwks_file).is_relative()
@@ -280,13 +364,13 @@ mod tests {
     fn the_example_config_parses_and_resolves() {
         assert_eq!(
             Config::parse(EXAMPLE).expect("example parses").database_url,
-            "sqlite://tributary.db"
+            DatabaseUrl::from("sqlite://tributary.db")
         );
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let config = Config::load(&root.join("tributary.example.toml")).expect("example loads");
         let root = root.canonicalize().unwrap();
         assert_eq!(
-            config.database_url,
+            config.database_url().unwrap(),
             format!("sqlite://{}", root.join("tributary.db").display())
         );
         let hs = &config.connectors["hubspot-sim"];
@@ -319,6 +403,43 @@ mod tests {
             rust_decimal::Decimal::new(108, 2)
         );
         assert_eq!(connector.kind(), "hubspot");
+    }
+
+    #[test]
+    fn the_database_url_may_be_an_env_reference() {
+        let c = Config::parse("database_url = { env = \"TRIBUTARY_DATABASE_URL\" }\n").unwrap();
+        let url = "postgres://u:pw@h/db";
+        let got = c
+            .database_url_with(&|v| (v == "TRIBUTARY_DATABASE_URL").then(|| url.to_owned()))
+            .unwrap();
+        assert_eq!(got, url);
+        let err = c.database_url_with(&|_| None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "environment variable `TRIBUTARY_DATABASE_URL` (for `database_url`) is not set"
+        );
+        assert!(Config::parse("database_url = { env = \"X\", y = 1 }\n").is_err());
+    }
+
+    #[test]
+    fn passwords_in_literal_database_urls_are_found() {
+        for url in [
+            "postgres://u:pw@h/db",
+            "postgresql://u:p%40ss@h:5432/db?sslmode=require",
+            "postgres://u@h/db?password=x",
+        ] {
+            assert!(literal_password(url), "{url}");
+        }
+        for url in [
+            "postgres://u@h/db",
+            "postgres://h:5432/db",
+            "postgres://u:@h/db",
+            "sqlite://a:b.db",
+            "sqlite::memory:",
+            "postgres://u@h/db?sslmode=disable",
+        ] {
+            assert!(!literal_password(url), "{url}");
+        }
     }
 
     #[test]
@@ -381,7 +502,7 @@ mod tests {
             "database_url = \"sqlite:data/t.db?mode=rwc\"\n[ledger]\nfx_rates_csv = \"fx/r.csv\"\n",
         );
         assert_eq!(
-            c.database_url,
+            c.database_url().unwrap(),
             format!("sqlite://{}?mode=rwc", conf.join("data/t.db").display())
         );
         assert_eq!(
@@ -397,8 +518,15 @@ mod tests {
         // The default database lives beside the file.
         let c = load("");
         assert_eq!(
-            c.database_url,
+            c.database_url().unwrap(),
             format!("sqlite://{}", conf.join("tributary.db").display())
+        );
+        // A SQLite path from the environment is resolved the same way.
+        let c = load("database_url = { env = \"T_DB\" }\n");
+        assert_eq!(
+            c.database_url_with(&|v| (v == "T_DB").then(|| "sqlite:e.db".into()))
+                .unwrap(),
+            format!("sqlite://{}", conf.join("e.db").display())
         );
         assert_eq!(c.ledger.fx_rates_csv, "");
         // Absolute paths, memory databases and PostgreSQL stay as written.
@@ -407,7 +535,12 @@ mod tests {
             "sqlite::memory:",
             "postgres://u@h:5432/db",
         ] {
-            assert_eq!(load(&format!("database_url = \"{url}\"")).database_url, url);
+            assert_eq!(
+                load(&format!("database_url = \"{url}\""))
+                    .database_url()
+                    .unwrap(),
+                url
+            );
         }
         let c = load("[ledger]\nfx_rates_csv = \"/etc/fx.csv\"\n");
         assert_eq!(c.ledger.fx_rates_csv, "/etc/fx.csv");

@@ -3,6 +3,16 @@
 //! ([`tributary_gateway::GatewayConfig::default`]).
 //!
 //! ```toml
+//! [gateway]
+//! introspection = true
+//! graphiql = true
+//! cors_allowed_origins = []
+//!
+//! [gateway.persisted_queries]
+//! mode = "automatic"
+//! allow_list = ""
+//! cache_bytes = 16777216
+//!
 //! [gateway.limits]
 //! body_limit_bytes = 1048576
 //! query_timeout_secs = 30
@@ -32,17 +42,68 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tributary_gateway::jwt::JwtConfig;
-use tributary_gateway::{AuthConfig, GatewayConfig, RateLimit};
+use tributary_gateway::{
+    AuthConfig, GatewayConfig, Manifest, PersistedQueries, PersistedQueryMode, RateLimit,
+};
 use tributary_store::Role;
 
 /// The `[gateway]` section.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct GatewaySettings {
     /// `[gateway.limits]`: sizes, timeouts and query cost bounds.
     pub limits: LimitSettings,
     /// `[gateway.auth]`: anonymous access, the key cache and rate limits.
     pub auth: AuthSettings,
+    /// Whether `__schema` and `__type` are answered; off, they get `INTROSPECTION_DISABLED`.
+    pub introspection: bool,
+    /// Whether GraphiQL is served at `/`; off, `/` answers 404.
+    pub graphiql: bool,
+    /// Origins whose browser pages may call the gateway (CORS), e.g.
+    /// `["https://bi.example.com"]`; empty (the default): no CORS headers; `["*"]`: any.
+    pub cors_allowed_origins: Vec<String>,
+    /// `[gateway.persisted_queries]`: Automatic Persisted Queries and the allow-list.
+    pub persisted_queries: PersistedQuerySettings,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        let d = GatewayConfig::default();
+        GatewaySettings {
+            limits: LimitSettings::default(),
+            auth: AuthSettings::default(),
+            introspection: d.introspection,
+            graphiql: d.graphiql,
+            cors_allowed_origins: d.cors_allowed_origins,
+            persisted_queries: PersistedQuerySettings::default(),
+        }
+    }
+}
+
+/// The `[gateway.persisted_queries]` table.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PersistedQuerySettings {
+    /// `"off"`, `"automatic"` (Apollo's APQ, the default) or `"allow_list"` (only the
+    /// operations of `allow_list` run).
+    pub mode: PersistedQueryMode,
+    /// An Apollo persisted-query manifest (JSON), relative to the configuration file; needed
+    /// for `allow_list`, optional for `automatic` (its operations are then known without a
+    /// first round trip).
+    pub allow_list: String,
+    /// Most bytes of query text the automatic cache holds per replica.
+    pub cache_bytes: usize,
+}
+
+impl Default for PersistedQuerySettings {
+    fn default() -> Self {
+        let d = PersistedQueries::default();
+        PersistedQuerySettings {
+            mode: d.mode,
+            allow_list: String::new(),
+            cache_bytes: d.cache_bytes,
+        }
+    }
 }
 
 /// The `[gateway.auth]` table. API keys themselves live in the database
@@ -191,6 +252,35 @@ impl AuthSettings {
     }
 }
 
+impl PersistedQuerySettings {
+    /// The gateway's persisted-query settings, the manifest read.
+    fn persisted_queries(&self) -> anyhow::Result<PersistedQueries> {
+        use anyhow::Context;
+        let manifest = if self.allow_list.is_empty() {
+            anyhow::ensure!(
+                self.mode != PersistedQueryMode::AllowList,
+                "gateway.persisted_queries: mode \"allow_list\" needs `allow_list = \"operations.json\"` (an Apollo persisted-query manifest)"
+            );
+            Manifest::default()
+        } else {
+            let text = std::fs::read_to_string(&self.allow_list).with_context(|| {
+                format!(
+                    "gateway.persisted_queries.allow_list: cannot read `{}`",
+                    self.allow_list
+                )
+            })?;
+            Manifest::parse(&text).with_context(|| {
+                format!("gateway.persisted_queries.allow_list `{}`", self.allow_list)
+            })?
+        };
+        Ok(PersistedQueries {
+            mode: self.mode,
+            cache_bytes: self.cache_bytes,
+            manifest: std::sync::Arc::new(manifest),
+        })
+    }
+}
+
 /// The `[gateway.limits]` table.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -234,7 +324,22 @@ impl GatewaySettings {
             l.request_timeout_secs,
             l.query_timeout_secs
         );
+        for origin in &self.cors_allowed_origins {
+            let (scheme, host) = origin.split_once("://").unwrap_or_default();
+            anyhow::ensure!(
+                origin == "*"
+                    || matches!(scheme, "http" | "https")
+                        && !host.is_empty()
+                        && !host.contains('/')
+                        && origin.chars().all(|c| c.is_ascii_graphic()),
+                "gateway.cors_allowed_origins: `{origin}` is not an origin; write `https://host[:port]` (no path) or `*`"
+            );
+        }
         Ok(GatewayConfig {
+            introspection: self.introspection,
+            graphiql: self.graphiql,
+            cors_allowed_origins: self.cors_allowed_origins.clone(),
+            persisted_queries: self.persisted_queries.persisted_queries()?,
             body_limit_bytes: l.body_limit_bytes,
             query_timeout: Duration::from_secs(l.query_timeout_secs),
             request_timeout: Duration::from_secs(l.request_timeout_secs),
@@ -315,5 +420,31 @@ mod tests {
                 .unwrap();
         let err = s.gateway_config().unwrap_err().to_string();
         assert!(err.contains("request_timeout_secs (10)"), "{err}");
+    }
+
+    #[test]
+    fn switches_and_persisted_queries_map_into_the_gateway_config() {
+        let s: GatewaySettings = toml::from_str(
+            "introspection = false\ngraphiql = false\ncors_allowed_origins = [\"https://bi.example:8443\", \"*\"]\n[persisted_queries]\nmode = \"off\"\ncache_bytes = 10\n",
+        )
+        .unwrap();
+        let c = s.gateway_config().unwrap();
+        assert!(!c.introspection && !c.graphiql);
+        assert_eq!(c.cors_allowed_origins, ["https://bi.example:8443", "*"]);
+        assert_eq!(c.persisted_queries.mode, PersistedQueryMode::Off);
+        assert_eq!(c.persisted_queries.cache_bytes, 10);
+        for bad in ["bi.example", "https://bi.example/path", "ftp://x"] {
+            let s = GatewaySettings {
+                cors_allowed_origins: vec![bad.into()],
+                ..Default::default()
+            };
+            let err = s.gateway_config().unwrap_err().to_string();
+            assert!(err.contains(bad) && !err.contains('\n'), "{err}");
+        }
+        let s: GatewaySettings =
+            toml::from_str("[persisted_queries]\nmode = \"allow_list\"\n").unwrap();
+        let err = s.gateway_config().unwrap_err().to_string();
+        assert!(err.contains("needs `allow_list"), "{err}");
+        assert!(toml::from_str::<GatewaySettings>("[persisted_queries]\nmode = \"on\"\n").is_err());
     }
 }

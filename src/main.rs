@@ -23,6 +23,25 @@ use tributary_sync::SyncEngine;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log line format on stderr: `text` for people, `json` (one object a line, with the
+    /// span's fields such as `request_id`) for log collectors.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "TRIBUTARY_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// JSON lines.
+    Json,
 }
 
 #[derive(Args)]
@@ -117,7 +136,7 @@ enum Command {
         /// What this process does: serve GraphQL, run scheduled syncs, or both.
         #[arg(long, value_enum, default_value = "all")]
         role: serve::Role,
-        /// Log as JSON lines.
+        /// Log as JSON lines (the same as `--log-format json`).
         #[arg(long)]
         log_json: bool,
     },
@@ -265,6 +284,7 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    let json = cli.log_format == LogFormat::Json;
     match cli.command {
         Command::Demo {
             company,
@@ -273,7 +293,7 @@ async fn run(cli: Cli) -> Result<()> {
             database,
             reset,
         } => {
-            tributary::init_tracing("warn", false);
+            tributary::init_tracing("warn", json);
             let opts = demo::DemoOptions {
                 seed: company.seed,
                 accounts: company.accounts,
@@ -290,7 +310,7 @@ async fn run(cli: Cli) -> Result<()> {
             role,
             log_json,
         } => {
-            tributary::init_tracing("info", log_json);
+            tributary::init_tracing("info", json || log_json);
             serve::serve(&config.load()?, role, tributary::shutdown_signal()).await
         }
         Command::Sync {
@@ -299,15 +319,16 @@ async fn run(cli: Cli) -> Result<()> {
             streams,
             full_refresh,
         } => {
-            tributary::init_tracing("warn", false);
+            tributary::init_tracing("warn", json);
             sync(&config.load()?, &connectors, &streams, full_refresh).await
         }
         Command::Migrate { config } => {
-            tributary::init_tracing("info", false);
+            tributary::init_tracing("info", json);
             let config = config.load()?;
-            let store = Store::connect(&config.database_url).await?;
+            let url = config.database_url()?;
+            let store = Store::connect(&url).await?;
             store.migrate().await?;
-            println!("migrated {}", serve::redact(&config.database_url));
+            println!("migrated {}", serve::redact(&url));
             Ok(())
         }
         Command::Schema => print_out(tributary_gateway::sdl().trim_end()),
@@ -349,7 +370,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::CheckConfig { config } => {
             // Each check prints its own line; the HTTP client's retry warnings would repeat them.
-            tributary::init_tracing("error", false);
+            tributary::init_tracing("error", json);
             check_config(&config).await
         }
         Command::Sim { command } => match command {
@@ -358,7 +379,7 @@ async fn run(cli: Cli) -> Result<()> {
                 faults,
                 listen,
             } => {
-                tributary::init_tracing("info", false);
+                tributary::init_tracing("info", json);
                 tributary::demo::serve_mocks(
                     company.seed,
                     company.accounts,
@@ -401,7 +422,7 @@ async fn sync(
             bail!("no connector `{name}` in the configuration");
         }
     }
-    let store = Store::connect(&config.database_url).await?;
+    let store = Store::connect(&config.database_url()?).await?;
     store.migrate().await?;
     let engine = SyncEngine::new(store.clone());
     let mode = if full_refresh {
@@ -475,7 +496,7 @@ async fn api_key(command: ApiKeyCommand) -> Result<()> {
     | ApiKeyCommand::List { config }
     | ApiKeyCommand::Revoke { config, .. }) = &command;
     let config = config.load()?;
-    let store = Store::connect(&config.database_url).await?;
+    let store = Store::connect(&config.database_url()?).await?;
     store.migrate().await?;
     let out = match command {
         ApiKeyCommand::Create {

@@ -224,7 +224,7 @@ pub async fn serve(
 ) -> Result<()> {
     let gateway = config.gateway.gateway_config()?;
     // The store's connect error names the file or the host and port.
-    let store = Store::connect(&config.database_url).await?;
+    let store = Store::connect(&config.database_url()?).await?;
     store.migrate().await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = if role == Role::Gateway {
@@ -258,7 +258,9 @@ pub async fn serve(
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         println!("graphql: http://{addr}/graphql");
-        println!("graphiql: http://{addr}/");
+        if gateway.graphiql {
+            println!("graphiql: http://{addr}/");
+        }
         let state = tributary_gateway::AppState {
             config: gateway,
             ..tributary_gateway::AppState::new(store)

@@ -309,7 +309,8 @@ fn check_config_prints_a_line_per_failure_and_exits_non_zero() {
         "{stdout}"
     );
     assert!(failed[2].contains("`HUBSPOT_ACCESS_TOKEN`"), "{stdout}");
-    assert_eq!(stderr.trim(), "error: 3 of 3 checks failed");
+    // Database, FX file, gateway settings (passing) and the connector.
+    assert_eq!(stderr.trim(), "error: 3 of 4 checks failed");
 }
 
 #[test]
@@ -348,4 +349,91 @@ fn a_sync_from_another_directory_uses_the_config_directory_and_fails_when_the_le
     // The default database is beside the config file, not in the working directory.
     assert!(dir.0.join("tributary.db").exists());
     assert!(!elsewhere.0.join("tributary.db").exists());
+}
+
+#[tokio::test]
+async fn the_database_url_may_come_from_the_environment() {
+    let dir = Scratch::new();
+    let config = dir.config("database_url = { env = \"TRIBUTARY_DATABASE_URL\" }\n");
+    // Missing: one line naming the variable.
+    let line = only_failure(&run(&config, &env).await);
+    assert_eq!(
+        line,
+        "database: environment variable `TRIBUTARY_DATABASE_URL` (for `database_url`) is not set"
+    );
+    // Set: the URL it holds is checked (a password inside it is fine there), and a relative
+    // SQLite path is relative to the config file's directory.
+    let lookup = |var: &str| match var {
+        "TRIBUTARY_DATABASE_URL" => Some("sqlite://from-env.db".to_owned()),
+        other => env(other),
+    };
+    let findings = run(&config, &lookup).await;
+    assert!(failures(&findings).is_empty(), "{findings:#?}");
+    assert!(
+        findings[0]
+            .text
+            .ends_with(&format!("{}", dir.0.join("from-env.db").display())),
+        "{findings:#?}"
+    );
+    let port = closed_port();
+    let with_password = move |var: &str| {
+        (var == "TRIBUTARY_DATABASE_URL")
+            .then(|| format!("postgres://u:hunter2@127.0.0.1:{port}/db"))
+    };
+    let line = only_failure(&run(&config, &with_password).await);
+    assert!(line.starts_with("database: cannot connect"), "{line}");
+    assert!(!line.contains("hunter2"), "{line}");
+}
+
+#[tokio::test]
+async fn a_literal_database_password_is_refused_with_a_hint() {
+    let dir = Scratch::new();
+    let config = dir.config("database_url = \"postgres://app:hunter2@db.example.com/tributary\"\n");
+    let line = only_failure(&run(&config, &env).await);
+    assert_eq!(
+        line,
+        "database: `database_url` postgres://app:***@db.example.com/tributary holds a password; write `database_url = { env = \"TRIBUTARY_DATABASE_URL\" }` and put the URL in that variable"
+    );
+    // Without a password a literal URL stays fine (checked for reachability only).
+    let port = closed_port();
+    let config = dir.config(&format!(
+        "database_url = \"postgres://app@127.0.0.1:{port}/t\"\n"
+    ));
+    let line = only_failure(&run(&config, &env).await);
+    assert!(
+        line.starts_with("database: cannot connect to PostgreSQL"),
+        "{line}"
+    );
+}
+
+#[tokio::test]
+async fn gateway_switches_and_the_allow_list_are_checked() {
+    let dir = Scratch::new();
+    let manifest = serde_json::json!({
+        "format": "apollo-persisted-query-manifest", "version": 1,
+        "operations": [{"id": "x", "name": "Q", "type": "query", "body": "query Q { __typename }"}],
+    });
+    std::fs::create_dir_all(dir.0.join("ops")).unwrap();
+    std::fs::write(dir.0.join("ops/manifest.json"), manifest.to_string()).unwrap();
+    let config = dir.config(
+        "database_url = \"sqlite://t.db\"\n[gateway]\nintrospection = false\ngraphiql = false\n\
+         cors_allowed_origins = [\"https://bi.example\"]\n[gateway.persisted_queries]\n\
+         mode = \"allow_list\"\nallow_list = \"ops/manifest.json\"\n",
+    );
+    let findings = run(&config, &env).await;
+    assert!(failures(&findings).is_empty(), "{findings:#?}");
+    let gateway = config.gateway.gateway_config().unwrap();
+    assert_eq!(gateway.persisted_queries.manifest.len(), 1);
+    assert!(!gateway.introspection && !gateway.graphiql);
+
+    let config = dir.config(
+        "database_url = \"sqlite://t.db\"\n[gateway.persisted_queries]\nmode = \"allow_list\"\n\
+         allow_list = \"ops/missing.json\"\n",
+    );
+    let line = only_failure(&run(&config, &env).await);
+    assert!(
+        line.starts_with("gateway.persisted_queries.allow_list: cannot read `")
+            && line.contains("ops/missing.json"),
+        "{line}"
+    );
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 pub mod ledger;
+pub mod metrics;
 
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
@@ -93,6 +94,12 @@ impl Gateway {
         let body: Value = resp.json().await?;
         ensure!(body.get("errors").is_none(), "GraphQL errors: {body}");
         body.get("data").cloned().context("no data")
+    }
+
+    /// A GET of another route of the same server (`/metrics`, `/readyz` …).
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        let base = self.url.trim_end_matches("/graphql");
+        reqwest::Client::new().get(format!("{base}{path}"))
     }
 
     /// Stops serving and waits for the server to end.

@@ -47,6 +47,18 @@ pub mod code {
     /// The key (or, for anonymous requests, the client's IP) exceeded its rate limit (HTTP
     /// 429 with `Retry-After`).
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// Automatic persisted queries: this replica knows no query by that hash; resend the
+    /// hash with the query text (Apollo's APQ protocol).
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+    /// Persisted queries are off (`gateway.persisted_queries.mode = "off"`); send the text.
+    pub const PERSISTED_QUERY_NOT_SUPPORTED: &str = "PERSISTED_QUERY_NOT_SUPPORTED";
+    /// The query text sent with a persisted-query hash does not hash to it.
+    pub const PERSISTED_QUERY_HASH_MISMATCH: &str = "PERSISTED_QUERY_HASH_MISMATCH";
+    /// Allow-list mode: the operation is not on the server's list; refused unparsed.
+    pub const PERSISTED_QUERY_NOT_ALLOWED: &str = "PERSISTED_QUERY_NOT_ALLOWED";
+    /// The document asks for `__schema` or `__type` and introspection is switched off
+    /// (`gateway.introspection = false`).
+    pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
 }
 
 /// Errors raised while resolving a query.

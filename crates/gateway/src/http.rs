@@ -16,6 +16,7 @@
 use crate::auth::Principal;
 use crate::checks::ExecutionMarker;
 use crate::error::{code, has_code, server_error, set_code};
+use crate::metrics::{GraphqlOutcome, Outcome};
 use crate::{AppState, TributarySchema};
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{ServerError, Variables};
@@ -32,6 +33,10 @@ use std::time::Duration;
 pub(crate) struct Shared {
     pub(crate) state: AppState,
     pub(crate) schema: TributarySchema,
+    /// This replica's request metrics.
+    pub(crate) metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// This replica's persisted-query cache and allow-list.
+    pub(crate) apq: std::sync::Arc<crate::apq::Apq>,
 }
 
 /// The media type of a GraphQL response.
@@ -157,7 +162,7 @@ pub(crate) fn error_response(
     message: impl Into<String>,
 ) -> Response {
     let errors = [server_error(message, code)];
-    respond(
+    let mut response = respond(
         status,
         media,
         &Body {
@@ -165,13 +170,21 @@ pub(crate) fn error_response(
             data: None,
             extensions: &BTreeMap::new(),
         },
-    )
+    );
+    // Counted by the metrics as a refused GraphQL request (`not_found` takes it off).
+    response.extensions_mut().insert(GraphqlOutcome {
+        operation: None,
+        outcome: Outcome::Rejected,
+        codes: vec![code.to_owned()],
+    });
+    response
 }
 
 /// The parameters of a GraphQL-over-HTTP request.
 #[derive(Debug, Default)]
 pub(crate) struct Params {
-    query: String,
+    /// The document; absent only when a persisted-query hash stands for it.
+    query: Option<String>,
     operation_name: Option<String>,
     variables: Option<serde_json::Map<String, serde_json::Value>>,
     extensions: Option<serde_json::Map<String, serde_json::Value>>,
@@ -213,10 +226,8 @@ impl Params {
             ));
         };
         let query = match body.remove("query") {
-            Some(serde_json::Value::String(q)) => q,
-            None | Some(serde_json::Value::Null) => {
-                return Err("the request has no `query`".to_owned());
-            }
+            Some(serde_json::Value::String(q)) => Some(q),
+            None | Some(serde_json::Value::Null) => None,
             Some(other) => {
                 return Err(format!(
                     "`query` must be a string, got {}",
@@ -234,12 +245,21 @@ impl Params {
                 ));
             }
         };
-        Ok(Params {
+        let params = Params {
             query,
             operation_name,
             variables: map_param("variables", body.remove("variables"))?,
             extensions: map_param("extensions", body.remove("extensions"))?,
-        })
+        };
+        params.require_query("the request has no `query`")
+    }
+
+    /// `self`, unless it has neither a query nor a persisted-query hash.
+    fn require_query(self, message: &str) -> Result<Params, String> {
+        if self.query.is_none() && !crate::apq::has_persisted_query(self.extensions.as_ref()) {
+            return Err(message.to_owned());
+        }
+        Ok(self)
     }
 
     /// The parameters of a GET query string.
@@ -275,8 +295,8 @@ impl Params {
                 }
             }
         }
-        params.query = query.ok_or("the request has no `query` parameter")?;
-        Ok(params)
+        params.query = query;
+        params.require_query("the request has no `query` parameter")
     }
 }
 
@@ -363,7 +383,7 @@ pub(crate) async fn graphql_get(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let raw = raw.unwrap_or_default();
-    if raw.is_empty() && accepts_html(&headers) {
+    if raw.is_empty() && shared.state.config.graphiql && accepts_html(&headers) {
         return crate::graphiql::page().await;
     }
     let Some(media) = negotiate(&headers) else {
@@ -375,18 +395,33 @@ pub(crate) async fn graphql_get(
     }
 }
 
-/// The operation the request selects: its type, and the [`Shape`] of its selection (response
-/// keys in query order, fragments expanded, at every level), by which the response's `data`
-/// is ordered. `None` when the document does not parse or names no operation.
-fn selected_operation(request: &mut async_graphql::Request) -> Option<(OperationType, Shape)> {
+/// The operation a request selects.
+struct Selected {
+    ty: OperationType,
+    /// The [`Shape`] of its selection (response keys in query order, fragments expanded, at
+    /// every level), by which the response's `data` is ordered.
+    shape: Shape,
+    /// Its name, when it has one.
+    name: Option<String>,
+    /// Whether it asks for `__schema` or `__type` anywhere.
+    introspects: bool,
+}
+
+/// The operation the request selects. `None` when the document does not parse or names no
+/// operation.
+fn selected_operation(request: &mut async_graphql::Request) -> Option<Selected> {
     let name = request.operation_name.clone();
     let doc = request.parsed_query().ok()?;
-    let op = match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => op,
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str())?,
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next()?,
+    let (op, name) = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => (op, None),
+        (DocumentOperations::Multiple(ops), Some(name)) => (ops.get(name.as_str())?, Some(name)),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            let (name, op) = ops.iter().next()?;
+            (op, Some(name.to_string()))
+        }
         (DocumentOperations::Multiple(_), None) => return None,
     };
+    let introspects = crate::switches::asks_introspection(doc, &op.node.selection_set.node);
     let mut shape = Shape::default();
     let mut budget = SHAPE_BUDGET;
     shape.add(
@@ -395,7 +430,12 @@ fn selected_operation(request: &mut async_graphql::Request) -> Option<(Operation
         &mut Vec::new(),
         &mut budget,
     );
-    Some((op.node.ty, shape))
+    Some(Selected {
+        ty: op.node.ty,
+        shape,
+        name,
+        introspects,
+    })
 }
 
 /// Most fields a [`Shape`] records. The shape is built before the query is validated, so a
@@ -484,7 +524,39 @@ impl Shape {
     }
 }
 
+/// The status of a request error (no `data`): 400 under `application/graphql-response+json`,
+/// 200 under the legacy `application/json`.
+fn request_error_status(media: MediaType) -> StatusCode {
+    match media {
+        MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
+        MediaType::Json => StatusCode::OK,
+    }
+}
+
+/// `response` with the operation's name recorded for the metrics.
+fn named(mut response: Response, operation: Option<String>) -> Response {
+    if let Some(outcome) = response.extensions_mut().get_mut::<GraphqlOutcome>() {
+        outcome.operation = operation;
+    }
+    response
+}
+
 async fn execute(
+    shared: &Shared,
+    media: MediaType,
+    params: Params,
+    method: Method,
+    principal: Option<Extension<Principal>>,
+) -> Response {
+    let operation = params.operation_name.clone();
+    let response = execute_named(shared, media, params, method, principal).await;
+    match response.extensions().get::<GraphqlOutcome>() {
+        Some(o) if o.operation.is_none() => named(response, operation),
+        _ => response,
+    }
+}
+
+async fn execute_named(
     shared: &Shared,
     media: MediaType,
     params: Params,
@@ -500,7 +572,20 @@ async fn execute(
             "this endpoint needs an API key",
         );
     };
-    let mut request = async_graphql::Request::new(params.query);
+    // Persisted queries first: in allow-list mode a query off the list is refused before
+    // anything parses it.
+    let query = match shared.apq.resolve(params.query, params.extensions.as_ref()) {
+        Ok(query) => query,
+        Err(refusal) => {
+            return error_response(
+                request_error_status(media),
+                media,
+                refusal.code,
+                refusal.message,
+            );
+        }
+    };
+    let mut request = async_graphql::Request::new(query);
     request.operation_name = params.operation_name;
     if let Some(vars) = params.variables {
         request.variables = Variables::from_json(serde_json::Value::Object(vars));
@@ -521,7 +606,23 @@ async fn execute(
         }
     }
     let selected = selected_operation(&mut request);
-    if method == Method::GET && matches!(selected, Some((OperationType::Mutation, _))) {
+    let name = selected.as_ref().and_then(|s| s.name.clone());
+    if !shared.state.config.introspection && selected.as_ref().is_some_and(|s| s.introspects) {
+        return named(
+            error_response(
+                request_error_status(media),
+                media,
+                code::INTROSPECTION_DISABLED,
+                "introspection is disabled on this server",
+            ),
+            name,
+        );
+    }
+    if method == Method::GET
+        && selected
+            .as_ref()
+            .is_some_and(|s| s.ty == OperationType::Mutation)
+    {
         let mut response = error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             media,
@@ -531,7 +632,7 @@ async fn execute(
         response
             .headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return response;
+        return named(response, name);
     }
 
     let marker = ExecutionMarker::default();
@@ -540,16 +641,24 @@ async fn execute(
     let Ok(mut response) = tokio::time::timeout(timeout, shared.schema.execute(request)).await
     else {
         tracing::warn!(timeout_ms = timeout.as_millis() as u64, "query timed out");
-        return error_response(
-            StatusCode::GATEWAY_TIMEOUT,
-            media,
-            code::TIMEOUT,
-            format!("the query did not finish within {} ms", timeout.as_millis()),
+        let mut response = named(
+            error_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                media,
+                code::TIMEOUT,
+                format!("the query did not finish within {} ms", timeout.as_millis()),
+            ),
+            name,
         );
+        // It ran, and failed: not a refusal.
+        if let Some(outcome) = response.extensions_mut().get_mut::<GraphqlOutcome>() {
+            outcome.outcome = Outcome::Error;
+        }
+        return response;
     };
     let executed = marker.executed();
-    if let Some((_, shape)) = &selected {
-        shape.order(&mut response.data);
+    if let Some(selected) = &selected {
+        selected.shape.order(&mut response.data);
     }
     for e in &mut response.errors {
         if !has_code(e) {
@@ -581,6 +690,25 @@ async fn execute(
         },
     );
     out.headers_mut().extend(response.http_headers);
+    out.extensions_mut().insert(GraphqlOutcome {
+        operation: name,
+        outcome: if !executed {
+            Outcome::Rejected
+        } else if response.errors.is_empty() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        },
+        codes: response
+            .errors
+            .iter()
+            .filter_map(|e| e.extensions.as_ref()?.get("code"))
+            .map(|c| match c {
+                async_graphql::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect(),
+    });
     out
 }
 
@@ -589,20 +717,40 @@ pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the database answers.
+/// `GET /readyz`: the database answers and its schema is this build's. 200 with
+/// `{"status": "ready"}`, or 503 with `{"status": "not_ready", "database": …, "pending_migrations":
+/// […]}` naming what is not ready.
 pub(crate) async fn readyz(State(shared): State<Shared>) -> Response {
-    match shared.state.store.sync_runs(None, 0, 1, false).await {
-        Ok(_) => (StatusCode::OK, "ready").into_response(),
+    let (status, body) = match shared.state.store.pending_migrations().await {
+        Ok(pending) if pending.is_empty() => (
+            StatusCode::OK,
+            serde_json::json!({"status": "ready", "database": "ok", "pending_migrations": []}),
+        ),
+        Ok(pending) => {
+            tracing::warn!(
+                ?pending,
+                "not ready: migrations pending; run `tributary migrate`"
+            );
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"status": "not_ready", "database": "ok",
+                    "pending_migrations": pending}),
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, "readiness check failed: the database does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"status": "not_ready", "database": "unreachable"}),
+            )
         }
-    }
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 /// Any other path.
 pub(crate) async fn not_found(method: Method, uri: axum::http::Uri) -> Response {
-    error_response(
+    let mut response = error_response(
         StatusCode::NOT_FOUND,
         MediaType::Json,
         code::NOT_FOUND,
@@ -610,7 +758,9 @@ pub(crate) async fn not_found(method: Method, uri: axum::http::Uri) -> Response 
             "no route for {method} {}; GraphQL is served at /graphql",
             uri.path()
         ),
-    )
+    );
+    response.extensions_mut().remove::<GraphqlOutcome>();
+    response
 }
 
 #[cfg(test)]
@@ -668,7 +818,7 @@ mod tests {
             "query": "{ a }", "operationName": null, "variables": {"x": 1}, "extensions": null
         }))
         .unwrap();
-        assert_eq!(ok.query, "{ a }");
+        assert_eq!(ok.query.as_deref(), Some("{ a }"));
         assert_eq!(ok.variables.unwrap()["x"], 1);
         for bad in [
             json!([]),
@@ -694,7 +844,10 @@ mod tests {
             "query=query%20Q(%24n%3AString!)%7B__type(name%3A%24n)%7Bname%7D%7D&variables=%7B%22n%22%3A%22X%22%7D&operationName=Q&other=1",
         )
         .unwrap();
-        assert_eq!(p.query, "query Q($n:String!){__type(name:$n){name}}");
+        assert_eq!(
+            p.query.as_deref(),
+            Some("query Q($n:String!){__type(name:$n){name}}")
+        );
         assert_eq!(p.operation_name.as_deref(), Some("Q"));
         assert_eq!(p.variables.unwrap()["n"], "X");
         for bad in [

@@ -13,8 +13,10 @@
 //!   the schema's SDL built without a database (the source of `schema.graphql`).
 //! - [`app`]: the router: `POST`/`GET /graphql` (GraphQL over HTTP, answering
 //!   `application/graphql-response+json` or `application/json` as the client accepts),
-//!   GraphiQL at `/` (every file it loads embedded, see `graphiql`), `/healthz`, `/readyz`;
-//!   with a body size limit, timeouts and request tracing. [`serve`] runs it with graceful shutdown. Push connectors' ingest routes
+//!   GraphiQL at `/` (every file it loads embedded, see `graphiql`), `/healthz`, `/readyz`,
+//!   Prometheus `/metrics` (`metrics`); with a body size limit, timeouts, request ids
+//!   ([`request_id`]) and request tracing, persisted queries and an allow-list (`apq`,
+//!   [`PersistedQueries`]), and switches for introspection, GraphiQL and CORS (`switches`). [`serve`] runs it with graceful shutdown. Push connectors' ingest routes
 //!   ([`PushMount`]) are mounted under their prefixes: a request is committed through the
 //!   sync engine before it is acknowledged.
 //! - [`auth`]: API keys (`Authorization: Bearer`), the [`Principal`] each request runs as,
@@ -38,20 +40,26 @@ pub mod jwt;
 pub mod paging;
 pub mod scalars;
 
+mod apq;
 mod checks;
 mod cursor;
 mod graphiql;
 mod http;
 mod loaders;
+mod metrics;
 mod prefetch;
 mod push;
+pub mod request_id;
+mod switches;
 
 #[cfg(test)]
 mod tests;
 
+pub use apq::{Manifest, ManifestError, PersistedQueries, PersistedQueryMode, sha256_hex};
 pub use auth::{AuthConfig, Principal, RateLimit};
 pub use domains::{MutationRoot, QueryRoot};
 pub use error::GatewayError;
+pub use metrics::MAX_OPERATION_NAMES;
 pub use paging::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 pub use push::PushMount;
 
@@ -94,6 +102,15 @@ pub struct GatewayConfig {
     pub batch_delay: Duration,
     /// API keys, anonymous access and rate limits ([`auth`]).
     pub auth: AuthConfig,
+    /// Whether `__schema` and `__type` may be queried; when not, such documents get
+    /// `INTROSPECTION_DISABLED`.
+    pub introspection: bool,
+    /// Whether GraphiQL is served at `/`; when not, `/` answers 404.
+    pub graphiql: bool,
+    /// Origins allowed to call from a browser (CORS); empty: no CORS headers; `"*"`: any.
+    pub cors_allowed_origins: Vec<String>,
+    /// Automatic persisted queries and the allow-list.
+    pub persisted_queries: PersistedQueries,
 }
 
 impl Default for GatewayConfig {
@@ -106,6 +123,10 @@ impl Default for GatewayConfig {
             max_complexity: 10_000,
             batch_delay: loaders::DEFAULT_BATCH_DELAY,
             auth: AuthConfig::default(),
+            introspection: true,
+            graphiql: true,
+            cors_allowed_origins: Vec::new(),
+            persisted_queries: PersistedQueries::default(),
         }
     }
 }
@@ -134,7 +155,7 @@ impl AppState {
 
 /// The schema builder without data: the types, limits and checks.
 fn builder(config: &GatewayConfig) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(
+    let builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         EmptySubscription,
@@ -142,7 +163,12 @@ fn builder(config: &GatewayConfig) -> SchemaBuilder<QueryRoot, MutationRoot, Emp
     .extension(checks::RequestChecks {
         max_depth: config.max_depth,
         max_complexity: config.max_complexity,
-    })
+    });
+    if config.introspection {
+        builder
+    } else {
+        builder.disable_introspection()
+    }
 }
 
 /// The schema over `store` with the default limits.
@@ -170,8 +196,8 @@ pub fn sdl() -> String {
     builder(&GatewayConfig::default()).finish().sdl()
 }
 
-/// The HTTP router: `POST`/`GET /graphql`, GraphiQL at `/` (its assets under `/assets/`),
-/// `/healthz`, `/readyz`.
+/// The HTTP router: `POST`/`GET /graphql`, GraphiQL at `/` (its assets under `/assets/`;
+/// unless switched off), `/healthz`, `/readyz`, `/metrics`.
 pub fn app(state: AppState) -> Router {
     let schema = schema_with_config(state.store.clone(), &state.config);
     router(state, schema)
@@ -184,10 +210,21 @@ pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
         config.auth.clone(),
     ));
     let pushed = push::mount(Router::new(), &state.store, &state.push, &authenticator);
-    let shared = http::Shared { state, schema };
-    Router::new()
-        .route("/", get(graphiql::page))
-        .route("/assets/{*path}", get(graphiql::asset))
+    let metrics = Arc::new(metrics::Metrics::default());
+    let apq = Arc::new(apq::Apq::new(config.persisted_queries.clone()));
+    let shared = http::Shared {
+        state,
+        schema,
+        metrics: metrics.clone(),
+        apq,
+    };
+    let mut routes = Router::new();
+    if config.graphiql {
+        routes = routes
+            .route("/", get(graphiql::page))
+            .route("/assets/{*path}", get(graphiql::asset));
+    }
+    let router = routes
         .route(
             "/graphql",
             get(http::graphql_get).post(http::graphql_post).route_layer(
@@ -196,6 +233,7 @@ pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
         )
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))
+        .route("/metrics", get(metrics::endpoint))
         .fallback(http::not_found)
         .with_state(shared)
         .merge(pushed)
@@ -210,13 +248,25 @@ pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
                     header::AUTHORIZATION,
                     HeaderName::from_static(auth::API_KEY_HEADER),
                 ]))
-                .layer(TraceLayer::new_for_http())
+                // Outermost: the request id, so the trace span and every layer inside see it;
+                // then the metrics, which count the body limit's and timeout's answers too.
+                .layer(axum::middleware::from_fn(request_id::assign))
+                .layer(axum::middleware::from_fn_with_state(
+                    metrics,
+                    metrics::track,
+                ))
+                .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
                 .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
                     config.request_timeout,
                 )),
-        )
+        );
+    // CORS answers preflight requests itself, so it wraps everything.
+    match switches::cors(&config.cors_allowed_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in

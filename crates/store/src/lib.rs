@@ -41,7 +41,7 @@ pub use read::accounts::{
     SubscriptionRow,
 };
 pub use read::aggregates::StoreCounts;
-pub use read::ops::{QuarantineRow, ScheduleRow, SyncRunRow};
+pub use read::ops::{QuarantineRow, ScheduleRow, StreamHealthRow, SyncRunRow};
 pub use read::revenue::{FxRateRow, RevenueEventFilter, RevenueEventRow};
 pub use read::{Child, Page};
 pub use runs::{
@@ -367,6 +367,19 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         migration::Migrator::up(&self.db, None).await?;
         Ok(())
+    }
+
+    /// The names of the migrations this build knows and the database has not applied, oldest
+    /// first; empty when the schema is current. Creates nothing (a read-only check, so a
+    /// readiness probe can run it with a user without DDL rights).
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            migration::Migrator::get_pending_migrations_read_only(&self.db)
+                .await?
+                .iter()
+                .map(|m| m.name().to_owned())
+                .collect(),
+        )
     }
 
     /// Drops every table and re-creates the schema (used by `tributary demo --reset`).

@@ -3,6 +3,7 @@
 
 mod auth;
 mod graphiql;
+mod ops;
 mod protocol;
 mod push;
 mod queries;

@@ -281,3 +281,99 @@ impl Store {
             .collect())
     }
 }
+
+/// What `/metrics` reports about one connector stream: its latest run, when it last
+/// succeeded, and how many of its records wait in quarantine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamHealthRow {
+    /// The connector instance.
+    pub connector: String,
+    /// The stream.
+    pub stream: String,
+    /// How the latest run ended, or that it runs.
+    pub status: RunStatus,
+    /// When the latest run started (the last attempt).
+    pub started_at: DateTime<Utc>,
+    /// When the latest run finished; none while it runs.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Records the latest run read.
+    pub records_read: i64,
+    /// Records the latest run inserted or changed.
+    pub records_written: i64,
+    /// Records the latest run set aside.
+    pub records_quarantined: i64,
+    /// Records the latest run deleted.
+    pub records_deleted: i64,
+    /// The source's own count of what the latest run read, when it gives one.
+    pub source_count: Option<i64>,
+    /// Records read in the phases the source counted.
+    pub source_read: Option<i64>,
+    /// When a run of this stream last finished successfully.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Unresolved quarantined records of this stream.
+    pub open_quarantine: i64,
+}
+
+#[derive(sea_orm::FromQueryResult)]
+struct StreamHealthRaw {
+    connector: String,
+    stream: String,
+    status: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    records_read: i64,
+    records_written: i64,
+    records_quarantined: i64,
+    records_deleted: i64,
+    source_count: Option<i64>,
+    source_read: Option<i64>,
+    last_success_at: Option<DateTime<Utc>>,
+    open_quarantine: i64,
+}
+
+impl Store {
+    /// Every connector stream that has run, by connector and stream, with its latest run,
+    /// its last success and its open quarantine: **one** query whatever the number of
+    /// streams, for a metrics scrape.
+    pub async fn stream_health(&self) -> Result<Vec<StreamHealthRow>, StoreError> {
+        use sea_orm::{FromQueryResult, Statement};
+        // Per stream, index walks rather than a window over every run ever recorded: the
+        // latest run and the latest successful one are found walking `(connector,
+        // started_at)` backwards, which stops at the first match.
+        let sql = "SELECT r.connector, r.stream, r.status, r.started_at, r.finished_at, \
+             r.records_read, r.records_written, r.records_quarantined, r.records_deleted, \
+             r.source_count, r.source_read, \
+             (SELECT x.finished_at FROM sync_runs x WHERE x.connector = s.connector \
+             AND x.stream = s.stream AND x.status = 'succeeded' \
+             ORDER BY x.started_at DESC, x.id DESC LIMIT 1) AS last_success_at, \
+             (SELECT COUNT(*) FROM quarantine q WHERE q.connector = s.connector \
+             AND q.stream = s.stream AND q.resolved_at IS NULL) AS open_quarantine \
+             FROM (SELECT DISTINCT connector, stream FROM sync_runs) s \
+             JOIN sync_runs r ON r.id = (SELECT y.id FROM sync_runs y \
+             WHERE y.connector = s.connector AND y.stream = s.stream \
+             ORDER BY y.started_at DESC, y.id DESC LIMIT 1) \
+             ORDER BY r.connector, r.stream";
+        let rows = StreamHealthRaw::find_by_statement(Statement::from_string(self.backend(), sql))
+            .all(self.db())
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(StreamHealthRow {
+                    status: decode("sync_runs", "status", &r.status, RunStatus::parse)?,
+                    connector: r.connector,
+                    stream: r.stream,
+                    started_at: r.started_at,
+                    finished_at: r.finished_at,
+                    records_read: r.records_read,
+                    records_written: r.records_written,
+                    records_quarantined: r.records_quarantined,
+                    records_deleted: r.records_deleted,
+                    source_count: r.source_count,
+                    source_read: r.source_read,
+                    last_success_at: r.last_success_at,
+                    open_quarantine: r.open_quarantine,
+                })
+            })
+            .collect()
+    }
+}

@@ -5,7 +5,9 @@
 use super::*;
 use crate::entities::{person, subscription};
 use crate::testing::for_each_backend;
-use crate::{AccountFilter, CommitBatch, PersonRow, RevenueEventFilter, SubscriptionRow};
+use crate::{
+    AccountFilter, CommitBatch, PersonRow, QuarantineItem, RevenueEventFilter, SubscriptionRow,
+};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sea_orm::QueryOrder;
@@ -422,6 +424,89 @@ async fn latest_runs_are_the_newest_per_connector_and_stream() {
         want.sort_by(|a, b| a.0.cmp(b.0).then(b.2.cmp(&a.2)));
         assert_eq!(got, want);
         assert!(store.latest_runs(&[]).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stream_health_is_the_latest_run_the_last_success_and_open_quarantine() {
+    use crate::{RunChecks, RunFinish, RunStatus};
+    for_each_backend(|store| async move {
+        let finish = |status, count| RunFinish {
+            status,
+            cursor_after: None,
+            error: None,
+            checks: RunChecks {
+                source_count: count,
+                source_read: count.map(|c| c - 1),
+                ..Default::default()
+            },
+        };
+        // crm/companies: succeeded, then failed (the latest).
+        let ok = store
+            .start_run("crm", "companies", "full_refresh", None)
+            .await
+            .unwrap();
+        store
+            .commit_batch(CommitBatch {
+                connector: "crm".into(),
+                stream: "companies".into(),
+                run_id: Some(ok),
+                records_read: 3,
+                rejects: vec![QuarantineItem {
+                    external_id: Some("q1".into()),
+                    reason: "bad".into(),
+                    payload: "{}".into(),
+                }],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        store
+            .finish_run(ok, finish(RunStatus::Succeeded, Some(10)))
+            .await
+            .unwrap();
+        let failed = store
+            .start_run("crm", "companies", "incremental", None)
+            .await
+            .unwrap();
+        store
+            .finish_run(failed, finish(RunStatus::Failed, None))
+            .await
+            .unwrap();
+        // crm/contacts: only running.
+        store
+            .start_run("crm", "contacts", "incremental", None)
+            .await
+            .unwrap();
+
+        let rows = store.stream_health().await.unwrap();
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let (companies, contacts) = (&rows[0], &rows[1]);
+        assert_eq!(
+            (companies.connector.as_str(), companies.stream.as_str()),
+            ("crm", "companies")
+        );
+        assert_eq!(companies.status, RunStatus::Failed);
+        assert!(companies.finished_at.is_some());
+        let (runs, _) = store.sync_runs(Some("crm"), 0, 10, false).await.unwrap();
+        let ok_row = runs.iter().find(|r| r.id == ok.0).unwrap();
+        assert_eq!(companies.last_success_at, ok_row.finished_at);
+        assert_eq!(companies.open_quarantine, 1);
+        assert_eq!(companies.source_count, None);
+        assert_eq!(contacts.status, RunStatus::Running);
+        assert_eq!(contacts.last_success_at, None);
+        assert_eq!(contacts.open_quarantine, 0);
+
+        // The schema is current; one migration rolled back is one pending.
+        use sea_orm_migration::MigratorTrait;
+        assert!(store.pending_migrations().await.unwrap().is_empty());
+        crate::migration::Migrator::down(store.db(), Some(1))
+            .await
+            .unwrap();
+        assert_eq!(store.pending_migrations().await.unwrap().len(), 1);
+        store.migrate().await.unwrap();
+        assert!(store.pending_migrations().await.unwrap().is_empty());
     })
     .await;
 }
