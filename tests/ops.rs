@@ -165,7 +165,7 @@ async fn serve_logs_json_lines_with_the_request_id() -> Result<()> {
     std::fs::write(
         &config,
         "database_url = { env = \"TRIBUTARY_DATABASE_URL\" }\nlisten = \"127.0.0.1:0\"\n\
-         [gateway]\ngraphiql = false\n",
+         [gateway]\ngraphiql = false\n[gateway.auth]\nanonymous_role = \"viewer\"\n",
     )?;
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
         .args(["serve", "--role", "gateway", "--config"])
