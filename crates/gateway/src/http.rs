@@ -31,6 +31,19 @@ use std::time::Duration;
 pub(crate) struct Shared {
     pub(crate) state: AppState,
     pub(crate) schema: TributarySchema,
+    /// Flips to `true` when the server's shutdown grace period is over: queries still running
+    /// are cancelled.
+    pub(crate) cancel: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Aborts a spawned query when the handler that waits for it is dropped (the client went
+/// away) or gives up on it (timeout, shutdown).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The media type of a GraphQL response.
@@ -366,6 +379,15 @@ pub(crate) async fn graphql_get(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
+    let limit = shared.state.config.body_limit_bytes;
+    if raw.len() > limit {
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            code::PAYLOAD_TOO_LARGE,
+            format!("the query string is larger than the limit of {limit} bytes"),
+        );
+    }
     match Params::from_query_string(&raw) {
         Ok(params) => execute(&shared, media, params, Method::GET).await,
         Err(message) => error_response(StatusCode::BAD_REQUEST, media, code::BAD_REQUEST, message),
@@ -418,12 +440,13 @@ impl Shape {
     ) {
         use async_graphql::parser::types::Selection;
         for item in &set.items {
+            // Spreads spend the budget too: a fragment of spreads only still expands.
+            if *budget == 0 {
+                return;
+            }
+            *budget -= 1;
             match &item.node {
                 Selection::Field(field) => {
-                    if *budget == 0 {
-                        return;
-                    }
-                    *budget -= 1;
                     let key = field.node.response_key().node.as_str();
                     let at = match self.0.iter().position(|(k, _)| k == key) {
                         Some(at) => at,
@@ -481,7 +504,25 @@ impl Shape {
     }
 }
 
+/// The status of a request error (no `data`): 400 under `application/graphql-response+json`,
+/// 200 under the legacy `application/json`.
+fn request_error_status(media: MediaType) -> StatusCode {
+    match media {
+        MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
+        MediaType::Json => StatusCode::OK,
+    }
+}
+
 async fn execute(shared: &Shared, media: MediaType, params: Params, method: Method) -> Response {
+    // Before anything parses the document.
+    if let Err(e) = crate::cost::nesting(&params.query) {
+        let body = Body {
+            errors: std::slice::from_ref(&e),
+            data: None,
+            extensions: &BTreeMap::new(),
+        };
+        return respond(request_error_status(media), media, &body);
+    }
     let mut request = async_graphql::Request::new(params.query);
     request.operation_name = params.operation_name;
     if let Some(vars) = params.variables {
@@ -519,15 +560,49 @@ async fn execute(shared: &Shared, media: MediaType, params: Params, method: Meth
     let marker = ExecutionMarker::default();
     let request = request.data(marker.clone());
     let timeout: Duration = shared.state.config.query_timeout;
-    let Ok(mut response) = tokio::time::timeout(timeout, shared.schema.execute(request)).await
-    else {
-        tracing::warn!(timeout_ms = timeout.as_millis() as u64, "query timed out");
-        return error_response(
-            StatusCode::GATEWAY_TIMEOUT,
-            media,
-            code::TIMEOUT,
-            format!("the query did not finish within {} ms", timeout.as_millis()),
-        );
+    // The query runs in its own task, dropped at the deadline: every field resolution yields
+    // now and then (`checks`), so the work stops there instead of running on unobserved.
+    let schema = shared.schema.clone();
+    let task = tokio::spawn(async move { schema.execute(request).await });
+    let _abort = AbortOnDrop(task.abort_handle());
+    let mut cancel = shared.cancel.clone();
+    let outcome = tokio::select! {
+        joined = task => Some(joined),
+        () = tokio::time::sleep(timeout) => None,
+        Ok(_) = cancel.wait_for(|cancelled| *cancelled) => {
+            tracing::warn!("query cancelled: the server is shutting down");
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                media,
+                code::SHUTTING_DOWN,
+                "the server is shutting down; retry on another instance",
+            );
+        }
+    };
+    let mut response = match outcome {
+        Some(Ok(response)) => response,
+        Some(Err(e)) => {
+            // A resolver panicked: a bug of ours, never an empty reply.
+            tracing::error!(error = %e, "query task failed");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                media,
+                code::INTERNAL,
+                "internal error",
+            );
+        }
+        None => {
+            tracing::warn!(
+                timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                "query timed out and was cancelled"
+            );
+            return error_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                media,
+                code::TIMEOUT,
+                format!("the query did not finish within {} ms", timeout.as_millis()),
+            );
+        }
     };
     let executed = marker.executed();
     if let Some((_, shape)) = &selected {
@@ -537,15 +612,8 @@ async fn execute(shared: &Shared, media: MediaType, params: Params, method: Meth
         if !has_code(e) {
             // Request errors without a code come from choosing the operation ("operation name
             // required"); execution errors without one from coercing argument values. Our
-            // resolvers always set a code.
-            set_code(
-                e,
-                if executed {
-                    code::VALIDATION_FAILED
-                } else {
-                    code::GRAPHQL_VALIDATION_FAILED
-                },
-            );
+            // resolvers always set a code. Both are the client's invalid input.
+            set_code(e, code::VALIDATION_FAILED);
         }
     }
     let status = if !executed && media == MediaType::GraphqlResponse {
@@ -564,6 +632,27 @@ async fn execute(shared: &Shared, media: MediaType, params: Params, method: Meth
     );
     out.headers_mut().extend(response.http_headers);
     out
+}
+
+/// Turns the body limit's plain-text 413 into a GraphQL error on `/graphql` (push routes keep
+/// their own, vendor-shaped, errors).
+pub(crate) async fn payload_too_large(
+    State(limit): State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let graphql = request.uri().path() == "/graphql";
+    let media = negotiate(request.headers()).unwrap_or(MediaType::Json);
+    let response = next.run(request).await;
+    if !graphql || response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        media,
+        code::PAYLOAD_TOO_LARGE,
+        format!("the request body is larger than the limit of {limit} bytes"),
+    )
 }
 
 /// `GET /healthz`: the process serves HTTP.

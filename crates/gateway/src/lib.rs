@@ -34,6 +34,7 @@ pub mod paging;
 pub mod scalars;
 
 mod checks;
+mod cost;
 mod cursor;
 mod graphiql;
 mod http;
@@ -54,7 +55,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::get;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
@@ -78,9 +79,18 @@ pub struct GatewayConfig {
     pub request_timeout: Duration,
     /// Deepest field nesting allowed (introspection not counted); code `QUERY_TOO_DEEP`.
     pub max_depth: usize,
-    /// Highest query complexity allowed (a list field counts its selection once per node it
-    /// may return); code `QUERY_TOO_COMPLEX`.
+    /// Highest query cost allowed, counted on the document before validation with fragments
+    /// expanded: a field counts 1 (an expensive one what it declares, the ARR bridge 250), a
+    /// paged list its selection once per node `first` asks for; code `QUERY_TOO_COMPLEX`.
     pub max_complexity: usize,
+    /// Root fields of one request resolved at the same time (each may hold a store
+    /// connection), so one request of many aliases cannot take the whole pool.
+    pub request_concurrency: usize,
+    /// Expensive fields (the ARR bridge) resolved at the same time across all requests.
+    pub expensive_concurrency: usize,
+    /// How long `serve` lets requests in flight finish after a shutdown signal before it
+    /// cancels them and returns.
+    pub shutdown_grace: Duration,
     /// How long the child loaders wait to gather keys into one batch. Lists and `account`
     /// prefetch their children by look-ahead and never wait; only deeper levels do.
     pub batch_delay: Duration,
@@ -94,6 +104,9 @@ impl Default for GatewayConfig {
             request_timeout: Duration::from_secs(60),
             max_depth: 12,
             max_complexity: 10_000,
+            request_concurrency: 4,
+            expensive_concurrency: 2,
+            shutdown_grace: Duration::from_secs(10),
             batch_delay: loaders::DEFAULT_BATCH_DELAY,
         }
     }
@@ -129,10 +142,25 @@ fn builder(config: &GatewayConfig) -> SchemaBuilder<QueryRoot, MutationRoot, Emp
         EmptySubscription,
     )
     .extension(checks::RequestChecks {
-        max_depth: config.max_depth,
-        max_complexity: config.max_complexity,
+        limits: cost::Limits {
+            max_cost: u64::try_from(config.max_complexity).unwrap_or(u64::MAX),
+            max_depth: config.max_depth,
+        },
+        fields_per_request: config.request_concurrency,
+        expensive: Arc::new(tokio::sync::Semaphore::new(
+            config.expensive_concurrency.max(1),
+        )),
     })
+    // The parser's own bounds: selection sets nested at most this deep (checked as parsed),
+    // and directives per field.
+    .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+    .limit_directives(MAX_DIRECTIVES)
 }
+
+/// Deepest nesting of selection sets the parser accepts (async-graphql's default).
+const MAX_RECURSIVE_DEPTH: usize = 32;
+/// Most directives on one field.
+const MAX_DIRECTIVES: usize = 8;
 
 /// The schema over `store` with the default limits.
 pub fn schema(store: Store) -> TributarySchema {
@@ -167,9 +195,24 @@ pub fn app(state: AppState) -> Router {
 }
 
 pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
+    // Never cancelled (a closed channel is not a cancellation): `serve` builds its router
+    // with a cancel it controls.
+    let (_, never) = tokio::sync::watch::channel(false);
+    router_with_cancel(state, schema, never)
+}
+
+fn router_with_cancel(
+    state: AppState,
+    schema: TributarySchema,
+    cancel: tokio::sync::watch::Receiver<bool>,
+) -> Router {
     let config = state.config.clone();
     let pushed = push::mount(Router::new(), &state.store, &state.push);
-    let shared = http::Shared { state, schema };
+    let shared = http::Shared {
+        state,
+        schema,
+        cancel,
+    };
     Router::new()
         .route("/", get(graphiql::page))
         .route("/assets/{*path}", get(graphiql::asset))
@@ -185,6 +228,10 @@ pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(TraceLayer::new_for_http())
+                .layer(axum::middleware::from_fn_with_state(
+                    config.body_limit_bytes,
+                    http::payload_too_large,
+                ))
                 .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
@@ -193,8 +240,9 @@ pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
         )
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in
-/// flight and returns.
+/// Serves [`app`] on `listener` until `shutdown` completes; then stops accepting, lets the
+/// requests in flight finish for up to [`GatewayConfig::shutdown_grace`], cancels those still
+/// running (they answer 503 `SHUTTING_DOWN`) and returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -203,7 +251,34 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "gateway listening");
     }
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let grace = state.config.shutdown_grace;
+    let schema = schema_with_config(state.store.clone(), &state.config);
+    let (cancel, cancelled) = tokio::sync::watch::channel(false);
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router_with_cancel(state, schema, cancelled))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = signalled.send(());
+        })
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result,
+        _ = on_signal => {}
+    }
+    tracing::info!(
+        grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+        "shutting down: finishing requests in flight"
+    );
+    if let Ok(result) = tokio::time::timeout(grace, &mut server).await {
+        return result;
+    }
+    tracing::warn!("shutdown grace period over: cancelling requests in flight");
+    let _ = cancel.send(true);
+    // Cancelled handlers answer at once; a connection that still does not close is left to
+    // the end of the process.
+    match tokio::time::timeout(Duration::from_secs(1), &mut server).await {
+        Ok(result) => result,
+        Err(_) => Ok(()),
+    }
 }

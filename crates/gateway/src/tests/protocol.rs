@@ -224,7 +224,7 @@ async fn graphql_over_http_conformance() {
                 body: r#"{"query": "{ f8f31403dfe404bccbb0e835f2629c6a7 }"}"#,
                 status: StatusCode::BAD_REQUEST,
                 has_data: Some(false),
-                code: Some("GRAPHQL_VALIDATION_FAILED"),
+                code: Some("VALIDATION_FAILED"),
                 ..Default::default()
             },
             Case {
@@ -232,7 +232,7 @@ async fn graphql_over_http_conformance() {
                 accept: Some("application/json"),
                 body: r#"{"query": "{ f8f31403dfe404bccbb0e835f2629c6a7 }"}"#,
                 has_data: Some(false),
-                code: Some("GRAPHQL_VALIDATION_FAILED"),
+                code: Some("VALIDATION_FAILED"),
                 ..Default::default()
             },
             Case {
@@ -242,7 +242,7 @@ async fn graphql_over_http_conformance() {
                 body: r#"{"query": "query CoerceFailure($id: ID!) { __typename }", "variables": {"id": null}}"#,
                 status: StatusCode::BAD_REQUEST,
                 has_data: Some(false),
-                code: Some("GRAPHQL_VALIDATION_FAILED"),
+                code: Some("VALIDATION_FAILED"),
                 ..Default::default()
             },
             Case {
@@ -252,7 +252,7 @@ async fn graphql_over_http_conformance() {
                 body: r#"{"query": "query A { __typename } query B { __typename }"}"#,
                 status: StatusCode::BAD_REQUEST,
                 has_data: Some(false),
-                code: Some("GRAPHQL_VALIDATION_FAILED"),
+                code: Some("VALIDATION_FAILED"),
                 ..Default::default()
             },
             Case {
@@ -390,7 +390,7 @@ async fn argument_errors_carry_codes_and_never_a_500() {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
         let codes = reply.codes();
         assert!(!codes.is_empty(), "{}", reply.text());
-        assert!(codes.iter().all(|c| c == "GRAPHQL_VALIDATION_FAILED"), "{}", reply.text());
+        assert!(codes.iter().all(|c| c == "VALIDATION_FAILED"), "{}", reply.text());
         let reply = query_reply(
             &app,
             r#"{ account(id: "0190f5c4-0000-7000-8000-000000000000") { arr(asOf: "yesterday") { amount } } }"#,
@@ -398,7 +398,7 @@ async fn argument_errors_carry_codes_and_never_a_500() {
         )
         .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
-        assert_eq!(reply.codes(), ["GRAPHQL_VALIDATION_FAILED"]);
+        assert_eq!(reply.codes(), ["VALIDATION_FAILED"]);
     })
     .await;
 }
