@@ -9,6 +9,9 @@
 //! request_timeout_secs = 60
 //! max_depth = 12
 //! max_complexity = 10000
+//! request_concurrency = 4
+//! expensive_concurrency = 2
+//! shutdown_grace_secs = 10
 //! ```
 
 use serde::Deserialize;
@@ -35,8 +38,15 @@ pub struct LimitSettings {
     pub request_timeout_secs: u64,
     /// Deepest field nesting allowed.
     pub max_depth: usize,
-    /// Highest query cost allowed.
+    /// Highest query cost allowed (fragments expanded, lists counted by `first`).
     pub max_complexity: usize,
+    /// Root fields of one request resolved at the same time.
+    pub request_concurrency: usize,
+    /// Expensive fields (the ARR bridge) resolved at the same time, all requests together.
+    pub expensive_concurrency: usize,
+    /// How long requests in flight may finish after SIGTERM/SIGINT, in seconds, before they
+    /// are cancelled and the process exits.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for LimitSettings {
@@ -48,6 +58,9 @@ impl Default for LimitSettings {
             request_timeout_secs: d.request_timeout.as_secs(),
             max_depth: d.max_depth,
             max_complexity: d.max_complexity,
+            request_concurrency: d.request_concurrency,
+            expensive_concurrency: d.expensive_concurrency,
+            shutdown_grace_secs: d.shutdown_grace.as_secs(),
         }
     }
 }
@@ -66,12 +79,19 @@ impl GatewaySettings {
             l.request_timeout_secs,
             l.query_timeout_secs
         );
+        anyhow::ensure!(
+            l.request_concurrency > 0 && l.expensive_concurrency > 0,
+            "gateway.limits.request_concurrency and expensive_concurrency must be at least 1"
+        );
         Ok(GatewayConfig {
             body_limit_bytes: l.body_limit_bytes,
             query_timeout: Duration::from_secs(l.query_timeout_secs),
             request_timeout: Duration::from_secs(l.request_timeout_secs),
             max_depth: l.max_depth,
             max_complexity: l.max_complexity,
+            request_concurrency: l.request_concurrency,
+            expensive_concurrency: l.expensive_concurrency,
+            shutdown_grace: Duration::from_secs(l.shutdown_grace_secs),
             ..GatewayConfig::default()
         })
     }

@@ -1,9 +1,13 @@
-//! What a document may cost, decided on the parsed document **before** async-graphql validates
-//! it. Validation walks fragments as expanded and without memory (its complexity and depth
-//! visitors, and the field-merging rule once per selection set), so a document of nested
-//! fragment spreads that double per level — 1.5 KB for 2²⁴ fields — would pin a core in
-//! validation alone. Here every fragment is costed once (memoised), with saturating
-//! arithmetic, so the analysis is linear in the size of the document whatever it expands to:
+//! What a document may cost, decided on the parsed document **before** async-graphql checks
+//! it. async-graphql walks fragments as expanded and without memory — its recursion-depth and
+//! directive checks right after parsing, its complexity and depth visitors and the
+//! field-merging rule in validation — so a document of nested fragment spreads that double
+//! per level (1.5 KB for 2²⁴ fields) pinned a core before any limit was compared. Here every
+//! fragment is costed once (memoised), with saturating arithmetic, so the analysis is linear
+//! in the size of the document whatever it expands to, and a document it lets through
+//! expands to at most the cost bound, which bounds those walks too. The HTTP layer runs it on
+//! the parsed request before handing it to the schema; the request-checks extension runs it
+//! again for callers of `Schema::execute`.
 //!
 //! - **cost**: each field counts [`field_cost`] (1, or what an expensive resolver declares in
 //!   [`DECLARED_COSTS`]) plus its selection, multiplied by the page size for a paged list
@@ -55,6 +59,18 @@ pub(crate) struct Cost {
     pub(crate) cost: u64,
     /// The depth of its deepest operation.
     pub(crate) depth: usize,
+}
+
+/// The data schema's types (introspection's are not needed: introspection fields count 1
+/// each). `Schema` keeps its registry private, so the HTTP layer, which checks a document
+/// before handing it to the schema, builds its own from the same root types.
+pub(crate) fn registry() -> Registry {
+    let mut r = Registry::default();
+    let query = <crate::QueryRoot as async_graphql::OutputType>::create_type_info(&mut r);
+    r.query_type = MetaTypeName::concrete_typename(&query).to_owned();
+    let mutation = <crate::MutationRoot as async_graphql::OutputType>::create_type_info(&mut r);
+    r.mutation_type = Some(MetaTypeName::concrete_typename(&mutation).to_owned());
+    r
 }
 
 /// The cost of `name` on `parent` when resolved once, its selection not included.
@@ -384,15 +400,6 @@ pub(crate) fn nesting(query: &str) -> Result<(), ServerError> {
 mod tests {
     use super::*;
     use async_graphql::parser::parse_query;
-
-    /// The data schema's types (introspection types are not registered here; they count the
-    /// same either way).
-    fn registry() -> Registry {
-        let mut r = Registry::default();
-        let query = <crate::QueryRoot as async_graphql::OutputType>::create_type_info(&mut r);
-        r.query_type = MetaTypeName::concrete_typename(&query).to_owned();
-        r
-    }
 
     fn cost(q: &str) -> Cost {
         cost_with(q, Variables::default())

@@ -24,6 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What the GraphQL handlers share.
@@ -34,6 +35,10 @@ pub(crate) struct Shared {
     /// Flips to `true` when the server's shutdown grace period is over: queries still running
     /// are cancelled.
     pub(crate) cancel: tokio::sync::watch::Receiver<bool>,
+    /// The schema's types, for [`crate::cost`].
+    pub(crate) registry: Arc<async_graphql::registry::Registry>,
+    /// The cost bounds of the configuration.
+    pub(crate) limits: crate::cost::Limits,
 }
 
 /// Aborts a spawned query when the handler that waits for it is dropped (the client went
@@ -542,6 +547,22 @@ async fn execute(shared: &Shared, media: MediaType, params: Params, method: Meth
                 );
             }
         }
+    }
+    // The cost bounds, on the parsed document before async-graphql sees it: its own checks
+    // after parsing (recursion depth, directives) and its validation expand fragments
+    // without memory. A document that does not parse is reported by `execute` below.
+    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+        if let Err(e) =
+            crate::cost::check(&shared.registry, &doc, &request.variables, shared.limits)
+        {
+            let body = Body {
+                errors: std::slice::from_ref(&e),
+                data: None,
+                extensions: &BTreeMap::new(),
+            };
+            return respond(request_error_status(media), media, &body);
+        }
+        request.set_parsed_query(doc);
     }
     let selected = selected_operation(&mut request);
     if method == Method::GET && matches!(selected, Some((OperationType::Mutation, _))) {

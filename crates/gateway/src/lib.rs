@@ -142,25 +142,21 @@ fn builder(config: &GatewayConfig) -> SchemaBuilder<QueryRoot, MutationRoot, Emp
         EmptySubscription,
     )
     .extension(checks::RequestChecks {
-        limits: cost::Limits {
-            max_cost: u64::try_from(config.max_complexity).unwrap_or(u64::MAX),
-            max_depth: config.max_depth,
-        },
+        limits: cost_limits(config),
         fields_per_request: config.request_concurrency,
         expensive: Arc::new(tokio::sync::Semaphore::new(
             config.expensive_concurrency.max(1),
         )),
     })
-    // The parser's own bounds: selection sets nested at most this deep (checked as parsed),
-    // and directives per field.
-    .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
-    .limit_directives(MAX_DIRECTIVES)
 }
 
-/// Deepest nesting of selection sets the parser accepts (async-graphql's default).
-const MAX_RECURSIVE_DEPTH: usize = 32;
-/// Most directives on one field.
-const MAX_DIRECTIVES: usize = 8;
+/// The cost limits of `config`.
+pub(crate) fn cost_limits(config: &GatewayConfig) -> cost::Limits {
+    cost::Limits {
+        max_cost: u64::try_from(config.max_complexity).unwrap_or(u64::MAX),
+        max_depth: config.max_depth,
+    }
+}
 
 /// The schema over `store` with the default limits.
 pub fn schema(store: Store) -> TributarySchema {
@@ -209,6 +205,8 @@ fn router_with_cancel(
     let config = state.config.clone();
     let pushed = push::mount(Router::new(), &state.store, &state.push);
     let shared = http::Shared {
+        limits: cost_limits(&state.config),
+        registry: Arc::new(cost::registry()),
         state,
         schema,
         cancel,

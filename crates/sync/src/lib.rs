@@ -152,6 +152,9 @@ pub struct SyncEngine {
     store: Store,
     batch_size: usize,
     drift_policy: DriftPolicy,
+    /// Held by every commit task; shared by clones of this engine, so
+    /// [`SyncEngine::commits_finished`] can wait for them all.
+    commits: std::sync::Arc<()>,
 }
 
 impl SyncEngine {
@@ -161,6 +164,17 @@ impl SyncEngine {
             store,
             batch_size: 5_000,
             drift_policy: DriftPolicy::default(),
+            commits: std::sync::Arc::default(),
+        }
+    }
+
+    /// Waits until no batch of this engine (or a clone of it) is being committed. A sync
+    /// dropped mid-run (a worker stopping) leaves its batch in flight to commit with its
+    /// checkpoint; a process that waits here before it exits keeps that batch instead of
+    /// rolling it back.
+    pub async fn commits_finished(&self) {
+        while std::sync::Arc::strong_count(&self.commits) > 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
 
@@ -572,8 +586,10 @@ impl SyncEngine {
         }
         let items = batch.records_read;
         let store = self.store.clone();
+        let commits = std::sync::Arc::clone(&self.commits);
         let task = tokio::spawn(
             async move {
+                let _commits = commits;
                 if let Some((run, update)) = schema_update {
                     store
                         .record_schema(run, &batch.connector, &batch.stream, &update)
