@@ -800,6 +800,40 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Request parsing answers `Ok` or an error message for any bytes and any query
+        /// string, never a panic; so do the document bounds for any query text.
+        #[test]
+        fn request_parsing_never_panics(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            raw in "\\PC{0,200}",
+            query in "[{}()\\[\\]a-z:$!.@ \"#\\\\\n]{0,200}",
+        ) {
+            if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) {
+                let _ = Params::from_json(json);
+            }
+            let _ = Params::from_query_string(&raw);
+            let _ = Params::from_query_string(&String::from_utf8_lossy(&body));
+            let _ = crate::cost::nesting(&query);
+            if let Ok(doc) = async_graphql::parser::parse_query(&query) {
+                let registry = crate::cost::registry();
+                let limits = crate::cost::Limits { max_cost: 10_000, max_depth: 12 };
+                let _ = crate::cost::check(&registry, &doc, &Variables::default(), limits);
+            }
+        }
+
+        /// Well-formed POST bodies parse to what they say.
+        #[test]
+        fn post_bodies_round_trip(query in "\\PC{0,100}", name in proptest::option::of("[A-Za-z_]{1,20}")) {
+            let body = serde_json::json!({"query": query, "operationName": name});
+            let p = Params::from_json(body).unwrap();
+            proptest::prop_assert_eq!(p.query, query);
+            proptest::prop_assert_eq!(p.operation_name, name);
+        }
+    }
+
     #[test]
     fn content_type_must_be_json_in_utf8() {
         let ct = |v: &str| {
