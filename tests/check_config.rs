@@ -309,7 +309,7 @@ fn check_config_prints_a_line_per_failure_and_exits_non_zero() {
         "{stdout}"
     );
     assert!(failed[2].contains("`HUBSPOT_ACCESS_TOKEN`"), "{stdout}");
-    assert_eq!(stderr.trim(), "error: 3 of 3 checks failed");
+    assert_eq!(stderr.trim(), "error: 3 of 4 checks failed");
 }
 
 #[test]
