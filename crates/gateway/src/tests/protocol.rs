@@ -512,6 +512,21 @@ async fn request_size_and_time_are_bounded() {
             json!({"query": "{ __typename }", "variables": {"pad": "x".repeat(2 * 1024 * 1024)}});
         let reply = post(&app, GQL, big.to_string()).await;
         assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+        // A GraphQL error, not the body limit's plain text.
+        assert_eq!(reply.codes(), ["PAYLOAD_TOO_LARGE"], "{}", reply.text());
+        assert!(reply.json().get("data").is_none());
+        // A GET's query string is held to the same limit.
+        let small = router_with(
+            &store,
+            GatewayConfig {
+                body_limit_bytes: 1000,
+                ..GatewayConfig::default()
+            },
+        );
+        let q = format!("query=%7B__typename%7D%23{}", "x".repeat(2000));
+        let reply = get(&small, &format!("/graphql?{q}"), GQL).await;
+        assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(reply.codes(), ["PAYLOAD_TOO_LARGE"], "{}", reply.text());
 
         // The loader's batching window outlasts the query timeout, so the query cannot
         // finish in time whatever the machine's speed. (The page prefetches its children; the
@@ -567,6 +582,54 @@ async fn serve_answers_on_a_socket_and_shuts_down_gracefully() {
             .expect("server stops")
             .unwrap()
             .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shutdown_cancels_queries_still_running_after_the_grace_period() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for_each_backend(|store| async move {
+        load_fixtures(&store).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // The loader's 30 s batching window keeps the query running (see
+        // `request_size_and_time_are_bounded`).
+        let config = GatewayConfig {
+            batch_delay: Duration::from_secs(30),
+            shutdown_grace: Duration::from_millis(300),
+            ..GatewayConfig::default()
+        };
+        let server = tokio::spawn(crate::serve(
+            listener,
+            AppState {
+                config,
+                ..AppState::new(store.clone())
+            },
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let body = json!({"query": "{ accounts { nodes { subscriptions { contacts { person { externalRefs { externalId } } } } } } }"}).to_string();
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST /graphql HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nAccept: {GQL}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        conn.write_all(request.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.send(()).unwrap();
+        // Generous: the grace period is 0.3 s, then one more second at most.
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("serve returns after its grace period")
+            .unwrap()
+            .unwrap();
+        let mut raw = String::new();
+        conn.read_to_string(&mut raw).await.unwrap();
+        assert!(raw.starts_with("HTTP/1.1 503"), "{raw}");
+        assert!(raw.contains("SHUTTING_DOWN"), "{raw}");
     })
     .await;
 }
