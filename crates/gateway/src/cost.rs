@@ -543,5 +543,14 @@ mod tests {
         );
         assert!(nesting(&s).is_ok());
         assert!(nesting(r#"{ a(x: "\"{{{{") }"#).is_ok());
+        // Block strings end at the first unescaped triple quote.
+        let block = format!(
+            "{{ a(x: \"\"\" {} \\\"\"\" {} \"\"\") }}",
+            "{".repeat(100),
+            "(".repeat(100)
+        );
+        assert!(nesting(&block).is_ok(), "{block}");
+        let escaped_out = format!("{{ a(x: \"\"\" \"\"\") {} }}", "{".repeat(100));
+        assert!(nesting(&escaped_out).is_err());
     }
 }

@@ -665,7 +665,12 @@ pub(crate) async fn payload_too_large(
     let graphql = request.uri().path() == "/graphql";
     let media = negotiate(request.headers()).unwrap_or(MediaType::Json);
     let response = next.run(request).await;
-    if !graphql || response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+    let ours = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"));
+    if !graphql || ours || response.status() != StatusCode::PAYLOAD_TOO_LARGE {
         return response;
     }
     error_response(

@@ -527,6 +527,7 @@ async fn request_size_and_time_are_bounded() {
         let reply = get(&small, &format!("/graphql?{q}"), GQL).await;
         assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(reply.codes(), ["PAYLOAD_TOO_LARGE"], "{}", reply.text());
+        assert!(reply.text().contains("query string"), "{}", reply.text());
 
         // The loader's batching window outlasts the query timeout, so the query cannot
         // finish in time whatever the machine's speed. (The page prefetches its children; the
