@@ -164,6 +164,18 @@ async fn hostile_requests_get_their_error_and_the_server_keeps_serving() -> Resu
             );
             assert!(started.elapsed() < Duration::from_secs(10), "{backend}");
         }
+        // The same fan-out defined but never spread: validation would still walk it.
+        case!(
+            "unused fragment fan-out",
+            query(
+                &gw,
+                &fan_out(30).replace("query { ...F30 }", "query { __typename }"),
+                Value::Null
+            )
+            .await?,
+            400,
+            "QUERY_TOO_COMPLEX"
+        );
         // A fragment spreading itself.
         case!(
             "fragment cycle",

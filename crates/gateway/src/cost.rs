@@ -165,6 +165,13 @@ pub(crate) fn measure(
         total.cost = total.cost.max(c.cost);
         total.depth = total.depth.max(c.depth);
     }
+    // Validation walks every fragment definition too, expanded, used or not: an unused one
+    // must not expand without bound either. (Its depth is left to validation, which refuses
+    // an unused fragment anyway.)
+    for name in doc.fragments.keys() {
+        let c = walker.fragment(name.as_str(), false)?;
+        total.cost = total.cost.max(c.cost);
+    }
     Ok(total)
 }
 
@@ -212,14 +219,16 @@ impl<'a> Walker<'a> {
     }
 
     fn fragment(&mut self, name: &'a str, introspection: bool) -> Result<Cost, ServerError> {
-        if let Some(c) = self.memo.get(&(name, introspection)) {
-            return Ok(*c);
-        }
         // An unknown fragment is reported by validation.
         let Some((key, def)) = self.fragments.get_key_value(name) else {
             return Ok(Cost::default());
         };
         let name = key.as_str();
+        // A fragment on an introspection type (`on __Type`) is introspection wherever used.
+        let introspection = introspection || def.node.type_condition.node.on.node.starts_with("__");
+        if let Some(c) = self.memo.get(&(name, introspection)) {
+            return Ok(*c);
+        }
         if self.active.contains(&name) {
             return Err(server_error(
                 format!("fragment `{name}` spreads itself"),
@@ -518,6 +527,10 @@ mod tests {
         .unwrap_err();
         assert!(nul.message.contains("variable `$f`"), "{}", nul.message);
         let bomb = run(&fan_out(24), serde_json::json!({})).unwrap_err();
+        assert_eq!(code_of(bomb).as_deref(), Some("\"QUERY_TOO_COMPLEX\""));
+        // An unused fragment is walked by validation too.
+        let unused = fan_out(24).replace("query { ...F24 }", "query { __typename }");
+        let bomb = run(&unused, serde_json::json!({})).unwrap_err();
         assert_eq!(code_of(bomb).as_deref(), Some("\"QUERY_TOO_COMPLEX\""));
         let mut many = String::from("{ __typename }");
         for i in 0..=MAX_FRAGMENTS {
