@@ -1,7 +1,9 @@
 //! Request checks and error handling run inside async-graphql as an extension:
 //!
 //! - the **cost and depth** limits and the document's own bounds ([`cost`]), checked on the
-//!   parsed document before async-graphql validates it. Depth counts the fields of the data
+//!   parsed document before async-graphql validates it (the HTTP layer checks them even
+//!   earlier, before async-graphql's own post-parse checks; this hook covers direct callers of
+//!   `Schema::execute`). Depth counts the fields of the data
 //!   schema only: GraphiQL's and BI tools' introspection query nests `ofType` nine levels
 //!   under `__schema { types { fields { args { type …` and is bounded by the schema;
 //! - **cooperative cancellation**: every field resolution spends tokio's task budget, so a

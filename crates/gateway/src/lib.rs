@@ -14,7 +14,10 @@
 //! - [`app`]: the router: `POST`/`GET /graphql` (GraphQL over HTTP, answering
 //!   `application/graphql-response+json` or `application/json` as the client accepts),
 //!   GraphiQL at `/` (every file it loads embedded, see `graphiql`), `/healthz`, `/readyz`;
-//!   with a body size limit, timeouts and request tracing. [`serve`] runs it with graceful shutdown. Push connectors' ingest routes
+//!   with a body size limit (413 as a GraphQL error), query cost and depth bounds counted with
+//!   fragments expanded before anything else walks the document (`cost`), a query timeout that
+//!   cancels the query's task, caps on concurrent fields, and request tracing. [`serve`] runs it
+//!   with a graceful shutdown bounded by [`GatewayConfig::shutdown_grace`]. Push connectors' ingest routes
 //!   ([`PushMount`]) are mounted under their prefixes: a request is committed through the
 //!   sync engine before it is acknowledged.
 //! - [`GatewayError`]: every error a client sees carries a stable `extensions.code`
