@@ -411,6 +411,22 @@ async fn hostile_requests_get_their_error_and_the_server_keeps_serving() -> Resu
             }
         }
 
+        // The farthest offset a cursor may hold is a valid, empty page (SQL binds it).
+        for list in ["revenueLedger", "syncRuns", "quarantine"] {
+            let q = format!(
+                "query($c: String) {{ {list}(after: $c) {{ totalCount nodes {{ __typename }} }} }}"
+            );
+            let far = cursor(&format!("{list}:9223372036854775806"));
+            let reply = query(&gw, &q, json!({"c": far})).await?;
+            assert_eq!(reply.status, 200, "{backend}: {}", reply.text);
+            assert!(
+                reply.body.get("errors").is_none(),
+                "{backend}: {}",
+                reply.text
+            );
+            assert_eq!(reply.body["data"][list]["nodes"], json!([]), "{backend}");
+        }
+
         // NUL bytes in every string argument: refused, naming it.
         for (arg, q, vars) in [
             (
