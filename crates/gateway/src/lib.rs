@@ -83,7 +83,7 @@ pub struct GatewayConfig {
     /// Deepest field nesting allowed (introspection not counted); code `QUERY_TOO_DEEP`.
     pub max_depth: usize,
     /// Highest query cost allowed, counted on the document before validation with fragments
-    /// expanded: a field counts 1 (an expensive one what it declares, the ARR bridge 250), a
+    /// expanded: a field counts 1 (an expensive one what it declares, the ARR bridge 1,000), a
     /// paged list its selection once per node `first` asks for; code `QUERY_TOO_COMPLEX`.
     pub max_complexity: usize,
     /// Root fields of one request resolved at the same time (each may hold a store
