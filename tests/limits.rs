@@ -193,6 +193,7 @@ async fn a_query_past_its_timeout_stops_using_cpu_within_a_second() -> Result<()
         );
         normal_query(&server).await?;
         drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
         db.cleanup().await?;
     }
     Ok(())
@@ -250,6 +251,8 @@ async fn sigterm_stops_the_server_within_its_grace_period_while_a_query_runs() -
             took >= Duration::from_secs(grace) - Duration::from_millis(200),
             "{backend}: exited after {took:?}, before the grace period let the query finish"
         );
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
         db.cleanup().await?;
     }
     Ok(())
