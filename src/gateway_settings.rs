@@ -19,6 +19,9 @@
 //! request_timeout_secs = 60
 //! max_depth = 12
 //! max_complexity = 10000
+//! request_concurrency = 4
+//! expensive_concurrency = 2
+//! shutdown_grace_secs = 10
 //!
 //! [gateway.auth]
 //! anonymous_role = "viewer"   # absent: requests without a key get 401
@@ -293,8 +296,15 @@ pub struct LimitSettings {
     pub request_timeout_secs: u64,
     /// Deepest field nesting allowed.
     pub max_depth: usize,
-    /// Highest query cost allowed.
+    /// Highest query cost allowed (fragments expanded, lists counted by `first`).
     pub max_complexity: usize,
+    /// Root fields of one request resolved at the same time.
+    pub request_concurrency: usize,
+    /// Expensive fields (the ARR bridge) resolved at the same time, all requests together.
+    pub expensive_concurrency: usize,
+    /// How long requests in flight may finish after SIGTERM/SIGINT, in seconds, before they
+    /// are cancelled and the process exits.
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for LimitSettings {
@@ -306,6 +316,9 @@ impl Default for LimitSettings {
             request_timeout_secs: d.request_timeout.as_secs(),
             max_depth: d.max_depth,
             max_complexity: d.max_complexity,
+            request_concurrency: d.request_concurrency,
+            expensive_concurrency: d.expensive_concurrency,
+            shutdown_grace_secs: d.shutdown_grace.as_secs(),
         }
     }
 }
@@ -335,6 +348,10 @@ impl GatewaySettings {
                 "gateway.cors_allowed_origins: `{origin}` is not an origin; write `https://host[:port]` (no path) or `*`"
             );
         }
+        anyhow::ensure!(
+            l.request_concurrency > 0 && l.expensive_concurrency > 0,
+            "gateway.limits.request_concurrency and expensive_concurrency must be at least 1"
+        );
         Ok(GatewayConfig {
             introspection: self.introspection,
             graphiql: self.graphiql,
@@ -346,6 +363,9 @@ impl GatewaySettings {
             max_depth: l.max_depth,
             max_complexity: l.max_complexity,
             auth: self.auth.auth_config()?,
+            request_concurrency: l.request_concurrency,
+            expensive_concurrency: l.expensive_concurrency,
+            shutdown_grace: Duration::from_secs(l.shutdown_grace_secs),
             ..GatewayConfig::default()
         })
     }

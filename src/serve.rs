@@ -134,6 +134,8 @@ impl Worker {
         for (_, task) in running {
             let _ = task.await;
         }
+        // A run stopped mid-stream leaves its last batch committing with its checkpoint.
+        this.engine.commits_finished().await;
         Ok(())
     }
 
@@ -227,6 +229,15 @@ pub async fn serve(
     let store = Store::connect(&config.database_url()?).await?;
     store.migrate().await?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    // One signal stops the gateway and the worker together.
+    let mut stopped = stop_rx.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let shutdown = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
     let worker = if role == Role::Gateway {
         None
     } else {
@@ -267,7 +278,6 @@ pub async fn serve(
         };
         tributary_gateway::serve(listener, state, shutdown).await?;
     }
-    let _ = stop_tx.send(true);
     if let Some(worker) = worker {
         worker.await??;
     }

@@ -1,11 +1,16 @@
 //! Request checks and error handling run inside async-graphql as an extension:
 //!
-//! - the **depth** limit, counted over the fields of the data schema only. Introspection is
-//!   left out: GraphiQL's and BI tools' introspection query nests `ofType` nine levels under
-//!   `__schema { types { fields { args { type …` (depth ~15) and is bounded by the schema, not
-//!   by data, so counting it would lock tools out for no gain;
-//! - the **complexity** limit (async-graphql computes it; list fields multiply their selection
-//!   by `first`);
+//! - the **cost and depth** limits and the document's own bounds ([`cost`]), checked on the
+//!   parsed document before async-graphql validates it (the HTTP layer checks them even
+//!   earlier, before async-graphql's own post-parse checks; this hook covers direct callers of
+//!   `Schema::execute`). Depth counts the fields of the data
+//!   schema only: GraphiQL's and BI tools' introspection query nests `ofType` nine levels
+//!   under `__schema { types { fields { args { type …` and is bounded by the schema;
+//! - **cooperative cancellation**: every field resolution spends tokio's task budget, so a
+//!   query that resolves without waiting still yields and the HTTP layer can drop it at its
+//!   deadline; and **fair sharing**: a request resolves a few root fields at a time, and
+//!   expensive fields (declared in [`cost::DECLARED_COSTS`]) run a few at a time across all
+//!   requests, so no request takes every store connection;
 //! - a stable `extensions.code` on every parse and validation error;
 //! - **null propagation** as the GraphQL spec has it (§6.4.4, "Handling Field Errors"):
 //!   async-graphql leaves a failed field out of its parent object, and turns an object whose
@@ -16,20 +21,17 @@
 //! - a marker telling the HTTP layer whether execution began, so a request error (no `data`
 //!   entry, GraphQL-over-HTTP) can be told from an execution error (`data` present).
 
-use crate::error::{code, server_error, set_code};
+use crate::cost;
+use crate::error::{code, set_code};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextResolve,
     NextValidation, ResolveInfo,
 };
-use async_graphql::parser::types::{
-    ExecutableDocument, FragmentDefinition, Selection, SelectionSet,
-};
-use async_graphql::{
-    Name, Positioned, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
-};
-use std::collections::HashMap;
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Value, Variables};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::Semaphore;
 
 /// Set by the extension when execution of the operation begins. The HTTP layer puts one in
 /// each request's data and reads it after the request ran.
@@ -45,15 +47,19 @@ impl ExecutionMarker {
 
 /// The extension factory; see the module docs.
 pub(crate) struct RequestChecks {
-    pub(crate) max_depth: usize,
-    pub(crate) max_complexity: usize,
+    pub(crate) limits: cost::Limits,
+    /// Root fields of one request resolved at once.
+    pub(crate) fields_per_request: usize,
+    /// Expensive fields ([`cost::DECLARED_COSTS`]) resolved at once, all requests together.
+    pub(crate) expensive: Arc<Semaphore>,
 }
 
 impl ExtensionFactory for RequestChecks {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(RequestChecksExtension {
-            max_depth: self.max_depth,
-            max_complexity: self.max_complexity,
+            limits: self.limits,
+            root_fields: Semaphore::new(self.fields_per_request.max(1)),
+            expensive: Arc::clone(&self.expensive),
             field_errors: Mutex::default(),
             propagating: AtomicBool::new(false),
         })
@@ -62,8 +68,12 @@ impl ExtensionFactory for RequestChecks {
 
 /// One per request (async-graphql asks the factory for each).
 struct RequestChecksExtension {
-    max_depth: usize,
-    max_complexity: usize,
+    limits: cost::Limits,
+    /// Caps the root fields this request resolves at once: each reads the store, and 500
+    /// aliases must not take every connection of the pool from the other requests.
+    root_fields: Semaphore,
+    /// Shared by all requests: caps the expensive fields resolved at once.
+    expensive: Arc<Semaphore>,
     /// Errors of fields caught by the resolve hook, added to the response at the end.
     field_errors: Mutex<Vec<ServerError>>,
     /// Whether a non-null field failed, so parents must look for [`PROPAGATE`] children.
@@ -124,17 +134,9 @@ impl Extension for RequestChecksExtension {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         match next.run(ctx, query, variables).await {
+            // Before validation, whose rules expand fragments without memory (see `cost`).
             Ok(doc) => {
-                let depth = document_depth(&doc);
-                if depth > self.max_depth {
-                    return Err(server_error(
-                        format!(
-                            "query nests fields {depth} deep; the limit is {}",
-                            self.max_depth
-                        ),
-                        code::QUERY_TOO_DEEP,
-                    ));
-                }
+                cost::check(&ctx.schema_env.registry, &doc, variables, self.limits)?;
                 Ok(doc)
             }
             Err(mut e) => {
@@ -149,18 +151,12 @@ impl Extension for RequestChecksExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
+        // Cost and depth were decided in `parse_query`, on the document as written.
         match next.run(ctx).await {
-            Ok(result) if result.complexity > self.max_complexity => Err(vec![server_error(
-                format!(
-                    "query complexity is {}; the limit is {} (ask for smaller pages or fewer fields)",
-                    result.complexity, self.max_complexity
-                ),
-                code::QUERY_TOO_COMPLEX,
-            )]),
             Ok(result) => Ok(result),
             Err(mut errors) => {
                 for e in &mut errors {
-                    set_code(e, code::GRAPHQL_VALIDATION_FAILED);
+                    set_code(e, code::VALIDATION_FAILED);
                 }
                 Err(errors)
             }
@@ -199,6 +195,20 @@ impl Extension for RequestChecksExtension {
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
         let ty = info.return_type;
+        // Cooperative cancellation: a field that resolves without waiting on anything (a
+        // large in-memory list, introspection) would otherwise run the whole response in one
+        // poll, and the query timeout, which drops the request's task, could not stop it.
+        tokio::task::consume_budget().await;
+        let _root = if info.path_node.parent.is_none() {
+            Some(self.root_fields.acquire().await)
+        } else {
+            None
+        };
+        let _expensive = if cost::field_cost(info.parent_type, info.name) > 1 {
+            Some(self.expensive.acquire().await)
+        } else {
+            None
+        };
         match next.run(ctx, info).await {
             Ok(Some(mut value)) => {
                 if self.propagating.load(Ordering::Acquire) && settle(&mut value, ty) {
@@ -223,75 +233,9 @@ impl Extension for RequestChecksExtension {
     }
 }
 
-/// The deepest nesting of fields in any operation of `doc`, fragments expanded, introspection
-/// fields (`__schema`, `__type`) and what they select not counted.
-pub(crate) fn document_depth(doc: &ExecutableDocument) -> usize {
-    let mut walker = DepthWalker {
-        fragments: &doc.fragments,
-        active: Vec::new(),
-    };
-    doc.operations
-        .iter()
-        .map(|(_, op)| walker.selection_set(&op.node.selection_set))
-        .max()
-        .unwrap_or(0)
-}
-
-struct DepthWalker<'a> {
-    fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
-    /// Fragments being expanded, to stop on cycles (validation reports them).
-    active: Vec<&'a str>,
-}
-
-impl<'a> DepthWalker<'a> {
-    fn selection_set(&mut self, set: &'a Positioned<SelectionSet>) -> usize {
-        let mut deepest = 0;
-        for item in &set.node.items {
-            let depth = match &item.node {
-                Selection::Field(f) => {
-                    if f.node.name.node.starts_with("__") {
-                        0
-                    } else {
-                        1 + self.selection_set(&f.node.selection_set)
-                    }
-                }
-                Selection::InlineFragment(f) => self.selection_set(&f.node.selection_set),
-                Selection::FragmentSpread(s) => {
-                    let name = s.node.fragment_name.node.as_str();
-                    match self.fragments.get(name) {
-                        Some(def) if !self.active.contains(&name) => {
-                            self.active.push(name);
-                            let d = self.selection_set(&def.node.selection_set);
-                            self.active.pop();
-                            d
-                        }
-                        _ => 0,
-                    }
-                }
-            };
-            deepest = deepest.max(depth);
-        }
-        deepest
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use async_graphql::parser::parse_query;
-
-    fn depth(q: &str) -> usize {
-        document_depth(&parse_query(q).unwrap())
-    }
-
-    #[test]
-    fn depth_counts_nested_fields_through_fragments() {
-        assert_eq!(depth("{ a }"), 1);
-        assert_eq!(depth("{ a { b { c } } d }"), 3);
-        assert_eq!(depth("{ a { ...F } } fragment F on T { b { c { d } } }"), 4);
-        assert_eq!(depth("{ a { ... on T { b { c } } } }"), 3);
-        assert_eq!(depth("query A { a } query B { a { b } }"), 2);
-    }
 
     fn v(json: serde_json::Value) -> Value {
         Value::from_json(json).unwrap()
@@ -320,16 +264,5 @@ mod tests {
         let mut ok = v(serde_json::json!({"people": [{"id": "1"}], "n": 3}));
         assert!(!settle(&mut ok, "Account!"));
         assert_eq!(ok, v(serde_json::json!({"people": [{"id": "1"}], "n": 3})));
-    }
-
-    #[test]
-    fn depth_ignores_introspection_and_survives_cycles() {
-        assert_eq!(
-            depth("{ __schema { types { fields { type { ofType { name } } } } } }"),
-            0
-        );
-        assert_eq!(depth("{ __typename a { __typename } }"), 1);
-        assert_eq!(depth("{ a { ...F } } fragment F on T { b { ...F } }"), 2);
-        assert_eq!(depth("{ a { ...Missing } }"), 1);
     }
 }

@@ -24,6 +24,10 @@ pub(crate) fn decode_account(cursor: &str) -> Result<(String, Uuid), GatewayErro
     let rest = text.strip_prefix("account:").ok_or_else(bad)?;
     let (id, name) = rest.split_once(':').ok_or_else(bad)?;
     let id = Uuid::parse_str(id).map_err(|_| bad())?;
+    // No account name holds a NUL, and SQLite would read one as the end of the string.
+    if name.contains('\0') {
+        return Err(bad());
+    }
     Ok((name.to_owned(), id))
 }
 
@@ -32,7 +36,11 @@ pub(crate) fn encode_offset(list: &str, offset: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("{list}:{offset}"))
 }
 
-/// The offset an offset cursor of `list` points at.
+/// Largest offset a cursor may point at: the next page starts one further, and SQL binds
+/// offsets as signed 64-bit integers.
+pub(crate) const MAX_OFFSET: u64 = i64::MAX as u64 - 1;
+
+/// The offset an offset cursor of `list` points at (at most [`MAX_OFFSET`]).
 pub(crate) fn decode_offset(list: &str, cursor: &str) -> Result<u64, GatewayError> {
     let text = decode(cursor)?;
     let bad = || bad_cursor(cursor);
@@ -40,7 +48,11 @@ pub(crate) fn decode_offset(list: &str, cursor: &str) -> Result<u64, GatewayErro
     if tag != list || offset.starts_with('+') {
         return Err(bad());
     }
-    offset.parse().map_err(|_| bad())
+    offset
+        .parse()
+        .ok()
+        .filter(|o| *o <= MAX_OFFSET)
+        .ok_or_else(bad)
 }
 
 fn decode(cursor: &str) -> Result<String, GatewayError> {
@@ -77,6 +89,30 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Any text decodes to a cursor or to `BAD_CURSOR`, never a panic.
+        #[test]
+        fn decoding_never_panics(s in "\\PC{0,80}", raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)) {
+            let _ = decode_offset("syncRuns", &s);
+            let _ = decode_account(&s);
+            let encoded = URL_SAFE_NO_PAD.encode(&raw);
+            let _ = decode_offset("syncRuns", &encoded);
+            let _ = decode_account(&encoded);
+        }
+
+        /// Cursors this server hands out decode to what they encode.
+        #[test]
+        fn cursors_round_trip(offset in 0..=MAX_OFFSET, name in "[^\\x00]{0,40}", id in proptest::prelude::any::<u128>()) {
+            let c = encode_offset("revenueLedger", offset);
+            proptest::prop_assert_eq!(decode_offset("revenueLedger", &c).unwrap(), offset);
+            let id = Uuid::from_u128(id);
+            let c = encode_account(&name, id);
+            proptest::prop_assert_eq!(decode_account(&c).unwrap(), (name, id));
+        }
+    }
+
     #[test]
     fn offset_cursors_round_trip_and_belong_to_one_list() {
         let c = encode_offset("syncRuns", 41);
@@ -93,8 +129,13 @@ mod tests {
         let plus = URL_SAFE_NO_PAD.encode("syncRuns:+3");
         let neg = URL_SAFE_NO_PAD.encode("syncRuns:-3");
         let no_uuid = URL_SAFE_NO_PAD.encode("account:nope:Acme");
+        let nul = URL_SAFE_NO_PAD.encode("account:00000000-0000-0000-0000-000000000000:a\0");
         let huge = "A".repeat(10_000);
-        for c in ["", "!!!", "%%", "bm9wZQ", &plus, &neg, &no_uuid, &huge] {
+        let past_i64 = URL_SAFE_NO_PAD.encode("syncRuns:9223372036854775807");
+        let past_u64 = URL_SAFE_NO_PAD.encode("syncRuns:18446744073709551616");
+        for c in [
+            "", "!!!", "%%", "bm9wZQ", &plus, &neg, &no_uuid, &nul, &huge, &past_i64, &past_u64,
+        ] {
             assert!(
                 matches!(
                     decode_offset("syncRuns", c),

@@ -8,35 +8,43 @@ use async_graphql::ErrorExtensions;
 use std::sync::Arc;
 use tributary_store::StoreError;
 
-/// Codes of errors raised before execution (the document) and by the HTTP layer.
+/// Every `extensions.code` this gateway answers with, and when (the README's "Error codes"
+/// table lists them with their HTTP status). A request error (the request is refused before
+/// execution: no `data` entry) has status 400 under `application/graphql-response+json` and
+/// 200 under `application/json`, unless its own status is given here.
 pub mod code {
-    /// An argument value is out of range or malformed (`first: 1000`, `id: "x"`).
+    /// The client's input is invalid: the document does not validate against the schema
+    /// (unknown field, wrong argument type, missing variable, unknown operation name), or an
+    /// argument value is out of range or malformed (`first: 1000`, `id: "x"`, a NUL
+    /// character). A request error when found before execution, a field error after.
     pub const VALIDATION_FAILED: &str = "VALIDATION_FAILED";
-    /// A pagination cursor that this server did not hand out.
+    /// A pagination cursor that this server did not hand out (field error).
     pub const BAD_CURSOR: &str = "BAD_CURSOR";
-    /// The thing asked for does not exist (unknown route).
+    /// The thing asked for does not exist (unknown route: 404).
     pub const NOT_FOUND: &str = "NOT_FOUND";
-    /// Something failed on our side; details are in the server log only.
+    /// Something failed on our side (500 when nothing could be answered); details are in the
+    /// server log only.
     pub const INTERNAL: &str = "INTERNAL";
-    /// The query did not finish within the configured query timeout.
+    /// The query did not finish within the configured query timeout and was cancelled (504).
     pub const TIMEOUT: &str = "TIMEOUT";
+    /// The server is shutting down and cancelled the query past its grace period (503).
+    pub const SHUTTING_DOWN: &str = "SHUTTING_DOWN";
     /// The GraphQL document does not parse.
     pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
-    /// The GraphQL document does not validate against the schema (unknown field, wrong
-    /// argument type, missing variable …).
-    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
-    /// The document nests fields deeper than the configured limit.
+    /// The document nests fields (fragments expanded) or brackets deeper than the limit.
     pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
-    /// The document's complexity exceeds the configured limit.
+    /// The document's cost (fragments expanded, lists by `first`) exceeds the limit.
     pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
     /// The HTTP request is not a well-formed GraphQL-over-HTTP request (bad JSON, `query`
-    /// missing or not a string …).
+    /// missing or not a string …): 400.
     pub const BAD_REQUEST: &str = "BAD_REQUEST";
-    /// The request's `Content-Type` is missing or not `application/json`.
+    /// The request body (or a GET's query string) is larger than the body limit: 413.
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    /// The request's `Content-Type` is missing or not `application/json`: 415.
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
-    /// The `Accept` header admits no media type this server can produce.
+    /// The `Accept` header admits no media type this server can produce: 406.
     pub const NOT_ACCEPTABLE: &str = "NOT_ACCEPTABLE";
-    /// The HTTP method cannot run this operation (a mutation over GET).
+    /// The HTTP method cannot run this operation (a mutation over GET): 405.
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
     /// No API key, or an unknown or revoked one (HTTP 401; see `auth`).
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";

@@ -26,6 +26,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What the GraphQL handlers share.
@@ -34,9 +35,26 @@ pub(crate) struct Shared {
     pub(crate) state: AppState,
     pub(crate) schema: TributarySchema,
     /// This replica's request metrics.
-    pub(crate) metrics: std::sync::Arc<crate::metrics::Metrics>,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
     /// This replica's persisted-query cache and allow-list.
-    pub(crate) apq: std::sync::Arc<crate::apq::Apq>,
+    pub(crate) apq: Arc<crate::apq::Apq>,
+    /// Flips to `true` when the server's shutdown grace period is over: queries still running
+    /// are cancelled.
+    pub(crate) cancel: tokio::sync::watch::Receiver<bool>,
+    /// The schema's types, for [`crate::cost`].
+    pub(crate) registry: Arc<async_graphql::registry::Registry>,
+    /// The cost bounds of the configuration.
+    pub(crate) limits: crate::cost::Limits,
+}
+
+/// Aborts a spawned query when the handler that waits for it is dropped (the client went
+/// away) or gives up on it (timeout, shutdown).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The media type of a GraphQL response.
@@ -389,6 +407,15 @@ pub(crate) async fn graphql_get(
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
+    let limit = shared.state.config.body_limit_bytes;
+    if raw.len() > limit {
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            code::PAYLOAD_TOO_LARGE,
+            format!("the query string is larger than the limit of {limit} bytes"),
+        );
+    }
     match Params::from_query_string(&raw) {
         Ok(params) => execute(&shared, media, params, Method::GET, principal).await,
         Err(message) => error_response(StatusCode::BAD_REQUEST, media, code::BAD_REQUEST, message),
@@ -461,12 +488,13 @@ impl Shape {
     ) {
         use async_graphql::parser::types::Selection;
         for item in &set.items {
+            // Spreads spend the budget too: a fragment of spreads only still expands.
+            if *budget == 0 {
+                return;
+            }
+            *budget -= 1;
             match &item.node {
                 Selection::Field(field) => {
-                    if *budget == 0 {
-                        return;
-                    }
-                    *budget -= 1;
                     let key = field.node.response_key().node.as_str();
                     let at = match self.0.iter().position(|(k, _)| k == key) {
                         Some(at) => at,
@@ -585,6 +613,10 @@ async fn execute_named(
             );
         }
     };
+    // Before anything parses the document.
+    if let Err(e) = crate::cost::nesting(&query) {
+        return refused(media, e);
+    }
     let mut request = async_graphql::Request::new(query);
     request.operation_name = params.operation_name;
     if let Some(vars) = params.variables {
@@ -604,6 +636,17 @@ async fn execute_named(
                 );
             }
         }
+    }
+    // The cost bounds, on the parsed document before async-graphql sees it: its own checks
+    // after parsing (recursion depth, directives) and its validation expand fragments
+    // without memory. A document that does not parse is reported by `execute` below.
+    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+        if let Err(e) =
+            crate::cost::check(&shared.registry, &doc, &request.variables, shared.limits)
+        {
+            return refused(media, e);
+        }
+        request.set_parsed_query(doc);
     }
     let selected = selected_operation(&mut request);
     let name = selected.as_ref().and_then(|s| s.name.clone());
@@ -638,23 +681,58 @@ async fn execute_named(
     let marker = ExecutionMarker::default();
     let request = request.data(marker.clone()).data(principal);
     let timeout: Duration = shared.state.config.query_timeout;
-    let Ok(mut response) = tokio::time::timeout(timeout, shared.schema.execute(request)).await
-    else {
-        tracing::warn!(timeout_ms = timeout.as_millis() as u64, "query timed out");
-        let mut response = named(
-            error_response(
-                StatusCode::GATEWAY_TIMEOUT,
-                media,
-                code::TIMEOUT,
-                format!("the query did not finish within {} ms", timeout.as_millis()),
-            ),
-            name,
-        );
-        // It ran, and failed: not a refusal.
-        if let Some(outcome) = response.extensions_mut().get_mut::<GraphqlOutcome>() {
-            outcome.outcome = Outcome::Error;
+    // The query runs in its own task, dropped at the deadline: every field resolution yields
+    // now and then (`checks`), so the work stops there instead of running on unobserved.
+    let schema = shared.schema.clone();
+    let task = tokio::spawn(async move { schema.execute(request).await });
+    let _abort = AbortOnDrop(task.abort_handle());
+    let mut cancel = shared.cancel.clone();
+    let outcome = tokio::select! {
+        joined = task => Some(joined),
+        () = tokio::time::sleep(timeout) => None,
+        Ok(_) = cancel.wait_for(|cancelled| *cancelled) => {
+            tracing::warn!("query cancelled: the server is shutting down");
+            return ran_and_failed(named(
+                error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    media,
+                    code::SHUTTING_DOWN,
+                    "the server is shutting down; retry on another instance",
+                ),
+                name,
+            ));
         }
-        return response;
+    };
+    let mut response = match outcome {
+        Some(Ok(response)) => response,
+        Some(Err(e)) => {
+            // A resolver panicked: a bug of ours, never an empty reply.
+            tracing::error!(error = %e, "query task failed");
+            return ran_and_failed(named(
+                error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    media,
+                    code::INTERNAL,
+                    "internal error",
+                ),
+                name,
+            ));
+        }
+        None => {
+            tracing::warn!(
+                timeout_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+                "query timed out and was cancelled"
+            );
+            return ran_and_failed(named(
+                error_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    media,
+                    code::TIMEOUT,
+                    format!("the query did not finish within {} ms", timeout.as_millis()),
+                ),
+                name,
+            ));
+        }
     };
     let executed = marker.executed();
     if let Some(selected) = &selected {
@@ -664,15 +742,8 @@ async fn execute_named(
         if !has_code(e) {
             // Request errors without a code come from choosing the operation ("operation name
             // required"); execution errors without one from coercing argument values. Our
-            // resolvers always set a code.
-            set_code(
-                e,
-                if executed {
-                    code::VALIDATION_FAILED
-                } else {
-                    code::GRAPHQL_VALIDATION_FAILED
-                },
-            );
+            // resolvers always set a code. Both are the client's invalid input.
+            set_code(e, code::VALIDATION_FAILED);
         }
     }
     let status = if !executed && media == MediaType::GraphqlResponse {
@@ -710,6 +781,67 @@ async fn execute_named(
             .collect(),
     });
     out
+}
+
+/// A request refused before it ran (no `data`), with `error`'s code.
+fn refused(media: MediaType, error: ServerError) -> Response {
+    let body = Body {
+        errors: std::slice::from_ref(&error),
+        data: None,
+        extensions: &BTreeMap::new(),
+    };
+    let mut response = respond(request_error_status(media), media, &body);
+    let codes = error
+        .extensions
+        .as_ref()
+        .and_then(|x| x.get("code"))
+        .map(|c| match c {
+            async_graphql::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .into_iter()
+        .collect();
+    response.extensions_mut().insert(GraphqlOutcome {
+        operation: None,
+        outcome: Outcome::Rejected,
+        codes,
+    });
+    response
+}
+
+/// `response` counted as a query that ran and failed (timed out, cancelled, panicked), not
+/// as a refusal.
+fn ran_and_failed(mut response: Response) -> Response {
+    if let Some(outcome) = response.extensions_mut().get_mut::<GraphqlOutcome>() {
+        outcome.outcome = Outcome::Error;
+    }
+    response
+}
+
+/// Turns the body limit's plain-text 413 into a GraphQL error on `/graphql` (push routes keep
+/// their own, vendor-shaped, errors).
+pub(crate) async fn payload_too_large(
+    State(limit): State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let graphql = request.uri().path() == "/graphql";
+    let media = negotiate(request.headers()).unwrap_or(MediaType::Json);
+    let response = next.run(request).await;
+    let ours = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"));
+    if !graphql || ours || response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        media,
+        code::PAYLOAD_TOO_LARGE,
+        format!("the request body is larger than the limit of {limit} bytes"),
+    )
 }
 
 /// `GET /healthz`: the process serves HTTP.
@@ -858,6 +990,40 @@ mod tests {
             "query=a&query=b",
         ] {
             assert!(Params::from_query_string(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Request parsing answers `Ok` or an error message for any bytes and any query
+        /// string, never a panic; so do the document bounds for any query text.
+        #[test]
+        fn request_parsing_never_panics(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            raw in "\\PC{0,200}",
+            query in "[{}()\\[\\]a-z:$!.@ \"#\\\\\n]{0,200}",
+        ) {
+            if let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) {
+                let _ = Params::from_json(json);
+            }
+            let _ = Params::from_query_string(&raw);
+            let _ = Params::from_query_string(&String::from_utf8_lossy(&body));
+            let _ = crate::cost::nesting(&query);
+            if let Ok(doc) = async_graphql::parser::parse_query(&query) {
+                let registry = crate::cost::registry();
+                let limits = crate::cost::Limits { max_cost: 10_000, max_depth: 12 };
+                let _ = crate::cost::check(&registry, &doc, &Variables::default(), limits);
+            }
+        }
+
+        /// Well-formed POST bodies parse to what they say.
+        #[test]
+        fn post_bodies_round_trip(query in "\\PC{0,100}", name in proptest::option::of("[A-Za-z_]{1,20}")) {
+            let body = serde_json::json!({"query": query, "operationName": name});
+            let p = Params::from_json(body).unwrap();
+            proptest::prop_assert_eq!(p.query, Some(query));
+            proptest::prop_assert_eq!(p.operation_name, name);
         }
     }
 

@@ -14,9 +14,13 @@
 //! - [`app`]: the router: `POST`/`GET /graphql` (GraphQL over HTTP, answering
 //!   `application/graphql-response+json` or `application/json` as the client accepts),
 //!   GraphiQL at `/` (every file it loads embedded, see `graphiql`), `/healthz`, `/readyz`,
-//!   Prometheus `/metrics` (`metrics`); with a body size limit, timeouts, request ids
-//!   ([`request_id`]) and request tracing, persisted queries and an allow-list (`apq`,
-//!   [`PersistedQueries`]), and switches for introspection, GraphiQL and CORS (`switches`). [`serve`] runs it with graceful shutdown. Push connectors' ingest routes
+//!   Prometheus `/metrics` (`metrics`); with a body size limit (413 as a GraphQL error), query
+//!   cost and depth bounds counted with fragments expanded before anything else walks the
+//!   document (`cost`), a query timeout that cancels the query's task, caps on concurrent
+//!   fields, request ids ([`request_id`]) and request tracing, persisted queries and an
+//!   allow-list (`apq`, [`PersistedQueries`]), and switches for introspection, GraphiQL and CORS
+//!   (`switches`). [`serve`] runs it with a graceful shutdown bounded by
+//!   [`GatewayConfig::shutdown_grace`]. Push connectors' ingest routes
 //!   ([`PushMount`]) are mounted under their prefixes: a request is committed through the
 //!   sync engine before it is acknowledged.
 //! - [`auth`]: API keys (`Authorization: Bearer`), the [`Principal`] each request runs as,
@@ -42,6 +46,7 @@ pub mod scalars;
 
 mod apq;
 mod checks;
+mod cost;
 mod cursor;
 mod graphiql;
 mod http;
@@ -69,7 +74,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::http::{HeaderName, header};
 use axum::routing::get;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
@@ -94,9 +99,18 @@ pub struct GatewayConfig {
     pub request_timeout: Duration,
     /// Deepest field nesting allowed (introspection not counted); code `QUERY_TOO_DEEP`.
     pub max_depth: usize,
-    /// Highest query complexity allowed (a list field counts its selection once per node it
-    /// may return); code `QUERY_TOO_COMPLEX`.
+    /// Highest query cost allowed, counted on the document before validation with fragments
+    /// expanded: a field counts 1 (an expensive one what it declares, the ARR bridge 1,000), a
+    /// paged list its selection once per node `first` asks for; code `QUERY_TOO_COMPLEX`.
     pub max_complexity: usize,
+    /// Root fields of one request resolved at the same time (each may hold a store
+    /// connection), so one request of many aliases cannot take the whole pool.
+    pub request_concurrency: usize,
+    /// Expensive fields (the ARR bridge) resolved at the same time across all requests.
+    pub expensive_concurrency: usize,
+    /// How long `serve` lets requests in flight finish after a shutdown signal before it
+    /// cancels them and returns.
+    pub shutdown_grace: Duration,
     /// How long the child loaders wait to gather keys into one batch. Lists and `account`
     /// prefetch their children by look-ahead and never wait; only deeper levels do.
     pub batch_delay: Duration,
@@ -121,6 +135,9 @@ impl Default for GatewayConfig {
             request_timeout: Duration::from_secs(60),
             max_depth: 12,
             max_complexity: 10_000,
+            request_concurrency: 4,
+            expensive_concurrency: 2,
+            shutdown_grace: Duration::from_secs(10),
             batch_delay: loaders::DEFAULT_BATCH_DELAY,
             auth: AuthConfig::default(),
             introspection: true,
@@ -161,13 +178,24 @@ fn builder(config: &GatewayConfig) -> SchemaBuilder<QueryRoot, MutationRoot, Emp
         EmptySubscription,
     )
     .extension(checks::RequestChecks {
-        max_depth: config.max_depth,
-        max_complexity: config.max_complexity,
+        limits: cost_limits(config),
+        fields_per_request: config.request_concurrency,
+        expensive: Arc::new(tokio::sync::Semaphore::new(
+            config.expensive_concurrency.max(1),
+        )),
     });
     if config.introspection {
         builder
     } else {
         builder.disable_introspection()
+    }
+}
+
+/// The cost limits of `config`.
+pub(crate) fn cost_limits(config: &GatewayConfig) -> cost::Limits {
+    cost::Limits {
+        max_cost: u64::try_from(config.max_complexity).unwrap_or(u64::MAX),
+        max_depth: config.max_depth,
     }
 }
 
@@ -204,6 +232,17 @@ pub fn app(state: AppState) -> Router {
 }
 
 pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
+    // Never cancelled (a closed channel is not a cancellation): `serve` builds its router
+    // with a cancel it controls.
+    let (_, never) = tokio::sync::watch::channel(false);
+    router_with_cancel(state, schema, never)
+}
+
+fn router_with_cancel(
+    state: AppState,
+    schema: TributarySchema,
+    cancel: tokio::sync::watch::Receiver<bool>,
+) -> Router {
     let config = state.config.clone();
     let authenticator = Arc::new(auth::Authenticator::new(
         state.store.clone(),
@@ -213,8 +252,11 @@ pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
     let metrics = Arc::new(metrics::Metrics::default());
     let apq = Arc::new(apq::Apq::new(config.persisted_queries.clone()));
     let shared = http::Shared {
+        limits: cost_limits(&state.config),
+        registry: Arc::new(cost::registry()),
         state,
         schema,
+        cancel,
         metrics: metrics.clone(),
         apq,
     };
@@ -256,6 +298,10 @@ pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
                     metrics::track,
                 ))
                 .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+                .layer(axum::middleware::from_fn_with_state(
+                    config.body_limit_bytes,
+                    http::payload_too_large,
+                ))
                 .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
@@ -269,8 +315,9 @@ pub(crate) fn router(state: AppState, schema: TributarySchema) -> Router {
     }
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in
-/// flight and returns.
+/// Serves [`app`] on `listener` until `shutdown` completes; then stops accepting, lets the
+/// requests in flight finish for up to [`GatewayConfig::shutdown_grace`], cancels those still
+/// running (they answer 503 `SHUTTING_DOWN`) and returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -279,9 +326,37 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "gateway listening");
     }
+    let grace = state.config.shutdown_grace;
+    let schema = schema_with_config(state.store.clone(), &state.config);
+    let (cancel, cancelled) = tokio::sync::watch::channel(false);
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
     // Peer addresses key the rate limit of anonymous requests.
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = router_with_cancel(state, schema, cancelled)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = signalled.send(());
+        })
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result,
+        _ = on_signal => {}
+    }
+    tracing::info!(
+        grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+        "shutting down: finishing requests in flight"
+    );
+    if let Ok(result) = tokio::time::timeout(grace, &mut server).await {
+        return result;
+    }
+    tracing::warn!("shutdown grace period over: cancelling requests in flight");
+    let _ = cancel.send(true);
+    // Cancelled handlers answer at once; a connection that still does not close is left to
+    // the end of the process.
+    match tokio::time::timeout(Duration::from_secs(1), &mut server).await {
+        Ok(result) => result,
+        Err(_) => Ok(()),
+    }
 }

@@ -283,6 +283,11 @@ const POOL_PER_CORE: u32 = 4;
 #[derive(Clone, Debug)]
 pub struct Store {
     db: DatabaseConnection,
+    /// On a SQLite file, the one connection that runs write transactions
+    /// ([`Store::begin_write`]): SQLite has one writer at a time anyway, and with its own
+    /// connection a commit never waits for a pool that readers (a gateway under load) hold.
+    /// Elsewhere writes share `db`.
+    writer: Option<DatabaseConnection>,
     /// How much `external_refs` grew since its statistics were last refreshed.
     growth: std::sync::Arc<write::Growth>,
     /// Bumped by every key revocation ([`Store::api_keys_generation`]).
@@ -339,6 +344,11 @@ impl Store {
                     .min_connections(cores);
             }
         }
+        let writer_opts = matches!(target, Target::SqliteFile { .. }).then(|| {
+            let mut w = opts.clone();
+            w.max_connections(1).min_connections(1);
+            w
+        });
         let db = Database::connect(opts)
             .await
             .map_err(|e| target.failed(describe_db_err(&e)))?;
@@ -349,8 +359,17 @@ impl Store {
                 .await
                 .map_err(|e| target.failed(describe_db_err(&e)))?;
         }
+        let writer = match writer_opts {
+            Some(w) => Some(
+                Database::connect(w)
+                    .await
+                    .map_err(|e| target.failed(describe_db_err(&e)))?,
+            ),
+            None => None,
+        };
         Ok(Self {
             db,
+            writer,
             growth: Default::default(),
             keys_generation: Default::default(),
         })
@@ -395,6 +414,9 @@ impl Store {
 
     /// Closes the pool.
     pub async fn close(self) -> Result<(), StoreError> {
+        if let Some(writer) = self.writer {
+            writer.close().await?;
+        }
         self.db.close().await?;
         Ok(())
     }
@@ -409,7 +431,8 @@ impl Store {
                 .then_some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        Ok(self.db.begin_with_options(options).await?)
+        let conn = self.writer.as_ref().unwrap_or(&self.db);
+        Ok(conn.begin_with_options(options).await?)
     }
 
     /// The underlying connection, for tests of this crate.

@@ -152,6 +152,9 @@ pub struct SyncEngine {
     store: Store,
     batch_size: usize,
     drift_policy: DriftPolicy,
+    /// Commit tasks running, shared by clones of this engine, so
+    /// [`SyncEngine::commits_finished`] can wait for them all.
+    commits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl SyncEngine {
@@ -161,6 +164,17 @@ impl SyncEngine {
             store,
             batch_size: 5_000,
             drift_policy: DriftPolicy::default(),
+            commits: std::sync::Arc::default(),
+        }
+    }
+
+    /// Waits until no batch of this engine (or a clone of it) is being committed. A sync
+    /// dropped mid-run (a worker stopping) leaves its batch in flight to commit with its
+    /// checkpoint; a process that waits here before it exits keeps that batch instead of
+    /// rolling it back.
+    pub async fn commits_finished(&self) {
+        while self.commits.load(std::sync::atomic::Ordering::Acquire) > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
 
@@ -572,8 +586,10 @@ impl SyncEngine {
         }
         let items = batch.records_read;
         let store = self.store.clone();
+        let running = CommitRunning::new(&self.commits);
         let task = tokio::spawn(
             async move {
+                let _running = running;
                 if let Some((run, update)) = schema_update {
                     store
                         .record_schema(run, &batch.connector, &batch.stream, &update)
@@ -588,6 +604,22 @@ impl SyncEngine {
             .in_current_span(),
         );
         InflightCommit { task, read: items }
+    }
+}
+
+/// Counts a commit task as running until it is dropped (it finished, or it panicked).
+struct CommitRunning(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl CommitRunning {
+    fn new(count: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Self {
+        count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        CommitRunning(std::sync::Arc::clone(count))
+    }
+}
+
+impl Drop for CommitRunning {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 

@@ -362,3 +362,92 @@ async fn a_spent_quota_pauses_the_run_at_its_checkpoint_without_failing() {
         49
     );
 }
+
+/// Serves one page and its checkpoint, then tells the test that the engine asks for more
+/// (the page's commit is then under way) and never answers: a run a worker stops mid-stream.
+struct Stalling {
+    per_page: usize,
+    asked_for_more: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+#[async_trait]
+impl Connector for Stalling {
+    fn kind(&self) -> &'static str {
+        "paged"
+    }
+    fn instance(&self) -> &str {
+        "paged-test"
+    }
+    async fn check(&self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+    fn streams(&self) -> Vec<StreamSpec> {
+        paged(None).streams()
+    }
+    fn read<'a>(
+        &'a self,
+        _stream: &'a StreamSpec,
+        _mode: SyncMode,
+        _state: Option<StreamState>,
+    ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
+        let mut items: Vec<Result<ReadItem, ConnectorError>> = (0..self.per_page)
+            .map(|n| {
+                Ok(ReadItem::Record(Box::new(SourceRecord {
+                    external_ref: ExternalRef::new(
+                        "paged",
+                        "paged-test",
+                        "accounts",
+                        n.to_string(),
+                    ),
+                    source_updated_at: None,
+                    raw: json!({"id": n}),
+                    entity: Entity::Account(Account::named(format!("Account {n:05}"))),
+                })))
+            })
+            .collect();
+        items.push(Ok(ReadItem::Checkpoint(StreamState(json!({"page": 1})))));
+        let signal = self.asked_for_more.lock().expect("lock").take();
+        let stall = stream::once(async move {
+            if let Some(tx) = signal {
+                let _ = tx.send(());
+            }
+            futures::future::pending::<Result<ReadItem, ConnectorError>>().await
+        });
+        stream::iter(items).chain(stall).boxed()
+    }
+}
+
+#[tokio::test]
+async fn a_sync_stopped_mid_stream_lets_its_batch_commit_with_its_checkpoint() {
+    for db in TestDatabase::all().await.unwrap() {
+        let store = db.store().await.unwrap();
+        let (tx, asked) = tokio::sync::oneshot::channel();
+        let conn = Stalling {
+            per_page: 3_000,
+            asked_for_more: std::sync::Mutex::new(Some(tx)),
+        };
+        let engine = SyncEngine::new(store.clone());
+        let run = engine.clone();
+        tokio::select! {
+            _ = run.sync(&conn, SyncMode::FullRefresh, &[], &NoProgress) => panic!("the sync cannot end"),
+            _ = asked => {}
+        }
+        // The sync future is dropped here, as a stopping worker drops it; its batch commits.
+        engine.commits_finished().await;
+        let counts = store.counts().await.unwrap();
+        assert_eq!(
+            counts.entities[&EntityKind::Account],
+            3_000,
+            "{}",
+            db.backend
+        );
+        assert_eq!(
+            store.load_state("paged-test", "accounts").await.unwrap(),
+            Some(json!({"page": 1})),
+            "{}",
+            db.backend
+        );
+        store.close().await.unwrap();
+        db.cleanup().await.unwrap();
+    }
+}

@@ -392,8 +392,16 @@ impl RevenueQuery {
             .all_revenue_events(&filter)
             .await
             .map_err(GatewayError::from)?;
-        let lines: Vec<LedgerLine> = rows.iter().map(line).collect();
-        let bridge = bridge::bridge(&lines, from.0, to.0).map_err(GatewayError::from)?;
+        // Folding the whole ledger is CPU work: it runs off the async workers (a request
+        // holds one of the few expensive-field permits meanwhile, see `checks`).
+        let (from, to) = (from.0, to.0);
+        let bridge = tokio::task::spawn_blocking(move || {
+            let lines: Vec<LedgerLine> = rows.iter().map(line).collect();
+            bridge::bridge(&lines, from, to)
+        })
+        .await
+        .map_err(|_| GatewayError::Misconfigured("the ARR bridge computation stopped"))?
+        .map_err(GatewayError::from)?;
         Ok(bridge.map(Into::into))
     }
 }

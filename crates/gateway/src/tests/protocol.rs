@@ -224,7 +224,7 @@ async fn graphql_over_http_conformance() {
                 body: r#"{"query": "{ f8f31403dfe404bccbb0e835f2629c6a7 }"}"#,
                 status: StatusCode::BAD_REQUEST,
                 has_data: Some(false),
-                code: Some("GRAPHQL_VALIDATION_FAILED"),
+                code: Some("VALIDATION_FAILED"),
                 ..Default::default()
             },
             Case {
@@ -232,7 +232,7 @@ async fn graphql_over_http_conformance() {
                 accept: Some("application/json"),
                 body: r#"{"query": "{ f8f31403dfe404bccbb0e835f2629c6a7 }"}"#,
                 has_data: Some(false),
-                code: Some("GRAPHQL_VALIDATION_FAILED"),
+                code: Some("VALIDATION_FAILED"),
                 ..Default::default()
             },
             Case {
@@ -242,7 +242,7 @@ async fn graphql_over_http_conformance() {
                 body: r#"{"query": "query CoerceFailure($id: ID!) { __typename }", "variables": {"id": null}}"#,
                 status: StatusCode::BAD_REQUEST,
                 has_data: Some(false),
-                code: Some("GRAPHQL_VALIDATION_FAILED"),
+                code: Some("VALIDATION_FAILED"),
                 ..Default::default()
             },
             Case {
@@ -252,7 +252,7 @@ async fn graphql_over_http_conformance() {
                 body: r#"{"query": "query A { __typename } query B { __typename }"}"#,
                 status: StatusCode::BAD_REQUEST,
                 has_data: Some(false),
-                code: Some("GRAPHQL_VALIDATION_FAILED"),
+                code: Some("VALIDATION_FAILED"),
                 ..Default::default()
             },
             Case {
@@ -390,7 +390,7 @@ async fn argument_errors_carry_codes_and_never_a_500() {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST);
         let codes = reply.codes();
         assert!(!codes.is_empty(), "{}", reply.text());
-        assert!(codes.iter().all(|c| c == "GRAPHQL_VALIDATION_FAILED"), "{}", reply.text());
+        assert!(codes.iter().all(|c| c == "VALIDATION_FAILED"), "{}", reply.text());
         let reply = query_reply(
             &app,
             r#"{ account(id: "0190f5c4-0000-7000-8000-000000000000") { arr(asOf: "yesterday") { amount } } }"#,
@@ -398,7 +398,7 @@ async fn argument_errors_carry_codes_and_never_a_500() {
         )
         .await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
-        assert_eq!(reply.codes(), ["GRAPHQL_VALIDATION_FAILED"]);
+        assert_eq!(reply.codes(), ["VALIDATION_FAILED"]);
     })
     .await;
 }
@@ -514,6 +514,22 @@ async fn request_size_and_time_are_bounded() {
             json!({"query": "{ __typename }", "variables": {"pad": "x".repeat(2 * 1024 * 1024)}});
         let reply = post(&app, GQL, big.to_string()).await;
         assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+        // A GraphQL error, not the body limit's plain text.
+        assert_eq!(reply.codes(), ["PAYLOAD_TOO_LARGE"], "{}", reply.text());
+        assert!(reply.json().get("data").is_none());
+        // A GET's query string is held to the same limit.
+        let small = router_with(
+            &store,
+            GatewayConfig {
+                body_limit_bytes: 1000,
+                ..GatewayConfig::default()
+            },
+        );
+        let q = format!("query=%7B__typename%7D%23{}", "x".repeat(2000));
+        let reply = get(&small, &format!("/graphql?{q}"), GQL).await;
+        assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(reply.codes(), ["PAYLOAD_TOO_LARGE"], "{}", reply.text());
+        assert!(reply.text().contains("query string"), "{}", reply.text());
 
         // The loader's batching window outlasts the query timeout, so the query cannot
         // finish in time whatever the machine's speed. (The page prefetches its children; the
@@ -569,6 +585,54 @@ async fn serve_answers_on_a_socket_and_shuts_down_gracefully() {
             .expect("server stops")
             .unwrap()
             .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shutdown_cancels_queries_still_running_after_the_grace_period() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for_each_backend(|store| async move {
+        load_fixtures(&store).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // The loader's 30 s batching window keeps the query running (see
+        // `request_size_and_time_are_bounded`).
+        let config = GatewayConfig {
+            batch_delay: Duration::from_secs(30),
+            shutdown_grace: Duration::from_millis(300),
+            ..GatewayConfig::default()
+        };
+        let server = tokio::spawn(crate::serve(
+            listener,
+            AppState {
+                config,
+                ..AppState::new(store.clone())
+            },
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let body = json!({"query": "{ accounts { nodes { subscriptions { contacts { person { externalRefs { externalId } } } } } } }"}).to_string();
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST /graphql HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nAccept: {GQL}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        conn.write_all(request.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.send(()).unwrap();
+        // Generous: the grace period is 0.3 s, then one more second at most.
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("serve returns after its grace period")
+            .unwrap()
+            .unwrap();
+        let mut raw = String::new();
+        conn.read_to_string(&mut raw).await.unwrap();
+        assert!(raw.starts_with("HTTP/1.1 503"), "{raw}");
+        assert!(raw.contains("SHUTTING_DOWN"), "{raw}");
     })
     .await;
 }

@@ -160,6 +160,12 @@ macro_rules! child {
 }
 pub(crate) use child;
 
+/// An offset or limit as SQL binds it: a signed 64-bit integer. Larger values (a forged
+/// cursor) select nothing either way, and would make the driver fail to bind.
+pub(crate) fn sql_count(n: u64) -> u64 {
+    n.min(i64::MAX as u64)
+}
+
 /// The error for a stored value that does not decode.
 pub(crate) fn corrupt(table: &'static str, column: &str, value: &str) -> StoreError {
     StoreError::Corrupt {

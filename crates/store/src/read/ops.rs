@@ -211,8 +211,8 @@ impl Store {
         let rows = q
             .order_by_desc(sync_run::Column::StartedAt)
             .order_by_desc(sync_run::Column::Id)
-            .offset(offset)
-            .limit(limit)
+            .offset(super::sql_count(offset))
+            .limit(super::sql_count(limit))
             .all(self.db())
             .await?;
         let rows = rows
@@ -263,8 +263,8 @@ impl Store {
         let total = self.count_if(count, &q).await?;
         let rows = q
             .order_by_desc(quarantine::Column::Id)
-            .offset(offset)
-            .limit(limit)
+            .offset(super::sql_count(offset))
+            .limit(super::sql_count(limit))
             .all(self.db())
             .await?;
         Ok((rows.into_iter().map(QuarantineRow::from).collect(), total))

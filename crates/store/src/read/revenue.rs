@@ -129,7 +129,11 @@ impl Store {
     ) -> Result<(Vec<RevenueEventRow>, Option<u64>), StoreError> {
         let q = revenue_event_query(filter);
         let total = self.count_if(count, &q).await?;
-        let rows = q.offset(offset).limit(limit).all(self.db()).await?;
+        let rows = q
+            .offset(super::sql_count(offset))
+            .limit(super::sql_count(limit))
+            .all(self.db())
+            .await?;
         Ok((decode_all(rows)?, total))
     }
 
