@@ -615,9 +615,14 @@ async fn shutdown_cancels_queries_still_running_after_the_grace_period() {
             },
         ));
         let body = json!({"query": "{ accounts { nodes { subscriptions { contacts { person { externalRefs { externalId } } } } } } }"}).to_string();
+        let key = store
+            .create_api_key("shutdown-test", KeyScope::Graphql(Role::Admin))
+            .await
+            .unwrap();
         let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
         let request = format!(
-            "POST /graphql HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nAccept: {GQL}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /graphql HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nAccept: {GQL}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            key.secret.expose(),
             body.len()
         );
         conn.write_all(request.as_bytes()).await.unwrap();
