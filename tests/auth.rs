@@ -10,8 +10,8 @@ mod common;
 use anyhow::{Result, ensure};
 use async_trait::async_trait;
 use common::Gateway;
+use common::logs::Buffer;
 use serde_json::{Value, json};
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tributary::demo::{self, DemoOptions};
@@ -23,27 +23,6 @@ use tributary_gateway::{GatewayConfig, PushMount, RateLimit};
 use tributary_model::{Account, Entity, EntityKind, ExternalRef, SourceRecord};
 use tributary_store::testing::TestDatabase;
 use tributary_store::{KeyScope, Role, Store};
-
-/// Logs written by the test's subscriber.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// A Segment-like push source: `POST /v1/accounts` with the write key as the HTTP basic user.
 struct Web;
@@ -348,16 +327,11 @@ async fn scenario(db: &TestDatabase, secrets: &mut Vec<String>) -> Result<()> {
 #[tokio::test]
 async fn keys_roles_and_limits_over_http_and_no_key_in_logs_or_database() -> Result<()> {
     let logs = Buffer::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(logs.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = logs.capture();
     for db in TestDatabase::all().await? {
         let mut secrets = Vec::new();
         scenario(&db, &mut secrets).await?;
-        let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+        let text = logs.text();
         ensure!(text.contains("rate limited"), "the logs were not captured");
         for secret in &secrets {
             // The display prefix (`trb_` and 8 characters) may be shown; the rest never.

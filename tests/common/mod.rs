@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 pub mod ledger;
+pub mod logs;
 pub mod metrics;
 
 use anyhow::{Context, Result, ensure};
