@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use common::Gateway;
 use common::logs::Buffer;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tributary::demo::{self, DemoOptions};
 use tributary_connector::{
