@@ -40,6 +40,9 @@ pub mod code {
     pub const BAD_REQUEST: &str = "BAD_REQUEST";
     /// The request body (or a GET's query string) is larger than the body limit: 413.
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    /// The whole HTTP exchange (a slow upload included) took longer than the request timeout:
+    /// 408.
+    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     /// The request's `Content-Type` is missing or not `application/json`: 415.
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "UNSUPPORTED_MEDIA_TYPE";
     /// The `Accept` header admits no media type this server can produce: 406.

@@ -818,10 +818,18 @@ fn ran_and_failed(mut response: Response) -> Response {
     response
 }
 
-/// Turns the body limit's plain-text 413 into a GraphQL error on `/graphql` (push routes keep
-/// their own, vendor-shaped, errors).
-pub(crate) async fn payload_too_large(
-    State(limit): State<usize>,
+/// The limits the HTTP layers below [`transport_errors`] enforce, for its messages.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TransportLimits {
+    pub(crate) body_limit_bytes: usize,
+    pub(crate) request_timeout: Duration,
+}
+
+/// Turns the plain-text answers of the body limit (413) and the request timeout (408, a body
+/// that arrives too slowly) into GraphQL errors on `/graphql`; push routes keep their own,
+/// vendor-shaped, errors.
+pub(crate) async fn transport_errors(
+    State(limits): State<TransportLimits>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -833,15 +841,30 @@ pub(crate) async fn payload_too_large(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.contains("json"));
-    if !graphql || ours || response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+    if !graphql || ours {
         return response;
     }
-    error_response(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        media,
-        code::PAYLOAD_TOO_LARGE,
-        format!("the request body is larger than the limit of {limit} bytes"),
-    )
+    match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            code::PAYLOAD_TOO_LARGE,
+            format!(
+                "the request body is larger than the limit of {} bytes",
+                limits.body_limit_bytes
+            ),
+        ),
+        StatusCode::REQUEST_TIMEOUT => error_response(
+            StatusCode::REQUEST_TIMEOUT,
+            media,
+            code::REQUEST_TIMEOUT,
+            format!(
+                "the request did not arrive and finish within {} s",
+                limits.request_timeout.as_secs()
+            ),
+        ),
+        _ => response,
+    }
 }
 
 /// `GET /healthz`: the process serves HTTP.

@@ -94,7 +94,8 @@ pub struct GatewayConfig {
     pub body_limit_bytes: usize,
     /// Longest a GraphQL operation may run; past it the client gets 504 with code `TIMEOUT`.
     pub query_timeout: Duration,
-    /// Longest a whole HTTP exchange may take (including a slow upload); past it, 408.
+    /// Longest a whole HTTP exchange may take (including a slow upload); past it, 408 with
+    /// code `REQUEST_TIMEOUT`.
     /// Should exceed `query_timeout` so that queries time out with a GraphQL error.
     pub request_timeout: Duration,
     /// Deepest field nesting allowed (introspection not counted); code `QUERY_TOO_DEEP`.
@@ -299,8 +300,11 @@ fn router_with_cancel(
                 ))
                 .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
                 .layer(axum::middleware::from_fn_with_state(
-                    config.body_limit_bytes,
-                    http::payload_too_large,
+                    http::TransportLimits {
+                        body_limit_bytes: config.body_limit_bytes,
+                        request_timeout: config.request_timeout,
+                    },
+                    http::transport_errors,
                 ))
                 .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
                 .layer(TimeoutLayer::with_status_code(

@@ -673,3 +673,51 @@ fragment TypeRef on __Type {
   ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name
   ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
 }"#;
+
+/// A body that arrives too slowly is cut at the request timeout with a GraphQL error (408
+/// `REQUEST_TIMEOUT`), not a plain-text page.
+#[tokio::test]
+async fn a_slow_upload_gets_a_graphql_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for_each_backend(|store| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = GatewayConfig {
+            query_timeout: Duration::from_millis(100),
+            request_timeout: Duration::from_millis(300),
+            ..GatewayConfig::default()
+        };
+        let server = tokio::spawn(crate::serve(
+            listener,
+            AppState {
+                config,
+                ..AppState::new(store.clone())
+            },
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let key = store
+            .create_api_key("slow-upload", KeyScope::Graphql(Role::Admin))
+            .await
+            .unwrap();
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // Announces 100 bytes and sends 10, then waits past the request timeout.
+        let head = format!(
+            "POST /graphql HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nAccept: {GQL}\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{\"query\":",
+            key.secret.expose()
+        );
+        conn.write_all(head.as_bytes()).await.unwrap();
+        let mut raw = String::new();
+        tokio::time::timeout(Duration::from_secs(10), conn.read_to_string(&mut raw))
+            .await
+            .expect("the server answers at its request timeout")
+            .unwrap();
+        assert!(raw.starts_with("HTTP/1.1 408"), "{raw}");
+        assert!(raw.contains("\"REQUEST_TIMEOUT\""), "{raw}");
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    })
+    .await;
+}
