@@ -106,18 +106,6 @@ async fn still_serves(gw: &Gateway, case: &str, accounts: u64) -> Result<()> {
     Ok(())
 }
 
-/// The fragment fan-out: each level spreads the one below twice.
-fn fan_out(levels: usize) -> String {
-    let mut q = format!("query {{ ...F{levels} }}\nfragment F0 on Query {{ a: __typename }}\n");
-    for i in 1..=levels {
-        q.push_str(&format!(
-            "fragment F{i} on Query {{ ...F{p} a: __typename ...F{p} }}\n",
-            p = i - 1
-        ));
-    }
-    q
-}
-
 fn cursor(text: &str) -> String {
     URL_SAFE_NO_PAD.encode(text)
 }
@@ -163,7 +151,7 @@ async fn hostile_requests_get_their_error_and_the_server_keeps_serving() -> Resu
             let started = Instant::now();
             case!(
                 format!("fragment fan-out of {levels} levels"),
-                query(&gw, &fan_out(levels), Value::Null).await?,
+                query(&gw, &common::fragment_fan_out(levels), Value::Null).await?,
                 400,
                 "QUERY_TOO_COMPLEX"
             );
@@ -174,7 +162,7 @@ async fn hostile_requests_get_their_error_and_the_server_keeps_serving() -> Resu
             "unused fragment fan-out",
             query(
                 &gw,
-                &fan_out(30).replace("query { ...F30 }", "query { __typename }"),
+                &common::fragment_fan_out(30).replace("query { ...F30 }", "query { __typename }"),
                 Value::Null
             )
             .await?,

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns may unwrap
 
+mod common;
+
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -192,7 +194,7 @@ async fn a_query_past_its_timeout_stops_using_cpu_within_a_second() -> Result<()
         // async-graphql expanded it before validation; it is refused before that now, even
         // under these lenient limits, and leaves no work behind.
         let sent = Instant::now();
-        let resp = request(&server, &json!({"query": fan_out(30)}))
+        let resp = request(&server, &json!({"query": common::fragment_fan_out(30)}))
             .timeout(Duration::from_secs(20))
             .send()
             .await?;
@@ -215,18 +217,6 @@ async fn a_query_past_its_timeout_stops_using_cpu_within_a_second() -> Result<()
         db.cleanup().await?;
     }
     Ok(())
-}
-
-/// The fragment fan-out: each level spreads the one below twice.
-fn fan_out(levels: usize) -> String {
-    let mut q = format!("query {{ ...F{levels} }}\nfragment F0 on Query {{ a: __typename }}\n");
-    for i in 1..=levels {
-        q.push_str(&format!(
-            "fragment F{i} on Query {{ ...F{p} a: __typename ...F{p} }}\n",
-            p = i - 1
-        ));
-    }
-    q
 }
 
 #[tokio::test]

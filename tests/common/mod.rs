@@ -112,3 +112,16 @@ impl Gateway {
         Ok(())
     }
 }
+
+/// Issue 13's fragment fan-out: `levels` fragments, each spreading the one below twice, so the
+/// query expands to 2^levels fields while its text stays a few hundred bytes per level.
+pub fn fragment_fan_out(levels: usize) -> String {
+    let mut q = format!("query {{ ...F{levels} }}\nfragment F0 on Query {{ a: __typename }}\n");
+    for i in 1..=levels {
+        q.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{p} a: __typename ...F{p} }}\n",
+            p = i - 1
+        ));
+    }
+    q
+}

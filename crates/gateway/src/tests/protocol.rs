@@ -589,14 +589,43 @@ async fn serve_answers_on_a_socket_and_shuts_down_gracefully() {
     .await;
 }
 
+/// `serve` on a loopback port with `config`: its address, an admin key, the sender that starts
+/// its shutdown, and its task.
+async fn serve_on_loopback(
+    store: &Store,
+    config: GatewayConfig,
+) -> (
+    std::net::SocketAddr,
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::serve(
+        listener,
+        AppState {
+            config,
+            ..AppState::new(store.clone())
+        },
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let name = format!("loopback-{}", uuid::Uuid::now_v7());
+    let key = store
+        .create_api_key(&name, KeyScope::Graphql(Role::Admin))
+        .await
+        .unwrap();
+    (addr, key.secret.expose().to_owned(), stop, server)
+}
+
 #[tokio::test]
 async fn shutdown_cancels_queries_still_running_after_the_grace_period() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     for_each_backend(|store| async move {
         load_fixtures(&store).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         // The loader's 30 s batching window keeps the query running (see
         // `request_size_and_time_are_bounded`).
         let config = GatewayConfig {
@@ -604,25 +633,12 @@ async fn shutdown_cancels_queries_still_running_after_the_grace_period() {
             shutdown_grace: Duration::from_millis(300),
             ..GatewayConfig::default()
         };
-        let server = tokio::spawn(crate::serve(
-            listener,
-            AppState {
-                config,
-                ..AppState::new(store.clone())
-            },
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let (addr, key, stop, server) = serve_on_loopback(&store, config).await;
         let body = json!({"query": "{ accounts { nodes { subscriptions { contacts { person { externalRefs { externalId } } } } } } }"}).to_string();
-        let key = store
-            .create_api_key("shutdown-test", KeyScope::Graphql(Role::Admin))
-            .await
-            .unwrap();
         let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
         let request = format!(
             "POST /graphql HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nAccept: {GQL}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            key.secret.expose(),
+            key,
             body.len()
         );
         conn.write_all(request.as_bytes()).await.unwrap();
@@ -680,33 +696,17 @@ fragment TypeRef on __Type {
 async fn a_slow_upload_gets_a_graphql_408() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     for_each_backend(|store| async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let config = GatewayConfig {
             query_timeout: Duration::from_millis(100),
             request_timeout: Duration::from_millis(300),
             ..GatewayConfig::default()
         };
-        let server = tokio::spawn(crate::serve(
-            listener,
-            AppState {
-                config,
-                ..AppState::new(store.clone())
-            },
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        let key = store
-            .create_api_key("slow-upload", KeyScope::Graphql(Role::Admin))
-            .await
-            .unwrap();
+        let (addr, key, stop, server) = serve_on_loopback(&store, config).await;
         let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
         // Announces 100 bytes and sends 10, then waits past the request timeout.
         let head = format!(
             "POST /graphql HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nAccept: {GQL}\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{\"query\":",
-            key.secret.expose()
+            key
         );
         conn.write_all(head.as_bytes()).await.unwrap();
         let mut raw = String::new();
