@@ -119,6 +119,7 @@ pub fn map_contact(raw: &Value, instance: &str) -> Result<Person, MapError> {
         role: p.text("role").and_then(|r| PersonRole::parse(&r)),
         account: company(raw, instance, "contact"),
         first_seen_at: datetime(&p, "createdate")?,
+        hints: vec![],
     })
 }
 

@@ -102,6 +102,7 @@ pub fn map_contact(raw: &Value, instance: &str) -> Result<Person, MapError> {
         role: None,
         account: account(&f, instance),
         first_seen_at: datetime(&f, "CreatedDate")?,
+        hints: vec![],
     })
 }
 

@@ -32,6 +32,7 @@ pub mod auth;
 mod error;
 mod http;
 pub mod kind;
+pub mod learning;
 pub mod map;
 pub mod pull;
 pub mod push;

@@ -336,6 +336,80 @@ pub struct Person {
     pub account: Option<ExternalRef>,
     /// When the source first saw this person.
     pub first_seen_at: Option<DateTime<Utc>>,
+    /// What the source says about this person's identity elsewhere (a CRM id in an LMS field,
+    /// a company name typed at sign-up…), kept for identity resolution (SPEC §4). Empty for
+    /// most CRM records; left out of the serialised form when empty, so adding hints to one
+    /// source changes no other source's content hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<IdentityHint>,
+}
+
+/// What an [`IdentityHint`] claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityHintKind {
+    /// The id of this person's contact record in a CRM (e.g. an LMS user's SIS id field).
+    CrmContactId,
+    /// The id of this person's account (company) record in a CRM.
+    CrmAccountId,
+    /// The company name the person gave (a sign-up field, an institution).
+    CompanyName,
+    /// A company web domain given separately from the email address.
+    EmailDomain,
+}
+
+impl IdentityHintKind {
+    /// The stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityHintKind::CrmContactId => "crm_contact_id",
+            IdentityHintKind::CrmAccountId => "crm_account_id",
+            IdentityHintKind::CompanyName => "company_name",
+            IdentityHintKind::EmailDomain => "email_domain",
+        }
+    }
+
+    /// Parses [`IdentityHintKind::as_str`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            IdentityHintKind::CrmContactId,
+            IdentityHintKind::CrmAccountId,
+            IdentityHintKind::CompanyName,
+            IdentityHintKind::EmailDomain,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// One identity claim a source makes about a person, with its evidence: which of the
+/// source's fields carried which value. Identity resolution decides what it is worth.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IdentityHint {
+    /// What the value claims to be.
+    pub kind: IdentityHintKind,
+    /// The source field it came from, as the source names it (e.g. `sis_user_id`).
+    pub field: String,
+    /// The value, trimmed; domains normalised (see [`normalize_domain`]).
+    pub value: String,
+}
+
+impl IdentityHint {
+    /// A hint from `field`, or `None` when the value is blank (or, for a domain, not a
+    /// domain). Values are trimmed; domains are normalised.
+    pub fn from_field(kind: IdentityHintKind, field: &str, value: &str) -> Option<Self> {
+        let value = value.trim();
+        let value = match kind {
+            IdentityHintKind::EmailDomain => normalize_domain(value)?,
+            _ if value.is_empty() => return None,
+            _ => value.to_owned(),
+        };
+        Some(IdentityHint {
+            kind,
+            field: field.to_owned(),
+            value,
+        })
+    }
 }
 
 /// Lifecycle of a subscription.
@@ -769,6 +843,7 @@ mod tests {
             role: None,
             account: Some(r.clone()),
             first_seen_at: None,
+            hints: vec![],
         });
         assert_eq!(p.links(), vec![(EntityKind::Account, &r)]);
     }

@@ -55,6 +55,7 @@ entity_module!(person, "people", {
     pub title: Option<String>,
     pub role: Option<String>,
     pub first_seen_at: Option<DateTimeUtc>,
+    pub hints: Option<Json>,
 });
 
 entity_module!(subscription, "subscriptions", {

@@ -20,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0006RunFigures),
             Box::new(M0007LiveAccounts),
             Box::new(M0008ApiKeys),
+            Box::new(M0009PersonHints),
         ]
     }
 }
@@ -657,6 +658,48 @@ impl MigrationTrait for M0008ApiKeys {
     }
 }
 
+/// Identity hints on people (SPEC §4; issue 14): what an LMS or product source says about a
+/// person's CRM ids, company or domain, as JSON (`[{kind, field, value}]`, `NULL` when there
+/// are none), and an index on `people.email`, the key learning and identity join people on.
+struct M0009PersonHints;
+
+impl MigrationName for M0009PersonHints {
+    fn name(&self) -> &str {
+        "m0009_person_hints"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0009PersonHints {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.alter_table(
+            Table::alter()
+                .table("people")
+                .add_column(json_null("hints"))
+                .to_owned(),
+        )
+        .await?;
+        m.get_connection()
+            .execute_unprepared("CREATE INDEX IF NOT EXISTS idx_people_email ON people (email)")
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.get_connection()
+            .execute_unprepared("DROP INDEX IF EXISTS idx_people_email")
+            .await?;
+        m.alter_table(
+            Table::alter()
+                .table("people")
+                .drop_column("hints")
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -686,6 +729,10 @@ mod tests {
             };
             assert!(has_live_index().await);
             assert!(has("api_keys", "key_hash").await);
+            assert!(has("people", "hints").await);
+            Migrator::down(db, Some(1)).await.expect("down m0009");
+            assert!(!has("people", "hints").await);
+            assert!(has("api_keys", "key_hash").await, "only m0009 went down");
             Migrator::down(db, Some(1)).await.expect("down m0008");
             assert!(!SchemaManager::new(db).has_table("api_keys").await.unwrap());
             assert!(has_live_index().await, "only m0008 went down");
@@ -714,6 +761,7 @@ mod tests {
             assert!(has("sync_runs", "records_unchanged").await);
             assert!(has_live_index().await);
             assert!(has("api_keys", "last_used_at").await);
+            assert!(has("people", "hints").await);
         })
         .await;
     }

@@ -418,7 +418,8 @@ fn columns_of(kind: EntityKind) -> &'static [&'static str] {
             "email",
             "title",
             "role",
-            "first_seen_at"
+            "first_seen_at",
+            "hints"
         ),
         EntityKind::Subscription => cols!(
             "account_id",
@@ -528,6 +529,11 @@ fn entity_row(
             p.title.clone().into(),
             p.role.map(|r| r.as_str().to_owned()).into(),
             p.first_seen_at.into(),
+            if p.hints.is_empty() {
+                Value::Json(None)
+            } else {
+                json(&p.hints)?
+            },
         ]),
         Entity::Subscription(s) => row.extend([
             link(&s.account),
@@ -1491,6 +1497,7 @@ mod tests {
                 role: Some(PersonRole::Admin),
                 account: Some(r("a", "1")),
                 first_seen_at: Some(at),
+                hints: vec![],
             }),
             Entity::Subscription(Subscription {
                 account: Some(r("a", "1")),

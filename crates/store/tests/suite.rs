@@ -43,6 +43,7 @@ fn contact(id: &str, company_id: &str) -> SourceRecord {
             role: Some(PersonRole::Admin),
             account: Some(ExternalRef::new("hubspot", "hs", "companies", company_id)),
             first_seen_at: None,
+            hints: vec![],
         }),
     }
 }

@@ -87,6 +87,7 @@ pub fn map_person(f: &Fields<'_>, instance: &str) -> Result<Person, MapError> {
             .text("account_id")
             .map(|id| ExternalRef::new(crate::KIND, instance, "accounts", id)),
         first_seen_at: f.datetime("created_at", parse_timestamp, TIMESTAMP)?,
+        hints: vec![],
     })
 }
 

@@ -81,6 +81,7 @@ fn contact(id: &str, company_id: &str, name: &str, role: PersonRole) -> SourceRe
             role: Some(role),
             account: Some(ExternalRef::new("hubspot", "hs", "companies", company_id)),
             first_seen_at: Some(Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap()),
+            hints: vec![],
         }),
     }
 }

@@ -41,6 +41,7 @@ fn contact(id: &str, company: &str, name: &str) -> SourceRecord {
             role: Some(PersonRole::EndUser),
             account: Some(ExternalRef::new("crm", "crm-1", "companies", company)),
             first_seen_at: None,
+            hints: vec![],
         }),
     )
 }
