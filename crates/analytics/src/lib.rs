@@ -41,6 +41,7 @@
 pub mod arr;
 pub mod bridge;
 pub mod fx;
+pub mod learning;
 pub mod ledger;
 pub mod metrics;
 

@@ -1,7 +1,8 @@
 //! Opaque pagination cursors. A cursor is URL-safe base64 (no padding) of a tagged text, so a
 //! cursor of one list is refused by another and a client never learns to build one:
 //!
-//! - accounts (keyset on `(name, id)`): `account:<uuid>:<name>`;
+//! - accounts (keyset on `(name, id)`): `account:<uuid>:<name>`; courses (keyset on
+//!   `(title, id)`): `course:<uuid>:<title>`;
 //! - offset lists: `<list>:<offset>` (the offset of the edge the cursor points at).
 
 use crate::error::GatewayError;
@@ -14,14 +15,27 @@ const MAX_CURSOR_LEN: usize = 4096;
 
 /// The cursor of an account at `(name, id)` in the keyset order.
 pub(crate) fn encode_account(name: &str, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("account:{id}:{name}"))
+    encode_keyset("account", name, id)
 }
 
 /// The `(name, id)` an account cursor points at.
 pub(crate) fn decode_account(cursor: &str) -> Result<(String, Uuid), GatewayError> {
+    decode_keyset("account", cursor)
+}
+
+/// The cursor of a row at `(text, id)` in the `(text, id)` keyset order of list `list`.
+pub(crate) fn encode_keyset(list: &str, text: &str, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{list}:{id}:{text}"))
+}
+
+/// The `(text, id)` a keyset cursor of list `list` points at.
+pub(crate) fn decode_keyset(list: &str, cursor: &str) -> Result<(String, Uuid), GatewayError> {
     let text = decode(cursor)?;
     let bad = || bad_cursor(cursor);
-    let rest = text.strip_prefix("account:").ok_or_else(bad)?;
+    let rest = text
+        .strip_prefix(list)
+        .and_then(|r| r.strip_prefix(':'))
+        .ok_or_else(bad)?;
     let (id, name) = rest.split_once(':').ok_or_else(bad)?;
     let id = Uuid::parse_str(id).map_err(|_| bad())?;
     // No account name holds a NUL, and SQLite would read one as the end of the string.

@@ -248,3 +248,43 @@ where
         .map_err(GatewayError::from)?
         .unwrap_or_else(|| Arc::from(Vec::new())))
 }
+
+/// A person by our id (the learner of an enrollment), live or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PersonById(pub Uuid);
+
+/// A live course by our id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct CourseById(pub Uuid);
+
+impl Loader<PersonById> for StoreLoader {
+    type Value = PersonRow;
+    type Error = Arc<StoreError>;
+
+    async fn load(
+        &self,
+        keys: &[PersonById],
+    ) -> Result<HashMap<PersonById, Self::Value>, Self::Error> {
+        self.stats.record_loader_batch();
+        self.stats.record("people by id", keys.len());
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self.store.people_by_id(&ids).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|p| (PersonById(p.id), p)).collect())
+    }
+}
+
+impl Loader<CourseById> for StoreLoader {
+    type Value = tributary_store::CourseRow;
+    type Error = Arc<StoreError>;
+
+    async fn load(
+        &self,
+        keys: &[CourseById],
+    ) -> Result<HashMap<CourseById, Self::Value>, Self::Error> {
+        self.stats.record_loader_batch();
+        self.stats.record("courses by id", keys.len());
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self.store.courses_by_id(&ids).await.map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|c| (CourseById(c.id), c)).collect())
+    }
+}

@@ -20,7 +20,10 @@ use async_graphql::Lookahead;
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tributary_store::{Child, ExternalRefRow, PersonRow, RevenueEventRow, SubscriptionRow};
+use tributary_store::{
+    AccountEnrollmentRow, Child, ExternalRefRow, PersonEnrollmentRow, PersonRow, RevenueEventRow,
+    SubscriptionRow,
+};
 use uuid::Uuid;
 
 /// Children loaded ahead, by kind of child and parent id. A parent that was prefetched has an
@@ -103,6 +106,8 @@ pub(crate) struct AccountPlan {
     contacts: bool,
     refs: bool,
     revenue_events: bool,
+    enrollments: bool,
+    people_enrollments: bool,
 }
 
 impl AccountPlan {
@@ -118,6 +123,8 @@ impl AccountPlan {
             contacts: subscriptions.any(&["contacts"]),
             refs: account.any(&["externalRefs"]),
             revenue_events: account.any(&["revenueEvents", "ledgerArr"]),
+            enrollments: account.any(&["enrollments", "learning", "learningByRole"]),
+            people_enrollments: people.any(&["enrollments"]),
         }
     }
 
@@ -137,11 +144,12 @@ impl AccountPlan {
         if self.is_empty() || accounts.is_empty() {
             return Ok(out);
         }
-        let (people, subscriptions, refs, revenue) = tokio::try_join!(
+        let (people, subscriptions, refs, revenue, enrollments) = tokio::try_join!(
             fetch_if::<PersonRow>(self.people, loaders, accounts),
             fetch_if::<SubscriptionRow>(self.subscriptions, loaders, accounts),
             fetch_if::<ExternalRefRow>(self.refs, loaders, accounts),
             fetch_if::<RevenueEventRow>(self.revenue_events, loaders, accounts),
+            fetch_if::<AccountEnrollmentRow>(self.enrollments, loaders, accounts),
         )?;
         let person_ids = ids_of(people.as_ref(), |p: &PersonRow| p.id);
         let subscription_ids = ids_of(subscriptions.as_ref(), |s: &SubscriptionRow| s.id);
@@ -149,11 +157,13 @@ impl AccountPlan {
         store_set(&mut out, accounts, subscriptions);
         store_set(&mut out, accounts, refs);
         store_set(&mut out, accounts, revenue);
+        store_set(&mut out, accounts, enrollments);
 
         let subscription_refs = self.subscription_refs && !subscription_ids.is_empty();
         let people_refs = self.people_refs && !person_ids.is_empty();
         let contacts = self.contacts && !subscription_ids.is_empty();
-        let (person_refs, sub_refs, contacts) = tokio::try_join!(
+        let people_enrollments = self.people_enrollments && !person_ids.is_empty();
+        let (person_refs, sub_refs, contacts, person_enrollments) = tokio::try_join!(
             fetch_if::<ExternalRefRow>(people_refs, loaders, &person_ids),
             fetch_if::<ExternalRefRow>(subscription_refs, loaders, &subscription_ids),
             async {
@@ -164,8 +174,10 @@ impl AccountPlan {
                     Ok(None)
                 }
             },
+            fetch_if::<PersonEnrollmentRow>(people_enrollments, loaders, &person_ids),
         )?;
         store_set(&mut out, &person_ids, person_refs);
+        store_set(&mut out, &person_ids, person_enrollments);
         store_set(&mut out, &subscription_ids, sub_refs);
         store_set::<DealContactWithPerson>(&mut out, &subscription_ids, contacts);
         Ok(out)

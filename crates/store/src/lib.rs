@@ -41,6 +41,9 @@ pub use read::accounts::{
     SubscriptionRow,
 };
 pub use read::aggregates::StoreCounts;
+pub use read::learning::{
+    AccountEnrollmentRow, CourseFilter, CourseRow, EnrollmentRow, PersonEnrollmentRow,
+};
 pub use read::ops::{QuarantineRow, ScheduleRow, StreamHealthRow, SyncRunRow};
 pub use read::revenue::{FxRateRow, RevenueEventFilter, RevenueEventRow};
 pub use read::{Child, Page};

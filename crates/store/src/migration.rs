@@ -660,7 +660,7 @@ impl MigrationTrait for M0008ApiKeys {
 
 /// Identity hints on people (SPEC §4; issue 14): what an LMS or product source says about a
 /// person's CRM ids, company or domain, as JSON (`[{kind, field, value}]`, `NULL` when there
-/// are none), and an index on `people.email`, the key learning and identity join people on.
+/// are none).
 struct M0009PersonHints;
 
 impl MigrationName for M0009PersonHints {
@@ -679,16 +679,10 @@ impl MigrationTrait for M0009PersonHints {
                 .to_owned(),
         )
         .await?;
-        m.get_connection()
-            .execute_unprepared("CREATE INDEX IF NOT EXISTS idx_people_email ON people (email)")
-            .await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.get_connection()
-            .execute_unprepared("DROP INDEX IF EXISTS idx_people_email")
-            .await?;
         m.alter_table(
             Table::alter()
                 .table("people")

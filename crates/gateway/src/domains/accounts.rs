@@ -4,6 +4,7 @@
 //! `Account`'s revenue fields (`revenueEvents`, `ledgerArr`) are declared here, where the type
 //! is, and resolved by [`super::revenue`].
 
+use super::learning::{self, Enrollment, EnrollmentStatus, LearningProgress, RoleLearningProgress};
 use super::revenue::{self, RevenueEvent, RevenueEventKind};
 use super::{loaders, store};
 use crate::auth;
@@ -113,7 +114,7 @@ impl From<&ExternalRefRow> for ExternalRef {
 }
 
 /// The source references of entity `id`, prefetched or batched.
-async fn external_refs(
+pub(crate) async fn external_refs(
     ctx: &Context<'_>,
     pre: Option<&Prefetched>,
     id: Uuid,
@@ -291,6 +292,29 @@ impl Account {
     async fn external_refs(&self, ctx: &Context<'_>) -> Result<Vec<ExternalRef>> {
         external_refs(ctx, self.pre(), self.0.id).await
     }
+
+    /// Enrollments of the account's learners, by enrollment time, optionally of one status.
+    /// A learner belongs to the account when they share a normalised email with one of its
+    /// people (until identity resolution links them).
+    async fn enrollments(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<EnrollmentStatus>,
+    ) -> Result<Vec<Enrollment>> {
+        learning::account_enrollment_list(ctx, self.pre(), self.0.id, status).await
+    }
+
+    /// How far the account's learners have come: enrolled, started, completed, certified,
+    /// learners and last activity (see `LearningProgress`).
+    async fn learning(&self, ctx: &Context<'_>) -> Result<LearningProgress> {
+        learning::account_learning(ctx, self.pre(), self.0.id).await
+    }
+
+    /// `learning` per role of the learners (admin, end user, executive; null role last is
+    /// not guaranteed: unknown roles come first).
+    async fn learning_by_role(&self, ctx: &Context<'_>) -> Result<Vec<RoleLearningProgress>> {
+        learning::account_learning_by_role(ctx, self.pre(), self.0.id).await
+    }
 }
 
 /// A person's part in the deal behind a subscription (Salesforce OpportunityContactRole,
@@ -371,6 +395,12 @@ impl Person {
     /// The source rows merged into this person.
     async fn external_refs(&self, ctx: &Context<'_>) -> Result<Vec<ExternalRef>> {
         external_refs(ctx, self.1.as_deref(), self.0.id).await
+    }
+
+    /// The person's enrollments, by enrollment time: their own, and those of learner records
+    /// in other systems with the same normalised email.
+    async fn enrollments(&self, ctx: &Context<'_>) -> Result<Vec<Enrollment>> {
+        learning::person_enrollments(ctx, self.1.as_deref(), self.0.id).await
     }
 }
 

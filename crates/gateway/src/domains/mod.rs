@@ -10,6 +10,7 @@
 //! `tributary-analytics`.
 
 pub mod accounts;
+pub mod learning;
 pub mod ops;
 pub mod revenue;
 
@@ -25,6 +26,7 @@ use tributary_store::Store;
 pub struct QueryRoot(
     accounts::AccountsQuery,
     revenue::RevenueQuery,
+    learning::LearningQuery,
     ops::OpsQuery,
 );
 

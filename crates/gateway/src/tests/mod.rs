@@ -3,6 +3,7 @@
 
 mod auth;
 mod graphiql;
+mod learning;
 mod ops;
 mod protocol;
 mod push;

@@ -7,6 +7,7 @@
 //!   references.
 //! - [`revenue`]: the stored revenue ledger and synced FX rates.
 //! - [`ops`]: sync runs, quarantine and the connectors' schedules.
+//! - [`learning`]: the course catalog, enrollments of people and of accounts' learners.
 //! - [`aggregates`]: counts and digests over whole tables; the home of rollup aggregates.
 //!
 //! List paths are single set-based queries (one page plus one `COUNT(*)` with the same
@@ -16,6 +17,7 @@
 
 pub mod accounts;
 pub mod aggregates;
+pub mod learning;
 pub mod ops;
 pub mod revenue;
 
