@@ -849,6 +849,52 @@ mod tests {
     }
 
     #[test]
+    fn identity_hints_are_trimmed_normalised_and_left_out_when_empty() {
+        use IdentityHintKind::*;
+        let h = IdentityHint::from_field(CompanyName, "company", "  Acme Corp ").unwrap();
+        assert_eq!(
+            (h.field.as_str(), h.value.as_str()),
+            ("company", "Acme Corp")
+        );
+        assert_eq!(
+            IdentityHint::from_field(EmailDomain, "website", "https://www.Acme.com/x")
+                .unwrap()
+                .value,
+            "acme.com"
+        );
+        assert_eq!(
+            IdentityHint::from_field(CrmContactId, "sis_user_id", " "),
+            None
+        );
+        assert_eq!(
+            IdentityHint::from_field(EmailDomain, "website", "not a domain"),
+            None
+        );
+        for kind in [CrmContactId, CrmAccountId, CompanyName, EmailDomain] {
+            assert_eq!(IdentityHintKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::String(kind.as_str().to_owned())
+            );
+        }
+        // A person without hints serialises as before hints existed: the content hash of
+        // every CRM record stays what it was.
+        let mut p = Person {
+            name: "A".into(),
+            email: None,
+            title: None,
+            role: None,
+            account: None,
+            first_seen_at: None,
+            hints: vec![],
+        };
+        assert!(serde_json::to_value(&p).unwrap().get("hints").is_none());
+        p.hints.push(h);
+        let back: Person = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
     fn segment_parses_leniently() {
         assert_eq!(Segment::parse("Mid-Market"), Some(Segment::MidMarket));
         assert_eq!(Segment::parse("SMB"), Some(Segment::Smb));

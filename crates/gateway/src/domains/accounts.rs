@@ -397,11 +397,56 @@ impl Person {
         external_refs(ctx, self.1.as_deref(), self.0.id).await
     }
 
+    /// What the person's source says about their identity elsewhere — a CRM id in an LMS
+    /// field, a company name given at sign-up — with the field that said it: the evidence
+    /// identity resolution works from.
+    ///
+    /// Needs role cs, ce or admin (otherwise null, with a `FORBIDDEN` error).
+    #[graphql(guard = "auth::PERSONAL")]
+    async fn identity_hints(&self) -> Option<Vec<IdentityHint>> {
+        Some(
+            self.0
+                .hints
+                .iter()
+                .map(|h| IdentityHint {
+                    kind: h.kind.into(),
+                    field: h.field.clone(),
+                    value: h.value.clone(),
+                })
+                .collect(),
+        )
+    }
+
     /// The person's enrollments, by enrollment time: their own, and those of learner records
     /// in other systems with the same normalised email.
     async fn enrollments(&self, ctx: &Context<'_>) -> Result<Vec<Enrollment>> {
         learning::person_enrollments(ctx, self.1.as_deref(), self.0.id).await
     }
+}
+
+/// What an identity hint claims.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(remote = "tributary_model::IdentityHintKind")]
+pub enum IdentityHintKind {
+    /// The id of the person's contact record in a CRM.
+    CrmContactId,
+    /// The id of the person's account record in a CRM.
+    CrmAccountId,
+    /// The company name the person gave.
+    CompanyName,
+    /// A company web domain given apart from the email address.
+    EmailDomain,
+}
+
+/// One identity claim a source makes about a person, with the field that carried it.
+#[derive(SimpleObject, Clone, Debug)]
+pub struct IdentityHint {
+    /// What the value claims to be.
+    pub kind: IdentityHintKind,
+    /// The source's field, as the source names it (e.g. `sis_user_id`).
+    pub field: String,
+    /// The value.
+    pub value: String,
 }
 
 /// How a subscription's ARR was derived from its CRM record.

@@ -25,7 +25,13 @@ fn learner(id: &str, email: &str) -> SourceRecord {
             role: None,
             account: None,
             first_seen_at: None,
-            hints: vec![],
+            hints: tributary_model::IdentityHint::from_field(
+                tributary_model::IdentityHintKind::CompanyName,
+                "company",
+                &format!(" Company of {id} "),
+            )
+            .into_iter()
+            .collect(),
         }),
     }
 }
@@ -202,7 +208,8 @@ async fn accounts_see_their_learners_progress_by_role_in_one_batch() {
                    name
                    learning { enrolled started completed certified learners certifiedLearners lastActivityAt }
                    learningByRole { role progress { enrolled completed certified learners } }
-                   enrollments { status score passed certified course { title } person { email } }
+                   enrollments { status score passed certified course { title }
+                                 person { email identityHints { kind field value } } }
                    completed: enrollments(status: COMPLETED) { course { title } }
                    people { name enrollments { status course { title } } }
                  } } }"#,
@@ -237,7 +244,9 @@ async fn accounts_see_their_learners_progress_by_role_in_one_batch() {
         assert_eq!(
             acme["enrollments"][2],
             json!({"status": "COMPLETED", "score": "92.5", "passed": true, "certified": true,
-                   "course": {"title": "Admin certification"}, "person": {"email": "ada@acme.example"}})
+                   "course": {"title": "Admin certification"},
+                   "person": {"email": "ada@acme.example", "identityHints": [
+                       {"kind": "COMPANY_NAME", "field": "company", "value": "Company of u2"}]}})
         );
         assert_eq!(acme["completed"].as_array().unwrap().len(), 2);
         let ada = acme["people"].as_array().unwrap().iter().find(|p| p["name"] == "Ada").unwrap();

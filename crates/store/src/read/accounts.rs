@@ -10,7 +10,7 @@ use sea_orm::{
     ColumnTrait, Condition, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tributary_model::{
-    ArrBasis, EntityKind, ExternalRef, Money, PersonRole, RevenueEventKind, Segment,
+    ArrBasis, EntityKind, ExternalRef, IdentityHint, Money, PersonRole, RevenueEventKind, Segment,
     SubscriptionStatus,
 };
 use uuid::Uuid;
@@ -100,6 +100,8 @@ pub struct PersonRow {
     pub first_seen_at: Option<DateTime<Utc>>,
     /// When the source deleted the person (only [`Store::people_by_id`] returns such rows).
     pub deleted_at: Option<DateTime<Utc>>,
+    /// What the source says about the person's identity elsewhere (SPEC §4).
+    pub hints: Vec<IdentityHint>,
 }
 
 impl TryFrom<person::Model> for PersonRow {
@@ -119,6 +121,13 @@ impl TryFrom<person::Model> for PersonRow {
             title: m.title,
             first_seen_at: m.first_seen_at,
             deleted_at: m.deleted_at,
+            hints: match m.hints {
+                None => Vec::new(),
+                Some(v) => serde_json::from_value(v).map_err(|e| StoreError::Corrupt {
+                    table: "people",
+                    message: format!("`hints` do not decode: {e}"),
+                })?,
+            },
         })
     }
 }
