@@ -12,6 +12,7 @@
 //! | `GET /v1/domains` | the one domain, [`records::DOMAIN`] |
 //! | `GET /v1/domains/{domain}/published-courses` | the world's courses (not paths), `include_searchable_content=true` adds `tags`, descriptions and keywords |
 //! | `GET /v1/domains/{domain}/published-paths` | the world's learning paths |
+//! | `GET /v1/domains/{domain}/published-paths/{id}/published-path-enrollments` | the path's enrollments, each with its `user` |
 //! | `GET /v1/domains/{domain}/users` | **DomainUserListItem**s of the learners |
 //! | `GET /v1/domains/{domain}/users/{id}/signup-fields` | the learner's sign-up field values: `Company`, `CRM Contact ID`, `CRM Account ID` |
 //! | `GET /v1/users` (filter `email`) | **UserOverview**s of the learners, with `latest_activity` and counts |
@@ -174,6 +175,10 @@ impl VendorMock for SkilljarMock {
                 get(published_courses),
             )
             .route("/v1/domains/{domain}/published-paths", get(published_paths))
+            .route(
+                "/v1/domains/{domain}/published-paths/{path}/published-path-enrollments",
+                get(published_path_enrollments),
+            )
             .route("/v1/domains/{domain}/users", get(domain_users))
             .route(
                 "/v1/domains/{domain}/users/{user}/signup-fields",
@@ -504,6 +509,49 @@ async fn published_paths(
     drf_page(&state, &req, "published-paths", &items, false, |i| {
         records::published_path(c, i, full)
     })
+}
+
+async fn published_path_enrollments(
+    State(state): State<Arc<MockState>>,
+    Path((domain, published)): Path<(String, String)>,
+    uri: OriginalUri,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Response {
+    authorized!(state, headers);
+    if let Some(r) = unknown_domain(&domain) {
+        return r;
+    }
+    let c = &*state.company;
+    let Some(&path) = state
+        .paths
+        .iter()
+        .find(|&&i| records::published_path_id(c, i) == published)
+    else {
+        return not_found().await;
+    };
+    let all: Vec<Value> = state
+        .learners
+        .iter()
+        .flat_map(|l| {
+            l.paths
+                .iter()
+                .filter(|p| p.course == path)
+                .flat_map(move |p| records::published_path_enrollments(c, l, p))
+        })
+        .collect();
+    let items: Vec<(usize, String)> = all
+        .iter()
+        .enumerate()
+        .map(|(k, v)| (k, v["id"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let req = ListRequest {
+        uri: &uri,
+        headers: &headers,
+        query: &query,
+    };
+    let stream = format!("published-path-enrollments.{published}");
+    drf_page(&state, &req, &stream, &items, false, |k| all[k].clone())
 }
 
 fn learner_items(state: &MockState, email: Option<&str>) -> Vec<(usize, String)> {

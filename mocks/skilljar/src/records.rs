@@ -422,3 +422,24 @@ pub fn path_enrollments(company: &Company, pair: &Pair) -> Vec<Value> {
         })
         .collect()
 }
+
+/// The learner's enrollments in a published path as the path's own list shows them
+/// (`GET /v1/domains/{domain}/published-paths/{id}/published-path-enrollments`): with the
+/// `user` instead of the path.
+pub fn published_path_enrollments(company: &Company, learner: &Learner, pair: &Pair) -> Vec<Value> {
+    pair.enrollments
+        .iter()
+        .map(|&k| {
+            let e = &company.enrollments[k];
+            let dropped = e.status == EnrollmentStatus::Dropped;
+            json!({
+                "id": enrollment_id(e),
+                "user": user_json(company, learner),
+                "enrolled_at": stamp(e.enrolled_at),
+                "expires_at": e.dropped_at.filter(|_| dropped).map(stamp),
+                "active": !dropped,
+                "purchase": null,
+            })
+        })
+        .collect()
+}

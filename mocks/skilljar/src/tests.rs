@@ -180,6 +180,17 @@ async fn catalog_lists_courses_paths_and_path_items_and_signup_fields_carry_crm_
     assert_eq!(courses.len() + paths.len(), live["courses"].len());
     assert!(courses[0]["tags"].is_array(), "{}", courses[0]);
     assert!(courses[0]["course"]["title"].is_string());
+    let pp = paths[0]["id"].as_str().expect("published path id");
+    let (enrolled, _) = page_through(
+        &server,
+        &format!("{base}/published-paths/{pp}/published-path-enrollments"),
+    )
+    .await;
+    assert!(
+        enrolled
+            .iter()
+            .all(|e| e["user"]["id"].is_string() && e["enrolled_at"].is_string())
+    );
     let (all_paths, _) = page_through(&server, "/v1/paths").await;
     assert_eq!(all_paths.len(), paths.len());
     let path = all_paths[0]["id"].as_str().expect("path id");
