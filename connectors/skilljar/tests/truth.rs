@@ -1,0 +1,183 @@
+//! The simulated company's learning, through the Skilljar mock and the connector, equals the
+//! world's: per learner, every enrollment with its status, completion, score, pass and
+//! certification (the world's enrollments through the mock's id scheme: one per learner and
+//! course or path, the latest when a learner enrolled more than once), and on SQLite and
+//! PostgreSQL the store holds exactly those enrollments, with nothing quarantined.
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tributary_connector::{Connector, DynKind, HttpClientConfig, ReadItem, SyncMode};
+use tributary_mock_kit::{Faults, MockServer, VendorMock};
+use tributary_mock_skilljar::{DEFAULT_API_KEY, SkilljarMock, records};
+use tributary_model::{Entity, EnrollmentStatus};
+use tributary_sim::{Company, SimConfig};
+use tributary_store::testing::TestDatabase;
+use tributary_sync::{NoProgress, SyncEngine};
+
+/// Per learner (Skilljar user id): per published course or path id, what matters.
+type Learning = BTreeMap<String, BTreeMap<String, Facts>>;
+
+#[derive(Debug, Clone, PartialEq)]
+struct Facts {
+    status: EnrollmentStatus,
+    enrolled_at: DateTime<Utc>,
+    completed_at: Option<DateTime<Utc>>,
+    score: Option<Decimal>,
+    passed: Option<bool>,
+    certified: bool,
+}
+
+fn company() -> Arc<Company> {
+    Arc::new(Company::generate(&SimConfig {
+        accounts: 60,
+        ..SimConfig::default()
+    }))
+}
+
+/// The world's truth, from `company.enrollments` alone (ids by the mock's scheme).
+fn world(company: &Company) -> Learning {
+    let mut latest: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    for (k, e) in company.enrollments.iter().enumerate() {
+        let slot = latest.entry((e.person, e.course)).or_insert(k);
+        let held = &company.enrollments[*slot];
+        if (e.enrolled_at, e.id) > (held.enrolled_at, held.id) {
+            *slot = k;
+        }
+    }
+    let mut out = Learning::new();
+    for ((person, course), k) in latest {
+        let e = &company.enrollments[k];
+        let key = if records::is_path(company, course) {
+            records::published_path_id(company, course)
+        } else {
+            records::published_course_id(company, course)
+        };
+        out.entry(records::user_id(company, person))
+            .or_default()
+            .insert(
+                key,
+                Facts {
+                    status: e.status,
+                    enrolled_at: e.enrolled_at,
+                    completed_at: e.completed_at,
+                    score: e.score.map(|s| s.normalize()),
+                    passed: e.passed,
+                    certified: e.certified,
+                },
+            );
+    }
+    out
+}
+
+async fn serve(company: &Arc<Company>) -> (SkilljarMock, MockServer, Box<dyn Connector>) {
+    let mock = SkilljarMock::new(company.clone(), Faults::none());
+    let server = MockServer::start(mock.router()).await.expect("a port");
+    let settings = serde_json::json!({ "endpoint": server.base_url, "api_key": DEFAULT_API_KEY });
+    let connector = tributary_connector_skilljar::DECLARATION
+        .build("academy", settings, HttpClientConfig::default())
+        .expect("the connector builds");
+    (mock, server, connector)
+}
+
+#[tokio::test]
+async fn enrollments_completions_and_certifications_equal_the_worlds_per_learner() {
+    let company = company();
+    let (_mock, _server, connector) = serve(&company).await;
+    let spec = connector
+        .streams()
+        .into_iter()
+        .find(|s| s.name == "enrollments")
+        .expect("an enrollments stream");
+    let mut read = connector.read(&spec, SyncMode::FullRefresh, None);
+    let mut landed = Learning::new();
+    while let Some(item) = read.next().await {
+        match item.expect("the read succeeds") {
+            ReadItem::Record(r) => {
+                let Entity::Enrollment(e) = r.entity else {
+                    panic!("an enrollment")
+                };
+                let user = e.person.expect("a learner").external_id;
+                let course = e.course.expect("a course").external_id;
+                assert_eq!(
+                    r.external_ref.external_id,
+                    tributary_connector_skilljar::enrollment_key(&user, &course)
+                );
+                landed.entry(user).or_default().insert(
+                    course,
+                    Facts {
+                        status: e.status,
+                        enrolled_at: e.enrolled_at,
+                        completed_at: e.completed_at,
+                        score: e.score.map(|s| s.normalize()),
+                        passed: e.passed,
+                        certified: e.certified,
+                    },
+                );
+            }
+            ReadItem::Reject(r) => panic!("nothing is rejected: {}", r.reason),
+            _ => {}
+        }
+    }
+    let truth = world(&company);
+    assert!(
+        truth.values().flat_map(|m| m.values()).any(|f| f.certified),
+        "the world certifies someone, so the check can fail"
+    );
+    assert_eq!(
+        landed.keys().collect::<Vec<_>>(),
+        truth.keys().collect::<Vec<_>>(),
+        "the same learners"
+    );
+    for (user, want) in &truth {
+        assert_eq!(&landed[user], want, "learner {user}");
+    }
+    let count = |pick: fn(&Facts) -> bool| -> usize {
+        landed.values().flat_map(|m| m.values()).filter(|f| pick(f)).count()
+    };
+    assert!(count(|f| f.status == EnrollmentStatus::Completed) > 0);
+    assert!(count(|f| f.status == EnrollmentStatus::Dropped) > 0);
+}
+
+#[tokio::test]
+async fn the_store_lands_exactly_the_worlds_enrollments_on_both_backends() {
+    let company = company();
+    let (_mock, _server, connector) = serve(&company).await;
+    let truth = world(&company);
+    let want: std::collections::BTreeSet<String> = truth
+        .iter()
+        .flat_map(|(user, courses)| {
+            courses
+                .keys()
+                .map(move |c| tributary_connector_skilljar::enrollment_key(user, c))
+        })
+        .collect();
+    let mut backends = vec![TestDatabase::sqlite()];
+    if let Some(pg) = TestDatabase::postgres().await.expect("postgres reachable when set") {
+        backends.push(pg);
+    } else {
+        eprintln!("PostgreSQL not configured: checked on SQLite only");
+    }
+    for db in backends {
+        let store = db.store().await.expect("a store");
+        let report = SyncEngine::new(store.clone())
+            .sync(connector.as_ref(), SyncMode::FullRefresh, &[], &NoProgress)
+            .await
+            .expect("the sync runs");
+        for s in &report.streams {
+            assert!(s.error.is_none(), "{}: {:?}", s.stream, s.error);
+        }
+        let landed = store
+            .live_external_ids(connector.instance())
+            .await
+            .expect("ids");
+        let got: std::collections::BTreeSet<String> =
+            landed["enrollments"].iter().cloned().collect();
+        assert_eq!(got, want);
+        assert_eq!(store.counts().await.expect("counts").quarantine, 0);
+        store.close().await.expect("close");
+        db.cleanup().await.expect("cleanup");
+    }
+}
