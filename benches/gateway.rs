@@ -150,11 +150,7 @@ async fn main() -> Result<()> {
         ..DemoOptions::default()
     };
     let demo = demo::prepare(&opts).await?;
-    ensure!(
-        demo.report.succeeded(),
-        "the sync failed: {:?}",
-        demo.report
-    );
+    ensure!(demo.succeeded(), "the sync failed: {:?}", demo.reports());
     eprintln!("synced in {:.1}s", started.elapsed().as_secs_f64());
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -235,8 +231,9 @@ async fn main() -> Result<()> {
 
     let _ = stop.send(());
     server.await??;
-    demo.hubspot.shutdown().await?;
-    demo.store.close().await?;
+    let store = demo.store.clone();
+    demo.shutdown_mocks().await?;
+    store.close().await?;
     db.cleanup().await?;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! `tributary demo`: a simulated company behind a HubSpot-faithful mock on loopback, synced
-//! through the real HubSpot connector over HTTP into a database, then served over GraphQL.
+//! `tributary demo`: a simulated company behind vendor-faithful mocks on loopback — HubSpot for
+//! the CRM, Skilljar for the LMS — synced through the real connectors over HTTP into a
+//! database, then served over GraphQL.
 
 use crate::{progress, registry};
 use anyhow::{Context, Result};
@@ -13,6 +14,9 @@ use tributary_sync::{NoProgress, Progress, SyncEngine, SyncReport};
 
 /// The instance name the demo gives its HubSpot connector.
 pub const DEMO_CONNECTOR: &str = "hubspot-demo";
+
+/// The instance name the demo gives its Skilljar (LMS) connector.
+pub const DEMO_LMS_CONNECTOR: &str = "skilljar-demo";
 
 /// How often the demo's worker syncs its connector (and how long after the initial sync the
 /// first scheduled run is due); `triggerSync` runs it at once.
@@ -57,14 +61,30 @@ pub struct Demo {
     pub store: Store,
     /// The running HubSpot mock (kept alive for later syncs).
     pub hubspot: MockServer,
+    /// The running Skilljar mock.
+    pub skilljar: MockServer,
     /// The HubSpot connector pointed at the mock.
     pub connector: Arc<dyn Connector>,
-    /// What the initial sync did.
+    /// The Skilljar connector pointed at its mock.
+    pub lms: Arc<dyn Connector>,
+    /// What the initial CRM sync did.
     pub report: SyncReport,
+    /// What the initial LMS sync did.
+    pub lms_report: SyncReport,
 }
 
 impl Demo {
-    /// Syncs the mock again and re-derives the revenue ledger (what `tributary sync` does
+    /// The initial syncs' reports, CRM first.
+    pub fn reports(&self) -> [&SyncReport; 2] {
+        [&self.report, &self.lms_report]
+    }
+
+    /// Whether every stream of the initial syncs succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.reports().iter().all(|r| r.succeeded())
+    }
+
+    /// Syncs the CRM mock again and re-derives the revenue ledger (what `tributary sync` does
     /// against `tributary sim serve`).
     pub async fn sync(&self, mode: SyncMode) -> Result<SyncReport> {
         let report = SyncEngine::new(self.store.clone())
@@ -74,14 +94,31 @@ impl Demo {
         Ok(report)
     }
 
-    /// A worker running the demo's connector like `tributary serve` runs configured ones:
+    /// Syncs the LMS mock again.
+    pub async fn sync_lms(&self, mode: SyncMode) -> Result<SyncReport> {
+        Ok(SyncEngine::new(self.store.clone())
+            .sync(self.lms.as_ref(), mode, &[], &NoProgress)
+            .await?)
+    }
+
+    /// Stops both mocks.
+    pub async fn shutdown_mocks(self) -> Result<()> {
+        self.hubspot.shutdown().await?;
+        self.skilljar.shutdown().await?;
+        Ok(())
+    }
+
+    /// A worker running the demo's connectors like `tributary serve` runs configured ones:
     /// scheduled every [`DEMO_INTERVAL`], listed by the `connectors` query, and run at once by
-    /// `triggerSync(connector: "hubspot-demo")`, with the ledger derived after each run.
+    /// `triggerSync(connector: "hubspot-demo")`, with the ledger derived after each CRM run.
     pub fn worker(&self) -> Result<crate::serve::Worker> {
         let scheduler = crate::config::SchedulerConfig::default();
         Ok(crate::serve::Worker::new(
             self.store.clone(),
-            vec![(Arc::clone(&self.connector), DEMO_INTERVAL)],
+            vec![
+                (Arc::clone(&self.connector), DEMO_INTERVAL),
+                (Arc::clone(&self.lms), DEMO_INTERVAL),
+            ],
             std::time::Duration::from_secs(scheduler.lease_ttl_secs),
             std::time::Duration::from_millis(scheduler.poll_interval_ms),
         )
@@ -159,19 +196,65 @@ impl SimulatedCrm {
     /// Its connector, named `name`, configured by [`SimulatedCrm::connector_toml`] through
     /// the same registry `tributary.toml` goes through.
     pub fn connector(self, name: &str, base_url: &str) -> Result<Box<dyn Connector>> {
-        let (text, secrets) = self.connector_toml(base_url)?;
-        let section: crate::config::ConnectorSection = toml::from_str(&text)
-            .with_context(|| format!("the simulator's {} section", self.kind()))?;
-        registry::build(name, &section, &|var| {
-            secrets
-                .iter()
-                .find(|(k, _)| k == var)
-                .map(|(_, v)| v.clone())
-        })
+        build_connector(name, self.connector_toml(base_url)?)
     }
 }
 
-/// Generates the company, starts the mock, and syncs it into the database.
+/// The `[connectors.<name>]` section that points a Skilljar connector at the mock on
+/// `base_url`, as a `tributary.toml` user would write it: the key by env-var reference, and
+/// the course metadata Skilljar does not keep (kind, level, the features a course teaches)
+/// as the `courses` mapping a customer-education team writes for its catalog, keyed by slug.
+/// Returns the section and the env var's value.
+pub fn skilljar_toml(base_url: &str, company: &Company) -> Result<(String, Vec<(String, String)>)> {
+    let mut section = toml::Table::new();
+    section.insert("kind".to_owned(), "skilljar".into());
+    section.insert("endpoint".to_owned(), base_url.into());
+    let mut env = toml::Table::new();
+    env.insert("env".to_owned(), "SKILLJAR_API_KEY".into());
+    section.insert("api_key".to_owned(), toml::Value::Table(env));
+    // Per-learner progress is one request each; loopback answers them in parallel.
+    section.insert("user_concurrency".to_owned(), 8.into());
+    let mut map = toml::Table::new();
+    for course in &company.courses {
+        let mut entry = toml::Table::new();
+        entry.insert("kind".to_owned(), toml::Value::try_from(course.kind)?);
+        entry.insert("level".to_owned(), toml::Value::try_from(course.level)?);
+        entry.insert(
+            "features".to_owned(),
+            toml::Value::try_from(&course.features)?,
+        );
+        map.insert(course.code.clone(), toml::Value::Table(entry));
+    }
+    let mut courses = toml::Table::new();
+    courses.insert("map".to_owned(), toml::Value::Table(map));
+    section.insert("courses".to_owned(), toml::Value::Table(courses));
+    Ok((
+        toml::to_string(&section)?,
+        vec![(
+            "SKILLJAR_API_KEY".to_owned(),
+            tributary_mock_skilljar::DEFAULT_API_KEY.to_owned(),
+        )],
+    ))
+}
+
+/// A connector named `name` from a section and its secrets, through the same registry
+/// `tributary.toml` goes through.
+fn build_connector(
+    name: &str,
+    (text, secrets): (String, Vec<(String, String)>),
+) -> Result<Box<dyn Connector>> {
+    let section: crate::config::ConnectorSection =
+        toml::from_str(&text).with_context(|| format!("the simulator's section for {name}"))?;
+    registry::build(name, &section, &|var| {
+        secrets
+            .iter()
+            .find(|(k, _)| k == var)
+            .map(|(_, v)| v.clone())
+    })
+}
+
+/// Generates the company, starts the mocks, and syncs them into the database (the CRM and
+/// the LMS side by side).
 pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
     let sim = SimConfig {
         seed: opts.seed,
@@ -183,9 +266,14 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
         faults: opts.faults.clone(),
         ..Default::default()
     };
-    let hubspot = MockServer::start(hubspot::router(company, mock_config))
+    let hubspot = MockServer::start(hubspot::router(Arc::clone(&company), mock_config))
         .await
         .context("cannot start the HubSpot mock")?;
+    let skilljar_mock =
+        tributary_mock_skilljar::SkilljarMock::new(Arc::clone(&company), opts.faults.clone());
+    let skilljar = MockServer::start(tributary_mock_kit::VendorMock::router(&skilljar_mock))
+        .await
+        .context("cannot start the Skilljar mock")?;
 
     // The store's connect error names the file or the host and port.
     let store = Store::connect(&opts.database).await?;
@@ -197,24 +285,50 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
     // The demo's token is the mock's, not a secret from the environment.
     let connector: Arc<dyn Connector> =
         Arc::from(SimulatedCrm::Hubspot.connector(DEMO_CONNECTOR, &hubspot.base_url)?);
+    let lms: Arc<dyn Connector> = Arc::from(build_connector(
+        DEMO_LMS_CONNECTOR,
+        skilljar_toml(&skilljar.base_url, &company)?,
+    )?);
     let engine = SyncEngine::new(store.clone());
     let bars = progress::Bars::new(DEMO_CONNECTOR);
-    let progress: &dyn Progress = if opts.progress { &bars } else { &NoProgress };
-    let report = engine
-        .sync(connector.as_ref(), SyncMode::FullRefresh, &[], progress)
-        .await?;
-    crate::ledger::refresh(&store, &crate::ledger::simulator_fx()?, 30).await?;
+    let lms_bars = progress::Bars::new(DEMO_LMS_CONNECTOR);
+    let (progress, lms_progress): (&dyn Progress, &dyn Progress) = if opts.progress {
+        (&bars, &lms_bars)
+    } else {
+        (&NoProgress, &NoProgress)
+    };
+    // The two sources sync side by side: each waits on its own vendor, and the store orders
+    // their commits.
+    let (report, lms_report) = tokio::try_join!(
+        async {
+            let report = engine
+                .sync(connector.as_ref(), SyncMode::FullRefresh, &[], progress)
+                .await?;
+            crate::ledger::refresh(&store, &crate::ledger::simulator_fx()?, 30).await?;
+            Ok::<_, anyhow::Error>(report)
+        },
+        async {
+            Ok::<_, anyhow::Error>(
+                engine
+                    .sync(lms.as_ref(), SyncMode::FullRefresh, &[], lms_progress)
+                    .await?,
+            )
+        },
+    )?;
     // The initial sync was this slot's run: the worker's first is due an interval later
     // (kept if a schedule exists from an earlier demo on this database).
     let next = chrono::Utc::now() + chrono::Duration::from_std(DEMO_INTERVAL)?;
-    store
-        .ensure_schedule(DEMO_CONNECTOR, connector.kind(), next)
-        .await?;
+    for c in [&connector, &lms] {
+        store.ensure_schedule(c.instance(), c.kind(), next).await?;
+    }
     Ok(Demo {
         store,
         hubspot,
+        skilljar,
         connector,
+        lms,
         report,
+        lms_report,
     })
 }
 
@@ -257,17 +371,20 @@ pub async fn run(
     let demo = prepare(&opts).await?;
     let key = admin_key(&demo.store).await?;
     if opts.progress {
-        print!("{}", progress::summary(&demo.report));
+        for report in demo.reports() {
+            print!("{}", progress::summary(report));
+        }
     }
-    println!("{}", ready_line(started.elapsed(), &demo.report));
+    println!("{}", ready_line(started.elapsed(), &demo.reports()));
     println!("graphql: http://{addr}/graphql");
     println!("admin api key: {}", key.expose());
     println!(
         "graphiql: http://{addr}/ (add the header {{\"Authorization\": \"Bearer <admin api key>\"}})"
     );
     println!("hubspot mock: {}", demo.hubspot.base_url);
+    println!("skilljar mock: {}", demo.skilljar.base_url);
     println!(
-        "connector {DEMO_CONNECTOR}: synced; runs hourly, or now with mutation {{ triggerSync(connector: \"{DEMO_CONNECTOR}\") {{ connector }} }}"
+        "connectors {DEMO_CONNECTOR}, {DEMO_LMS_CONNECTOR}: synced; run hourly, or now with mutation {{ triggerSync(connector: \"{DEMO_CONNECTOR}\") {{ connector }} }}"
     );
     println!("try: curl -s http://{addr}/graphql -H 'content-type: application/json' \\");
     println!("       -H 'authorization: Bearer {}' \\", key.expose());
@@ -283,15 +400,19 @@ pub async fn run(
     .await?;
     let _ = stop.send(true);
     worker.await??;
-    demo.hubspot.shutdown().await?;
-    demo.store.close().await?;
+    let store = demo.store.clone();
+    demo.shutdown_mocks().await?;
+    store.close().await?;
     Ok(())
 }
 
 /// The line that says the demo serves: how long it took, and which streams failed (the
 /// data served then is partial), naming each with its reason.
-pub fn ready_line(took: std::time::Duration, report: &SyncReport) -> String {
-    let failed = progress::failed_streams(report);
+pub fn ready_line(took: std::time::Duration, reports: &[&SyncReport]) -> String {
+    let failed: Vec<String> = reports
+        .iter()
+        .flat_map(|r| progress::failed_streams(r))
+        .collect();
     if failed.is_empty() {
         format!("ready in {:.1}s", took.as_secs_f64())
     } else {
@@ -376,17 +497,17 @@ mod tests {
     fn the_ready_line_names_failed_streams_and_why() {
         let took = Duration::from_millis(2_340);
         assert_eq!(
-            ready_line(took, &report(&[("companies", None), ("deals", None)])),
+            ready_line(took, &[&report(&[("companies", None), ("deals", None)])]),
             "ready in 2.3s"
         );
         assert_eq!(
             ready_line(
                 took,
-                &report(&[
+                &[&report(&[
                     ("companies", None),
                     ("deals", Some("rate limited after 5 attempts")),
                     ("deal_contacts", Some("server error 503")),
-                ])
+                ])]
             ),
             "ready in 2.3s, but 2 stream(s) failed and their data is partial: \
              hubspot-demo/deals (rate limited after 5 attempts); \

@@ -581,7 +581,7 @@ async fn hostile_requests_get_their_error_and_the_server_keeps_serving() -> Resu
         );
 
         gw.stop().await?;
-        demo.hubspot.shutdown().await?;
+        demo.shutdown_mocks().await?;
         db.cleanup().await?;
     }
     Ok(())

@@ -129,7 +129,7 @@ async fn scenario(db: &TestDatabase, secrets: &mut Vec<String>) -> Result<()> {
         ..DemoOptions::default()
     })
     .await?;
-    ensure!(demo.report.succeeded(), "{backend}: {:?}", demo.report);
+    ensure!(demo.succeeded(), "{backend}: {:?}", demo.reports());
     let store = demo.store.clone();
     let mut config = GatewayConfig::default();
     config.auth.rate_limit = None;
@@ -317,7 +317,7 @@ async fn scenario(db: &TestDatabase, secrets: &mut Vec<String>) -> Result<()> {
     ensure!(data["accounts"]["totalCount"] == 1, "{backend}: {data}");
 
     gw.stop().await?;
-    demo.hubspot.shutdown().await?;
+    demo.shutdown_mocks().await?;
     store.close().await?;
     Ok(())
 }

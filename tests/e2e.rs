@@ -45,7 +45,7 @@ async fn demo_path_serves_the_simulated_company_over_http() -> Result<()> {
             ..DemoOptions::default()
         };
         let demo = demo::prepare(&opts).await?;
-        assert!(demo.report.succeeded(), "{backend}: {:?}", demo.report);
+        assert!(demo.succeeded(), "{backend}: {:?}", demo.reports());
         let gateway = Gateway::start(demo.store.clone()).await?;
 
         // Walk every page of accounts over HTTP.
@@ -87,7 +87,9 @@ async fn demo_path_serves_the_simulated_company_over_http() -> Result<()> {
             "{backend}: {subscriptions} subscriptions"
         );
 
-        // Every bad record is in quarantine with its reason.
+        // Every bad record is in quarantine with its reason: the CRM's three streams that map
+        // records (companies, contacts, deals) and the LMS's three (courses, users,
+        // enrollments) each serve `malformed` broken ones.
         let data = gateway
             .query(
                 "{ quarantine(first: 50) { totalCount edges { node { stream reason payload } } } }",
@@ -97,7 +99,7 @@ async fn demo_path_serves_the_simulated_company_over_http() -> Result<()> {
         let q = &data["quarantine"];
         assert_eq!(
             q["totalCount"],
-            json!(3 * faults.malformed_records),
+            json!(6 * faults.malformed_records),
             "{backend}: {q}"
         );
         let reasons: Vec<String> = q["edges"]
@@ -118,6 +120,12 @@ async fn demo_path_serves_the_simulated_company_over_http() -> Result<()> {
                 .any(|r| r.contains("companies") && r.contains("name")),
             "{reasons:?}"
         );
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("enrollments") && r.contains("enrolled_at")),
+            "{reasons:?}"
+        );
 
         // A second sync of unchanged data changes nothing.
         let before = demo.store.counts().await?;
@@ -131,7 +139,8 @@ async fn demo_path_serves_the_simulated_company_over_http() -> Result<()> {
         let data = gateway
             .query("{ syncRuns(first: 10) { totalCount edges { node { stream status recordsRead recordsWritten recordsUnchanged recordsSkipped recordsQuarantined recordsDeleted recordsSwept } } } }", Value::Null)
             .await?;
-        assert_eq!(data["syncRuns"]["totalCount"], json!(8), "{backend}");
+        // Two runs of the CRM's four streams, one of the LMS's three.
+        assert_eq!(data["syncRuns"]["totalCount"], json!(11), "{backend}");
         // Every run's figures add up to what it read, as its summary line does.
         let mut skipped = 0;
         for edge in data["syncRuns"]["edges"].as_array().context("edges")? {
@@ -150,8 +159,9 @@ async fn demo_path_serves_the_simulated_company_over_http() -> Result<()> {
         assert!(skipped > 0, "{backend}: {data}");
 
         gateway.stop().await?;
-        demo.hubspot.shutdown().await?;
-        demo.store.close().await?;
+        let store = demo.store.clone();
+        demo.shutdown_mocks().await?;
+        store.close().await?;
         db.cleanup().await?;
     }
     Ok(())
@@ -394,8 +404,9 @@ async fn the_revenue_ledger_over_http_is_the_generators_contract_history() -> Re
         assert_eq!(demo.store.content_digest().await?, before, "{backend}");
 
         gateway.stop().await?;
-        demo.hubspot.shutdown().await?;
-        demo.store.close().await?;
+        let store = demo.store.clone();
+        demo.shutdown_mocks().await?;
+        store.close().await?;
         db.cleanup().await?;
     }
     Ok(())
@@ -480,8 +491,9 @@ async fn a_deleted_opportunity_leaves_the_ledger() -> Result<()> {
             "{backend}: the account's ledger still shows the deleted deal"
         );
         assert!(total_before > Some(0));
-        demo.hubspot.shutdown().await?;
-        demo.store.close().await?;
+        let store = demo.store.clone();
+        demo.shutdown_mocks().await?;
+        store.close().await?;
         db.cleanup().await?;
     }
     Ok(())
@@ -563,8 +575,9 @@ async fn the_demo_connector_is_listed_and_runs_when_triggered() -> Result<()> {
         let _ = stop.send(true);
         worker.await??;
         gateway.stop().await?;
-        demo.hubspot.shutdown().await?;
-        demo.store.close().await?;
+        let store = demo.store.clone();
+        demo.shutdown_mocks().await?;
+        store.close().await?;
         db.cleanup().await?;
     }
     Ok(())

@@ -28,7 +28,7 @@ async fn metrics_after_a_demo_sync_agree_with_sync_runs() -> Result<()> {
             ..DemoOptions::default()
         };
         let demo = demo::prepare(&opts).await?;
-        assert!(demo.report.succeeded(), "{backend}: {:?}", demo.report);
+        assert!(demo.succeeded(), "{backend}: {:?}", demo.reports());
         let gateway = Gateway::start(demo.store.clone()).await?;
 
         let reply = gateway
@@ -147,8 +147,9 @@ async fn metrics_after_a_demo_sync_agree_with_sync_runs() -> Result<()> {
         assert_eq!(ready.json::<Value>().await?["status"], "ready");
 
         gateway.stop().await?;
-        demo.hubspot.shutdown().await?;
-        demo.store.close().await?;
+        let store = demo.store.clone();
+        demo.shutdown_mocks().await?;
+        store.close().await?;
         db.cleanup().await?;
     }
     Ok(())

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
+pub mod learning;
 pub mod ledger;
 pub mod logs;
 pub mod metrics;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tributary_connector::{Connector, DynKind, HttpClientConfig, ReadItem, SyncMode};
 use tributary_mock_kit::{Faults, MockServer, VendorMock};
 use tributary_mock_skilljar::{DEFAULT_API_KEY, SkilljarMock, records};
-use tributary_model::{Entity, EnrollmentStatus};
+use tributary_model::{EnrollmentStatus, Entity};
 use tributary_sim::{Company, SimConfig};
 use tributary_store::testing::TestDatabase;
 use tributary_sync::{NoProgress, SyncEngine};
@@ -135,7 +135,11 @@ async fn enrollments_completions_and_certifications_equal_the_worlds_per_learner
         assert_eq!(&landed[user], want, "learner {user}");
     }
     let count = |pick: fn(&Facts) -> bool| -> usize {
-        landed.values().flat_map(|m| m.values()).filter(|f| pick(f)).count()
+        landed
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|f| pick(f))
+            .count()
     };
     assert!(count(|f| f.status == EnrollmentStatus::Completed) > 0);
     assert!(count(|f| f.status == EnrollmentStatus::Dropped) > 0);
@@ -155,7 +159,10 @@ async fn the_store_lands_exactly_the_worlds_enrollments_on_both_backends() {
         })
         .collect();
     let mut backends = vec![TestDatabase::sqlite()];
-    if let Some(pg) = TestDatabase::postgres().await.expect("postgres reachable when set") {
+    if let Some(pg) = TestDatabase::postgres()
+        .await
+        .expect("postgres reachable when set")
+    {
         backends.push(pg);
     } else {
         eprintln!("PostgreSQL not configured: checked on SQLite only");
