@@ -21,7 +21,9 @@
 //! course too). Users are the world's contacts with at least one enrollment, archived CRM
 //! contacts included (the LMS does not know the CRM deleted them): id [`user_id`],
 //! `sis_user_id` = the CRM contact id, `integration_id` = the CRM account id, `login_id` =
-//! email. Each world enrollment is one `StudentEnrollment` (id = the world's enrollment id):
+//! email. Canvas keys a student enrollment by user and course, so a learner's latest world
+//! enrollment in a course is their one `StudentEnrollment` there ([`served_enrollments`]; id =
+//! the world's enrollment id):
 //! not started → `active` with no activity; in progress → `active` with `last_activity_at`;
 //! completed → `completed` when it ended more than [`CONCLUDED_AFTER_DAYS`] days before
 //! today (the enrollment was concluded), else still `active`, and in both cases the module
@@ -134,7 +136,7 @@ pub fn enrollment_state(company: &Company, i: usize) -> &'static str {
             Some(at) if concluded(company, at) => "completed",
             _ => "active",
         },
-        EnrollmentStatus::Dropped if e.id % 2 == 0 => "deleted",
+        EnrollmentStatus::Dropped if e.id.is_multiple_of(2) => "deleted",
         EnrollmentStatus::Dropped => "inactive",
     }
 }
@@ -150,6 +152,24 @@ fn concluded(company: &Company, at: DateTime<Utc>) -> bool {
 
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The world enrollments Canvas shows (indices into `company.enrollments`, ascending): one
+/// student enrollment per user and course, as Canvas keys them, so a learner who enrolled in
+/// a course again (after dropping it, or to retake it) has the latest of their world
+/// enrollments in it; the earlier ones were replaced by it.
+pub fn served_enrollments(company: &Company) -> Vec<usize> {
+    let mut latest: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    for (i, e) in company.enrollments.iter().enumerate() {
+        let slot = latest.entry((e.person, e.course)).or_insert(i);
+        let current = &company.enrollments[*slot];
+        if (e.enrolled_at, e.id) > (current.enrolled_at, current.id) {
+            *slot = i;
+        }
+    }
+    let mut out: Vec<usize> = latest.into_values().collect();
+    out.sort_unstable();
+    out
 }
 
 /// The world's learners: contacts with at least one enrollment, by Canvas user id.
@@ -380,8 +400,8 @@ impl CanvasMock {
     pub fn new(company: Arc<Company>, faults: Faults) -> Self {
         let users = learners(&company);
         let mut by_course = vec![Vec::new(); company.courses.len()];
-        for (i, e) in company.enrollments.iter().enumerate() {
-            if let Some(list) = by_course.get_mut(e.course) {
+        for i in served_enrollments(&company) {
+            if let Some(list) = by_course.get_mut(company.enrollments[i].course) {
                 list.push(i);
             }
         }
@@ -397,7 +417,7 @@ impl CanvasMock {
         let malformed_enrollments = sample(
             company.seed,
             "faults.malformed.enrollments",
-            (0..company.enrollments.len()).collect(),
+            served_enrollments(&company),
             faults.malformed_records,
         );
         let faults = FaultInjector::for_world(company.seed, company.today, faults);
@@ -433,7 +453,8 @@ impl CanvasMock {
             .iter()
             .map(|&(id, i)| (id.to_string(), company.contacts[i].created_at))
             .collect();
-        let enrollments = (0..company.enrollments.len())
+        let enrollments = served_enrollments(company)
+            .into_iter()
             .map(|i| {
                 (
                     enrollment_id(company, i).to_string(),
@@ -648,7 +669,7 @@ struct PageRequest {
     after: Option<i64>,
 }
 
-fn page_request(query: &[(String, String)]) -> Result<PageRequest, Response> {
+fn page_request(query: &[(String, String)]) -> Result<PageRequest, Box<Response>> {
     let per_page = match respond::param(query, "per_page").map(str::parse::<usize>) {
         None => DEFAULT_PER_PAGE,
         Some(Ok(0)) | Some(Err(_)) => DEFAULT_PER_PAGE,
@@ -667,7 +688,10 @@ fn page_request(query: &[(String, String)]) -> Result<PageRequest, Response> {
                 number: None,
                 after: Some(after),
             }),
-            None => Err(errors(StatusCode::BAD_REQUEST, "invalid page bookmark")),
+            None => Err(Box::new(errors(
+                StatusCode::BAD_REQUEST,
+                "invalid page bookmark",
+            ))),
         };
     }
     let number = match page {
@@ -817,7 +841,7 @@ async fn courses(
     }
     let request = match page_request(&query) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let include = values(&query, "include");
     let states = values(&query, "state");
@@ -894,7 +918,7 @@ async fn users(
     }
     let request = match page_request(&query) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let with_email = values(&query, "include").contains(&"email");
     let search = respond::param(&query, "search_term").map(str::to_lowercase);
@@ -972,7 +996,7 @@ async fn enrollments(
     };
     let request = match page_request(&query) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let types = values(&query, "type");
     if let Some(bad) = types.iter().find(|t| !ENROLLMENT_TYPES.contains(t)) {
@@ -1044,8 +1068,7 @@ fn progress_enrollment(state: &MockState, ci: usize, uid: i64) -> Option<usize> 
         .iter()
         .copied()
         .filter(|&i| user_id(company, company.enrollments[i].person) == uid)
-        .filter(|&i| enrollment_state(company, i) != "deleted")
-        .next_back()
+        .rfind(|&i| enrollment_state(company, i) != "deleted")
 }
 
 async fn bulk_progress(
@@ -1063,7 +1086,7 @@ async fn bulk_progress(
     };
     let request = match page_request(&query) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     let company = &state.company;
     let mut rows: Vec<(i64, usize)> = state.by_course[ci]

@@ -233,7 +233,8 @@ async fn enrollments_default_to_active_and_invited_and_page_by_bookmark() {
         .max_by_key(|&c| company.enrollments.iter().filter(|e| e.course == c).count())
         .unwrap();
     let cid = company.courses[busiest].id;
-    let world: Vec<usize> = (0..company.enrollments.len())
+    let world: Vec<usize> = served_enrollments(&company)
+        .into_iter()
         .filter(|&i| company.enrollments[i].course == busiest)
         .collect();
     let path = format!("/api/v1/courses/{cid}/enrollments?per_page=3");
@@ -280,7 +281,8 @@ async fn enrollments_default_to_active_and_invited_and_page_by_bookmark() {
 #[tokio::test]
 async fn progress_carries_completed_at_that_enrollments_lack() {
     let (_, company, server) = serve(Faults::none()).await;
-    let i = (0..company.enrollments.len())
+    let i = served_enrollments(&company)
+        .into_iter()
         .find(|&i| {
             company.enrollments[i].completed_at.is_some()
                 && enrollment_state(&company, i) == "completed"
