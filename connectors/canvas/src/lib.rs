@@ -393,8 +393,15 @@ impl Connector for CanvasConnector {
                 Start::Resume(s) => s,
                 Start::Fresh => LinkState::default(),
             };
+            // A saved link to another host (the endpoint was changed since): start over.
             if let Some(next) = cursor.next.take() {
-                cursor.next = Some(self.checked_next("saved stream state", next)?);
+                match self.checked_next("saved stream state", next) {
+                    Ok(next) => cursor.next = Some(next),
+                    Err(_) => {
+                        tracing::info!(stream = decl.name, "saved page link is not on the endpoint; starting over");
+                        cursor = LinkState::default();
+                    }
+                }
             }
             let emit = Emitter {
                 system: KIND,
@@ -572,5 +579,128 @@ impl PageSource<LinkState> for Enrollments<'_> {
             },
         };
         Ok(Page::new(records, more))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tributary_connector::{HttpClient, HttpClientConfig};
+
+    /// The commented Canvas section of `tributary.example.toml`, uncommented.
+    fn example_section() -> serde_json::Value {
+        let example = include_str!("../../../tributary.example.toml");
+        let start = example
+            .find("# [connectors.canvas-lms]")
+            .expect("the example has a Canvas section");
+        let text: String = example[start..]
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let parsed: toml::Table = toml::from_str(&text).expect("the section is TOML");
+        let mut section = serde_json::to_value(&parsed["connectors"]["canvas-lms"]).unwrap();
+        assert_eq!(section["kind"], "canvas");
+        let object = section.as_object_mut().unwrap();
+        object.remove("kind");
+        assert_eq!(object["access_token"]["env"], "CANVAS_ACCESS_TOKEN");
+        object.insert("access_token".to_owned(), "resolved-token".into());
+        section
+    }
+
+    #[test]
+    fn the_example_section_is_a_valid_config() {
+        let config: CanvasConfig = serde_json::from_value(example_section()).unwrap();
+        config.validate("canvas-lms").unwrap();
+        assert_eq!(config.account_id, "self");
+        assert_eq!(config.hints, CanvasConfig::default().hints);
+        assert_eq!(
+            config.courses.map["admin-certification"].kind,
+            Some(tributary_model::CourseKind::Certification)
+        );
+    }
+
+    fn valid() -> CanvasConfig {
+        CanvasConfig {
+            endpoint: "https://school.instructure.com".to_owned(),
+            access_token: SecretString::from("t"),
+            ..CanvasConfig::default()
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        type Break = fn(&mut CanvasConfig);
+        let cases: [(Break, &str); 5] = [
+            (|c| c.per_page = 0, "per_page"),
+            (|c| c.per_page = 101, "per_page"),
+            (|c| c.access_token = SecretString::from(" "), "access_token"),
+            (|c| c.account_id = "1/../2".to_owned(), "account_id"),
+            (
+                |c| {
+                    c.hints
+                        .insert("name".to_owned(), IdentityHintKind::CompanyName);
+                },
+                "hints.name",
+            ),
+        ];
+        for (break_it, key) in cases {
+            let mut config = valid();
+            break_it(&mut config);
+            let err = config.validate("lms").unwrap_err().to_string();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+        valid().validate("lms").unwrap();
+    }
+
+    fn observed(status: u16, body: &str) -> QuotaVerdict {
+        let headers = tributary_connector::HeaderMap::new();
+        throttle_observer(&ObservedResponse {
+            method: &tributary_connector::Method::GET,
+            url: "https://x/api/v1/courses",
+            status: reqwest::StatusCode::from_u16(status).unwrap(),
+            headers: &headers,
+            body: body.as_bytes(),
+        })
+    }
+
+    #[test]
+    fn only_the_rate_limit_403_is_a_throttle() {
+        assert_eq!(
+            observed(403, "403 Forbidden (Rate Limit Exceeded)"),
+            QuotaVerdict::Throttled
+        );
+        assert_eq!(
+            observed(
+                403,
+                r#"{"errors":[{"message":"user not authorized to perform that action"}]}"#
+            ),
+            QuotaVerdict::Continue
+        );
+        assert_eq!(observed(200, "[]"), QuotaVerdict::Continue);
+    }
+
+    #[test]
+    fn next_links_must_stay_on_the_endpoint() {
+        let conn = CanvasConnector {
+            ctx: ConnectorContext {
+                instance: "lms".to_owned(),
+                http: HttpClient::new(HttpClientConfig::default(), Auth::None).unwrap(),
+            },
+            config: valid(),
+            base: "https://school.instructure.com".to_owned(),
+        };
+        let here = "https://school.instructure.com/api/v1/courses/1/enrollments?page=bookmark:WzFd";
+        assert_eq!(conn.checked_next("u", here.to_owned()).unwrap(), here);
+        for elsewhere in [
+            "https://evil.example/api/v1/courses?page=2",
+            "https://school.instructure.com.evil.example/api/v1/courses",
+        ] {
+            assert!(
+                conn.checked_next("u", elsewhere.to_owned()).is_err(),
+                "{elsewhere}"
+            );
+        }
     }
 }
