@@ -89,7 +89,7 @@ fn world_per_learner(company: &Company) -> PerLearner {
 }
 
 #[tokio::test]
-async fn what_lands_per_learner_equals_the_world_on_every_backend() {
+async fn what_lands_per_learner_and_account_equals_the_world_on_every_backend() {
     let company = company();
     let want = world_per_learner(&company);
     assert!(want.values().any(|r| r.1 > 0) && want.values().any(|r| r.2 > 0));
@@ -130,6 +130,41 @@ async fn what_lands_per_learner_equals_the_world_on_every_backend() {
             got.insert(learner, counts);
         }
         assert_eq!(got, want, "{}", db.backend);
+        // Per account too, linking each learner to the account of the CRM contact its
+        // `sis_user_id` names (what identity resolution will do).
+        let per_account = |per_learner: &PerLearner| {
+            let mut out: BTreeMap<usize, (i64, i64, i64)> = BTreeMap::new();
+            for (learner, (n, done, certified)) in per_learner {
+                let contact = company
+                    .contacts
+                    .iter()
+                    .enumerate()
+                    .find(|(i, _)| user_id(&company, *i).to_string() == *learner)
+                    .map(|(_, c)| c.account)
+                    .expect("a learner is a CRM contact");
+                let row = out.entry(contact).or_default();
+                row.0 += n;
+                row.1 += done;
+                row.2 += certified;
+            }
+            out
+        };
+        let mut world_accounts: BTreeMap<usize, (i64, i64, i64)> = BTreeMap::new();
+        for e in served_enrollments(&company)
+            .into_iter()
+            .map(|i| &company.enrollments[i])
+        {
+            let row = world_accounts.entry(e.account).or_default();
+            row.0 += 1;
+            row.1 += i64::from(e.completed_at.is_some());
+            row.2 += i64::from(e.certified);
+        }
+        assert_eq!(
+            per_account(&got),
+            world_accounts,
+            "{} per account",
+            db.backend
+        );
         sql.close().await.expect("closes");
         store.close().await.expect("closes");
         db.cleanup().await.expect("drops");
