@@ -500,6 +500,20 @@ impl PageSource<LinkState> for Listing<'_> {
     }
 }
 
+/// A listing of a course that is gone (404: deleted since the course list was read) as an
+/// empty one.
+fn gone_is_empty<T: Default>(result: Result<T, ConnectorError>) -> Result<T, ConnectorError> {
+    match result {
+        Err(ConnectorError::Http {
+            status: 404, url, ..
+        }) => {
+            tracing::info!(url, "course gone while reading it; going on with the next");
+            Ok(T::default())
+        }
+        other => other,
+    }
+}
+
 /// The enrollments of every course, course by course (ascending id), each course's module
 /// progress read before its enrollments.
 struct Enrollments<'a> {
@@ -533,7 +547,7 @@ impl PageSource<LinkState> for Enrollments<'_> {
         }
         state.course = Some(course);
         if self.progress.as_ref().is_none_or(|(c, _)| *c != course) {
-            let progress = conn.progress(course).await?;
+            let progress = gone_is_empty(conn.progress(course).await)?;
             let progress = progress
                 .into_iter()
                 .map(|(k, v)| (k, Arc::new(v)))
@@ -547,7 +561,9 @@ impl PageSource<LinkState> for Enrollments<'_> {
                 .iter()
                 .map(|s| ("state[]", (*s).to_owned())),
         );
-        let (records, next) = conn.page(&first, &query, state.next.as_deref()).await?;
+        // A course deleted since the course list was read has no enrollments left to read.
+        let (records, next) =
+            gone_is_empty(conn.page(&first, &query, state.next.as_deref()).await)?;
         let progress = self.progress.as_ref().map(|(_, p)| p);
         let records = records
             .into_iter()
@@ -679,6 +695,25 @@ mod tests {
             QuotaVerdict::Continue
         );
         assert_eq!(observed(200, "[]"), QuotaVerdict::Continue);
+    }
+
+    #[test]
+    fn a_course_gone_mid_read_is_empty_and_other_errors_stay() {
+        let gone = ConnectorError::Http {
+            url: "https://x/api/v1/courses/9/enrollments".to_owned(),
+            status: 404,
+            body: String::new(),
+        };
+        assert_eq!(
+            gone_is_empty::<Vec<u8>>(Err(gone)).unwrap(),
+            Vec::<u8>::new()
+        );
+        let refused = ConnectorError::Http {
+            url: "https://x/api/v1/courses/9/enrollments".to_owned(),
+            status: 400,
+            body: String::new(),
+        };
+        assert!(gone_is_empty::<Vec<u8>>(Err(refused)).is_err());
     }
 
     #[test]
