@@ -264,6 +264,98 @@ def hubspot(base, hint):
         check(f"hubspot {kind} search", search)
 
 
+# -- Canvas LMS: canvasapi ---------------------------------------------------------------------
+# canvasapi (ucfopen) against the Canvas mock: account courses, users and a course's enrollments
+# through its PaginatedList (which follows the `Link: rel="next"` header), and its error classes.
+
+
+def canvas(base, hint):
+    import warnings
+
+    from canvasapi import Canvas
+    from canvasapi.exceptions import InvalidAccessToken, ResourceDoesNotExist
+
+    warnings.simplefilter("ignore", UserWarning)  # "use HTTPS": the mock is plain HTTP
+    token = dict(kv.split("=", 1) for kv in hint.split())["access_token"]
+    auth = {"Authorization": "Bearer " + token}
+    client = Canvas(base, token)
+
+    def served(path):
+        """Every record of a listing, read over plain HTTP following `Link: rel="next"`."""
+        url, records = base + path, []
+        while url:
+            req = urllib.request.Request(url, headers=auth)
+            with urllib.request.urlopen(req) as resp:
+                records += json.loads(resp.read())
+                links = resp.headers.get("Link", "")
+            url = None
+            for part in links.split(","):
+                if 'rel="next"' in part:
+                    url = part.split(">")[0].strip().lstrip("<")
+        return records
+
+    courses = served("/api/v1/accounts/self/courses?per_page=100")
+    all_states = "&".join(f"state[]={s}" for s in
+                          ("active", "invited", "completed", "inactive", "deleted"))
+
+    def current_user():
+        expect("current user id", client.get_current_user().id, http(
+            "GET", base + "/api/v1/users/self", auth)["id"])
+
+    def account_courses():
+        account = client.get_account(1)
+        got = account.get_courses(include=["total_students", "term"], per_page=7)
+        expect("account courses ids", [c.id for c in got], [c["id"] for c in courses])
+        if len(courses) <= 7:
+            raise AssertionError(f"only {len(courses)} courses: too few to page")
+
+    def account_users():
+        want = served("/api/v1/accounts/self/users?include[]=email&per_page=100")
+        got = list(client.get_account(1).get_users(include=["email"], per_page=25))
+        expect("account users ids", [u.id for u in got], [u["id"] for u in want])
+        expect("account users emails", [u.email for u in got], [u["email"] for u in want])
+        expect("sis_user_id carried", all(u.sis_user_id for u in got), True)
+
+    def course_enrollments():
+        busiest = max(courses, key=lambda c: len(served(
+            f"/api/v1/courses/{c['id']}/enrollments?per_page=100&{all_states}")))
+        course = client.get_course(busiest["id"])
+        expect("get_course name", course.name, busiest["name"])
+        want = served(f"/api/v1/courses/{course.id}/enrollments?per_page=100&{all_states}")
+        got = course.get_enrollments(
+            state=["active", "invited", "completed", "inactive", "deleted"],
+            type=["StudentEnrollment"], per_page=5)
+        expect("enrollment ids (every state, bookmark paging)", [e.id for e in got],
+               [e["id"] for e in want])
+        if len(want) <= 5:
+            raise AssertionError(f"only {len(want)} enrollments: too few to page")
+        default = [e.id for e in course.get_enrollments(per_page=5)]
+        expect("enrollment ids (default: active and invited)", default, [
+            e["id"] for e in want if e["enrollment_state"] in ("active", "invited")])
+
+    def errors():
+        try:
+            Canvas(base, "not-a-token").get_current_user()
+        except InvalidAccessToken:
+            pass
+        else:
+            raise AssertionError("a bad token was accepted")
+        try:
+            client.get_course(999999999)
+        except ResourceDoesNotExist:
+            pass
+        else:
+            raise AssertionError("an unknown course was answered")
+
+    check("canvas current user", current_user)
+    check("canvas errors (InvalidAccessToken, ResourceDoesNotExist)", errors)
+    check("canvas account courses (Link paging)", account_courses)
+    check("canvas account users (include[]=email)", account_users)
+    check("canvas course enrollments (state[], type[], bookmarks)", course_enrollments)
+
+# -- end of Canvas LMS -------------------------------------------------------------------------
+
+
 def main():
     serve_out, scratch = sys.argv[1], sys.argv[2]
     mocks = {}
@@ -273,6 +365,7 @@ def main():
     started = time.monotonic()
     salesforce(mocks["salesforce"][0], mocks["salesforce"][1], scratch)
     hubspot(mocks["hubspot"][0], mocks["hubspot"][1])
+    canvas(mocks["canvas"][0], mocks["canvas"][1])  # Canvas LMS
     print(f"official clients: {time.monotonic() - started:.1f}s")
     if FAILURES:
         print(f"{len(FAILURES)} official-client check(s) failed against the mocks: "

@@ -19,6 +19,7 @@ pub static KINDS: &[&dyn DynKind] = &[
     &tributary_connector_hubspot::DECLARATION,
     &tributary_connector_salesforce::DECLARATION,
     &tributary_connector_skilljar::DECLARATION,
+    &tributary_connector_canvas::DECLARATION,
     // `tributary connector new` adds kinds above this line.
 ];
 
@@ -36,6 +37,7 @@ pub static MOCKS: &[MockFactory] = &[
         Box::new(SalesforceMock::new(company, config))
     },
     |company, faults| Box::new(tributary_mock_skilljar::SkilljarMock::new(company, faults)),
+    |company, faults| Box::new(tributary_mock_canvas::CanvasMock::new(company, faults)),
     // `tributary connector new` adds mocks above this line.
 ];
 

@@ -642,7 +642,12 @@ impl HttpClient {
             .into());
         }
         let snippet: String = String::from_utf8_lossy(&bytes).chars().take(300).collect();
+        let throttled = verdict == QuotaVerdict::Throttled;
         let error = match status.as_u16() {
+            _ if throttled => ConnectorError::RateLimited {
+                url: shown.to_owned(),
+                retry_after: retry_after(&headers),
+            },
             429 => ConnectorError::RateLimited {
                 url: shown.to_owned(),
                 retry_after: retry_after(&headers),
@@ -670,7 +675,7 @@ impl HttpClient {
         })
     }
 
-    /// Shows a response to every observer; the first `Exhausted` verdict wins.
+    /// Shows a response to every observer; the first verdict other than `Continue` wins.
     fn observe(&self, response: &ObservedResponse<'_>) -> QuotaVerdict {
         let mut verdict = QuotaVerdict::Continue;
         for observer in self.observers.iter() {

@@ -4,7 +4,8 @@
 //! are decided — to the [`QuotaObserver`]s registered on it. An observer can record the vendor's
 //! quota headers (the engine feeds its per-org budget that way) and can declare a quota used up,
 //! which ends the request with [`crate::ConnectorError::QuotaExhausted`] instead of retrying a
-//! limit that will not lift within the run. [`quota_readings`] parses the headers vendors send.
+//! limit that will not lift within the run, or classify a refusal as the vendor's throttle
+//! ([`QuotaVerdict::Throttled`]), which is retried like a 429. [`quota_readings`] parses the headers vendors send.
 
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use std::time::Duration;
@@ -41,6 +42,12 @@ pub enum QuotaVerdict {
         /// When the window rolls over, when known.
         resume_at: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// The response is the vendor's throttle although its status does not say so (Canvas
+    /// answers a drained rate bucket with a 403 whose body reads `Rate Limit Exceeded`, which
+    /// the client would otherwise take for a permission refusal). Honoured only for responses
+    /// that are not a success: the request fails with [`crate::ConnectorError::RateLimited`]
+    /// (its `Retry-After`, if any) and is retried with backoff like a 429.
+    Throttled,
 }
 
 /// A hook that sees every response of an [`crate::HttpClient`]. Closures

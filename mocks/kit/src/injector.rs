@@ -67,9 +67,16 @@ pub struct FaultStats {
 /// only shapes the body and any vendor headers. The defaults are a generic JSON error, for a
 /// mock whose vendor documents nothing better.
 pub trait VendorFaults: Send + Sync + 'static {
-    /// The vendor's 429 (the layer forces the status to 429 and adds `Retry-After`).
+    /// The vendor's 429 (the layer forces the status to [`VendorFaults::rate_limit_status`]
+    /// and adds `Retry-After`).
     fn rate_limited(&self) -> Response {
         generic_error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded")
+    }
+
+    /// The status the vendor throttles with: 429 unless it says otherwise (Canvas answers a
+    /// drained rate bucket with 403).
+    fn rate_limit_status(&self) -> StatusCode {
+        StatusCode::TOO_MANY_REQUESTS
     }
 
     /// The vendor's (or its load balancer's) 500, 502 or 503 (the layer forces `status`).
@@ -453,7 +460,7 @@ async fn inject(State(layer): State<LayerState>, request: Request, next: Next) -
     if faults.rate_limit.hits(n, inner.seed, "rate_limit") {
         bump(&counters.rate_limited, 1);
         let mut response = layer.vendor.rate_limited();
-        *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        *response.status_mut() = layer.vendor.rate_limit_status();
         response.headers_mut().insert(
             header::RETRY_AFTER,
             HeaderValue::from(faults.retry_after_secs),
