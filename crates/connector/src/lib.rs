@@ -53,8 +53,9 @@ pub use kind::{
 };
 pub use map::{Fields, MapError};
 pub use push::{
-    Accepted, CredentialVerifier, Credentials, PushError, PushItem, PushRequest, PushResponse,
-    PushSource, VerifiedCredential, VerifyError,
+    Accepted, BuiltPush, CredentialVerifier, Credentials, PushError, PushItem, PushKind,
+    PushRequest, PushResponse, PushSource, RecordKind, RecordPageRequest, RecordReadError,
+    RecordReader, StoredRecord, StoredRecords, VerifiedCredential, VerifyError,
 };
 pub use quota::{
     DailyReserve, ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow,

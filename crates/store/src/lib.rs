@@ -42,6 +42,7 @@ pub use read::accounts::{
 };
 pub use read::aggregates::StoreCounts;
 pub use read::ops::{QuarantineRow, ScheduleRow, StreamHealthRow, SyncRunRow};
+pub use read::records::{RawRecord, RawRecordPage, RecordScope};
 pub use read::revenue::{FxRateRow, RevenueEventFilter, RevenueEventRow};
 pub use read::{Child, Page};
 pub use runs::{
