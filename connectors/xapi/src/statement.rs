@@ -661,7 +661,8 @@ mod tests {
 
     #[test]
     fn each_problem_is_named() {
-        let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str)> = vec![
+        type Edit = Box<dyn FnOnce(&mut Value)>;
+        let cases: Vec<(Edit, &str)> = vec![
             (
                 Box::new(|s| {
                     s["actor"]["account"] = json!({"homePage": "https://x.io", "name": "1"})
