@@ -703,7 +703,10 @@ impl XapiSource {
             if !is_uuid(&id) {
                 return Err(PushError::BadRequest(format!("`{id}` is not a UUID")));
             }
-            let found = req.records.get(&statements_kind(), std::slice::from_ref(&id)).await?;
+            let found = req
+                .records
+                .get(&statements_kind(), std::slice::from_ref(&id))
+                .await?;
             let Some(record) = found.into_iter().find(|r| r.deleted == voided) else {
                 return Err(PushError::NotFound(format!(
                     "no {}statement {id}",
