@@ -343,7 +343,6 @@ impl XapiSource {
         req: &PushRequest,
         mut statements: Vec<Value>,
         key_name: &str,
-        version: &str,
     ) -> Result<(Vec<PushItem>, Vec<String>), PushError> {
         if statements.is_empty() {
             return Err(PushError::BadRequest("no statements".to_owned()));
@@ -437,7 +436,6 @@ impl XapiSource {
                 None => fresh.push(s),
             }
         }
-        let _ = version;
         self.items(fresh, &existing, req)
             .await
             .map(|items| (items, ids))
@@ -503,11 +501,11 @@ impl XapiSource {
                 ReadItem::Record(Box::new(self.event(&s.statement, s.stored))),
             );
             if let Some(actor) = s.statement.get("actor")
-                && let Some(person) = self.person(actor, s.stored)
+                && let Some(person) = self.person(actor)
             {
                 push(&mut items, ReadItem::Record(Box::new(person)));
             }
-            if let Some(course) = self.course(&s.statement, s.stored) {
+            if let Some(course) = self.course(&s.statement) {
                 push(&mut items, ReadItem::Record(Box::new(course)));
             }
             if fold::step(&s.verb).is_some()
@@ -604,7 +602,7 @@ impl XapiSource {
         }
     }
 
-    fn person(&self, actor: &Value, stored: DateTime<Utc>) -> Option<SourceRecord> {
+    fn person(&self, actor: &Value) -> Option<SourceRecord> {
         let key = ifi_key(actor)?;
         let email = actor
             .get("mbox")
@@ -633,7 +631,6 @@ impl XapiSource {
                 name,
             ));
         }
-        let _ = stored;
         Some(SourceRecord {
             external_ref: self.reference("agents", &key),
             source_updated_at: None,
@@ -652,7 +649,7 @@ impl XapiSource {
 
     /// The activity's course, when the statement defines its name (a bare activity id only
     /// links, so a later statement without a definition does not erase the title).
-    fn course(&self, s: &Value, stored: DateTime<Utc>) -> Option<SourceRecord> {
+    fn course(&self, s: &Value) -> Option<SourceRecord> {
         let id = activity_id(s)?;
         let definition = s.pointer("/object/definition")?;
         let title = language_text(definition.get("name")?)?;
@@ -667,7 +664,6 @@ impl XapiSource {
             kind,
             ..CourseFacts::default()
         });
-        let _ = stored;
         Some(SourceRecord {
             external_ref: self.reference("activities", &id),
             source_updated_at: None,
@@ -1022,9 +1018,7 @@ impl PushSource for XapiSource {
                     Value::Array(list) => list,
                     single => vec![single],
                 };
-                let (items, ids) = self
-                    .store_statements(&req, statements, &key_name, &version)
-                    .await?;
+                let (items, ids) = self.store_statements(&req, statements, &key_name).await?;
                 Ok(Accepted {
                     items,
                     response: self.respond(&version, PushResponse::json(200, &json!(ids))),
@@ -1060,9 +1054,7 @@ impl PushSource for XapiSource {
                 if let Some(m) = body.as_object_mut() {
                     m.insert("id".into(), Value::String(id));
                 }
-                let (items, _) = self
-                    .store_statements(&req, vec![body], &key_name, &version)
-                    .await?;
+                let (items, _) = self.store_statements(&req, vec![body], &key_name).await?;
                 Ok(Accepted {
                     items,
                     response: self.respond(&version, PushResponse::empty(204)),

@@ -159,3 +159,111 @@ impl Store {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CommitBatch;
+    use crate::testing::for_each_backend;
+    use chrono::TimeZone;
+    use tributary_model::{Entity, ExternalRef, LearningEvent, SourceRecord};
+
+    fn event(id: &str, second: u32) -> SourceRecord {
+        let at = Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, second).unwrap();
+        SourceRecord {
+            external_ref: ExternalRef::new("xapi", "lrs", "statements", id),
+            source_updated_at: Some(at),
+            raw: serde_json::json!({"id": id, "n": [1, 2]}),
+            entity: Entity::LearningEvent(LearningEvent {
+                person: None,
+                course: None,
+                verb: "http://adlnet.gov/expapi/verbs/attempted".into(),
+                occurred_at: at,
+                stored_at: at,
+                score: None,
+                success: None,
+                completion: None,
+                registration: None,
+                voided: false,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn raw_records_come_back_by_id_and_in_pages_by_update_time() {
+        for_each_backend(|store| async move {
+            // Two records share a second: the id breaks the tie.
+            let records = vec![event("b", 1), event("a", 1), event("c", 2), event("d", 3)];
+            store
+                .commit_batch(CommitBatch {
+                    connector: "lrs".into(),
+                    stream: "statements".into(),
+                    records,
+                    deletes: vec![ExternalRef::new("xapi", "lrs", "statements", "c")],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let scope = RecordScope {
+                system: "xapi".into(),
+                instance: "lrs".into(),
+                object: "statements".into(),
+                kind: EntityKind::LearningEvent,
+            };
+            let mut got = store
+                .raw_records(&scope, &["a".into(), "c".into(), "zz".into()])
+                .await
+                .unwrap();
+            got.sort_by(|x, y| x.external_id.cmp(&y.external_id));
+            assert_eq!(got.len(), 2);
+            assert_eq!(got[0].payload, serde_json::json!({"id": "a", "n": [1, 2]}));
+            assert!(!got[0].deleted && got[1].deleted);
+            let other = RecordScope {
+                instance: "other".into(),
+                ..scope.clone()
+            };
+            assert!(
+                store
+                    .raw_records(&other, &["a".into()])
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+
+            let ids = |rows: Vec<RawRecord>| -> Vec<String> {
+                rows.into_iter().map(|r| r.external_id).collect()
+            };
+            let mut page = RawRecordPage {
+                since: None,
+                until: None,
+                after: None,
+                ascending: true,
+                limit: 2,
+                include_deleted: false,
+            };
+            let first = store.raw_record_page(&scope, &page).await.unwrap();
+            let last = first.last().unwrap();
+            page.after = Some((last.source_updated_at.unwrap(), last.external_id.clone()));
+            assert_eq!(ids(first), ["a", "b"]);
+            assert_eq!(
+                ids(store.raw_record_page(&scope, &page).await.unwrap()),
+                ["d"]
+            );
+            page.after = None;
+            page.ascending = false;
+            page.include_deleted = true;
+            page.limit = 10;
+            assert_eq!(
+                ids(store.raw_record_page(&scope, &page).await.unwrap()),
+                ["d", "c", "b", "a"]
+            );
+            page.since = Some(Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 1).unwrap());
+            page.until = Some(Utc.with_ymd_and_hms(2024, 3, 1, 12, 0, 2).unwrap());
+            assert_eq!(
+                ids(store.raw_record_page(&scope, &page).await.unwrap()),
+                ["c"]
+            );
+        })
+        .await;
+    }
+}
