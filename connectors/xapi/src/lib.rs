@@ -32,7 +32,7 @@ use tributary_model::{
 };
 
 use fold::{PairState, Summary};
-use statement::{VOIDED, canonical, format_time, ifi_key, is_iri, is_uuid, timestamp};
+use statement::{VOIDED, format_time, ifi_key, is_iri, is_uuid, timestamp};
 use tributary_connector::push::basic_auth;
 
 /// The kind name and the `system` of every external reference.
@@ -253,6 +253,9 @@ fn encode(s: &str) -> String {
 /// A statement accepted in this request, with what it maps to.
 struct Incoming {
     id: String,
+    /// As the client sent it (validated and normalised), for comparison with a stored copy.
+    received: Value,
+    /// As it is stored: with `id`, `stored`, `authority`, `version` and `timestamp`.
     statement: Value,
     verb: String,
     stored: DateTime<Utc>,
@@ -372,9 +375,10 @@ impl XapiSource {
         let mut incoming = Vec::with_capacity(statements.len());
         let stored_at = Utc::now();
         for (i, mut s) in statements.into_iter().enumerate() {
+            let received = s.clone();
             let id = match s.get("id").and_then(Value::as_str) {
                 Some(id) => id.to_ascii_lowercase(),
-                None => uuid::Uuid::now_v7().to_string(),
+                None => uuid::Uuid::new_v4().to_string(),
             };
             if let Some(first) = seen.insert(id.clone(), i) {
                 return Err(PushError::BadRequest(format!(
@@ -400,6 +404,7 @@ impl XapiSource {
                 .to_owned();
             incoming.push(Incoming {
                 id,
+                received,
                 statement: s,
                 verb,
                 stored: stored_at,
@@ -426,7 +431,7 @@ impl XapiSource {
         let mut fresh = Vec::with_capacity(incoming.len());
         for s in incoming {
             match existing.get(&s.id) {
-                Some(old) if canonical(&old.raw) == canonical(&s.statement) => {}
+                Some(old) if statement::equivalent(&old.raw, &s.received) => {}
                 Some(_) => {
                     return Err(PushError::Conflict(format!(
                         "statement {} is already stored with different content",
@@ -848,8 +853,9 @@ impl XapiSource {
     }
 }
 
+/// A boolean parameter; any case (clients that format a Python `True` send `True`).
 fn flag(k: &str, v: &str) -> Result<bool, PushError> {
-    match v {
+    match v.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
         _ => Err(PushError::BadRequest(format!("{k}: `{v}` (true or false)"))),

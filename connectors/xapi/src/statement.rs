@@ -573,14 +573,32 @@ pub fn version_supported(v: &str) -> bool {
     }
 }
 
-/// The statement as compared for equivalence (xAPI Data §2.3.1, as far as this LRS goes):
-/// without `id`, `stored`, `authority` and `version`, timestamps as instants, the order of
-/// context activities ignored.
+/// Whether `incoming` is the statement `stored` again (xAPI Data §2.3.1, as far as this LRS
+/// goes): see [`canonical`]; a `timestamp` the client did not send (the LRS filled it in) is
+/// not compared.
+pub fn equivalent(stored: &Value, incoming: &Value) -> bool {
+    let mut old = canonical(stored);
+    if incoming.get("timestamp").is_none()
+        && let Some(m) = old.as_object_mut()
+    {
+        m.remove("timestamp");
+    }
+    old == canonical(incoming)
+}
+
+/// The statement as compared for equivalence: without what the LRS sets or may set (`id`,
+/// `stored`, `authority`, `version`), timestamps as instants, the registration UUID in lower
+/// case, the order of context activities ignored.
 pub fn canonical(v: &Value) -> Value {
     let mut c = v.clone();
     if let Some(m) = c.as_object_mut() {
         for k in ["id", "stored", "authority", "version"] {
             m.remove(k);
+        }
+        if let Some(reg) = m.get_mut("context").and_then(|c| c.get_mut("registration"))
+            && let Some(text) = reg.as_str()
+        {
+            *reg = Value::String(text.to_ascii_lowercase());
         }
         if let Some(t) = m
             .get("timestamp")
@@ -740,6 +758,11 @@ mod tests {
         assert_eq!(canonical(&a), canonical(&b));
         b["result"]["success"] = json!(false);
         assert_ne!(canonical(&a), canonical(&b));
+        // A timestamp the LRS filled in is not held against a resubmission without one.
+        let mut without = good();
+        without.as_object_mut().unwrap().remove("timestamp");
+        assert!(equivalent(&a, &without));
+        assert!(!equivalent(&without, &a));
     }
 
     #[test]
