@@ -265,6 +265,30 @@ mod tests {
         }
     }
 
+    /// The example's commented xAPI section, uncommented, builds: every documented key is
+    /// one the kind accepts.
+    #[test]
+    fn the_example_xapi_section_builds() {
+        let example = include_str!("../tributary.example.toml");
+        let start = example
+            .find("# [connectors.lrs]")
+            .expect("the example documents an xapi source");
+        let text: String = example[start..]
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(""))
+            .filter(|l| l.starts_with('[') || l.contains(" = "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let config: toml::Table = toml::from_str(&text).expect("the section parses");
+        let section: ConnectorSection = config["connectors"]["lrs"]
+            .clone()
+            .try_into()
+            .expect("a connector section");
+        let mount = build_push("lrs", &section, &|_| None).expect("the section builds");
+        assert_eq!(mount.prefix, "/xapi");
+        assert_eq!(mount.source.kind(), "xapi");
+    }
+
     #[test]
     fn every_kind_is_listed_and_has_a_mock_for_sim_serve() {
         let list = list();
