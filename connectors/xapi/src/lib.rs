@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use tributary_connector::learning::{CourseCatalog, CourseFacts};
 use tributary_connector::{
@@ -323,8 +323,16 @@ impl ListQuery {
 }
 
 impl XapiSource {
+    /// A statements response: the version echoed, and `X-Experience-API-Consistent-Through`
+    /// (xAPI asks for it on every statements response). Statements are committed before
+    /// they are acknowledged, but a commit in flight may become visible after a later one,
+    /// hence the margin.
     fn respond(&self, version: &str, r: PushResponse) -> PushResponse {
-        r.with_header(VERSION_HEADER, version)
+        let consistent = Utc::now() - chrono::Duration::seconds(5);
+        r.with_header(VERSION_HEADER, version).with_header(
+            "X-Experience-API-Consistent-Through",
+            format_time(consistent),
+        )
     }
 
     async fn authenticate(&self, req: &PushRequest) -> Result<String, PushError> {
@@ -464,6 +472,7 @@ impl XapiSource {
         let batch: HashMap<&str, &Incoming> = fresh.iter().map(|s| (s.id.as_str(), s)).collect();
         // Pair → statements added, statements voided.
         let mut pairs: BTreeMap<(String, String), (Vec<Summary>, Vec<String>)> = BTreeMap::new();
+        let mut voided_in_batch: HashSet<String> = HashSet::new();
         for s in &fresh {
             if s.verb == VOIDED {
                 let target = s
@@ -472,25 +481,31 @@ impl XapiSource {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_ascii_lowercase();
-                let (raw, stored_at) = match (existing.get(&target), batch.get(target.as_str())) {
-                    (Some(old), _) if !old.deleted => {
-                        (old.raw.clone(), old.updated_at.unwrap_or(s.stored))
-                    }
-                    (None, Some(new)) => (new.statement.clone(), new.stored),
-                    // Unknown or already voided: nothing to void (xAPI: not a reason to refuse).
-                    _ => continue,
-                };
+                let (raw, stored_at, in_batch) =
+                    match (existing.get(&target), batch.get(target.as_str())) {
+                        (Some(old), _) if !old.deleted => {
+                            (old.raw.clone(), old.updated_at.unwrap_or(s.stored), false)
+                        }
+                        (None, Some(new)) => (new.statement.clone(), new.stored, true),
+                        // Unknown or already voided: nothing to void (xAPI: not a reason to refuse).
+                        _ => continue,
+                    };
                 if raw.pointer("/verb/id").and_then(Value::as_str) == Some(VOIDED) {
                     return Err(PushError::BadRequest(format!(
                         "statement {}: statement {target} is itself a voiding statement and cannot be voided",
                         s.id
                     )));
                 }
-                let mut record = self.event(&raw, stored_at);
-                if let Entity::LearningEvent(e) = &mut record.entity {
-                    e.voided = true;
+                if in_batch {
+                    // Its record below is written voided.
+                    voided_in_batch.insert(target.clone());
+                } else {
+                    let mut record = self.event(&raw, stored_at);
+                    if let Entity::LearningEvent(e) = &mut record.entity {
+                        e.voided = true;
+                    }
+                    push(&mut items, ReadItem::Record(Box::new(record)));
                 }
-                push(&mut items, ReadItem::Record(Box::new(record)));
                 push(
                     &mut items,
                     ReadItem::Delete(self.reference("statements", &target)),
@@ -501,10 +516,13 @@ impl XapiSource {
             }
         }
         for s in &fresh {
-            push(
-                &mut items,
-                ReadItem::Record(Box::new(self.event(&s.statement, s.stored))),
-            );
+            let mut event = self.event(&s.statement, s.stored);
+            if voided_in_batch.contains(&s.id)
+                && let Entity::LearningEvent(e) = &mut event.entity
+            {
+                e.voided = true;
+            }
+            push(&mut items, ReadItem::Record(Box::new(event)));
             if let Some(actor) = s.statement.get("actor")
                 && let Some(person) = self.person(actor)
             {
@@ -579,7 +597,7 @@ impl XapiSource {
             .and_then(Value::as_str)
             .and_then(timestamp)
             .unwrap_or(stored_at);
-        let actor = s.get("actor").and_then(ifi_key);
+        let actor = learner(s);
         let activity = activity_id(s);
         SourceRecord {
             external_ref: self.reference("statements", id),
@@ -608,6 +626,9 @@ impl XapiSource {
     }
 
     fn person(&self, actor: &Value) -> Option<SourceRecord> {
+        if actor.get("objectType").and_then(Value::as_str) == Some("Group") {
+            return None;
+        }
         let key = ifi_key(actor)?;
         let email = actor
             .get("mbox")
@@ -738,14 +759,7 @@ impl XapiSource {
         let body = json!({"statements": statements, "more": more});
         // Statements are committed before they are acknowledged; one whose commit is still
         // under way (stored a moment ago) may appear later than newer ones, hence the margin.
-        let consistent = Utc::now() - chrono::Duration::seconds(5);
-        Ok(self.respond(
-            version,
-            PushResponse::json(200, &body).with_header(
-                "X-Experience-API-Consistent-Through",
-                format_time(consistent),
-            ),
-        ))
+        Ok(self.respond(version, PushResponse::json(200, &body)))
     }
 
     fn list_query(&self, params: &BTreeMap<String, String>) -> Result<ListQuery, PushError> {
@@ -901,8 +915,17 @@ fn activity_id(s: &Value) -> Option<String> {
     }
 }
 
+/// The learner's key: the actor's IFI when the actor is an Agent (a Group is not a learner).
+fn learner(s: &Value) -> Option<String> {
+    let actor = s.get("actor")?;
+    if actor.get("objectType").and_then(Value::as_str) == Some("Group") {
+        return None;
+    }
+    ifi_key(actor)
+}
+
 fn enrollment_pair(s: &Value) -> Option<(String, String)> {
-    Some((ifi_key(s.get("actor")?)?, activity_id(s)?))
+    Some((learner(s)?, activity_id(s)?))
 }
 
 fn summary(id: &str, s: &Value) -> Summary {
@@ -975,19 +998,16 @@ impl PushSource for XapiSource {
     async fn accept(&self, req: PushRequest) -> Result<Accepted, PushError> {
         let path = req.path.trim_end_matches('/');
         if path == "/about" {
-            if req.method != Method::GET {
+            if req.method != Method::GET && req.method != Method::HEAD {
                 return Err(PushError::MethodNotAllowed("GET /about".to_owned()));
             }
             return Ok(Accepted {
                 items: vec![],
-                response: self.respond(
-                    VERSION,
-                    PushResponse::json(
-                        200,
-                        &json!({"version": ["1.0.3", "1.0.2", "1.0.1", "1.0.0"],
-                                "extensions": {}}),
-                    ),
-                ),
+                response: PushResponse::json(
+                    200,
+                    &json!({"version": ["1.0.3", "1.0.2", "1.0.1", "1.0.0"], "extensions": {}}),
+                )
+                .with_header(VERSION_HEADER, VERSION),
             });
         }
         if path != "/statements" {

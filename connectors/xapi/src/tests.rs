@@ -408,3 +408,38 @@ async fn lists_filter_and_page_with_more() {
         json!("2024-03-09T12:00:00Z")
     );
 }
+
+#[tokio::test]
+async fn a_statement_voided_in_its_own_batch_is_kept_voided() {
+    let lrs = Lrs::new();
+    let void = json!({"actor": {"mbox": "mailto:admin@example.com"},
+        "verb": {"id": VOIDED}, "object": {"objectType": "StatementRef", "id": A}});
+    lrs.post(json!([
+        st(Some(A), "ada@example.com", "registered", "intro", 1),
+        void
+    ]))
+    .await
+    .unwrap();
+    let Some((true, Entity::LearningEvent(ev))) = lrs.memory.entity("statements", A) else {
+        panic!("voided event kept")
+    };
+    assert!(ev.voided);
+    let pair = fold::pair_id("mailto:ada@example.com", "https://lms.example.com/intro");
+    assert!(matches!(
+        lrs.memory.entity("enrollments", &pair),
+        None | Some((true, _))
+    ));
+    // A voiding statement cannot be voided.
+    let void_id = lrs
+        .get("verb=http%3A%2F%2Fadlnet.gov%2Fexpapi%2Fverbs%2Fvoided")
+        .await
+        .unwrap()["statements"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let again = json!({"actor": {"mbox": "mailto:admin@example.com"},
+        "verb": {"id": VOIDED}, "object": {"objectType": "StatementRef", "id": void_id}});
+    assert!(
+        matches!(lrs.post(again).await, Err(PushError::BadRequest(m)) if m.contains("cannot be voided"))
+    );
+}
