@@ -443,3 +443,67 @@ async fn a_statement_voided_in_its_own_batch_is_kept_voided() {
         matches!(lrs.post(again).await, Err(PushError::BadRequest(m)) if m.contains("cannot be voided"))
     );
 }
+
+#[tokio::test]
+async fn an_actor_account_on_the_crm_home_page_is_a_contact_id_hint() {
+    let config: XapiConfig =
+        serde_json::from_value(json!({"crm_home_page": "https://crm.example.com/"})).unwrap();
+    let lrs = Lrs {
+        source: XapiSource::new("lrs", config).unwrap(),
+        memory: Arc::new(Memory::default()),
+    };
+    let mut s = st(None, "x@example.com", "launched", "intro", 1);
+    s["actor"] = json!({"account": {"homePage": "https://crm.example.com", "name": "1042"},
+                        "name": "Ada"});
+    lrs.post(s).await.unwrap();
+    let Some((false, Entity::Person(p))) = lrs
+        .memory
+        .entity("agents", "account:https://crm.example.com|1042")
+    else {
+        panic!("person")
+    };
+    assert_eq!((p.name.as_str(), p.email.as_deref()), ("Ada", None));
+    assert_eq!(
+        p.hints,
+        vec![
+            IdentityHint::from_field(IdentityHintKind::CrmContactId, "account.name", "1042")
+                .unwrap()
+        ]
+    );
+    // Another home page is no hint.
+    let mut s = st(None, "x@example.com", "launched", "intro", 1);
+    s["actor"] = json!({"account": {"homePage": "https://lms.example.com", "name": "7"}});
+    lrs.post(s).await.unwrap();
+    let Some((false, Entity::Person(p))) = lrs
+        .memory
+        .entity("agents", "account:https://lms.example.com|7")
+    else {
+        panic!("person")
+    };
+    assert!(p.hints.is_empty());
+}
+
+#[test]
+fn bad_configurations_are_refused_with_the_key() {
+    for (settings, expected) in [
+        (json!({"path": "xapi"}), "path `xapi` must start with `/`"),
+        (json!({"path": "/"}), "path `/` must start with `/`"),
+        (
+            json!({"authority_home_page": "lrs"}),
+            "authority_home_page `lrs`",
+        ),
+        (json!({"max_statements": 0}), "max_statements"),
+    ] {
+        let e = DECLARATION
+            .build("lrs", settings)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(e.contains(expected), "`{e}` should name `{expected}`");
+    }
+    assert!(DECLARATION.build("lrs", json!({"colour": 1})).is_err());
+    let built = DECLARATION
+        .build("lrs", json!({"path": "/lrs/xapi/"}))
+        .unwrap();
+    assert_eq!(built.prefix, "/lrs/xapi");
+}
