@@ -1092,6 +1092,12 @@ impl PushSource for XapiSource {
         }
     }
 
+    /// Enrollments fold from what earlier requests stored: requests are taken one at a time
+    /// per gateway process (see the README on concurrency).
+    fn serialized(&self) -> bool {
+        true
+    }
+
     fn error_response(&self, error: &PushError) -> PushResponse {
         let mut response = PushResponse::json(
             error.status(),

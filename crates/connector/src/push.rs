@@ -407,6 +407,14 @@ pub trait PushSource: Send + Sync {
     /// an error and nothing of it is committed.
     async fn accept(&self, request: PushRequest) -> Result<Accepted, PushError>;
 
+    /// Whether the gateway accepts and commits this source's requests one at a time (per
+    /// gateway process): for a source whose items depend on what it read back through
+    /// [`StoredRecords`] (a fold of earlier records), so that two concurrent requests cannot
+    /// each build on a state the other is about to change. Default false.
+    fn serialized(&self) -> bool {
+        false
+    }
+
     /// The body of an error in the vendor's shape; by default `{"error": "<message>"}`.
     fn error_response(&self, error: &PushError) -> PushResponse {
         PushResponse::json(

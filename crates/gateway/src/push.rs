@@ -5,8 +5,9 @@
 //! [`Credentials`]: the push keys issued for that source's instance, checked against the key
 //! store (`auth::PushCredentials`), and the source's [`StoredRecords`]: what it stored
 //! before, read back from the store scoped to its system (kind) and instance
-//! ([`SourceRecords`]). The gateway keeps no state of its own, so any replica can take any
-//! request.
+//! ([`SourceRecords`]). A source whose items fold what it stored before asks for its writes
+//! to be taken one at a time ([`PushSource::serialized`]; per process — replicas still race).
+//! The gateway keeps no state of its own, so any replica can take any request.
 
 use crate::auth::{Authenticator, PushCredentials};
 use async_trait::async_trait;
@@ -49,6 +50,9 @@ struct Mounted {
     engine: SyncEngine,
     credentials: Credentials,
     records: StoredRecords,
+    /// Held from reading a request to committing it, for a source that asks for it
+    /// ([`PushSource::serialized`]).
+    exclusive: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// The largest page a push source may read at once.
@@ -136,6 +140,7 @@ pub(crate) fn mount(
                 system: m.source.kind().to_owned(),
                 instance: m.source.instance().to_owned(),
             })),
+            exclusive: m.source.serialized().then(Arc::default),
         };
         let inner = Router::new()
             .route("/", any(handle))
@@ -163,6 +168,12 @@ async fn handle(
                 message: "request body too large".to_owned(),
             }));
         }
+    };
+    // Writes of a serialized source wait their turn, which ends after their commit; reads
+    // (GET, HEAD) commit nothing and do not wait.
+    let _turn = match &m.exclusive {
+        Some(lock) if method != Method::GET && method != Method::HEAD => Some(lock.lock().await),
+        _ => None,
     };
     let request = tributary_connector::PushRequest {
         method,
