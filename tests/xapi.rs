@@ -394,6 +394,50 @@ async fn the_world_is_stored_folded_into_enrollments_and_replays_and_conflicts_b
         .await?;
         ensure!(levels == 0, "{backend}: the courses mapping applies");
 
+        // Voiding Grace's launch: hidden, kept for audit, and her enrollment folds back.
+        let launched = &extra_ids[1];
+        let void = json!({"actor": {"mbox": "mailto:admin@example.com"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/voided"},
+            "object": {"objectType": "StatementRef", "id": launched}});
+        let voided = server
+            .request(reqwest::Method::POST, "", &key)
+            .json(&void)
+            .send()
+            .await?;
+        ensure!(
+            voided.status() == 200,
+            "{backend}: voiding {}",
+            voided.status()
+        );
+        let get = |q: String| server.request(reqwest::Method::GET, &q, &key).send();
+        ensure!(get(format!("?statementId={launched}")).await?.status() == 404);
+        ensure!(
+            get(format!("?voidedStatementId={launched}"))
+                .await?
+                .status()
+                == 200
+        );
+        let grace = |status: &str| {
+            format!(
+                "SELECT COUNT(*) FROM enrollments e JOIN people p ON p.id = e.person_id \
+                 WHERE p.email = 'grace@example.com' AND e.status = '{status}'"
+            )
+        };
+        ensure!(
+            scalar(&sql, &grace("enrolled")).await? == 1,
+            "{backend}: Grace's enrollment folds back"
+        );
+        ensure!(scalar(&sql, &grace("in_progress")).await? == 0);
+        let kept = scalar(
+            &sql,
+            "SELECT COUNT(*) FROM learning_events WHERE voided = TRUE AND deleted_at IS NOT NULL",
+        )
+        .await?;
+        ensure!(
+            kept == 1,
+            "{backend}: the voided statement is kept, marked voided"
+        );
+
         drop(server);
         sql.close().await?;
         db.cleanup().await?;
