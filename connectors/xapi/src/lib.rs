@@ -176,6 +176,25 @@ fn statements_kind() -> RecordKind {
     }
 }
 
+fn people_kind() -> RecordKind {
+    RecordKind {
+        object: "agents".to_owned(),
+        entity: EntityKind::Person,
+    }
+}
+
+/// `into` described again by `actor`: its properties replace those of `into`, except that an
+/// actor without a `name` keeps the name `into` has.
+fn merge_actor(into: &mut Value, actor: &Value) {
+    let name = into.get("name").cloned();
+    *into = actor.clone();
+    if let (Some(name), Some(m)) = (name, into.as_object_mut())
+        && !m.contains_key("name")
+    {
+        m.insert("name".into(), name);
+    }
+}
+
 fn enrollments_kind() -> RecordKind {
     RecordKind {
         object: "enrollments".to_owned(),
@@ -473,6 +492,9 @@ impl XapiSource {
         // Pair → statements added, statements voided.
         let mut pairs: BTreeMap<(String, String), (Vec<Summary>, Vec<String>)> = BTreeMap::new();
         let mut voided_in_batch: HashSet<String> = HashSet::new();
+        // Learner IFI → the actor as last described (a later statement's name wins; one
+        // without a name keeps the name an earlier one gave).
+        let mut actors: BTreeMap<String, Value> = BTreeMap::new();
         for s in &fresh {
             if s.verb == VOIDED {
                 let target = s
@@ -523,10 +545,8 @@ impl XapiSource {
                 e.voided = true;
             }
             push(&mut items, ReadItem::Record(Box::new(event)));
-            if let Some(actor) = s.statement.get("actor")
-                && let Some(person) = self.person(actor)
-            {
-                push(&mut items, ReadItem::Record(Box::new(person)));
+            if let (Some(key), Some(actor)) = (learner(&s.statement), s.statement.get("actor")) {
+                merge_actor(actors.entry(key).or_insert(Value::Null), actor);
             }
             if let Some(course) = self.course(&s.statement) {
                 push(&mut items, ReadItem::Record(Box::new(course)));
@@ -539,6 +559,23 @@ impl XapiSource {
                     .or_default()
                     .0
                     .push(summary(&s.id, &s.statement));
+            }
+        }
+        let unnamed: Vec<String> = actors
+            .iter()
+            .filter(|(_, a)| a.get("name").is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for stored in req.records.get(&people_kind(), &unnamed).await? {
+            if let Some(actor) = actors.get_mut(&stored.external_id) {
+                let mut merged = stored.raw;
+                merge_actor(&mut merged, actor);
+                *actor = merged;
+            }
+        }
+        for actor in actors.values() {
+            if let Some(person) = self.person(actor) {
+                push(&mut items, ReadItem::Record(Box::new(person)));
             }
         }
         if pairs.is_empty() {

@@ -507,3 +507,30 @@ fn bad_configurations_are_refused_with_the_key() {
         .unwrap();
     assert_eq!(built.prefix, "/lrs/xapi");
 }
+
+#[tokio::test]
+async fn a_learner_keeps_the_name_an_earlier_statement_gave() {
+    let lrs = Lrs::new();
+    let named = st(None, "ada@example.com", "registered", "intro", 1);
+    let mut unnamed = st(None, "ada@example.com", "launched", "intro", 2);
+    unnamed["actor"] = json!({"mbox": "mailto:ada@example.com"});
+    lrs.post(json!([named])).await.unwrap();
+    lrs.post(json!([unnamed.clone()])).await.unwrap();
+    let person = |lrs: &Lrs| match lrs.memory.entity("agents", "mailto:ada@example.com") {
+        Some((false, Entity::Person(p))) => p,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        person(&lrs).name,
+        "ada@example.com",
+        "the first statement's name"
+    );
+    let mut renamed = st(None, "ada@example.com", "attempted", "intro", 3);
+    renamed["actor"]["name"] = json!("Ada Lovelace");
+    lrs.post(json!([renamed, unnamed.clone()])).await.unwrap();
+    assert_eq!(person(&lrs).name, "Ada Lovelace", "within a batch");
+    let mut later = unnamed;
+    later["verb"]["id"] = json!("http://adlnet.gov/expapi/verbs/completed");
+    lrs.post(json!([later])).await.unwrap();
+    assert_eq!(person(&lrs).name, "Ada Lovelace", "from the stored actor");
+}
