@@ -32,7 +32,7 @@ use tributary_model::{
 };
 
 use fold::{PairState, Summary};
-use statement::{VOIDED, format_time, ifi_key, is_iri, is_uuid, timestamp};
+use statement::{Format, VOIDED, format_time, ifi_key, is_iri, is_uuid, timestamp};
 use tributary_connector::push::basic_auth;
 
 /// The kind name and the `system` of every external reference.
@@ -299,6 +299,8 @@ struct ListQuery {
     ascending: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     after: Option<(DateTime<Utc>, String)>,
+    #[serde(default)]
+    format: Format,
 }
 
 impl ListQuery {
@@ -772,7 +774,14 @@ impl XapiSource {
                     if voided { "voided " } else { "" }
                 )));
             };
-            let mut response = PushResponse::json(200, &record.raw);
+            let format = match params.get("format") {
+                Some(v) => Format::parse(v).ok_or_else(|| {
+                    PushError::BadRequest(format!("format: `{v}` (exact, ids or canonical)"))
+                })?,
+                None => Format::Exact,
+            };
+            let body = statement::formatted(&record.raw, format, language(req).as_deref());
+            let mut response = PushResponse::json(200, &body);
             if let Some(at) = record.updated_at {
                 response =
                     response.with_header("Last-Modified", at.to_rfc2822().replace("+0000", "GMT"));
@@ -784,6 +793,11 @@ impl XapiSource {
             None => self.list_query(&params)?,
         };
         let (statements, next) = self.list(req, &query).await?;
+        let language = language(req);
+        let statements: Vec<Value> = statements
+            .iter()
+            .map(|s| statement::formatted(s, query.format, language.as_deref()))
+            .collect();
         let more = next
             .map(|q| {
                 format!(
@@ -843,9 +857,8 @@ impl XapiSource {
                     }
                 }
                 "format" => {
-                    if !matches!(v.as_str(), "exact" | "ids" | "canonical") {
-                        return Err(bad(format!("format: `{v}` (exact, ids or canonical)")));
-                    }
+                    q.format = Format::parse(v)
+                        .ok_or_else(|| bad(format!("format: `{v}` (exact, ids or canonical)")))?;
                 }
                 "attachments" => {
                     if flag(k, v)? {
@@ -905,6 +918,13 @@ impl XapiSource {
 }
 
 /// A boolean parameter; any case (clients that format a Python `True` send `True`).
+/// The reader's first `Accept-Language` tag, for `format=canonical`.
+fn language(req: &PushRequest) -> Option<String> {
+    let header = req.headers.get("accept-language")?.to_str().ok()?;
+    let first = header.split(',').next()?.split(';').next()?.trim();
+    (!first.is_empty() && first != "*").then(|| first.to_owned())
+}
+
 fn flag(k: &str, v: &str) -> Result<bool, PushError> {
     match v.to_ascii_lowercase().as_str() {
         "true" => Ok(true),

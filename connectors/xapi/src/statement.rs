@@ -646,6 +646,158 @@ pub fn ifi_key(agent: &Value) -> Option<String> {
     ))
 }
 
+/// How statements are returned (the `format` parameter).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// As stored.
+    #[default]
+    Exact,
+    /// Agents, Groups, Activities and Verbs reduced to what identifies them.
+    Ids,
+    /// Language maps reduced to the one language that suits the reader best.
+    Canonical,
+}
+
+impl Format {
+    /// Parses the parameter's value.
+    pub fn parse(v: &str) -> Option<Self> {
+        match v {
+            "exact" => Some(Format::Exact),
+            "ids" => Some(Format::Ids),
+            "canonical" => Some(Format::Canonical),
+            _ => None,
+        }
+    }
+}
+
+/// `s` in `format`; `language` is the reader's preferred language tag (`Accept-Language`),
+/// for `canonical`.
+pub fn formatted(s: &Value, format: Format, language: Option<&str>) -> Value {
+    let mut out = s.clone();
+    match format {
+        Format::Exact => {}
+        Format::Ids => ids_statement(&mut out),
+        Format::Canonical => canonical_maps(&mut out, language),
+    }
+    out
+}
+
+fn ids_agent(v: &mut Value) {
+    let Some(m) = v.as_object() else { return };
+    let mut kept = Map::new();
+    if let Some(t) = m.get("objectType") {
+        kept.insert("objectType".into(), t.clone());
+    }
+    let ifi = IFIS.into_iter().find(|k| m.contains_key(*k));
+    match ifi {
+        Some(k) => {
+            kept.insert(k.into(), m[k].clone());
+        }
+        None => {
+            if let Some(Value::Array(members)) = m.get("member") {
+                let mut members = members.clone();
+                members.iter_mut().for_each(ids_agent);
+                kept.insert("member".into(), Value::Array(members));
+            }
+        }
+    }
+    *v = Value::Object(kept);
+}
+
+fn ids_activity(v: &mut Value) {
+    let Some(m) = v.as_object() else { return };
+    let mut kept = Map::new();
+    for k in ["objectType", "id"] {
+        if let Some(x) = m.get(k) {
+            kept.insert(k.into(), x.clone());
+        }
+    }
+    *v = Value::Object(kept);
+}
+
+fn ids_statement(s: &mut Value) {
+    let Some(m) = s.as_object_mut() else { return };
+    for k in ["actor", "authority"] {
+        if let Some(a) = m.get_mut(k) {
+            ids_agent(a);
+        }
+    }
+    if let Some(verb) = m.get_mut("verb")
+        && let Some(id) = verb.get("id").cloned()
+    {
+        *verb = serde_json::json!({ "id": id });
+    }
+    if let Some(o) = m.get_mut("object") {
+        match o
+            .get("objectType")
+            .and_then(Value::as_str)
+            .unwrap_or("Activity")
+        {
+            "Activity" => ids_activity(o),
+            "Agent" | "Group" => ids_agent(o),
+            "SubStatement" => ids_statement(o),
+            _ => {}
+        }
+    }
+    if let Some(c) = m.get_mut("context").and_then(Value::as_object_mut) {
+        for k in ["instructor", "team"] {
+            if let Some(a) = c.get_mut(k) {
+                ids_agent(a);
+            }
+        }
+        if let Some(ca) = c
+            .get_mut("contextActivities")
+            .and_then(Value::as_object_mut)
+        {
+            for list in ca.values_mut() {
+                if let Some(items) = list.as_array_mut() {
+                    items.iter_mut().for_each(ids_activity);
+                }
+            }
+        }
+    }
+}
+
+/// The one entry of a language map a reader of `language` gets: the exact tag, else the same
+/// primary language, else `en-US`, `en`, else the first.
+fn one_language(map: &mut Value, language: Option<&str>) {
+    let Some(m) = map.as_object() else { return };
+    let primary = |tag: &str| tag.split('-').next().unwrap_or("").to_ascii_lowercase();
+    let chosen = language
+        .and_then(|l| {
+            m.keys()
+                .find(|k| k.eq_ignore_ascii_case(l))
+                .or_else(|| m.keys().find(|k| primary(k) == primary(l)))
+        })
+        .or_else(|| m.keys().find(|k| k.as_str() == "en-US"))
+        .or_else(|| m.keys().find(|k| primary(k) == "en"))
+        .or_else(|| m.keys().next())
+        .cloned();
+    if let Some(k) = chosen {
+        let v = m[&k].clone();
+        let mut one = Map::new();
+        one.insert(k, v);
+        *map = Value::Object(one);
+    }
+}
+
+fn canonical_maps(v: &mut Value, language: Option<&str>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if matches!(k.as_str(), "display" | "name" | "description") && x.is_object() {
+                    one_language(x, language);
+                } else if k != "extensions" {
+                    canonical_maps(x, language);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| canonical_maps(x, language)),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -763,6 +915,37 @@ mod tests {
         without.as_object_mut().unwrap().remove("timestamp");
         assert!(equivalent(&a, &without));
         assert!(!equivalent(&without, &a));
+    }
+
+    #[test]
+    fn ids_and_canonical_formats() {
+        let mut s = good();
+        validate(&mut s).unwrap();
+        s["verb"]["display"] = json!({"en-US": "completed", "de-DE": "abgeschlossen"});
+        let ids = formatted(&s, Format::Ids, None);
+        assert_eq!(
+            ids["actor"],
+            json!({"objectType": "Agent", "mbox": "mailto:ada@example.com"})
+        );
+        assert_eq!(
+            ids["verb"],
+            json!({"id": "http://adlnet.gov/expapi/verbs/completed"})
+        );
+        assert_eq!(
+            ids["object"],
+            json!({"id": "https://lms.example.com/courses/intro"})
+        );
+        assert_eq!(ids["result"], s["result"]);
+        let de = formatted(&s, Format::Canonical, Some("de"));
+        assert_eq!(de["verb"]["display"], json!({"de-DE": "abgeschlossen"}));
+        assert_eq!(
+            de["actor"]["name"],
+            json!("Ada"),
+            "a person's name is no language map"
+        );
+        let other = formatted(&s, Format::Canonical, Some("fr-FR"));
+        assert_eq!(other["verb"]["display"], json!({"en-US": "completed"}));
+        assert_eq!(formatted(&s, Format::Exact, None), s);
     }
 
     #[test]
