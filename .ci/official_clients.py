@@ -373,4 +373,118 @@ def main():
         sys.exit(1)
 
 
-main()
+# == xAPI: TinCanPython against `tributary serve`'s xAPI source ===============================
+# Usage: official_clients.py xapi <LRS base, e.g. http://127.0.0.1:PORT/xapi> <key name> <key>.
+# Not a mock: the endpoint is the xapi push source itself; the client is `tincan` (Rustici's
+# TinCanPython), unmodified.
+
+
+def xapi(base, user, key):
+    import datetime
+    import uuid
+
+    from tincan import (Activity, ActivityDefinition, Agent, LanguageMap, RemoteLRS, Result,
+                        Score, Statement, Verb)
+
+    lrs = RemoteLRS(endpoint=base.rstrip("/") + "/", username=user, password=key, version="1.0.3")
+    run = uuid.uuid4().hex[:8]
+    learner = Agent(name="Ada Lovelace", mbox=f"mailto:ada-{run}@example.com")
+    course = Activity(id=f"https://academy.example.com/courses/intro-{run}",
+                      definition=ActivityDefinition(name=LanguageMap({"en-US": "Intro"}),
+                                                    type="http://adlnet.gov/expapi/activities/course"))
+
+    def statement(verb, **kwargs):
+        return Statement(actor=learner,
+                         verb=Verb(id=f"http://adlnet.gov/expapi/verbs/{verb}",
+                                   display=LanguageMap({"en-US": verb})),
+                         object=course, **kwargs)
+
+    saved = {}
+
+    def about():
+        r = lrs.about()
+        if not r.success:
+            raise AssertionError(f"about: HTTP {r.response.status}: {r.data}")
+        expect("about versions", "1.0.3" in r.content.version, True)
+
+    def save_put():
+        s = statement("registered", id=str(uuid.uuid4()))
+        r = lrs.save_statement(s)
+        if not r.success:
+            raise AssertionError(f"PUT: HTTP {r.response.status}: {r.data}")
+        saved["put"] = str(s.id)
+        # The same statement again is a replay.
+        r = lrs.save_statement(s)
+        expect("PUT replay status", r.response.status, 204)
+
+    def save_post():
+        s = statement("passed", result=Result(score=Score(scaled=0.9), success=True, completion=True))
+        r = lrs.save_statement(s)
+        if not r.success:
+            raise AssertionError(f"POST: HTTP {r.response.status}: {r.data}")
+        saved["post"] = str(r.content.id)
+        batch = [statement("attempted") for _ in range(5)]
+        r = lrs.save_statements(batch)
+        if not r.success:
+            raise AssertionError(f"POST batch: HTTP {r.response.status}: {r.data}")
+        saved["batch"] = [str(x.id) for x in r.content]
+        expect("batch ids", len(saved["batch"]), 5)
+
+    def retrieve():
+        r = lrs.retrieve_statement(saved["post"])
+        if not r.success:
+            raise AssertionError(f"GET: HTTP {r.response.status}: {r.data}")
+        got = r.content
+        expect("retrieved id", str(got.id), saved["post"])
+        expect("retrieved verb", got.verb.id, "http://adlnet.gov/expapi/verbs/passed")
+        expect("retrieved score", got.result.score.scaled, 0.9)
+        expect("stored is set", got.stored is not None, True)
+        expect("authority is the key", got.authority.account.name, user)
+
+    def conflict():
+        s = statement("failed", id=saved["put"])
+        r = lrs.save_statement(s)
+        expect("conflicting PUT status", r.response.status, 409)
+
+    def query_more():
+        since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+        r = lrs.query_statements({"agent": learner, "limit": 2, "ascending": True, "since": since})
+        if not r.success:
+            raise AssertionError(f"query: HTTP {r.response.status}: {r.data}")
+        ids = [str(s.id) for s in r.content.statements]
+        pages = 1
+        more = r.content.more
+        while more:
+            r = lrs.more_statements(r.content)
+            if not r.success:
+                raise AssertionError(f"more: HTTP {r.response.status}: {r.data}")
+            ids += [str(s.id) for s in r.content.statements]
+            more = r.content.more
+            pages += 1
+        want = sorted([saved["put"], saved["post"]] + saved["batch"])
+        expect("statements through more", sorted(ids), want)
+        expect("several pages", pages >= 4, True)
+
+    check("xapi about", about)
+    check("xapi save_statement (PUT, replay)", save_put)
+    check("xapi save_statement(s) (POST)", save_post)
+    check("xapi retrieve_statement", retrieve)
+    check("xapi conflicting PUT", conflict)
+    check("xapi query_statements + more_statements", query_more)
+
+
+def xapi_main():
+    started = time.monotonic()
+    xapi(*sys.argv[2:5])
+    print(f"official clients (xAPI): {time.monotonic() - started:.1f}s")
+    if FAILURES:
+        print(f"{len(FAILURES)} official-client check(s) failed against the xAPI source: "
+              + ", ".join(FAILURES), file=sys.stderr)
+        sys.exit(1)
+# == end xAPI =====================================================================================
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "xapi":
+    xapi_main()
+else:
+    main()

@@ -123,6 +123,15 @@ async fn connector(
             list.join(", ")
         ));
     }
+    if registry::push_kind(section).is_some() {
+        return match registry::build_push(name, section, lookup) {
+            Ok(mount) => Finding::ok(format!(
+                "{subject}: push endpoint at {} (credentials: `tributary apikey create --push {name}`)",
+                mount.prefix
+            )),
+            Err(e) => Finding::failed(format!("{subject}: {}", crate::error_line(&e))),
+        };
+    }
     let built = match registry::build_with(name, section, lookup, registry::check_http_config()) {
         Ok(c) => c,
         Err(e) => return Finding::failed(format!("{subject}: {}", crate::error_line(&e))),

@@ -435,6 +435,16 @@ async fn sync(
         if !only.is_empty() && !only.contains(name) {
             continue;
         }
+        if registry::push_kind(section).is_some() {
+            // Push sources receive their data at the gateway; there is nothing to pull.
+            if only.contains(name) {
+                bail!(
+                    "connector `{name}` is a push source (kind `{}`): `tributary serve` receives its data, there is nothing to sync",
+                    section.kind
+                );
+            }
+            continue;
+        }
         let connector = registry::build(name, section, &|v| std::env::var(v).ok())?;
         let bars = progress::Bars::new(name);
         let report = engine

@@ -7,7 +7,7 @@ use crate::config::{ConnectorSection, resolve_secrets};
 use anyhow::{Context, Result};
 use std::sync::Arc;
 use tributary_connector::{
-    Connector, DynKind, HttpClientConfig, describe_specs, describe_streams, find_kind,
+    Connector, DynKind, HttpClientConfig, PushKind, describe_specs, describe_streams, find_kind,
 };
 use tributary_mock_hubspot::{HubspotMock, HubspotMockConfig};
 use tributary_mock_kit::{Faults, VendorMock};
@@ -22,6 +22,63 @@ pub static KINDS: &[&dyn DynKind] = &[
     &tributary_connector_canvas::DECLARATION,
     // `tributary connector new` adds kinds above this line.
 ];
+
+/// Every push connector kind (an endpoint the gateway mounts, fed by the vendor's client):
+/// listed by `connectors list`, built from the same `[connectors.<name>]` sections and
+/// mounted by `tributary serve`'s gateway instead of being scheduled.
+pub static PUSH_KINDS: &[&dyn PushKind] = &[&tributary_connector_xapi::DECLARATION];
+
+/// The push kind of a section, if its kind is one.
+pub fn push_kind(section: &ConnectorSection) -> Option<&'static dyn PushKind> {
+    PUSH_KINDS
+        .iter()
+        .copied()
+        .find(|k| k.name() == section.kind)
+}
+
+/// Builds the push source `name` from its section (a push kind), resolving secrets with
+/// `lookup`, with the prefix the gateway mounts it under.
+pub fn build_push(
+    name: &str,
+    section: &ConnectorSection,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<tributary_gateway::PushMount> {
+    let kind = push_kind(section)
+        .with_context(|| format!("connector `{name}`: `{}` is not a push kind", section.kind))?;
+    let settings = resolve_secrets(name, &section.settings, lookup)?;
+    let settings = serde_json::to_value(toml::Value::Table(settings))
+        .with_context(|| format!("settings of connector `{name}` are not representable"))?;
+    let built = kind.build(name, settings)?;
+    Ok(tributary_gateway::PushMount {
+        prefix: built.prefix,
+        source: built.source,
+    })
+}
+
+/// Every configured push source, for the gateway; two on one prefix are refused.
+pub fn build_push_all(config: &crate::Config) -> Result<Vec<tributary_gateway::PushMount>> {
+    let mut mounts: Vec<tributary_gateway::PushMount> = Vec::new();
+    for (name, section) in &config.connectors {
+        if push_kind(section).is_none() {
+            continue;
+        }
+        let mount = build_push(name, section, &|v| std::env::var(v).ok())?;
+        if let Some(other) = mounts.iter().find(|m| {
+            m.prefix == mount.prefix
+                || m.prefix.starts_with(&format!("{}/", mount.prefix))
+                || mount.prefix.starts_with(&format!("{}/", m.prefix))
+        }) {
+            anyhow::bail!(
+                "connector `{name}` is mounted at `{}`, which overlaps `{}` of connector `{}`; give one another `path`",
+                mount.prefix,
+                other.prefix,
+                other.source.instance()
+            );
+        }
+        mounts.push(mount);
+    }
+    Ok(mounts)
+}
 
 /// Builds a vendor's mock serving a simulated company with fault knobs.
 pub type MockFactory = fn(Arc<Company>, Faults) -> Box<dyn VendorMock>;
@@ -82,6 +139,7 @@ pub fn build_all(config: &crate::Config) -> Result<Vec<Configured>> {
     config
         .connectors
         .iter()
+        .filter(|(_, section)| push_kind(section).is_none())
         .map(|(name, section)| {
             Ok(Configured {
                 connector: build(name, section, &|v| std::env::var(v).ok())?,
@@ -113,6 +171,13 @@ pub fn list() -> String {
             out.push_str(&format!("  stream {line}\n"));
         }
     }
+    for kind in PUSH_KINDS {
+        out.push_str(&format!("{}  {}\n", kind.name(), kind.summary()));
+        out.push_str(&format!("  auth: {}\n", kind.auth_methods().join(" | ")));
+        for line in describe_specs(&kind.streams()) {
+            out.push_str(&format!("  stream {line}\n"));
+        }
+    }
     out
 }
 
@@ -125,6 +190,24 @@ pub fn list_instances(config: &crate::Config, lookup: &dyn Fn(&str) -> Option<St
     }
     let mut out = String::new();
     for (name, section) in &config.connectors {
+        if push_kind(section).is_some() {
+            match build_push(name, section, lookup) {
+                Ok(mount) => {
+                    out.push_str(&format!(
+                        "{name}  kind={} push, mounted at {}\n",
+                        section.kind, mount.prefix
+                    ));
+                    for line in describe_specs(&mount.source.streams()) {
+                        out.push_str(&format!("  stream {line}\n"));
+                    }
+                }
+                Err(e) => out.push_str(&format!(
+                    "{name}  kind={} push\n  cannot be built: {e:#}\n",
+                    section.kind
+                )),
+            }
+            continue;
+        }
         out.push_str(&format!(
             "{name}  kind={} every {}s\n",
             section.kind, section.interval_secs
@@ -174,12 +257,40 @@ mod tests {
             "modes=incremental,full_refresh",
             "stream DatedConversionRate",
             "modes=full_refresh ",
+            "xapi  xAPI 1.0.3 statements endpoint",
+            "auth: HTTP basic: user = push key name, password = push key",
+            "stream statements",
+            "learning_event",
         ] {
             assert!(
                 list.contains(expected),
                 "`{expected}` missing from:\n{list}"
             );
         }
+    }
+
+    /// The example's commented xAPI section, uncommented, builds: every documented key is
+    /// one the kind accepts.
+    #[test]
+    fn the_example_xapi_section_builds() {
+        let example = include_str!("../tributary.example.toml");
+        let start = example
+            .find("# [connectors.lrs]")
+            .expect("the example documents an xapi source");
+        let text: String = example[start..]
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(""))
+            .filter(|l| l.starts_with('[') || l.contains(" = "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let config: toml::Table = toml::from_str(&text).expect("the section parses");
+        let section: ConnectorSection = config["connectors"]["lrs"]
+            .clone()
+            .try_into()
+            .expect("a connector section");
+        let mount = build_push("lrs", &section, &|_| None).expect("the section builds");
+        assert_eq!(mount.prefix, "/xapi");
+        assert_eq!(mount.source.kind(), "xapi");
     }
 
     #[test]

@@ -272,8 +272,18 @@ pub async fn serve(
         if gateway.graphiql {
             println!("graphiql: http://{addr}/");
         }
+        let push = registry::build_push_all(config)?;
+        for m in &push {
+            println!(
+                "push: {} ({}) at http://{addr}{}",
+                m.source.instance(),
+                m.source.kind(),
+                m.prefix
+            );
+        }
         let state = tributary_gateway::AppState {
             config: gateway,
+            push,
             ..tributary_gateway::AppState::new(store)
         };
         tributary_gateway::serve(listener, state, shutdown).await?;

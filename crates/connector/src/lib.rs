@@ -17,7 +17,9 @@
 //!   config, auth, streams with cursor field, sync modes and [`DeleteStrategy`], and how to
 //!   build an instance; the binary's registry is a list of [`DynKind`]s.
 //! - [`PushSource`] (module [`push`]): an endpoint that receives data (Segment, xAPI): a
-//!   request becomes validated items, committed before the gateway acknowledges.
+//!   request becomes validated items, committed before the gateway acknowledges; it checks
+//!   its clients' keys through [`Credentials`] and reads back what it stored before through
+//!   [`StoredRecords`]; [`PushKind`] declares it to the binary's registry.
 //! - [`SourceCount`] and [`StreamSpec::delete_strategy`]: the reconciliation and delete
 //!   strategy the engine records on every run (SPEC §6).
 //! - [`pull`]: the shared pull driver (stream declarations, starting-cursor rules, the page
@@ -53,8 +55,9 @@ pub use kind::{
 };
 pub use map::{Fields, MapError};
 pub use push::{
-    Accepted, CredentialVerifier, Credentials, PushError, PushItem, PushRequest, PushResponse,
-    PushSource, VerifiedCredential, VerifyError,
+    Accepted, BuiltPush, CredentialVerifier, Credentials, PushError, PushItem, PushKind,
+    PushRequest, PushResponse, PushSource, RecordKind, RecordPageRequest, RecordReadError,
+    RecordReader, StoredRecord, StoredRecords, VerifiedCredential, VerifyError,
 };
 pub use quota::{
     DailyReserve, ObservedResponse, QuotaObserver, QuotaReading, QuotaVerdict, QuotaWindow,

@@ -12,12 +12,20 @@
 //! `writeKey` in the body, an xAPI basic-auth pair's password) is a live credential *for this
 //! source*. [`basic_auth`] and [`bearer`] read the usual headers.
 //!
+//! Stored records: a push source that must answer for what it accepted earlier (an xAPI
+//! statement fetched by id, a resubmission compared with what is stored, a list by stored
+//! time) reads it through the [`StoredRecords`] of its request, which the gateway implements
+//! over the store, scoped to the source's own system (its kind) and instance: the raw
+//! payloads it handed back as records, by external id or by the records' `source_updated_at`.
+//!
 //! What a push source must not do: store anything itself, answer success for data it has not
 //! handed back as items, or panic on a client's bytes.
 
-use crate::{HeaderMap, Method, ReadItem, StreamSpec};
+use crate::{ConnectorError, HeaderMap, Method, ReadItem, StreamSpec};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
+use tributary_model::EntityKind;
 
 /// One HTTP request to a push source, its path relative to the source's mount prefix.
 #[derive(Debug, Clone)]
@@ -35,6 +43,8 @@ pub struct PushRequest {
     /// Verifies the credentials the client presented, against the credentials issued for
     /// this source only (`tributary apikey create --push <instance>`).
     pub credentials: Credentials,
+    /// Reads back what this source stored before (its own system and instance only).
+    pub records: StoredRecords,
 }
 
 /// A push credential that verified.
@@ -108,6 +118,140 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// Which of its stored records a push source reads: its records of one object (the
+/// [`ExternalRef::object`](tributary_model::ExternalRef) it gave them) mapped to one entity
+/// kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordKind {
+    /// The object, e.g. `statements`.
+    pub object: String,
+    /// The entity its records hold.
+    pub entity: EntityKind,
+}
+
+/// A record the source stored earlier, as it handed it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    /// Its external id.
+    pub external_id: String,
+    /// Its raw payload, as last stored.
+    pub raw: serde_json::Value,
+    /// Its `source_updated_at`, if it had one.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The row was deleted (a [`ReadItem::Delete`] of it was committed).
+    pub deleted: bool,
+}
+
+/// A page of stored records ordered by `(updated_at, external_id)`; records stored without
+/// a `source_updated_at` are never listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordPageRequest {
+    /// Only records updated strictly after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only records updated at or before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Continue after this position (before it when descending): the last record's
+    /// `(updated_at, external_id)` of the previous page.
+    pub after: Option<(DateTime<Utc>, String)>,
+    /// Oldest first; otherwise newest first.
+    pub ascending: bool,
+    /// At most this many records (the gateway caps it at 1,000).
+    pub limit: u64,
+    /// Deleted records too.
+    pub include_deleted: bool,
+}
+
+/// The store could not answer; the source refuses with [`PushError::Unavailable`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("stored records cannot be read now: {0}")]
+pub struct RecordReadError(pub String);
+
+/// Reads a push source's stored records; the gateway implements it over the store, scoped to
+/// the source's system (kind) and instance.
+#[async_trait]
+pub trait RecordReader: Send + Sync {
+    /// The records of `kind` with these external ids (those that exist), in any order.
+    async fn get(
+        &self,
+        kind: &RecordKind,
+        external_ids: &[String],
+    ) -> Result<Vec<StoredRecord>, RecordReadError>;
+
+    /// One page of the records of `kind` by update time.
+    async fn page(
+        &self,
+        kind: &RecordKind,
+        page: &RecordPageRequest,
+    ) -> Result<Vec<StoredRecord>, RecordReadError>;
+}
+
+/// The [`RecordReader`] of a request (cheap to clone).
+#[derive(Clone)]
+pub struct StoredRecords(Arc<dyn RecordReader>);
+
+impl StoredRecords {
+    /// Records read by `reader`.
+    pub fn new(reader: Arc<dyn RecordReader>) -> Self {
+        StoredRecords(reader)
+    }
+
+    /// No stored records at all (a request built outside the gateway, in a test).
+    pub fn none() -> Self {
+        struct Nothing;
+        #[async_trait]
+        impl RecordReader for Nothing {
+            async fn get(
+                &self,
+                _: &RecordKind,
+                _: &[String],
+            ) -> Result<Vec<StoredRecord>, RecordReadError> {
+                Ok(vec![])
+            }
+            async fn page(
+                &self,
+                _: &RecordKind,
+                _: &RecordPageRequest,
+            ) -> Result<Vec<StoredRecord>, RecordReadError> {
+                Ok(vec![])
+            }
+        }
+        StoredRecords(Arc::new(Nothing))
+    }
+
+    /// See [`RecordReader::get`].
+    pub async fn get(
+        &self,
+        kind: &RecordKind,
+        external_ids: &[String],
+    ) -> Result<Vec<StoredRecord>, RecordReadError> {
+        if external_ids.is_empty() {
+            return Ok(vec![]);
+        }
+        self.0.get(kind, external_ids).await
+    }
+
+    /// See [`RecordReader::page`].
+    pub async fn page(
+        &self,
+        kind: &RecordKind,
+        page: &RecordPageRequest,
+    ) -> Result<Vec<StoredRecord>, RecordReadError> {
+        self.0.page(kind, page).await
+    }
+}
+
+impl std::fmt::Debug for StoredRecords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredRecords(…)")
+    }
+}
+
+impl From<RecordReadError> for PushError {
+    fn from(e: RecordReadError) -> Self {
+        PushError::Unavailable(e.to_string())
+    }
+}
+
 /// The user name and password of an `Authorization: Basic` header, if it has a well-formed one.
 pub fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     use base64::Engine;
@@ -143,6 +287,8 @@ pub struct PushResponse {
     pub content_type: &'static str,
     /// The body.
     pub body: Vec<u8>,
+    /// Further headers (name, value), e.g. a protocol version the client must see echoed.
+    pub headers: Vec<(String, String)>,
 }
 
 impl PushResponse {
@@ -152,7 +298,24 @@ impl PushResponse {
             status,
             content_type: "application/json",
             body: body.to_string().into_bytes(),
+            headers: Vec::new(),
         }
+    }
+
+    /// A response without a body (e.g. 204).
+    pub fn empty(status: u16) -> Self {
+        Self {
+            status,
+            content_type: "text/plain",
+            body: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// This response with one more header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 }
 
@@ -192,6 +355,9 @@ pub enum PushError {
     /// The request does not parse or validate as a whole (400).
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The request contradicts what is stored (409), e.g. an id reused with other content.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// No such route under the source's prefix (404).
     #[error("not found: {0}")]
     NotFound(String),
@@ -211,6 +377,7 @@ impl PushError {
             PushError::Unauthorized(_) => 401,
             PushError::TooLarge { .. } => 413,
             PushError::BadRequest(_) => 400,
+            PushError::Conflict(_) => 409,
             PushError::NotFound(_) => 404,
             PushError::MethodNotAllowed(_) => 405,
             PushError::Unavailable(_) => 503,
@@ -240,6 +407,14 @@ pub trait PushSource: Send + Sync {
     /// an error and nothing of it is committed.
     async fn accept(&self, request: PushRequest) -> Result<Accepted, PushError>;
 
+    /// Whether the gateway accepts and commits this source's requests one at a time (per
+    /// gateway process): for a source whose items depend on what it read back through
+    /// [`StoredRecords`] (a fold of earlier records), so that two concurrent requests cannot
+    /// each build on a state the other is about to change. Default false.
+    fn serialized(&self) -> bool {
+        false
+    }
+
     /// The body of an error in the vendor's shape; by default `{"error": "<message>"}`.
     fn error_response(&self, error: &PushError) -> PushResponse {
         PushResponse::json(
@@ -247,6 +422,34 @@ pub trait PushSource: Send + Sync {
             &serde_json::json!({ "error": error.to_string() }),
         )
     }
+}
+
+/// A push connector kind, for the binary's registry: what `tributary connectors list` shows,
+/// and how an instance is built from its `[connectors.<name>]` section.
+pub trait PushKind: Send + Sync {
+    /// The `kind = "…"` value in `tributary.toml`.
+    fn name(&self) -> &'static str;
+    /// One line for `tributary connectors list`.
+    fn summary(&self) -> &'static str;
+    /// How clients authenticate, for humans.
+    fn auth_methods(&self) -> &'static [&'static str];
+    /// The streams its items belong to.
+    fn streams(&self) -> Vec<StreamSpec>;
+    /// Decodes `settings` (every key of the section but the engine's) and builds the
+    /// instance with the path prefix it is mounted under.
+    fn build(
+        &self,
+        instance: &str,
+        settings: serde_json::Value,
+    ) -> Result<BuiltPush, ConnectorError>;
+}
+
+/// A push source instance and where the gateway mounts it.
+pub struct BuiltPush {
+    /// The path prefix: starts with `/`, no trailing `/`.
+    pub prefix: String,
+    /// The source.
+    pub source: Arc<dyn PushSource>,
 }
 
 #[cfg(test)]

@@ -30,11 +30,13 @@ pub enum EntityKind {
     DealContact,
     /// [`FxRate`]
     FxRate,
+    /// [`LearningEvent`]
+    LearningEvent,
 }
 
 impl EntityKind {
     /// Every kind, in dependency order (referenced kinds first).
-    pub const ALL: [EntityKind; 10] = [
+    pub const ALL: [EntityKind; 11] = [
         EntityKind::Account,
         EntityKind::Person,
         EntityKind::Subscription,
@@ -45,6 +47,7 @@ impl EntityKind {
         EntityKind::Ticket,
         EntityKind::DealContact,
         EntityKind::FxRate,
+        EntityKind::LearningEvent,
     ];
 
     /// The stable snake_case name used in the store and the API.
@@ -60,6 +63,7 @@ impl EntityKind {
             EntityKind::Ticket => "ticket",
             EntityKind::DealContact => "deal_contact",
             EntityKind::FxRate => "fx_rate",
+            EntityKind::LearningEvent => "learning_event",
         }
     }
 
@@ -93,6 +97,8 @@ pub enum Entity {
     DealContact(DealContact),
     /// A dated exchange rate.
     FxRate(FxRate),
+    /// One learning statement (an xAPI statement) as received.
+    LearningEvent(LearningEvent),
 }
 
 impl Entity {
@@ -109,6 +115,7 @@ impl Entity {
             Entity::Ticket(_) => EntityKind::Ticket,
             Entity::DealContact(_) => EntityKind::DealContact,
             Entity::FxRate(_) => EntityKind::FxRate,
+            Entity::LearningEvent(_) => EntityKind::LearningEvent,
         }
     }
 
@@ -146,6 +153,18 @@ impl Entity {
             Entity::UsageEvent(u) => non_empty("event", &u.event),
             Entity::Ticket(_) => Ok(()),
             Entity::DealContact(_) => Ok(()),
+            Entity::LearningEvent(e) => {
+                non_empty("verb", &e.verb)?;
+                if let Some(score) = e.score
+                    && !(Decimal::from(-100)..=Decimal::from(100)).contains(&score)
+                {
+                    return Err(ModelError::InvalidField {
+                        field: "score",
+                        reason: format!("a score is a percentage in -100..100, got {score}"),
+                    });
+                }
+                Ok(())
+            }
             Entity::FxRate(r) => {
                 if r.rate <= Decimal::ZERO {
                     return Err(ModelError::InvalidField {
@@ -177,6 +196,7 @@ impl Entity {
             Entity::DealContact(d) => {
                 vec![(K::Subscription, &d.subscription), (K::Person, &d.person)]
             }
+            Entity::LearningEvent(e) => vec![(K::Person, &e.person), (K::Course, &e.course)],
         };
         fields
             .into_iter()
@@ -757,6 +777,33 @@ pub struct UsageEvent {
     pub occurred_at: DateTime<Utc>,
     /// Event properties as sent.
     pub properties: serde_json::Value,
+}
+
+/// One learning statement as a learning record store received it (an xAPI statement: who did
+/// what to which course, when, with which result), kept for audit beside the [`Enrollment`]
+/// folded from it. The statement itself is the record's raw payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LearningEvent {
+    /// The learner (the statement's actor).
+    pub person: Option<ExternalRef>,
+    /// The course (the statement's activity), when the object is one.
+    pub course: Option<ExternalRef>,
+    /// What happened: the verb's IRI (e.g. `http://adlnet.gov/expapi/verbs/completed`).
+    pub verb: String,
+    /// When it happened (the statement's `timestamp`).
+    pub occurred_at: DateTime<Utc>,
+    /// When the record store stored it (the statement's `stored`).
+    pub stored_at: DateTime<Utc>,
+    /// Score in percent (−100..100; xAPI's scaled score × 100), when the statement has one.
+    pub score: Option<Decimal>,
+    /// Whether the attempt succeeded (`result.success`), when the statement says.
+    pub success: Option<bool>,
+    /// Whether the activity was completed (`result.completion`), when the statement says.
+    pub completion: Option<bool>,
+    /// The registration (attempt or enrollment id) the statement belongs to, when given.
+    pub registration: Option<String>,
+    /// Voided by a later statement: kept for audit, left out of everything derived.
+    pub voided: bool,
 }
 
 /// Category of a support ticket.

@@ -287,3 +287,22 @@ entity_module!(quarantine, "quarantine", {
     pub occurrences: i64,
     pub resolved_at: Option<DateTimeUtc>,
 });
+
+entity_module!(learning_event, "learning_events", {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub source_updated_at: Option<DateTimeUtc>,
+    pub content_hash: String,
+    pub synced_at: DateTimeUtc,
+    pub deleted_at: Option<DateTimeUtc>,
+    pub person_id: Option<Uuid>,
+    pub course_id: Option<Uuid>,
+    pub verb: String,
+    pub occurred_at: DateTimeUtc,
+    pub stored_at: DateTimeUtc,
+    pub score: Option<String>,
+    pub success: Option<bool>,
+    pub completion: Option<bool>,
+    pub registration: Option<String>,
+    pub voided: bool,
+});

@@ -45,6 +45,7 @@ pub use read::learning::{
     AccountEnrollmentRow, CourseFilter, CourseRow, EnrollmentRow, PersonEnrollmentRow,
 };
 pub use read::ops::{QuarantineRow, ScheduleRow, StreamHealthRow, SyncRunRow};
+pub use read::records::{RawRecord, RawRecordPage, RecordScope};
 pub use read::revenue::{FxRateRow, RevenueEventFilter, RevenueEventRow};
 pub use read::{Child, Page};
 pub use runs::{

@@ -21,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(M0007LiveAccounts),
             Box::new(M0008ApiKeys),
             Box::new(M0009PersonHints),
+            Box::new(M0010LearningEvents),
         ]
     }
 }
@@ -694,6 +695,52 @@ impl MigrationTrait for M0009PersonHints {
     }
 }
 
+/// Learning events (issue 14): every learning statement a push source (xAPI) received, kept
+/// for audit beside the enrollments folded from them; the statement is its raw payload.
+struct M0010LearningEvents;
+
+impl MigrationName for M0010LearningEvents {
+    fn name(&self) -> &str {
+        "m0010_learning_events"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for M0010LearningEvents {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            entity_table("learning_events")
+                .col(uuid_null("person_id"))
+                .col(uuid_null("course_id"))
+                .col(string("verb"))
+                .col(timestamp_with_time_zone("occurred_at"))
+                .col(timestamp_with_time_zone("stored_at"))
+                .col(string_null("score"))
+                .col(boolean_null("success"))
+                .col(boolean_null("completion"))
+                .col(string_null("registration"))
+                .col(boolean("voided"))
+                .to_owned(),
+        )
+        .await?;
+        for cols in [&["person_id", "occurred_at"][..], &["course_id"][..]] {
+            m.create_index(index("learning_events", cols)).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.drop_table(
+            Table::drop()
+                .table("learning_events")
+                .if_exists()
+                .to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,6 +771,15 @@ mod tests {
             assert!(has_live_index().await);
             assert!(has("api_keys", "key_hash").await);
             assert!(has("people", "hints").await);
+            assert!(has("learning_events", "voided").await);
+            Migrator::down(db, Some(1)).await.expect("down m0010");
+            assert!(
+                !SchemaManager::new(db)
+                    .has_table("learning_events")
+                    .await
+                    .unwrap()
+            );
+            assert!(has("people", "hints").await, "only m0010 went down");
             Migrator::down(db, Some(1)).await.expect("down m0009");
             assert!(!has("people", "hints").await);
             assert!(has("api_keys", "key_hash").await, "only m0009 went down");
@@ -756,6 +812,7 @@ mod tests {
             assert!(has_live_index().await);
             assert!(has("api_keys", "last_used_at").await);
             assert!(has("people", "hints").await);
+            assert!(has("learning_events", "stored_at").await);
         })
         .await;
     }

@@ -383,6 +383,7 @@ pub(crate) fn table_of(kind: EntityKind) -> &'static str {
         EntityKind::Ticket => "tickets",
         EntityKind::DealContact => "deal_contacts",
         EntityKind::FxRate => "fx_rates",
+        EntityKind::LearningEvent => "learning_events",
     }
 }
 
@@ -478,6 +479,18 @@ fn columns_of(kind: EntityKind) -> &'static [&'static str] {
         ),
         EntityKind::DealContact => cols!("subscription_id", "person_id", "role", "is_primary"),
         EntityKind::FxRate => cols!("base", "currency", "start_date", "rate"),
+        EntityKind::LearningEvent => cols!(
+            "person_id",
+            "course_id",
+            "verb",
+            "occurred_at",
+            "stored_at",
+            "score",
+            "success",
+            "completion",
+            "registration",
+            "voided"
+        ),
     }
 }
 
@@ -623,6 +636,18 @@ fn entity_row(
             r.start_date.into(),
             // Text keeps every digit a source sends (rates carry up to 9 decimals).
             r.rate.normalize().to_string().into(),
+        ]),
+        Entity::LearningEvent(e) => row.extend([
+            link(&e.person),
+            link(&e.course),
+            e.verb.clone().into(),
+            e.occurred_at.into(),
+            e.stored_at.into(),
+            e.score.map(|s| s.normalize().to_string()).into(),
+            e.success.into(),
+            e.completion.into(),
+            e.registration.clone().into(),
+            e.voided.into(),
         ]),
     }
     debug_assert_eq!(row.len(), columns_of(rec.kind()).len());
@@ -1570,6 +1595,18 @@ mod tests {
                 currency: eur.clone(),
                 start_date: day,
                 rate: Decimal::new(920_000_001, 9),
+            }),
+            Entity::LearningEvent(LearningEvent {
+                person: Some(r("p", "1")),
+                course: Some(r("k", "1")),
+                verb: "http://adlnet.gov/expapi/verbs/passed".into(),
+                occurred_at: at,
+                stored_at: at,
+                score: Some(Decimal::new(-125, 1)),
+                success: Some(true),
+                completion: None,
+                registration: Some("ec531277-b57b-4c15-8d91-d292c5b2b8f7".into()),
+                voided: false,
             }),
         ];
         entities

@@ -255,3 +255,88 @@ async fn a_push_key_cannot_query_graphql() {
     })
     .await;
 }
+
+/// Counts the requests inside `accept` at once; each stays a while.
+struct Overlap {
+    serialized: bool,
+    inside: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl PushSource for Overlap {
+    fn kind(&self) -> &'static str {
+        "overlap"
+    }
+
+    fn instance(&self) -> &str {
+        "overlap"
+    }
+
+    fn streams(&self) -> Vec<StreamSpec> {
+        Webhook.streams()
+    }
+
+    fn max_body_bytes(&self) -> usize {
+        64
+    }
+
+    fn serialized(&self) -> bool {
+        self.serialized
+    }
+
+    async fn accept(&self, _: PushRequest) -> Result<Accepted, PushError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.inside.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        self.inside.fetch_sub(1, SeqCst);
+        Ok(Accepted {
+            items: vec![],
+            response: PushResponse::json(200, &json!({})),
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_serialized_source_takes_its_writes_one_at_a_time() {
+    let store = tributary_store::testing::TestDatabase::sqlite()
+        .store()
+        .await
+        .unwrap();
+    for serialized in [true, false] {
+        let source = Arc::new(Overlap {
+            serialized,
+            inside: Default::default(),
+            most: Default::default(),
+        });
+        let app = app(AppState {
+            push: vec![PushMount {
+                prefix: "/overlap".into(),
+                source: source.clone(),
+            }],
+            ..AppState::new(store.clone())
+        });
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..6 {
+            let app = app.clone();
+            requests.spawn(async move {
+                send(
+                    &app,
+                    Request::post("/overlap/x").body(Body::empty()).unwrap(),
+                )
+                .await
+            });
+        }
+        while let Some(reply) = requests.join_next().await {
+            assert_eq!(reply.unwrap().status, StatusCode::OK);
+        }
+        let most = source.most.load(std::sync::atomic::Ordering::SeqCst);
+        if serialized {
+            assert_eq!(most, 1, "serialized writes overlapped");
+        } else {
+            // The control: the same requests do overlap when the source does not ask.
+            assert!(most > 1, "the control never overlapped");
+        }
+    }
+}

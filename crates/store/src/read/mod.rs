@@ -8,6 +8,8 @@
 //! - [`revenue`]: the stored revenue ledger and synced FX rates.
 //! - [`ops`]: sync runs, quarantine and the connectors' schedules.
 //! - [`learning`]: the course catalog, enrollments of people and of accounts' learners.
+//! - [`records`]: stored source records (raw payloads) by external id or update time, for
+//!   push sources that answer for what they accepted.
 //! - [`aggregates`]: counts and digests over whole tables; the home of rollup aggregates.
 //!
 //! List paths are single set-based queries (one page plus one `COUNT(*)` with the same
@@ -19,6 +21,7 @@ pub mod accounts;
 pub mod aggregates;
 pub mod learning;
 pub mod ops;
+pub mod records;
 pub mod revenue;
 
 use crate::{Store, StoreError};
