@@ -18,6 +18,13 @@ pub const DEMO_CONNECTOR: &str = "hubspot-demo";
 /// The instance name the demo gives its Skilljar (LMS) connector.
 pub const DEMO_LMS_CONNECTOR: &str = "skilljar-demo";
 
+/// The instance name of the demo's xAPI statements endpoint (a push source).
+pub const DEMO_XAPI_SOURCE: &str = "xapi-demo";
+
+/// The name of the push key each demo creates for its xAPI endpoint: the basic-auth user name
+/// of `xapi credentials: <user>:<pass>`.
+pub const DEMO_XAPI_KEY: &str = "demo-xapi";
+
 /// How often the demo's worker syncs its connector (and how long after the initial sync the
 /// first scheduled run is due); `triggerSync` runs it at once.
 pub const DEMO_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3_600);
@@ -71,6 +78,8 @@ pub struct Demo {
     pub report: SyncReport,
     /// What the initial LMS sync did.
     pub lms_report: SyncReport,
+    /// The push sources the gateway mounts: the xAPI statements endpoint.
+    pub push: Vec<tributary_gateway::PushMount>,
 }
 
 impl Demo {
@@ -321,6 +330,11 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
     for c in [&connector, &lms] {
         store.ensure_schedule(c.instance(), c.kind(), next).await?;
     }
+    let push = vec![registry::build_push(
+        DEMO_XAPI_SOURCE,
+        &toml::from_str("kind = \"xapi\"")?,
+        &|_| None,
+    )?];
     Ok(Demo {
         store,
         hubspot,
@@ -329,6 +343,7 @@ pub async fn prepare(opts: &DemoOptions) -> Result<Demo> {
         lms,
         report,
         lms_report,
+        push,
     })
 }
 
@@ -343,6 +358,21 @@ pub async fn admin_key(store: &Store) -> Result<tributary_store::ApiKeySecret> {
         .create_api_key(
             DEMO_ADMIN_KEY,
             tributary_store::KeyScope::Graphql(tributary_store::Role::Admin),
+        )
+        .await?;
+    Ok(new.secret)
+}
+
+/// A fresh push key for the demo's xAPI endpoint (the previous demo's is revoked): the
+/// password of `xapi credentials: demo-xapi:<key>`.
+pub async fn xapi_key(store: &Store) -> Result<tributary_store::ApiKeySecret> {
+    store.revoke_api_key(DEMO_XAPI_KEY).await?;
+    let new = store
+        .create_api_key(
+            DEMO_XAPI_KEY,
+            tributary_store::KeyScope::Push {
+                source: DEMO_XAPI_SOURCE.to_owned(),
+            },
         )
         .await?;
     Ok(new.secret)
@@ -370,6 +400,7 @@ pub async fn run(
     let addr = listener.local_addr()?;
     let demo = prepare(&opts).await?;
     let key = admin_key(&demo.store).await?;
+    let xapi = xapi_key(&demo.store).await?;
     if opts.progress {
         for report in demo.reports() {
             print!("{}", progress::summary(report));
@@ -383,6 +414,13 @@ pub async fn run(
     );
     println!("hubspot mock: {}", demo.hubspot.base_url);
     println!("skilljar mock: {}", demo.skilljar.base_url);
+    for m in &demo.push {
+        println!(
+            "xapi: http://{addr}{}/statements (X-Experience-API-Version: 1.0.3)",
+            m.prefix
+        );
+    }
+    println!("xapi credentials: {DEMO_XAPI_KEY}:{}", xapi.expose());
     println!(
         "connectors {DEMO_CONNECTOR}, {DEMO_LMS_CONNECTOR}: synced; run hourly, or now with mutation {{ triggerSync(connector: \"{DEMO_CONNECTOR}\") {{ connector }} }}"
     );
@@ -392,12 +430,11 @@ pub async fn run(
     println!("press Ctrl-C to stop");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(demo.worker()?.run(stopped));
-    tributary_gateway::serve(
-        listener,
-        tributary_gateway::AppState::new(demo.store.clone()),
-        shutdown,
-    )
-    .await?;
+    let state = tributary_gateway::AppState {
+        push: demo.push.clone(),
+        ..tributary_gateway::AppState::new(demo.store.clone())
+    };
+    tributary_gateway::serve(listener, state, shutdown).await?;
     let _ = stop.send(true);
     worker.await??;
     let store = demo.store.clone();

@@ -463,12 +463,28 @@ async fn apikey_commands_create_list_and_revoke() -> Result<()> {
     Ok(())
 }
 
+/// What a running demo printed about its xAPI endpoint: the statements URL and the
+/// `user:pass` credentials.
+#[derive(Default)]
+struct XapiLines {
+    url: String,
+    credentials: String,
+}
+
 /// Runs `tributary demo` on `database` until it serves; returns the child, the GraphQL URL and
 /// the admin key it printed.
 fn start_demo(
     database: &str,
     dir: &std::path::Path,
 ) -> Result<(std::process::Child, String, String)> {
+    start_demo_with_xapi(database, dir).map(|(child, url, key, _)| (child, url, key))
+}
+
+/// [`start_demo`], with the xAPI lines.
+fn start_demo_with_xapi(
+    database: &str,
+    dir: &std::path::Path,
+) -> Result<(std::process::Child, String, String, XapiLines)> {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tributary"))
         .args([
@@ -491,9 +507,14 @@ fn start_demo(
         .take()
         .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let (mut url, mut key, mut curl) = (None, None, String::new());
+    let mut xapi = XapiLines::default();
     for line in std::io::BufReader::new(stdout).lines() {
         let line = line?;
-        if let Some(u) = line.strip_prefix("graphql: ") {
+        if let Some(u) = line.strip_prefix("xapi: ") {
+            xapi.url = u.split(' ').next().unwrap_or_default().to_owned();
+        } else if let Some(c) = line.strip_prefix("xapi credentials: ") {
+            xapi.credentials = c.to_owned();
+        } else if let Some(u) = line.strip_prefix("graphql: ") {
             ensure!(key.is_none(), "the key line comes after the graphql line");
             url = Some(u.to_owned());
         } else if let Some(k) = line.strip_prefix("admin api key: ") {
@@ -515,7 +536,7 @@ fn start_demo(
         curl.contains(&key),
         "the curl example carries the key: {curl}"
     );
-    Ok((child, url, key))
+    Ok((child, url, key, xapi))
 }
 
 /// The demo prints a fresh admin key after the GraphQL URL; it works, no key does not, and the
@@ -535,9 +556,61 @@ async fn the_demo_prints_an_admin_key_that_works_until_the_next_demo() -> Result
             }
             r.send()
         };
-        let (mut first, url, old_key) = start_demo(&db.url, &dir)?;
+        let (mut first, url, old_key, xapi) = start_demo_with_xapi(&db.url, &dir)?;
         let status = ask(&url, Some(&old_key)).await?.status();
         let anonymous = ask(&url, None).await?.status();
+        // The printed xAPI endpoint takes a statement with the printed credentials, and the
+        // activity is a course in GraphQL right after.
+        let (user, pass) = xapi
+            .credentials
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("no xapi credentials line"))?;
+        let statement = json!({
+            "actor": {"mbox": "mailto:learner@demo.example", "name": "A Learner"},
+            "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+            "object": {"id": "https://lms.demo.example/courses/xapi-intro",
+                       "definition": {"name": {"en-US": "Demo xAPI course"}}},
+            "timestamp": "2026-03-01T12:00:00Z",
+        });
+        let sent = client
+            .post(&xapi.url)
+            .basic_auth(user, Some(pass))
+            .header("X-Experience-API-Version", "1.0.3")
+            .json(&statement)
+            .send()
+            .await?;
+        ensure!(
+            sent.status() == 200,
+            "{}: xapi POST: HTTP {}",
+            db.backend,
+            sent.status()
+        );
+        let bad = client
+            .post(&xapi.url)
+            .basic_auth(user, Some("wrong"))
+            .header("X-Experience-API-Version", "1.0.3")
+            .json(&statement)
+            .send()
+            .await?;
+        ensure!(
+            bad.status() == 401,
+            "{}: wrong password: HTTP {}",
+            db.backend,
+            bad.status()
+        );
+        let courses: Value = client
+            .post(&url)
+            .bearer_auth(&old_key)
+            .json(&json!({"query": "{ courses(filter: {titleContains: \"Demo xAPI\"}) { totalCount } }"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        ensure!(
+            courses["data"]["courses"]["totalCount"] == 1,
+            "{}: {courses}",
+            db.backend
+        );
         first.kill()?;
         first.wait()?;
         ensure!(

@@ -42,7 +42,8 @@ pub use read::accounts::{
 };
 pub use read::aggregates::StoreCounts;
 pub use read::learning::{
-    AccountEnrollmentRow, CourseFilter, CourseRow, EnrollmentRow, PersonEnrollmentRow,
+    AccountEnrollmentRow, CourseFilter, CourseRow, EnrollmentRow, LearningEventRow,
+    PersonEnrollmentRow,
 };
 pub use read::ops::{QuarantineRow, ScheduleRow, StreamHealthRow, SyncRunRow};
 pub use read::records::{RawRecord, RawRecordPage, RecordScope};

@@ -417,6 +417,12 @@ impl Person {
         )
     }
 
+    /// The person's learning events (xAPI statements), by time, voided ones included and
+    /// flagged: the audit trail behind enrollments that came from a statements endpoint.
+    async fn learning_events(&self, ctx: &Context<'_>) -> Result<Vec<learning::LearningEvent>> {
+        learning::person_learning_events(ctx, self.0.id).await
+    }
+
     /// The person's enrollments, by enrollment time: their own, and those of learner records
     /// in other systems with the same normalised email.
     async fn enrollments(&self, ctx: &Context<'_>) -> Result<Vec<Enrollment>> {

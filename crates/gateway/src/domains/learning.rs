@@ -20,7 +20,9 @@ use crate::scalars::{DateTime, instant};
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use std::sync::Arc;
 use tributary_analytics::learning::{EnrollmentFacts, Progress};
-use tributary_store::{AccountEnrollmentRow, CourseRow, EnrollmentRow, PersonEnrollmentRow};
+use tributary_store::{
+    AccountEnrollmentRow, CourseRow, EnrollmentRow, LearningEventRow, PersonEnrollmentRow,
+};
 use uuid::Uuid;
 
 /// A course's delivery format.
@@ -218,6 +220,93 @@ impl Enrollment {
     async fn external_refs(&self, ctx: &Context<'_>) -> Result<Vec<ExternalRef>> {
         external_refs(ctx, None, self.0.id).await
     }
+}
+
+/// A learning event of a person: one xAPI statement as stored, kept for audit.
+pub struct LearningEvent(LearningEventRow);
+
+/// A learning event of a person: one xAPI statement as the statements endpoint stored it.
+/// Voided statements are kept (flagged) for audit; nothing derived counts them.
+#[Object]
+impl LearningEvent {
+    /// Our id of the event.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The verb's IRI, e.g. `http://adlnet.gov/expapi/verbs/completed`.
+    async fn verb(&self) -> &str {
+        &self.0.verb
+    }
+
+    /// When it happened (the statement's `timestamp`).
+    async fn occurred_at(&self) -> DateTime {
+        DateTime(self.0.occurred_at)
+    }
+
+    /// When the endpoint stored it (`stored`).
+    async fn stored_at(&self) -> DateTime {
+        DateTime(self.0.stored_at)
+    }
+
+    /// Score in percent (the scaled score × 100, exact decimal as text), when given.
+    async fn score(&self) -> Option<String> {
+        self.0.score.map(|s| s.normalize().to_string())
+    }
+
+    /// `result.success`, when given.
+    async fn success(&self) -> Option<bool> {
+        self.0.success
+    }
+
+    /// `result.completion`, when given.
+    async fn completion(&self) -> Option<bool> {
+        self.0.completion
+    }
+
+    /// The registration the statement belongs to, when given.
+    async fn registration(&self) -> Option<&str> {
+        self.0.registration.as_deref()
+    }
+
+    /// Voided by a later statement.
+    async fn voided(&self) -> bool {
+        self.0.voided
+    }
+
+    /// The course (the statement's activity).
+    async fn course(&self, ctx: &Context<'_>) -> Result<Option<Course>> {
+        let Some(id) = self.0.course_id else {
+            return Ok(None);
+        };
+        let row = loaders(ctx)?
+            .load_one(CourseById(id))
+            .await
+            .map_err(GatewayError::from)?;
+        Ok(row.map(Course))
+    }
+
+    /// The statement as stored (JSON text), with its actor's identifiers.
+    ///
+    /// Needs role cs, ce or admin (otherwise null, with a `FORBIDDEN` error).
+    #[graphql(guard = "crate::auth::PERSONAL")]
+    async fn statement(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let rows = store(ctx)?
+            .raw_payloads_of(&[self.0.id])
+            .await
+            .map_err(GatewayError::from)?;
+        Ok(rows.into_iter().next().map(|(_, v)| v.to_string()))
+    }
+}
+
+/// `Person.learningEvents`.
+pub(crate) async fn person_learning_events(
+    ctx: &Context<'_>,
+    id: Uuid,
+) -> Result<Vec<LearningEvent>> {
+    let rows =
+        crate::loaders::children(loaders(ctx)?, ChildrenOf::<LearningEventRow>::new(id)).await?;
+    Ok(rows.iter().cloned().map(LearningEvent).collect())
 }
 
 /// How far a group of learners has come. Enrolled counts every enrollment (dropped ones

@@ -7,7 +7,9 @@ use super::*;
 use crate::loaders::LoaderStats;
 use crate::{AppState, build_schema};
 use std::time::Duration;
-use tributary_model::{Course, CourseKind, CourseLevel, Enrollment, EnrollmentStatus};
+use tributary_model::{
+    Course, CourseKind, CourseLevel, Enrollment, EnrollmentStatus, LearningEvent,
+};
 
 fn lms(object: &str, id: &str) -> ExternalRef {
     ExternalRef::new("skilljar", "academy", object, id)
@@ -83,6 +85,27 @@ fn enrollment(
     }
 }
 
+fn statement(id: &str, person: &str, verb: &str, voided: bool) -> SourceRecord {
+    let at = Utc.with_ymd_and_hms(2026, 2, 6, 9, 0, 0).unwrap();
+    SourceRecord {
+        external_ref: lms("statements", id),
+        source_updated_at: Some(at),
+        raw: json!({"id": id, "verb": {"id": format!("http://adlnet.gov/expapi/verbs/{verb}")}}),
+        entity: Entity::LearningEvent(LearningEvent {
+            person: Some(lms("users", person)),
+            course: Some(lms("courses", "c1")),
+            verb: format!("http://adlnet.gov/expapi/verbs/{verb}"),
+            occurred_at: at,
+            stored_at: at,
+            score: None,
+            success: None,
+            completion: Some(verb == "completed"),
+            registration: None,
+            voided,
+        }),
+    }
+}
+
 /// Acme's contacts are Zoe (end user) and Ada (admin), `<name>@acme.example`. The LMS knows
 /// Zoe and Ada by the same emails, and a stranger nobody in the CRM matches.
 async fn load_learning(store: &Store) {
@@ -117,6 +140,8 @@ async fn load_learning(store: &Store) {
         enrollment("u2", "c1", Completed, 3, true),
         enrollment("u2", "c2", Dropped, 2, false),
         enrollment("u3", "c2", InProgress, 4, false),
+        statement("s1", "u2", "completed", false),
+        statement("s2", "u2", "launched", true),
     ];
     store
         .commit_batch(CommitBatch {
@@ -265,6 +290,43 @@ async fn accounts_see_their_learners_progress_by_role_in_one_batch() {
         assert_eq!(stats.get("enrollments of people").0, 1);
         assert_eq!(stats.get("courses by id").0, 1);
         assert_eq!(stats.get("people by id").0, 1);
+    })
+    .await;
+}
+
+/// A learner's statements are there for audit, voided ones flagged, each with the statement
+/// as stored.
+#[tokio::test]
+async fn learners_statements_are_kept_for_audit() {
+    with_fixtures(|store| async move {
+        load_learning(&store).await;
+        let app = router(&store);
+        let d = data(
+            &app,
+            r#"{ accounts(filter: {nameContains: "Acme"}) { nodes { enrollments {
+                   person { learningEvents { verb voided completion statement course { title } } }
+                 } } } }"#,
+            json!({}),
+        )
+        .await;
+        let enrollments = d["accounts"]["nodes"][0]["enrollments"].as_array().unwrap();
+        let ada = enrollments
+            .iter()
+            .map(|e| &e["person"]["learningEvents"])
+            .find(|events| events.as_array().is_some_and(|a| !a.is_empty()))
+            .expect("Ada's statements");
+        let events = ada.as_array().unwrap();
+        assert_eq!(events.len(), 2, "{ada}");
+        let completed = events
+            .iter()
+            .find(|e| e["verb"] == "http://adlnet.gov/expapi/verbs/completed")
+            .unwrap();
+        assert_eq!(completed["voided"], false);
+        assert_eq!(completed["completion"], true);
+        assert_eq!(completed["course"]["title"], "Admin certification");
+        let raw: Value = serde_json::from_str(completed["statement"].as_str().unwrap()).unwrap();
+        assert_eq!(raw["id"], "s1");
+        assert!(events.iter().any(|e| e["voided"] == true), "{ada}");
     })
     .await;
 }

@@ -9,7 +9,7 @@
 //! the account (the enrollment happened while they were there).
 
 use super::{Child, Page, decode, rows_in, sealed};
-use crate::entities::{course, enrollment};
+use crate::entities::{course, enrollment, learning_event};
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
@@ -434,5 +434,105 @@ impl Store {
     /// One live enrollment by id.
     pub async fn enrollment(&self, id: Uuid) -> Result<Option<EnrollmentRow>, StoreError> {
         Ok(self.enrollments_by_id(&[id]).await?.into_iter().next())
+    }
+}
+
+/// A learning event (an xAPI statement) of a person, kept for audit: voided ones included,
+/// flagged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearningEventRow {
+    /// Our id.
+    pub id: Uuid,
+    /// The learner.
+    pub person_id: Option<Uuid>,
+    /// The course (the statement's activity).
+    pub course_id: Option<Uuid>,
+    /// The verb's IRI.
+    pub verb: String,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// When the record store stored it.
+    pub stored_at: DateTime<Utc>,
+    /// Score in percent, when given.
+    pub score: Option<Decimal>,
+    /// Whether the attempt succeeded, when given.
+    pub success: Option<bool>,
+    /// Whether the activity was completed, when given.
+    pub completion: Option<bool>,
+    /// The registration, when given.
+    pub registration: Option<String>,
+    /// Voided by a later statement.
+    pub voided: bool,
+}
+
+impl TryFrom<learning_event::Model> for LearningEventRow {
+    type Error = StoreError;
+
+    fn try_from(m: learning_event::Model) -> Result<Self, StoreError> {
+        Ok(LearningEventRow {
+            score: m
+                .score
+                .as_deref()
+                .map(|s| {
+                    Decimal::from_str(s).map_err(|_| super::corrupt("learning_events", "score", s))
+                })
+                .transpose()?,
+            id: m.id,
+            person_id: m.person_id,
+            course_id: m.course_id,
+            verb: m.verb,
+            occurred_at: m.occurred_at,
+            stored_at: m.stored_at,
+            success: m.success,
+            completion: m.completion,
+            registration: m.registration,
+            voided: m.voided,
+        })
+    }
+}
+
+super::child!(
+    LearningEventRow,
+    "learning events of people",
+    learning_event,
+    PersonId,
+    |r| r.person_id,
+    learning_event::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(learning_event::Column::DeletedAt.is_null())
+                .add(learning_event::Column::Voided.eq(true))
+        )
+        .order_by_asc(learning_event::Column::OccurredAt)
+        .order_by_asc(learning_event::Column::Id)
+);
+
+impl Store {
+    /// The raw payloads (as the source sent them) of the given entities, by entity id: one
+    /// query per 10,000 ids. An entity merged from several sources has several.
+    pub async fn raw_payloads_of(
+        &self,
+        entity_ids: &[Uuid],
+    ) -> Result<Vec<(Uuid, serde_json::Value)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in entity_ids.chunks(super::IN_CHUNK) {
+            let q = Query::select()
+                .expr_as(Expr::col(("r", "entity_id")), Alias::new("entity_id"))
+                .expr_as(Expr::col(("p", "payload")), Alias::new("payload"))
+                .from_as("external_refs", "r")
+                .join_as(
+                    JoinType::InnerJoin,
+                    "raw_payloads",
+                    "p",
+                    Expr::col(("p", "ref_id")).equals(("r", "id")),
+                )
+                .and_where(Expr::col(("r", "entity_id")).is_in(chunk.iter().copied()))
+                .order_by(("r", "id"), sea_orm::Order::Asc)
+                .to_owned();
+            for row in self.db().query_all(&q).await? {
+                out.push((row.try_get("", "entity_id")?, row.try_get("", "payload")?));
+            }
+        }
+        Ok(out)
     }
 }
