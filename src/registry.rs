@@ -18,6 +18,7 @@ use tributary_sim::Company;
 pub static KINDS: &[&dyn DynKind] = &[
     &tributary_connector_hubspot::DECLARATION,
     &tributary_connector_salesforce::DECLARATION,
+    &tributary_connector_moodle::DECLARATION,
     // `tributary connector new` adds kinds above this line.
 ];
 
@@ -34,6 +35,7 @@ pub static MOCKS: &[MockFactory] = &[
         let config = SalesforceMockConfig::with_faults(faults);
         Box::new(SalesforceMock::new(company, config))
     },
+    |company, faults| Box::new(tributary_mock_moodle::MoodleMock::new(company, faults)),
     // `tributary connector new` adds mocks above this line.
 ];
 
