@@ -1,23 +1,14 @@
 //! The mock against the API it documents, over HTTP.
 
 use super::*;
-use std::collections::BTreeSet;
 use tributary_mock_kit::{MockServer, Probability};
 use tributary_sim::SimConfig;
 
 async fn serve(faults: Faults) -> (MoodleMock, MockServer) {
-    let mut company = Company::generate(&SimConfig {
+    let company = Arc::new(Company::generate(&SimConfig {
         accounts: 40,
         ..SimConfig::default()
-    });
-    // The generator deletes nothing; a CRM user deletes two people a week before today.
-    for i in [3, 5] {
-        let person = &mut company.contacts[i];
-        person.archived_at = Some(
-            company.today.and_time(chrono::NaiveTime::MIN).and_utc() - chrono::Duration::days(7),
-        );
-    }
-    let company = Arc::new(company);
+    }));
     let mock = MoodleMock::new(company, faults);
     let server = MockServer::start(mock.router())
         .await
@@ -25,154 +16,334 @@ async fn serve(faults: Faults) -> (MoodleMock, MockServer) {
     (mock, server)
 }
 
-async fn get(server: &MockServer, path: &str, key: Option<&str>) -> (u16, Value) {
-    let mut request = reqwest::Client::new().get(format!("{}{path}", server.base_url));
-    if let Some(key) = key {
-        request = request.bearer_auth(key);
-    }
-    let response = request.send().await.expect("the mock answers");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("a JSON body"))
+fn url(server: &MockServer) -> String {
+    format!("{}/webservice/rest/server.php", server.base_url)
 }
 
-/// Every page of a listing from `query`, following `next_cursor`: (ids in order, totals).
-async fn page_through(server: &MockServer, resource: &str, query: &str) -> (Vec<Value>, Vec<u64>) {
-    let (mut records, mut totals, mut cursor) = (Vec::new(), Vec::new(), None::<String>);
+/// A form-encoded POST of `params` with the token and JSON format.
+async fn call(server: &MockServer, function: &str, params: &[(&str, String)]) -> Value {
+    let mut form: Vec<(&str, String)> = vec![
+        ("wstoken", DEFAULT_TOKEN.to_owned()),
+        ("wsfunction", function.to_owned()),
+        ("moodlewsrestformat", "json".to_owned()),
+    ];
+    form.extend(params.iter().cloned());
+    let response = reqwest::Client::new()
+        .post(url(server))
+        .form(&form)
+        .send()
+        .await
+        .expect("the mock answers");
+    assert_eq!(response.status().as_u16(), 200, "Moodle answers 200");
+    response.json().await.expect("a JSON body")
+}
+
+#[tokio::test]
+async fn errors_are_exceptions_with_http_200() {
+    let (_mock, server) = serve(Faults::none()).await;
+    let response = reqwest::Client::new()
+        .get(url(&server))
+        .query(&[
+            ("wstoken", "wrong"),
+            ("wsfunction", "core_webservice_get_site_info"),
+            ("moodlewsrestformat", "json"),
+        ])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["exception"], "moodle_exception");
+    assert_eq!(body["errorcode"], "invalidtoken");
+    assert_eq!(body["message"], "Invalid token - token not found");
+
+    let denied = call(&server, "core_user_get_users", &[]).await;
+    assert_eq!(denied["errorcode"], "accessexception");
+    assert_eq!(denied["exception"], "webservice_access_exception");
+    let unknown = call(&server, "no_such_function", &[]).await;
+    assert_eq!(unknown["errorcode"], "invalidrecord");
+    let missing = call(&server, "core_enrol_get_enrolled_users", &[]).await;
+    assert_eq!(missing["errorcode"], "invalidparameter");
+    assert!(
+        missing["debuginfo"].as_str().unwrap().contains("courseid"),
+        "{missing}"
+    );
+    let bad = call(
+        &server,
+        "core_enrol_get_enrolled_users",
+        &[("courseid", "two".into())],
+    )
+    .await;
+    assert_eq!(bad["errorcode"], "invalidparameter");
+    let front = call(
+        &server,
+        "core_completion_get_course_completion_status",
+        &[("courseid", "1".into()), ("userid", "3".into())],
+    )
+    .await;
+    assert!(
+        front["errorcode"] == "nocriteriaset" || front["errorcode"] == "invalidrecord",
+        "{front}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_format_the_answer_is_xml() {
+    let (_mock, server) = serve(Faults::none()).await;
+    let response = reqwest::Client::new()
+        .post(url(&server))
+        .form(&[
+            ("wstoken", DEFAULT_TOKEN),
+            ("wsfunction", "core_course_get_courses"),
+        ])
+        .send()
+        .await
+        .expect("answers");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/xml")
+    );
+    let text = response.text().await.expect("text");
+    assert!(
+        text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<RESPONSE>\n<MULTIPLE>")
+    );
+    assert!(text.contains("<KEY name=\"shortname\"><VALUE>academy</VALUE></KEY>"));
+    let refused = reqwest::Client::new()
+        .get(url(&server))
+        .query(&[("wsfunction", "core_course_get_courses")])
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        refused.contains(
+            "<EXCEPTION class=\"moodle_exception\">\n<ERRORCODE>invalidtoken</ERRORCODE>"
+        ),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn courses_include_the_front_page_and_custom_fields() {
+    let (mock, server) = serve(Faults::none()).await;
+    let courses = call(&server, "core_course_get_courses", &[]).await;
+    let courses = courses.as_array().expect("an array");
+    assert_eq!(courses[0]["id"], 1);
+    assert_eq!(courses[0]["format"], "site");
+    assert_eq!(courses.len(), mock.course_ids().len() + 1);
+    let c = &courses[1];
+    assert_eq!(c["id"], 2);
+    assert_eq!(c["visible"], 1, "older functions send 0/1");
+    let fields: Vec<&str> = c["customfields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["shortname"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.starts_with(&["level", "kind", "features"]),
+        "{fields:?}"
+    );
+    let picked = call(
+        &server,
+        "core_course_get_courses",
+        &[
+            ("options[ids][0]", "3".into()),
+            ("options[ids][1]", "2".into()),
+        ],
+    )
+    .await;
+    assert_eq!(picked[0]["id"], 3);
+    assert_eq!(picked[1]["id"], 2);
+    let by_field = call(
+        &server,
+        "core_course_get_courses_by_field",
+        &[
+            ("field", "shortname".into()),
+            ("value", c["shortname"].as_str().unwrap().into()),
+        ],
+    )
+    .await;
+    assert_eq!(by_field["courses"][0]["id"], 2);
+    assert_eq!(by_field["warnings"], json!([]));
+}
+
+async fn enrolled(server: &MockServer, course: u64, options: &[(&str, &str)]) -> Vec<Value> {
+    let mut params = vec![("courseid", course.to_string())];
+    let names: Vec<String> = (0..options.len())
+        .map(|i| format!("options[{i}][name]"))
+        .collect();
+    let values: Vec<String> = (0..options.len())
+        .map(|i| format!("options[{i}][value]"))
+        .collect();
+    for (i, (name, value)) in options.iter().enumerate() {
+        params.push((names[i].as_str(), (*name).to_owned()));
+        params.push((values[i].as_str(), (*value).to_owned()));
+    }
+    let body = call(server, "core_enrol_get_enrolled_users", &params).await;
+    body.as_array().expect("an array of users").clone()
+}
+
+/// Every user of a course, paging with `limitfrom`/`limitnumber` until a short page.
+async fn page_through(server: &MockServer, course: u64, limit: usize) -> Vec<u64> {
+    let mut ids = Vec::new();
+    let mut from = 0;
     loop {
-        let mut path = format!("/v1/{resource}?limit=7{query}");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
+        let (f, l) = (from.to_string(), limit.to_string());
+        let page = enrolled(server, course, &[("limitfrom", &f), ("limitnumber", &l)]).await;
+        ids.extend(page.iter().map(|u| u["id"].as_u64().unwrap()));
+        if page.len() < limit {
+            return ids;
         }
-        let (status, body) = get(server, &path, Some(DEFAULT_API_KEY)).await;
-        assert_eq!(status, 200, "{body}");
-        records.extend(body["data"].as_array().expect("data").iter().cloned());
-        totals.push(body["total"].as_u64().expect("total"));
-        match body["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return (records, totals),
-        }
+        from += limit;
     }
 }
 
-fn ids(records: &[Value]) -> Vec<String> {
-    records
-        .iter()
-        .map(|r| r["id"].as_str().expect("id").to_owned())
-        .collect()
+fn busiest_course(mock: &MoodleMock) -> u64 {
+    let site = mock.site();
+    let i = (0..site.by_course.len())
+        .max_by_key(|i| site.by_course[*i].len())
+        .unwrap();
+    course_id(i)
 }
 
 #[tokio::test]
-async fn a_listing_serves_every_live_record_once_in_updated_order_with_its_total() {
+async fn enrolled_users_page_with_limits_and_filter_by_state() {
     let (mock, server) = serve(Faults::none()).await;
-    for resource in Resource::ALL {
-        let (records, totals) = page_through(&server, resource.as_str(), "").await;
-        let live = &mock.live_records()[resource.as_str()];
-        let served = ids(&records);
-        assert_eq!(
-            served.iter().cloned().collect::<BTreeSet<_>>().len(),
-            served.len()
-        );
-        assert_eq!(
-            served.iter().cloned().collect::<BTreeSet<_>>(),
-            live.keys().cloned().collect()
-        );
-        assert!(totals.iter().all(|&t| t as usize == live.len()));
-        let keys: Vec<(String, String)> = records
-            .iter()
-            .map(|r| {
-                (
-                    r["updated_at"].as_str().unwrap_or("").to_owned(),
-                    r["id"].to_string(),
-                )
-            })
-            .collect();
-        assert!(
-            keys.windows(2).all(|w| w[0] <= w[1]),
-            "not in (updated_at, id) order"
-        );
-    }
-}
-
-#[tokio::test]
-async fn changes_since_a_time_include_tombstones_of_deleted_records() {
-    let (mock, server) = serve(Faults::none()).await;
-    let deleted = &mock.deleted_records()["people"];
-    let since = *deleted.values().min().expect("two people are deleted");
-    let query = format!(
-        "&include_deleted=true&updated_since={}",
-        stamp(since).replace('+', "%2B")
-    );
-    let (records, _) = page_through(&server, "people", &query).await;
-    let tombstones: BTreeSet<String> = records
-        .iter()
-        .filter(|r| r["deleted"] == json!(true))
-        .map(|r| r["id"].as_str().unwrap_or("").to_owned())
-        .collect();
-    assert_eq!(tombstones, deleted.keys().cloned().collect());
-    let live = &mock.live_records()["people"];
-    let changed: BTreeSet<String> = live
-        .iter()
-        .filter(|(_, t)| **t >= since)
-        .map(|(id, _)| id.clone())
-        .collect();
-    let served_live: BTreeSet<String> = records
-        .iter()
-        .filter(|r| r["deleted"] != json!(true))
-        .map(|r| r["id"].as_str().unwrap_or("").to_owned())
-        .collect();
-    assert_eq!(served_live, changed);
-}
-
-#[tokio::test]
-async fn bad_keys_and_bad_parameters_get_the_documented_errors() {
-    let (_, server) = serve(Faults::none()).await;
-    let (status, body) = get(&server, "/v1/accounts", None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (401, Some("unauthorized"))
-    );
-    let (status, _) = get(&server, "/v1/me", Some("wrong")).await;
-    assert_eq!(status, 401);
-    let (status, body) = get(&server, "/v1/me", Some(DEFAULT_API_KEY)).await;
-    assert_eq!(status, 200, "{body}");
-    for bad in [
-        "limit=0",
-        "limit=101",
-        "cursor=nope",
-        "updated_since=yesterday",
-        "include_deleted=1",
+    let course = busiest_course(&mock);
+    let all = enrolled(&server, course, &[]).await;
+    assert!(all.len() > 6, "a busy course: {}", all.len());
+    let ids: Vec<u64> = all.iter().map(|u| u["id"].as_u64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "id order");
+    assert_eq!(page_through(&server, course, 4).await, ids);
+    let u = &all[0];
+    for key in [
+        "idnumber",
+        "institution",
+        "lastcourseaccess",
+        "enrolledcourses",
+        "customfields",
     ] {
-        let (status, body) = get(
-            &server,
-            &format!("/v1/accounts?{bad}"),
-            Some(DEFAULT_API_KEY),
-        )
-        .await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (400, Some("invalid_request")),
-            "{bad}"
-        );
+        assert!(u.get(key).is_some(), "{key} in {u}");
     }
-    let (status, _) = get(&server, "/v1/invoices", Some(DEFAULT_API_KEY)).await;
-    assert_eq!(status, 404);
+    assert_eq!(u["customfields"][0]["shortname"], "crmaccountid");
+    let active = enrolled(&server, course, &[("onlyactive", "1")]).await;
+    let suspended = enrolled(&server, course, &[("onlysuspended", "1")]).await;
+    assert_eq!(active.len() + suspended.len(), all.len());
+    let trimmed = enrolled(
+        &server,
+        course,
+        &[("userfields", "idnumber,lastcourseaccess")],
+    )
+    .await;
+    let keys: Vec<&String> = trimmed[0].as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
 }
 
 #[tokio::test]
-async fn duplicates_repeat_a_record_across_pages_and_malformed_records_lack_their_field() {
-    let faults = Faults::none()
-        .with_duplicates(Probability::ONE)
-        .with_malformed_records(2);
-    let (mock, server) = serve(faults).await;
-    let (records, _) = page_through(&server, "accounts", "").await;
-    let served = ids(&records);
-    let distinct: BTreeSet<&String> = served.iter().collect();
-    assert!(distinct.len() < served.len(), "no record was repeated");
-    assert_eq!(distinct.len(), mock.live_records()["accounts"].len());
-    assert!(mock.faults().stats().duplicated > 0);
-    let nameless = records
+async fn progress_completion_and_grades_per_learner() {
+    let (mock, server) = serve(Faults::none()).await;
+    let site = mock.site();
+    let company = &mock.state.company;
+    let (&(user, course), e) = site
+        .enrolments
         .iter()
-        .filter(|r| r["name"].is_null())
-        .map(|r| r["id"].to_string());
-    assert_eq!(nameless.collect::<BTreeSet<_>>().len(), 2);
+        .find(|(_, e)| {
+            let w = e.of(company);
+            w.completed_at.is_some() && w.score.is_some()
+        })
+        .expect("a graded completion");
+    let courses = call(
+        &server,
+        "core_enrol_get_users_courses",
+        &[("userid", user.to_string())],
+    )
+    .await;
+    let entry = courses
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == course)
+        .expect("the course");
+    assert_eq!(entry["completed"], true, "newer functions send booleans");
+    assert_eq!(entry["progress"], 100.0);
+    let status = call(
+        &server,
+        "core_completion_get_course_completion_status",
+        &[
+            ("courseid", course.to_string()),
+            ("userid", user.to_string()),
+        ],
+    )
+    .await;
+    assert_eq!(status["completionstatus"]["completed"], true);
+    let done = e.of(company).completed_at.unwrap().timestamp();
+    assert_eq!(
+        status["completionstatus"]["completions"][0]["timecompleted"],
+        done
+    );
+    let grades = call(
+        &server,
+        "gradereport_user_get_grade_items",
+        &[
+            ("courseid", course.to_string()),
+            ("userid", user.to_string()),
+        ],
+    )
+    .await;
+    let items = grades["usergrades"][0]["gradeitems"].as_array().unwrap();
+    let total = items.iter().find(|i| i["itemtype"] == "course").unwrap();
+    assert!(total["graderaw"].is_number(), "{total}");
+    let by_email = call(
+        &server,
+        "core_user_get_users_by_field",
+        &[
+            ("field", "email".into()),
+            (
+                "values[0]",
+                company.contacts[site.contact(user).unwrap()].email.clone(),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(by_email[0]["id"], user);
+    let none = call(
+        &server,
+        "core_user_get_users_by_field",
+        &[
+            ("field", "email".into()),
+            ("values[0]", "nobody@example.com".into()),
+        ],
+    )
+    .await;
+    assert_eq!(none, json!([]));
+}
+
+#[tokio::test]
+async fn duplicates_repeat_a_user_and_faults_come_from_the_proxy() {
+    let (mock, server) = serve(
+        Faults::none()
+            .with_duplicates(Probability::ONE)
+            .with_server_errors(tributary_mock_kit::Schedule::burst(1, 1)),
+    )
+    .await;
+    let first = reqwest::Client::new()
+        .get(url(&server))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(first.status().as_u16(), 500);
+    assert!(first.text().await.unwrap().contains("nginx"));
+    let course = busiest_course(&mock);
+    let ids = page_through(&server, course, 3).await;
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert!(ids.len() > unique.len(), "a repeated user");
+    let expected: Vec<u64> = mock.site().by_course[mock.site().course(course).unwrap()].clone();
+    assert_eq!(unique, expected, "nothing skipped");
+    assert!(mock.faults().stats().duplicated > 0);
 }
