@@ -1,78 +1,98 @@
-//! The Moodle connector, scaffolded by `tributary connector new moodle`: accounts and people from
-//! a paged JSON API, full refresh and incremental, with deletes from the API's tombstones.
+//! The Moodle connector: courses, learners and their enrollments from a Moodle site's web
+//! services (REST protocol), on the SDK's pull driver.
 //!
-//! The API it speaks (served by its mock, `mocks/moodle`, until it is edited into the real
-//! vendor's): `GET {endpoint}/v1/{accounts|people}` with `limit`, `cursor` (the previous
-//! page's `next_cursor`), `updated_since` (inclusive) and `include_deleted=true`, answering
-//! `{"data": […], "next_cursor": …, "total": n}` in `(updated_at, id)` order; bearer API key.
+//! Moodle has no change filter on users or enrolments and returns the whole course catalogue
+//! in one call, so every stream is a **full refresh**: the engine compares each record's
+//! content hash and writes only what changed, and the refresh's sweep deletes what Moodle no
+//! longer shows ([`DeleteStrategy::KeyDiff`], recorded on every run). Courses carry
+//! `timemodified` as their source time.
 //!
-//! How a read goes, all on the SDK's pull driver ([`tributary_connector::pull`]):
-//! - The stream state is a [`Keyset`]: the last `(updated_at, id)` read, and between
-//!   incremental runs the high-water mark. The API's own cursor expires with the query, so it
-//!   is never saved: a resumed read asks again from the saved stamp and skips what it had read.
-//! - A full refresh lists live records; the engine's sweep then deletes what it did not see.
-//!   An incremental run lists what changed since the mark less `overlap_secs`, tombstones
-//!   included, and turns each tombstone into a delete.
-//! - The API's `total` is reported against what was read (a shortfall is a warning on the
-//!   run); a record that does not map is rejected with its raw payload and the read goes on.
+//! The call pattern (see the README for the counts):
+//! - `courses`: one `core_course_get_courses` (the front page, id 1, is dropped).
+//! - `users`: `core_course_get_courses`, then per course `core_enrol_get_enrolled_users`
+//!   pages (`limitfrom`/`limitnumber`). A learner enrolled in several courses is taken at the
+//!   first of its active courses (`enrolledcourses`), so it is read once.
+//! - `enrollments`: the same listing; per learner, at that first course, one
+//!   `core_enrol_get_users_courses` (progress, completed, last access of every active
+//!   enrolment), and only for completed enrolments `core_completion_get_course_completion_status`
+//!   (completion time, the course-grade criterion) and `gradereport_user_get_grade_items`
+//!   (the course total). A user listed in a course but absent from its `enrolledcourses` has a
+//!   suspended or ended enrolment there: a dropped enrollment, taken from the listing itself.
+//!
+//! The stream state is the course being listed and the offset in it, checkpointed after every
+//! page, so a killed sync resumes there. Moodle answers errors with HTTP 200 and an exception
+//! body: `client::classify` turns an invalid token into an auth error and a refused parameter
+//! into a configuration error; a course whose completion Moodle will not report
+//! (`nocriteriaset`, `cannotviewreport`, `nottracked`) leaves that enrollment's completion
+//! time unknown and the read goes on.
 //!
 //! What it must not do: open its own HTTP client, read the environment, sleep, retry, log the
-//! key, panic on vendor data, or know the store, GraphQL or the simulator.
+//! token, panic on vendor data, or know the store, GraphQL or the simulator.
 
+mod client;
 mod mapping;
+mod read;
 
 use async_stream::try_stream;
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, Utc};
 use futures::stream::BoxStream;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
-use tributary_connector::pull::keyset::Keyset;
-use tributary_connector::pull::{
-    self, Emitter, INCREMENTAL_FIRST, Page, PageSource, PerRecord, Phase, StreamDecl,
-};
+use tributary_connector::learning::CourseCatalog;
+use tributary_connector::pull::{self, Emitter, PerRecord, Phase, StreamDecl};
 use tributary_connector::{
     Auth, Connector, ConnectorContext, ConnectorError, ConnectorKind, Declared, DeleteStrategy,
     ReadItem, StreamSpec, StreamState, SyncMode, check_endpoint, check_range,
 };
 use tributary_model::EntityKind;
 
+pub use client::{Exception, SERVER_PATH, classify};
+pub use mapping::enrollment_id;
+
 /// The connector kind in `tributary.toml`.
 pub const KIND: &str = "moodle";
 
-/// Moodle's production API base URL.
-pub const DEFAULT_ENDPOINT: &str = "https://api.moodle.example";
+/// The users a `core_enrol_get_enrolled_users` page asks for unless configured.
+pub const DEFAULT_PAGE_SIZE: u32 = 200;
 
-/// The largest page the API serves.
-pub const MAX_PAGE_SIZE: u32 = 100;
+/// The largest page the connector asks for (Moodle has no cap; large pages time PHP out).
+pub const MAX_PAGE_SIZE: u32 = 5000;
 
-/// How far an incremental run reads back behind the saved mark unless configured.
-pub const DEFAULT_OVERLAP_SECS: u64 = 300;
+/// The functions the token's external service must include.
+pub const REQUIRED_FUNCTIONS: [&str; 5] = [
+    "core_course_get_courses",
+    "core_enrol_get_enrolled_users",
+    "core_enrol_get_users_courses",
+    "core_completion_get_course_completion_status",
+    "gradereport_user_get_grade_items",
+];
 
-/// Configuration of one Moodle connector instance: `[connectors.<name>]` with `kind = "moodle"`.
+/// Configuration of one Moodle connector instance: `[connectors.<name>]` with
+/// `kind = "moodle"`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MoodleConfig {
-    /// Base URL of the API, without a trailing path; point it at the mock for tests.
+    /// The site's URL (`https://moodle.example.edu`, with a sub-path if Moodle lives under
+    /// one); calls go to `{endpoint}/webservice/rest/server.php`.
     pub endpoint: String,
-    /// The API key, sent as `Authorization: Bearer`. Write it in `tributary.toml` as
-    /// `{ env = "MOODLE_API_KEY" }`; the binary resolves it before this struct is built.
-    pub api_key: SecretString,
-    /// Records per request, 1 to 100.
+    /// The web service token (Site administration → Server → Web services → Manage tokens),
+    /// of a service with the [`REQUIRED_FUNCTIONS`]. Write it as `{ env = "MOODLE_TOKEN" }`.
+    pub token: SecretString,
+    /// Users per `core_enrol_get_enrolled_users` page, 1 to 5000.
     pub page_size: u32,
-    /// Seconds an incremental run reads back behind the saved mark, so that a change stamped
-    /// just before the last run ended but committed after it is still read.
-    pub overlap_secs: u64,
+    /// Course metadata the site's course custom fields (`level`, `kind`, `features`, `tags`)
+    /// do not give.
+    pub courses: CourseCatalog,
 }
 
 impl Default for MoodleConfig {
     fn default() -> Self {
         Self {
-            endpoint: DEFAULT_ENDPOINT.to_owned(),
-            api_key: SecretString::default(),
-            page_size: MAX_PAGE_SIZE,
-            overlap_secs: DEFAULT_OVERLAP_SECS,
+            endpoint: String::new(),
+            token: SecretString::default(),
+            page_size: DEFAULT_PAGE_SIZE,
+            courses: CourseCatalog::default(),
         }
     }
 }
@@ -81,11 +101,17 @@ impl MoodleConfig {
     /// Checks every value; the message names the key.
     pub fn validate(&self, instance: &str) -> Result<(), ConnectorError> {
         let fail = |message: String| ConnectorError::config(instance, message);
+        if self.endpoint.trim().is_empty() {
+            return Err(fail(
+                "endpoint is required (the Moodle site's URL)".to_owned(),
+            ));
+        }
         check_endpoint(&self.endpoint).map_err(fail)?;
         check_range("page_size", self.page_size.into(), 1..=MAX_PAGE_SIZE.into()).map_err(fail)?;
-        if self.api_key.expose_secret().trim().is_empty() {
-            return Err(fail("api_key is required".to_owned()));
+        if self.token.expose_secret().trim().is_empty() {
+            return Err(fail("token is required".to_owned()));
         }
+        self.courses.validate("courses").map_err(fail)?;
         Ok(())
     }
 }
@@ -99,8 +125,8 @@ pub static DECLARATION: Declared<MoodleKind> = Declared::new();
 impl ConnectorKind for MoodleKind {
     type Config = MoodleConfig;
     const NAME: &'static str = KIND;
-    const SUMMARY: &'static str = "Moodle: accounts and people (paged JSON API)";
-    const AUTH: &'static [&'static str] = &["API key (bearer)"];
+    const SUMMARY: &'static str = "Moodle: courses, learners, enrollments (web services, REST)";
+    const AUTH: &'static [&'static str] = &["web service token (wstoken)"];
 
     fn streams() -> Vec<StreamSpec> {
         STREAMS.iter().map(StreamDecl::spec).collect()
@@ -108,7 +134,10 @@ impl ConnectorKind for MoodleKind {
 
     fn auth(config: &MoodleConfig, instance: &str) -> Result<Auth, ConnectorError> {
         config.validate(instance)?;
-        Ok(Auth::Bearer(config.api_key.clone()))
+        Ok(Auth::ApiKeyQuery {
+            name: "wstoken".to_owned(),
+            value: config.token.clone(),
+        })
     }
 
     fn build(
@@ -116,32 +145,46 @@ impl ConnectorKind for MoodleKind {
         cx: ConnectorContext,
     ) -> Result<Box<dyn Connector>, ConnectorError> {
         config.validate(&cx.instance)?;
+        let url = format!("{}{SERVER_PATH}", config.endpoint.trim_end_matches('/'));
         Ok(Box::new(MoodleConnector {
-            base: config.endpoint.trim_end_matches('/').to_owned(),
+            moodle: client::Moodle {
+                http: cx.http.clone(),
+                url,
+                instance: cx.instance.clone(),
+            },
             ctx: cx,
             config,
         }))
     }
 }
 
-/// The streams, in sync order: accounts before the people who reference them. The vendor
-/// part of each declaration is its path under `/v1`.
-static STREAMS: [StreamDecl<&str>; 2] = [
+const FULL_REFRESH: &[SyncMode] = &[SyncMode::FullRefresh];
+
+/// The streams, in sync order: courses and users before the enrollments that reference them.
+static STREAMS: [StreamDecl; 3] = [
     StreamDecl {
-        name: "accounts",
-        entity: EntityKind::Account,
-        cursor_field: Some("updated_at"),
-        modes: INCREMENTAL_FIRST,
-        delete_strategy: DeleteStrategy::NativeFeed,
-        vendor: "accounts",
+        name: "courses",
+        entity: EntityKind::Course,
+        cursor_field: None,
+        modes: FULL_REFRESH,
+        delete_strategy: DeleteStrategy::KeyDiff,
+        vendor: (),
     },
     StreamDecl {
-        name: "people",
+        name: "users",
         entity: EntityKind::Person,
-        cursor_field: Some("updated_at"),
-        modes: INCREMENTAL_FIRST,
-        delete_strategy: DeleteStrategy::NativeFeed,
-        vendor: "people",
+        cursor_field: None,
+        modes: FULL_REFRESH,
+        delete_strategy: DeleteStrategy::KeyDiff,
+        vendor: (),
+    },
+    StreamDecl {
+        name: "enrollments",
+        entity: EntityKind::Enrollment,
+        cursor_field: None,
+        modes: FULL_REFRESH,
+        delete_strategy: DeleteStrategy::KeyDiff,
+        vendor: (),
     },
 ];
 
@@ -150,7 +193,7 @@ static STREAMS: [StreamDecl<&str>; 2] = [
 pub struct MoodleConnector {
     ctx: ConnectorContext,
     config: MoodleConfig,
-    base: String,
+    moodle: client::Moodle,
 }
 
 #[async_trait]
@@ -163,9 +206,38 @@ impl Connector for MoodleConnector {
         &self.ctx.instance
     }
 
+    /// `core_webservice_get_site_info`: the token works, and its service has every function
+    /// the streams call.
     async fn check(&self) -> Result<(), ConnectorError> {
-        let url = format!("{}/v1/me", self.base);
-        self.ctx.http.get_json(&url, &[]).await.map(|_| ())
+        let info = self
+            .moodle
+            .call("core_webservice_get_site_info", &[])
+            .await?;
+        let offered: Vec<&str> = info
+            .get("functions")
+            .and_then(Value::as_array)
+            .map(|fs| {
+                fs.iter()
+                    .filter_map(|f| f.get("name").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let missing: Vec<&str> = REQUIRED_FUNCTIONS
+            .iter()
+            .copied()
+            .filter(|f| !offered.contains(f))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(ConnectorError::config(
+                &self.ctx.instance,
+                format!(
+                    "the token's web service lacks {} (add them to the external service)",
+                    missing.join(", ")
+                ),
+            ))
+        }
     }
 
     fn streams(&self) -> Vec<StreamSpec> {
@@ -180,86 +252,56 @@ impl Connector for MoodleConnector {
     ) -> BoxStream<'a, Result<ReadItem, ConnectorError>> {
         Box::pin(try_stream! {
             let decl = StreamDecl::lookup(&STREAMS, &stream.name, KIND, &self.ctx.instance)?;
-            let mut cursor = Keyset::starting(decl.name, decl.mode(mode), state);
-            let incremental = cursor.incremental;
-            let mode = if incremental { SyncMode::Incremental } else { SyncMode::FullRefresh };
+            let mode = decl.mode(mode);
             let emit = Emitter {
                 system: KIND,
                 instance: &self.ctx.instance,
                 stream: decl.name,
-                incremental,
+                incremental: false,
             };
-            let mapper = PerRecord(|raw: Value| mapping::map_record(decl.name, &emit, raw));
-            let mut source = Listing {
-                conn: self,
-                path: decl.vendor,
-                from: cursor.from(self.config.overlap_secs),
-                include_deleted: incremental,
-                next: None,
-                first: true,
-            };
-            let name = if incremental { "changes" } else { "listing" };
-            let phase = Phase { vendor: KIND, stream: decl.name, name, state: &mut cursor, tally: None };
-            for await item in pull::read_pages(phase, &mut source, &mapper) {
-                yield item?;
+            let courses = read::courses(&self.moodle).await?;
+            match decl.name {
+                "courses" => {
+                    for raw in courses {
+                        yield mapping::map_course(&emit, &self.config.courses, raw).into_item();
+                    }
+                    yield pull::finish(mode, None);
+                }
+                name => {
+                    let mut position = match pull::start::<read::Position>(name, mode, state) {
+                        pull::Start::Resume(p) => p,
+                        pull::Start::Fresh => read::Position::default(),
+                    };
+                    let mut source = read::Listing::new(
+                        &self.moodle,
+                        &self.config,
+                        courses,
+                        name == "enrollments",
+                    );
+                    let instance = self.ctx.instance.as_str();
+                    let mapper = PerRecord(|raw: Value| {
+                        if name == "enrollments" {
+                            mapping::map_enrollment(&emit, instance, raw)
+                        } else {
+                            mapping::map_user(&emit, raw)
+                        }
+                    });
+                    let phase = Phase {
+                        vendor: KIND,
+                        stream: decl.name,
+                        name: "course listings",
+                        state: &mut position,
+                        tally: None,
+                    };
+                    for await item in pull::read_pages(phase, &mut source, &mapper) {
+                        yield item?;
+                    }
+                    yield pull::finish(mode, None);
+                }
             }
-            yield pull::finish(mode, cursor.next());
         })
     }
 }
 
-/// The pages of one listing: the first from the filters, the rest by the API's `next_cursor`
-/// (kept here, never saved: it belongs to this query).
-struct Listing<'a> {
-    conn: &'a MoodleConnector,
-    path: &'static str,
-    from: Option<DateTime<Utc>>,
-    include_deleted: bool,
-    next: Option<String>,
-    first: bool,
-}
-
-#[async_trait]
-impl PageSource<Keyset> for Listing<'_> {
-    type Raw = Value;
-
-    async fn next_page(&mut self, cursor: &mut Keyset) -> Result<Page<Value>, ConnectorError> {
-        let conn = self.conn;
-        let url = format!("{}/v1/{}", conn.base, self.path);
-        let mut query = vec![("limit", conn.config.page_size.to_string())];
-        if let Some(from) = self.from {
-            query.push((
-                "updated_since",
-                from.to_rfc3339_opts(SecondsFormat::Millis, true),
-            ));
-        }
-        if self.include_deleted {
-            query.push(("include_deleted", "true".to_owned()));
-        }
-        if let Some(next) = self.next.take() {
-            query.push(("cursor", next));
-        }
-        let body = conn.ctx.http.get_json(&url, &query).await?.body;
-        let decode = |message: &str| ConnectorError::Decode {
-            url: url.clone(),
-            message: message.to_owned(),
-        };
-        let records = match body.get("data") {
-            Some(Value::Array(records)) => records.clone(),
-            _ => return Err(decode("the page has no `data` array")),
-        };
-        self.next = match body.get("next_cursor") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(next)) => Some(next.clone()),
-            Some(_) => return Err(decode("`next_cursor` is neither a string nor null")),
-        };
-        // Only the first page's count is the whole query's.
-        let total = std::mem::take(&mut self.first)
-            .then(|| body.get("total").and_then(Value::as_u64))
-            .flatten();
-        let more = self.next.is_some();
-        Ok(cursor
-            .page(records, mapping::position, more)
-            .with_total(total))
-    }
-}
+#[cfg(test)]
+mod tests;

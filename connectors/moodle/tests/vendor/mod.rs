@@ -1,11 +1,13 @@
 //! Moodle as the conformance kit sees it: its mock, its connector, and what the simulated
-//! source holds, derived from the world through the mock's id scheme.
+//! site holds, derived from the world through the mock's id scheme.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tributary_connector::DynKind;
 use tributary_mock_kit::{Faults, VendorMock};
-use tributary_mock_moodle::{DEFAULT_API_KEY, MoodleMock};
+use tributary_mock_moodle::{DEFAULT_TOKEN, MoodleMock};
 use tributary_sim::Company;
 use tributary_testkit::{Expected, VendorUnderTest};
 
@@ -27,27 +29,46 @@ impl VendorUnderTest for Moodle {
 
     fn settings(&self, base_url: &str) -> Value {
         // Small pages: many checkpoints per stream, so cut-offs and faults land mid-stream.
-        json!({ "endpoint": base_url, "api_key": DEFAULT_API_KEY, "page_size": 25 })
+        json!({ "endpoint": base_url, "token": DEFAULT_TOKEN, "page_size": 5 })
     }
 
     fn expected(&self, company: &Arc<Company>) -> Expected {
-        to_expected(MoodleMock::new(company.clone(), Faults::none()).live_records())
-    }
-
-    /// Tombstones: an incremental run reads those deleted within its window.
-    fn read_not_landed(&self, company: &Arc<Company>) -> Expected {
-        to_expected(MoodleMock::new(company.clone(), Faults::none()).deleted_records())
+        expected(company)
     }
 }
 
-fn to_expected(
-    records: std::collections::BTreeMap<
-        &'static str,
-        std::collections::BTreeMap<String, chrono::DateTime<chrono::Utc>>,
-    >,
-) -> Expected {
-    records
+/// Per stream, the ids the site holds: every course but the front page, every LMS user, one
+/// enrollment per (course, user) pair.
+pub fn expected(company: &Arc<Company>) -> Expected {
+    let mock = MoodleMock::new(company.clone(), Faults::none());
+    let site = mock.site();
+    let stamp = |s: i64| DateTime::<Utc>::from_timestamp(s, 0).unwrap_or_default();
+    let courses: BTreeMap<String, DateTime<Utc>> = mock
+        .course_ids()
         .into_iter()
-        .map(|(stream, ids)| (stream.to_owned(), ids))
-        .collect()
+        .map(|(id, modified)| (id.to_string(), stamp(modified)))
+        .collect();
+    let users = site
+        .by_user
+        .keys()
+        .filter_map(|id| {
+            let contact = site.contact(*id)?;
+            Some((id.to_string(), company.contacts[contact].updated_at))
+        })
+        .collect();
+    let enrollments = site
+        .enrolments
+        .iter()
+        .map(|((user, course), e)| {
+            (
+                tributary_connector_moodle::enrollment_id(&course.to_string(), &user.to_string()),
+                e.of(company).updated_at,
+            )
+        })
+        .collect();
+    BTreeMap::from([
+        ("courses".to_owned(), courses),
+        ("users".to_owned(), users),
+        ("enrollments".to_owned(), enrollments),
+    ])
 }
