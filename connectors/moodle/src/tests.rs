@@ -49,3 +49,24 @@ fn every_stream_is_a_full_refresh_swept_by_key_diff() {
         assert_eq!(s.delete_strategy, DeleteStrategy::KeyDiff);
     }
 }
+
+#[test]
+fn the_example_config_section_builds() {
+    let example = include_str!("../../../tributary.example.toml");
+    let start = example
+        .find("# [connectors.moodle-prod]")
+        .expect("a moodle section in tributary.example.toml");
+    let section: String = example[start..]
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| !l.trim_start().starts_with("kind = \"moodle\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let section = section.replace("{ env = \"MOODLE_TOKEN\" }", "\"t\"");
+    let doc: toml::Table = toml::from_str(&section).expect("the section parses");
+    let settings = doc["connectors"]["moodle-prod"].clone();
+    let settings = serde_json::to_value(settings).expect("json");
+    let connector = build(settings).expect("every documented key is accepted");
+    assert_eq!(connector.kind(), "moodle");
+}
