@@ -569,10 +569,8 @@ fn enrolled_users(state: &MockState, p: &Params) -> Answer {
                     })
                     .collect(),
             );
-            if let Some(fields) = &userfields {
-                if let Value::Object(map) = &mut v {
-                    map.retain(|k, _| k == "id" || fields.contains(&k.as_str()));
-                }
+            if let (Some(fields), Value::Object(map)) = (&userfields, &mut v) {
+                map.retain(|k, _| k == "id" || fields.contains(&k.as_str()));
             }
             Some(v)
         })
