@@ -205,7 +205,8 @@ pub fn is_certification(company: &Company, i: usize) -> bool {
 /// The user description of contact `i` (as `core_user_get_users_by_field` and
 /// `core_enrol_get_enrolled_users` share it): the CRM contact id in `idnumber`, the company in
 /// `institution`, the CRM account id and the company's domain in profile fields.
-/// `revision` is how often the `mutate` knob changed the user.
+/// `revision` is how often the `mutate` knob changed the user. No `preferences`: Moodle
+/// returns them for the token's own user only, who is none of the learners.
 pub fn user_json(company: &Company, site: &Site, i: usize, revision: u32) -> Value {
     let c = &company.contacts[i];
     let a = &company.accounts[c.account];
@@ -241,7 +242,6 @@ pub fn user_json(company: &Company, site: &Site, i: usize, revision: u32) -> Val
             { "type": "text", "value": a.id, "name": "CRM account id", "shortname": "crmaccountid" },
             { "type": "text", "value": a.domain, "name": "Company domain", "shortname": "companydomain" },
         ],
-        "preferences": [ { "name": "auth_forcepasswordchange", "value": "0" } ],
     })
 }
 

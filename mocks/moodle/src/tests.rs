@@ -347,3 +347,32 @@ async fn duplicates_repeat_a_user_and_faults_come_from_the_proxy() {
     assert_eq!(unique, expected, "nothing skipped");
     assert!(mock.faults().stats().duplicated > 0);
 }
+
+#[tokio::test]
+async fn login_token_php_issues_the_token_or_says_why_not() {
+    let (_mock, server) = serve(Faults::none()).await;
+    let login = |user: &'static str, password: &'static str, service: &'static str| {
+        let url = format!("{}/login/token.php", server.base_url);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .query(&[
+                    ("username", user),
+                    ("password", password),
+                    ("service", service),
+                ])
+                .send()
+                .await
+                .expect("answers")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let ok = login(DEFAULT_USERNAME, DEFAULT_PASSWORD, "moodle_mobile_app").await;
+    assert_eq!(ok["token"], DEFAULT_TOKEN);
+    let wrong = login(DEFAULT_USERNAME, "nope", SERVICE).await;
+    assert_eq!(wrong["errorcode"], "invalidlogin");
+    let service = login(DEFAULT_USERNAME, DEFAULT_PASSWORD, "other").await;
+    assert_eq!(service["errorcode"], "servicenotavailable");
+}
