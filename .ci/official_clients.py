@@ -263,6 +263,87 @@ def hubspot(base, hint):
         check(f"hubspot {kind} get_by_id", get_by_id)
         check(f"hubspot {kind} search", search)
 
+# -- Moodle: moodlepy ---------------------------------------------------------------------------
+# moodlepy (the most used Moodle web-services client on PyPI) against the Moodle mock: its typed
+# wrappers structure each answer into attrs classes, so a missing or mistyped field fails here.
+
+
+def moodle(base, hint):
+    from moodle import Moodle, MoodleException
+    from moodle.base.general import GeneralNameValue
+
+    token = hint.split("=", 1)[1] if "=" in hint else hint
+    server = f"{base}/webservice/rest/server.php"
+    client = Moodle(server, token)
+
+    def plain(function, **params):
+        data = urllib.parse.urlencode({"wstoken": token, "wsfunction": function,
+                                       "moodlewsrestformat": "json", **params}).encode()
+        return http("POST", server, {"Content-Type": "application/x-www-form-urlencoded"}, data)
+
+    courses = plain("core_course_get_courses")
+    busiest = max(courses[1:], key=lambda c: len(plain("core_enrol_get_enrolled_users",
+                                                         courseid=c["id"])))["id"]
+    users = plain("core_enrol_get_enrolled_users", courseid=busiest)
+
+    def site_info():
+        info = client.core.webservice.get_site_info()
+        expect("site name", info.sitename, "Customer Academy")
+        expect("site functions", "core_enrol_get_enrolled_users" in [f.name for f in info.functions], True)
+
+    def get_courses():
+        got = client.core.course.get_courses()
+        expect("course ids", [c.id for c in got], [c["id"] for c in courses])
+        picked = client.core.course.get_courses(ids=[busiest])
+        expect("course by id", [c.id for c in picked], [busiest])
+
+    def courses_by_field():
+        got = client.core.course.get_courses_by_field("id", str(busiest))
+        expect("course by field", [c.id for c in got.courses], [busiest])
+
+    def enrolled_users():
+        got = client.core.enrol.get_enrolled_users(busiest, [])
+        expect("enrolled user ids", [u.id for u in got], [u["id"] for u in users])
+        page = client.core.enrol.get_enrolled_users(busiest, [
+            GeneralNameValue(name="limitfrom", value="2"),
+            GeneralNameValue(name="limitnumber", value="3")])
+        expect("a page of enrolled users", [u.id for u in page], [u["id"] for u in users[2:5]])
+
+    def completion_and_grades():
+        for user in users:
+            mine = client("core_enrol_get_users_courses", userid=user["id"])
+            done = [c for c in mine if c["id"] == busiest and c["completed"]]
+            if not done:
+                continue
+            status = client.core.completion.get_course_completion_status(busiest, user["id"])
+            expect("completed", status.completionstatus.completed, True)
+            report = client.grade_report.user.get_user_grades(busiest, user["id"])
+            kinds = [i.itemtype for i in report.usergrades[0].gradeitems]
+            expect("course total item", "course" in kinds, True)
+            return
+        raise AssertionError(f"no completed learner in course {busiest}")
+
+    def users_by_field():
+        email = users[0]["email"]
+        got = client("core_user_get_users_by_field", field="email", values=[email])
+        expect("user by email", [u["id"] for u in got], [users[0]["id"]])
+
+    def exceptions():
+        try:
+            Moodle(server, "wrong-token").core.webservice.get_site_info()
+        except MoodleException as e:
+            expect("errorcode", e.errorcode, "invalidtoken")
+        else:
+            raise AssertionError("an invalid token was accepted")
+
+    check("moodle get_site_info", site_info)
+    check("moodle get_courses", get_courses)
+    check("moodle get_courses_by_field", courses_by_field)
+    check("moodle get_enrolled_users (paged)", enrolled_users)
+    check("moodle completion status and grade report", completion_and_grades)
+    check("moodle get_users_by_field", users_by_field)
+    check("moodle invalidtoken exception", exceptions)
+
 
 # -- Canvas LMS: canvasapi ---------------------------------------------------------------------
 # canvasapi (ucfopen) against the Canvas mock: account courses, users and a course's enrollments
@@ -366,6 +447,7 @@ def main():
     salesforce(mocks["salesforce"][0], mocks["salesforce"][1], scratch)
     hubspot(mocks["hubspot"][0], mocks["hubspot"][1])
     canvas(mocks["canvas"][0], mocks["canvas"][1])  # Canvas LMS
+    moodle(mocks["moodle"][0], mocks["moodle"][1])
     print(f"official clients: {time.monotonic() - started:.1f}s")
     if FAILURES:
         print(f"{len(FAILURES)} official-client check(s) failed against the mocks: "

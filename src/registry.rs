@@ -20,6 +20,7 @@ pub static KINDS: &[&dyn DynKind] = &[
     &tributary_connector_salesforce::DECLARATION,
     &tributary_connector_skilljar::DECLARATION,
     &tributary_connector_canvas::DECLARATION,
+    &tributary_connector_moodle::DECLARATION,
     // `tributary connector new` adds kinds above this line.
 ];
 
@@ -95,6 +96,7 @@ pub static MOCKS: &[MockFactory] = &[
     },
     |company, faults| Box::new(tributary_mock_skilljar::SkilljarMock::new(company, faults)),
     |company, faults| Box::new(tributary_mock_canvas::CanvasMock::new(company, faults)),
+    |company, faults| Box::new(tributary_mock_moodle::MoodleMock::new(company, faults)),
     // `tributary connector new` adds mocks above this line.
 ];
 

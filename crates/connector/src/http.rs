@@ -97,9 +97,10 @@ pub enum Auth {
         /// The key.
         value: SecretString,
     },
-    /// An API key in a query parameter, e.g. Moodle's `wstoken`. Its name should look like a
-    /// credential (contain `token`, `key`, `secret`…) so that URL redaction hides it wherever a
-    /// connector builds such a URL itself.
+    /// An API key in a query parameter, e.g. Moodle's `wstoken`; in a request with a form
+    /// body ([`HttpRequest::form`]) it is a field of that body instead, which keeps it out of
+    /// URLs and access logs. Its name should look like a credential (contain `token`, `key`,
+    /// `secret`…) so that URL redaction hides it wherever a connector builds such a URL itself.
     ApiKeyQuery {
         /// The parameter.
         name: String,
@@ -200,7 +201,7 @@ pub fn header_text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 /// One request for [`HttpClient::send`] / [`HttpClient::send_bytes`]: method, URL, query
 /// parameters, extra headers (e.g. `Sforce-Query-Options: batchSize=200`) and an optional JSON
-/// body. Auth headers are added by the client; never put credentials here.
+/// or form-encoded body. Auth headers are added by the client; never put credentials here.
 #[derive(Debug, Clone)]
 pub struct HttpRequest {
     method: Method,
@@ -208,6 +209,7 @@ pub struct HttpRequest {
     query: Vec<(String, String)>,
     headers: HeaderMap,
     body: Option<serde_json::Value>,
+    form: Option<Vec<(String, String)>>,
 }
 
 impl HttpRequest {
@@ -219,6 +221,7 @@ impl HttpRequest {
             query: Vec::new(),
             headers: HeaderMap::new(),
             body: None,
+            form: None,
         }
     }
 
@@ -247,6 +250,14 @@ impl HttpRequest {
     /// Sets a JSON body.
     pub fn json(mut self, body: serde_json::Value) -> Self {
         self.body = Some(body);
+        self
+    }
+
+    /// Sets a form-encoded body (`application/x-www-form-urlencoded`), replacing any JSON
+    /// body. With [`Auth::ApiKeyQuery`] the key goes into this body, not the URL.
+    pub fn form(mut self, fields: Vec<(String, String)>) -> Self {
+        self.body = None;
+        self.form = Some(fields);
         self
     }
 
@@ -592,15 +603,24 @@ impl HttpClient {
                 value.set_sensitive(true);
                 req.header(name, value)
             }
-            Auth::ApiKeyQuery { name, value } => {
-                req.query(&[(name.as_str(), value.expose_secret())])
-            }
+            Auth::ApiKeyQuery { name, value } => match &request.form {
+                Some(fields) => {
+                    let mut fields = fields.clone();
+                    fields.push((name.clone(), value.expose_secret().to_owned()));
+                    req.form(&fields)
+                }
+                None => req.query(&[(name.as_str(), value.expose_secret())]),
+            },
             Auth::Basic { username, password } => {
                 req.basic_auth(username, Some(password.expose_secret()))
             }
         };
         if let Some(body) = &request.body {
             req = req.json(body);
+        } else if let Some(fields) = &request.form
+            && !matches!(self.auth.as_ref(), Auth::ApiKeyQuery { .. })
+        {
+            req = req.form(fields);
         }
         let started = std::time::Instant::now();
         let resp = match req.send().await {
