@@ -1,7 +1,8 @@
 //! The simulated company's learning, through the Skilljar mock and the connector, equals the
 //! world's: per learner, every enrollment with its status, completion, score, pass and
 //! certification (the world's enrollments through the mock's id scheme: one per learner and
-//! course or path, the latest when a learner enrolled more than once), and on SQLite and
+//! course or path, the first completion or else the latest enrollment when a learner enrolled
+//! more than once), and on SQLite and
 //! PostgreSQL the store holds exactly those enrollments, with nothing quarantined.
 
 use chrono::{DateTime, Utc};
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use tributary_connector::{Connector, DynKind, HttpClientConfig, ReadItem, SyncMode};
 use tributary_mock_kit::{Faults, MockServer, VendorMock};
 use tributary_mock_skilljar::{DEFAULT_API_KEY, SkilljarMock, records};
-use tributary_model::{Entity, EnrollmentStatus};
+use tributary_model::{EnrollmentStatus, Entity};
 use tributary_sim::{Company, SimConfig};
 use tributary_store::testing::TestDatabase;
 use tributary_sync::{NoProgress, SyncEngine};
@@ -37,18 +38,26 @@ fn company() -> Arc<Company> {
     }))
 }
 
-/// The world's truth, from `company.enrollments` alone (ids by the mock's scheme).
+/// The world's truth, from `company.enrollments` alone (ids by the mock's scheme): per learner
+/// and course, the first completion if any enrollment of the pair completed (a Skilljar
+/// progress survives re-enrollment), else the latest enrollment.
 fn world(company: &Company) -> Learning {
-    let mut latest: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    let mut pick: BTreeMap<(usize, usize), usize> = BTreeMap::new();
     for (k, e) in company.enrollments.iter().enumerate() {
-        let slot = latest.entry((e.person, e.course)).or_insert(k);
+        let slot = pick.entry((e.person, e.course)).or_insert(k);
         let held = &company.enrollments[*slot];
-        if (e.enrolled_at, e.id) > (held.enrolled_at, held.id) {
+        let better = match (e.completed_at, held.completed_at) {
+            (Some(a), Some(b)) => (a, e.id) < (b, held.id),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => (e.enrolled_at, e.id) > (held.enrolled_at, held.id),
+        };
+        if better {
             *slot = k;
         }
     }
     let mut out = Learning::new();
-    for ((person, course), k) in latest {
+    for ((person, course), k) in pick {
         let e = &company.enrollments[k];
         let key = if records::is_path(company, course) {
             records::published_path_id(company, course)
@@ -135,7 +144,11 @@ async fn enrollments_completions_and_certifications_equal_the_worlds_per_learner
         assert_eq!(&landed[user], want, "learner {user}");
     }
     let count = |pick: fn(&Facts) -> bool| -> usize {
-        landed.values().flat_map(|m| m.values()).filter(|f| pick(f)).count()
+        landed
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|f| pick(f))
+            .count()
     };
     assert!(count(|f| f.status == EnrollmentStatus::Completed) > 0);
     assert!(count(|f| f.status == EnrollmentStatus::Dropped) > 0);
@@ -155,7 +168,10 @@ async fn the_store_lands_exactly_the_worlds_enrollments_on_both_backends() {
         })
         .collect();
     let mut backends = vec![TestDatabase::sqlite()];
-    if let Some(pg) = TestDatabase::postgres().await.expect("postgres reachable when set") {
+    if let Some(pg) = TestDatabase::postgres()
+        .await
+        .expect("postgres reachable when set")
+    {
         backends.push(pg);
     } else {
         eprintln!("PostgreSQL not configured: checked on SQLite only");

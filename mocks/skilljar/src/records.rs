@@ -70,9 +70,10 @@ fn lesson_count(company: &Company, i: usize) -> u32 {
     company.courses[i].duration_minutes.div_ceil(15).max(1)
 }
 
-/// One learner's enrollments in one course or path: every world enrollment of the pair, in
-/// enrollment order; the last is the current one (Skilljar keeps one progress per learner and
-/// course, with the enrollment history in `all_enrollments`).
+/// One learner's enrollments in one course or path, every world enrollment of the pair in
+/// enrollment order. Skilljar keeps one progress per learner and course, which a re-enrollment
+/// does not reset, with the enrollment history in `all_enrollments`: the progress shown is the
+/// first completion when there is one, else the latest enrollment's.
 #[derive(Debug, Clone)]
 pub struct Pair {
     /// The course (or path) index.
@@ -82,10 +83,15 @@ pub struct Pair {
 }
 
 impl Pair {
-    /// The current enrollment.
+    /// The enrollment whose progress Skilljar shows.
     pub fn current<'c>(&self, company: &'c Company) -> &'c SimEnrollment {
-        let last = *self.enrollments.last().expect("a pair has an enrollment");
-        &company.enrollments[last]
+        let mut all = self.enrollments.iter().map(|&k| &company.enrollments[k]);
+        let first_completion = all
+            .clone()
+            .filter(|e| e.completed_at.is_some())
+            .min_by_key(|e| (e.completed_at, e.id));
+        let latest = all.next_back().expect("a pair has an enrollment");
+        first_completion.unwrap_or(latest)
     }
 }
 
