@@ -201,10 +201,8 @@ impl VendorMock for SkilljarMock {
     }
 
     fn credential_hint(&self) -> String {
-        format!(
-            "api_key={} (HTTP Basic: the key as user name, empty password)",
-            self.state.api_key
-        )
+        // `key=value` tokens, like every mock's hint: HTTP Basic, the key as the user name.
+        format!("api_key={} auth=basic", self.state.api_key)
     }
 
     fn faults(&self) -> &FaultInjector {
