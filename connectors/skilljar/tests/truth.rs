@@ -197,3 +197,59 @@ async fn the_store_lands_exactly_the_worlds_enrollments_on_both_backends() {
         db.cleanup().await.expect("cleanup");
     }
 }
+
+#[tokio::test]
+async fn every_learner_carries_the_worlds_crm_ids_and_company_as_identity_hints() {
+    use tributary_model::{IdentityHint, IdentityHintKind};
+    let company = company();
+    let (_mock, _server, connector) = serve(&company).await;
+    let spec = connector
+        .streams()
+        .into_iter()
+        .find(|s| s.name == "users")
+        .expect("a users stream");
+    let mut read = connector.read(&spec, SyncMode::FullRefresh, None);
+    let mut people = BTreeMap::new();
+    while let Some(item) = read.next().await {
+        if let ReadItem::Record(r) = item.expect("the read succeeds") {
+            let Entity::Person(p) = r.entity else {
+                panic!("a person")
+            };
+            people.insert(r.external_ref.external_id, p);
+        }
+    }
+    let learners: std::collections::BTreeSet<usize> =
+        company.enrollments.iter().map(|e| e.person).collect();
+    assert_eq!(
+        people.len(),
+        learners.len(),
+        "every contact with an enrollment"
+    );
+    for i in learners {
+        let contact = &company.contacts[i];
+        let account = &company.accounts[contact.account];
+        let p = &people[&records::user_id(&company, i)];
+        assert_eq!(
+            p.email.as_deref(),
+            Some(contact.email.to_lowercase().as_str())
+        );
+        assert_eq!(p.account, None);
+        let hint = |kind, field: &str, value: &str| {
+            IdentityHint::from_field(kind, field, value).expect("a value")
+        };
+        let want = vec![
+            hint(
+                IdentityHintKind::CrmContactId,
+                "CRM Contact ID",
+                &contact.id,
+            ),
+            hint(
+                IdentityHintKind::CrmAccountId,
+                "CRM Account ID",
+                &account.id,
+            ),
+            hint(IdentityHintKind::CompanyName, "Company", &account.name),
+        ];
+        assert_eq!(p.hints, want, "learner {}", contact.email);
+    }
+}
