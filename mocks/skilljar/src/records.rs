@@ -71,9 +71,9 @@ fn lesson_count(company: &Company, i: usize) -> u32 {
 }
 
 /// One learner's enrollments in one course or path, every world enrollment of the pair in
-/// enrollment order. Skilljar keeps one progress per learner and course, which a re-enrollment
-/// does not reset, with the enrollment history in `all_enrollments`: the progress shown is the
-/// first completion when there is one, else the latest enrollment's.
+/// enrollment order. Skilljar keeps one progress per learner and course, with the enrollment
+/// history in `all_enrollments`: the progress shown is the latest enrollment's (the convention
+/// every LMS mock and the end-to-end truth share).
 #[derive(Debug, Clone)]
 pub struct Pair {
     /// The course (or path) index.
@@ -83,15 +83,10 @@ pub struct Pair {
 }
 
 impl Pair {
-    /// The enrollment whose progress Skilljar shows.
+    /// The enrollment whose progress Skilljar shows: the latest.
     pub fn current<'c>(&self, company: &'c Company) -> &'c SimEnrollment {
-        let mut all = self.enrollments.iter().map(|&k| &company.enrollments[k]);
-        let first_completion = all
-            .clone()
-            .filter(|e| e.completed_at.is_some())
-            .min_by_key(|e| (e.completed_at, e.id));
-        let latest = all.next_back().expect("a pair has an enrollment");
-        first_completion.unwrap_or(latest)
+        let last = *self.enrollments.last().expect("a pair has an enrollment");
+        &company.enrollments[last]
     }
 }
 
