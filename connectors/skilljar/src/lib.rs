@@ -6,7 +6,8 @@
 //!
 //! | stream | entity | read from |
 //! |---|---|---|
-//! | `courses` | `Course` | `/v1/domains/{domain}/published-courses` and `/published-paths` (kind learning path), per domain |
+//! | `courses` | `Course` | `/v1/domains/{domain}/published-courses`, per domain |
+//! | `paths` | `Course` (kind learning path) | `/v1/domains/{domain}/published-paths`, per domain |
 //! | `users` | `Person` | `/v1/users` overviews, plus each learner's sign-up fields per domain for identity hints |
 //! | `enrollments` | `Enrollment` | `/v1/users`, then per learner `/v1/users/{id}/published-courses` (a bare array) and `/published-path-enrollments`; paths' courses from `/v1/paths/{id}/path-items` |
 //!
@@ -25,7 +26,7 @@
 //! (page numbers or cursors alike) and bare arrays are accepted where an envelope was
 //! expected. The state after each page is the next page's URL (relative to `endpoint`) and
 //! the listing's count so far, so a cut-off read resumes at its page; `count` is reported as
-//! the source count of `courses` and `users` (completeness). A 404 on a list endpoint is a
+//! the source count of `courses`, `paths` and `users` (completeness). A 404 on a list endpoint is a
 //! configuration error naming the endpoint (Skilljar answers 404 for endpoints a deployment
 //! does not serve, not an empty list); 401/403 are auth errors; 429 is retried by the client
 //! after `Retry-After`.
@@ -189,10 +190,20 @@ impl ConnectorKind for SkilljarKind {
 
 const FULL_REFRESH: &[SyncMode] = &[SyncMode::FullRefresh];
 
-/// The streams, in sync order: courses and users before the enrollments that reference them.
-static STREAMS: [StreamDecl; 3] = [
+/// The streams, in sync order: courses, paths and users before the enrollments that reference
+/// them. Courses and paths are two streams (both `Course`) because their records differ in
+/// shape, which one stream's drift check would report on every first run.
+static STREAMS: [StreamDecl; 4] = [
     StreamDecl {
         name: mapping::COURSES,
+        entity: EntityKind::Course,
+        cursor_field: None,
+        modes: FULL_REFRESH,
+        delete_strategy: DeleteStrategy::KeyDiff,
+        vendor: (),
+    },
+    StreamDecl {
+        name: mapping::PATHS,
         entity: EntityKind::Course,
         cursor_field: None,
         modes: FULL_REFRESH,
@@ -269,17 +280,17 @@ impl Connector for SkilljarConnector {
             };
             let now = Utc::now();
             match decl.name {
-                mapping::COURSES => {
-                    let domains = self.domains().await?;
-                    let listings: Vec<(String, mapping::CatalogItem)> = domains
+                mapping::COURSES | mapping::PATHS => {
+                    let (item, list) = if decl.name == mapping::COURSES {
+                        (mapping::CatalogItem::PublishedCourse, "published-courses")
+                    } else {
+                        (mapping::CatalogItem::PublishedPath, "published-paths")
+                    };
+                    let listings: Vec<String> = self
+                        .domains()
+                        .await?
                         .iter()
-                        .flat_map(|d| {
-                            let d = wire::segment(d);
-                            [
-                                (format!("/v1/domains/{d}/published-courses"), mapping::CatalogItem::PublishedCourse),
-                                (format!("/v1/domains/{d}/published-paths"), mapping::CatalogItem::PublishedPath),
-                            ]
-                        })
+                        .map(|d| format!("/v1/domains/{}/{list}", wire::segment(d)))
                         .collect();
                     // A saved position past the listings (the domains changed) starts over: a
                     // read that skipped them would let the sweep delete what it never read.
@@ -287,18 +298,13 @@ impl Connector for SkilljarConnector {
                         position = Position::default();
                     }
                     let start = position.listing;
-                    for (k, (path, item)) in listings.iter().enumerate().skip(start) {
+                    for (k, path) in listings.iter().enumerate().skip(start) {
                         if k != position.listing {
                             position = Position { listing: k, ..Position::default() };
                         }
-                        let item = *item;
                         let mapper = PerRecord(|raw| mapping::map_catalog(item, &emit, &self.config.courses, raw));
                         let mut source = Listing::new(self, path, &[("include_searchable_content", "true")], PerUser::None, true);
-                        let name = match item {
-                            mapping::CatalogItem::PublishedCourse => "published-courses",
-                            mapping::CatalogItem::PublishedPath => "published-paths",
-                        };
-                        let phase = Phase { vendor: KIND, stream: decl.name, name, state: &mut position, tally: Some(Position::tally) };
+                        let phase = Phase { vendor: KIND, stream: decl.name, name: list, state: &mut position, tally: Some(Position::tally) };
                         for await item in pull::read_pages(phase, &mut source, &mapper) {
                             yield item?;
                         }

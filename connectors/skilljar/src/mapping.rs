@@ -20,6 +20,8 @@ const TIMESTAMP: &str = "an ISO-8601 timestamp";
 /// The stream names, which are also the objects of the references between them.
 pub const COURSES: &str = "courses";
 /// See [`COURSES`].
+pub const PATHS: &str = "paths";
+/// See [`COURSES`].
 pub const USERS: &str = "users";
 /// See [`COURSES`].
 pub const ENROLLMENTS: &str = "enrollments";
@@ -365,7 +367,7 @@ fn path_enrollment(
         course: Some(ExternalRef::new(
             emit.system,
             emit.instance,
-            COURSES,
+            PATHS,
             published,
         )),
         enrolled_at,

@@ -409,3 +409,31 @@ impl PageSource<Position> for Listing<'_> {
         Ok(Page::new(records, more).with_total(total))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_envelopes_or_bare_arrays_and_next_is_kept_relative_to_the_endpoint() {
+        let page = envelope(
+            json!({"count": 3, "next": "https://api.skilljar.com/v1/users?page=2", "previous": null,
+                   "results": [{"id": "a"}]}),
+            "u",
+        )
+        .expect("an envelope");
+        assert_eq!((page.results.len(), page.count), (1, Some(3)));
+        assert_eq!(
+            page.next.as_deref().map(relative).as_deref(),
+            Some("/v1/users?page=2")
+        );
+        let bare = envelope(json!([{"id": "a"}, {"id": "b"}]), "u").expect("a bare array");
+        assert_eq!((bare.results.len(), bare.next, bare.count), (2, None, None));
+        let cursor = envelope(json!({"next": "/v1/users?cursor=abc", "results": []}), "u")
+            .expect("a cursor page without count");
+        assert_eq!(cursor.next.as_deref(), Some("/v1/users?cursor=abc"));
+        assert!(envelope(json!({"detail": "Not found."}), "u").is_err());
+        assert!(envelope(json!({"results": [], "next": 3}), "u").is_err());
+        assert_eq!(segment("a b/c"), "a%20b%2Fc");
+    }
+}

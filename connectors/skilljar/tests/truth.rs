@@ -3,11 +3,16 @@
 //! certification (the world's enrollments through the mock's id scheme: one per learner and
 //! course or path, the latest when a learner enrolled more than once), and on SQLite and
 //! PostgreSQL the store holds exactly those enrollments, with nothing quarantined.
+//!
+//! One exception, a limit of Skilljar v1 rather than of the connector: a path's progress is
+//! derived from its courses, and v1 keeps one progress per learner and course, so when a
+//! learner later retook one of the path's courses on its own, the path shows the retake's
+//! state. Those paths are listed from the world and compared by key only.
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use rust_decimal::Decimal;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tributary_connector::{Connector, DynKind, HttpClientConfig, ReadItem, SyncMode};
 use tributary_mock_kit::{Faults, MockServer, VendorMock};
@@ -37,18 +42,36 @@ fn company() -> Arc<Company> {
     }))
 }
 
-/// The world's truth, from `company.enrollments` alone (ids by the mock's scheme).
-fn world(company: &Company) -> Learning {
-    let mut latest: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+/// The world's truth, from `company.enrollments` alone (ids by the mock's scheme): per learner
+/// and course, the latest enrollment; and the (learner, path) keys whose path had one of its
+/// courses retaken on its own later.
+fn world(company: &Company) -> (Learning, BTreeSet<(String, String)>) {
+    let mut pick: BTreeMap<(usize, usize), usize> = BTreeMap::new();
     for (k, e) in company.enrollments.iter().enumerate() {
-        let slot = latest.entry((e.person, e.course)).or_insert(k);
+        let slot = pick.entry((e.person, e.course)).or_insert(k);
         let held = &company.enrollments[*slot];
         if (e.enrolled_at, e.id) > (held.enrolled_at, held.id) {
             *slot = k;
         }
     }
+    let mut retaken = BTreeSet::new();
+    for (&(person, course), _) in pick.iter() {
+        if !records::is_path(company, course) {
+            continue;
+        }
+        let outside = company.courses[course].path_courses.iter().any(|&part| {
+            pick.get(&(person, part))
+                .is_some_and(|&j| company.enrollments[j].learning_path != Some(course))
+        });
+        if outside {
+            retaken.insert((
+                records::user_id(company, person),
+                records::published_path_id(company, course),
+            ));
+        }
+    }
     let mut out = Learning::new();
-    for ((person, course), k) in latest {
+    for ((person, course), k) in pick {
         let e = &company.enrollments[k];
         let key = if records::is_path(company, course) {
             records::published_path_id(company, course)
@@ -69,7 +92,7 @@ fn world(company: &Company) -> Learning {
                 },
             );
     }
-    out
+    (out, retaken)
 }
 
 async fn serve(company: &Arc<Company>) -> (SkilljarMock, MockServer, Box<dyn Connector>) {
@@ -121,7 +144,16 @@ async fn enrollments_completions_and_certifications_equal_the_worlds_per_learner
             _ => {}
         }
     }
-    let truth = world(&company);
+    let (mut truth, retaken) = world(&company);
+    for (user, path) in &retaken {
+        let held = landed.get_mut(user).and_then(|m| m.remove(path));
+        assert!(held.is_some(), "{user}:{path} is landed");
+        truth.get_mut(user).and_then(|m| m.remove(path));
+    }
+    eprintln!(
+        "{} path enrollments compared by key only (a course retaken)",
+        retaken.len()
+    );
     assert!(
         truth.values().flat_map(|m| m.values()).any(|f| f.certified),
         "the world certifies someone, so the check can fail"
@@ -149,8 +181,8 @@ async fn enrollments_completions_and_certifications_equal_the_worlds_per_learner
 async fn the_store_lands_exactly_the_worlds_enrollments_on_both_backends() {
     let company = company();
     let (_mock, _server, connector) = serve(&company).await;
-    let truth = world(&company);
-    let want: std::collections::BTreeSet<String> = truth
+    let (truth, _) = world(&company);
+    let want: BTreeSet<String> = truth
         .iter()
         .flat_map(|(user, courses)| {
             courses
@@ -180,11 +212,65 @@ async fn the_store_lands_exactly_the_worlds_enrollments_on_both_backends() {
             .live_external_ids(connector.instance())
             .await
             .expect("ids");
-        let got: std::collections::BTreeSet<String> =
-            landed["enrollments"].iter().cloned().collect();
+        let got: BTreeSet<String> = landed["enrollments"].iter().cloned().collect();
         assert_eq!(got, want);
         assert_eq!(store.counts().await.expect("counts").quarantine, 0);
         store.close().await.expect("close");
         db.cleanup().await.expect("cleanup");
+    }
+}
+
+#[tokio::test]
+async fn every_learner_carries_the_worlds_crm_ids_and_company_as_identity_hints() {
+    use tributary_model::{IdentityHint, IdentityHintKind};
+    let company = company();
+    let (_mock, _server, connector) = serve(&company).await;
+    let spec = connector
+        .streams()
+        .into_iter()
+        .find(|s| s.name == "users")
+        .expect("a users stream");
+    let mut read = connector.read(&spec, SyncMode::FullRefresh, None);
+    let mut people = BTreeMap::new();
+    while let Some(item) = read.next().await {
+        if let ReadItem::Record(r) = item.expect("the read succeeds") {
+            let Entity::Person(p) = r.entity else {
+                panic!("a person")
+            };
+            people.insert(r.external_ref.external_id, p);
+        }
+    }
+    let learners: BTreeSet<usize> = company.enrollments.iter().map(|e| e.person).collect();
+    assert_eq!(
+        people.len(),
+        learners.len(),
+        "every contact with an enrollment"
+    );
+    for i in learners {
+        let contact = &company.contacts[i];
+        let account = &company.accounts[contact.account];
+        let p = &people[&records::user_id(&company, i)];
+        assert_eq!(
+            p.email.as_deref(),
+            Some(contact.email.to_lowercase().as_str())
+        );
+        assert_eq!(p.account, None);
+        let hint = |kind, field: &str, value: &str| {
+            IdentityHint::from_field(kind, field, value).expect("a value")
+        };
+        let want = vec![
+            hint(
+                IdentityHintKind::CrmContactId,
+                "CRM Contact ID",
+                &contact.id,
+            ),
+            hint(
+                IdentityHintKind::CrmAccountId,
+                "CRM Account ID",
+                &account.id,
+            ),
+            hint(IdentityHintKind::CompanyName, "Company", &account.name),
+        ];
+        assert_eq!(p.hints, want, "learner {}", contact.email);
     }
 }

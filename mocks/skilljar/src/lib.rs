@@ -124,9 +124,9 @@ impl SkilljarMock {
         }
     }
 
-    /// The live records a full read lands, per stream of the connector (`courses`, `users`,
-    /// `enrollments`), by the connector's external ids: published-course and published-path
-    /// ids; user ids; `<user id>:<published course or path id>`. Each with its last change.
+    /// The live records a full read lands, per stream of the connector (`courses`, `paths`,
+    /// `users`, `enrollments`), by the connector's external ids: published-course and
+    /// published-path ids; user ids; `<user id>:<published course or path id>`. Each with its last change.
     pub fn live_records(&self) -> BTreeMap<&'static str, BTreeMap<String, DateTime<Utc>>> {
         let s = &self.state;
         let c = &*s.company;
@@ -134,8 +134,9 @@ impl SkilljarMock {
         for &i in &s.courses {
             courses.insert(records::published_course_id(c, i), c.courses[i].updated_at);
         }
+        let mut paths = BTreeMap::new();
         for &i in &s.paths {
-            courses.insert(records::published_path_id(c, i), c.courses[i].updated_at);
+            paths.insert(records::published_path_id(c, i), c.courses[i].updated_at);
         }
         let mut users = BTreeMap::new();
         let mut enrollments = BTreeMap::new();
@@ -155,6 +156,7 @@ impl SkilljarMock {
         }
         BTreeMap::from([
             ("courses", courses),
+            ("paths", paths),
             ("users", users),
             ("enrollments", enrollments),
         ])
@@ -199,10 +201,8 @@ impl VendorMock for SkilljarMock {
     }
 
     fn credential_hint(&self) -> String {
-        format!(
-            "api_key={} (HTTP Basic: the key as user name, empty password)",
-            self.state.api_key
-        )
+        // `key=value` tokens, like every mock's hint: HTTP Basic, the key as the user name.
+        format!("api_key={} auth=basic", self.state.api_key)
     }
 
     fn faults(&self) -> &FaultInjector {

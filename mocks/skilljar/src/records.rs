@@ -70,9 +70,10 @@ fn lesson_count(company: &Company, i: usize) -> u32 {
     company.courses[i].duration_minutes.div_ceil(15).max(1)
 }
 
-/// One learner's enrollments in one course or path: every world enrollment of the pair, in
-/// enrollment order; the last is the current one (Skilljar keeps one progress per learner and
-/// course, with the enrollment history in `all_enrollments`).
+/// One learner's enrollments in one course or path, every world enrollment of the pair in
+/// enrollment order. Skilljar keeps one progress per learner and course, with the enrollment
+/// history in `all_enrollments`: the progress shown is the latest enrollment's (the convention
+/// every LMS mock and the end-to-end truth share).
 #[derive(Debug, Clone)]
 pub struct Pair {
     /// The course (or path) index.
@@ -82,7 +83,7 @@ pub struct Pair {
 }
 
 impl Pair {
-    /// The current enrollment.
+    /// The enrollment whose progress Skilljar shows: the latest.
     pub fn current<'c>(&self, company: &'c Company) -> &'c SimEnrollment {
         let last = *self.enrollments.last().expect("a pair has an enrollment");
         &company.enrollments[last]

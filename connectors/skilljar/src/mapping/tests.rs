@@ -204,7 +204,7 @@ fn a_path_enrollment_is_derived_from_its_courses() {
     );
     assert_eq!(
         e.course,
-        Some(ExternalRef::new("skilljar", "academy", "courses", "pp9"))
+        Some(ExternalRef::new("skilljar", "academy", "paths", "pp9"))
     );
     let e = map(composite(
         vec![],
