@@ -4,9 +4,6 @@
 //! relation of a page loaded in one batch.
 
 use super::*;
-use crate::loaders::LoaderStats;
-use crate::{AppState, build_schema};
-use std::time::Duration;
 use tributary_model::{
     Course, CourseKind, CourseLevel, Enrollment, EnrollmentStatus, LearningEvent,
 };
@@ -210,23 +207,7 @@ async fn courses_filter_and_page_by_title() {
 async fn accounts_see_their_learners_progress_by_role_in_one_batch() {
     with_fixtures(|store| async move {
         load_learning(&store).await;
-        let stats = Arc::new(LoaderStats::default());
-        let config = GatewayConfig {
-            batch_delay: Duration::from_millis(50),
-            ..GatewayConfig::default()
-        };
-        let schema = build_schema(store.clone(), &config, stats.clone());
-        let app = with_admin_key(
-            &store,
-            crate::router(
-                AppState {
-                    store: store.clone(),
-                    config,
-                    push: Vec::new(),
-                },
-                schema,
-            ),
-        );
+        let (app, stats) = router_with_stats(&store);
         let d = data(
             &app,
             r#"{ accounts(first: 27) { nodes {

@@ -229,6 +229,29 @@ pub(crate) fn router(store: &Store) -> Router {
     with_admin_key(store, app(AppState::new(store.clone())))
 }
 
+/// A router over `store` whose loader records its batches in the returned statistics, with a
+/// generous batching window (50 ms) so a test of batching cannot flake on a loaded machine.
+pub(crate) fn router_with_stats(store: &Store) -> (Router, Arc<crate::loaders::LoaderStats>) {
+    let stats = Arc::new(crate::loaders::LoaderStats::default());
+    let config = GatewayConfig {
+        batch_delay: std::time::Duration::from_millis(50),
+        ..GatewayConfig::default()
+    };
+    let schema = crate::build_schema(store.clone(), &config, stats.clone());
+    let app = with_admin_key(
+        store,
+        crate::router(
+            AppState {
+                store: store.clone(),
+                config,
+                push: Vec::new(),
+            },
+            schema,
+        ),
+    );
+    (app, stats)
+}
+
 /// A router over `store` with `config`, its requests carrying an admin key.
 pub(crate) fn router_with(store: &Store, config: GatewayConfig) -> Router {
     with_admin_key(

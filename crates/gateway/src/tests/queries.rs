@@ -264,23 +264,7 @@ async fn an_unknown_account_is_null() {
 #[tokio::test]
 async fn children_of_a_page_are_loaded_in_one_batch_per_kind() {
     with_fixtures(|store| async move {
-        let stats = Arc::new(LoaderStats::default());
-        let config = GatewayConfig {
-            batch_delay: Duration::from_millis(50),
-            ..GatewayConfig::default()
-        };
-        let schema = build_schema(store.clone(), &config, stats.clone());
-        let app = with_admin_key(
-            &store,
-            crate::router(
-                AppState {
-                    store: store.clone(),
-                    config,
-                    push: Vec::new(),
-                },
-                schema,
-            ),
-        );
+        let (app, stats) = router_with_stats(&store);
         let d = data(
             &app,
             r#"{ accounts(first: 27) { nodes {

@@ -281,6 +281,28 @@ impl Store {
         rows_in(self.db(), live_enrollments(), enrollment::Column::Id, ids).await
     }
 
+    /// The live enrollments of the given learners, by learner, each by enrollment time: one
+    /// query per 10,000 learners.
+    async fn enrollments_by_learner(
+        &self,
+        learners: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<EnrollmentRow>>, StoreError> {
+        let rows: Vec<EnrollmentRow> = rows_in(
+            self.db(),
+            live_enrollments(),
+            enrollment::Column::PersonId,
+            learners,
+        )
+        .await?;
+        let mut by_learner: HashMap<Uuid, Vec<EnrollmentRow>> = HashMap::new();
+        for e in rows {
+            if let Some(p) = e.person_id {
+                by_learner.entry(p).or_default().push(e);
+            }
+        }
+        Ok(by_learner)
+    }
+
     /// Live enrollments in the given courses, by enrollment time then id.
     pub async fn enrollments_of_courses(
         &self,
@@ -325,19 +347,7 @@ impl Store {
             }
         }
         let learner_ids: Vec<Uuid> = learners.iter().map(|(_, l)| *l).collect();
-        let rows: Vec<EnrollmentRow> = rows_in(
-            self.db(),
-            live_enrollments(),
-            enrollment::Column::PersonId,
-            &learner_ids,
-        )
-        .await?;
-        let mut by_learner: HashMap<Uuid, Vec<&EnrollmentRow>> = HashMap::new();
-        for e in &rows {
-            if let Some(p) = e.person_id {
-                by_learner.entry(p).or_default().push(e);
-            }
-        }
+        let by_learner = self.enrollments_by_learner(&learner_ids).await?;
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         for (asked, learner) in learners {
@@ -345,7 +355,7 @@ impl Store {
                 if seen.insert((asked, e.id)) {
                     out.push(PersonEnrollmentRow {
                         person_id: asked,
-                        enrollment: (*e).clone(),
+                        enrollment: e.clone(),
                     });
                 }
             }
@@ -397,19 +407,7 @@ impl Store {
             }
         }
         let learner_ids: Vec<Uuid> = learners.keys().map(|(_, l)| *l).collect();
-        let rows: Vec<EnrollmentRow> = rows_in(
-            self.db(),
-            live_enrollments(),
-            enrollment::Column::PersonId,
-            &learner_ids,
-        )
-        .await?;
-        let mut by_learner: HashMap<Uuid, Vec<&EnrollmentRow>> = HashMap::new();
-        for e in &rows {
-            if let Some(p) = e.person_id {
-                by_learner.entry(p).or_default().push(e);
-            }
-        }
+        let by_learner = self.enrollments_by_learner(&learner_ids).await?;
         let mut out = Vec::new();
         for ((account_id, learner_id), role) in learners {
             for e in by_learner.get(&learner_id).into_iter().flatten() {
@@ -417,7 +415,7 @@ impl Store {
                     account_id,
                     role,
                     learner_id,
-                    enrollment: (*e).clone(),
+                    enrollment: e.clone(),
                 });
             }
         }
