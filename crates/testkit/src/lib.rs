@@ -74,6 +74,19 @@ impl KitError {
 /// records from unchanged ones.
 pub type Expected = BTreeMap<String, BTreeMap<String, DateTime<Utc>>>;
 
+/// The HTTP client the kit's connectors get: production's retry policy (six retries, doubling
+/// backoff, `Retry-After` honoured) with millisecond backoff, so that fault knobs that fail
+/// many requests (every per-record request of a fan-out vendor under the 5xx and truncation
+/// knobs) exercise the retries without the suites spending minutes asleep. The faults are
+/// asserted injected and the content equal to a clean run's either way.
+pub fn kit_http_config() -> HttpClientConfig {
+    HttpClientConfig {
+        initial_backoff: std::time::Duration::from_millis(5),
+        max_backoff: std::time::Duration::from_millis(200),
+        ..HttpClientConfig::default()
+    }
+}
+
 /// How the kit reaches a vendor: its simulator mock, its connector and the source's truth.
 pub trait VendorUnderTest: Send + Sync {
     /// The vendor's name, for messages; also keys the kit's cache of clean runs, so two
@@ -106,7 +119,7 @@ pub trait VendorUnderTest: Send + Sync {
         self.kind().build(
             &format!("{}-kit", self.name()),
             self.settings(base_url),
-            HttpClientConfig::default(),
+            kit_http_config(),
         )
     }
 
@@ -116,11 +129,10 @@ pub trait VendorUnderTest: Send + Sync {
         base_url: &str,
     ) -> Option<Result<Box<dyn Connector>, ConnectorError>> {
         let settings = self.oauth_settings(base_url)?;
-        Some(self.kind().build(
-            &format!("{}-kit", self.name()),
-            settings,
-            HttpClientConfig::default(),
-        ))
+        Some(
+            self.kind()
+                .build(&format!("{}-kit", self.name()), settings, kit_http_config()),
+        )
     }
 
     /// What a full read of `company` must land, per stream of the connector: derived from the
