@@ -310,8 +310,8 @@ impl Account {
         learning::account_learning(ctx, self.pre(), self.0.id).await
     }
 
-    /// `learning` per role of the learners (admin, end user, executive; null role last is
-    /// not guaranteed: unknown roles come first).
+    /// `learning` per role of the learners: learners whose role is unknown (null) first, then
+    /// admin, end user, executive; roles without learners are left out.
     async fn learning_by_role(&self, ctx: &Context<'_>) -> Result<Vec<RoleLearningProgress>> {
         learning::account_learning_by_role(ctx, self.pre(), self.0.id).await
     }
